@@ -1,0 +1,184 @@
+/**
+ * Reads and validates the stack configuration once, before any resource is registered.
+ *
+ * `parseStackConfig` is pure (raw key → string map in, typed config or one ConfigError out) so the whole table of
+ * bad configurations is tested without the engine; `loadStackConfig` feeds it from the running Pulumi program.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { CONFIG_NAMESPACE, crossFieldProblems, StackConfig, stackConfigSchema } from "./schema";
+
+export * from "./schema";
+export * from "./thresholds";
+export * from "./duration";
+
+/** Config keys that hold secrets.  They must be set with `pulumi config set --secret` and stay Outputs. */
+export const SECRET_KEYS = {
+    /** { slackWebhookUrl?, pagerdutyRoutingKey? } — Alertmanager receivers. */
+    alertReceivers: `${CONFIG_NAMESPACE}:alertReceivers`,
+    /** PEM/OpenSSH private key the node rollout logs in with. */
+    sshPrivateKey: `${CONFIG_NAMESPACE}:sshPrivateKey`,
+} as const;
+
+export interface AlertReceivers {
+    slackWebhookUrl?: string;
+    pagerdutyRoutingKey?: string;
+}
+
+const alertReceiversSchema = z.object({
+    slackWebhookUrl: z.url({ protocol: /^https$/, error: "must be an https:// webhook URL" }).optional(),
+    pagerdutyRoutingKey: z.string().regex(/^[A-Za-z0-9]{20,64}$/, { error: "must be a PagerDuty routing key (20-64 letters and digits)" }).optional(),
+}).strict();
+
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+            problems.map((p) => `  - ${p}`).join("\n"));
+        this.name = "ConfigError";
+    }
+}
+
+export interface StackSecrets {
+    alertReceivers: pulumi.Output<AlertReceivers>;
+    sshPrivateKey: pulumi.Output<string> | undefined;
+}
+
+export interface LoadedConfig {
+    config: StackConfig;
+    /** The namespace, defaulted to agenc-<environment>. */
+    namespace: string;
+    secrets: StackSecrets;
+}
+
+/** Renders a zod path as the operator typed it: `speculation:canary.steps[2].percentage`. */
+export function configKeyPath(path: ReadonlyArray<PropertyKey>): string {
+    const [top, ...rest] = path;
+    let key = `${CONFIG_NAMESPACE}:${String(top ?? "")}`;
+    for (const part of rest) {
+        key += typeof part === "number" ? `[${part}]` : `.${String(part)}`;
+    }
+    return key;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+    switch (issue.code) {
+        case "unrecognized_keys":
+            return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+        case "invalid_value":
+            return `must be one of: ${issue.values.map(String).join(", ")}`;
+        case "invalid_type":
+            return issue.input === undefined ? "is required" : `must be ${issue.expected === "int" ? "a whole number" : `a ${issue.expected}`}`;
+        default:
+            return issue.message;
+    }
+}
+
+/** Parses a raw config value the way the Pulumi CLI stores it: JSON for structured values, text otherwise. */
+function decodeValue(raw: string): unknown {
+    try {
+        return JSON.parse(raw);
+    } catch {
+        return raw;
+    }
+}
+
+/**
+ * Validates the raw config map.  Every problem is collected and reported at once, each under the key the operator
+ * sets, with what is allowed.
+ */
+export function parseStackConfig(raw: Record<string, string | undefined>, secretKeys: ReadonlySet<string> = new Set()):
+    { config: StackConfig; namespace: string; alertReceivers: AlertReceivers; sshPrivateKey?: string } {
+    const problems: string[] = [];
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    const known = new Set(Object.keys(stackConfigSchema.shape));
+    const secretNames = new Set<string>(Object.values(SECRET_KEYS));
+    const input: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(raw)) {
+        if (!key.startsWith(prefix) || value === undefined) continue;
+        const name = key.slice(prefix.length);
+        if (secretNames.has(key)) continue;
+        if (!known.has(name)) {
+            problems.push(`${key}: unknown key (allowed: ${[...known, ...Object.keys(SECRET_KEYS)].sort().join(", ")})`);
+            continue;
+        }
+        input[name] = decodeValue(value);
+    }
+
+    const result = stackConfigSchema.safeParse(input, { reportInput: false });
+    if (!result.success) {
+        for (const issue of result.error.issues) {
+            problems.push(`${configKeyPath(issue.path)}: ${describeIssue(issue)}`);
+        }
+    }
+    const parsedKeys: Record<string, unknown> = {};
+    for (const [name, field] of Object.entries(stackConfigSchema.shape)) {
+        const one = (field as z.ZodType).safeParse(input[name]);
+        if (one.success) parsedKeys[name] = one.data;
+    }
+    for (const problem of crossFieldProblems(parsedKeys as Partial<StackConfig>)) {
+        problems.push(`${configKeyPath(problem.path)}: ${problem.message}`);
+    }
+
+    let alertReceivers: AlertReceivers = {};
+    const receiversRaw = raw[SECRET_KEYS.alertReceivers];
+    if (receiversRaw !== undefined) {
+        if (!secretKeys.has(SECRET_KEYS.alertReceivers)) {
+            problems.push(`${SECRET_KEYS.alertReceivers}: must be set as a secret (pulumi config set --secret --path ...)`);
+        }
+        const parsed = alertReceiversSchema.safeParse(decodeValue(receiversRaw));
+        if (parsed.success) {
+            alertReceivers = parsed.data;
+        } else {
+            // Never echo the value: it is a secret.
+            for (const issue of parsed.error.issues) {
+                problems.push(`${SECRET_KEYS.alertReceivers}${issue.path.map((p) => `.${String(p)}`).join("")}: ${describeIssue(issue)}`);
+            }
+        }
+    }
+    const sshPrivateKey = raw[SECRET_KEYS.sshPrivateKey];
+    if (sshPrivateKey !== undefined) {
+        if (!secretKeys.has(SECRET_KEYS.sshPrivateKey)) {
+            problems.push(`${SECRET_KEYS.sshPrivateKey}: must be set as a secret (pulumi config set --secret)`);
+        }
+        if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(sshPrivateKey)) {
+            problems.push(`${SECRET_KEYS.sshPrivateKey}: must be a PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY-----)`);
+        }
+    }
+    if (result.success && result.data.nodes.hosts.length > 0 && sshPrivateKey === undefined) {
+        problems.push(`${SECRET_KEYS.sshPrivateKey}: is required when ${CONFIG_NAMESPACE}:nodes.hosts is set`);
+    }
+
+    if (problems.length > 0 || !result.success) {
+        throw new ConfigError(problems);
+    }
+    const config = result.data;
+    return { config, namespace: config.namespace ?? `agenc-${config.environment}`, alertReceivers, sshPrivateKey };
+}
+
+/**
+ * The SDK knows which keys were set with --secret but marks that function internal; it is the only way to refuse a
+ * secret written in plain text, so it is looked up by name and its absence is an error, not a silent "no".
+ */
+function isConfigSecret(key: string): boolean {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
+    if (typeof runtimeConfig.isConfigSecret !== "function") {
+        throw new Error("@pulumi/pulumi no longer exports runtime/config.isConfigSecret; update config/index.ts");
+    }
+    return runtimeConfig.isConfigSecret(key);
+}
+
+/** Reads the running program's config.  Throws ConfigError before anything is registered. */
+export function loadStackConfig(): LoadedConfig {
+    const raw = pulumi.runtime.allConfig();
+    const secretKeys = new Set(Object.keys(raw).filter((k) => isConfigSecret(k)));
+    const parsed = parseStackConfig(raw, secretKeys);
+    return {
+        config: parsed.config,
+        namespace: parsed.namespace,
+        secrets: {
+            alertReceivers: pulumi.secret(parsed.alertReceivers),
+            sshPrivateKey: parsed.sshPrivateKey === undefined ? undefined : pulumi.secret(parsed.sshPrivateKey),
+        },
+    };
+}

@@ -1,0 +1,311 @@
+/**
+ * The typed stack configuration: everything an operator sets per stack, with the seeds' values as defaults.
+ *
+ * Every top-level property here is one Pulumi config key in the `speculation` namespace
+ * (`speculation:release`, `speculation:canary`, …).  Structured keys are set with
+ * `pulumi config set --path 'speculation:canary.steps[1].bake' 8h`.
+ */
+import { z } from "zod";
+import { isDuration, parseDuration } from "./duration";
+import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
+
+export const CONFIG_NAMESPACE = "speculation";
+
+export const ENVIRONMENTS = ["local", "staging", "production"] as const;
+export const SHIFT_MODES = ["feature-flag", "ingress-weight"] as const;
+export const MONITORING_MODES = ["operator", "standalone"] as const;
+export const SPECULATION_MODES = ["conservative", "aggressive"] as const;
+export const GATE_ACTIONS = ["revert", "fail"] as const;
+export const METRIC_SOURCES = ["metrics-endpoint", "prometheus"] as const;
+export const NO_DATA_POLICIES = ["fail", "hold"] as const;
+export const COMPARATORS = ["lt", "le", "gt", "ge"] as const;
+export const BENCH_METRICS = ["p50_ms", "p95_ms", "p99_ms", "throughput_per_s", "error_rate"] as const;
+
+const VERSION = /^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const K8S_QUANTITY_CPU = /^(?:\d+(?:\.\d+)?|\d+m)$/;
+const K8S_QUANTITY_MEMORY = /^\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._\-/:][a-z0-9]+)*$/;
+const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;
+const SERIAL_PERCENT = /^(?:[1-9]\d?|100)%$/;
+
+const duration = (what: string) =>
+    z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` })
+        .refine(isDuration, { error: `must be a duration such as 30s, 15m or 4h (${what})` });
+
+const cpu = z.string({ error: "must be a CPU quantity string such as \"500m\" or \"4\"" })
+    .regex(K8S_QUANTITY_CPU, { error: "must be a CPU quantity such as \"500m\" or \"4\"" });
+const memory = z.string({ error: "must be a memory quantity string such as \"512Mi\" or \"8Gi\"" })
+    .regex(K8S_QUANTITY_MEMORY, { error: "must be a memory quantity such as \"512Mi\" or \"8Gi\"" });
+
+const resources = (defaults: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } }) =>
+    z.object({
+        requests: z.object({ cpu: cpu.default(defaults.requests.cpu), memory: memory.default(defaults.requests.memory) })
+            .strict().prefault({}),
+        limits: z.object({ cpu: cpu.default(defaults.limits.cpu), memory: memory.default(defaults.limits.memory) })
+            .strict().prefault({}),
+    }).strict().prefault({});
+
+const ratio = z.number({ error: "must be a number between 0 and 1" })
+    .gt(0, { error: "must be greater than 0" }).max(1, { error: "must be at most 1" });
+
+/** A stage may tighten any go/no-go threshold; loosening one is refused here and by the policy pack. */
+const stageThresholdOverrides = z.object(
+    Object.fromEntries(STAGE_THRESHOLD_KEYS.map((key) => [
+        key,
+        z.number({ error: "must be a number" }).positive({ error: "must be greater than 0" })
+            .max(DEFAULT_STAGE_THRESHOLDS[key], {
+                error: `must not be looser than the go/no-go table (at most ${DEFAULT_STAGE_THRESHOLDS[key]})`,
+            }).optional(),
+    ])) as Record<keyof StageThresholds, z.ZodOptional<z.ZodNumber>>,
+).strict();
+
+const imageSchema = z.object({
+    repository: z.string({ error: "must be an image repository such as ghcr.io/agenc/speculation" })
+        .regex(IMAGE_REPOSITORY, { error: "must be an image repository such as ghcr.io/agenc/speculation (no tag)" }),
+    digest: z.string().regex(DIGEST, { error: "must be an image digest of the form sha256:<64 hex digits>" }).optional(),
+}).strict();
+
+const canaryStepSchema = z.object({
+    percentage: z.number({ error: "must be a number from 1 to 100" }).int({ error: "must be a whole number from 1 to 100" })
+        .min(1, { error: "must be at least 1" }).max(100, { error: "must be at most 100" }),
+    bake: duration("how long the step soaks before its gate may pass"),
+    thresholds: stageThresholdOverrides.optional(),
+}).strict();
+
+/** Seed 000: 10 % → 25 % → 50 % → 100 %, soaking 4 h, 8 h, 24 h, then ongoing. */
+export const DEFAULT_CANARY_STEPS = [
+    { percentage: 10, bake: "4h" },
+    { percentage: 25, bake: "8h" },
+    { percentage: 50, bake: "24h" },
+    { percentage: 100, bake: "24h" },
+];
+
+const nodeSchema = z.object({
+    name: z.string({ error: "must be a node name" }).regex(DNS_LABEL, { error: "must be a DNS label (lower-case letters, digits, -)" }),
+    host: z.string({ error: "must be a host name or IP address" }).min(1, { error: "must not be empty" }),
+    port: z.number({ error: "must be a TCP port number" }).int().min(1, { error: "must be from 1 to 65535" })
+        .max(65535, { error: "must be from 1 to 65535" }).default(22),
+    user: z.string({ error: "must be a user name" }).regex(/^[a-z_][a-z0-9_-]*$/, { error: "must be a POSIX user name" }),
+    hostKey: z.string({ error: "must be the node's pinned public host key (\"ssh-ed25519 AAAA…\")" })
+        .regex(HOST_KEY, { error: "must be a pinned public host key such as \"ssh-ed25519 AAAA…\" (type and base64 key, no host name)" }),
+}).strict();
+
+const serialEntry = z.union([
+    z.number().int().min(1),
+    z.string().regex(SERIAL_PERCENT),
+], { error: "each batch must be a node count (1, 5) or a percentage of the nodes (\"20%\")" });
+
+const gateSchema = z.object({
+    /** Where the gate reaches the speculation service (from the operator's machine or CI runner). */
+    serviceUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    /** Where the gate reaches the proof workers' metrics. */
+    proofWorkerUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    prometheusUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    source: z.enum(METRIC_SOURCES, { error: `must be one of: ${METRIC_SOURCES.join(", ")}` }).default("metrics-endpoint"),
+    pollInterval: duration("time between two samples").default("1m"),
+    /** Extra time past the bake the gate waits for data before it gives up (fail closed). */
+    deadlineSlack: duration("time past the bake window before the gate gives up").default("10m"),
+    onFailure: z.enum(GATE_ACTIONS, { error: `must be one of: ${GATE_ACTIONS.join(", ")}` }).default("revert"),
+    noData: z.enum(NO_DATA_POLICIES, { error: `must be one of: ${NO_DATA_POLICIES.join(", ")}` }).default("fail"),
+}).strict();
+
+export const stackConfigSchema = z.object({
+    environment: z.enum(ENVIRONMENTS, { error: `must be one of: ${ENVIRONMENTS.join(", ")}` }),
+    namespace: z.string({ error: "must be a Kubernetes namespace name" })
+        .regex(/^agenc-[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/, { error: "must be agenc-<env> (lower-case letters, digits, -)" })
+        .max(63, { error: "must be at most 63 characters" }).optional(),
+    release: z.object({
+        version: z.string({ error: "must be a release tag such as v1.2.3" }).regex(VERSION, { error: "must be a release tag such as v1.2.3 (not latest)" }),
+        previousVersion: z.string({ error: "must be a release tag such as v1.2.2" }).regex(VERSION, { error: "must be a release tag such as v1.2.2 (not latest)" }),
+        images: z.object({
+            speculation: imageSchema.prefault({ repository: "ghcr.io/agenc/speculation" }),
+            proofWorker: imageSchema.prefault({ repository: "ghcr.io/agenc/proof-worker" }),
+        }).strict().prefault({}),
+    }, { error: "must be set: { version, previousVersion, images }" }).strict(),
+    proofWorkers: z.object({
+        replicas: z.number({ error: "must be a whole number from 2 to 64" }).int({ error: "must be a whole number from 2 to 64" })
+            .min(2, { error: "must be at least 2 (the seed's minimum)" }).max(64, { error: "must be at most 64" }).default(2),
+        resources: resources({ requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "8", memory: "16Gi" } }),
+    }).strict().prefault({}),
+    service: z.object({
+        replicas: z.number({ error: "must be a whole number from 1 to 20" }).int({ error: "must be a whole number from 1 to 20" })
+            .min(1, { error: "must be at least 1" }).max(20, { error: "must be at most 20" }).default(2),
+        resources: resources({ requests: { cpu: "1", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } }),
+        /** Kill switch: false keeps speculation off whatever the rollout percentage (quick rollback, SPEC §4). */
+        speculationEnabled: z.boolean({ error: "must be true or false" }).default(true),
+        mode: z.enum(SPECULATION_MODES, { error: `must be one of: ${SPECULATION_MODES.join(", ")}` }).default("conservative"),
+        maxDepth: z.number({ error: "must be a whole number from 1 to 8" }).int({ error: "must be a whole number from 1 to 8" })
+            .min(1, { error: "must be at least 1" }).max(8, { error: "must be at most 8" }).default(2),
+    }).strict().prefault({}),
+    /** The target traffic percentage: 0, or one of the canary steps' percentages. Stages up to it are declared. */
+    rolloutPercentage: z.number({ error: "must be 0 or one of the canary step percentages" }).int({ error: "must be a whole number" })
+        .min(0, { error: "must be from 0 to 100" }).max(100, { error: "must be from 0 to 100" }).default(0),
+    canary: z.object({
+        shiftMode: z.enum(SHIFT_MODES, { error: `must be one of: ${SHIFT_MODES.join(", ")}` }).default("feature-flag"),
+        steps: z.array(canaryStepSchema, { error: "must be a list of { percentage, bake }" })
+            .min(1, { error: "must have at least one step" }).max(10, { error: "must have at most 10 steps" })
+            .default(DEFAULT_CANARY_STEPS),
+        ingress: z.object({
+            host: z.string().min(1, { error: "must not be empty" }).default("speculation.agenc.local"),
+            className: z.string().min(1, { error: "must not be empty" }).default("nginx"),
+        }).strict().prefault({}),
+        gate: gateSchema.prefault({}),
+    }).strict().prefault({}),
+    /** Tightens the go/no-go table for every stage (never loosens it). */
+    thresholds: stageThresholdOverrides.prefault({}),
+    monitoring: z.object({
+        mode: z.enum(MONITORING_MODES, { error: `must be one of: ${MONITORING_MODES.join(", ")}` }).default("operator"),
+        scrapeInterval: duration("Prometheus scrape interval").default("15s"),
+        evaluationInterval: duration("Prometheus rule evaluation interval").default("15s"),
+        /** Label kube-prometheus-stack selects PrometheusRules and ServiceMonitors by. */
+        prometheusReleaseLabel: z.string().min(1).default("kube-prometheus-stack"),
+        /** Label the Grafana dashboard sidecar watches ConfigMaps for. */
+        grafanaDashboardLabel: z.string().min(1).default("grafana_dashboard"),
+    }).strict().prefault({}),
+    nodes: z.object({
+        hosts: z.array(nodeSchema, { error: "must be a list of { name, host, port, user, hostKey }" }).default([]),
+        serial: z.array(serialEntry, { error: "must be a list of batch sizes such as [1, 5, \"20%\"]" })
+            .min(1, { error: "must have at least one batch size" }).default([1]),
+        maxFailPercentage: z.number({ error: "must be a number from 0 to 50" }).min(0, { error: "must be from 0 to 50" })
+            .max(50, { error: "must be from 0 to 50" }).default(0),
+        binary: z.string().min(1).optional(),
+        configFile: z.string().min(1).optional(),
+        installPath: z.string().regex(/^\/[^\s]*$/, { error: "must be an absolute path" }).default("/opt/alys"),
+        backupPath: z.string().regex(/^\/[^\s]*$/, { error: "must be an absolute path" }).default("/var/backups/alys/rollback"),
+        serviceName: z.string().regex(/^[a-zA-Z0-9@._-]+$/, { error: "must be a systemd unit name" }).default("alys"),
+        restartCommand: z.string().min(1).optional(),
+        healthCommand: z.string().min(1).default("curl -sf http://localhost:8545/health"),
+        versionCommand: z.string().min(1).optional(),
+        healthRetries: z.number().int().min(1, { error: "must be at least 1" }).max(600, { error: "must be at most 600" }).default(30),
+        healthInterval: duration("time between two health polls").default("2s"),
+        firstNodeGrace: duration("wait after restarting the first node").default("60s"),
+        nodeGrace: duration("wait after restarting later nodes").default("30s"),
+        pauseBetweenNodes: duration("pause before the next node").default("60s"),
+        minFreeDiskGb: z.number().min(0, { error: "must be 0 or more" }).default(50),
+    }).strict().prefault({}),
+    bench: z.object({
+        enabled: z.boolean({ error: "must be true or false" }).default(false),
+        command: z.string().min(1, { error: "must not be empty" }).optional(),
+        minThroughputPerSecond: z.number({ error: "must be a number" }).positive({ error: "must be greater than 0" })
+            .default(GO_NO_GO.benchMinThroughputPerSecond),
+        maxP95BaselineMultiple: z.number({ error: "must be a number" }).min(1, { error: "must be at least 1" })
+            .max(GO_NO_GO.benchMaxP95BaselineMultiple, { error: `must not be looser than ${GO_NO_GO.benchMaxP95BaselineMultiple}` })
+            .default(GO_NO_GO.benchMaxP95BaselineMultiple),
+        maxTailRatio: z.number({ error: "must be a number" }).min(1, { error: "must be at least 1" })
+            .max(GO_NO_GO.benchMaxTailRatio, { error: `must not be looser than ${GO_NO_GO.benchMaxTailRatio}` })
+            .default(GO_NO_GO.benchMaxTailRatio),
+        extraGates: z.array(z.object({
+            metric: z.enum(BENCH_METRICS, { error: `must be one of: ${BENCH_METRICS.join(", ")}` }),
+            comparator: z.enum(COMPARATORS, { error: `must be one of: ${COMPARATORS.join(", ")}` }),
+            value: z.number({ error: "must be a number" }),
+        }).strict()).default([]),
+        resultsDir: z.string().min(1).default("deployment-artifacts/benchmarks"),
+    }).strict().prefault({}),
+    kubernetes: z.object({
+        /** Write manifests to this folder instead of applying them to a cluster (the local stack). */
+        renderYamlToDirectory: z.string().min(1).optional(),
+    }).strict().prefault({}),
+}).strict();
+
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+export type StackConfig = z.output<typeof stackConfigSchema>;
+export type CanaryStep = StackConfig["canary"]["steps"][number];
+export type NodeHost = StackConfig["nodes"]["hosts"][number];
+
+export interface ConfigProblem {
+    path: (string | number)[];
+    message: string;
+}
+
+/**
+ * Rules that span several keys.  They run on whichever top-level keys parsed on their own, so one bad key does
+ * not hide the cross-key problems of the others (the operator gets every problem in one run).
+ */
+export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const ctx = { addIssue: (p: { code: "custom"; path: (string | number)[]; message: string }) => problems.push({ path: p.path, message: p.message }) };
+
+    const steps = cfg.canary?.steps ?? [];
+    steps.forEach((step, i) => {
+        if (i > 0 && step.percentage <= steps[i - 1].percentage) {
+            ctx.addIssue({
+                code: "custom", path: ["canary", "steps", i, "percentage"],
+                message: `must be greater than the previous step (${steps[i - 1].percentage})`,
+            });
+        }
+    });
+    if (steps.length > 0 && steps[steps.length - 1].percentage !== 100) {
+        ctx.addIssue({ code: "custom", path: ["canary", "steps", steps.length - 1, "percentage"], message: "the last step must be 100" });
+    }
+    if (steps.length > 0 && steps[0].percentage > GO_NO_GO.maxFirstStepPercentage) {
+        ctx.addIssue({
+            code: "custom", path: ["canary", "steps", 0, "percentage"],
+            message: `the first step must carry at most ${GO_NO_GO.maxFirstStepPercentage} % of traffic`,
+        });
+    }
+    const allowed = [0, ...steps.map((s) => s.percentage)];
+    if (cfg.rolloutPercentage !== undefined && cfg.canary && !allowed.includes(cfg.rolloutPercentage)) {
+        ctx.addIssue({
+            code: "custom", path: ["rolloutPercentage"],
+            message: `must be 0 or one of the canary step percentages (${allowed.join(", ")})`,
+        });
+    }
+    if (cfg.service && !cfg.service.speculationEnabled && (cfg.rolloutPercentage ?? 0) > 0) {
+        ctx.addIssue({
+            code: "custom", path: ["rolloutPercentage"],
+            message: "must be 0 while service.speculationEnabled is false",
+        });
+    }
+    if (cfg.release && cfg.release.version === cfg.release.previousVersion) {
+        ctx.addIssue({ code: "custom", path: ["release", "previousVersion"], message: `must differ from release.version (${cfg.release.version})` });
+    }
+    if (cfg.environment === "production" && cfg.release) {
+        for (const image of ["speculation", "proofWorker"] as const) {
+            if (!cfg.release.images[image].digest) {
+                ctx.addIssue({
+                    code: "custom", path: ["release", "images", image, "digest"],
+                    message: "is required in production (sha256:<64 hex digits>)",
+                });
+            }
+        }
+    }
+    if (cfg.namespace !== undefined && cfg.environment !== undefined && cfg.namespace !== `agenc-${cfg.environment}`) {
+        ctx.addIssue({ code: "custom", path: ["namespace"], message: `must be agenc-${cfg.environment} for environment ${cfg.environment}` });
+    }
+    const names = new Set<string>();
+    const endpoints = new Set<string>();
+    (cfg.nodes?.hosts ?? []).forEach((node, i) => {
+        if (names.has(node.name)) {
+            ctx.addIssue({ code: "custom", path: ["nodes", "hosts", i, "name"], message: `duplicates an earlier node name (${node.name})` });
+        }
+        const endpoint = `${node.host}:${node.port}`;
+        if (endpoints.has(endpoint)) {
+            ctx.addIssue({ code: "custom", path: ["nodes", "hosts", i, "host"], message: `duplicates an earlier node address (${endpoint})` });
+        }
+        names.add(node.name);
+        endpoints.add(endpoint);
+    });
+    if (cfg.nodes && cfg.nodes.hosts.length > 0 && !cfg.nodes.binary) {
+        ctx.addIssue({ code: "custom", path: ["nodes", "binary"], message: "must name the local path of the binary to roll out when nodes.hosts is set" });
+    }
+    if (cfg.bench?.enabled && !cfg.bench.command) {
+        ctx.addIssue({ code: "custom", path: ["bench", "command"], message: "must be set when bench.enabled is true" });
+    }
+    const canary = cfg.canary;
+    if (!canary) return problems;
+    if (canary.gate.source === "prometheus" && !canary.gate.prometheusUrl) {
+        ctx.addIssue({ code: "custom", path: ["canary", "gate", "prometheusUrl"], message: "must be set when canary.gate.source is prometheus" });
+    }
+    const pollSeconds = parseDuration(canary.gate.pollInterval);
+    steps.forEach((step, i) => {
+        if (parseDuration(step.bake) < pollSeconds) {
+            ctx.addIssue({
+                code: "custom", path: ["canary", "steps", i, "bake"],
+                message: `must be at least one poll interval (${canary.gate.pollInterval})`,
+            });
+        }
+    });
+    return problems;
+}

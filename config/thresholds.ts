@@ -1,0 +1,71 @@
+/**
+ * The go/no-go table (SPEC §2): the ONE place these numbers live.  Health gates, bench gates, alert rules,
+ * dashboards, the CrossGuard pack and the README all read them from here (directly or through the stack config,
+ * whose defaults are these values and which may only tighten them).
+ */
+export const GO_NO_GO = {
+    /** Rollback rate below which a canary step may be promoted (000). */
+    promoteMaxRollbackRate: 0.05,
+    /** Error rate below which a canary step may be promoted (000, 003). */
+    promoteMaxErrorRate: 0.01,
+    /** Rollback rate that aborts the rollout and reverts traffic (000: > 15 % sustained). */
+    abortRollbackRate: 0.15,
+    /** How long the abort rollback rate must hold before the alert fires (000: > 5 min). */
+    abortRollbackSustainSeconds: 300,
+    /** Error rate against the pre-deploy baseline that aborts (000: > 10 x). */
+    abortErrorRateBaselineMultiple: 10,
+    /** Generic canary failure: absolute error rate that aborts (002). */
+    abortErrorRate: 0.1,
+    /** Largest proof queue allowed (000: max 2000). */
+    maxProofQueueSize: 2000,
+    /** Pending speculative operations below which a full rollback may proceed (000). */
+    maxPendingOperationsForRollback: 10,
+    /** Memory use, percent of the limit, that counts as critical (warning at 80 %, 000 shows 45 % as ok). */
+    memoryCriticalPercent: 90,
+    memoryWarningPercent: 80,
+    /** Bench: p95 latency at most this multiple of the accepted baseline (003). */
+    benchMaxP95BaselineMultiple: 1.1,
+    /** Bench: p99 / p95 at most this (003). */
+    benchMaxTailRatio: 2.0,
+    /** Bench: throughput floor in operations per second (004: 50 K/s testnet). */
+    benchMinThroughputPerSecond: 50_000,
+    /** API p99 latency alert, seconds, held for apiLatencyForSeconds (001). */
+    apiLatencyP99Seconds: 1,
+    apiLatencyForSeconds: 300,
+    /** Paging: error rate and p99 latency (003). */
+    pageErrorRate: 0.01,
+    pageP99Seconds: 5,
+    /** Sentinel probe success ratio (003). */
+    sentinelProbeSuccess: 0.95,
+    /** The first canary step carries at most this share of traffic. */
+    maxFirstStepPercentage: 10,
+} as const;
+
+export type GoNoGo = { -readonly [K in keyof typeof GO_NO_GO]: number };
+
+/**
+ * Thresholds a single canary stage is judged by.  Defaults come from GO_NO_GO; a stage may tighten them but the
+ * schema refuses anything looser (see config/schema.ts), and so does the policy pack.
+ */
+export interface StageThresholds {
+    maxRollbackRate: number;
+    abortRollbackRate: number;
+    maxErrorRate: number;
+    abortErrorRate: number;
+    maxErrorRateBaselineMultiple: number;
+    maxProofQueueSize: number;
+    maxMemoryPercent: number;
+}
+
+export const DEFAULT_STAGE_THRESHOLDS: StageThresholds = {
+    maxRollbackRate: GO_NO_GO.promoteMaxRollbackRate,
+    abortRollbackRate: GO_NO_GO.abortRollbackRate,
+    maxErrorRate: GO_NO_GO.promoteMaxErrorRate,
+    abortErrorRate: GO_NO_GO.abortErrorRate,
+    maxErrorRateBaselineMultiple: GO_NO_GO.abortErrorRateBaselineMultiple,
+    maxProofQueueSize: GO_NO_GO.maxProofQueueSize,
+    maxMemoryPercent: GO_NO_GO.memoryCriticalPercent,
+};
+
+/** For each stage threshold, which direction is "looser": all of them are upper bounds. */
+export const STAGE_THRESHOLD_KEYS = Object.keys(DEFAULT_STAGE_THRESHOLDS) as (keyof StageThresholds)[];
