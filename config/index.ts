@@ -48,6 +48,8 @@ export interface LoadedConfig {
     /** The namespace, defaulted to agenc-<environment>. */
     namespace: string;
     secrets: StackSecrets;
+    /** Which alert receivers are configured (a fact, not a secret). */
+    receivers: { slack: boolean; pagerduty: boolean };
 }
 
 /** Renders a zod path as the operator typed it: `speculation:canary.steps[2].percentage`. */
@@ -61,13 +63,20 @@ export function configKeyPath(path: ReadonlyArray<PropertyKey>): string {
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
+    if (issue.input === undefined && (issue.code === "invalid_type" || issue.code === "invalid_value")) {
+        return `is required (${describeValueIssue(issue)})`;
+    }
+    return describeValueIssue(issue);
+}
+
+function describeValueIssue(issue: z.core.$ZodIssue): string {
     switch (issue.code) {
         case "unrecognized_keys":
             return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
         case "invalid_value":
             return `must be one of: ${issue.values.map(String).join(", ")}`;
         case "invalid_type":
-            return issue.input === undefined ? "is required" : `must be ${issue.expected === "int" ? "a whole number" : `a ${issue.expected}`}`;
+            return issue.message.startsWith("Invalid input") ? `must be ${issue.expected === "int" ? "a whole number" : `a ${issue.expected}`}` : issue.message;
         default:
             return issue.message;
     }
@@ -104,7 +113,8 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
         input[name] = decodeValue(value);
     }
 
-    const result = stackConfigSchema.safeParse(input, { reportInput: false });
+    // Issues carry the input (to tell "missing" from "wrong"); messages never print it.
+    const result = stackConfigSchema.safeParse(input, { reportInput: true });
     if (!result.success) {
         for (const issue of result.error.issues) {
             problems.push(`${configKeyPath(issue.path)}: ${describeIssue(issue)}`);
@@ -125,7 +135,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
         if (!secretKeys.has(SECRET_KEYS.alertReceivers)) {
             problems.push(`${SECRET_KEYS.alertReceivers}: must be set as a secret (pulumi config set --secret --path ...)`);
         }
-        const parsed = alertReceiversSchema.safeParse(decodeValue(receiversRaw));
+        const parsed = alertReceiversSchema.safeParse(decodeValue(receiversRaw), { reportInput: true });
         if (parsed.success) {
             alertReceivers = parsed.data;
         } else {
@@ -180,5 +190,6 @@ export function loadStackConfig(): LoadedConfig {
             alertReceivers: pulumi.secret(parsed.alertReceivers),
             sshPrivateKey: parsed.sshPrivateKey === undefined ? undefined : pulumi.secret(parsed.sshPrivateKey),
         },
+        receivers: { slack: !!parsed.alertReceivers.slackWebhookUrl, pagerduty: !!parsed.alertReceivers.pagerdutyRoutingKey },
     };
 }

@@ -92,10 +92,11 @@ const nodeSchema = z.object({
         .regex(HOST_KEY, { error: "must be a pinned public host key such as \"ssh-ed25519 AAAA…\" (type and base64 key, no host name)" }),
 }).strict();
 
+const SERIAL_ERROR = "each batch must be a node count (1, 5) or a percentage of the nodes (\"20%\")";
 const serialEntry = z.union([
-    z.number().int().min(1),
-    z.string().regex(SERIAL_PERCENT),
-], { error: "each batch must be a node count (1, 5) or a percentage of the nodes (\"20%\")" });
+    z.number({ error: SERIAL_ERROR }).int({ error: SERIAL_ERROR }).min(1, { error: SERIAL_ERROR }),
+    z.string({ error: SERIAL_ERROR }).regex(SERIAL_PERCENT, { error: SERIAL_ERROR }),
+], { error: SERIAL_ERROR });
 
 const gateSchema = z.object({
     /** Where the gate reaches the speculation service (from the operator's machine or CI runner). */

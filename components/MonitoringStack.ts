@@ -1,0 +1,232 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
+import { AlertReceivers } from "../config";
+import { StageThresholds } from "../config/thresholds";
+import { alertmanagerConfig, RECEIVER_SECRET_FILES, ReceiverPresence } from "../lib/monitoring/alertmanager";
+import { dashboards } from "../lib/monitoring/dashboards";
+import { alertNames, ruleGroups, RuleGroup } from "../lib/monitoring/rules";
+import { prometheusConfig, scrapeJobs, ScrapeJob } from "../lib/monitoring/scrape";
+
+export interface MonitoringStackArgs {
+    namespace: pulumi.Input<string>;
+    namespaceName: string;
+    mode: "operator" | "standalone";
+    thresholds: StageThresholds;
+    scrapeInterval: string;
+    evaluationInterval: string;
+    prometheusReleaseLabel: string;
+    grafanaDashboardLabel: string;
+    /** Bare-metal node hosts scraped by static jobs. */
+    nodeHosts: string[];
+    receivers: ReceiverPresence;
+    receiverSecrets: pulumi.Output<AlertReceivers>;
+}
+
+export const RULE_FILE = "agenc-rules.yml";
+const IMAGES = {
+    prometheus: "prom/prometheus:v2.53.2",
+    alertmanager: "prom/alertmanager:v0.27.0",
+    grafana: "grafana/grafana:11.2.0",
+};
+
+/**
+ * Scrape jobs, alert rules, Alertmanager routing and Grafana dashboards.  `operator` mode hands them to an
+ * existing kube-prometheus-stack (PrometheusRule, AlertmanagerConfig, dashboard ConfigMaps); `standalone` mode
+ * runs Prometheus, Alertmanager and Grafana itself.
+ */
+export class MonitoringStack extends pulumi.ComponentResource {
+    static readonly type = "agenc:deploy:MonitoringStack";
+    readonly ruleGroups: RuleGroup[];
+    readonly alertNames: string[];
+    readonly scrapeJobs: ScrapeJob[];
+    readonly dashboardNames: string[];
+    readonly ruleResourceName: string;
+    readonly prometheusConfig: Record<string, unknown>;
+    readonly alertmanagerConfig: Record<string, unknown>;
+    readonly receiverSecret: k8s.core.v1.Secret;
+
+    constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(MonitoringStack.type, name, {}, opts);
+        const child = { parent: this };
+        const ns = args.namespace;
+        const labels = { app: "agenc-monitoring" };
+
+        this.ruleGroups = ruleGroups(args.thresholds, args.evaluationInterval);
+        this.alertNames = alertNames(this.ruleGroups);
+        this.scrapeJobs = scrapeJobs(args.nodeHosts);
+        this.ruleResourceName = "agenc-speculation-rules";
+        this.prometheusConfig = prometheusConfig({
+            namespace: args.namespaceName,
+            scrapeInterval: args.scrapeInterval,
+            evaluationInterval: args.evaluationInterval,
+            alertmanagerTarget: "alertmanager:9093",
+            ruleFiles: [`/etc/prometheus/${RULE_FILE}`],
+            jobs: this.scrapeJobs,
+        });
+        this.alertmanagerConfig = alertmanagerConfig(args.receivers);
+        const boards = dashboards(args.thresholds);
+        this.dashboardNames = Object.values(boards).map((d) => String(d.uid));
+
+        // Receiver secrets live in one Secret; configs refer to its keys or mounted files, never to the values.
+        const receiverData = args.receiverSecrets.apply((r) => ({
+            ...(r.slackWebhookUrl ? { "slack-webhook-url": r.slackWebhookUrl } : {}),
+            ...(r.pagerdutyRoutingKey ? { "pagerduty-routing-key": r.pagerdutyRoutingKey } : {}),
+        }));
+        this.receiverSecret = new k8s.core.v1.Secret(`${name}-receivers`, {
+            metadata: { name: "agenc-alert-receivers", namespace: ns, labels },
+            type: "Opaque",
+            stringData: pulumi.secret(receiverData),
+        }, child);
+
+        if (args.mode === "operator") {
+            new k8s.apiextensions.CustomResource(`${name}-rules`, {
+                apiVersion: "monitoring.coreos.com/v1",
+                kind: "PrometheusRule",
+                metadata: { name: this.ruleResourceName, namespace: ns, labels: { ...labels, release: args.prometheusReleaseLabel } },
+                spec: { groups: this.ruleGroups },
+            }, child);
+            new k8s.apiextensions.CustomResource(`${name}-alertmanagerconfig`, {
+                apiVersion: "monitoring.coreos.com/v1alpha1",
+                kind: "AlertmanagerConfig",
+                metadata: { name: "agenc-speculation", namespace: ns, labels: { ...labels, release: args.prometheusReleaseLabel } },
+                spec: operatorAlertmanagerConfig(args.receivers, this.receiverSecret.metadata.name),
+            }, child);
+            for (const [file, board] of Object.entries(boards)) {
+                new k8s.core.v1.ConfigMap(`${name}-dashboard-${board.uid}`, {
+                    metadata: { name: `dashboard-${board.uid}`, namespace: ns, labels: { ...labels, [args.grafanaDashboardLabel]: "1" } },
+                    data: { [file]: JSON.stringify(board) },
+                }, child);
+            }
+        } else {
+            this.standalone(name, args, boards, child);
+        }
+        this.registerOutputs({ alertNames: this.alertNames, dashboardNames: this.dashboardNames, ruleResourceName: this.ruleResourceName });
+    }
+
+    private standalone(name: string, args: MonitoringStackArgs, boards: Record<string, Record<string, unknown>>,
+        child: pulumi.CustomResourceOptions): void {
+        const ns = args.namespace;
+        const app = (component: string) => ({ app: component, "app.kubernetes.io/part-of": "agenc-monitoring" });
+        const sa = new k8s.core.v1.ServiceAccount(`${name}-prometheus-sa`, { metadata: { name: "prometheus", namespace: ns } }, child);
+        const role = new k8s.rbac.v1.Role(`${name}-prometheus-role`, {
+            metadata: { name: "prometheus-discovery", namespace: ns },
+            rules: [{ apiGroups: [""], resources: ["services", "endpoints", "pods"], verbs: ["get", "list", "watch"] }],
+        }, child);
+        new k8s.rbac.v1.RoleBinding(`${name}-prometheus-binding`, {
+            metadata: { name: "prometheus-discovery", namespace: ns },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+            subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
+        }, child);
+        const promConfig = new k8s.core.v1.ConfigMap(`${name}-prometheus-config`, {
+            metadata: { name: "prometheus-config", namespace: ns, labels: app("prometheus") },
+            data: { "prometheus.yml": stringify(this.prometheusConfig), [RULE_FILE]: stringify({ groups: this.ruleGroups }) },
+        }, child);
+        const amConfig = new k8s.core.v1.ConfigMap(`${name}-alertmanager-config`, {
+            metadata: { name: "alertmanager-config", namespace: ns, labels: app("alertmanager") },
+            data: { "alertmanager.yml": stringify(this.alertmanagerConfig) },
+        }, child);
+        const grafanaProvisioning = new k8s.core.v1.ConfigMap(`${name}-grafana-provisioning`, {
+            metadata: { name: "grafana-provisioning", namespace: ns, labels: app("grafana") },
+            data: {
+                "datasources.yml": stringify({ apiVersion: 1, datasources: [{ name: "Prometheus", uid: "prometheus", type: "prometheus", url: "http://prometheus:9090", isDefault: true }] }),
+                "dashboards.yml": stringify({ apiVersion: 1, providers: [{ name: "agenc", type: "file", options: { path: "/var/lib/grafana/dashboards" } }] }),
+            },
+        }, child);
+        const grafanaDashboards = new k8s.core.v1.ConfigMap(`${name}-grafana-dashboards`, {
+            metadata: { name: "grafana-dashboards", namespace: ns, labels: app("grafana") },
+            data: Object.fromEntries(Object.entries(boards).map(([file, board]) => [file, JSON.stringify(board)])),
+        }, child);
+
+        const workload = (component: string, image: string, port: number, extra: {
+            args?: string[]; volumes: k8s.types.input.core.v1.Volume[]; mounts: k8s.types.input.core.v1.VolumeMount[];
+            serviceAccountName?: pulumi.Input<string>; checksum: string; dependsOn: pulumi.Resource[];
+        }) => {
+            const health = { httpGet: { path: component === "grafana" ? "/api/health" : "/-/healthy", port } };
+            const ready = { httpGet: { path: component === "grafana" ? "/api/health" : "/-/ready", port } };
+            new k8s.apps.v1.Deployment(`${name}-${component}`, {
+                metadata: { name: component, namespace: ns, labels: app(component) },
+                spec: {
+                    replicas: 1,
+                    selector: { matchLabels: { app: component } },
+                    template: {
+                        metadata: { labels: app(component), annotations: { "agenc.io/config-checksum": extra.checksum } },
+                        spec: {
+                            serviceAccountName: extra.serviceAccountName,
+                            containers: [{
+                                name: component, image, args: extra.args,
+                                ports: [{ name: "http", containerPort: port }],
+                                resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "1", memory: "2Gi" } },
+                                livenessProbe: { ...health, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
+                                readinessProbe: { ...ready, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
+                                volumeMounts: extra.mounts,
+                            }],
+                            volumes: extra.volumes,
+                        },
+                    },
+                },
+            }, { ...child, dependsOn: extra.dependsOn });
+            new k8s.core.v1.Service(`${name}-${component}-service`, {
+                metadata: { name: component, namespace: ns, labels: app(component) },
+                spec: { selector: { app: component }, ports: [{ name: "http", port, targetPort: port }] },
+            }, child);
+        };
+        const checksum = (text: string) => require("crypto").createHash("sha256").update(text).digest("hex") as string;
+
+        workload("prometheus", IMAGES.prometheus, 9090, {
+            args: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.time=15d"],
+            serviceAccountName: sa.metadata.name,
+            volumes: [{ name: "config", configMap: { name: "prometheus-config" } }],
+            mounts: [{ name: "config", mountPath: "/etc/prometheus" }],
+            checksum: checksum(stringify(this.prometheusConfig) + stringify({ groups: this.ruleGroups })),
+            dependsOn: [promConfig],
+        });
+        workload("alertmanager", IMAGES.alertmanager, 9093, {
+            args: ["--config.file=/etc/alertmanager/alertmanager.yml"],
+            volumes: [
+                { name: "config", configMap: { name: "alertmanager-config" } },
+                { name: "secrets", secret: { secretName: "agenc-alert-receivers", items: [
+                    { key: "slack-webhook-url", path: RECEIVER_SECRET_FILES.slackWebhookUrl.split("/").pop()! },
+                    { key: "pagerduty-routing-key", path: RECEIVER_SECRET_FILES.pagerdutyRoutingKey.split("/").pop()! },
+                ].filter((item) => item.key === "slack-webhook-url" ? args.receivers.slack : args.receivers.pagerduty) } },
+            ],
+            mounts: [{ name: "config", mountPath: "/etc/alertmanager" }, { name: "secrets", mountPath: "/etc/alertmanager/secrets", readOnly: true }],
+            checksum: checksum(stringify(this.alertmanagerConfig)),
+            dependsOn: [amConfig, this.receiverSecret],
+        });
+        workload("grafana", IMAGES.grafana, 3000, {
+            volumes: [
+                { name: "provisioning", configMap: { name: "grafana-provisioning", items: [
+                    { key: "datasources.yml", path: "datasources/datasources.yml" }, { key: "dashboards.yml", path: "dashboards/dashboards.yml" }] } },
+                { name: "dashboards", configMap: { name: "grafana-dashboards" } },
+            ],
+            mounts: [{ name: "provisioning", mountPath: "/etc/grafana/provisioning" }, { name: "dashboards", mountPath: "/var/lib/grafana/dashboards" }],
+            checksum: checksum(JSON.stringify(boards)),
+            dependsOn: [grafanaProvisioning, grafanaDashboards],
+        });
+    }
+}
+
+/** The same routing as lib/monitoring/alertmanager.ts, in the AlertmanagerConfig CRD's shape (secret key refs). */
+function operatorAlertmanagerConfig(r: ReceiverPresence, secretName: pulumi.Input<string>): Record<string, unknown> {
+    const slack = r.slack ? [{ apiURL: { name: secretName, key: "slack-webhook-url" }, channel: "#agenc-alerts", sendResolved: true }] : undefined;
+    const pagerduty = r.pagerduty ? [{ routingKey: { name: secretName, key: "pagerduty-routing-key" }, severity: "critical" }] : undefined;
+    const receivers: Record<string, unknown>[] = [{ name: "null" }];
+    if (slack) receivers.push({ name: "slack", slackConfigs: slack });
+    if (slack || pagerduty) receivers.push({ name: "pager", ...(pagerduty ? { pagerdutyConfigs: pagerduty } : {}), ...(slack ? { slackConfigs: slack } : {}) });
+    const pager = slack || pagerduty ? "pager" : "null";
+    const match = (severity: string) => [{ name: "severity", value: severity, matchType: "=" }];
+    return {
+        route: {
+            receiver: "null",
+            groupBy: ["alertname", "component"],
+            routes: [
+                { receiver: pager, matchers: match("critical") },
+                { receiver: pager, matchers: match("high") },
+                { receiver: slack ? "slack" : "null", matchers: match("warning") },
+                { receiver: "null", matchers: match("info") },
+            ],
+        },
+        receivers,
+    };
+}

@@ -1,0 +1,77 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { imageRef, MonitoringMode, Resources, scrapeAnnotations, serviceMonitor } from "../lib/k8s";
+import { PROOF_WORKER_PORT } from "../lib/monitoring/scrape";
+
+export interface ProofWorkersArgs {
+    namespace: pulumi.Input<string>;
+    namespaceName: string;
+    version: string;
+    image: { repository: string; digest?: string };
+    replicas: number;
+    resources: Resources;
+    monitoringMode: MonitoringMode;
+    prometheusReleaseLabel: string;
+    scrapeInterval: string;
+}
+
+/** The proof workers (seed 000): deployed before the speculation service, CPU-heavy, at least two pods. */
+export class ProofWorkers extends pulumi.ComponentResource {
+    static readonly type = "agenc:deploy:ProofWorkers";
+    readonly name = "proof-workers";
+    readonly deployment: k8s.apps.v1.Deployment;
+    readonly service: k8s.core.v1.Service;
+    readonly disruptionBudget: k8s.policy.v1.PodDisruptionBudget;
+    readonly serviceMonitor?: k8s.apiextensions.CustomResource;
+    readonly serviceName: pulumi.Output<string>;
+
+    constructor(name: string, args: ProofWorkersArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(ProofWorkers.type, name, {}, opts);
+        const labels = { app: this.name };
+        const child = { parent: this };
+        const health = { httpGet: { path: "/health", port: PROOF_WORKER_PORT } };
+
+        this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
+            metadata: { name: this.name, namespace: args.namespace, labels: { ...labels, version: args.version } },
+            spec: {
+                replicas: args.replicas,
+                selector: { matchLabels: labels },
+                strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+                template: {
+                    metadata: {
+                        labels: { ...labels, version: args.version },
+                        annotations: scrapeAnnotations(args.monitoringMode, PROOF_WORKER_PORT),
+                    },
+                    spec: {
+                        containers: [{
+                            name: "proof-worker",
+                            image: imageRef(args.image, args.version),
+                            ports: [{ name: "metrics", containerPort: PROOF_WORKER_PORT }],
+                            resources: args.resources,
+                            livenessProbe: { ...health, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
+                            readinessProbe: { ...health, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
+                        }],
+                    },
+                },
+            },
+        }, child);
+
+        this.service = new k8s.core.v1.Service(`${name}-service`, {
+            metadata: { name: this.name, namespace: args.namespace, labels },
+            spec: { selector: labels, ports: [{ name: "metrics", port: PROOF_WORKER_PORT, targetPort: PROOF_WORKER_PORT }] },
+        }, child);
+
+        this.disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
+            metadata: { name: this.name, namespace: args.namespace, labels },
+            spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
+        }, child);
+
+        if (args.monitoringMode === "operator") {
+            this.serviceMonitor = serviceMonitor(`${name}-servicemonitor`, {
+                namespace: args.namespaceName, app: this.name, releaseLabel: args.prometheusReleaseLabel, interval: args.scrapeInterval,
+            }, child);
+        }
+        this.serviceName = this.service.metadata.name;
+        this.registerOutputs({ serviceName: this.serviceName, deploymentName: this.deployment.metadata.name });
+    }
+}

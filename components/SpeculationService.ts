@@ -1,0 +1,127 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { createHash } from "crypto";
+import { imageRef, MonitoringMode, Resources, scrapeAnnotations, serviceMonitor } from "../lib/k8s";
+import { SPECULATION_PORT } from "../lib/monitoring/scrape";
+
+export interface SpeculationServiceArgs {
+    namespace: pulumi.Input<string>;
+    namespaceName: string;
+    version: string;
+    image: { repository: string; digest?: string };
+    replicas: number;
+    resources: Resources;
+    /** speculation-<env>.toml, rendered from the stack config (lib/speculationToml.ts). */
+    configToml: string;
+    monitoringMode: MonitoringMode;
+    prometheusReleaseLabel: string;
+    scrapeInterval: string;
+    /** Resources that must be ready first: the proof workers. */
+    dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+export const SPECULATION_NAME = "agenc-speculation";
+export const SPECULATION_CONFIGMAP = "speculation-config";
+export const SPECULATION_SECRET = "agenc-speculation-secrets";
+export const CONFIG_CHECKSUM_ANNOTATION = "agenc.io/config-checksum";
+
+/** Probe timings of seed 000 (SPEC §1). */
+export const SPECULATION_PROBES = {
+    liveness: { path: "/health", initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
+    readiness: { path: "/ready", initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
+} as const;
+
+/** The speculation service: config, admin token, Deployment (speculation off until a stage turns it on). */
+export class SpeculationService extends pulumi.ComponentResource {
+    static readonly type = "agenc:deploy:SpeculationService";
+    readonly name = SPECULATION_NAME;
+    readonly configMap: k8s.core.v1.ConfigMap;
+    readonly adminToken: pulumi.Output<string>;
+    readonly secret: k8s.core.v1.Secret;
+    readonly deployment: k8s.apps.v1.Deployment;
+    readonly service: k8s.core.v1.Service;
+    readonly disruptionBudget: k8s.policy.v1.PodDisruptionBudget;
+    readonly serviceMonitor?: k8s.apiextensions.CustomResource;
+    readonly serviceName: pulumi.Output<string>;
+    readonly configChecksum: string;
+
+    constructor(name: string, args: SpeculationServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(SpeculationService.type, name, {}, opts);
+        const labels = { app: this.name };
+        const child = { parent: this };
+
+        this.configMap = new k8s.core.v1.ConfigMap(`${name}-config`, {
+            metadata: { name: SPECULATION_CONFIGMAP, namespace: args.namespace, labels },
+            data: { "speculation.toml": args.configToml },
+        }, child);
+        this.configChecksum = createHash("sha256").update(args.configToml).digest("hex");
+
+        const token = new random.RandomPassword(`${name}-admin-token`, { length: 48, special: false }, child);
+        this.adminToken = pulumi.secret(token.result);
+        this.secret = new k8s.core.v1.Secret(`${name}-secrets`, {
+            metadata: { name: SPECULATION_SECRET, namespace: args.namespace, labels },
+            type: "Opaque",
+            stringData: { ADMIN_TOKEN: this.adminToken },
+        }, child);
+
+        const probe = (p: { path: string; initialDelaySeconds: number; periodSeconds: number; failureThreshold: number }) => ({
+            httpGet: { path: p.path, port: SPECULATION_PORT },
+            initialDelaySeconds: p.initialDelaySeconds, periodSeconds: p.periodSeconds, failureThreshold: p.failureThreshold,
+        });
+
+        this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
+            metadata: { name: this.name, namespace: args.namespace, labels: { ...labels, version: args.version } },
+            spec: {
+                replicas: args.replicas,
+                selector: { matchLabels: labels },
+                strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+                template: {
+                    metadata: {
+                        labels: { ...labels, version: args.version },
+                        annotations: {
+                            // A config change must roll the pods: the ConfigMap is only read at start-up.
+                            [CONFIG_CHECKSUM_ANNOTATION]: this.configChecksum,
+                            ...scrapeAnnotations(args.monitoringMode, SPECULATION_PORT),
+                        },
+                    },
+                    spec: {
+                        containers: [{
+                            name: "speculation",
+                            image: imageRef(args.image, args.version),
+                            args: ["--config", "/etc/speculation/speculation.toml"],
+                            ports: [{ name: "metrics", containerPort: SPECULATION_PORT }],
+                            env: [
+                                { name: "SPECULATION_ENABLED", value: "false" },
+                                { name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: SPECULATION_SECRET, key: "ADMIN_TOKEN" } } },
+                            ],
+                            resources: args.resources,
+                            livenessProbe: probe(SPECULATION_PROBES.liveness),
+                            readinessProbe: probe(SPECULATION_PROBES.readiness),
+                            volumeMounts: [{ name: "config", mountPath: "/etc/speculation", readOnly: true }],
+                        }],
+                        volumes: [{ name: "config", configMap: { name: SPECULATION_CONFIGMAP } }],
+                    },
+                },
+            },
+        }, { ...child, dependsOn: [...args.dependsOn, this.configMap, this.secret] });
+
+        this.service = new k8s.core.v1.Service(`${name}-service`, {
+            metadata: { name: this.name, namespace: args.namespace, labels },
+            spec: { selector: labels, ports: [{ name: "metrics", port: SPECULATION_PORT, targetPort: SPECULATION_PORT }] },
+        }, child);
+
+        this.disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
+            metadata: { name: this.name, namespace: args.namespace, labels },
+            spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
+        }, child);
+
+        if (args.monitoringMode === "operator") {
+            this.serviceMonitor = serviceMonitor(`${name}-servicemonitor`, {
+                namespace: args.namespaceName, app: this.name, releaseLabel: args.prometheusReleaseLabel, interval: args.scrapeInterval,
+            }, child);
+        }
+        this.serviceName = this.service.metadata.name;
+        this.registerOutputs({ serviceName: this.serviceName, configChecksum: this.configChecksum });
+    }
+}

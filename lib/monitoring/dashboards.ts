@@ -1,0 +1,94 @@
+/**
+ * Grafana dashboards as JSON: the canary view (SPEC §6) plus the 001 node panels and the 004 performance panels.
+ * Threshold lines come from the same numbers the gates use.
+ */
+import { StageThresholds } from "../../config/thresholds";
+import { RECORDED } from "./rules";
+
+interface Panel {
+    title: string;
+    expr: string[];
+    unit?: string;
+    thresholds?: { value: number; color: "orange" | "red" }[];
+}
+
+function render(uid: string, title: string, panels: Panel[]): Record<string, unknown> {
+    return {
+        uid,
+        title,
+        schemaVersion: 39,
+        tags: ["agenc", "speculation"],
+        time: { from: "now-6h", to: "now" },
+        refresh: "30s",
+        panels: panels.map((p, i) => ({
+            id: i + 1,
+            type: "timeseries",
+            title: p.title,
+            gridPos: { h: 8, w: 12, x: (i % 2) * 12, y: Math.floor(i / 2) * 8 },
+            datasource: { type: "prometheus", uid: "prometheus" },
+            targets: p.expr.map((expr, j) => ({ refId: String.fromCharCode(65 + j), expr })),
+            fieldConfig: {
+                defaults: {
+                    unit: p.unit ?? "short",
+                    thresholds: {
+                        mode: "absolute",
+                        steps: [{ color: "green", value: null }, ...(p.thresholds ?? [])],
+                    },
+                    custom: { thresholdsStyle: { mode: p.thresholds ? "line" : "off" } },
+                },
+            },
+        })),
+    };
+}
+
+export function canaryDashboard(t: StageThresholds): Record<string, unknown> {
+    return render("agenc-speculation-canary", "AgenC speculation canary", [
+        { title: "Rollout percentage", expr: ["max(speculation_rollout_percentage)"], unit: "percent" },
+        {
+            title: "Rollback rate", expr: [RECORDED.rollbackRate], unit: "percentunit",
+            thresholds: [{ value: t.maxRollbackRate, color: "orange" }, { value: t.abortRollbackRate, color: "red" }],
+        },
+        {
+            title: "Error rate", expr: [RECORDED.errorRate], unit: "percentunit",
+            thresholds: [{ value: t.maxErrorRate, color: "orange" }, { value: t.abortErrorRate, color: "red" }],
+        },
+        { title: "Memory (% of limit)", expr: [RECORDED.memoryPercent], unit: "percent", thresholds: [{ value: t.maxMemoryPercent, color: "red" }] },
+        { title: "Proof queue", expr: [RECORDED.proofQueue], thresholds: [{ value: t.maxProofQueueSize, color: "red" }] },
+        {
+            title: "Latency p50 / p95 / p99", unit: "s",
+            expr: [0.5, 0.95, 0.99].map((q) => `histogram_quantile(${q}, sum by (le) (rate(http_request_duration_seconds_bucket{job="agenc-speculation"}[5m])))`),
+        },
+        { title: "Pending speculative operations", expr: ["sum(speculation_pending_operations_count)"] },
+        { title: "Operations by result", expr: ["sum by (result) (rate(speculation_operations_total[5m]))"], unit: "ops" },
+    ]);
+}
+
+export function nodesDashboard(): Record<string, unknown> {
+    return render("alys-nodes", "Alys nodes", [
+        { title: "Block production", expr: ["rate(alys_blocks_produced[5m])"] },
+        { title: "Chain height", expr: ["alys_chain_height"] },
+        { title: "Actor mailboxes", expr: ["actor_mailbox_size"] },
+        { title: "Governance connection", expr: ["governance_stream_connected"] },
+        { title: "Signature matches vs mismatches", expr: ["rate(signature_matches_total[5m])", "rate(signature_mismatches_total[5m])"] },
+        { title: "Resources: CPU and memory", expr: ["rate(process_cpu_seconds_total[5m])", "process_resident_memory_bytes"] },
+    ]);
+}
+
+export function performanceDashboard(t: StageThresholds): Record<string, unknown> {
+    return render("agenc-performance", "AgenC performance", [
+        {
+            title: "Latency percentiles", unit: "s",
+            expr: [0.5, 0.95, 0.99].map((q) => `histogram_quantile(${q}, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))`),
+        },
+        { title: "Throughput", expr: ["sum(rate(speculation_operations_total[1m]))"], unit: "ops" },
+        { title: "Error rate", expr: [RECORDED.errorRate], unit: "percentunit", thresholds: [{ value: t.maxErrorRate, color: "red" }] },
+    ]);
+}
+
+export function dashboards(t: StageThresholds): Record<string, Record<string, unknown>> {
+    return {
+        "agenc-speculation-canary.json": canaryDashboard(t),
+        "alys-nodes.json": nodesDashboard(),
+        "agenc-performance.json": performanceDashboard(t),
+    };
+}

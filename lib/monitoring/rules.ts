@@ -1,0 +1,230 @@
+/**
+ * Alert and recording rules (SPEC §6), generated from the go/no-go table so alerts, gates and policies agree.
+ * The 001 rules are kept with their mistakes corrected: MemoryLeak used rate() on a gauge (deriv() is right),
+ * and HighLatency took a quantile over unaggregated buckets (sum by (le) first).
+ */
+import { GO_NO_GO, StageThresholds } from "../../config/thresholds";
+
+export type Severity = "info" | "warning" | "high" | "critical";
+
+export interface AlertRule {
+    alert: string;
+    expr: string;
+    for: string;
+    labels: { severity: Severity; component: string; rollback_trigger?: "true" };
+    annotations: { summary: string; description: string };
+}
+
+export interface RecordingRule {
+    record: string;
+    expr: string;
+}
+
+export interface RuleGroup {
+    name: string;
+    interval?: string;
+    rules: (AlertRule | RecordingRule)[];
+}
+
+/** The recorded series the gates' PromQL path and the alerts share. */
+export const RECORDED = {
+    errorRate: "speculation:error_rate:ratio_rate5m",
+    rollbackRate: "speculation:rollback_rate:max",
+    memoryPercent: "speculation:memory_usage:percent",
+    proofQueue: "proof_workers:queue_size:max",
+} as const;
+
+/** Which alert stands for each rollback trigger of SPEC §2; the policy pack checks every one is present. */
+export const ROLLBACK_TRIGGER_ALERTS = [
+    "SpeculationRollbackRateAbort",
+    "SpeculationErrorRateSpike",
+    "SpeculationMemoryCritical",
+    "SpeculationCircuitBreakerOpen",
+    "ProofQueueOverflow",
+] as const;
+
+function seconds(s: number): string {
+    return s % 60 === 0 ? `${s / 60}m` : `${s}s`;
+}
+
+export function recordingRules(): RecordingRule[] {
+    return [
+        {
+            record: RECORDED.errorRate,
+            expr: "sum(rate(speculation_errors_total[5m])) / clamp_min(sum(rate(speculation_operations_total[5m])), 1e-9)",
+        },
+        { record: RECORDED.rollbackRate, expr: "max(speculation_rollback_rate)" },
+        {
+            record: RECORDED.memoryPercent,
+            expr: "100 * max(speculation_memory_usage_bytes / speculation_memory_limit_bytes)",
+        },
+        { record: RECORDED.proofQueue, expr: "max(proof_queue_size)" },
+    ];
+}
+
+/**
+ * Floor for the error-rate baseline: with a spotless baseline (0 errors) any single error would be an "infinite"
+ * spike, so the baseline counts as at least 0.1 %.
+ */
+export const ERROR_BASELINE_FLOOR = 0.001;
+
+export function speculationAlerts(t: StageThresholds): AlertRule[] {
+    const abortFor = seconds(GO_NO_GO.abortRollbackSustainSeconds);
+    return [
+        {
+            alert: "SpeculationRollbackRateHigh",
+            expr: `${RECORDED.rollbackRate} > ${t.maxRollbackRate}`,
+            for: "5m",
+            labels: { severity: "warning", component: "speculation" },
+            annotations: {
+                summary: "Speculation rollback rate above the promotion threshold",
+                description: `Rollback rate {{ $value | humanizePercentage }} is above ${t.maxRollbackRate * 100} %: do not promote the canary.`,
+            },
+        },
+        {
+            alert: "SpeculationRollbackRateAbort",
+            expr: `${RECORDED.rollbackRate} > ${t.abortRollbackRate}`,
+            for: abortFor,
+            labels: { severity: "critical", component: "speculation", rollback_trigger: "true" },
+            annotations: {
+                summary: "Speculation rollback rate above the abort threshold",
+                description: `Rollback rate {{ $value | humanizePercentage }} above ${t.abortRollbackRate * 100} % for ${abortFor}: set rollout_percentage to 0.`,
+            },
+        },
+        {
+            alert: "SpeculationErrorRateHigh",
+            expr: `${RECORDED.errorRate} > ${GO_NO_GO.pageErrorRate}`,
+            for: "5m",
+            labels: { severity: "high", component: "speculation" },
+            annotations: {
+                summary: "Speculation error rate above 1 %",
+                description: `Error rate {{ $value | humanizePercentage }} is above ${GO_NO_GO.pageErrorRate * 100} %.`,
+            },
+        },
+        {
+            alert: "SpeculationErrorRateSpike",
+            expr: `${RECORDED.errorRate} > ${t.maxErrorRateBaselineMultiple} * clamp_min(${RECORDED.errorRate} offset 1h, ${ERROR_BASELINE_FLOOR})`,
+            for: "2m",
+            labels: { severity: "critical", component: "speculation", rollback_trigger: "true" },
+            annotations: {
+                summary: "Speculation error rate spiked against its baseline",
+                description: `Error rate {{ $value | humanizePercentage }} is more than ${t.maxErrorRateBaselineMultiple}x the rate an hour ago: roll back.`,
+            },
+        },
+        {
+            alert: "SpeculationMemoryCritical",
+            expr: `${RECORDED.memoryPercent} > ${t.maxMemoryPercent}`,
+            for: "2m",
+            labels: { severity: "critical", component: "speculation", rollback_trigger: "true" },
+            annotations: {
+                summary: "Speculation memory use critical",
+                description: `Memory at {{ $value | humanize }} % of the limit (critical above ${t.maxMemoryPercent} %).`,
+            },
+        },
+        {
+            alert: "SpeculationCircuitBreakerOpen",
+            expr: "max(speculation_circuit_breaker_open) == 1",
+            for: "1m",
+            labels: { severity: "critical", component: "speculation", rollback_trigger: "true" },
+            annotations: {
+                summary: "Speculation circuit breaker tripped",
+                description: "The speculation circuit breaker has been open for 1 minute: roll back.",
+            },
+        },
+        {
+            alert: "ProofQueueOverflow",
+            expr: `${RECORDED.proofQueue} > ${t.maxProofQueueSize}`,
+            for: "5m",
+            labels: { severity: "critical", component: "proof-workers", rollback_trigger: "true" },
+            annotations: {
+                summary: "Proof queue above its maximum",
+                description: `Proof queue holds {{ $value }} proofs (max ${t.maxProofQueueSize}): add proof workers or roll back.`,
+            },
+        },
+        {
+            alert: "SpeculationLatencyP99Page",
+            expr: `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{job="agenc-speculation"}[5m]))) > ${GO_NO_GO.pageP99Seconds}`,
+            for: "5m",
+            labels: { severity: "critical", component: "speculation" },
+            annotations: {
+                summary: "Speculation p99 latency above 5 s",
+                description: "P99 latency is {{ $value | humanize }}s.",
+            },
+        },
+    ];
+}
+
+/** Seed 001's rules for the Alys nodes, corrected. */
+export function nodeAlerts(): AlertRule[] {
+    return [
+        {
+            alert: "ConsensusHalted",
+            expr: "rate(alys_blocks_produced[5m]) == 0",
+            for: "2m",
+            labels: { severity: "critical", component: "consensus" },
+            annotations: { summary: "Block production halted", description: "No blocks produced in the last 2 minutes" },
+        },
+        {
+            alert: "ConsensusDesync",
+            expr: "stddev(alys_chain_height) > 2",
+            for: "5m",
+            labels: { severity: "critical", component: "consensus" },
+            annotations: { summary: "Nodes are desynced", description: "Chain height differs by more than 2 blocks across nodes" },
+        },
+        {
+            alert: "ActorMailboxOverflow",
+            expr: "actor_mailbox_size > 10000",
+            for: "1m",
+            labels: { severity: "warning", component: "actors" },
+            annotations: { summary: "Actor mailbox overflow", description: "Actor {{ $labels.actor }} has {{ $value }} messages in mailbox" },
+        },
+        {
+            alert: "ActorPanics",
+            expr: "rate(actor_panics_total[5m]) > 0",
+            for: "1m",
+            labels: { severity: "critical", component: "actors" },
+            annotations: { summary: "Actor panicking", description: "Actor {{ $labels.actor }} is panicking" },
+        },
+        {
+            alert: "GovernanceDisconnected",
+            expr: "governance_stream_connected == 0",
+            for: "5m",
+            labels: { severity: "critical", component: "governance" },
+            annotations: { summary: "Governance stream disconnected", description: "Node {{ $labels.instance }} disconnected from governance" },
+        },
+        {
+            alert: "SignatureMismatch",
+            expr: "rate(signature_mismatches_total[5m]) > 0.001",
+            for: "10m",
+            labels: { severity: "warning", component: "governance" },
+            annotations: { summary: "Signature validation mismatches", description: "Signature mismatch rate: {{ $value | humanize }}/s" },
+        },
+        {
+            alert: "HighLatency",
+            expr: `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) > ${GO_NO_GO.apiLatencyP99Seconds}`,
+            for: seconds(GO_NO_GO.apiLatencyForSeconds),
+            labels: { severity: "warning", component: "api" },
+            annotations: { summary: "High API latency", description: "P99 latency is {{ $value | humanize }}s" },
+        },
+        {
+            // 001 wrote rate() over a gauge, which Prometheus evaluates as nonsense for a value that can go down.
+            alert: "MemoryLeak",
+            expr: "deriv(process_resident_memory_bytes[1h]) > 0 and process_resident_memory_bytes > 8e9",
+            for: "30m",
+            labels: { severity: "warning", component: "system" },
+            annotations: { summary: "Possible memory leak", description: "Memory usage growing and exceeds 8GB" },
+        },
+    ];
+}
+
+export function ruleGroups(t: StageThresholds, evaluationInterval: string): RuleGroup[] {
+    return [
+        { name: "agenc-speculation.recording", interval: evaluationInterval, rules: recordingRules() },
+        { name: "agenc-speculation.alerts", interval: evaluationInterval, rules: speculationAlerts(t) },
+        { name: "alys-nodes.alerts", interval: evaluationInterval, rules: nodeAlerts() },
+    ];
+}
+
+export function alertNames(groups: RuleGroup[]): string[] {
+    return groups.flatMap((g) => g.rules.filter((r): r is AlertRule => "alert" in r).map((r) => r.alert));
+}

@@ -1,0 +1,52 @@
+/** Prometheus scrape jobs (SPEC §6) and the standalone Prometheus configuration. */
+export interface ScrapeJob {
+    job: string;
+    /** Kubernetes service (app label) scraped in the namespace; bare-metal jobs use static targets instead. */
+    app?: string;
+    port: number;
+    staticTargets?: string[];
+}
+
+export const SPECULATION_PORT = 9090;
+export const PROOF_WORKER_PORT = 9091;
+
+export function scrapeJobs(nodeHosts: string[]): ScrapeJob[] {
+    const on = (port: number) => nodeHosts.map((h) => `${h}:${port}`);
+    return [
+        { job: "agenc-speculation", app: "agenc-speculation", port: SPECULATION_PORT },
+        { job: "proof-workers", app: "proof-workers", port: PROOF_WORKER_PORT },
+        { job: "alys-consensus", port: 9090, staticTargets: on(9090) },
+        { job: "alys-lighthouse", port: 5054, staticTargets: on(5054) },
+        { job: "alys-actors", port: 9091, staticTargets: on(9091) },
+        { job: "alys-governance", port: 9092, staticTargets: on(9092) },
+        { job: "alys-metrics", port: 9464, staticTargets: on(9464) },
+    ];
+}
+
+export interface PrometheusConfigArgs {
+    namespace: string;
+    scrapeInterval: string;
+    evaluationInterval: string;
+    alertmanagerTarget: string;
+    ruleFiles: string[];
+    jobs: ScrapeJob[];
+}
+
+/** prometheus.yml for standalone mode: Kubernetes service discovery for workloads, static targets for nodes. */
+export function prometheusConfig(a: PrometheusConfigArgs): Record<string, unknown> {
+    return {
+        global: { scrape_interval: a.scrapeInterval, evaluation_interval: a.evaluationInterval },
+        alerting: { alertmanagers: [{ static_configs: [{ targets: [a.alertmanagerTarget] }] }] },
+        rule_files: a.ruleFiles,
+        scrape_configs: a.jobs.filter((j) => j.app || (j.staticTargets?.length ?? 0) > 0).map((j) => j.app
+            ? {
+                job_name: j.job,
+                kubernetes_sd_configs: [{ role: "endpoints", namespaces: { names: [a.namespace] } }],
+                relabel_configs: [
+                    { source_labels: ["__meta_kubernetes_service_label_app"], regex: j.app, action: "keep" },
+                    { source_labels: ["__meta_kubernetes_endpoint_port_name"], regex: "metrics|http", action: "keep" },
+                ],
+            }
+            : { job_name: j.job, static_configs: [{ targets: j.staticTargets }] }),
+    };
+}

@@ -1,0 +1,75 @@
+/**
+ * TrafficShift: owns the live rollout percentage of one canary stage (feature-flag mode).
+ *   create  → sets the stage's percentage through the admin API and confirms it took
+ *   delete  → hands traffic back to the previous stage's percentage (0 for the first stage)
+ *   read    → reads /admin/status, so `pulumi refresh` shows a percentage changed out of band (or a gate's revert)
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { readAdminStatus, setRolloutPercentage } from "../lib/adminApi";
+
+export const TRAFFIC_SHIFT_TYPE = "TrafficShift";
+
+export interface TrafficShiftInputs {
+    serviceUrl: pulumi.Input<string>;
+    adminToken: pulumi.Input<string>;
+    percentage: pulumi.Input<number>;
+    previousPercentage: pulumi.Input<number>;
+    stage: pulumi.Input<string>;
+}
+
+interface ShiftState {
+    serviceUrl: string;
+    adminToken: string;
+    percentage: number;
+    previousPercentage: number;
+    stage: string;
+    livePercentage: number;
+    appliedAt: string;
+}
+
+export const trafficShiftProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: ShiftState, news: ShiftState) {
+        const failures: pulumi.dynamic.CheckFailure[] = [];
+        if (typeof news.percentage === "number" && (news.percentage < 0 || news.percentage > 100)) {
+            failures.push({ property: "percentage", reason: "must be from 0 to 100" });
+        }
+        return { inputs: news, failures };
+    },
+    async diff(_id: string, olds: ShiftState, news: ShiftState) {
+        const replaces = (["serviceUrl", "stage"] as const).filter((k) => olds[k] !== news[k]);
+        const changed = (["percentage", "previousPercentage", "adminToken"] as const).filter((k) => olds[k] !== news[k]);
+        // A refresh that found the live percentage elsewhere makes the next `up` re-apply the stage's percentage.
+        const drifted = olds.livePercentage !== undefined && olds.livePercentage !== olds.percentage;
+        return {
+            changes: replaces.length + changed.length > 0 || drifted,
+            replaces,
+            deleteBeforeReplace: true,
+        };
+    },
+    async create(inputs: ShiftState) {
+        const status = await setRolloutPercentage(inputs.serviceUrl, inputs.adminToken, inputs.percentage);
+        const outs: ShiftState = { ...inputs, livePercentage: status.rolloutPercentage, appliedAt: new Date().toISOString() };
+        return { id: `${inputs.stage}`, outs };
+    },
+    async update(_id: string, _olds: ShiftState, news: ShiftState) {
+        const status = await setRolloutPercentage(news.serviceUrl, news.adminToken, news.percentage);
+        return { outs: { ...news, livePercentage: status.rolloutPercentage, appliedAt: new Date().toISOString() } };
+    },
+    async read(id: string, props: ShiftState) {
+        const status = await readAdminStatus(props.serviceUrl);
+        return { id, props: { ...props, livePercentage: status.rolloutPercentage } };
+    },
+    async delete(_id: string, props: ShiftState) {
+        await setRolloutPercentage(props.serviceUrl, props.adminToken, props.previousPercentage ?? 0);
+    },
+};
+
+export class TrafficShift extends pulumi.dynamic.Resource {
+    declare readonly livePercentage: pulumi.Output<number>;
+    declare readonly percentage: pulumi.Output<number>;
+
+    constructor(name: string, args: TrafficShiftInputs, opts?: pulumi.CustomResourceOptions) {
+        super(trafficShiftProvider, name, { ...args, livePercentage: undefined, appliedAt: undefined },
+            { ...opts, additionalSecretOutputs: ["adminToken"] }, "agenc", TRAFFIC_SHIFT_TYPE);
+    }
+}

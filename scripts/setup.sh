@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what a clean machine lacks: Debian's Prometheus tools (promtool, amtool, a real Prometheus for the gate
+# tests) and the npm packages.  Idempotent: a second run only checks.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "[setup] apt-get install ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  # --no-install-recommends keeps the Node-based console assets and exporters off; policy-rc.d stops the packages'
+  # services from starting (the tests start their own on loopback).
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+fi
+cd "$here"
+lock_hash="$(sha256sum package-lock.json | cut -c1-16)"
+if [ ! -f node_modules/.lock-hash ] || [ "$(cat node_modules/.lock-hash)" != "$lock_hash" ]; then
+  echo "[setup] npm ci" >&2
+  npm ci --no-audit --no-fund --ignore-scripts >/dev/null
+  echo "$lock_hash" > node_modules/.lock-hash
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The project's test command: installs what is missing (idempotent), type-checks, runs every mocha suite.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+bash scripts/setup.sh
+npx tsc --noEmit -p .
+npx mocha "$@"

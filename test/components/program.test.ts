@@ -1,0 +1,165 @@
+import { expect } from "chai";
+import { defineStack } from "../../program";
+import { loadStackConfig } from "../../config";
+import { CONFIG_CHECKSUM_ANNOTATION } from "../../components/SpeculationService";
+import { isSecretOutput, MockEngine, secretEnvelope, settle, stackConfig, valueOf, withEdit } from "../helpers/stack";
+
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const SERVICE = "kubernetes:core/v1:Service";
+const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
+const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
+const SECRET = "kubernetes:core/v1:Secret";
+const CUSTOM = (kind: string) => `kubernetes:monitoring.coreos.com/${kind === "AlertmanagerConfig" ? "v1alpha1" : "v1"}:${kind}`;
+
+async function render(engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) {
+    engine.install(config, secretKeys);
+    const outputs = defineStack(loadStackConfig());
+    await settle(outputs as unknown as Record<string, unknown>);
+    return outputs;
+}
+
+describe("the program under mocks", () => {
+    const engine = new MockEngine();
+
+    describe("staging", () => {
+        let outputs: Awaited<ReturnType<typeof render>>;
+        before(async () => { outputs = await render(engine, stackConfig("staging")); });
+
+        it("deploys proof workers as the seed describes", () => {
+            const d = engine.byK8sName(DEPLOYMENT, "proof-workers").inputs;
+            expect(d.metadata.namespace).to.equal("agenc-staging");
+            expect(d.spec.replicas).to.equal(2);
+            expect(d.spec.selector.matchLabels).to.deep.equal({ app: "proof-workers" });
+            const c = d.spec.template.spec.containers[0];
+            expect(c.image).to.equal("ghcr.io/agenc/proof-worker:v1.2.3");
+            expect(c.ports[0].containerPort).to.equal(9091);
+            expect(c.livenessProbe.httpGet).to.deep.equal({ path: "/health", port: 9091 });
+            expect(c.readinessProbe.httpGet).to.deep.equal({ path: "/health", port: 9091 });
+            expect(c.resources).to.deep.equal({ requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "8", memory: "16Gi" } });
+        });
+
+        it("gives each workload a Service and a PodDisruptionBudget", () => {
+            for (const app of ["proof-workers", "agenc-speculation"]) {
+                expect(engine.byK8sName(SERVICE, app).inputs.spec.selector).to.deep.equal({ app });
+                expect(engine.byK8sName(PDB, app).inputs.spec).to.deep.equal({ maxUnavailable: 1, selector: { matchLabels: { app } } });
+            }
+        });
+
+        it("runs the speculation service with the seed's probe timings, disabled, its token from the Secret", () => {
+            const d = engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs;
+            const c = d.spec.template.spec.containers[0];
+            expect(c.ports[0].containerPort).to.equal(9090);
+            expect(c.livenessProbe).to.deep.equal({ httpGet: { path: "/health", port: 9090 }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 });
+            expect(c.readinessProbe).to.deep.equal({ httpGet: { path: "/ready", port: 9090 }, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 });
+            expect(c.env).to.deep.include({ name: "SPECULATION_ENABLED", value: "false" });
+            expect(c.env).to.deep.include({ name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: "agenc-speculation-secrets", key: "ADMIN_TOKEN" } } });
+            expect(d.spec.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION]).to.match(/^[0-9a-f]{64}$/);
+        });
+
+        it("renders speculation-config as TOML with speculation off at 0 %", () => {
+            const toml: string = engine.byK8sName(CONFIGMAP, "speculation-config").inputs.data["speculation.toml"];
+            expect(toml).to.match(/\[speculation\]\s*\nenabled = false\nmode = "conservative"\nmax_depth = 2/);
+            expect(toml).to.contain("rollout_percentage = 0");
+        });
+
+        it("creates the admin token with @pulumi/random and exports it only as a secret", async () => {
+            expect(engine.ofType("random:index/randomPassword:RandomPassword")).to.have.length(1);
+            expect(await isSecretOutput(outputs.adminToken)).to.equal(true);
+            const stringData = engine.byK8sName(SECRET, "agenc-speculation-secrets").inputs.stringData;
+            expect(secretEnvelope(stringData)).to.deep.equal({ ADMIN_TOKEN: "mock-admin-token-0123456789abcdef" });
+        });
+
+        it("emits operator-mode monitoring: PrometheusRule, ServiceMonitors, AlertmanagerConfig, dashboard ConfigMaps", () => {
+            const rule = engine.ofType(CUSTOM("PrometheusRule"));
+            expect(rule).to.have.length(1);
+            expect(rule[0].inputs.metadata.labels.release).to.equal("kube-prometheus-stack");
+            expect(engine.ofType(CUSTOM("ServiceMonitor")).map((r) => r.inputs.metadata.name).sort()).to.deep.equal(["agenc-speculation", "proof-workers"]);
+            expect(engine.ofType(CUSTOM("AlertmanagerConfig"))).to.have.length(1);
+            const boards = engine.ofType(CONFIGMAP).filter((c) => c.inputs.metadata.labels?.grafana_dashboard === "1");
+            expect(boards.map((b) => b.inputs.metadata.name).sort()).to.deep.equal(
+                ["dashboard-agenc-performance", "dashboard-agenc-speculation-canary", "dashboard-alys-nodes"]);
+            expect(engine.byK8sName(DEPLOYMENT, "proof-workers").inputs.spec.template.metadata.annotations).to.deep.equal({});
+        });
+
+        it("declares no canary stage at 0 % and exports the rollout state", async () => {
+            expect(engine.ofType("agenc:deploy:CanaryStage")).to.have.length(0);
+            expect(outputs.rolloutPercentage).to.equal(0);
+            expect(outputs.rolloutMode).to.equal("feature-flag");
+            expect(await valueOf(outputs.namespace)).to.equal("agenc-staging");
+            expect(outputs.alertRules).to.include.members(["SpeculationRollbackRateAbort", "ProofQueueOverflow", "MemoryLeak"]);
+        });
+
+        it("parents every child to its component", () => {
+            const components = ["agenc:deploy:ProofWorkers", "agenc:deploy:SpeculationService", "agenc:deploy:MonitoringStack"];
+            for (const type of components) expect(engine.ofType(type), type).to.have.length(1);
+        });
+    });
+
+    describe("production", () => {
+        before(async () => { await render(engine, stackConfig("production")); });
+
+        it("runs four proof workers and digest-pinned images", () => {
+            const d = engine.byK8sName(DEPLOYMENT, "proof-workers").inputs;
+            expect(d.spec.replicas).to.equal(4);
+            expect(d.spec.template.spec.containers[0].image).to.match(/^ghcr\.io\/agenc\/proof-worker:v1\.2\.3@sha256:[0-9a-f]{64}$/);
+            expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec.template.spec.containers[0].image).to.contain("@sha256:");
+        });
+
+        it("lives in agenc-production", () => {
+            expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.metadata.namespace).to.equal("agenc-production");
+        });
+    });
+
+    describe("canary stages", () => {
+        it("declares one stage per step up to the target, each after the previous one", async () => {
+            const outputs = await render(engine, withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 25));
+            const stages = engine.ofType("agenc:deploy:CanaryStage").map((s) => s.name);
+            expect(stages).to.deep.equal(["stage-1-10pct", "stage-2-25pct"]);
+            const shifts = engine.ofType("pulumi-nodejs:dynamic/agenc:TrafficShift");
+            expect(shifts.map((s) => [s.inputs.percentage, s.inputs.previousPercentage])).to.deep.equal([[10, 0], [25, 10]]);
+            expect(outputs.rolloutPercentage).to.equal(25);
+        });
+
+        it("in ingress-weight mode gives the top stage a weighted canary ingress and keeps stable on the known-good version", async () => {
+            let config = withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 50);
+            config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");
+            await render(engine, config);
+            const ingresses = engine.ofType("kubernetes:networking.k8s.io/v1:Ingress");
+            expect(ingresses).to.have.length(1);
+            expect(ingresses[0].inputs.metadata.annotations).to.deep.equal({
+                "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "50",
+            });
+            expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary").inputs.spec.template.spec.containers[0].image).to.equal("ghcr.io/agenc/speculation:v1.2.3");
+            expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec.template.spec.containers[0].image).to.equal("ghcr.io/agenc/speculation:v1.2.2");
+            expect(engine.ofType("pulumi-nodejs:dynamic/agenc:TrafficShift")).to.have.length(0);
+        });
+
+        it("changes the config checksum when the speculation config changes", async () => {
+            await render(engine, stackConfig("staging"));
+            const before = engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION];
+            await render(engine, withEdit(stackConfig("staging"), "speculation:service", "maxDepth", 3));
+            const after = engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION];
+            expect(after).to.not.equal(before);
+        });
+    });
+
+    describe("standalone monitoring", () => {
+        it("deploys Prometheus, Alertmanager and Grafana and scrapes by annotation", async () => {
+            await render(engine, withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"));
+            for (const app of ["prometheus", "alertmanager", "grafana"]) expect(engine.byK8sName(DEPLOYMENT, app)).to.not.equal(undefined);
+            expect(engine.ofType(CUSTOM("PrometheusRule"))).to.have.length(0);
+            expect(engine.byK8sName(DEPLOYMENT, "proof-workers").inputs.spec.template.metadata.annotations["prometheus.io/port"]).to.equal("9091");
+        });
+
+        it("keeps receiver secrets out of every config and marks the Secret secret", async () => {
+            const config = withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone");
+            config["speculation:alertReceivers"] = { slackWebhookUrl: "https://hooks.slack.example/T000/B000/SECRETVALUE" };
+            await render(engine, config, ["speculation:alertReceivers"]);
+            const plain = JSON.stringify(engine.ofType(CONFIGMAP).map((c) => c.inputs));
+            expect(plain).to.not.contain("SECRETVALUE");
+            expect(engine.byK8sName(CONFIGMAP, "alertmanager-config").inputs.data["alertmanager.yml"]).to.contain("api_url_file");
+            const receivers = engine.byK8sName(SECRET, "agenc-alert-receivers").inputs.stringData;
+            expect(secretEnvelope(receivers)).to.deep.equal({ "slack-webhook-url": "https://hooks.slack.example/T000/B000/SECRETVALUE" });
+        });
+    });
+});

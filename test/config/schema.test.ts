@@ -1,0 +1,125 @@
+import { expect } from "chai";
+import { ConfigError, loadStackConfig, parseDuration, parseStackConfig } from "../../config";
+import { defineStack } from "../../program";
+import { encodeConfig, MockEngine, stackConfig, withEdit } from "../helpers/stack";
+
+type Edit = [key: string, path: string | undefined, value: unknown];
+const key = (k: string) => `speculation:${k}`;
+const SSH_KEY: Edit = [key("sshPrivateKey"), undefined, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"];
+const HOST = { name: "node-1", host: "10.0.0.1", port: 22, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl" };
+
+/** Each bad configuration, applied to a valid stack file, and the exact line the operator must see. */
+const BAD: { base: "staging" | "production"; edits: Edit[]; message: string; secretKeys?: string[] }[] = [
+    { base: "staging", edits: [[key("environment"), undefined, "prod"]], message: "speculation:environment: must be one of: local, staging, production" },
+    { base: "staging", edits: [[key("environment"), undefined, undefined]], message: "speculation:environment: is required (must be one of: local, staging, production)" },
+    { base: "staging", edits: [[key("namespace"), undefined, "agenc-prod"]], message: "speculation:namespace: must be agenc-staging for environment staging" },
+    { base: "staging", edits: [[key("namespace"), undefined, "Agenc_Staging"]], message: "speculation:namespace: must be agenc-<env> (lower-case letters, digits, -)" },
+    { base: "staging", edits: [[key("release"), "version", "latest"]], message: "speculation:release.version: must be a release tag such as v1.2.3 (not latest)" },
+    { base: "staging", edits: [[key("release"), "previousVersion", "v1.2.3"]], message: "speculation:release.previousVersion: must differ from release.version (v1.2.3)" },
+    { base: "staging", edits: [[key("release"), undefined, undefined]], message: "speculation:release: is required (must be set: { version, previousVersion, images })" },
+    { base: "staging", edits: [[key("release"), "images.speculation.repository", "GHCR.io/Agenc:latest"]], message: "speculation:release.images.speculation.repository: must be an image repository such as ghcr.io/agenc/speculation (no tag)" },
+    { base: "production", edits: [[key("release"), "images.proofWorker.digest", undefined]], message: "speculation:release.images.proofWorker.digest: is required in production (sha256:<64 hex digits>)" },
+    { base: "production", edits: [[key("release"), "images.speculation.digest", "sha256:abc"]], message: "speculation:release.images.speculation.digest: must be an image digest of the form sha256:<64 hex digits>" },
+    { base: "staging", edits: [[key("proofWorkers"), "replicas", 1]], message: "speculation:proofWorkers.replicas: must be at least 2 (the seed's minimum)" },
+    { base: "staging", edits: [[key("proofWorkers"), "replicas", 2.5]], message: "speculation:proofWorkers.replicas: must be a whole number from 2 to 64" },
+    { base: "staging", edits: [[key("proofWorkers"), "replicas", "four"]], message: "speculation:proofWorkers.replicas: must be a whole number from 2 to 64" },
+    { base: "staging", edits: [[key("proofWorkers"), "resources.limits.cpu", "lots"]], message: "speculation:proofWorkers.resources.limits.cpu: must be a CPU quantity such as \"500m\" or \"4\"" },
+    { base: "staging", edits: [[key("service"), "resources.requests.memory", "8 gigs"]], message: "speculation:service.resources.requests.memory: must be a memory quantity such as \"512Mi\" or \"8Gi\"" },
+    { base: "staging", edits: [[key("service"), "mode", "yolo"]], message: "speculation:service.mode: must be one of: conservative, aggressive" },
+    { base: "staging", edits: [[key("service"), "maxDepth", 0]], message: "speculation:service.maxDepth: must be at least 1" },
+    { base: "staging", edits: [[key("service"), "colour", "blue"]], message: "speculation:service: unknown key \"colour\"" },
+    { base: "staging", edits: [[key("rolloutPercentage"), undefined, 30]], message: "speculation:rolloutPercentage: must be 0 or one of the canary step percentages (0, 10, 50, 100)" },
+    { base: "staging", edits: [[key("rolloutPercentage"), undefined, 150]], message: "speculation:rolloutPercentage: must be from 0 to 100" },
+    { base: "staging", edits: [[key("rolloutPercentage"), undefined, 10], [key("service"), "speculationEnabled", false]], message: "speculation:rolloutPercentage: must be 0 while service.speculationEnabled is false" },
+    { base: "production", edits: [[key("canary"), "steps[2].percentage", 20]], message: "speculation:canary.steps[2].percentage: must be greater than the previous step (25)" },
+    { base: "production", edits: [[key("canary"), "steps[3].percentage", 90]], message: "speculation:canary.steps[3].percentage: the last step must be 100" },
+    { base: "staging", edits: [[key("canary"), "steps[0].percentage", 20]], message: "speculation:canary.steps[0].percentage: the first step must carry at most 10 % of traffic" },
+    { base: "staging", edits: [[key("canary"), "steps[1].bake", "15 minutes"]], message: "speculation:canary.steps[1].bake: must be a duration such as 30s, 15m or 4h (how long the step soaks before its gate may pass)" },
+    { base: "staging", edits: [[key("canary"), "steps[1].bake", "10s"]], message: "speculation:canary.steps[1].bake: must be at least one poll interval (30s)" },
+    { base: "staging", edits: [[key("canary"), "shiftMode", "dns"]], message: "speculation:canary.shiftMode: must be one of: feature-flag, ingress-weight" },
+    { base: "staging", edits: [[key("canary"), "steps[0].thresholds.maxRollbackRate", 0.2]], message: "speculation:canary.steps[0].thresholds.maxRollbackRate: must not be looser than the go/no-go table (at most 0.05)" },
+    { base: "staging", edits: [[key("thresholds"), "maxProofQueueSize", 5000]], message: "speculation:thresholds.maxProofQueueSize: must not be looser than the go/no-go table (at most 2000)" },
+    { base: "staging", edits: [[key("canary"), "gate.onFailure", "ignore"]], message: "speculation:canary.gate.onFailure: must be one of: revert, fail" },
+    { base: "staging", edits: [[key("canary"), "gate.source", "prometheus"]], message: "speculation:canary.gate.prometheusUrl: must be set when canary.gate.source is prometheus" },
+    { base: "staging", edits: [[key("canary"), "gate.serviceUrl", "not a url"]], message: "speculation:canary.gate.serviceUrl: must be an http(s) URL" },
+    { base: "staging", edits: [[key("monitoring"), "mode", "both"]], message: "speculation:monitoring.mode: must be one of: operator, standalone" },
+    { base: "staging", edits: [[key("monitoring"), "scrapeInterval", "fast"]], message: "speculation:monitoring.scrapeInterval: must be a duration such as 30s, 15m or 4h (Prometheus scrape interval)" },
+    { base: "staging", edits: [[key("nodes"), "hosts", [{ ...HOST, hostKey: "AAAA" }]], [key("nodes"), "binary", "./alys"]], message: "speculation:nodes.hosts[0].hostKey: must be a pinned public host key such as \"ssh-ed25519 AAAA…\" (type and base64 key, no host name)" },
+    { base: "staging", edits: [[key("nodes"), "hosts", [HOST, { ...HOST, name: "node-2" }]], [key("nodes"), "binary", "./alys"], SSH_KEY], secretKeys: [key("sshPrivateKey")], message: "speculation:nodes.hosts[1].host: duplicates an earlier node address (10.0.0.1:22)" },
+    { base: "staging", edits: [[key("nodes"), "hosts", [{ ...HOST, port: 70000 }]], [key("nodes"), "binary", "./alys"]], message: "speculation:nodes.hosts[0].port: must be from 1 to 65535" },
+    { base: "staging", edits: [[key("nodes"), "hosts", [HOST]], SSH_KEY], secretKeys: [key("sshPrivateKey")], message: "speculation:nodes.binary: must name the local path of the binary to roll out when nodes.hosts is set" },
+    { base: "staging", edits: [[key("nodes"), "serial", [1, "200%"]]], message: "speculation:nodes.serial[1]: each batch must be a node count (1, 5) or a percentage of the nodes (\"20%\")" },
+    { base: "staging", edits: [[key("nodes"), "maxFailPercentage", 80]], message: "speculation:nodes.maxFailPercentage: must be from 0 to 50" },
+    { base: "staging", edits: [[key("bench"), "enabled", true]], message: "speculation:bench.command: must be set when bench.enabled is true" },
+    { base: "staging", edits: [[key("bench"), "maxTailRatio", 3]], message: "speculation:bench.maxTailRatio: must not be looser than 2" },
+    { base: "staging", edits: [[key("bench"), "extraGates", [{ metric: "p42_ms", comparator: "lt", value: 1 }]]], message: "speculation:bench.extraGates[0].metric: must be one of: p50_ms, p95_ms, p99_ms, throughput_per_s, error_rate" },
+    { base: "staging", edits: [[key("colour"), undefined, "blue"]], message: "speculation:colour: unknown key (allowed: alertReceivers, bench, canary, environment, kubernetes, monitoring, namespace, nodes, proofWorkers, release, rolloutPercentage, service, sshPrivateKey, thresholds)" },
+    { base: "staging", edits: [[key("nodes"), "hosts", [HOST]], [key("nodes"), "binary", "./alys"]], message: "speculation:sshPrivateKey: is required when speculation:nodes.hosts is set" },
+    { base: "staging", edits: [[key("nodes"), "hosts", [HOST]], [key("nodes"), "binary", "./alys"], SSH_KEY], message: "speculation:sshPrivateKey: must be set as a secret (pulumi config set --secret)" },
+    { base: "staging", edits: [[key("alertReceivers"), undefined, { slackWebhookUrl: "https://hooks.slack.example/x" }]], message: "speculation:alertReceivers: must be set as a secret (pulumi config set --secret --path ...)" },
+    { base: "staging", edits: [[key("alertReceivers"), undefined, { slackWebhookUrl: "http://hooks.slack.example/x" }]], secretKeys: ["speculation:alertReceivers"], message: "speculation:alertReceivers.slackWebhookUrl: must be an https:// webhook URL" },
+];
+
+function apply(base: "staging" | "production", edits: Edit[]): Record<string, unknown> {
+    return edits.reduce((config, [k, p, v]) => withEdit(config, k, p, v), stackConfig(base));
+}
+
+describe("stack config", () => {
+    it("accepts both stack files", () => {
+        for (const stack of ["staging", "production"] as const) {
+            expect(() => parseStackConfig(encodeConfig(stackConfig(stack)))).to.not.throw();
+        }
+    });
+
+    it("fills the seeds' defaults", () => {
+        const { config, namespace } = parseStackConfig(encodeConfig({ "speculation:environment": "staging", "speculation:release": { version: "v1.0.1", previousVersion: "v1.0.0" } }));
+        expect(namespace).to.equal("agenc-staging");
+        expect(config.canary.steps.map((s) => [s.percentage, s.bake])).to.deep.equal([[10, "4h"], [25, "8h"], [50, "24h"], [100, "24h"]]);
+        expect(config.service).to.include({ mode: "conservative", maxDepth: 2, speculationEnabled: true });
+        expect(config.nodes).to.include({ installPath: "/opt/alys", serviceName: "alys", healthRetries: 30, healthInterval: "2s", minFreeDiskGb: 50 });
+        expect(config.monitoring).to.include({ mode: "operator", scrapeInterval: "15s" });
+    });
+
+    it(`rejects ${BAD.length} bad configurations with one exact message each, before any resource is registered`, () => {
+        expect(BAD.length).to.be.at.least(30);
+        const engine = new MockEngine();
+        for (const bad of BAD) {
+            engine.install(apply(bad.base, bad.edits), bad.secretKeys ?? []);
+            let error: unknown;
+            try {
+                defineStack(loadStackConfig());
+            } catch (e) {
+                error = e;
+            }
+            expect(error, bad.message).to.be.instanceOf(ConfigError);
+            expect((error as ConfigError).problems, bad.message).to.deep.equal([bad.message]);
+            expect(engine.resources, bad.message).to.have.length(0);
+        }
+    });
+
+    it("lists every problem at once", () => {
+        const config = apply("production", [[key("proofWorkers"), "replicas", 1], [key("canary"), "shiftMode", "dns"], [key("release"), "version", "latest"]]);
+        expect(() => parseStackConfig(encodeConfig(config))).to.throw(ConfigError).with.property("problems").that.has.length(3);
+    });
+
+    it("never echoes a secret value in an error", () => {
+        const config = { ...stackConfig("staging"), "speculation:alertReceivers": { pagerdutyRoutingKey: "short-SECRET" } };
+        try {
+            parseStackConfig(encodeConfig(config), new Set(["speculation:alertReceivers"]));
+            expect.fail("should have thrown");
+        } catch (e) {
+            expect((e as Error).message).to.contain("speculation:alertReceivers.pagerdutyRoutingKey");
+            expect((e as Error).message).to.not.contain("short-SECRET");
+        }
+    });
+});
+
+describe("durations", () => {
+    it("parses the operators' notation", () => {
+        expect(parseDuration("30s")).to.equal(30);
+        expect(parseDuration("15m")).to.equal(900);
+        expect(parseDuration("1h30m")).to.equal(5400);
+        expect(parseDuration("1d")).to.equal(86400);
+        expect(() => parseDuration("15 minutes")).to.throw(/not a duration/);
+    });
+});

@@ -1,0 +1,105 @@
+/**
+ * Runs program.ts under Pulumi's mocks with a stack file's config (optionally edited), and records every resource
+ * the program registers so tests can look at them by type and name.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+
+export interface Registered {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    parent?: string;
+    urn: string;
+}
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+
+/** The config map a stack file declares, as the engine hands it to the program (JSON for structured values). */
+export function stackConfig(stack: "staging" | "production"): Record<string, unknown> {
+    const doc = parse(readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    return { ...doc.config };
+}
+
+export function encodeConfig(config: Record<string, unknown>): Record<string, string> {
+    return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+export class MockEngine {
+    readonly resources: Registered[] = [];
+
+    install(config: Record<string, unknown>, secretKeys: string[] = []): void {
+        this.resources.length = 0;
+        pulumi.runtime.setAllConfig(encodeConfig(config), secretKeys);
+        void pulumi.runtime.setMocks({
+            newResource: (args) => {
+                const outputs = { ...args.inputs };
+                if (args.type === "random:index/randomPassword:RandomPassword") outputs.result = "mock-admin-token-0123456789abcdef";
+                if (args.inputs?.metadata && !args.inputs.metadata.name) {
+                    outputs.metadata = { ...args.inputs.metadata, name: `${args.name}-generated` };
+                }
+                const urn = `urn:pulumi:test::agenc-speculation::${args.type}::${args.name}`;
+                this.resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn });
+                return { id: `${args.name}-id`, state: outputs };
+            },
+            call: (args) => args.inputs,
+        }, "agenc-speculation", "test", false);
+    }
+
+    ofType(type: string): Registered[] {
+        return this.resources.filter((r) => r.type === type);
+    }
+
+    one(type: string, name: string): Registered {
+        const found = this.resources.find((r) => r.type === type && r.name === name);
+        if (!found) throw new Error(`no ${type} named ${name}; registered: ${this.resources.map((r) => `${r.type}/${r.name}`).join(", ")}`);
+        return found;
+    }
+
+    byK8sName(type: string, k8sName: string): Registered {
+        const found = this.resources.find((r) => r.type === type && r.inputs?.metadata?.name === k8sName);
+        if (!found) throw new Error(`no ${type} with metadata.name ${k8sName}`);
+        return found;
+    }
+}
+
+/** Resolves an Output in a mocked program (values may be unknown during preview; mocks run as update). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
+}
+
+/** Lets every pending registration reach the mock monitor. */
+export async function settle(outputs: Record<string, unknown>): Promise<void> {
+    await Promise.all(Object.values(outputs).filter(pulumi.Output.isInstance).map((o) => valueOf(o as pulumi.Output<unknown>)));
+    await new Promise((resolve) => setImmediate(resolve));
+}
+
+export function isSecretOutput(o: pulumi.Output<unknown>): Promise<boolean> {
+    return (o as unknown as { isSecret: Promise<boolean> }).isSecret;
+}
+
+/** Deep-sets a dotted path ("canary.steps[2].percentage") inside a config value, for the bad-config table. */
+export function withEdit(config: Record<string, unknown>, key: string, pathInKey: string | undefined, value: unknown): Record<string, unknown> {
+    const copy = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+    if (!pathInKey) {
+        if (value === undefined) delete copy[key]; else copy[key] = value;
+        return copy;
+    }
+    const parts = pathInKey.split(/\.|\[|\]/).filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+    let target = (copy[key] ??= {}) as Record<string | number, unknown>;
+    for (const part of parts.slice(0, -1)) target = (target[part] ??= {}) as Record<string | number, unknown>;
+    const last = parts[parts.length - 1];
+    if (value === undefined) delete target[last]; else target[last] = value;
+    return copy;
+}
+
+/** How the engine protocol marks a secret value (what the mock monitor receives for a secret input). */
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export function secretEnvelope(value: unknown): unknown | undefined {
+    const v = value as Record<string, unknown> | undefined;
+    return v && v[SECRET_SIG_KEY] === SECRET_SIG ? v.value : undefined;
+}
