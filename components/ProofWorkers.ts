@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { imageRef, MonitoringMode, Resources, scrapeAnnotations, serviceMonitor } from "../lib/k8s";
+import { exposeWorkload, imageRef, MonitoringMode, Resources, scrapeAnnotations } from "../lib/k8s";
 import { PROOF_WORKER_PORT } from "../lib/monitoring/scrape";
 
 export interface ProofWorkersArgs {
@@ -56,21 +56,10 @@ export class ProofWorkers extends pulumi.ComponentResource {
             },
         }, child);
 
-        this.service = new k8s.core.v1.Service(`${name}-service`, {
-            metadata: { name: this.name, namespace: args.namespace, labels },
-            spec: { selector: labels, ports: [{ name: "metrics", port: PROOF_WORKER_PORT, targetPort: PROOF_WORKER_PORT }] },
-        }, child);
-
-        this.disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
-            metadata: { name: this.name, namespace: args.namespace, labels },
-            spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
-        }, child);
-
-        if (args.monitoringMode === "operator") {
-            this.serviceMonitor = serviceMonitor(`${name}-servicemonitor`, {
-                namespace: args.namespaceName, app: this.name, releaseLabel: args.prometheusReleaseLabel, interval: args.scrapeInterval,
-            }, child);
-        }
+        ({ service: this.service, disruptionBudget: this.disruptionBudget, serviceMonitor: this.serviceMonitor } = exposeWorkload(name, {
+            app: this.name, port: PROOF_WORKER_PORT, namespace: args.namespace, namespaceName: args.namespaceName,
+            monitoringMode: args.monitoringMode, releaseLabel: args.prometheusReleaseLabel, scrapeInterval: args.scrapeInterval,
+        }, child));
         this.serviceName = this.service.metadata.name;
         this.registerOutputs({ serviceName: this.serviceName, deploymentName: this.deployment.metadata.name });
     }

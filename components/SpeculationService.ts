@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
-import { imageRef, MonitoringMode, Resources, scrapeAnnotations, serviceMonitor } from "../lib/k8s";
+import { exposeWorkload, imageRef, MonitoringMode, Resources, scrapeAnnotations } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 
 export interface SpeculationServiceArgs {
@@ -106,21 +106,10 @@ export class SpeculationService extends pulumi.ComponentResource {
             },
         }, { ...child, dependsOn: [...args.dependsOn, this.configMap, this.secret] });
 
-        this.service = new k8s.core.v1.Service(`${name}-service`, {
-            metadata: { name: this.name, namespace: args.namespace, labels },
-            spec: { selector: labels, ports: [{ name: "metrics", port: SPECULATION_PORT, targetPort: SPECULATION_PORT }] },
-        }, child);
-
-        this.disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
-            metadata: { name: this.name, namespace: args.namespace, labels },
-            spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
-        }, child);
-
-        if (args.monitoringMode === "operator") {
-            this.serviceMonitor = serviceMonitor(`${name}-servicemonitor`, {
-                namespace: args.namespaceName, app: this.name, releaseLabel: args.prometheusReleaseLabel, interval: args.scrapeInterval,
-            }, child);
-        }
+        ({ service: this.service, disruptionBudget: this.disruptionBudget, serviceMonitor: this.serviceMonitor } = exposeWorkload(name, {
+            app: this.name, port: SPECULATION_PORT, namespace: args.namespace, namespaceName: args.namespaceName,
+            monitoringMode: args.monitoringMode, releaseLabel: args.prometheusReleaseLabel, scrapeInterval: args.scrapeInterval,
+        }, child));
         this.serviceName = this.service.metadata.name;
         this.registerOutputs({ serviceName: this.serviceName, configChecksum: this.configChecksum });
     }

@@ -33,3 +33,28 @@ export function serviceMonitor(name: string, args: {
         },
     }, opts);
 }
+
+/**
+ * What every workload here gets around its Deployment: a Service on its metrics port, a PodDisruptionBudget that lets
+ * one pod go at a time, and (operator mode) a ServiceMonitor.
+ */
+export function exposeWorkload(name: string, args: {
+    app: string; port: number; namespace: pulumi.Input<string>; namespaceName: string;
+    monitoringMode: MonitoringMode; releaseLabel: string; scrapeInterval: string;
+}, opts: pulumi.CustomResourceOptions) {
+    const labels = { app: args.app };
+    const service = new k8s.core.v1.Service(`${name}-service`, {
+        metadata: { name: args.app, namespace: args.namespace, labels },
+        spec: { selector: labels, ports: [{ name: "metrics", port: args.port, targetPort: args.port }] },
+    }, opts);
+    const disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
+        metadata: { name: args.app, namespace: args.namespace, labels },
+        spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
+    }, opts);
+    const monitor = args.monitoringMode === "operator"
+        ? serviceMonitor(`${name}-servicemonitor`, {
+            namespace: args.namespaceName, app: args.app, releaseLabel: args.releaseLabel, interval: args.scrapeInterval,
+        }, opts)
+        : undefined;
+    return { service, disruptionBudget, serviceMonitor: monitor };
+}
