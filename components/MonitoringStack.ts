@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { AlertReceivers } from "../config";
 import { StageThresholds } from "../config/thresholds";
+import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from "../lib/k8s";
 import { alertmanagerConfig, RECEIVER_SECRET_FILES, ReceiverPresence } from "../lib/monitoring/alertmanager";
 import { dashboards } from "../lib/monitoring/dashboards";
 import { alertNames, ruleGroups, RuleGroup } from "../lib/monitoring/rules";
@@ -108,6 +109,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
         child: pulumi.CustomResourceOptions): void {
         const ns = args.namespace;
         const app = (component: string) => ({ app: component, "app.kubernetes.io/part-of": "agenc-monitoring" });
+        // Rendered once: the same text goes into the ConfigMap and into the checksum that rolls the pods.
+        const prometheusYaml = stringify(this.prometheusConfig);
+        const rulesYaml = stringify({ groups: this.ruleGroups });
+        const alertmanagerYaml = stringify(this.alertmanagerConfig);
         const sa = new k8s.core.v1.ServiceAccount(`${name}-prometheus-sa`, { metadata: { name: "prometheus", namespace: ns } }, child);
         const role = new k8s.rbac.v1.Role(`${name}-prometheus-role`, {
             metadata: { name: "prometheus-discovery", namespace: ns },
@@ -120,11 +125,11 @@ export class MonitoringStack extends pulumi.ComponentResource {
         }, child);
         const promConfig = new k8s.core.v1.ConfigMap(`${name}-prometheus-config`, {
             metadata: { name: "prometheus-config", namespace: ns, labels: app("prometheus") },
-            data: { "prometheus.yml": stringify(this.prometheusConfig), [RULE_FILE]: stringify({ groups: this.ruleGroups }) },
+            data: { "prometheus.yml": prometheusYaml, [RULE_FILE]: rulesYaml },
         }, child);
         const amConfig = new k8s.core.v1.ConfigMap(`${name}-alertmanager-config`, {
             metadata: { name: "alertmanager-config", namespace: ns, labels: app("alertmanager") },
-            data: { "alertmanager.yml": stringify(this.alertmanagerConfig) },
+            data: { "alertmanager.yml": alertmanagerYaml },
         }, child);
         const grafanaProvisioning = new k8s.core.v1.ConfigMap(`${name}-grafana-provisioning`, {
             metadata: { name: "grafana-provisioning", namespace: ns, labels: app("grafana") },
@@ -150,7 +155,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
                     replicas: 1,
                     selector: { matchLabels: { app: component } },
                     template: {
-                        metadata: { labels: app(component), annotations: { "agenc.io/config-checksum": extra.checksum } },
+                        metadata: { labels: app(component), annotations: { [CONFIG_CHECKSUM_ANNOTATION]: extra.checksum } },
                         spec: {
                             serviceAccountName: extra.serviceAccountName,
                             containers: [{
@@ -171,14 +176,13 @@ export class MonitoringStack extends pulumi.ComponentResource {
                 spec: { selector: { app: component }, ports: [{ name: "http", port, targetPort: port }] },
             }, child);
         };
-        const checksum = (text: string) => require("crypto").createHash("sha256").update(text).digest("hex") as string;
 
         workload("prometheus", IMAGES.prometheus, 9090, {
             args: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.time=15d"],
             serviceAccountName: sa.metadata.name,
             volumes: [{ name: "config", configMap: { name: "prometheus-config" } }],
             mounts: [{ name: "config", mountPath: "/etc/prometheus" }],
-            checksum: checksum(stringify(this.prometheusConfig) + stringify({ groups: this.ruleGroups })),
+            checksum: configChecksum(prometheusYaml + rulesYaml),
             dependsOn: [promConfig],
         });
         workload("alertmanager", IMAGES.alertmanager, 9093, {
@@ -191,7 +195,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
                 ].filter((item) => item.key === "slack-webhook-url" ? args.receivers.slack : args.receivers.pagerduty) } },
             ],
             mounts: [{ name: "config", mountPath: "/etc/alertmanager" }, { name: "secrets", mountPath: "/etc/alertmanager/secrets", readOnly: true }],
-            checksum: checksum(stringify(this.alertmanagerConfig)),
+            checksum: configChecksum(alertmanagerYaml),
             dependsOn: [amConfig, this.receiverSecret],
         });
         workload("grafana", IMAGES.grafana, 3000, {
@@ -201,7 +205,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
                 { name: "dashboards", configMap: { name: "grafana-dashboards" } },
             ],
             mounts: [{ name: "provisioning", mountPath: "/etc/grafana/provisioning" }, { name: "dashboards", mountPath: "/var/lib/grafana/dashboards" }],
-            checksum: checksum(JSON.stringify(boards)),
+            checksum: configChecksum(JSON.stringify(boards)),
             dependsOn: [grafanaProvisioning, grafanaDashboards],
         });
     }

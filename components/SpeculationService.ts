@@ -1,8 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { createHash } from "crypto";
-import { exposeWorkload, imageRef, MonitoringMode, Resources, scrapeAnnotations } from "../lib/k8s";
+import { CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, MonitoringMode, Resources, scrapeAnnotations } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 
 export interface SpeculationServiceArgs {
@@ -24,7 +23,7 @@ export interface SpeculationServiceArgs {
 export const SPECULATION_NAME = "agenc-speculation";
 export const SPECULATION_CONFIGMAP = "speculation-config";
 export const SPECULATION_SECRET = "agenc-speculation-secrets";
-export const CONFIG_CHECKSUM_ANNOTATION = "agenc.io/config-checksum";
+export { CONFIG_CHECKSUM_ANNOTATION };
 
 /** Probe timings of seed 000 (SPEC §1). */
 export const SPECULATION_PROBES = {
@@ -55,7 +54,7 @@ export class SpeculationService extends pulumi.ComponentResource {
             metadata: { name: SPECULATION_CONFIGMAP, namespace: args.namespace, labels },
             data: { "speculation.toml": args.configToml },
         }, child);
-        this.configChecksum = createHash("sha256").update(args.configToml).digest("hex");
+        this.configChecksum = configChecksum(args.configToml);
 
         const token = new random.RandomPassword(`${name}-admin-token`, { length: 48, special: false }, child);
         this.adminToken = pulumi.secret(token.result);

@@ -1,10 +1,18 @@
 /** Small shared pieces of the workload components (kept here so both workloads stay identical where they should). */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import { StackConfig } from "../config/schema";
 
 export type MonitoringMode = StackConfig["monitoring"]["mode"];
 export type Resources = StackConfig["service"]["resources"];
+
+/** Pod-template annotation whose change rolls the pods when a mounted config (read only at start-up) changes. */
+export const CONFIG_CHECKSUM_ANNOTATION = "agenc.io/config-checksum";
+
+export function configChecksum(text: string): string {
+    return createHash("sha256").update(text).digest("hex");
+}
 
 export function imageRef(image: { repository: string; digest?: string }, version: string): string {
     // With a digest the tag is informational and the digest is what the kubelet pulls.

@@ -12,13 +12,11 @@ import { parse, stringify } from "yaml";
 import { loadStackConfig } from "../config";
 import { defineStack } from "../program";
 
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-
 function redact(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(redact);
     if (value && typeof value === "object") {
         const v = value as Record<string, unknown>;
-        if (SECRET_SIG_KEY in v) return "[secret]";
+        if (v[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return "[secret]";
         return Object.fromEntries(Object.entries(v).map(([k, inner]) => [k, redact(inner)]));
     }
     return value;

@@ -95,11 +95,8 @@ export function withEdit(config: Record<string, unknown>, key: string, pathInKey
     return copy;
 }
 
-/** How the engine protocol marks a secret value (what the mock monitor receives for a secret input). */
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
+/** The value inside a secret as the mock monitor receives it (the engine protocol's secret envelope), else undefined. */
 export function secretEnvelope(value: unknown): unknown | undefined {
     const v = value as Record<string, unknown> | undefined;
-    return v && v[SECRET_SIG_KEY] === SECRET_SIG ? v.value : undefined;
+    return v && v[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig ? v.value : undefined;
 }
