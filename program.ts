@@ -8,15 +8,64 @@ import { CanaryStage, GateFactory } from "./components/CanaryStage";
 import { MonitoringStack } from "./components/MonitoringStack";
 import { ProofWorkers } from "./components/ProofWorkers";
 import { SpeculationService } from "./components/SpeculationService";
+import * as path from "path";
 import { LoadedConfig, loadStackConfig } from "./config";
+import { parseDuration } from "./config/duration";
+import { GATE_METRICS } from "./config/schema";
 import { DEFAULT_STAGE_THRESHOLDS } from "./config/thresholds";
 import { SPECULATION_PORT } from "./lib/monitoring/scrape";
 import { effectiveThresholds, plannedStages, stageName } from "./lib/plan";
 import { speculationToml } from "./lib/speculationToml";
+import { BenchRun } from "./providers/benchRun";
+import { ErrorBaseline } from "./providers/errorBaseline";
+import { HealthGate } from "./providers/healthGate";
 
 export interface ProgramOptions {
-    /** The health-gate seam: how each stage is judged (providers/healthGate.ts). */
-    gate?: (loaded: LoadedConfig) => GateFactory | undefined;
+    /** How each stage is judged; by default an ErrorBaseline before the shift and a HealthGate after it. */
+    gate?: (loaded: LoadedConfig, serviceUrl: string) => GateFactory | undefined;
+}
+
+/**
+ * The default gate of every stage, from `speculation:canary.gate`: the error-rate baseline is measured before the
+ * stage shifts, the HealthGate judges the stage after it.  Ingress-weight mode cannot revert through the admin API,
+ * so its gates only fail the update.
+ */
+export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken: pulumi.Input<string>): GateFactory {
+    const { config } = loaded;
+    const g = config.canary.gate;
+    const featureFlag = config.canary.shiftMode === "feature-flag";
+    const pollSeconds = parseDuration(g.pollInterval);
+    const timeoutMs = parseDuration(g.timeout) * 1000;
+    const noData = Object.fromEntries(GATE_METRICS.map((m) => [m, g.noDataByMetric[m] ?? g.noData]));
+    return (stage, parent, after) => {
+        const baseline = new ErrorBaseline(`${stage.name}-baseline`, {
+            stage: stage.name, version: config.release.version, serviceUrl, prometheusUrl: g.prometheusUrl, source: g.source,
+            windowSeconds: pollSeconds, timeoutMs,
+        }, { parent, dependsOn: after });
+        return {
+            beforeShift: [baseline],
+            judge: (shift) => new HealthGate(`${stage.name}-gate`, {
+                stage: stage.name,
+                percentage: stage.percentage,
+                version: config.release.version,
+                serviceUrl,
+                proofWorkerUrl: g.proofWorkerUrl,
+                prometheusUrl: g.prometheusUrl,
+                source: g.source,
+                adminToken,
+                thresholds: stage.thresholds,
+                baselineErrorRate: baseline.errorRate,
+                bakeSeconds: stage.bakeSeconds,
+                pollSeconds,
+                deadlineSeconds: stage.bakeSeconds + parseDuration(g.deadlineSlack),
+                timeoutMs,
+                onFailure: featureFlag ? g.onFailure : "fail",
+                noData,
+                checkRolloutPercentage: featureFlag,
+                artifactsDir: path.resolve(g.artifactsDir),
+            }, { parent, dependsOn: [shift, baseline] }),
+        };
+    };
 }
 
 export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: ProgramOptions = {}) {
@@ -74,7 +123,21 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
     }, { providers: { kubernetes: provider } });
 
     const serviceUrl = config.canary.gate.serviceUrl ?? `http://agenc-speculation.${namespaceName}.svc.cluster.local:${SPECULATION_PORT}`;
-    const gate = options.gate?.(loaded);
+    const gate = options.gate ? options.gate(loaded, serviceUrl) : healthGates(loaded, serviceUrl, speculation.adminToken);
+    // The final bench runs against the release before its first stage may shift traffic (SPEC §7).
+    const bench = config.bench.enabled ? new BenchRun("final-bench", {
+        version: config.release.version,
+        command: config.bench.command!,
+        resultsDir: path.resolve(config.bench.resultsDir),
+        limits: {
+            maxP95BaselineMultiple: config.bench.maxP95BaselineMultiple,
+            maxTailRatio: config.bench.maxTailRatio,
+            minThroughputPerSecond: config.bench.minThroughputPerSecond,
+            extraGates: config.bench.extraGates,
+        },
+        targetUrl: serviceUrl,
+        timeoutSeconds: parseDuration(config.bench.timeout),
+    }, { dependsOn: [speculation.deployment, speculation.service] }) : undefined;
     const canaryStages: CanaryStage[] = [];
     for (const stage of stages) {
         canaryStages.push(new CanaryStage(stage.name, {
@@ -94,7 +157,7 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
                 resources: config.service.resources,
             } : undefined,
             gate,
-            dependsOn: [speculation.deployment, speculation.service],
+            dependsOn: [speculation.deployment, speculation.service, ...(bench ? [bench] : [])],
         }, { providers: { kubernetes: provider } }));
     }
 
@@ -116,6 +179,9 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         alertRules: monitoring.alertNames,
         ruleResourceName: monitoring.ruleResourceName,
         dashboards: monitoring.dashboardNames,
+        gateVerdicts: canaryStages.map((s) => s.promotion).filter((r): r is HealthGate => r instanceof HealthGate)
+            .map((g) => g.verdict),
+        benchVerdict: bench?.verdict,
     };
 }
 

@@ -6,8 +6,15 @@ import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 import { PlannedStage } from "../lib/plan";
 import { TrafficShift } from "../providers/trafficShift";
 
-/** Builds the gate that judges a stage after its shift; returns the resource that means "this stage passed". */
-export type GateFactory = (stage: PlannedStage, parent: pulumi.Resource, shift: pulumi.Resource) => pulumi.Resource;
+/**
+ * How a stage is judged (program.ts builds it from the stack config; tests may pass their own).  `beforeShift`
+ * creates what must be measured before traffic moves (the error-rate baseline); `judge` creates the gate that runs
+ * after the shift and returns the resource that means "this stage passed".
+ */
+export type GateFactory = (stage: PlannedStage, parent: pulumi.Resource, after: pulumi.Input<pulumi.Resource>[]) => {
+    beforeShift: pulumi.Resource[];
+    judge: (shift: pulumi.Resource, beforeShift: pulumi.Resource[]) => pulumi.Resource;
+};
 
 export interface CanaryStageArgs {
     stage: PlannedStage;
@@ -54,7 +61,9 @@ export class CanaryStage extends pulumi.ComponentResource {
         this.stage = args.stage;
         this.thresholds = args.stage.thresholds;
         this.percentage = args.stage.percentage;
-        const after = args.previous ? [args.previous.promotion] : (args.dependsOn ?? []);
+        const previousPassed = args.previous ? [args.previous.promotion] : (args.dependsOn ?? []);
+        const gate = args.gate?.(args.stage, this, previousPassed);
+        const after = [...previousPassed, ...(gate?.beforeShift ?? [])];
 
         if (args.shiftMode === "feature-flag") {
             this.shift = new TrafficShift(`${name}-shift`, {
@@ -67,7 +76,7 @@ export class CanaryStage extends pulumi.ComponentResource {
         } else {
             this.shift = this.canaryWorkload(args, after);
         }
-        this.promotion = args.gate ? args.gate(args.stage, this, this.shift) : this.shift;
+        this.promotion = gate ? gate.judge(this.shift, gate.beforeShift) : this.shift;
         this.registerOutputs({ percentage: this.percentage, bake: args.stage.bake });
     }
 

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { isDuration, parseDuration } from "./duration";
+import { METRIC_CHECKS } from "../lib/gate/decision";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
 
 export const CONFIG_NAMESPACE = "speculation";
@@ -19,6 +20,8 @@ export const GATE_ACTIONS = ["revert", "fail"] as const;
 export const METRIC_SOURCES = ["metrics-endpoint", "prometheus"] as const;
 export const NO_DATA_POLICIES = ["fail", "hold"] as const;
 export const COMPARATORS = ["lt", "le", "gt", "ge"] as const;
+/** The metric checks of a health gate, each of which may declare what no data means. */
+export const GATE_METRICS = METRIC_CHECKS;
 export const BENCH_METRICS = ["p50_ms", "p95_ms", "p99_ms", "throughput_per_s", "error_rate"] as const;
 
 const VERSION = /^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
@@ -110,6 +113,14 @@ const gateSchema = z.object({
     deadlineSlack: duration("time past the bake window before the gate gives up").default("10m"),
     onFailure: z.enum(GATE_ACTIONS, { error: `must be one of: ${GATE_ACTIONS.join(", ")}` }).default("revert"),
     noData: z.enum(NO_DATA_POLICIES, { error: `must be one of: ${NO_DATA_POLICIES.join(", ")}` }).default("fail"),
+    /** Per-metric override of noData (hold = wait for data until the deadline instead of failing at once). */
+    noDataByMetric: z.object(Object.fromEntries(GATE_METRICS.map((m) => [m,
+        z.enum(NO_DATA_POLICIES, { error: `must be one of: ${NO_DATA_POLICIES.join(", ")}` }).optional()])) as
+        Record<typeof GATE_METRICS[number], z.ZodOptional<z.ZodEnum<{ fail: "fail"; hold: "hold" }>>>).strict().default({}),
+    /** How long one HTTP read may take before it counts as a timeout (a no-go). */
+    timeout: duration("longest wait for one reading").default("10s"),
+    /** Where decision records are written, relative to the project folder. */
+    artifactsDir: z.string().min(1).default("deployment-artifacts/gates"),
 }).strict();
 
 export const stackConfigSchema = z.object({
@@ -203,6 +214,8 @@ export const stackConfigSchema = z.object({
             value: z.number({ error: "must be a number" }),
         }).strict()).default([]),
         resultsDir: z.string().min(1).default("deployment-artifacts/benchmarks"),
+        /** The bench command is killed (a no-go) after this long. */
+        timeout: duration("longest a bench run may take").default("30m"),
     }).strict().prefault({}),
     kubernetes: z.object({
         /** Write manifests to this folder instead of applying them to a cluster (the local stack). */

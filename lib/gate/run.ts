@@ -1,0 +1,202 @@
+/**
+ * The gate loop: measure every poll interval, fold the samples into the bake bookkeeping, stop on pass, fail or the
+ * deadline, and (on failure with the revert action) put the rollout percentage back to 0 and confirm it took.
+ * The clock is a parameter so the loop's own timing is explicit; the provider passes the real one.
+ */
+import { StageThresholds } from "../../config/thresholds";
+import { readAdminStatus, setRolloutPercentage } from "../adminApi";
+import {
+    advanceBake, BakeState, formatChecks, judgeReading, METRIC_CHECKS, MetricCheck, NoDataPolicy, requiredSamples, Sample, startBake,
+} from "./decision";
+import { Counters, measure, MeasureTarget, promQuery, PROMQL } from "./measure";
+
+export interface GateSpec {
+    stage: string;
+    percentage: number;
+    version: string;
+    serviceUrl: string;
+    proofWorkerUrl?: string;
+    prometheusUrl?: string;
+    source: "metrics-endpoint" | "prometheus";
+    adminToken: string;
+    thresholds: StageThresholds;
+    baselineErrorRate: number;
+    bakeSeconds: number;
+    pollSeconds: number;
+    /** Counted from the start of the gate; includes the bake. */
+    deadlineSeconds: number;
+    timeoutMs: number;
+    onFailure: "revert" | "fail";
+    noData: Partial<Record<MetricCheck, NoDataPolicy>>;
+    /** Feature-flag mode: the live rollout percentage must be the stage's own (a revert or an edit out of band is a no-go). */
+    checkRolloutPercentage: boolean;
+}
+
+export interface Clock {
+    now(): number;
+    sleep(ms: number): Promise<void>;
+}
+
+export const REAL_CLOCK: Clock = {
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export interface SampleSummary {
+    at: string;
+    verdict: Sample["verdict"];
+    notGreen: string[];
+}
+
+export interface DecisionRecord {
+    stage: string;
+    percentage: number;
+    version: string;
+    source: GateSpec["source"];
+    startedAt: string;
+    finishedAt: string;
+    verdict: "pass" | "fail";
+    reason: string;
+    requiredSamples: number;
+    pollSeconds: number;
+    bakeSeconds: number;
+    baselineErrorRate: number;
+    /** The most recent samples (at most SAMPLES_KEPT; the artifact file has them all). */
+    samples: SampleSummary[];
+    sampleCount: number;
+    /** The sample that decided the verdict, with every check's query, observed value and threshold. */
+    decisive: Sample;
+    revert?: { to: number; confirmed: boolean; detail: string; at: string };
+}
+
+export const SAMPLES_KEPT = 50;
+
+function summary(s: Sample): SampleSummary {
+    return { at: s.at, verdict: s.verdict, notGreen: s.checks.filter((c) => c.verdict !== "pass").map((c) => `${c.check}: ${c.observed}`) };
+}
+
+function target(spec: GateSpec): MeasureTarget {
+    return {
+        serviceUrl: spec.serviceUrl,
+        proofWorkerUrl: spec.proofWorkerUrl,
+        prometheusUrl: spec.prometheusUrl,
+        source: spec.source,
+        timeoutMs: spec.timeoutMs,
+        adminToken: spec.onFailure === "revert" ? spec.adminToken : undefined,
+        // A sample older than three poll intervals (and at least the usual 60 s of a 15 s scrape) is stale.
+        maxSampleAgeSeconds: Math.max(60, 3 * spec.pollSeconds),
+    };
+}
+
+export function noDataPolicies(spec: Pick<GateSpec, "noData">): Record<MetricCheck, NoDataPolicy> {
+    return Object.fromEntries(METRIC_CHECKS.map((k) => [k, spec.noData[k] ?? "fail"])) as Record<MetricCheck, NoDataPolicy>;
+}
+
+/** One judged sample: the probes and metrics, plus the live rollout percentage in feature-flag mode. */
+export async function takeSample(spec: GateSpec, previous: Counters | undefined, clock: Clock): Promise<{ sample: Sample; counters?: Counters }> {
+    const { reading, counters } = await measure(target(spec), previous, () => new Date(clock.now()));
+    const sample = judgeReading(reading, {
+        thresholds: spec.thresholds, baselineErrorRate: spec.baselineErrorRate, noData: noDataPolicies(spec), expectedVersion: spec.version,
+    });
+    if (spec.checkRolloutPercentage) {
+        const check = { check: "rollout percentage", query: "GET /admin/status", threshold: `= ${spec.percentage}` };
+        try {
+            const status = await readAdminStatus(spec.serviceUrl, spec.timeoutMs);
+            const ok = status.rolloutPercentage === spec.percentage && status.enabled;
+            sample.checks.unshift({
+                ...check, observed: `${status.rolloutPercentage}${status.enabled ? "" : " (speculation disabled)"}`, verdict: ok ? "pass" : "fail",
+                ...(ok ? {} : { reason: "the live percentage is not this stage's (reverted or changed out of band: run `pulumi refresh`, then `pulumi up`)" }),
+            });
+        } catch (e) {
+            sample.checks.unshift({ ...check, observed: "no answer", verdict: "fail", reason: (e as Error).message });
+        }
+        if (sample.checks[0].verdict === "fail") sample.verdict = "fail";
+    }
+    return { sample, counters };
+}
+
+/** Runs the gate to a verdict. Never throws for a no-go: the record says why. */
+export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSample?: (s: Sample, b: BakeState) => void): Promise<{ record: DecisionRecord; all: Sample[] }> {
+    const started = clock.now();
+    const deadline = started + spec.deadlineSeconds * 1000;
+    const required = requiredSamples(spec.bakeSeconds, spec.pollSeconds);
+    let bake = startBake(required);
+    const all: Sample[] = [];
+    // The error rate over the metrics endpoint is a difference of counters, so the first scrape only primes them.
+    let counters: Counters | undefined;
+    if (spec.source === "metrics-endpoint") counters = (await measure(target(spec), undefined)).counters;
+    let last: Sample | undefined;
+    while (bake.status === "baking") {
+        const wait = Math.min(spec.pollSeconds * 1000, Math.max(0, deadline - clock.now()));
+        await clock.sleep(wait);
+        const taken = await takeSample(spec, counters, clock);
+        counters = taken.counters ?? counters;
+        last = taken.sample;
+        all.push(last);
+        bake = advanceBake(bake, last, clock.now() >= deadline);
+        onSample?.(last, bake);
+    }
+    const record: DecisionRecord = {
+        stage: spec.stage,
+        percentage: spec.percentage,
+        version: spec.version,
+        source: spec.source,
+        startedAt: new Date(started).toISOString(),
+        finishedAt: new Date(clock.now()).toISOString(),
+        verdict: bake.status === "passed" ? "pass" : "fail",
+        reason: bake.reason ?? "",
+        requiredSamples: required,
+        pollSeconds: spec.pollSeconds,
+        bakeSeconds: spec.bakeSeconds,
+        baselineErrorRate: spec.baselineErrorRate,
+        samples: all.slice(-SAMPLES_KEPT).map(summary),
+        sampleCount: all.length,
+        decisive: bake.decisive ?? last!,
+    };
+    if (record.verdict === "fail" && spec.onFailure === "revert") {
+        try {
+            const status = await setRolloutPercentage(spec.serviceUrl, spec.adminToken, 0, spec.timeoutMs);
+            record.revert = { to: 0, confirmed: status.rolloutPercentage === 0, detail: "rollout percentage set to 0 and read back", at: new Date(clock.now()).toISOString() };
+        } catch (e) {
+            record.revert = { to: 0, confirmed: false, detail: `REVERT FAILED: ${(e as Error).message}`, at: new Date(clock.now()).toISOString() };
+        }
+    }
+    return { record, all };
+}
+
+/** The message a failed gate fails `pulumi up` with. */
+export function failureMessage(record: DecisionRecord, artifact?: string): string {
+    const revert = record.revert
+        ? (record.revert.confirmed ? "Traffic reverted: rollout percentage is 0 (confirmed)." : `Traffic NOT reverted: ${record.revert.detail}. Set it to 0 by hand.`)
+        : "Traffic left as it is (onFailure: fail).";
+    return [
+        `health gate ${record.stage} (${record.percentage} %, ${record.version}) failed after ${record.sampleCount} sample(s): ${record.reason}`,
+        revert,
+        formatChecks(record.decisive),
+        ...(artifact ? [`decision record: ${artifact}`] : []),
+    ].join("\n");
+}
+
+/**
+ * The error rate before the shift, which the spike check compares against.  Measured over one window; a reading
+ * that fails (or a service with no traffic) is an error, so the stage never shifts without a baseline.
+ */
+export async function captureBaseline(spec: Pick<GateSpec, "serviceUrl" | "prometheusUrl" | "source" | "timeoutMs">, windowSeconds: number,
+    clock: Clock = REAL_CLOCK): Promise<{ errorRate: number; measuredAt: string; query: string }> {
+    if (spec.source === "prometheus") {
+        const m = await promQuery(spec.prometheusUrl!, PROMQL.errorRate, spec.timeoutMs, Math.max(60, 3 * windowSeconds));
+        if (!m.ok) throw new Error(`cannot capture the error-rate baseline (${m.failure}): ${m.detail}`);
+        return { errorRate: m.value, measuredAt: new Date(clock.now()).toISOString(), query: PROMQL.errorRate };
+    }
+    const t: MeasureTarget = { serviceUrl: spec.serviceUrl, source: "metrics-endpoint", timeoutMs: spec.timeoutMs, maxSampleAgeSeconds: 60 };
+    const first = await measure(t, undefined);
+    if (!first.counters) {
+        const f = first.reading.metrics.errorRate;
+        throw new Error(`cannot capture the error-rate baseline (${f.ok ? "no counters" : `${f.failure}: ${f.detail}`})`);
+    }
+    await clock.sleep(windowSeconds * 1000);
+    const second = await measure(t, first.counters);
+    const m = second.reading.metrics.errorRate;
+    if (!m.ok) throw new Error(`cannot capture the error-rate baseline (${m.failure}: ${m.detail})`);
+    return { errorRate: m.value, measuredAt: new Date(clock.now()).toISOString(), query: "Δspeculation_errors_total / Δspeculation_operations_total" };
+}

@@ -1,0 +1,129 @@
+/**
+ * BenchRun: the final bench before a release's first canary stage (SPEC §7).
+ *   create/update → runs the bench command (a local process, `sh -c`, bounded by timeoutSeconds), reads the JSON
+ *                   result line, judges it against the last accepted run (lib/bench/gates.ts), writes
+ *                   final_bench_results.json, metrics.csv and sign_off_summary.md under resultsDir; an accepted
+ *                   run becomes the baseline (state and baseline.json); a rejected run fails the update with a
+ *                   table of what missed, recorded as created-but-failed so the next `up` runs it again
+ *   read          → keeps the recorded run (re-benching on refresh would load production)
+ *   diff          → a new version, command or limit runs the bench again
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { BenchGateRow, BenchLimits, BenchResult, formatBenchRows, judgeBench, metricsCsv, parseBenchOutput, signOffSummary } from "../lib/bench/gates";
+
+export const BENCH_RUN_TYPE = "BenchRun";
+
+export interface BenchRunArgs {
+    version: pulumi.Input<string>;
+    command: pulumi.Input<string>;
+    /** Absolute folder for the artifacts and baseline.json. */
+    resultsDir: pulumi.Input<string>;
+    limits: pulumi.Input<BenchLimits>;
+    /** Passed to the command as BENCH_TARGET_URL. */
+    targetUrl: pulumi.Input<string>;
+    timeoutSeconds: pulumi.Input<number>;
+}
+
+interface BenchState {
+    version: string;
+    command: string;
+    resultsDir: string;
+    limits: BenchLimits;
+    targetUrl: string;
+    timeoutSeconds: number;
+    verdict: "pass" | "fail";
+    result: BenchResult;
+    rows: BenchGateRow[];
+    /** The last accepted run: the baseline of the next one. */
+    accepted?: BenchResult & { version: string; at: string };
+    ranAt: string;
+}
+
+export function runCommand(command: string, env: Record<string, string>, timeoutSeconds: number): Promise<string> {
+    const { spawn } = require("child_process") as typeof import("child_process");
+    return new Promise((resolve, reject) => {
+        const child = spawn("sh", ["-c", command], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c) => (stdout += c));
+        child.stderr.on("data", (c) => (stderr += c));
+        const timer = setTimeout(() => {
+            try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ }
+            reject(new Error(`bench command did not finish within ${timeoutSeconds} s: ${command}`));
+        }, timeoutSeconds * 1000);
+        child.on("error", (e) => { clearTimeout(timer); reject(e); });
+        child.on("close", (code) => {
+            clearTimeout(timer);
+            if (code !== 0) reject(new Error(`bench command exited with ${code}: ${command}\n${stderr.trim().slice(-2000)}`));
+            else resolve(stdout);
+        });
+    });
+}
+
+function readBaselineFile(dir: string): (BenchResult & { version: string; at: string }) | undefined {
+    const fs = require("fs") as typeof import("fs");
+    const path = require("path") as typeof import("path");
+    try {
+        return JSON.parse(fs.readFileSync(path.join(dir, "baseline.json"), "utf8"));
+    } catch {
+        return undefined;
+    }
+}
+
+async function bench(inputs: BenchState, olds: BenchState | undefined, id: string) {
+    const fs = require("fs") as typeof import("fs");
+    const path = require("path") as typeof import("path");
+    const baseline = olds?.accepted ?? readBaselineFile(inputs.resultsDir);
+    const stdout = await runCommand(inputs.command, { BENCH_TARGET_URL: inputs.targetUrl, BENCH_VERSION: inputs.version }, inputs.timeoutSeconds);
+    const result = parseBenchOutput(stdout);
+    const { verdict, rows } = judgeBench(result, baseline, inputs.limits);
+    const ranAt = new Date().toISOString();
+    fs.mkdirSync(inputs.resultsDir, { recursive: true });
+    const baselineFrom = baseline ? `${baseline.version} at ${baseline.at}` : undefined;
+    fs.writeFileSync(path.join(inputs.resultsDir, "final_bench_results.json"),
+        JSON.stringify({ version: inputs.version, at: ranAt, verdict, result, baseline: baseline ?? null, gates: rows }, null, 2));
+    fs.writeFileSync(path.join(inputs.resultsDir, "metrics.csv"), metricsCsv(result, baseline));
+    fs.writeFileSync(path.join(inputs.resultsDir, "sign_off_summary.md"),
+        signOffSummary({ version: inputs.version, command: inputs.command, at: ranAt, verdict, rows, baselineFrom }));
+    const accepted = verdict === "pass" ? { ...result, version: inputs.version, at: ranAt } : baseline;
+    if (verdict === "pass") fs.writeFileSync(path.join(inputs.resultsDir, "baseline.json"), JSON.stringify(accepted, null, 2));
+    const outs: BenchState = { ...inputs, verdict, result, rows, accepted, ranAt };
+    if (verdict === "fail") {
+        throw {
+            message: `bench run for ${inputs.version} missed its gates (results in ${inputs.resultsDir}):\n${formatBenchRows(rows)}`,
+            id, properties: outs, reasons: rows.filter((r) => r.verdict === "fail").map((r) => `${r.gate}: ${r.observed} (limit ${r.limit})`),
+        };
+    }
+    return outs;
+}
+
+export const benchRunProvider: pulumi.dynamic.ResourceProvider = {
+    async diff(_id: string, olds: BenchState, news: BenchState) {
+        const keys = ["version", "command", "limits", "targetUrl", "resultsDir"] as const;
+        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        return { changes: changed.length > 0 || olds.verdict !== "pass" };
+    },
+    async create(inputs: BenchState) {
+        const id = `bench-${inputs.version}`;
+        return { id, outs: await bench(inputs, undefined, id) };
+    },
+    async update(id: string, olds: BenchState, news: BenchState) {
+        return { outs: await bench(news, olds, id) };
+    },
+    async read(id: string, props: BenchState) {
+        return { id, props };
+    },
+    async delete() {
+        // The artifacts and the baseline stay: the next release compares with them.
+    },
+};
+
+export class BenchRun extends pulumi.dynamic.Resource {
+    declare readonly verdict: pulumi.Output<"pass" | "fail">;
+    declare readonly result: pulumi.Output<BenchResult>;
+
+    constructor(name: string, args: BenchRunArgs, opts?: pulumi.CustomResourceOptions) {
+        super(benchRunProvider, name, { ...args, verdict: undefined, result: undefined, rows: undefined, accepted: undefined, ranAt: undefined },
+            opts, "agenc", BENCH_RUN_TYPE);
+    }
+}

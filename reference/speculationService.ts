@@ -1,0 +1,346 @@
+/**
+ * The reference speculation service (seed 000, SPEC §1): every endpoint and metric the real agenc-speculation
+ * service exposes, with traffic it generates itself and faults that can be set while it runs.  The tests, the local
+ * stack and an operator rehearsing a rollout all run against it.
+ *
+ * Traffic is deterministic (fractional accumulators, no randomness) so a test that sets a 20 % rollback rate sees
+ * exactly that ratio in the counters.
+ */
+import { createServer, IncomingMessage, Server, ServerResponse } from "http";
+import { AddressInfo } from "net";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export const COMPONENTS = ["speculation", "proof_workers", "chain_connection", "stake_pool"] as const;
+export type Component = typeof COMPONENTS[number];
+
+/** Everything an operator or a test may change at run time (POST /admin/faults, or the CLI's --fault flags). */
+export interface Faults {
+    /** Share of speculative operations rolled back (0..1, NaN allowed to simulate a broken gauge). */
+    rollbackRate: number;
+    /** Share of all operations that fail. */
+    errorRate: number;
+    /** Added latency per synthetic request and per operation, milliseconds. */
+    latencyMs: number;
+    /** Components reported unhealthy by /health/detailed. */
+    unhealthy: Component[];
+    /** /ready answers false until this long after the service (re)started, milliseconds. */
+    readinessDelayMs: number;
+    /** Memory in use, percent of the limit. */
+    memoryPercent: number;
+    /** Proof queue size reported by /health/detailed (the worker simulator has its own). */
+    proofQueue: number;
+    /** Every answer is delayed this long (to exceed a client's timeout), milliseconds. */
+    responseDelayMs: number;
+    /** Every non-admin answer gets this HTTP status instead of 200 (0 = off). */
+    httpStatus: number;
+    /** Bodies are not valid JSON / Prometheus text. */
+    malformed: boolean;
+    /** Metric names left out of /metrics. */
+    dropMetrics: string[];
+    /** /metrics keeps serving the same snapshot: counters stop advancing (stale samples). */
+    freezeMetrics: boolean;
+}
+
+export const DEFAULT_FAULTS: Faults = {
+    rollbackRate: 0.01, errorRate: 0.002, latencyMs: 0, unhealthy: [], readinessDelayMs: 0, memoryPercent: 45,
+    proofQueue: 120, responseDelayMs: 0, httpStatus: 0, malformed: false, dropMetrics: [], freezeMetrics: false,
+};
+
+export interface SpeculationServiceOptions {
+    port?: number;
+    host?: string;
+    adminToken: string;
+    version?: string;
+    /** Operations per second the service processes (speculative or not). */
+    operationsPerSecond?: number;
+    /** How often traffic is generated, milliseconds. */
+    tickMs?: number;
+    memoryLimitMb?: number;
+    faults?: Partial<Faults>;
+}
+
+export interface RunningSpeculationService {
+    url: string;
+    port: number;
+    server: Server;
+    faults: Faults;
+    state: { enabled: boolean; rolloutPercentage: number; mode: string; maxDepth: number; version: string };
+    setFaults(f: Partial<Faults>): Faults;
+    close(): Promise<void>;
+}
+
+/** Parses a fault update (from JSON or the command line), naming the field and what it allows on bad input. */
+export function parseFaults(update: Record<string, unknown>): Partial<Faults> {
+    const out: Partial<Faults> = {};
+    for (const [key, value] of Object.entries(update)) {
+        if (!(key in DEFAULT_FAULTS)) {
+            throw new Error(`unknown fault "${key}"; allowed: ${Object.keys(DEFAULT_FAULTS).join(", ")}`);
+        }
+        const k = key as keyof Faults;
+        const expected = DEFAULT_FAULTS[k];
+        if (k === "unhealthy" || k === "dropMetrics") {
+            const list = Array.isArray(value) ? value : String(value).split(",").filter(Boolean);
+            if (k === "unhealthy") {
+                for (const c of list) if (!COMPONENTS.includes(c as Component)) throw new Error(`fault unhealthy: "${c}" is not one of ${COMPONENTS.join(", ")}`);
+            }
+            (out as Record<string, unknown>)[k] = list.map(String);
+        } else if (typeof expected === "boolean") {
+            if (value !== true && value !== false && value !== "true" && value !== "false") throw new Error(`fault ${k}: must be true or false`);
+            (out as Record<string, unknown>)[k] = value === true || value === "true";
+        } else {
+            const n = typeof value === "number" ? value : Number(value);
+            if (typeof value !== "number" && (typeof value !== "string" || value.trim() === "")) throw new Error(`fault ${k}: must be a number`);
+            if (Number.isNaN(n) && k !== "rollbackRate") throw new Error(`fault ${k}: must be a number`);
+            if ((k === "rollbackRate" || k === "errorRate") && !Number.isNaN(n) && (n < 0 || n > 1)) throw new Error(`fault ${k}: must be between 0 and 1`);
+            if (n < 0) throw new Error(`fault ${k}: must be 0 or more`);
+            (out as Record<string, unknown>)[k] = n;
+        }
+    }
+    return out;
+}
+
+function metrics(registry: Registry) {
+    const r = { registers: [registry] };
+    return {
+        operations: new Counter({ name: "speculation_operations_total", help: "Operations processed, by result", labelNames: ["result"], ...r }),
+        errors: new Counter({ name: "speculation_errors_total", help: "Operations that failed", ...r }),
+        rollbackRate: new Gauge({ name: "speculation_rollback_rate", help: "Share of speculative operations rolled back", ...r }),
+        pending: new Gauge({ name: "speculation_pending_operations_count", help: "Speculative operations not yet committed", ...r }),
+        enabled: new Gauge({ name: "speculation_enabled", help: "1 when speculation is enabled", ...r }),
+        rollout: new Gauge({ name: "speculation_rollout_percentage", help: "Share of traffic that runs speculatively", ...r }),
+        maxDepth: new Gauge({ name: "speculation_max_depth", help: "Configured speculation depth", ...r }),
+        memoryUsage: new Gauge({ name: "speculation_memory_usage_bytes", help: "Memory in use", ...r }),
+        memoryLimit: new Gauge({ name: "speculation_memory_limit_bytes", help: "Memory limit", ...r }),
+        breaker: new Gauge({ name: "speculation_circuit_breaker_open", help: "1 when the circuit breaker is open", ...r }),
+        component: new Gauge({ name: "speculation_component_healthy", help: "1 when the component is healthy", labelNames: ["component"], ...r }),
+        chain: new Gauge({ name: "speculation_chain_connected", help: "1 when the chain RPC answers getHealth ok", ...r }),
+        proofQueue: new Gauge({ name: "speculation_proof_queue_size", help: "Proofs waiting, as seen by the service", ...r }),
+        commits: new Counter({ name: "speculation_commits_total", help: "Speculative branches committed", ...r }),
+        rollbacks: new Counter({ name: "speculation_rollbacks_total", help: "Speculative branches rolled back", ...r }),
+        synthetic: new Counter({ name: "speculation_synthetic_tests_total", help: "Synthetic speculation tests run", labelNames: ["result"], ...r }),
+        configChanges: new Counter({ name: "speculation_config_changes_total", help: "Admin config changes applied", ...r }),
+        duration: new Histogram({
+            name: "speculation_operation_duration_seconds", help: "Time to settle one operation",
+            buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], ...r,
+        }),
+        http: new Histogram({
+            name: "http_request_duration_seconds", help: "HTTP request latency", labelNames: ["path"],
+            buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], ...r,
+        }),
+        buildInfo: new Gauge({ name: "speculation_build_info", help: "Build of the running service", labelNames: ["version"], ...r }),
+        uptime: new Gauge({ name: "speculation_uptime_seconds", help: "Seconds since the service started", ...r }),
+    };
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
+    res.writeHead(status, { "content-type": type });
+    res.end(typeof body === "string" ? body : JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+    return new Promise((resolve, reject) => {
+        let body = "";
+        req.on("data", (c) => (body += c));
+        req.on("end", () => resolve(body));
+        req.on("error", reject);
+    });
+}
+
+export async function startSpeculationService(opts: SpeculationServiceOptions): Promise<RunningSpeculationService> {
+    const registry = new Registry();
+    const m = metrics(registry);
+    const faults: Faults = { ...DEFAULT_FAULTS, ...(opts.faults ?? {}) };
+    const state = { enabled: false, rolloutPercentage: 0, mode: "conservative", maxDepth: 2, version: opts.version ?? "v1.2.3" };
+    const limitBytes = (opts.memoryLimitMb ?? 4096) * 1024 * 1024;
+    const opsPerSecond = opts.operationsPerSecond ?? 500;
+    const tickMs = opts.tickMs ?? 100;
+    let startedAt = Date.now();
+    let frozen: string | undefined;
+    let lastSynthetic: unknown = null;
+    const acc = { ops: 0, errors: 0, rolledBack: 0 };
+
+    const refreshGauges = () => {
+        const speculating = state.enabled && state.rolloutPercentage > 0;
+        m.rollbackRate.set(speculating ? faults.rollbackRate : 0);
+        m.enabled.set(state.enabled ? 1 : 0);
+        m.rollout.set(state.rolloutPercentage);
+        m.maxDepth.set(state.maxDepth);
+        m.memoryLimit.set(limitBytes);
+        m.memoryUsage.set(Math.round(limitBytes * faults.memoryPercent / 100));
+        m.breaker.set(speculating && faults.rollbackRate > 0.5 ? 1 : 0);
+        for (const c of COMPONENTS) m.component.set({ component: c }, faults.unhealthy.includes(c) ? 0 : 1);
+        m.chain.set(faults.unhealthy.includes("chain_connection") ? 0 : 1);
+        m.proofQueue.set(faults.proofQueue);
+        m.pending.set(speculating ? Math.round(state.maxDepth * state.rolloutPercentage / 10) : 0);
+        m.uptime.set((Date.now() - startedAt) / 1000);
+    };
+
+    // Operations: a fixed stream; the rollout percentage of it runs speculatively and may roll back.
+    const tick = () => {
+        acc.ops += opsPerSecond * tickMs / 1000;
+        const whole = Math.floor(acc.ops);
+        acc.ops -= whole;
+        if (whole === 0) return;
+        const speculative = state.enabled ? Math.round(whole * state.rolloutPercentage / 100) : 0;
+        acc.errors += whole * faults.errorRate;
+        const errors = Math.min(whole, Math.floor(acc.errors));
+        acc.errors -= errors;
+        acc.rolledBack += Number.isNaN(faults.rollbackRate) ? 0 : speculative * faults.rollbackRate;
+        const rolledBack = Math.min(speculative, Math.floor(acc.rolledBack));
+        acc.rolledBack -= rolledBack;
+        m.operations.inc({ result: "committed" }, speculative - rolledBack);
+        m.operations.inc({ result: "rolled_back" }, rolledBack);
+        m.operations.inc({ result: "executed" }, whole - speculative);
+        m.commits.inc(speculative - rolledBack);
+        m.rollbacks.inc(rolledBack);
+        m.errors.inc(errors);
+        m.duration.observe((1 + faults.latencyMs) / 1000);
+    };
+    const timer = setInterval(tick, tickMs);
+    timer.unref();
+    // Every series exists from the first scrape (a counter that was never incremented is still exported).
+    for (const result of ["committed", "rolled_back", "executed"]) m.operations.inc({ result }, 0);
+    m.buildInfo.set({ version: state.version }, 1);
+
+    const authorised = (req: IncomingMessage) => req.headers.authorization === `Bearer ${opts.adminToken}`;
+    const json = (res: ServerResponse, body: unknown) => {
+        if (faults.httpStatus) return send(res, faults.httpStatus, { error: "injected" });
+        return faults.malformed ? send(res, 200, "{not json", "application/json") : send(res, 200, body);
+    };
+
+    const handle = async (req: IncomingMessage, res: ServerResponse) => {
+        const url = new URL(req.url ?? "/", "http://localhost");
+        const path = url.pathname;
+        const end = m.http.startTimer({ path });
+        res.on("finish", () => end());
+        if (faults.responseDelayMs > 0) await new Promise((r) => setTimeout(r, faults.responseDelayMs));
+        refreshGauges();
+        const unhealthy = faults.unhealthy.length > 0;
+        if (req.method === "GET" && path === "/health") {
+            return json(res, { status: unhealthy ? "degraded" : "healthy", speculation: state.enabled ? "enabled" : "disabled", version: state.version });
+        }
+        if (req.method === "GET" && path === "/ready") {
+            const ready = Date.now() - startedAt >= faults.readinessDelayMs;
+            if (faults.httpStatus || faults.malformed) return json(res, {});
+            return send(res, ready ? 200 : 503, { ready });
+        }
+        if (req.method === "GET" && path === "/health/detailed") {
+            const status = (bad: boolean) => (bad ? "unhealthy" : "healthy");
+            return json(res, {
+                status: unhealthy ? "degraded" : "healthy",
+                version: state.version,
+                components: Object.fromEntries(COMPONENTS.map((c) => [c, status(faults.unhealthy.includes(c))])),
+                checks: {
+                    memory: { status: status(faults.memoryPercent >= 90), usage_percent: faults.memoryPercent },
+                    proof_queue: { status: status(faults.proofQueue > 2000), size: faults.proofQueue, max: 2000 },
+                    rollback_rate: { status: status(faults.rollbackRate > 0.15), rate: state.enabled ? faults.rollbackRate : 0 },
+                },
+            });
+        }
+        if (req.method === "GET" && path === "/metrics") {
+            if (faults.httpStatus) return send(res, faults.httpStatus, "injected\n", "text/plain");
+            if (faults.malformed) return send(res, 200, "<html>this is not the Prometheus text format</html>\n", "text/plain");
+            if (faults.freezeMetrics && frozen !== undefined) return send(res, 200, frozen, registry.contentType);
+            let text = await registry.metrics();
+            if (faults.dropMetrics.length > 0) {
+                text = text.split("\n").filter((line) => !faults.dropMetrics.some((name) =>
+                    line.startsWith(`${name} `) || line.startsWith(`${name}{`) || line.startsWith(`# HELP ${name} `) || line.startsWith(`# TYPE ${name} `))).join("\n");
+            }
+            frozen = text;
+            return send(res, 200, text, registry.contentType);
+        }
+        if (req.method === "GET" && path === "/admin/status") {
+            return send(res, 200, { speculation: { enabled: state.enabled, rollout_percentage: state.rolloutPercentage, mode: state.mode, max_depth: state.maxDepth }, version: state.version });
+        }
+        if (path === "/admin/config") {
+            if (!authorised(req)) return send(res, 401, { error: "missing or wrong bearer token" });
+            if (req.method === "GET") {
+                return send(res, 200, {
+                    "speculation.enabled": state.enabled, "speculation.mode": state.mode,
+                    "speculation.max_depth": state.maxDepth, "speculation.features.rollout_percentage": state.rolloutPercentage,
+                });
+            }
+            if (req.method === "POST") {
+                let update: Record<string, unknown>;
+                try { update = JSON.parse(await readBody(req)); } catch { return send(res, 400, { error: "body must be JSON" }); }
+                const problems: string[] = [];
+                const next = { ...state };
+                for (const [key, value] of Object.entries(update)) {
+                    if (key === "speculation.enabled" && typeof value === "boolean") next.enabled = value;
+                    else if (key === "speculation.mode" && (value === "conservative" || value === "aggressive")) next.mode = value;
+                    else if (key === "speculation.max_depth" && Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 8) next.maxDepth = value as number;
+                    else if (key === "speculation.features.rollout_percentage" && Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 100) next.rolloutPercentage = value as number;
+                    else problems.push(`${key}: not a known key or a bad value (${JSON.stringify(value)})`);
+                }
+                if (problems.length > 0) return send(res, 400, { error: problems.join("; ") });
+                Object.assign(state, next);
+                m.configChanges.inc();
+                return send(res, 200, { ok: true });
+            }
+        }
+        if (req.method === "GET" && path === "/admin/memory-stats") {
+            return send(res, 200, { total_mb: Math.round(limitBytes * faults.memoryPercent / 100 / 1048576), limit_mb: limitBytes / 1048576 });
+        }
+        if (req.method === "GET" && path === "/admin/chain-status") {
+            return send(res, 200, { connected: !faults.unhealthy.includes("chain_connection") });
+        }
+        if (req.method === "POST" && path === "/admin/test/speculation") {
+            // A synthetic speculative operation: takes the injected latency, fails at the injected error rate.
+            const started = process.hrtime.bigint();
+            if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+            acc.errors += faults.errorRate;
+            const failed = acc.errors >= 1;
+            if (failed) acc.errors -= 1;
+            m.synthetic.inc({ result: failed ? "failed" : "ok" });
+            lastSynthetic = { result: failed ? "failed" : "ok", duration_ms: Number(process.hrtime.bigint() - started) / 1e6, at: new Date().toISOString() };
+            return send(res, failed ? 500 : 200, lastSynthetic);
+        }
+        if (req.method === "GET" && path === "/admin/test/speculation/latest") {
+            return send(res, 200, { latest: lastSynthetic });
+        }
+        if (path === "/admin/faults") {
+            if (!authorised(req)) return send(res, 401, { error: "missing or wrong bearer token" });
+            if (req.method === "POST") {
+                try {
+                    service.setFaults(parseFaults(JSON.parse(await readBody(req))));
+                } catch (e) {
+                    return send(res, 400, { error: (e as Error).message });
+                }
+            }
+            return send(res, 200, faults);
+        }
+        if (req.method === "POST" && path === "/admin/restart") {
+            if (!authorised(req)) return send(res, 401, { error: "missing or wrong bearer token" });
+            startedAt = Date.now();
+            return send(res, 200, { restarted: true });
+        }
+        return send(res, 404, { error: `no route ${req.method} ${path}` });
+    };
+
+    const server = createServer((req, res) => {
+        handle(req, res).catch((e) => send(res, 500, { error: (e as Error).message }));
+    });
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const service: RunningSpeculationService = {
+        url: `http://${opts.host ?? "127.0.0.1"}:${port}`,
+        port,
+        server,
+        faults,
+        state,
+        setFaults(f) {
+            Object.assign(faults, f);
+            if (!faults.freezeMetrics) frozen = undefined;
+            return faults;
+        },
+        close: () => new Promise((resolve) => {
+            clearInterval(timer);
+            server.closeAllConnections();
+            server.close(() => resolve());
+        }),
+    };
+    return service;
+}
