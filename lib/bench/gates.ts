@@ -5,19 +5,33 @@
  * With no accepted run yet, the p95 gate has nothing to compare with: it is reported as "no baseline" and the run,
  * if every other gate passes, becomes the baseline.
  */
-import { z } from "zod";
+export interface BenchResult {
+    p50_ms: number;
+    p95_ms: number;
+    p99_ms: number;
+    throughput_per_s: number;
+    error_rate: number;
+    requests?: number;
+    duration_s?: number;
+}
 
-export const benchResultSchema = z.object({
-    p50_ms: z.number().finite().nonnegative(),
-    p95_ms: z.number().finite().positive(),
-    p99_ms: z.number().finite().positive(),
-    throughput_per_s: z.number().finite().nonnegative(),
-    error_rate: z.number().finite().min(0).max(1),
-    requests: z.number().int().positive().optional(),
-    duration_s: z.number().nonnegative().optional(),
-}).passthrough();
+/**
+ * Built on call, not at module load: the BenchRun provider is closure-serialised by Pulumi, and a zod schema held
+ * in a module variable cannot be (its bound methods are native code).
+ */
+function benchResultSchema() {
+    const { z } = require("zod") as typeof import("zod");
+    return z.object({
+        p50_ms: z.number().finite().nonnegative(),
+        p95_ms: z.number().finite().positive(),
+        p99_ms: z.number().finite().positive(),
+        throughput_per_s: z.number().finite().nonnegative(),
+        error_rate: z.number().finite().min(0).max(1),
+        requests: z.number().int().positive().optional(),
+        duration_s: z.number().nonnegative().optional(),
+    }).passthrough();
+}
 
-export type BenchResult = z.infer<typeof benchResultSchema>;
 export type BenchMetric = "p50_ms" | "p95_ms" | "p99_ms" | "throughput_per_s" | "error_rate";
 export type Comparator = "lt" | "le" | "gt" | "ge";
 
@@ -46,11 +60,11 @@ export function parseBenchOutput(stdout: string): BenchResult {
     if (!line) throw new Error("the bench command printed no JSON result line");
     let raw: unknown;
     try { raw = JSON.parse(line); } catch { throw new Error(`the bench result is not JSON: ${line.slice(0, 200)}`); }
-    const parsed = benchResultSchema.safeParse(raw);
+    const parsed = benchResultSchema().safeParse(raw);
     if (!parsed.success) {
         throw new Error(`the bench result is incomplete: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     }
-    return parsed.data;
+    return parsed.data as BenchResult;
 }
 
 export function judgeBench(result: BenchResult, baseline: BenchResult | undefined, limits: BenchLimits): { verdict: "pass" | "fail"; rows: BenchGateRow[] } {

@@ -120,6 +120,30 @@ describe("the program under mocks", () => {
             expect(outputs.rolloutPercentage).to.equal(25);
         });
 
+        it("gives every stage an error-rate baseline before its shift and a health gate after it, with the stage's thresholds", async () => {
+            let config = withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 25);
+            config = withEdit(config, "speculation:canary", "steps", [{ percentage: 10, bake: "4h" }, { percentage: 25, bake: "8h", thresholds: { maxRollbackRate: 0.03 } }, { percentage: 100, bake: "24h" }]);
+            await render(engine, config);
+            const gates = engine.ofType("pulumi-nodejs:dynamic/agenc:HealthGate");
+            expect(gates.map((g) => [g.name, g.inputs.percentage, g.inputs.bakeSeconds, g.inputs.pollSeconds, g.inputs.deadlineSeconds])).to.deep.equal([
+                ["stage-1-10pct-gate", 10, 14400, 60, 14400 + 600], ["stage-2-25pct-gate", 25, 28800, 60, 28800 + 600],
+            ]);
+            expect(gates[1].inputs.thresholds).to.include({ maxRollbackRate: 0.03, abortRollbackRate: 0.15, maxErrorRate: 0.01 });
+            expect(gates[0].inputs).to.include({ onFailure: "revert", checkRolloutPercentage: true, source: "metrics-endpoint" });
+            expect(gates[0].inputs.noData).to.deep.equal({ rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail" });
+            expect(engine.ofType("pulumi-nodejs:dynamic/agenc:ErrorBaseline").map((b) => b.name)).to.deep.equal(["stage-1-10pct-baseline", "stage-2-25pct-baseline"]);
+        });
+
+        it("runs the final bench before the first stage when bench.enabled, with the go/no-go limits", async () => {
+            let config = withEdit(stackConfig("staging"), "speculation:bench", "enabled", true);
+            config = withEdit(config, "speculation:bench", "command", "npm run -s reference -- bench");
+            await render(engine, config);
+            const [bench] = engine.ofType("pulumi-nodejs:dynamic/agenc:BenchRun");
+            expect(bench.inputs.limits).to.deep.include({ maxP95BaselineMultiple: 1.1, maxTailRatio: 2, minThroughputPerSecond: 50000 });
+            expect(bench.inputs.command).to.equal("npm run -s reference -- bench");
+            expect(bench.inputs.resultsDir).to.match(/\/deployment-artifacts\/benchmarks$/);
+        });
+
         it("in ingress-weight mode gives the top stage a weighted canary ingress and keeps stable on the known-good version", async () => {
             let config = withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 50);
             config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");

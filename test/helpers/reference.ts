@@ -12,7 +12,7 @@ export interface Reference {
 
 export async function startReference(opts: { faults?: Partial<Faults>; version?: string; rolloutPercentage?: number; port?: number } = {}): Promise<Reference> {
     const worker = await startProofWorker({ adminToken: ADMIN_TOKEN });
-    const service = await startSpeculationService({ adminToken: ADMIN_TOKEN, version: opts.version ?? "v1.2.4", faults: opts.faults, tickMs: 20, port: opts.port });
+    const service = await startSpeculationService({ adminToken: ADMIN_TOKEN, version: opts.version ?? "v1.2.4", faults: opts.faults, tickMs: 20, operationsPerSecond: 5000, port: opts.port });
     if (opts.rolloutPercentage !== undefined) {
         service.state.enabled = opts.rolloutPercentage > 0;
         service.state.rolloutPercentage = opts.rolloutPercentage;

@@ -37,6 +37,9 @@ export class MockEngine {
             newResource: (args) => {
                 const outputs = { ...args.inputs };
                 if (args.type === "random:index/randomPassword:RandomPassword") outputs.result = "mock-admin-token-0123456789abcdef";
+                // Gates and bench runs report a verdict only once they have run; under mocks they "passed".
+                if (/dynamic\/agenc:(HealthGate|BenchRun)$/.test(args.type)) outputs.verdict = "pass";
+                if (args.type.endsWith("dynamic/agenc:ErrorBaseline")) outputs.errorRate = 0.002;
                 if (args.inputs?.metadata && !args.inputs.metadata.name) {
                     outputs.metadata = { ...args.inputs.metadata, name: `${args.name}-generated` };
                 }

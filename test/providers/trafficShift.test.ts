@@ -83,10 +83,4 @@ describe("TrafficShift provider", () => {
         server.close();
         await p.create(inputs(url)).then(() => expect.fail("succeeded"), (e: AdminApiError) => expect(e.reason).to.equal("unreachable"));
     });
-
-    it("serialises without capturing native modules", async () => {
-        const serialized = await pulumi.runtime.serializeFunction(() => trafficShiftProvider, { isFactoryFunction: true });
-        expect(serialized.text).to.contain("rollout_percentage");
-        expect(serialized.text).to.not.match(/require\("(?:net|http|tls)"\)/);
-    });
 });

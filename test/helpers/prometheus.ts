@@ -1,0 +1,58 @@
+/**
+ * A real Prometheus (Debian's package) on loopback for a test: scrapes the given targets every second and evaluates
+ * the project's own rule groups, so the gates' PromQL path reads the same recorded series the alerts use.
+ */
+import { ChildProcess, spawn } from "child_process";
+import { mkdtempSync, writeFileSync } from "fs";
+import { createServer } from "net";
+import { tmpdir } from "os";
+import * as path from "path";
+import { stringify } from "yaml";
+import { DEFAULT_STAGE_THRESHOLDS } from "../../config/thresholds";
+import { ruleGroups } from "../../lib/monitoring/rules";
+
+export interface RunningPrometheus {
+    url: string;
+    close(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const srv = createServer();
+        srv.once("error", reject);
+        srv.listen(0, "127.0.0.1", () => {
+            const port = (srv.address() as { port: number }).port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+export async function startPrometheus(jobs: Record<string, string[]>): Promise<RunningPrometheus> {
+    const dir = mkdtempSync(path.join(tmpdir(), "prometheus-"));
+    writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(DEFAULT_STAGE_THRESHOLDS, "1s") }));
+    writeFileSync(path.join(dir, "prometheus.yml"), stringify({
+        global: { scrape_interval: "1s", evaluation_interval: "1s" },
+        rule_files: [path.join(dir, "rules.yml")],
+        scrape_configs: Object.entries(jobs).map(([job, targets]) => ({ job_name: job, static_configs: [{ targets }] })),
+    }));
+    const port = await freePort();
+    const child: ChildProcess = spawn("prometheus", [
+        `--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn",
+    ], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (c) => (stderr += c));
+    const url = `http://127.0.0.1:${port}`;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    // Ready is Prometheus's own readiness endpoint; give up after 30 s with its log.
+    const until = Date.now() + 30_000;
+    for (;;) {
+        if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr}`);
+        try {
+            if ((await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok) break;
+        } catch { /* not listening yet */ }
+        if (Date.now() > until) { child.kill("SIGKILL"); throw new Error(`prometheus not ready after 30 s: ${stderr}`); }
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    return { url, close: async () => { child.kill("SIGTERM"); await exited; } };
+}

@@ -1,0 +1,53 @@
+/**
+ * BenchRun through its provider methods: the shipped bench workload really drives the reference service over
+ * loopback; the first accepted run becomes the baseline; a slower release then misses the p95 gate.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { expect } from "chai";
+import { existsSync, mkdtempSync, readFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { benchRunProvider } from "../../providers/benchRun";
+import { Reference, startReference } from "../helpers/reference";
+import { ROOT } from "../helpers/stack";
+
+const p = benchRunProvider as Required<pulumi.dynamic.ResourceProvider>;
+const BENCH = `cd ${ROOT} && node -r ts-node/register/transpile-only reference/cli.ts bench --url "$BENCH_TARGET_URL" --requests 400 --concurrency 8`;
+
+describe("BenchRun provider with the bench workload against the reference service", function () {
+    this.timeout(60_000);
+    let ref: Reference;
+    afterEach(async () => ref?.close());
+    const inputs = (dir: string, url: string, edit: Record<string, unknown> = {}) => ({
+        version: "v1.2.4", command: BENCH, resultsDir: dir, targetUrl: url, timeoutSeconds: 50,
+        limits: { maxP95BaselineMultiple: 1.1, maxTailRatio: 20, minThroughputPerSecond: 10, extraGates: [] }, ...edit,
+    });
+
+    it("accepts a first run as the baseline, writes the artifacts, then fails a slower release with a table", async () => {
+        ref = await startReference();
+        const dir = mkdtempSync(path.join(tmpdir(), "bench-"));
+        const first = await p.create(inputs(dir, ref.service.url));
+        expect(first.outs.verdict).to.equal("pass");
+        for (const f of ["final_bench_results.json", "metrics.csv", "sign_off_summary.md", "baseline.json"]) expect(existsSync(path.join(dir, f)), f).to.equal(true);
+        expect(readFileSync(path.join(dir, "sign_off_summary.md"), "utf8")).to.match(/verdict: \*\*GO\*\*/);
+        expect(first.outs.accepted.p95_ms).to.equal(first.outs.result.p95_ms);
+
+        ref.service.setFaults({ latencyMs: 40 });
+        const failure = await p.update(first.id, first.outs, inputs(dir, ref.service.url, { version: "v1.2.5" }))
+            .then(() => undefined, (e: { message: string; properties: { verdict: string; accepted: { version: string } } }) => e);
+        expect(failure, "a 40 ms slower release passed").to.not.equal(undefined);
+        expect(failure!.message).to.match(/bench run for v1\.2\.5 missed its gates/);
+        expect(failure!.message).to.match(/p95 vs baseline\s+[\d.]+ ms\s+≤ [\d.]+ ms \(1\.1 × [\d.]+\)\s+FAIL/);
+        expect(failure!.properties.accepted.version, "a rejected run does not replace the baseline").to.equal("v1.2.4");
+        expect(JSON.parse(readFileSync(path.join(dir, "baseline.json"), "utf8")).version).to.equal("v1.2.4");
+        expect(readFileSync(path.join(dir, "sign_off_summary.md"), "utf8")).to.match(/NO-GO/);
+    });
+
+    it("fails on a command that exits non-zero or runs past its timeout", async () => {
+        const dir = mkdtempSync(path.join(tmpdir(), "bench-"));
+        await p.create(inputs(dir, "http://127.0.0.1:9", { command: "echo boom >&2; exit 3" }))
+            .then(() => expect.fail("accepted a failed command"), (e: Error) => expect(e.message).to.match(/exited with 3[\s\S]*boom/));
+        await p.create(inputs(dir, "http://127.0.0.1:9", { command: "sleep 30", timeoutSeconds: 0.3 }))
+            .then(() => expect.fail("waited forever"), (e: Error) => expect(e.message).to.match(/did not finish within 0\.3 s/));
+    });
+});
