@@ -144,6 +144,7 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
             stage,
             declaredStages: stages,
             allStageNames: config.canary.steps.map((step, i) => stageName(step.percentage, i)),
+            planPercentages: config.canary.steps.map((step) => step.percentage),
             shiftMode: config.canary.shiftMode,
             namespace: ns,
             serviceUrl,

@@ -4,6 +4,10 @@ import { StageThresholds } from "../config/thresholds";
 import { imageRef } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 import { PlannedStage } from "../lib/plan";
+import { SPECULATION_PROBES } from "../lib/probes";
+
+const probe = ({ path, ...timing }: { path: string; initialDelaySeconds: number; periodSeconds: number; failureThreshold: number }) =>
+    ({ httpGet: { path, port: SPECULATION_PORT }, ...timing });
 import { TrafficShift } from "../providers/trafficShift";
 
 /**
@@ -34,6 +38,8 @@ export interface CanaryStageArgs {
     gate?: GateFactory;
     /** Names of every step of the plan (declared or not), for ownership aliases. */
     allStageNames?: string[];
+    /** Every step's percentage, declared or not: recorded on the component so the policy pack can judge the plan. */
+    planPercentages?: number[];
     /** Resources the first stage waits for (the service it shifts traffic on). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -57,7 +63,10 @@ export class CanaryStage extends pulumi.ComponentResource {
     readonly percentage: number;
 
     constructor(name: string, args: CanaryStageArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(CanaryStage.type, name, { percentage: args.stage.percentage, bake: args.stage.bake }, opts);
+        super(CanaryStage.type, name, {
+            percentage: args.stage.percentage, bake: args.stage.bake, bakeSeconds: args.stage.bakeSeconds,
+            plan: args.planPercentages ?? args.declaredStages.map((s) => s.percentage), shiftMode: args.shiftMode,
+        }, opts);
         this.stage = args.stage;
         this.thresholds = args.stage.thresholds;
         this.percentage = args.stage.percentage;
@@ -111,8 +120,8 @@ export class CanaryStage extends pulumi.ComponentResource {
                             image: imageRef(ing.image, ing.version),
                             ports: [{ name: "metrics", containerPort: SPECULATION_PORT }],
                             resources: ing.resources,
-                            livenessProbe: { httpGet: { path: "/health", port: SPECULATION_PORT }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
-                            readinessProbe: { httpGet: { path: "/ready", port: SPECULATION_PORT }, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
+                            livenessProbe: probe(SPECULATION_PROBES.liveness),
+                            readinessProbe: probe(SPECULATION_PROBES.readiness),
                         }],
                     },
                 },

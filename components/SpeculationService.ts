@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { SPECULATION_PROBES } from "../lib/probes";
 import * as random from "@pulumi/random";
 import { CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, MonitoringMode, Resources, scrapeAnnotations } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
@@ -26,10 +27,7 @@ export const SPECULATION_SECRET = "agenc-speculation-secrets";
 export { CONFIG_CHECKSUM_ANNOTATION };
 
 /** Probe timings of seed 000 (SPEC §1). */
-export const SPECULATION_PROBES = {
-    liveness: { path: "/health", initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
-    readiness: { path: "/ready", initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
-} as const;
+export { SPECULATION_PROBES };
 
 /** The speculation service: config, admin token, Deployment (speculation off until a stage turns it on). */
 export class SpeculationService extends pulumi.ComponentResource {

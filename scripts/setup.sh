@@ -23,3 +23,10 @@ if [ ! -f node_modules/.lock-hash ] || [ "$(cat node_modules/.lock-hash)" != "$l
   npm ci --no-audit --no-fund --ignore-scripts >/dev/null
   echo "$lock_hash" > node_modules/.lock-hash
 fi
+# The policy pack's own packages (what the engine loads when it runs the pack with --policy-pack policy).
+pol_hash="$(sha256sum policy/package-lock.json | cut -c1-16)"
+if [ ! -f policy/node_modules/.lock-hash ] || [ "$(cat policy/node_modules/.lock-hash)" != "$pol_hash" ]; then
+  echo "[setup] npm ci (policy)" >&2
+  (cd policy && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+  echo "$pol_hash" > policy/node_modules/.lock-hash
+fi

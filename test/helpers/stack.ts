@@ -11,7 +11,10 @@ export interface Registered {
     type: string;
     name: string;
     inputs: Record<string, any>;
+    /** What the mocks return as the resource's state (inputs plus what a real run would add). */
+    outputs: Record<string, any>;
     parent?: string;
+    dependencies: string[];
     urn: string;
 }
 
@@ -32,6 +35,7 @@ export class MockEngine {
 
     install(config: Record<string, unknown>, secretKeys: string[] = []): void {
         this.resources.length = 0;
+        this.registrations.clear();
         pulumi.runtime.setAllConfig(encodeConfig(config), secretKeys);
         void pulumi.runtime.setMocks({
             newResource: (args) => {
@@ -43,13 +47,31 @@ export class MockEngine {
                 if (args.inputs?.metadata && !args.inputs.metadata.name) {
                     outputs.metadata = { ...args.inputs.metadata, name: `${args.name}-generated` };
                 }
-                const urn = `urn:pulumi:test::agenc-speculation::${args.type}::${args.name}`;
-                this.resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn });
+                const seen = this.registrations.get(`${args.type}::${args.name}`);
+                this.resources.push({
+                    type: args.type, name: args.name, inputs: args.inputs, outputs,
+                    urn: seen?.urn ?? `urn:pulumi:test::agenc-speculation::${args.type}::${args.name}`,
+                    parent: seen?.parent || undefined, dependencies: seen?.dependencies ?? [],
+                });
                 return { id: `${args.name}-id`, state: outputs };
             },
             call: (args) => args.inputs,
         }, "agenc-speculation", "test", false);
+        // The mock monitor hands newResource no parent or dependencies; record them from the registration request
+        // so the policy pack's stack policies can be run against the program's real resource graph.
+        const monitor = (pulumi.runtime as unknown as { getMonitor(): any }).getMonitor();
+        const register = monitor.registerResource.bind(monitor);
+        monitor.registerResource = (req: any, callback: unknown) => {
+            this.registrations.set(`${req.getType()}::${req.getName()}`, {
+                urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+                parent: req.getParent(),
+                dependencies: req.getDependenciesList(),
+            });
+            return register(req, callback);
+        };
     }
+
+    private readonly registrations = new Map<string, { urn: string; parent: string; dependencies: string[] }>();
 
     ofType(type: string): Registered[] {
         return this.resources.filter((r) => r.type === type);

@@ -1,0 +1,329 @@
+/**
+ * The go/no-go rules as CrossGuard policies.  Thresholds are imported from the program's own table
+ * (config/thresholds.ts) — never copied — and each is configurable per stack through --policy-pack-config
+ * (policy/config/<stack>.json), validated by the policy's JSON schema.
+ *
+ * Matching: Kubernetes resources by their type token; dynamic resources by their dynamic type string
+ * (`validateResourceOfType` never matches a dynamic.Resource subclass); components by their type token.
+ * Resource policies judge inputs before anything changes; stack policies see the whole plan at the end of a
+ * preview or an update.
+ */
+import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, StageThresholds } from "../config/thresholds";
+import { ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
+import { SPECULATION_PROBES } from "../lib/probes";
+
+export const TYPES = {
+    deployment: "kubernetes:apps/v1:Deployment",
+    statefulSet: "kubernetes:apps/v1:StatefulSet",
+    daemonSet: "kubernetes:apps/v1:DaemonSet",
+    pdb: "kubernetes:policy/v1:PodDisruptionBudget",
+    configMap: "kubernetes:core/v1:ConfigMap",
+    prometheusRule: "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+    canaryStage: "agenc:deploy:CanaryStage",
+    healthGate: "pulumi-nodejs:dynamic/agenc:HealthGate",
+    errorBaseline: "pulumi-nodejs:dynamic/agenc:ErrorBaseline",
+    trafficShift: "pulumi-nodejs:dynamic/agenc:TrafficShift",
+    benchRun: "pulumi-nodejs:dynamic/agenc:BenchRun",
+    sshRollout: "pulumi-nodejs:dynamic/agenc:SshRollout",
+} as const;
+
+const WORKLOADS: string[] = [TYPES.deployment, TYPES.statefulSet, TYPES.daemonSet];
+const SPECULATION_DEPLOYMENTS = ["agenc-speculation", "agenc-speculation-canary"];
+
+/** Defaults of every configurable value: the program's table, plus the staging-level environment choices. */
+export const POLICY_DEFAULTS = {
+    minProofWorkerReplicas: 2,
+    requireImageDigest: false,
+    maxFirstStepPercentage: GO_NO_GO.maxFirstStepPercentage,
+    minBakeSeconds: 60,
+    requireBench: false,
+    maxBatchPercentage: 50,
+    maxFirstBatch: 1,
+    maxFailPercentage: 20,
+    ...DEFAULT_STAGE_THRESHOLDS,
+};
+export type PolicyConfig = typeof POLICY_DEFAULTS;
+
+const num = (description: string, minimum = 0) => ({ type: "number" as const, minimum, description });
+const configOf = <K extends keyof PolicyConfig>(args: { getConfig<T extends object>(): T }, keys: K[]): Pick<PolicyConfig, K> => {
+    const given = args.getConfig<Partial<PolicyConfig>>() ?? {};
+    return Object.fromEntries(keys.map((k) => [k, given[k] ?? POLICY_DEFAULTS[k]])) as Pick<PolicyConfig, K>;
+};
+const schema = <K extends keyof PolicyConfig>(props: Record<K, { type: "number" | "boolean"; description: string; minimum?: number }>) => ({
+    properties: Object.fromEntries(Object.entries(props).map(([k, v]) => [k, { ...(v as object), default: POLICY_DEFAULTS[k as K] }])),
+});
+
+const k8sName = (props: Record<string, any>): string => props?.metadata?.name ?? "(unnamed)";
+const podSpec = (props: Record<string, any>) => props?.spec?.template?.spec;
+const containersOf = (props: Record<string, any>): any[] => [...(podSpec(props)?.containers ?? []), ...(podSpec(props)?.initContainers ?? [])];
+
+function resourcePolicy(name: string, description: string, types: string[],
+    check: (args: ResourceValidationArgs, report: ReportViolation) => void,
+    configSchema?: ResourceValidationPolicy["configSchema"]): ResourceValidationPolicy {
+    return {
+        name, description, configSchema,
+        validateResource: (args, report) => {
+            if (types.includes(args.type)) check(args, report);
+        },
+    };
+}
+
+export const proofWorkersMinReplicas = resourcePolicy(
+    "proof-workers-min-replicas",
+    "Proof workers run at least the minimum number of pods (2; production 4): fewer cannot keep the proof queue under 2000.",
+    [TYPES.deployment],
+    (args, report) => {
+        if (args.props?.metadata?.labels?.app !== "proof-workers" && k8sName(args.props) !== "proof-workers") return;
+        const { minProofWorkerReplicas } = configOf(args, ["minProofWorkerReplicas"]);
+        const replicas = args.props?.spec?.replicas ?? 1;
+        if (replicas < minProofWorkerReplicas) report(`Deployment ${k8sName(args.props)} has ${replicas} replicas; the minimum is ${minProofWorkerReplicas}.`);
+    },
+    schema({ minProofWorkerReplicas: num("Fewest proof-worker pods allowed", 1) }),
+);
+
+export const containerResources = resourcePolicy(
+    "containers-have-resources",
+    "Every container declares CPU and memory requests and limits, so the scheduler and the OOM killer behave predictably.",
+    WORKLOADS,
+    (args, report) => {
+        for (const c of containersOf(args.props)) {
+            const missing = ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"].filter((p) => {
+                const [kind, res] = p.split(".");
+                return !c?.resources?.[kind]?.[res];
+            });
+            if (missing.length > 0) report(`${k8sName(args.props)} container ${c?.name ?? "(unnamed)"} has no ${missing.join(", ")}.`);
+        }
+    },
+);
+
+export const speculationProbes = resourcePolicy(
+    "speculation-probes",
+    "The speculation service has the seed's probes: liveness GET /health (30 s delay, every 10 s, 3 failures), readiness GET /ready (10 s, 5 s, 3).",
+    [TYPES.deployment],
+    (args, report) => {
+        if (!SPECULATION_DEPLOYMENTS.includes(k8sName(args.props))) return;
+        for (const c of podSpec(args.props)?.containers ?? []) {
+            for (const [kind, want] of [["livenessProbe", SPECULATION_PROBES.liveness], ["readinessProbe", SPECULATION_PROBES.readiness]] as const) {
+                const p = c?.[kind];
+                if (!p) { report(`${k8sName(args.props)} container ${c?.name} has no ${kind}; expected GET ${want.path}.`); continue; }
+                const got = { path: p.httpGet?.path, initialDelaySeconds: p.initialDelaySeconds, periodSeconds: p.periodSeconds, failureThreshold: p.failureThreshold };
+                for (const [key, value] of Object.entries(want)) {
+                    if (got[key as keyof typeof got] !== value) report(`${k8sName(args.props)} ${kind}.${key} is ${got[key as keyof typeof got]}; the seed's value is ${value}.`);
+                }
+            }
+        }
+    },
+);
+
+export const imagesPinned = resourcePolicy(
+    "images-pinned",
+    "Images are pinned: a tag that is not `latest` (production: a sha256 digest), so a restart can never change the code.",
+    WORKLOADS,
+    (args, report) => {
+        const { requireImageDigest } = configOf(args, ["requireImageDigest"]);
+        for (const c of containersOf(args.props)) {
+            const image = String(c?.image ?? "");
+            const digest = /@sha256:[0-9a-f]{64}$/.test(image);
+            const tag = /:([\w][\w.-]{0,127})$/.exec(image.split("@")[0].replace(/^[^/]*:\d+\//, ""))?.[1];
+            if (!digest && (!tag || tag === "latest")) report(`${k8sName(args.props)} container ${c?.name} image ${image} is not pinned (no tag, or latest).`);
+            else if (requireImageDigest && !digest) report(`${k8sName(args.props)} container ${c?.name} image ${image} has no sha256 digest; this stack requires one.`);
+        }
+    },
+    schema({ requireImageDigest: { type: "boolean", description: "Require image@sha256 digests (production)" } }),
+);
+
+export const speculationBootsDisabled = resourcePolicy(
+    "speculation-boots-disabled",
+    "The service's config boots speculation disabled at 0 %: only a canary stage turns it on, so a restart errs towards less traffic.",
+    [TYPES.configMap, TYPES.deployment],
+    (args, report) => {
+        if (args.type === TYPES.configMap) {
+            if (k8sName(args.props) !== "speculation-config") return;
+            for (const [file, text] of Object.entries<string>(args.props?.data ?? {})) {
+                const section = /\[speculation\]([\s\S]*?)(?:\n\[(?!speculation\.)|$)/.exec(String(text))?.[1] ?? "";
+                if (/^\s*enabled\s*=\s*true/m.test(section)) report(`ConfigMap speculation-config ${file} enables speculation; it must boot disabled (enabled = false).`);
+                const pct = /rollout_percentage\s*=\s*(\d+)/.exec(String(text))?.[1];
+                if (pct !== undefined && pct !== "0") report(`ConfigMap speculation-config ${file} boots at rollout_percentage ${pct}; it must boot at 0.`);
+            }
+            return;
+        }
+        if (!SPECULATION_DEPLOYMENTS.includes(k8sName(args.props))) return;
+        for (const c of podSpec(args.props)?.containers ?? []) {
+            const env = (c?.env ?? []).find((e: any) => e?.name === "SPECULATION_ENABLED");
+            if (env && env.value !== "false") report(`${k8sName(args.props)} sets SPECULATION_ENABLED=${env.value}; it must boot disabled.`);
+        }
+    },
+);
+
+export const adminTokenFromSecret = resourcePolicy(
+    "admin-token-from-secret",
+    "The speculation service reads its admin token from a Secret, never from a literal in the pod spec.",
+    [TYPES.deployment],
+    (args, report) => {
+        if (!SPECULATION_DEPLOYMENTS.includes(k8sName(args.props))) return;
+        for (const c of podSpec(args.props)?.containers ?? []) {
+            for (const e of c?.env ?? []) {
+                if (/TOKEN|SECRET|PASSWORD/i.test(e?.name ?? "") && (e.value !== undefined || !e.valueFrom?.secretKeyRef)) {
+                    report(`${k8sName(args.props)} container ${c?.name} sets ${e.name} as a literal; use valueFrom.secretKeyRef.`);
+                }
+            }
+        }
+    },
+);
+
+export const canaryPlan = resourcePolicy(
+    "canary-plan",
+    "The canary plan's step percentages strictly increase and end at 100, and the first step carries at most 10 % of traffic.",
+    [TYPES.canaryStage],
+    (args, report) => {
+        const { maxFirstStepPercentage } = configOf(args, ["maxFirstStepPercentage"]);
+        const plan: number[] = args.props?.plan ?? [];
+        if (plan.length === 0) { report(`Canary stage ${args.name} records no plan.`); return; }
+        plan.forEach((p, i) => {
+            if (i > 0 && p <= plan[i - 1]) report(`Canary plan [${plan.join(", ")}]: step ${i + 1} (${p} %) does not exceed step ${i} (${plan[i - 1]} %).`);
+        });
+        if (plan[plan.length - 1] !== 100) report(`Canary plan [${plan.join(", ")}] ends at ${plan[plan.length - 1]} %; it must end at 100.`);
+        if (plan[0] > maxFirstStepPercentage) report(`Canary plan [${plan.join(", ")}] starts at ${plan[0]} %; the first step may carry at most ${maxFirstStepPercentage} %.`);
+    },
+    schema({ maxFirstStepPercentage: num("Largest share of traffic the first step may carry", 1) }),
+);
+
+const THRESHOLD_KEYS = Object.keys(DEFAULT_STAGE_THRESHOLDS) as (keyof StageThresholds)[];
+
+export const gateThresholds = resourcePolicy(
+    "gate-thresholds",
+    "Every health gate's thresholds are no looser than the go/no-go table (rollback rate below 5 % to promote, error rate below 1 %, abort above 15 %), and its bake is at least the stack's minimum.",
+    [TYPES.healthGate],
+    (args, report) => {
+        const limits = configOf(args, [...THRESHOLD_KEYS, "minBakeSeconds"]);
+        const t: Partial<StageThresholds> = args.props?.thresholds ?? {};
+        for (const key of THRESHOLD_KEYS) {
+            const v = t[key];
+            if (typeof v !== "number") report(`Health gate ${args.name} has no ${key}; the limit is ${limits[key]}.`);
+            else if (v > limits[key]) report(`Health gate ${args.name} ${key} is ${v}; it may not be looser than ${limits[key]}.`);
+        }
+        const bake = args.props?.bakeSeconds;
+        if (typeof bake === "number" && bake < limits.minBakeSeconds) report(`Health gate ${args.name} bakes ${bake} s; this stack requires at least ${limits.minBakeSeconds} s.`);
+    },
+    schema({
+        ...Object.fromEntries(THRESHOLD_KEYS.map((k) => [k, num(`Loosest ${k} a gate may use`)])) as Record<keyof StageThresholds, ReturnType<typeof num>>,
+        minBakeSeconds: num("Shortest bake a stage may have, seconds"),
+    }),
+);
+
+export const nodesPinnedAndBounded = resourcePolicy(
+    "node-rollout-limits",
+    "Every bare-metal node has a pinned host key; the first batch is a single canary node, no batch exceeds the largest share of the fleet, and the failure budget is within the limit.",
+    [TYPES.sshRollout],
+    (args, report) => {
+        const limits = configOf(args, ["maxBatchPercentage", "maxFirstBatch", "maxFailPercentage"]);
+        const nodes: { name?: string; hostKey?: string }[] = args.props?.nodes ?? [];
+        for (const n of nodes) {
+            if (!/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/.test(n.hostKey ?? "")) {
+                report(`Node ${n.name ?? "(unnamed)"} of ${args.name} has no pinned host key.`);
+            }
+        }
+        const batches: number[] = args.props?.batches ?? [];
+        if (batches.length > 0 && batches[0] > limits.maxFirstBatch) report(`${args.name}: the first batch has ${batches[0]} nodes; at most ${limits.maxFirstBatch}.`);
+        const largest = nodes.length > 0 ? Math.max(...batches, 0) : 0;
+        if (nodes.length > 1 && largest / nodes.length * 100 > limits.maxBatchPercentage) {
+            report(`${args.name}: a batch of ${largest} of ${nodes.length} nodes is ${Math.round(largest / nodes.length * 100)} %; at most ${limits.maxBatchPercentage} %.`);
+        }
+        const fail = args.props?.maxFailPercentage ?? 0;
+        if (fail > limits.maxFailPercentage) report(`${args.name}: maxFailPercentage is ${fail}; at most ${limits.maxFailPercentage}.`);
+    },
+    schema({
+        maxBatchPercentage: num("Largest batch, percent of the nodes", 1),
+        maxFirstBatch: num("Largest first batch, nodes", 1),
+        maxFailPercentage: num("Largest failure budget, percent of the nodes"),
+    }),
+);
+
+export const rollbackTriggerAlerts: ResourceValidationPolicy = resourcePolicy(
+    "rollback-trigger-alerts",
+    `An alert rule exists for every rollback trigger (${ROLLBACK_TRIGGER_ALERTS.join(", ")}).`,
+    [TYPES.prometheusRule, TYPES.configMap],
+    (args, report) => {
+        let alerts: string[];
+        if (args.type === TYPES.prometheusRule) {
+            alerts = (args.props?.spec?.groups ?? []).flatMap((g: any) => (g?.rules ?? []).map((r: any) => r?.alert)).filter(Boolean);
+        } else {
+            if (k8sName(args.props) !== "prometheus-config") return;
+            const text = Object.values<string>(args.props?.data ?? {}).join("\n");
+            alerts = [...text.matchAll(/^\s*-?\s*alert:\s*"?([\w]+)"?\s*$/gm)].map((m) => m[1]);
+        }
+        const missing = ROLLBACK_TRIGGER_ALERTS.filter((a) => !alerts.includes(a));
+        if (missing.length > 0) report(`${k8sName(args.props)} lacks the rollback-trigger alerts ${missing.join(", ")}.`);
+    },
+);
+
+const byType = (resources: PolicyResource[], type: string) => resources.filter((r) => r.type === type);
+const childrenOf = (resources: PolicyResource[], parent: PolicyResource) => resources.filter((r) => r.parent?.urn === parent.urn);
+const dependsOnTransitively = (r: PolicyResource, target: PolicyResource, seen = new Set<string>()): boolean => {
+    for (const d of r.dependencies ?? []) {
+        if (d.urn === target.urn) return true;
+        if (!seen.has(d.urn)) { seen.add(d.urn); if (dependsOnTransitively(d, target, seen)) return true; }
+    }
+    return false;
+};
+
+export const pdbsExist: StackValidationPolicy = {
+    name: "pod-disruption-budgets",
+    description: "Every Deployment of the service and the proof workers has a PodDisruptionBudget selecting its pods.",
+    validateStack: (args, report) => {
+        const pdbs = byType(args.resources, TYPES.pdb);
+        for (const d of byType(args.resources, TYPES.deployment)) {
+            const labels = d.props?.spec?.selector?.matchLabels ?? {};
+            if (!["proof-workers", ...SPECULATION_DEPLOYMENTS].includes(k8sName(d.props))) continue;
+            const covered = pdbs.some((p) => {
+                const sel = p.props?.spec?.selector?.matchLabels ?? {};
+                return Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => labels[k] === v);
+            });
+            if (!covered) report(`Deployment ${k8sName(d.props)} has no PodDisruptionBudget selecting ${JSON.stringify(labels)}.`);
+        }
+    },
+};
+
+export const everyStageGated: StackValidationPolicy = {
+    name: "every-stage-gated",
+    description: "Every canary stage has a health gate (and an error-rate baseline) of its own; with bench required, a bench run precedes the first stage.",
+    configSchema: schema({ requireBench: { type: "boolean", description: "Require a BenchRun before the first canary stage (production)" } }),
+    validateStack: (args, report) => {
+        const { requireBench } = configOf(args, ["requireBench"]);
+        const stages = byType(args.resources, TYPES.canaryStage);
+        for (const stage of stages) {
+            const children = childrenOf(args.resources, stage).map((c) => c.type);
+            if (!children.includes(TYPES.healthGate)) report(`Canary stage ${stage.name} has no health gate.`);
+            if (!children.includes(TYPES.errorBaseline)) report(`Canary stage ${stage.name} has no error-rate baseline before its shift.`);
+        }
+        if (!requireBench || stages.length === 0) return;
+        const benches = byType(args.resources, TYPES.benchRun);
+        if (benches.length === 0) { report("This stack requires a passed bench run before the first canary stage, and none is declared (set speculation:bench.enabled)."); return; }
+        const first = stages.find((s) => s.props?.percentage === Math.min(...stages.map((x) => x.props?.percentage ?? 100)))!;
+        const firstShift = childrenOf(args.resources, first).filter((c) => c.type === TYPES.trafficShift || c.type === TYPES.errorBaseline);
+        if (!firstShift.some((r) => benches.some((b) => dependsOnTransitively(r, b)))) {
+            report(`Canary stage ${first.name} does not wait for the bench run.`);
+        }
+    },
+};
+
+export const verdictsRecorded: StackValidationPolicy = {
+    name: "verdicts-recorded",
+    description: "After an update, every health gate and bench run recorded a passing verdict (during a preview they have not run yet).",
+    validateStack: (args, report) => {
+        for (const r of [...byType(args.resources, TYPES.healthGate), ...byType(args.resources, TYPES.benchRun)]) {
+            const verdict = r.props?.verdict;
+            if (verdict === undefined) continue; // not run yet (preview): judged after the update
+            if (verdict !== "pass") report(`${r.type.split(":").pop()} ${r.name} recorded verdict ${verdict}: ${r.props?.decision?.reason ?? "see its decision record"}.`);
+        }
+    },
+};
+
+export type ResourcePolicyLike = ResourceValidationPolicy;
+export const resourcePolicies: ResourceValidationPolicy[] = [
+    proofWorkersMinReplicas, containerResources, speculationProbes, imagesPinned, speculationBootsDisabled,
+    adminTokenFromSecret, canaryPlan, gateThresholds, nodesPinnedAndBounded, rollbackTriggerAlerts,
+];
+export const stackPolicies: StackValidationPolicy[] = [pdbsExist, everyStageGated, verdictsRecorded];
+export const policies = [...resourcePolicies, ...stackPolicies];

@@ -1,0 +1,105 @@
+/**
+ * Each policy with a passing and a violating input, matched by real type strings, asserting the violation text and
+ * the enforcement level each stack's pack config gives it (advisory in staging, mandatory in production).
+ */
+import { expect } from "chai";
+import * as P from "../../policy/policies";
+import { PolicyInput, runResourcePolicy, runStackPolicy, asPolicyResources, Stack } from "./harness";
+
+const T = P.TYPES;
+const container = (edit: Record<string, unknown> = {}) => ({
+    name: "speculation", image: "ghcr.io/agenc/speculation:v1.2.3",
+    resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } },
+    livenessProbe: { httpGet: { path: "/health", port: 9090 }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
+    readinessProbe: { httpGet: { path: "/ready", port: 9090 }, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
+    env: [{ name: "SPECULATION_ENABLED", value: "false" }, { name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: "agenc-speculation-secrets", key: "ADMIN_TOKEN" } } }],
+    ...edit,
+});
+const deployment = (name: string, c = container(), replicas = 2, labels: Record<string, string> = { app: name }): PolicyInput => ({
+    type: T.deployment, name, props: { metadata: { name, labels }, spec: { replicas, selector: { matchLabels: labels }, template: { spec: { containers: [c] } } } },
+});
+const gate = (thresholds: Record<string, number> = {}, bakeSeconds = 14400): PolicyInput => ({
+    type: T.healthGate, name: "stage-1-10pct-gate",
+    props: { thresholds: { maxRollbackRate: 0.05, abortRollbackRate: 0.15, maxErrorRate: 0.01, abortErrorRate: 0.1, maxErrorRateBaselineMultiple: 10, maxProofQueueSize: 2000, maxMemoryPercent: 90, ...thresholds }, bakeSeconds },
+});
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+const rollout = (edit: Record<string, unknown> = {}): PolicyInput => ({
+    type: T.sshRollout, name: "alys-rollout",
+    props: { nodes: [1, 2, 3, 4].map((i) => ({ name: `n${i}`, hostKey: KEY })), batches: [1, 2, 1], maxFailPercentage: 0, ...edit },
+});
+
+interface Row { policy: P.ResourcePolicyLike; ok: PolicyInput; bad: PolicyInput; message: RegExp; stack?: Stack }
+const rows: [string, Row][] = [
+    ["proof workers below the minimum", { policy: P.proofWorkersMinReplicas, ok: deployment("proof-workers", container(), 4, { app: "proof-workers" }), bad: deployment("proof-workers", container(), 3, { app: "proof-workers" }), message: /^Deployment proof-workers has 3 replicas; the minimum is 4\.$/, stack: "production" }],
+    ["a container without limits", { policy: P.containerResources, ok: deployment("agenc-speculation"), bad: deployment("agenc-speculation", container({ resources: { requests: { cpu: "1", memory: "1Gi" } } })), message: /^agenc-speculation container speculation has no limits\.cpu, limits\.memory\.$/ }],
+    ["a readiness probe off the seed's timing", { policy: P.speculationProbes, ok: deployment("agenc-speculation"), bad: deployment("agenc-speculation", container({ readinessProbe: { httpGet: { path: "/ready", port: 9090 }, initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 3 } })), message: /^agenc-speculation readinessProbe\.periodSeconds is 30; the seed's value is 5\.$/ }],
+    ["an image tagged latest", { policy: P.imagesPinned, ok: deployment("agenc-speculation"), bad: deployment("agenc-speculation", container({ image: "ghcr.io/agenc/speculation:latest" })), message: /image ghcr\.io\/agenc\/speculation:latest is not pinned/, stack: "staging" }],
+    ["a tag without digest in production", { policy: P.imagesPinned, ok: deployment("agenc-speculation", container({ image: `ghcr.io/agenc/speculation:v1.2.3@sha256:${"a".repeat(64)}` })), bad: deployment("agenc-speculation"), message: /has no sha256 digest; this stack requires one/, stack: "production" }],
+    ["a config that boots speculation enabled", { policy: P.speculationBootsDisabled, ok: { type: T.configMap, name: "cm", props: { metadata: { name: "speculation-config" }, data: { "speculation.toml": "[speculation]\nenabled = false\n\n[speculation.features]\nrollout_percentage = 0\n" } } }, bad: { type: T.configMap, name: "cm", props: { metadata: { name: "speculation-config" }, data: { "speculation.toml": "[speculation]\nenabled = true\n\n[speculation.features]\nrollout_percentage = 0\n" } } }, message: /enables speculation; it must boot disabled/ }],
+    ["an admin token as a literal", { policy: P.adminTokenFromSecret, ok: deployment("agenc-speculation"), bad: deployment("agenc-speculation", container({ env: [{ name: "ADMIN_TOKEN", value: "hunter2" }] })), message: /^agenc-speculation container speculation sets ADMIN_TOKEN as a literal; use valueFrom\.secretKeyRef\.$/ }],
+    ["a canary plan that does not end at 100", { policy: P.canaryPlan, ok: { type: T.canaryStage, name: "stage-1-10pct", props: { plan: [10, 25, 50, 100] } }, bad: { type: T.canaryStage, name: "stage-1-10pct", props: { plan: [10, 25, 50] } }, message: /^Canary plan \[10, 25, 50\] ends at 50 %; it must end at 100\.$/ }],
+    ["a canary plan whose first step is too big", { policy: P.canaryPlan, ok: { type: T.canaryStage, name: "s", props: { plan: [5, 100] } }, bad: { type: T.canaryStage, name: "s", props: { plan: [20, 100] } }, message: /starts at 20 %; the first step may carry at most 10 %/ }],
+    ["a canary plan that goes down", { policy: P.canaryPlan, ok: { type: T.canaryStage, name: "s", props: { plan: [10, 50, 100] } }, bad: { type: T.canaryStage, name: "s", props: { plan: [10, 50, 25, 100] } }, message: /step 3 \(25 %\) does not exceed step 2 \(50 %\)/ }],
+    ["a gate looser than the table", { policy: P.gateThresholds, ok: gate(), bad: gate({ maxRollbackRate: 0.08 }), message: /^Health gate stage-1-10pct-gate maxRollbackRate is 0\.08; it may not be looser than 0\.05\.$/ }],
+    ["a production bake below the minimum", { policy: P.gateThresholds, ok: gate({}, 14400), bad: gate({}, 900), message: /bakes 900 s; this stack requires at least 14400 s/, stack: "production" }],
+    ["a node without a pinned host key", { policy: P.nodesPinnedAndBounded, ok: rollout(), bad: rollout({ nodes: [{ name: "n1", hostKey: KEY }, { name: "n2" }], batches: [1] }), message: /^Node n2 of alys-rollout has no pinned host key\.$/ }],
+    ["a first batch bigger than one node", { policy: P.nodesPinnedAndBounded, ok: rollout(), bad: rollout({ batches: [2, 2] }), message: /the first batch has 2 nodes; at most 1/ }],
+    ["a failure budget in production", { policy: P.nodesPinnedAndBounded, ok: rollout(), bad: rollout({ maxFailPercentage: 25 }), message: /maxFailPercentage is 25; at most 0/, stack: "production" }],
+    ["a PrometheusRule without every rollback trigger", { policy: P.rollbackTriggerAlerts, ok: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: ["SpeculationRollbackRateAbort", "SpeculationErrorRateSpike", "SpeculationMemoryCritical", "SpeculationCircuitBreakerOpen", "ProofQueueOverflow"].map((alert) => ({ alert })) }] } } }, bad: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [{ alert: "SpeculationRollbackRateAbort" }] }] } } }, message: /lacks the rollback-trigger alerts SpeculationErrorRateSpike, SpeculationMemoryCritical, SpeculationCircuitBreakerOpen, ProofQueueOverflow/ }],
+];
+
+describe("policy pack: each resource policy", () => {
+    for (const [name, row] of rows) {
+        for (const stack of row.stack ? [row.stack] : ["staging", "production"] as Stack[]) {
+            it(`${row.policy.name} (${stack}): passes a good input and reports ${name}`, () => {
+                expect(runResourcePolicy(row.policy, row.ok, stack)).to.deep.equal([]);
+                const violations = runResourcePolicy(row.policy, row.bad, stack);
+                expect(violations.map((v) => v.message).join("\n")).to.match(row.message);
+                expect(violations.every((v) => v.level === (stack === "production" ? "mandatory" : "advisory"))).to.equal(true);
+            });
+        }
+    }
+    it("does not match other types (no isType stub that matches everything)", () => {
+        expect(runResourcePolicy(P.gateThresholds, { ...gate({ maxRollbackRate: 0.5 }), type: T.trafficShift }, "production")).to.deep.equal([]);
+        expect(runResourcePolicy(P.proofWorkersMinReplicas, { ...deployment("proof-workers", container(), 1, { app: "proof-workers" }), type: T.statefulSet }, "production")).to.deep.equal([]);
+    });
+    it("takes its thresholds from the program's table (one source of truth)", () => {
+        const defaults = (P.gateThresholds.configSchema as { properties: Record<string, { default: number }> }).properties;
+        expect(defaults.maxRollbackRate.default).to.equal(0.05);
+        expect(defaults.abortRollbackRate.default).to.equal(0.15);
+        expect(defaults.maxErrorRate.default).to.equal(0.01);
+    });
+});
+
+describe("policy pack: stack policies", () => {
+    const res = (type: string, name: string, props: Record<string, unknown>, parent?: string, deps: string[] = []) =>
+        ({ type, name, inputs: props, outputs: props, urn: `urn:${type}::${name}`, parent: parent ? `urn:${T.canaryStage}::${parent}` : undefined, dependencies: deps });
+    it("every-stage-gated reports a stage without a gate, and production without a bench before stage 1", () => {
+        const registered = [
+            res(T.canaryStage, "stage-1-10pct", { percentage: 10 }),
+            res(T.errorBaseline, "stage-1-10pct-baseline", {}, "stage-1-10pct"),
+            res(T.trafficShift, "stage-1-10pct-shift", {}, "stage-1-10pct"),
+        ];
+        const staging = runStackPolicy(P.everyStageGated, asPolicyResources(registered, false), "staging");
+        expect(staging.map((v) => [v.message, v.level])).to.deep.equal([["Canary stage stage-1-10pct has no health gate.", "advisory"]]);
+        const prod = runStackPolicy(P.everyStageGated, asPolicyResources(registered, false), "production");
+        expect(prod.map((v) => v.message)).to.include("This stack requires a passed bench run before the first canary stage, and none is declared (set speculation:bench.enabled).");
+        expect(prod.every((v) => v.level === "mandatory")).to.equal(true);
+        const withBench = [res(T.benchRun, "final-bench", {}), ...registered.map((r) => r.name === "stage-1-10pct-baseline" ? { ...r, dependencies: [`urn:${T.benchRun}::final-bench`] } : r),
+            res(T.healthGate, "stage-1-10pct-gate", {}, "stage-1-10pct")];
+        expect(runStackPolicy(P.everyStageGated, asPolicyResources(withBench, false), "production")).to.deep.equal([]);
+    });
+    it("pod-disruption-budgets reports a Deployment no PDB selects", () => {
+        const d = deployment("agenc-speculation");
+        const registered = [res(T.deployment, "d", d.props), res(T.pdb, "p", { spec: { selector: { matchLabels: { app: "other" } } } })];
+        expect(runStackPolicy(P.pdbsExist, asPolicyResources(registered, false), "staging").map((v) => v.message))
+            .to.deep.equal(['Deployment agenc-speculation has no PodDisruptionBudget selecting {"app":"agenc-speculation"}.']);
+    });
+    it("verdicts-recorded skips gates that have not run (preview) and reports a failed one after an update", () => {
+        const preview = [res(T.healthGate, "g", {})];
+        expect(runStackPolicy(P.verdictsRecorded, asPolicyResources(preview, true), "production")).to.deep.equal([]);
+        const failed = [res(T.healthGate, "g", { verdict: "fail", decision: { reason: "no-go: rollbackRate (above the abort threshold 0.15)" } })];
+        expect(runStackPolicy(P.verdictsRecorded, asPolicyResources(failed, true), "production").map((v) => [v.message, v.level]))
+            .to.deep.equal([["HealthGate g recorded verdict fail: no-go: rollbackRate (above the abort threshold 0.15).", "mandatory"]]);
+    });
+});

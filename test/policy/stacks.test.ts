@@ -1,0 +1,68 @@
+/**
+ * The pack over the resources the program really registers (under mocks, with parents and dependencies): both
+ * stacks as configured pass, each at every step of their plan; deliberately bad configurations each produce the
+ * expected violations at the stack's enforcement level.
+ */
+import { expect } from "chai";
+import { defineStack } from "../../program";
+import { loadStackConfig } from "../../config";
+import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+import { runPack, Stack, Violation } from "./harness";
+
+const engine = new MockEngine();
+
+async function violations(stack: Stack, config: Record<string, unknown>, phase: "preview" | "update" = "preview"): Promise<Violation[]> {
+    engine.install(config);
+    const outputs = defineStack(loadStackConfig());
+    await settle(outputs as unknown as Record<string, unknown>);
+    return runPack(engine.resources, stack, phase);
+}
+
+const at = (stack: Stack, pct: number) => withEdit(stackConfig(stack), "speculation:rolloutPercentage", undefined, pct);
+
+describe("policy pack over the program's resources", function () {
+    this.timeout(30_000);
+    for (const [stack, steps] of [["staging", [0, 10, 50, 100]], ["production", [0, 10, 25, 50, 100]]] as const) {
+        it(`${stack} as configured passes at every step of its plan (${steps.join(", ")} %)`, async () => {
+            for (const pct of steps) {
+                expect(await violations(stack, at(stack, pct)), `${stack} at ${pct} %`).to.deep.equal([]);
+                expect(await violations(stack, at(stack, pct), "update"), `${stack} at ${pct} % after the update`).to.deep.equal([]);
+            }
+        });
+    }
+
+    const bad: [string, Stack, (c: Record<string, unknown>) => Record<string, unknown>, string, RegExp][] = [
+        ["two proof workers in production", "production", (c) => withEdit(c, "speculation:proofWorkers", "replicas", 2), "proof-workers-min-replicas", /Deployment proof-workers has 2 replicas; the minimum is 4/],
+        ["a 15 min bake in production", "production", (c) => withEdit(c, "speculation:canary", "steps[0].bake", "15m"), "gate-thresholds", /stage-1-10pct-gate bakes 900 s; this stack requires at least 14400 s/],
+        ["no bench in production", "production", (c) => withEdit(c, "speculation:bench", "enabled", false), "every-stage-gated", /requires a passed bench run before the first canary stage/],
+    ];
+    for (const [name, stack, edit, policy, message] of bad) {
+        it(`reports ${name} as ${stack === "production" ? "mandatory" : "advisory"}`, async () => {
+            const found = await violations(stack, edit(at(stack, 10)));
+            const mine = found.filter((v) => v.policy === policy);
+            expect(mine.map((v) => v.message).join("\n")).to.match(message);
+            expect(mine.every((v) => v.level === (stack === "production" ? "mandatory" : "advisory"))).to.equal(true);
+        });
+    }
+
+    it("staging gets the same rules as warnings: a gate run without a gate factory is reported, advisory", async () => {
+        engine.install(at("staging", 10));
+        const outputs = defineStack(loadStackConfig(), { gate: () => undefined });
+        await settle(outputs as unknown as Record<string, unknown>);
+        const found = runPack(engine.resources, "staging");
+        expect(found.map((v) => [v.policy, v.level, v.message])).to.deep.include.members([
+            ["every-stage-gated", "advisory", "Canary stage stage-1-10pct has no health gate."],
+            ["every-stage-gated", "advisory", "Canary stage stage-1-10pct has no error-rate baseline before its shift."],
+        ]);
+    });
+
+    it("after an update, a gate that recorded a failure is reported", async () => {
+        engine.install(at("production", 10));
+        const outputs = defineStack(loadStackConfig());
+        await settle(outputs as unknown as Record<string, unknown>);
+        const gate = engine.resources.find((r) => r.name === "stage-1-10pct-gate")!;
+        gate.outputs = { ...gate.outputs, verdict: "fail", decision: { reason: "deadline: 3 of 240 consecutive green samples" } };
+        expect(runPack(engine.resources, "production", "update").map((v) => v.message))
+            .to.deep.equal(["HealthGate stage-1-10pct-gate recorded verdict fail: deadline: 3 of 240 consecutive green samples."]);
+    });
+});
