@@ -6,6 +6,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)   # real SSH test nodes on loopback for the node rollout
 if [ ${#need[@]} -gt 0 ]; then
   echo "[setup] apt-get install ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,99 @@
+/**
+ * SshRollout: the bare-metal half of a release (seed 001, SPEC §5), node by node over SSH (lib/nodes/rollout.ts).
+ *   create/update → pre-checks every node, then rolls the binary and config out batch by batch; on failure every
+ *                   touched node is restored from its backup and the update fails with a per-node table; a run
+ *                   killed midway resumes from its journal on the next `pulumi up`
+ *   delete        → `pulumi destroy` restores every node this rollout deployed from its backup
+ *   read          → asks every node for its version (`liveVersions`), so `pulumi refresh` shows a node changed by hand
+ *   diff          → a new version, binary, config file or node list rolls out again
+ * The private key is a secret input; host keys are pinned per node.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { DeploymentRecord, RolloutError, RolloutSpec, runRollout, undoRollout } from "../lib/nodes/rollout";
+import { RolloutJournal } from "../lib/nodes/plan";
+import { connect } from "../lib/nodes/ssh";
+
+export const SSH_ROLLOUT_TYPE = "SshRollout";
+
+type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+export interface SshRolloutArgs extends Inputs<RolloutSpec> {
+    /** sha256 of the binary and config file: a changed file rolls out again even under the same version. */
+    contentHash: pulumi.Input<string>;
+    /** The batch sizes the serial plan gives for these nodes (recorded for the policy pack). */
+    batches: pulumi.Input<number[]>;
+}
+
+interface RolloutState extends RolloutSpec {
+    contentHash: string;
+    batches: number[];
+    journal: RolloutJournal;
+    record: DeploymentRecord;
+    liveVersions?: Record<string, string>;
+}
+
+async function rollOut(inputs: RolloutState) {
+    try {
+        const { journal, record } = await runRollout(inputs);
+        return { ...inputs, journal, record };
+    } catch (e) {
+        // Nodes are back on their backups (or the pre-checks touched nothing): the update fails with the table.
+        throw new Error((e as RolloutError).message);
+    }
+}
+
+export const sshRolloutProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: RolloutState, news: RolloutState) {
+        const failures: pulumi.dynamic.CheckFailure[] = [];
+        if (Array.isArray(news.nodes) && news.nodes.length === 0) failures.push({ property: "nodes", reason: "must list at least one node" });
+        for (const [i, n] of (Array.isArray(news.nodes) ? news.nodes : []).entries()) {
+            if (typeof n?.hostKey === "string" && !/^\S+ [A-Za-z0-9+/]+={0,3}$/.test(n.hostKey)) {
+                failures.push({ property: `nodes[${i}].hostKey`, reason: "must be a pinned public host key (\"ssh-ed25519 AAAA…\")" });
+            }
+        }
+        return { inputs: news, failures };
+    },
+    async diff(_id: string, olds: RolloutState, news: RolloutState) {
+        const keys = ["version", "contentHash", "nodes", "installPath", "configFile", "binary"] as const;
+        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        const drifted = olds.liveVersions !== undefined && Object.values(olds.liveVersions).some((v) => !v.includes(olds.version));
+        const settings = JSON.stringify({ ...news, journal: undefined, record: undefined, liveVersions: undefined }) !==
+            JSON.stringify({ ...olds, journal: undefined, record: undefined, liveVersions: undefined });
+        return { changes: changed.length > 0 || drifted || settings };
+    },
+    async create(inputs: RolloutState) {
+        return { id: `rollout-${inputs.serviceName}`, outs: await rollOut(inputs) };
+    },
+    async update(_id: string, olds: RolloutState, news: RolloutState) {
+        const rolledOut = JSON.stringify([olds.version, olds.contentHash, olds.nodes]) !== JSON.stringify([news.version, news.contentHash, news.nodes]);
+        const drifted = olds.liveVersions !== undefined && Object.values(olds.liveVersions).some((v) => !v.includes(olds.version));
+        if (!rolledOut && !drifted) return { outs: { ...news, journal: olds.journal, record: olds.record } };
+        return { outs: await rollOut(news) };
+    },
+    async read(id: string, props: RolloutState) {
+        const liveVersions: Record<string, string> = {};
+        for (const node of props.nodes ?? []) {
+            try {
+                const s = await connect(node, props.privateKey);
+                try { liveVersions[node.name] = (await s.exec(props.versionCommand, 30_000)).stdout.trim(); } finally { s.close(); }
+            } catch (e) {
+                liveVersions[node.name] = `unreachable: ${(e as Error).message}`;
+            }
+        }
+        return { id, props: { ...props, liveVersions } };
+    },
+    async delete(_id: string, props: RolloutState) {
+        if (!props.journal) return;
+        await undoRollout(props, props.journal);
+    },
+};
+
+export class SshRollout extends pulumi.dynamic.Resource {
+    declare readonly record: pulumi.Output<DeploymentRecord>;
+    declare readonly journal: pulumi.Output<RolloutJournal>;
+
+    constructor(name: string, args: SshRolloutArgs, opts?: pulumi.CustomResourceOptions) {
+        super(sshRolloutProvider, name, { ...args, journal: undefined, record: undefined, liveVersions: undefined },
+            { ...opts, additionalSecretOutputs: ["privateKey"] }, "agenc", SSH_ROLLOUT_TYPE);
+    }
+}

@@ -1,0 +1,149 @@
+/**
+ * Real SSH test nodes on loopback: one Debian sshd per node (its own host key, port and NODE_HOME), each running a
+ * small `alys` node program that serves /health and answers --version, restarted by a script that really stops
+ * and starts it.  The tests start and stop the nodes themselves.
+ */
+import { ChildProcess, execFileSync, spawn } from "child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "fs";
+import { connect as tcpConnect } from "net";
+import { tmpdir } from "os";
+import * as path from "path";
+import { NodeAddress } from "../../lib/nodes/ssh";
+import { freePort } from "./prometheus";
+
+export function alysProgram(version: string, healthy = true, padBytes = 0): string {
+    return [
+        "#!/usr/bin/env node",
+        `const VERSION = ${JSON.stringify(version)};`,
+        `const HEALTHY = ${healthy};`,
+        "if (process.argv.includes('--version')) { console.log(`alys ${VERSION}`); process.exit(0); }",
+        "require('http').createServer((req, res) => {",
+        "  res.writeHead(req.url === '/health' && HEALTHY ? 200 : 503, { 'content-type': 'application/json' });",
+        "  res.end(JSON.stringify({ status: HEALTHY ? 'healthy' : 'unhealthy', version: VERSION }));",
+        "}).listen(Number(process.env.NODE_PORT), '127.0.0.1');",
+        // Padding makes an upload take long enough to be interrupted.
+        ...(padBytes > 0 ? [`// ${"x".repeat(padBytes)}`] : []),
+        "",
+    ].join("\n");
+}
+
+const RESTART = `#!/bin/sh
+# Stops the running alys (waiting until it is gone) and starts the installed binary, detached from the session.
+cd "$NODE_HOME"
+if [ -f run.pid ]; then
+  pid="$(cat run.pid)"
+  kill "$pid" 2>/dev/null || true
+  # Gone means exited: a zombie waiting for this sandbox's init to reap it counts as gone.
+  while kill -0 "$pid" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ]; do sleep 0.02; done
+fi
+setsid nohup "$NODE_HOME/opt/alys/bin/alys" serve > "$NODE_HOME/alys.log" 2>&1 < /dev/null &
+echo $! > run.pid
+`;
+
+export interface TestNode extends NodeAddress {
+    home: string;
+    httpPort: number;
+    sshd: ChildProcess;
+}
+
+export interface TestFleet {
+    nodes: TestNode[];
+    privateKey: string;
+    /** Another host key, for the wrong-key test. */
+    strangerHostKey: string;
+    dir: string;
+    /** What the rollout needs to reach these nodes (paths expand in each node's shell). */
+    paths: { installPath: string; backupPath: string; restartCommand: string; healthCommand: string; versionCommand: string; serviceCheckCommand: string };
+    installedVersion(node: TestNode): string;
+    healthy(node: TestNode): Promise<boolean>;
+    backups(node: TestNode): string[];
+    latestBackup(node: TestNode): string | undefined;
+    backupVersion(node: TestNode, backup: string): string;
+    dropSessions(node: TestNode): void;
+    stop(): Promise<void>;
+}
+
+function keygen(file: string): string {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file]);
+    return readFileSync(`${file}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+}
+
+function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
+    const until = Date.now() + 15_000;
+    return new Promise((resolve, reject) => {
+        const attempt = () => {
+            if (child.exitCode !== null) return reject(new Error(`sshd exited: ${log()}`));
+            const s = tcpConnect(port, "127.0.0.1");
+            s.once("connect", () => { s.destroy(); resolve(); });
+            s.once("error", () => {
+                s.destroy();
+                if (Date.now() > until) reject(new Error(`sshd not listening on ${port}: ${log()}`));
+                else setTimeout(attempt, 50);
+            });
+        };
+        attempt();
+    });
+}
+
+export async function startFleet(count: number, version = "v1.0.0"): Promise<TestFleet> {
+    const dir = mkdtempSync(path.join(tmpdir(), "fleet-"));
+    mkdirSync("/run/sshd", { recursive: true });
+    keygen(path.join(dir, "client"));
+    writeFileSync(path.join(dir, "authorized_keys"), readFileSync(path.join(dir, "client.pub")));
+    const stranger = keygen(path.join(dir, "stranger"));
+    const nodes: TestNode[] = [];
+    for (let i = 1; i <= count; i++) {
+        const name = `node-${i}`;
+        const home = path.join(dir, name);
+        for (const d of ["opt/alys/bin", "opt/alys/config", "backups"]) mkdirSync(path.join(home, d), { recursive: true });
+        const hostKey = keygen(path.join(home, "hostkey"));
+        writeFileSync(path.join(home, "opt/alys/bin/alys"), alysProgram(version));
+        chmodSync(path.join(home, "opt/alys/bin/alys"), 0o755);
+        writeFileSync(path.join(home, "opt/alys/config/alys.toml"), `[node]\nname = "${name}"\nversion = "${version}"\n`);
+        writeFileSync(path.join(home, "restart.sh"), RESTART);
+        chmodSync(path.join(home, "restart.sh"), 0o755);
+        const port = await freePort();
+        const httpPort = await freePort();
+        writeFileSync(path.join(home, "sshd_config"), [
+            `Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${path.join(home, "hostkey")}`, `PidFile ${path.join(home, "sshd.pid")}`,
+            `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`, "PermitRootLogin prohibit-password", "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", `SetEnv NODE_HOME=${home} NODE_PORT=${httpPort}`,
+            "Subsystem sftp internal-sftp", "LogLevel ERROR", "MaxStartups 100:30:200", "MaxSessions 50", "",
+        ].join("\n"));
+        let log = "";
+        const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(home, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
+        sshd.stderr!.on("data", (c) => (log += c));
+        await waitForPort(port, sshd, () => log);
+        execFileSync("sh", [path.join(home, "restart.sh")], { env: { ...process.env, NODE_HOME: home, NODE_PORT: String(httpPort) } });
+        nodes.push({ name, host: "127.0.0.1", port, user: "root", hostKey, home, httpPort, sshd });
+    }
+    const fleet: TestFleet = {
+        nodes, dir, strangerHostKey: stranger, privateKey: readFileSync(path.join(dir, "client"), "utf8"),
+        paths: {
+            installPath: "$NODE_HOME/opt/alys",
+            backupPath: "$NODE_HOME/backups",
+            restartCommand: "sh \"$NODE_HOME/restart.sh\"",
+            healthCommand: "curl -sf \"http://127.0.0.1:$NODE_PORT/health\"",
+            versionCommand: "\"$NODE_HOME/opt/alys/bin/alys\" --version",
+            serviceCheckCommand: "test -x \"$NODE_HOME/restart.sh\"",
+        },
+        installedVersion: (n) => execFileSync(path.join(n.home, "opt/alys/bin/alys"), ["--version"]).toString().trim().replace(/^alys /, ""),
+        healthy: async (n) => {
+            try {
+                return (await fetch(`http://127.0.0.1:${n.httpPort}/health`, { signal: AbortSignal.timeout(2000) })).ok;
+            } catch { return false; }
+        },
+        backups: (n) => readdirSync(path.join(n.home, "backups")).filter((b) => b !== "latest").sort(),
+        latestBackup: (n) => (existsSync(path.join(n.home, "backups/latest")) ? path.basename(readlinkSync(path.join(n.home, "backups/latest"))) : undefined),
+        backupVersion: (n, b) => execFileSync(path.join(n.home, "backups", b, "bin/alys"), ["--version"]).toString().trim().replace(/^alys /, ""),
+        // Kills the node's per-connection sshd processes: every open session drops, the listener stays up.
+        dropSessions: (n) => { try { execFileSync("pkill", ["-KILL", "-P", String(n.sshd.pid)]); } catch { /* none */ } },
+        stop: async () => {
+            for (const n of nodes) {
+                try { execFileSync("sh", ["-c", `kill "$(cat '${n.home}/run.pid')" 2>/dev/null || true`]); } catch { /* gone */ }
+                n.sshd.kill("SIGTERM");
+            }
+        },
+    };
+    return fleet;
+}
