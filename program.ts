@@ -6,6 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CanaryStage, GateFactory } from "./components/CanaryStage";
 import { MonitoringStack } from "./components/MonitoringStack";
+import { NodeRollout } from "./components/NodeRollout";
 import { ProofWorkers } from "./components/ProofWorkers";
 import { SpeculationService } from "./components/SpeculationService";
 import * as path from "path";
@@ -162,6 +163,11 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         }, { providers: { kubernetes: provider } }));
     }
 
+    // The bare-metal fleet (seed 001) rolls out beside the Kubernetes side, node by node.
+    const nodes = config.nodes.hosts.length > 0
+        ? new NodeRollout("alys-nodes", { version: config.release.version, nodes: config.nodes, privateKey: secrets.sshPrivateKey! })
+        : undefined;
+
     const top = stages[stages.length - 1];
     return {
         environment: config.environment,
@@ -183,6 +189,7 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         gateVerdicts: canaryStages.map((s) => s.promotion).filter((r): r is HealthGate => r instanceof HealthGate)
             .map((g) => g.verdict),
         benchVerdict: bench?.verdict,
+        nodeDeployment: nodes?.rollout.record,
     };
 }
 

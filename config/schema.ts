@@ -196,6 +196,12 @@ export const stackConfigSchema = z.object({
         nodeGrace: duration("wait after restarting later nodes").default("30s"),
         pauseBetweenNodes: duration("pause before the next node").default("60s"),
         minFreeDiskGb: z.number().min(0, { error: "must be 0 or more" }).default(50),
+        /** Proves the service exists before anything is touched (default: systemctl cat <serviceName>). */
+        serviceCheckCommand: z.string().min(1).optional(),
+        /** Who the deployment record names (default: $USER of the machine running pulumi). */
+        operator: z.string().min(1).optional(),
+        /** Where the resumable journal and the deployment log are kept, relative to the project folder. */
+        artifactsDir: z.string().min(1).default("deployment-artifacts/nodes"),
     }).strict().prefault({}),
     bench: z.object({
         enabled: z.boolean({ error: "must be true or false" }).default(false),

@@ -169,9 +169,9 @@ async function deployNode(ctx: Ctx, node: NodeAddress, first: boolean): Promise<
         }
         if (step === "upload") {
             // SFTP takes literal paths: let the node's shell expand them first.
-            const expand = async (p: string) => (await run(s, node.name, "path expansion", `printf '%s' ${q(p)}`)).trim();
-            await s.upload(spec.binary, `${await expand(bin)}.new`, 0o755);
-            if (spec.configFile && config) await s.upload(spec.configFile, `${await expand(config)}.new`, 0o644);
+            const [binPath, configPath] = (await run(s, node.name, "path expansion", `printf '%s\\n' ${q(bin)} ${q(config ?? "")}`)).split("\n");
+            await s.upload(spec.binary, `${binPath}.new`, 0o755);
+            if (spec.configFile && config) await s.upload(spec.configFile, `${configPath}.new`, 0o644);
             mark(ctx, node.name, "uploaded");
             step = "switch";
         }
@@ -298,15 +298,14 @@ export async function runRollout(spec: RolloutSpec, onTransition?: Ctx["onTransi
     let failure = failures.length > budget ? `${failures.length} node(s) failed (budget ${budget}):\n  ${failures.join("\n  ")}` : undefined;
     if (!failure) {
         // Post-check: every node runs the version it was given.
-        const wrong: string[] = [];
-        for (const n of spec.nodes) {
-            if (journal.nodes[n.name]?.status !== "healthy") continue;
+        const reports = await Promise.allSettled(spec.nodes.filter((n) => journal.nodes[n.name]?.status === "healthy").map(async (n) => {
             const s = await connect(n, spec.privateKey);
             try {
                 const out = (await s.exec(spec.versionCommand)).stdout.trim();
-                if (!out.includes(spec.version)) wrong.push(`${n.name} reports "${out}"`);
+                if (!out.includes(spec.version)) throw new Error(`${n.name} reports "${out}"`);
             } finally { s.close(); }
-        }
+        }));
+        const wrong = reports.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => (r.reason as Error).message);
         if (wrong.length > 0) failure = `post-check: not every node reports ${spec.version}: ${wrong.join("; ")}`;
     }
     if (failure) {

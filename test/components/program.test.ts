@@ -1,4 +1,7 @@
 import { expect } from "chai";
+import { mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
 import { defineStack } from "../../program";
 import { loadStackConfig } from "../../config";
 import { CONFIG_CHECKSUM_ANNOTATION } from "../../components/SpeculationService";
@@ -142,6 +145,24 @@ describe("the program under mocks", () => {
             expect(bench.inputs.limits).to.deep.include({ maxP95BaselineMultiple: 1.1, maxTailRatio: 2, minThroughputPerSecond: 50000 });
             expect(bench.inputs.command).to.equal("npm run -s reference -- bench");
             expect(bench.inputs.resultsDir).to.match(/\/deployment-artifacts\/benchmarks$/);
+        });
+
+        it("rolls the bare-metal nodes out with pinned host keys, the planned batches and the key as a secret", async () => {
+            const dir = mkdtempSync(path.join(tmpdir(), "nodes-"));
+            writeFileSync(path.join(dir, "alys"), "#!/bin/sh\necho alys v1.2.3\n");
+            const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+            const hosts = [1, 2, 3, 4, 5].map((i) => ({ name: `alys-${i}`, host: `10.0.0.${i}`, user: "deploy", hostKey }));
+            let config = withEdit(stackConfig("staging"), "speculation:nodes", "hosts", hosts);
+            config = withEdit(config, "speculation:nodes", "binary", path.join(dir, "alys"));
+            config = withEdit(config, "speculation:nodes", "serial", [1, "40%"]);
+            config = withEdit(config, "speculation:sshPrivateKey", undefined, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
+            await render(engine, config, ["speculation:sshPrivateKey"]);
+            const [rollout] = engine.ofType("pulumi-nodejs:dynamic/agenc:SshRollout");
+            expect(rollout.inputs.batches).to.deep.equal([1, 2, 2]);
+            expect(rollout.inputs.nodes.map((n: { hostKey: string }) => n.hostKey)).to.deep.equal(hosts.map((h) => h.hostKey));
+            expect(rollout.inputs).to.include({ installPath: "/opt/alys", restartCommand: "systemctl restart alys", healthCommand: "curl -sf http://localhost:8545/health", versionCommand: "/opt/alys/bin/alys --version" });
+            expect(secretEnvelope(rollout.inputs.privateKey), "the key reaches the provider only as a secret").to.match(/BEGIN OPENSSH PRIVATE KEY/);
+            expect(JSON.stringify(engine.one("agenc:deploy:NodeRollout", "alys-nodes").inputs)).to.not.include("PRIVATE KEY");
         });
 
         it("in ingress-weight mode gives the top stage a weighted canary ingress and keeps stable on the known-good version", async () => {

@@ -4,28 +4,18 @@
  */
 import { ChildProcess, spawn } from "child_process";
 import { mkdtempSync, writeFileSync } from "fs";
-import { createServer } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
 import { stringify } from "yaml";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../config/thresholds";
 import { ruleGroups } from "../../lib/monitoring/rules";
+import { freePort } from "../../reference/ports";
 
 export interface RunningPrometheus {
     url: string;
     close(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as { port: number }).port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
 
 export async function startPrometheus(jobs: Record<string, string[]>): Promise<RunningPrometheus> {
     const dir = mkdtempSync(path.join(tmpdir(), "prometheus-"));

@@ -44,6 +44,7 @@ export class MockEngine {
                 // Gates and bench runs report a verdict only once they have run; under mocks they "passed".
                 if (/dynamic\/agenc:(HealthGate|BenchRun)$/.test(args.type)) outputs.verdict = "pass";
                 if (args.type.endsWith("dynamic/agenc:ErrorBaseline")) outputs.errorRate = 0.002;
+                if (args.type.endsWith("dynamic/agenc:SshRollout")) outputs.record = { status: "deployed", version: args.inputs.version };
                 if (args.inputs?.metadata && !args.inputs.metadata.name) {
                     outputs.metadata = { ...args.inputs.metadata, name: `${args.name}-generated` };
                 }

@@ -11,7 +11,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { loadJournal, RolloutSpec, runRollout } from "../../lib/nodes/rollout";
 import { sshRolloutProvider } from "../../providers/sshRollout";
-import { alysProgram, startFleet, TestFleet, TestNode } from "../helpers/sshNodes";
+import { alysProgram, startFleet, TestFleet } from "../../reference/sshFleet";
 
 const p = sshRolloutProvider as Required<pulumi.dynamic.ResourceProvider>;
 

@@ -1,5 +1,5 @@
 /**
- * Real SSH test nodes on loopback: one Debian sshd per node (its own host key, port and NODE_HOME), each running a
+ * Real SSH nodes on loopback, for the tests, the benchmark and rehearsing a node rollout: one Debian sshd per node (its own host key, port and NODE_HOME), each running a
  * small `alys` node program that serves /health and answers --version, restarted by a script that really stops
  * and starts it.  The tests start and stop the nodes themselves.
  */
@@ -8,8 +8,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { connect as tcpConnect } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
-import { NodeAddress } from "../../lib/nodes/ssh";
-import { freePort } from "./prometheus";
+import { NodeAddress } from "../lib/nodes/ssh";
+import { freePort } from "./ports";
 
 export function alysProgram(version: string, healthy = true, padBytes = 0): string {
     return [

@@ -1,0 +1,67 @@
+import { createHash } from "crypto";
+import { existsSync, readFileSync } from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parseDuration } from "../config/duration";
+import { StackConfig } from "../config/schema";
+import { planBatches } from "../lib/nodes/plan";
+import { SshRollout } from "../providers/sshRollout";
+
+export interface NodeRolloutArgs {
+    version: string;
+    nodes: StackConfig["nodes"];
+    privateKey: pulumi.Input<string>;
+}
+
+/** Reads a local file the rollout uploads; a missing one is a config error naming its key. */
+function localFile(key: string, file: string): Buffer {
+    const full = path.resolve(file);
+    if (!existsSync(full)) throw new Error(`speculation:${key}: ${full} does not exist (a local path of the file to roll out)`);
+    return readFileSync(full);
+}
+
+/**
+ * The bare-metal nodes (seed 001): one SshRollout over every declared node, with the seed's paths and commands as
+ * defaults.  It does not wait for the Kubernetes side: the nodes are a separate fleet.
+ */
+export class NodeRollout extends pulumi.ComponentResource {
+    static readonly type = "agenc:deploy:NodeRollout";
+    readonly rollout: SshRollout;
+
+    constructor(name: string, args: NodeRolloutArgs, opts?: pulumi.ComponentResourceOptions) {
+        // The private key never enters the component's recorded inputs.
+        super(NodeRollout.type, name, { version: args.version, nodes: args.nodes.hosts.map((h) => h.name) }, opts);
+        const n = args.nodes;
+        const binary = localFile("nodes.binary", n.binary!);
+        const config = n.configFile ? localFile("nodes.configFile", n.configFile) : Buffer.alloc(0);
+        const svc = n.serviceName;
+        this.rollout = new SshRollout(`${name}-ssh`, {
+            version: args.version,
+            nodes: n.hosts.map(({ name: nodeName, host, port, user, hostKey }) => ({ name: nodeName, host, port, user, hostKey })),
+            privateKey: args.privateKey,
+            binary: path.resolve(n.binary!),
+            configFile: n.configFile ? path.resolve(n.configFile) : undefined,
+            contentHash: createHash("sha256").update(binary).update(config).digest("hex"),
+            installPath: n.installPath,
+            backupPath: n.backupPath,
+            serviceName: svc,
+            restartCommand: n.restartCommand ?? `systemctl restart ${svc}`,
+            healthCommand: n.healthCommand,
+            versionCommand: n.versionCommand ?? `${n.installPath}/bin/${svc} --version`,
+            serviceCheckCommand: n.serviceCheckCommand ?? `systemctl cat ${svc} >/dev/null`,
+            healthRetries: n.healthRetries,
+            healthIntervalSeconds: parseDuration(n.healthInterval),
+            firstNodeGraceSeconds: parseDuration(n.firstNodeGrace),
+            nodeGraceSeconds: parseDuration(n.nodeGrace),
+            pauseSeconds: parseDuration(n.pauseBetweenNodes),
+            minFreeDiskGb: n.minFreeDiskGb,
+            serial: n.serial,
+            batches: planBatches(n.serial, n.hosts.length),
+            maxFailPercentage: n.maxFailPercentage,
+            journalPath: path.resolve(n.artifactsDir, "rollout-journal.json"),
+            deploymentLog: path.resolve(n.artifactsDir, "deployments.log"),
+            operator: n.operator ?? process.env.USER ?? "unknown",
+        }, { parent: this });
+        this.registerOutputs({ record: this.rollout.record });
+    }
+}
