@@ -6,7 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CanaryStage, GateFactory } from "./components/CanaryStage";
 import { MonitoringStack } from "./components/MonitoringStack";
-import { NodeRollout } from "./components/NodeRollout";
+import { NodeRollout, NodeRolloutArgs } from "./components/NodeRollout";
 import { ProofWorkers } from "./components/ProofWorkers";
 import { SpeculationService } from "./components/SpeculationService";
 import * as path from "path";
@@ -66,6 +66,21 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
                 artifactsDir: path.resolve(g.artifactsDir),
             }, { parent, dependsOn: [shift, baseline] }),
         };
+    };
+}
+
+/** The gate between node batches: the canary gate's checks on the service, with the stack's thresholds. */
+function nodeBatchGate(loaded: LoadedConfig, serviceUrl: string): NonNullable<NodeRolloutArgs["batchGate"]> {
+    const { config } = loaded;
+    const g = config.canary.gate;
+    const bakeSeconds = parseDuration(config.nodes.batchGate.bake);
+    return {
+        stage: "alys-nodes", percentage: config.rolloutPercentage, version: config.release.version, serviceUrl,
+        proofWorkerUrl: g.proofWorkerUrl, prometheusUrl: g.prometheusUrl, source: g.source, adminToken: "",
+        thresholds: effectiveThresholds(config, -1), bakeSeconds, pollSeconds: parseDuration(g.pollInterval),
+        deadlineSeconds: bakeSeconds + parseDuration(g.deadlineSlack), timeoutMs: parseDuration(g.timeout) * 1000,
+        onFailure: "fail", noData: Object.fromEntries(GATE_METRICS.map((m) => [m, g.noDataByMetric[m] ?? g.noData])),
+        checkRolloutPercentage: false,
     };
 }
 
@@ -165,7 +180,10 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
 
     // The bare-metal fleet (seed 001) rolls out beside the Kubernetes side, node by node.
     const nodes = config.nodes.hosts.length > 0
-        ? new NodeRollout("alys-nodes", { version: config.release.version, nodes: config.nodes, privateKey: secrets.sshPrivateKey! })
+        ? new NodeRollout("alys-nodes", {
+            version: config.release.version, nodes: config.nodes, privateKey: secrets.sshPrivateKey!,
+            batchGate: config.nodes.batchGate.enabled ? nodeBatchGate(loaded, serviceUrl) : undefined,
+        })
         : undefined;
 
     const top = stages[stages.length - 1];

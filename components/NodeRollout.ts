@@ -5,12 +5,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseDuration } from "../config/duration";
 import { StackConfig } from "../config/schema";
 import { planBatches } from "../lib/nodes/plan";
+import { RolloutSpec } from "../lib/nodes/rollout";
 import { SshRollout } from "../providers/sshRollout";
 
 export interface NodeRolloutArgs {
     version: string;
     nodes: StackConfig["nodes"];
     privateKey: pulumi.Input<string>;
+    /** The health gate between batches (built from canary.gate by program.ts), when nodes.batchGate is enabled. */
+    batchGate?: RolloutSpec["batchGate"];
 }
 
 /** Reads a local file the rollout uploads; a missing one is a config error naming its key. */
@@ -61,6 +64,7 @@ export class NodeRollout extends pulumi.ComponentResource {
             journalPath: path.resolve(n.artifactsDir, "rollout-journal.json"),
             deploymentLog: path.resolve(n.artifactsDir, "deployments.log"),
             operator: n.operator ?? process.env.USER ?? "unknown",
+            ...(args.batchGate ? { batchGate: args.batchGate } : {}),
         }, { parent: this });
         this.registerOutputs({ record: this.rollout.record });
     }

@@ -200,6 +200,11 @@ export const stackConfigSchema = z.object({
         serviceCheckCommand: z.string().min(1).optional(),
         /** Who the deployment record names (default: $USER of the machine running pulumi). */
         operator: z.string().min(1).optional(),
+        /** Health gate between batches: the canary gate's checks (canary.gate settings) must stay green for `bake`. */
+        batchGate: z.object({
+            enabled: z.boolean({ error: "must be true or false" }).default(false),
+            bake: duration("how long the service must stay green between two batches").default("5m"),
+        }).strict().prefault({}),
         /** Where the resumable journal and the deployment log are kept, relative to the project folder. */
         artifactsDir: z.string().min(1).default("deployment-artifacts/nodes"),
     }).strict().prefault({}),

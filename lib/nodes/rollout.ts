@@ -11,6 +11,7 @@
  * Paths and commands run in the node's shell inside double quotes, so they may use the node's environment.
  */
 import { failureBudget, formatNodeTable, NodeJournal, NodeStatus, nodesToRestore, nextStep, planBatches, RolloutJournal, SerialEntry } from "./plan";
+import { captureBaseline, GateSpec, runGate } from "../gate/run";
 import { connect, NodeAddress, NodeSession } from "./ssh";
 
 export interface RolloutSpec {
@@ -35,6 +36,12 @@ export interface RolloutSpec {
     minFreeDiskGb: number;
     serial: SerialEntry[];
     maxFailPercentage: number;
+    /**
+     * Optional health gate between batches (the canary HealthGate's logic, lib/gate/run.ts): the service the nodes
+     * serve must stay green for its bake before the next batch; a no-go restores every touched node.  The error-rate
+     * baseline is measured before the first batch.
+     */
+    batchGate?: Omit<GateSpec, "baselineErrorRate">;
     /** Local files: the resumable journal and the deployment log (one JSON line per rollout). */
     journalPath: string;
     deploymentLog: string;
@@ -278,6 +285,10 @@ export async function runRollout(spec: RolloutSpec, onTransition?: Ctx["onTransi
 
     const budget = failureBudget(spec.nodes.length, spec.maxFailPercentage);
     const failures: string[] = [];
+    let gateFailure: string | undefined;
+    const gate = spec.batchGate
+        ? { ...spec.batchGate, baselineErrorRate: (await captureBaseline(spec.batchGate, spec.batchGate.pollSeconds)).errorRate }
+        : undefined;
     let index = 0;
     let deployedAny = Object.values(journal.nodes).some((n) => n.status === "healthy");
     for (const [b, size] of batches.entries()) {
@@ -288,14 +299,20 @@ export async function runRollout(spec: RolloutSpec, onTransition?: Ctx["onTransi
         deployedAny = true;
         results.forEach((r, i) => { if (r.status === "rejected") failures.push(`${pending[i].name}: ${(r.reason as Error).message}`); });
         if (failures.length > budget) break;
-        if (b < batches.length - 1 && pending.length > 0) await sleep(spec.pauseSeconds);
+        if (b < batches.length - 1 && pending.length > 0) {
+            await sleep(spec.pauseSeconds);
+            if (gate) {
+                const { record } = await runGate({ ...gate, stage: `${gate.stage}-after-batch-${b + 1}` });
+                if (record.verdict !== "pass") { gateFailure = `health gate after batch ${b + 1}: ${record.reason}`; break; }
+            }
+        }
     }
 
     // Nodes that failed within the budget do not stay on a binary that never became healthy.
-    if (failures.length <= budget) {
+    if (failures.length <= budget && !gateFailure) {
         for (const n of spec.nodes.filter((x) => journal.nodes[x.name]?.status === "failed")) await restoreNode(ctx, n);
     }
-    let failure = failures.length > budget ? `${failures.length} node(s) failed (budget ${budget}):\n  ${failures.join("\n  ")}` : undefined;
+    let failure = failures.length > budget ? `${failures.length} node(s) failed (budget ${budget}):\n  ${failures.join("\n  ")}` : gateFailure;
     if (!failure) {
         // Post-check: every node runs the version it was given.
         const reports = await Promise.allSettled(spec.nodes.filter((n) => journal.nodes[n.name]?.status === "healthy").map(async (n) => {

@@ -11,6 +11,8 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { loadJournal, RolloutSpec, runRollout } from "../../lib/nodes/rollout";
 import { sshRolloutProvider } from "../../providers/sshRollout";
+import { DEFAULT_STAGE_THRESHOLDS } from "../../config/thresholds";
+import { startReference } from "../helpers/reference";
 import { alysProgram, startFleet, TestFleet } from "../../reference/sshFleet";
 
 const p = sshRolloutProvider as Required<pulumi.dynamic.ResourceProvider>;
@@ -97,6 +99,27 @@ describe("SshRollout against real SSH nodes", function () {
         for (const n of fleet.nodes) expect(fleet.installedVersion(n)).to.equal("v1.0.0");
         await assertConsistent(fleet, "v2.0.0");
         expect(JSON.parse(readFileSync(s.deploymentLog, "utf8").trim()).status).to.equal("rolled-back");
+    });
+
+    it("stops after a batch whose health gate fails (the canary gate's logic) and restores the batch", async () => {
+        fleet = await startFleet(3);
+        const ref = await startReference({ rolloutPercentage: 10 });
+        try {
+            ref.service.setFaults({ rollbackRate: 0.3 });
+            const s = spec(fleet, { batchGate: {
+                stage: "alys-nodes", percentage: 10, version: "v1.2.4", serviceUrl: ref.service.url, source: "metrics-endpoint", adminToken: "",
+                thresholds: DEFAULT_STAGE_THRESHOLDS, bakeSeconds: 0.3, pollSeconds: 0.1, deadlineSeconds: 2, timeoutMs: 500,
+                onFailure: "fail", noData: {}, checkRolloutPercentage: false,
+            } });
+            const err = await runRollout(s).then(() => undefined, (e: Error) => e);
+            expect(err?.message).to.match(/health gate after batch 1: no-go: rollbackRate \(above the abort threshold 0\.15\)/);
+            expect(err?.message).to.match(/node-1\s+restored/);
+            expect(err?.message).to.match(/node-2\s+untouched/);
+            await assertConsistent(fleet, "v2.0.0");
+            for (const n of fleet.nodes) expect(fleet.installedVersion(n)).to.equal("v1.0.0");
+        } finally {
+            await ref.close();
+        }
     });
 
     it("restores when the connection drops mid-upload", async () => {
