@@ -84,15 +84,16 @@ function nodeBatchGate(loaded: LoadedConfig, serviceUrl: string): NonNullable<No
     };
 }
 
-export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: ProgramOptions = {}) {
+/** The Kubernetes side: namespace, monitoring, proof workers, the speculation service (SPEC §1, §6). */
+function deployKubernetes(loaded: LoadedConfig) {
     const { config, namespace: namespaceName, secrets } = loaded;
     const provider = new k8s.Provider("k8s", {
         namespace: namespaceName,
         ...(config.kubernetes.renderYamlToDirectory ? { renderYamlToDirectory: config.kubernetes.renderYamlToDirectory } : {}),
     });
-    const k8sOpts = { provider };
-    const namespace = new k8s.core.v1.Namespace("namespace", { metadata: { name: namespaceName } }, k8sOpts);
+    const namespace = new k8s.core.v1.Namespace("namespace", { metadata: { name: namespaceName } }, { provider });
     const ns = namespace.metadata.name;
+    const providers = { providers: { kubernetes: provider } };
 
     const monitoring = new MonitoringStack("monitoring", {
         namespace: ns,
@@ -106,10 +107,8 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         nodeHosts: config.nodes.hosts.map((h) => h.host),
         receivers: loaded.receivers,
         receiverSecrets: secrets.alertReceivers,
-    }, { providers: { kubernetes: provider } });
+    }, providers);
 
-    const stages = plannedStages(config);
-    const ingressMode = config.canary.shiftMode === "ingress-weight";
     const proofWorkers = new ProofWorkers("proof-workers", {
         namespace: ns,
         namespaceName,
@@ -120,9 +119,10 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         monitoringMode: config.monitoring.mode,
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,
-    }, { providers: { kubernetes: provider } });
+    }, providers);
 
     // In ingress-weight mode the stable Deployment keeps the known-good version until the plan reaches 100 %.
+    const ingressMode = config.canary.shiftMode === "ingress-weight";
     const stableVersion = ingressMode && config.rolloutPercentage < 100 ? config.release.previousVersion : config.release.version;
     const speculation = new SpeculationService("speculation", {
         namespace: ns,
@@ -136,10 +136,21 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,
         dependsOn: [proofWorkers.deployment],
-    }, { providers: { kubernetes: provider } });
+    }, providers);
+    return { provider, ns, monitoring, proofWorkers, speculation, providers };
+}
+
+export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: ProgramOptions = {}) {
+    const { config, namespace: namespaceName, secrets } = loaded;
+    // kubernetes.enabled: false (the local stack) drives a service running elsewhere: no cluster objects at all.
+    const kube = config.kubernetes.enabled ? deployKubernetes(loaded) : undefined;
+    const adminToken: pulumi.Input<string> = kube ? kube.speculation.adminToken : secrets.adminToken!;
+    const serviceReady: pulumi.Resource[] = kube ? [kube.speculation.deployment, kube.speculation.service] : [];
+    const stages = plannedStages(config);
+    const ingressMode = config.canary.shiftMode === "ingress-weight";
 
     const serviceUrl = config.canary.gate.serviceUrl ?? `http://agenc-speculation.${namespaceName}.svc.cluster.local:${SPECULATION_PORT}`;
-    const gate = options.gate ? options.gate(loaded, serviceUrl) : healthGates(loaded, serviceUrl, speculation.adminToken);
+    const gate = options.gate ? options.gate(loaded, serviceUrl) : healthGates(loaded, serviceUrl, adminToken);
     // The final bench runs against the release before its first stage may shift traffic (SPEC §7).
     const bench = config.bench.enabled ? new BenchRun("final-bench", {
         version: config.release.version,
@@ -153,7 +164,7 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         },
         targetUrl: serviceUrl,
         timeoutSeconds: parseDuration(config.bench.timeout),
-    }, { dependsOn: [speculation.deployment, speculation.service] }) : undefined;
+    }, { dependsOn: serviceReady }) : undefined;
     const canaryStages: CanaryStage[] = [];
     for (const stage of stages) {
         canaryStages.push(new CanaryStage(stage.name, {
@@ -162,9 +173,9 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
             allStageNames: config.canary.steps.map((step, i) => stageName(step.percentage, i)),
             planPercentages: config.canary.steps.map((step) => step.percentage),
             shiftMode: config.canary.shiftMode,
-            namespace: ns,
+            namespace: kube?.ns ?? namespaceName,
             serviceUrl,
-            adminToken: speculation.adminToken,
+            adminToken,
             previous: canaryStages[canaryStages.length - 1],
             ingress: ingressMode ? {
                 host: config.canary.ingress.host,
@@ -174,8 +185,8 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
                 resources: config.service.resources,
             } : undefined,
             gate,
-            dependsOn: [speculation.deployment, speculation.service, ...(bench ? [bench] : [])],
-        }, { providers: { kubernetes: provider } }));
+            dependsOn: [...serviceReady, ...(bench ? [bench] : [])],
+        }, kube?.providers));
     }
 
     // The bare-metal fleet (seed 001) rolls out beside the Kubernetes side, node by node.
@@ -189,21 +200,21 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
     const top = stages[stages.length - 1];
     return {
         environment: config.environment,
-        namespace: ns,
+        namespace: kube?.ns,
         version: config.release.version,
         previousVersion: config.release.previousVersion,
-        speculationServiceName: speculation.serviceName,
-        proofWorkersServiceName: proofWorkers.serviceName,
-        configMapName: speculation.configMap.metadata.name,
-        configChecksum: speculation.configChecksum,
+        speculationServiceName: kube?.speculation.serviceName,
+        proofWorkersServiceName: kube?.proofWorkers.serviceName,
+        configMapName: kube?.speculation.configMap.metadata.name,
+        configChecksum: kube?.speculation.configChecksum,
         rolloutPercentage: top?.percentage ?? 0,
         rolloutMode: config.canary.shiftMode,
         stages: stages.map((s) => ({ name: s.name, percentage: s.percentage, bake: s.bake })),
-        adminToken: speculation.adminToken,
-        monitoringMode: config.monitoring.mode,
-        alertRules: monitoring.alertNames,
-        ruleResourceName: monitoring.ruleResourceName,
-        dashboards: monitoring.dashboardNames,
+        adminToken: kube?.speculation.adminToken,
+        monitoringMode: kube ? config.monitoring.mode : "none",
+        alertRules: kube?.monitoring.alertNames,
+        ruleResourceName: kube?.monitoring.ruleResourceName,
+        dashboards: kube?.monitoring.dashboardNames,
         gateVerdicts: canaryStages.map((s) => s.promotion).filter((r): r is HealthGate => r instanceof HealthGate)
             .map((g) => g.verdict),
         benchVerdict: bench?.verdict,

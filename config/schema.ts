@@ -229,7 +229,12 @@ export const stackConfigSchema = z.object({
         timeout: duration("longest a bench run may take").default("30m"),
     }).strict().prefault({}),
     kubernetes: z.object({
-        /** Write manifests to this folder instead of applying them to a cluster (the local stack). */
+        /**
+         * false: this stack deploys no Kubernetes objects and drives a service that runs elsewhere (the local stack
+         * against the reference workloads): only the canary stages, gates, bench and node rollout.
+         */
+        enabled: z.boolean({ error: "must be true or false" }).default(true),
+        /** Write manifests to this folder instead of applying them to a cluster. */
         renderYamlToDirectory: z.string().min(1).optional(),
     }).strict().prefault({}),
 }).strict();
@@ -317,6 +322,17 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
     }
     if (cfg.bench?.enabled && !cfg.bench.command) {
         ctx.addIssue({ code: "custom", path: ["bench", "command"], message: "must be set when bench.enabled is true" });
+    }
+    if (cfg.kubernetes && !cfg.kubernetes.enabled) {
+        if (cfg.canary && !cfg.canary.gate.serviceUrl) {
+            ctx.addIssue({ code: "custom", path: ["canary", "gate", "serviceUrl"], message: "must be set when kubernetes.enabled is false (the program deploys no service)" });
+        }
+        if (cfg.canary && cfg.canary.shiftMode === "ingress-weight") {
+            ctx.addIssue({ code: "custom", path: ["canary", "shiftMode"], message: "must be feature-flag when kubernetes.enabled is false (no ingress is deployed)" });
+        }
+        if (cfg.environment === "production") {
+            ctx.addIssue({ code: "custom", path: ["kubernetes", "enabled"], message: "must be true in production" });
+        }
     }
     const canary = cfg.canary;
     if (!canary) return problems;

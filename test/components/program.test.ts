@@ -67,7 +67,7 @@ describe("the program under mocks", () => {
 
         it("creates the admin token with @pulumi/random and exports it only as a secret", async () => {
             expect(engine.ofType("random:index/randomPassword:RandomPassword")).to.have.length(1);
-            expect(await isSecretOutput(outputs.adminToken)).to.equal(true);
+            expect(await isSecretOutput(outputs.adminToken!)).to.equal(true);
             const stringData = engine.byK8sName(SECRET, "agenc-speculation-secrets").inputs.stringData;
             expect(secretEnvelope(stringData)).to.deep.equal({ ADMIN_TOKEN: "mock-admin-token-0123456789abcdef" });
         });
@@ -88,7 +88,7 @@ describe("the program under mocks", () => {
             expect(engine.ofType("agenc:deploy:CanaryStage")).to.have.length(0);
             expect(outputs.rolloutPercentage).to.equal(0);
             expect(outputs.rolloutMode).to.equal("feature-flag");
-            expect(await valueOf(outputs.namespace)).to.equal("agenc-staging");
+            expect(await valueOf(outputs.namespace!)).to.equal("agenc-staging");
             expect(outputs.alertRules).to.include.members(["SpeculationRollbackRateAbort", "ProofQueueOverflow", "MemoryLeak"]);
         });
 
