@@ -51,5 +51,52 @@ GO
   rm -rf "$w"
 }
 
+# The dynamic-provider plugin: a shim that runs @pulumi/pulumi's dynamic-provider host with node.  The engine starts
+# it in the program's folder, so the SDK (and the modules the providers require) resolve from its node_modules.
+install_shims() {
+  cat >"$bin/pulumi-resource-pulumi-nodejs" <<'SH'
+#!/bin/sh
+script="$(node -e "process.stdout.write(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))")" || exit 1
+exec node "$script" "$@"
+SH
+  # The policy-pack host: without a Node language plugin the engine runs `pulumi-analyzer-policy-nodejs` in the
+  # pack's folder (pkg/resource/plugin/analyzer_plugin.go), which runs @pulumi/pulumi's run-policy-pack.
+  cat >"$bin/pulumi-analyzer-policy-nodejs" <<'SH'
+#!/bin/sh
+script="$(node -e "process.stdout.write(require.resolve('@pulumi/pulumi/cmd/run-policy-pack'))")" || exit 1
+exec node "$script" "$@"
+SH
+  chmod +x "$bin/pulumi-resource-pulumi-nodejs" "$bin/pulumi-analyzer-policy-nodejs"
+}
+
+# Provider plugins at the versions the npm packages declare.  The module proxy here refuses these modules
+# (HTTP 403 "This module version is not available" for pulumi-kubernetes/provider/v4 and pulumi-random/provider/v4,
+# 404 for pulumi-command/provider), so each is tried once per version and skipped with the proxy's answer; the local
+# stack runs without them (kubernetes.enabled: false).  On a machine that reaches get.pulumi.com, use
+# `pulumi plugin install resource kubernetes 4.34.2` (and random 4.21.2) instead.
+try_provider() {
+  local name="$1" module="$2" version="$3" marker="$bin/.tried-$1-$3"
+  [ -e "$marker" ] && return 0
+  local answer
+  answer="$(curl -s -o /dev/null -w '%{http_code}' "${GOPROXY_URL:-https://proxy.golang.org}/$module/@v/v$version.info" || echo unreachable)"
+  if [ "$answer" = "200" ]; then
+    log "provider $name v$version is on the module proxy: building"
+    local w; w="$(mktemp -d)"
+    (cd "$w" && go mod init agenc.local/plugin-$name >/dev/null 2>&1 && go get "$module/cmd/pulumi-resource-$name@v$version" >&2 \
+       && go build -trimpath -o "$bin/pulumi-resource-$name" "$module/cmd/pulumi-resource-$name") \
+       || log "provider $name v$version: build failed (see above)"
+    rm -rf "$w"
+  else
+    log "provider $name v$version: module proxy answers HTTP $answer for $module@v$version; skipped"
+  fi
+  touch "$marker"
+}
+
+kubernetes_version="$(node -p "require('$here/node_modules/@pulumi/kubernetes/package.json').pulumi.version" 2>/dev/null || echo 4.34.2)"
+random_version="$(node -p "require('$here/node_modules/@pulumi/random/package.json').pulumi.version" 2>/dev/null || echo 4.21.2)"
+
 build_cli
+install_shims
+try_provider kubernetes github.com/pulumi/pulumi-kubernetes/provider/v4 "${kubernetes_version#v}"
+try_provider random github.com/pulumi/pulumi-random/provider/v4 "${random_version#v}"
 echo "$bin"
