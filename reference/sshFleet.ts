@@ -1,7 +1,9 @@
 /**
- * Real SSH nodes on loopback, for the tests, the benchmark and rehearsing a node rollout: one Debian sshd per node (its own host key, port and NODE_HOME), each running a
- * small `alys` node program that serves /health and answers --version, restarted by a script that really stops
- * and starts it.  The tests start and stop the nodes themselves.
+ * Real SSH nodes on loopback, for the tests, the benchmark and rehearsing a node rollout: one Debian sshd per node,
+ * each with its own host key and port, in its own mount namespace where the node's folders are mounted at the
+ * seed's paths (/opt/alys, /var/backups/alys) — so every node has the same absolute paths, like real machines.
+ * Each runs a small `alys` node program that serves /health and answers --version, restarted by a script that
+ * really stops and starts it.  NODE_HOME and NODE_PORT (its health port) are set in every SSH session.
  */
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "fs";
@@ -36,7 +38,7 @@ if [ -f run.pid ]; then
   # Gone means exited: a zombie waiting for this sandbox's init to reap it counts as gone.
   while kill -0 "$pid" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ]; do sleep 0.02; done
 fi
-setsid nohup "$NODE_HOME/opt/alys/bin/alys" serve > "$NODE_HOME/alys.log" 2>&1 < /dev/null &
+setsid nohup /opt/alys/bin/alys serve > "$NODE_HOME/alys.log" 2>&1 < /dev/null &
 echo $! > run.pid
 `;
 
@@ -95,7 +97,7 @@ export async function startFleet(count: number, version = "v1.0.0"): Promise<Tes
     for (let i = 1; i <= count; i++) {
         const name = `node-${i}`;
         const home = path.join(dir, name);
-        for (const d of ["opt/alys/bin", "opt/alys/config", "backups"]) mkdirSync(path.join(home, d), { recursive: true });
+        for (const d of ["opt/alys/bin", "opt/alys/config", "backups/rollback"]) mkdirSync(path.join(home, d), { recursive: true });
         const hostKey = keygen(path.join(home, "hostkey"));
         writeFileSync(path.join(home, "opt/alys/bin/alys"), alysProgram(version));
         chmodSync(path.join(home, "opt/alys/bin/alys"), 0o755);
@@ -111,20 +113,27 @@ export async function startFleet(count: number, version = "v1.0.0"): Promise<Tes
             "Subsystem sftp internal-sftp", "LogLevel ERROR", "MaxStartups 100:30:200", "MaxSessions 50", "",
         ].join("\n"));
         let log = "";
-        const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(home, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
+        // A private mount namespace per node: its folders appear at the seed's paths; the node program started
+        // here and everything sshd starts share it.
+        const boot = [
+            "set -e", "mount --make-rprivate /", "mkdir -p /opt/alys /var/backups/alys",
+            `mount --bind '${home}/opt/alys' /opt/alys`, `mount --bind '${home}/backups' /var/backups/alys`,
+            `NODE_HOME='${home}' NODE_PORT=${httpPort} sh '${home}/restart.sh'`,
+            `exec /usr/sbin/sshd -D -e -f '${path.join(home, "sshd_config")}'`,
+        ].join("\n");
+        const sshd = spawn("unshare", ["--mount", "sh", "-c", boot], { stdio: ["ignore", "ignore", "pipe"] });
         sshd.stderr!.on("data", (c) => (log += c));
         await waitForPort(port, sshd, () => log);
-        execFileSync("sh", [path.join(home, "restart.sh")], { env: { ...process.env, NODE_HOME: home, NODE_PORT: String(httpPort) } });
         nodes.push({ name, host: "127.0.0.1", port, user: "root", hostKey, home, httpPort, sshd });
     }
     const fleet: TestFleet = {
         nodes, dir, strangerHostKey: stranger, privateKey: readFileSync(path.join(dir, "client"), "utf8"),
         paths: {
-            installPath: "$NODE_HOME/opt/alys",
-            backupPath: "$NODE_HOME/backups",
+            installPath: "/opt/alys",
+            backupPath: "/var/backups/alys/rollback",
             restartCommand: "sh \"$NODE_HOME/restart.sh\"",
-            healthCommand: "curl -sf \"http://127.0.0.1:$NODE_PORT/health\"",
-            versionCommand: "\"$NODE_HOME/opt/alys/bin/alys\" --version",
+            healthCommand: "curl -sf \"http://localhost:$NODE_PORT/health\"",
+            versionCommand: "/opt/alys/bin/alys --version",
             serviceCheckCommand: "test -x \"$NODE_HOME/restart.sh\"",
         },
         installedVersion: (n) => execFileSync(path.join(n.home, "opt/alys/bin/alys"), ["--version"]).toString().trim().replace(/^alys /, ""),
@@ -133,9 +142,12 @@ export async function startFleet(count: number, version = "v1.0.0"): Promise<Tes
                 return (await fetch(`http://127.0.0.1:${n.httpPort}/health`, { signal: AbortSignal.timeout(2000) })).ok;
             } catch { return false; }
         },
-        backups: (n) => readdirSync(path.join(n.home, "backups")).filter((b) => b !== "latest").sort(),
-        latestBackup: (n) => (existsSync(path.join(n.home, "backups/latest")) ? path.basename(readlinkSync(path.join(n.home, "backups/latest"))) : undefined),
-        backupVersion: (n, b) => execFileSync(path.join(n.home, "backups", b, "bin/alys"), ["--version"]).toString().trim().replace(/^alys /, ""),
+        backups: (n) => readdirSync(path.join(n.home, "backups/rollback")).filter((b) => b !== "latest").sort(),
+        // The link is absolute inside the node (/var/backups/alys/rollback/…): read it, do not follow it.
+        latestBackup: (n) => {
+            try { return path.basename(readlinkSync(path.join(n.home, "backups/rollback/latest"))); } catch { return undefined; }
+        },
+        backupVersion: (n, b) => execFileSync(path.join(n.home, "backups/rollback", b, "bin/alys"), ["--version"]).toString().trim().replace(/^alys /, ""),
         // Kills the node's per-connection sshd processes: every open session drops, the listener stays up.
         dropSessions: (n) => { try { execFileSync("pkill", ["-KILL", "-P", String(n.sshd.pid)]); } catch { /* none */ } },
         stop: async () => {
