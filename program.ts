@@ -198,27 +198,31 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         : undefined;
 
     const top = stages[stages.length - 1];
+    // Kubernetes outputs only where there is a Kubernetes side (an undefined output is a warning under the engine).
+    const kubernetesOutputs = kube ? {
+        namespace: kube.ns,
+        speculationServiceName: kube.speculation.serviceName,
+        proofWorkersServiceName: kube.proofWorkers.serviceName,
+        configMapName: kube.speculation.configMap.metadata.name,
+        configChecksum: kube.speculation.configChecksum,
+        adminToken: kube.speculation.adminToken,
+        monitoringMode: config.monitoring.mode,
+        alertRules: kube.monitoring.alertNames,
+        ruleResourceName: kube.monitoring.ruleResourceName,
+        dashboards: kube.monitoring.dashboardNames,
+    } : {};
     return {
         environment: config.environment,
-        namespace: kube?.ns,
         version: config.release.version,
         previousVersion: config.release.previousVersion,
-        speculationServiceName: kube?.speculation.serviceName,
-        proofWorkersServiceName: kube?.proofWorkers.serviceName,
-        configMapName: kube?.speculation.configMap.metadata.name,
-        configChecksum: kube?.speculation.configChecksum,
         rolloutPercentage: top?.percentage ?? 0,
         rolloutMode: config.canary.shiftMode,
         stages: stages.map((s) => ({ name: s.name, percentage: s.percentage, bake: s.bake })),
-        adminToken: kube?.speculation.adminToken,
-        monitoringMode: kube ? config.monitoring.mode : "none",
-        alertRules: kube?.monitoring.alertNames,
-        ruleResourceName: kube?.monitoring.ruleResourceName,
-        dashboards: kube?.monitoring.dashboardNames,
         gateVerdicts: canaryStages.map((s) => s.promotion).filter((r): r is HealthGate => r instanceof HealthGate)
             .map((g) => g.verdict),
-        benchVerdict: bench?.verdict,
-        nodeDeployment: nodes?.rollout.record,
+        ...(bench ? { benchVerdict: bench.verdict } : {}),
+        ...(nodes ? { nodeDeployment: nodes.rollout.record } : {}),
+        ...kubernetesOutputs,
     };
 }
 

@@ -35,7 +35,9 @@ interface RolloutState extends RolloutSpec {
 async function rollOut(inputs: RolloutState) {
     try {
         const { journal, record } = await runRollout(inputs);
-        return { ...inputs, journal, record };
+        // Through JSON: the engine's protobuf Struct refuses nested `undefined` ("Unexpected struct type"), which
+        // the journal's optional fields carry; mocks accept it, the real engine does not.
+        return JSON.parse(JSON.stringify({ ...inputs, journal, record })) as RolloutState;
     } catch (e) {
         // Nodes are back on their backups (or the pre-checks touched nothing): the update fails with the table.
         throw new Error((e as RolloutError).message);
@@ -67,7 +69,7 @@ export const sshRolloutProvider: pulumi.dynamic.ResourceProvider = {
     async update(_id: string, olds: RolloutState, news: RolloutState) {
         const rolledOut = JSON.stringify([olds.version, olds.contentHash, olds.nodes]) !== JSON.stringify([news.version, news.contentHash, news.nodes]);
         const drifted = olds.liveVersions !== undefined && Object.values(olds.liveVersions).some((v) => !v.includes(olds.version));
-        if (!rolledOut && !drifted) return { outs: { ...news, journal: olds.journal, record: olds.record } };
+        if (!rolledOut && !drifted) return { outs: JSON.parse(JSON.stringify({ ...news, journal: olds.journal, record: olds.record })) };
         return { outs: await rollOut(news) };
     },
     async read(id: string, props: RolloutState) {

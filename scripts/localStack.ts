@@ -1,0 +1,131 @@
+/**
+ * The local stack under the real engine: the Pulumi CLI built by scripts/build-toolchain.sh, a file backend and a
+ * passphrase in a work folder, the program run as an Automation API inline program (no Node language host is
+ * needed), the reference workloads and local SSH nodes as the things it drives.  `npm run local` and the e2e tests
+ * both use this.
+ */
+import { execFileSync } from "child_process";
+import { randomBytes } from "crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { ConfigMap, LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { defineStack } from "../program";
+import { startProofWorker, RunningProofWorker } from "../reference/proofWorker";
+import { alysProgram, startFleet, TestFleet } from "../reference/sshFleet";
+import { RunningSpeculationService, startSpeculationService } from "../reference/speculationService";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const PROJECT = "agenc-speculation";
+
+/** Builds (or finds, warm) the CLI and the plugin shims; returns their folder. */
+export function toolchain(): string {
+    const out = execFileSync("bash", [path.join(ROOT, "scripts/build-toolchain.sh")], { stdio: ["ignore", "pipe", "inherit"] }).toString();
+    return out.trim().split("\n").pop()!;
+}
+
+export interface LocalEnvironment {
+    workDir: string;
+    binDir: string;
+    service: RunningSpeculationService;
+    worker: RunningProofWorker;
+    fleet?: TestFleet;
+    /** The binary the node rollout ships (the reference `alys` program at the release version). */
+    nodeBinary?: string;
+    adminToken: string;
+    sshPrivateKey?: string;
+    passphrase: string;
+    envVars: Record<string, string>;
+    stop(): Promise<void>;
+}
+
+/**
+ * Starts what the local stack drives and prepares its work folder: file backend under state/, a passphrase kept in
+ * a 0600 file, PULUMI_HOME of its own, and a node_modules link so the engine's plugin shims find the SDK.
+ */
+export async function startLocalEnvironment(opts: { workDir: string; binDir: string; nodes: number; fleetVersion?: string; release?: string }): Promise<LocalEnvironment> {
+    const { workDir, binDir } = opts;
+    mkdirSync(path.join(workDir, "state"), { recursive: true });
+    mkdirSync(path.join(workDir, "home"), { recursive: true });
+    if (!existsSync(path.join(workDir, "node_modules"))) symlinkSync(path.join(ROOT, "node_modules"), path.join(workDir, "node_modules"));
+    const passphraseFile = path.join(workDir, "passphrase");
+    if (!existsSync(passphraseFile)) writeFileSync(passphraseFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
+    const passphrase = readFileSync(passphraseFile, "utf8").trim();
+
+    const adminToken = randomBytes(24).toString("base64url");
+    const worker = await startProofWorker({ adminToken });
+    const service = await startSpeculationService({ adminToken, version: opts.release ?? "v1.2.4" });
+    let fleet: TestFleet | undefined;
+    let nodeBinary: string | undefined;
+    if (opts.nodes > 0) {
+        fleet = await startFleet(opts.nodes, opts.fleetVersion ?? "v1.2.3");
+        nodeBinary = path.join(workDir, "alys");
+        writeFileSync(nodeBinary, alysProgram(opts.release ?? "v1.2.4"));
+        chmodSync(nodeBinary, 0o755);
+    }
+    return {
+        workDir, binDir, service, worker, fleet, nodeBinary, adminToken, passphrase, sshPrivateKey: fleet?.privateKey,
+        envVars: {
+            PULUMI_BACKEND_URL: `file://${path.join(workDir, "state")}`,
+            PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile,
+            PULUMI_HOME: path.join(workDir, "home"),
+            PULUMI_SKIP_UPDATE_CHECK: "1",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "1",
+            PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "1",
+        },
+        stop: async () => {
+            await service.close();
+            await worker.close();
+            await fleet?.stop();
+        },
+    };
+}
+
+/** Pulumi.local.yaml plus what exists only at run time; secrets go in as secrets. */
+export function localConfig(env: LocalEnvironment, edit: (c: Record<string, any>) => void = () => undefined): ConfigMap {
+    const doc = parse(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, any> };
+    const c: Record<string, any> = JSON.parse(JSON.stringify(doc.config));
+    c["speculation:canary"].gate = { ...c["speculation:canary"].gate, serviceUrl: env.service.url, proofWorkerUrl: env.worker.url,
+        artifactsDir: path.join(env.workDir, "artifacts/gates") };
+    c["speculation:bench"] = {
+        ...c["speculation:bench"],
+        command: `node -r ${path.join(ROOT, "node_modules/ts-node/register/transpile-only")} ${path.join(ROOT, "reference/cli.ts")} bench --url "$BENCH_TARGET_URL" --requests 300 --concurrency 8`,
+        resultsDir: path.join(env.workDir, "artifacts/benchmarks"),
+    };
+    if (env.fleet) {
+        const p = env.fleet.paths;
+        c["speculation:nodes"] = {
+            ...c["speculation:nodes"],
+            hosts: env.fleet.nodes.map(({ name, host, port, user, hostKey }) => ({ name, host, port, user, hostKey })),
+            binary: env.nodeBinary, restartCommand: p.restartCommand, healthCommand: p.healthCommand,
+            serviceCheckCommand: p.serviceCheckCommand, artifactsDir: path.join(env.workDir, "artifacts/nodes"),
+        };
+    }
+    edit(c);
+    const map: ConfigMap = {};
+    for (const [k, v] of Object.entries(c)) map[k] = { value: typeof v === "string" ? v : JSON.stringify(v) };
+    map["speculation:adminToken"] = { value: env.adminToken, secret: true };
+    if (env.sshPrivateKey) map["speculation:sshPrivateKey"] = { value: env.sshPrivateKey, secret: true };
+    return map;
+}
+
+/** The stack, with the program as an inline program; `fresh` removes an earlier stack of the same name first. */
+export async function openStack(env: LocalEnvironment, stackName: string, config: ConfigMap, fresh = false): Promise<Stack> {
+    const pulumiCommand = await PulumiCommand.get({ root: path.dirname(env.binDir), skipVersionCheck: true });
+    const ws = await LocalWorkspace.create({
+        workDir: env.workDir,
+        pulumiCommand,
+        envVars: env.envVars,
+        projectSettings: { name: PROJECT, runtime: "nodejs", description: "agenc-speculation local stack (inline program)" },
+        program: async () => defineStack(),
+    });
+    if (fresh && (await ws.listStacks()).some((s) => s.name === stackName)) {
+        await ws.removeStack(stackName, { force: true });
+    }
+    const stack = await Stack.createOrSelect(stackName, ws);
+    await stack.setAllConfig(config);
+    return stack;
+}
+
+export const POLICY_PACK = path.join(ROOT, "policy");
+export const policyConfig = (name: "local" | "staging" | "production") => path.join(ROOT, "policy/config", `${name}.json`);
