@@ -9,11 +9,15 @@ export interface AdminStatus {
     rolloutPercentage: number;
 }
 
-export class AdminApiError extends Error {
-    constructor(message: string, readonly reason: "unreachable" | "timeout" | "rejected-token" | "http-status" | "malformed") {
-        super(message);
-        this.name = "AdminApiError";
-    }
+export type AdminApiErrorReason = "unreachable" | "timeout" | "rejected-token" | "http-status" | "malformed";
+export type AdminApiError = Error & { reason: AdminApiErrorReason };
+
+/**
+ * A plain Error with a reason, not a subclass: Pulumi's closure serialisation of a dynamic provider turns a class
+ * that extends Error into one whose `message` is lost (found under the real engine; mocks never serialise).
+ */
+export function adminApiError(message: string, reason: AdminApiErrorReason): AdminApiError {
+    return Object.assign(new Error(message), { name: "AdminApiError", reason });
 }
 
 async function call(url: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
@@ -22,16 +26,16 @@ async function call(url: string, init: RequestInit, timeoutMs: number): Promise<
         response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
         const e = err as Error;
-        if (e.name === "TimeoutError" || e.name === "AbortError") throw new AdminApiError(`${url}: no answer within ${timeoutMs} ms`, "timeout");
-        throw new AdminApiError(`${url}: unreachable (${(e.cause as Error | undefined)?.message ?? e.message})`, "unreachable");
+        if (e.name === "TimeoutError" || e.name === "AbortError") throw adminApiError(`${url}: no answer within ${timeoutMs} ms`, "timeout");
+        throw adminApiError(`${url}: unreachable (${(e.cause as Error | undefined)?.message ?? e.message})`, "unreachable");
     }
     const text = await response.text();
-    if (response.status === 401 || response.status === 403) throw new AdminApiError(`${url}: admin token rejected (HTTP ${response.status})`, "rejected-token");
-    if (response.status < 200 || response.status > 299) throw new AdminApiError(`${url}: HTTP ${response.status}`, "http-status");
+    if (response.status === 401 || response.status === 403) throw adminApiError(`${url}: admin token rejected (HTTP ${response.status})`, "rejected-token");
+    if (response.status < 200 || response.status > 299) throw adminApiError(`${url}: HTTP ${response.status}`, "http-status");
     try {
         return JSON.parse(text);
     } catch {
-        throw new AdminApiError(`${url}: body is not JSON`, "malformed");
+        throw adminApiError(`${url}: body is not JSON`, "malformed");
     }
 }
 
@@ -39,7 +43,7 @@ export async function readAdminStatus(serviceUrl: string, timeoutMs = 5000): Pro
     const body = await call(`${serviceUrl}/admin/status`, {}, timeoutMs) as { speculation?: { enabled?: unknown; rollout_percentage?: unknown } };
     const s = body?.speculation;
     if (typeof s?.enabled !== "boolean" || typeof s?.rollout_percentage !== "number") {
-        throw new AdminApiError(`${serviceUrl}/admin/status: expected {speculation:{enabled, rollout_percentage}}`, "malformed");
+        throw adminApiError(`${serviceUrl}/admin/status: expected {speculation:{enabled, rollout_percentage}}`, "malformed");
     }
     return { enabled: s.enabled, rolloutPercentage: s.rollout_percentage };
 }
@@ -56,7 +60,7 @@ export async function setRolloutPercentage(serviceUrl: string, token: string, pe
     }, timeoutMs);
     const status = await readAdminStatus(serviceUrl, timeoutMs);
     if (status.rolloutPercentage !== percentage) {
-        throw new AdminApiError(`${serviceUrl}: rollout percentage reads ${status.rolloutPercentage} after setting ${percentage}`, "malformed");
+        throw adminApiError(`${serviceUrl}: rollout percentage reads ${status.rolloutPercentage} after setting ${percentage}`, "malformed");
     }
     return status;
 }

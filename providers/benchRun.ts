@@ -89,10 +89,9 @@ async function bench(inputs: BenchState, olds: BenchState | undefined, id: strin
     if (verdict === "pass") fs.writeFileSync(path.join(inputs.resultsDir, "baseline.json"), JSON.stringify(accepted, null, 2));
     const outs: BenchState = { ...inputs, verdict, result, rows, accepted, ranAt };
     if (verdict === "fail") {
-        throw {
-            message: `bench run for ${inputs.version} missed its gates (results in ${inputs.resultsDir}):\n${formatBenchRows(rows)}`,
-            id, properties: outs, reasons: rows.filter((r) => r.verdict === "fail").map((r) => `${r.gate}: ${r.observed} (limit ${r.limit})`),
-        };
+        // Under the engine only `reasons` reach the operator (the message is dropped): the whole table goes there.
+        const message = `bench run for ${inputs.version} missed its gates (results in ${inputs.resultsDir}):\n${formatBenchRows(rows)}`;
+        throw { message, id, properties: outs, reasons: [message] };
     }
     return outs;
 }

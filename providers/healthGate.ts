@@ -64,7 +64,9 @@ async function judge(inputs: HealthGateState, id: string) {
         // Created-but-failed: the engine keeps these properties (the decision record) and fails the update.
         // The token is left out of them: only outputs that echo a secret input are re-marked secret.
         const { adminToken: _t, ...properties } = outs;
-        throw { message: failureMessage(record, artifact), id, properties, reasons: [record.reason] };
+        // Under the engine only `reasons` reach the operator (the message is dropped): the whole table goes there.
+        const message = failureMessage(record, artifact);
+        throw { message, id, properties, reasons: [message] };
     }
     return outs;
 }

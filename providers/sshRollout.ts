@@ -40,7 +40,8 @@ async function rollOut(inputs: RolloutState) {
         return JSON.parse(JSON.stringify({ ...inputs, journal, record })) as RolloutState;
     } catch (e) {
         // Nodes are back on their backups (or the pre-checks touched nothing): the update fails with the table.
-        throw new Error((e as RolloutError).message);
+        const err = e as RolloutError | undefined;
+        throw new Error(err instanceof Error ? (err.message || err.stack || err.name) : `node rollout failed: ${JSON.stringify(e)}`);
     }
 }
 

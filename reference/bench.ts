@@ -20,9 +20,11 @@ export function percentile(sorted: number[], p: number): number {
     return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
 }
 
-export async function runBench(url: string, requests: number, concurrency: number): Promise<BenchResult> {
+export async function runBench(url: string, requests: number, concurrency: number, warmup = Math.min(200, requests)): Promise<BenchResult> {
     if (!Number.isInteger(requests) || requests < 1 || requests > 1_000_000) throw new Error("requests: must be a whole number from 1 to 1000000");
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new Error("concurrency: must be a whole number from 1 to 256");
+    // Warm-up requests (connections, JIT) are sent first and not measured: they would only add noise to the tail.
+    for (let i = 0; i < warmup; i++) await (await fetch(`${url}/admin/test/speculation`, { method: "POST", signal: AbortSignal.timeout(10_000) })).arrayBuffer().catch(() => undefined);
     const latencies: number[] = [];
     let errors = 0;
     let next = 0;

@@ -5,6 +5,7 @@
  * stage up to --to (default: the first stage, 10 %).  --stay keeps the workloads running afterwards and prints the
  * environment for `pulumi refresh` / `pulumi destroy` / `pulumi stack` from another shell.
  */
+import { rmSync } from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { localConfig, openStack, policyConfig, POLICY_PACK, ROOT, startLocalEnvironment, toolchain } from "./localStack";
@@ -15,6 +16,8 @@ async function main(): Promise<void> {
     const steps = [10, 50, 100].filter((p) => p <= target);
     if (steps.length === 0 || ![10, 50, 100].includes(target)) throw new Error(`--to: must be one of 10, 50, 100 (the local plan's steps), not ${values.to}`);
     const binDir = toolchain();
+    // Every run is a fresh rehearsal (new workloads, new stack): an earlier run's bench baseline does not apply.
+    rmSync(path.join(ROOT, ".pulumi-local", "artifacts"), { recursive: true, force: true });
     const env = await startLocalEnvironment({ workDir: path.join(ROOT, ".pulumi-local"), binDir, nodes: Number(values.nodes) });
     console.log(`[local] speculation service ${env.service.url}, proof worker ${env.worker.url}, ${env.fleet?.nodes.length ?? 0} SSH node(s)`);
     try {

@@ -63,11 +63,11 @@ export interface RolloutResult {
     batches: number[];
 }
 
-export class RolloutError extends Error {
-    constructor(message: string, readonly journal: RolloutJournal, readonly record?: DeploymentRecord) {
-        super(message);
-        this.name = "RolloutError";
-    }
+export type RolloutError = Error & { journal: RolloutJournal; record?: DeploymentRecord };
+
+/** A plain Error carrying the journal (a subclass of Error loses its message in a serialised dynamic provider). */
+export function rolloutError(message: string, journal: RolloutJournal, record?: DeploymentRecord): RolloutError {
+    return Object.assign(new Error(message), { name: "RolloutError", journal, record });
 }
 
 const q = (path: string) => `"${path}"`;
@@ -125,7 +125,7 @@ function mark(ctx: Ctx, node: string, status: NodeStatus, extra: Partial<NodeJou
     ctx.onTransition?.(node, status);
 }
 
-async function run(s: NodeSession, node: string, what: string, command: string, timeoutMs?: number): Promise<string> {
+async function runOnNode(s: NodeSession, node: string, what: string, command: string, timeoutMs?: number): Promise<string> {
     const r = await s.exec(command, timeoutMs);
     if (r.code !== 0) throw new Error(`${node}: ${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-500)}`);
     return r.stdout;
@@ -134,13 +134,13 @@ async function run(s: NodeSession, node: string, what: string, command: string, 
 async function precheck(spec: RolloutSpec, node: NodeAddress): Promise<void> {
     const s = await connect(node, spec.privateKey);
     try {
-        await run(s, node.name, "install folder check", `test -d ${q(spec.installPath)}`);
-        const freeKb = Number((await run(s, node.name, "free disk check", `df -Pk ${q(spec.installPath)} | awk 'NR==2 {print $4}'`)).trim());
+        await runOnNode(s, node.name, "install folder check", `test -d ${q(spec.installPath)}`);
+        const freeKb = Number((await runOnNode(s, node.name, "free disk check", `df -Pk ${q(spec.installPath)} | awk 'NR==2 {print $4}'`)).trim());
         const needKb = spec.minFreeDiskGb * 1024 * 1024;
         if (!(freeKb >= needKb)) {
             throw new Error(`${node.name}: ${(freeKb / 1048576).toFixed(1)} GB free under ${spec.installPath}; at least ${spec.minFreeDiskGb} GB required`);
         }
-        await run(s, node.name, `service ${spec.serviceName} check`, spec.serviceCheckCommand);
+        await runOnNode(s, node.name, `service ${spec.serviceName} check`, spec.serviceCheckCommand);
     } finally {
         s.close();
     }
@@ -166,7 +166,7 @@ async function deployNode(ctx: Ctx, node: NodeAddress, first: boolean): Promise<
         if (step === "backup") {
             // Copy into .partial and rename: a kill mid-copy never leaves a half backup under the final name; a
             // backup this rollout already finished (killed before the journal said so) is kept, not redone.
-            await run(s, node.name, "backup", [
+            await runOnNode(s, node.name, "backup", [
                 `if [ ! -d ${q(backup)} ]; then rm -rf ${q(backup + ".partial")} && mkdir -p ${q(backup + ".partial")}`,
                 `cp -a ${q(I + "/.")} ${q(backup + ".partial/")} && mv ${q(backup + ".partial")} ${q(backup)}; fi`,
                 `ln -sfn ${q(backup)} ${q(spec.backupPath + "/latest")}`,
@@ -176,19 +176,19 @@ async function deployNode(ctx: Ctx, node: NodeAddress, first: boolean): Promise<
         }
         if (step === "upload") {
             // SFTP takes literal paths: let the node's shell expand them first.
-            const [binPath, configPath] = (await run(s, node.name, "path expansion", `printf '%s\\n' ${q(bin)} ${q(config ?? "")}`)).split("\n");
+            const [binPath, configPath] = (await runOnNode(s, node.name, "path expansion", `printf '%s\\n' ${q(bin)} ${q(config ?? "")}`)).split("\n");
             await s.upload(spec.binary, `${binPath}.new`, 0o755);
             if (spec.configFile && config) await s.upload(spec.configFile, `${configPath}.new`, 0o644);
             mark(ctx, node.name, "uploaded");
             step = "switch";
         }
         if (step === "switch") {
-            await run(s, node.name, "atomic rename", [`mv -f ${q(bin + ".new")} ${q(bin)}`, ...(config ? [`mv -f ${q(config + ".new")} ${q(config)}`] : [])].join(" && "));
+            await runOnNode(s, node.name, "atomic rename", [`mv -f ${q(bin + ".new")} ${q(bin)}`, ...(config ? [`mv -f ${q(config + ".new")} ${q(config)}`] : [])].join(" && "));
             mark(ctx, node.name, "switched");
             step = "restart";
         }
         if (step === "restart") {
-            await run(s, node.name, "restart", spec.restartCommand);
+            await runOnNode(s, node.name, "restart", spec.restartCommand);
             await sleep(first ? spec.firstNodeGraceSeconds : spec.nodeGraceSeconds);
             if (!(await healthy(s, spec))) {
                 mark(ctx, node.name, "failed", { detail: `not healthy after ${spec.healthRetries} × ${spec.healthIntervalSeconds} s` });
@@ -208,12 +208,12 @@ async function restoreNode(ctx: Ctx, node: NodeAddress): Promise<void> {
     try {
         const s = await connect(node, spec.privateKey);
         try {
-            await run(s, node.name, "restore", [
+            await runOnNode(s, node.name, "restore", [
                 `test -d ${q(entry.backup!)}`,
                 `rm -f ${q(I)}/bin/*.new ${q(I)}/config/*.new`,
                 `cp -a ${q(entry.backup + "/.")} ${q(I + "/")}`,
             ].join(" && "));
-            await run(s, node.name, "restart", spec.restartCommand);
+            await runOnNode(s, node.name, "restart", spec.restartCommand);
             await sleep(spec.nodeGraceSeconds);
             const ok = await healthy(s, spec);
             mark(ctx, node.name, ok ? "restored" : "restore-failed", { version: "previous", detail: ok ? `from ${entry.backup}` : "restored but not healthy" });
@@ -255,7 +255,7 @@ export async function undoRollout(spec: RolloutSpec, journal: RolloutJournal): P
     };
     appendRecord(spec.deploymentLog, record);
     if (failed.length > 0) {
-        throw new RolloutError(`restoring the nodes of ${spec.version} failed on ${failed.map((n) => n.name).join(", ")}:\n${table(spec, journal)}`, journal, record);
+        throw rolloutError(`restoring the nodes of ${spec.version} failed on ${failed.map((n) => n.name).join(", ")}:\n${table(spec, journal)}`, journal, record);
     }
     return { journal, record };
 }
@@ -280,7 +280,7 @@ export async function runRollout(spec: RolloutSpec, onTransition?: Ctx["onTransi
     const checks = await Promise.allSettled(spec.nodes.map((n) => precheck(spec, n)));
     const refused = checks.map((c, i) => (c.status === "rejected" ? `${spec.nodes[i].name}: ${(c.reason as Error).message}` : "")).filter(Boolean);
     if (refused.length > 0) {
-        throw new RolloutError(`pre-checks failed, no node was touched:\n  ${refused.join("\n  ")}`, journal);
+        throw rolloutError(`pre-checks failed, no node was touched:\n  ${refused.join("\n  ")}`, journal);
     }
 
     const budget = failureBudget(spec.nodes.length, spec.maxFailPercentage);
@@ -331,7 +331,7 @@ export async function runRollout(spec: RolloutSpec, onTransition?: Ctx["onTransi
         saveJournal(spec.journalPath, journal);
         const rec = record("rolled-back");
         appendRecord(spec.deploymentLog, rec);
-        throw new RolloutError(`node rollout of ${spec.version} failed; every touched node was restored from its backup.\n${failure}\n${table(spec, journal)}`, journal, rec);
+        throw rolloutError(`node rollout of ${spec.version} failed; every touched node was restored from its backup.\n${failure}\n${table(spec, journal)}`, journal, rec);
     }
     journal.concluded = "deployed";
     saveJournal(spec.journalPath, journal);

@@ -19,17 +19,18 @@ export interface ExecResult {
     stderr: string;
 }
 
-export class SshError extends Error {
-    constructor(message: string, readonly reason: "host-key-mismatch" | "connect" | "timeout" | "exec" | "upload") {
-        super(message);
-        this.name = "SshError";
-    }
+export type SshErrorReason = "host-key-mismatch" | "connect" | "timeout" | "exec" | "upload";
+export type SshError = Error & { reason: SshErrorReason };
+
+/** A plain Error with a reason (a subclass of Error loses its message in a serialised dynamic provider). */
+export function sshError(message: string, reason: SshErrorReason): SshError {
+    return Object.assign(new Error(message), { name: "SshError", reason });
 }
 
 /** The raw public key blob of a pinned "type base64" key. */
 export function pinnedKeyBlob(hostKey: string): Buffer {
     const [type, b64] = hostKey.trim().split(/\s+/);
-    if (!type || !b64) throw new SshError(`host key "${hostKey}" is not "<type> <base64>"`, "host-key-mismatch");
+    if (!type || !b64) throw sshError(`host key "${hostKey}" is not "<type> <base64>"`, "host-key-mismatch");
     return Buffer.from(b64, "base64");
 }
 
@@ -53,9 +54,9 @@ export function connect(node: NodeAddress, privateKey: string, timeoutMs = 15_00
         });
         client.on("error", (e: Error) => {
             if (presented && !presented.equals(expected)) {
-                fail(new SshError(`${node.name} (${node.host}:${node.port}) presented a host key that is not the pinned one: refused`, "host-key-mismatch"));
+                fail(sshError(`${node.name} (${node.host}:${node.port}) presented a host key that is not the pinned one: refused`, "host-key-mismatch"));
             } else {
-                fail(new SshError(`${node.name} (${node.host}:${node.port}): ${e.message}`, /timed out/i.test(e.message) ? "timeout" : "connect"));
+                fail(sshError(`${node.name} (${node.host}:${node.port}): ${e.message}`, /timed out/i.test(e.message) ? "timeout" : "connect"));
             }
         });
         const config: ConnectConfig = {
@@ -74,7 +75,7 @@ export function connect(node: NodeAddress, privateKey: string, timeoutMs = 15_00
 function session(client: Client, node: NodeAddress): NodeSession {
     // A dropped connection fails whatever is in flight at once instead of leaving it hanging.
     const pending = new Set<(e: Error) => void>();
-    const dropped = () => { for (const reject of pending) reject(new SshError(`${node.name}: connection closed`, "connect")); pending.clear(); };
+    const dropped = () => { for (const reject of pending) reject(sshError(`${node.name}: connection closed`, "connect")); pending.clear(); };
     client.on("close", dropped);
     client.on("error", dropped);
     const tracked = <T>(run: (resolve: (v: T) => void, reject: (e: Error) => void) => void) => new Promise<T>((resolve, reject) => {
@@ -85,12 +86,12 @@ function session(client: Client, node: NodeAddress): NodeSession {
     return {
         exec: (command, timeoutMs = 120_000) => tracked<ExecResult>((resolve, reject) => {
             client.exec(command, (err, stream) => {
-                if (err) return reject(new SshError(`${node.name}: cannot run a command: ${err.message}`, "exec"));
+                if (err) return reject(sshError(`${node.name}: cannot run a command: ${err.message}`, "exec"));
                 let stdout = "";
                 let stderr = "";
                 const timer = setTimeout(() => {
                     stream.close();
-                    reject(new SshError(`${node.name}: command did not finish within ${timeoutMs} ms: ${command}`, "timeout"));
+                    reject(sshError(`${node.name}: command did not finish within ${timeoutMs} ms: ${command}`, "timeout"));
                 }, timeoutMs);
                 stream.on("data", (c: Buffer) => (stdout += c));
                 stream.stderr.on("data", (c: Buffer) => (stderr += c));
@@ -102,10 +103,10 @@ function session(client: Client, node: NodeAddress): NodeSession {
         }),
         upload: (localPath, remotePath, mode = 0o644) => tracked<void>((resolve, reject) => {
             client.sftp((err, sftp) => {
-                if (err) return reject(new SshError(`${node.name}: no SFTP: ${err.message}`, "upload"));
+                if (err) return reject(sshError(`${node.name}: no SFTP: ${err.message}`, "upload"));
                 sftp.fastPut(localPath, remotePath, { mode }, (e) => {
                     sftp.end();
-                    if (e) reject(new SshError(`${node.name}: upload of ${remotePath} failed: ${e.message}`, "upload"));
+                    if (e) reject(sshError(`${node.name}: upload of ${remotePath} failed: ${e.message}`, "upload"));
                     else resolve();
                 });
             });

@@ -80,6 +80,7 @@ describe("HealthGate provider against the reference workloads", function () {
             expect(ref.service.state.enabled).to.equal(false);
             expect(f.properties.decision.revert).to.include({ to: 0, confirmed: true });
             expect(f.properties).to.not.have.property("adminToken");
+            expect(f.reasons, "the engine shows only the reasons: they carry the whole table").to.deep.equal([f.message]);
             expect(JSON.parse(readFileSync(f.properties.artifact, "utf8")).verdict).to.equal("fail");
         });
     }

@@ -26,3 +26,23 @@ describe("dynamic provider serialisation", function () {
         });
     }
 });
+
+/** Loads a provider the way the engine's dynamic-provider host does: from its serialised text. */
+async function deserialised(provider: pulumi.dynamic.ResourceProvider): Promise<Required<pulumi.dynamic.ResourceProvider>> {
+    const { text, exportName } = await pulumi.runtime.serializeFunction(() => provider, { isFactoryFunction: true });
+    // With isFactoryFunction the module exports the factory's result: the provider object.
+    const mod = { exports: {} as Record<string, Required<pulumi.dynamic.ResourceProvider>> };
+    new Function("exports", "require", "module", "__filename", "__dirname", text)(mod.exports, require, mod, __filename, __dirname);
+    return mod.exports[exportName];
+}
+
+describe("dynamic providers as the engine runs them (deserialised)", function () {
+    this.timeout(30_000);
+    it("keep their error messages (a subclass of Error lost them: found under the real engine)", async () => {
+        const shift = await deserialised(trafficShiftProvider);
+        const err = await shift.create({ serviceUrl: "http://127.0.0.1:9", adminToken: "t", percentage: 10, previousPercentage: 0, stage: "s" })
+            .then(() => undefined, (e: Error & { reason?: string }) => e);
+        expect(err?.message).to.match(/^http:\/\/127\.0\.0\.1:9\/admin\/config: unreachable/);
+        expect(err?.reason).to.equal("unreachable");
+    });
+});

@@ -186,3 +186,18 @@ describe("SshRollout against real SSH nodes", function () {
         await assertConsistent(fleet, "v2.0.0");
     });
 });
+
+describe("SshRollout as the engine runs it (deserialised) against a real node", function () {
+    this.timeout(60_000);
+    let fleet: TestFleet;
+    afterEach(async () => fleet?.stop());
+    it("reaches the node and reports the pre-check by name (a helper named `run` was not captured: found under the real engine)", async () => {
+        fleet = await startFleet(1);
+        const { text, exportName } = await pulumi.runtime.serializeFunction(() => sshRolloutProvider, { isFactoryFunction: true });
+        const mod = { exports: {} as Record<string, Required<pulumi.dynamic.ResourceProvider>> };
+        new Function("exports", "require", "module", "__filename", "__dirname", text)(mod.exports, require, mod, __filename, __dirname);
+        const err = await mod.exports[exportName].create({ ...spec(fleet, { minFreeDiskGb: 1_000_000 }), contentHash: "h", batches: [1] })
+            .then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.match(/pre-checks failed, no node was touched:\n {2}node-1: node-1: [\d.]+ GB free under \/opt\/alys; at least 1000000 GB required/);
+    });
+});

@@ -1,0 +1,129 @@
+/**
+ * The operator's workflows under the real Pulumi engine (the CLI built from Go modules, a file backend, a
+ * passphrase, the Automation API), against the reference workloads and two local SSH nodes:
+ * stage 1 → config edit → stage 2, drift seen by refresh, a fault failing the next stage at its gate with traffic
+ * back at 0 %, preview with the policy pack per stack, destroy restoring everything, and no plaintext secret in
+ * the state, the export or the logs.  The steps share one stack and run in order.
+ */
+import { expect } from "chai";
+import { execFileSync } from "child_process";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
+import { LocalEnvironment, localConfig, openStack, policyConfig, POLICY_PACK, startLocalEnvironment, toolchain } from "../../scripts/localStack";
+
+function filesUnder(dir: string): string[] {
+    return readdirSync(dir).flatMap((f) => {
+        const p = path.join(dir, f);
+        return statSync(p).isDirectory() ? filesUnder(p) : [p];
+    });
+}
+
+describe("the real engine: operator workflows on the local stack", function () {
+    this.timeout(300_000);
+    let env: LocalEnvironment;
+    let stack: Stack;
+    let logs = "";
+    const log = (s: string) => { logs += s; };
+    const set = (pct: number, edit: (c: Record<string, any>) => void = () => undefined) =>
+        localConfig(env, (c) => { c["speculation:rolloutPercentage"] = pct; edit(c); });
+    const open = async (pct: number, edit?: (c: Record<string, any>) => void) => { stack = await openStack(env, "e2e", set(pct, edit)); return stack; };
+    const pack = (name: "local" | "staging" | "production") => ({ policyPacks: [POLICY_PACK], policyPackConfigs: [policyConfig(name)], onOutput: log });
+
+    before(async () => {
+        const binDir = toolchain();
+        env = await startLocalEnvironment({ workDir: mkdtempSync(path.join(tmpdir(), "e2e-")), binDir, nodes: 2 });
+        stack = await openStack(env, "e2e", set(10), true);
+    });
+    after(async () => env?.stop());
+
+    it("pulumi up of stage 1 (10 %): bench, node rollout and the stage's gate pass; traffic is at 10 %", async () => {
+        const up = await stack.up(pack("local"));
+        expect(up.summary.result).to.equal("succeeded");
+        expect(up.outputs.gateVerdicts.value).to.deep.equal(["pass"]);
+        expect(up.outputs.benchVerdict.value).to.equal("pass");
+        expect(up.outputs.nodeDeployment.value).to.include({ status: "deployed", version: "v1.2.4", nodeCount: 2 });
+        expect(env.service.state).to.include({ enabled: true, rolloutPercentage: 10 });
+        for (const n of env.fleet!.nodes) expect(env.fleet!.installedVersion(n)).to.equal("v1.2.4");
+    });
+
+    it("pulumi config set to the next percentage and up again: stage 2 is measured and passes", async () => {
+        await open(50);
+        const up = await stack.up(pack("local"));
+        expect(up.outputs.gateVerdicts.value).to.deep.equal(["pass", "pass"]);
+        expect(up.summary.resourceChanges).to.include({ create: 4 });
+        expect(env.service.state.rolloutPercentage).to.equal(50);
+    });
+
+    it("pulumi refresh shows a percentage changed out of band through the admin API, and up puts the stage's back", async () => {
+        const res = await fetch(`${env.service.url}/admin/config`, {
+            method: "POST", headers: { authorization: `Bearer ${env.adminToken}` },
+            body: JSON.stringify({ "speculation.enabled": true, "speculation.features.rollout_percentage": 25 }),
+        });
+        expect(res.status).to.equal(200);
+        const refresh = await stack.refresh({ onOutput: log });
+        expect(refresh.summary.resourceChanges?.update, "refresh records the drift").to.be.at.least(1);
+        const state = await stack.exportStack();
+        const shift = state.deployment.resources.find((r: { urn: string }) => r.urn.endsWith("TrafficShift::stage-2-50pct-shift"));
+        expect(shift.outputs.livePercentage).to.equal(25);
+        await open(50);
+        await stack.up(pack("local"));
+        expect(env.service.state.rolloutPercentage, "the next up re-applies the stage's percentage").to.equal(50);
+    });
+
+    it("a fault in the service fails the next stage at its gate: traffic back to 0 %, the message names the metric", async () => {
+        env.service.setFaults({ rollbackRate: 0.3 });
+        await open(100);
+        const err = await stack.up(pack("local")).then(() => undefined, (e: Error) => e);
+        expect(err, "the stage with a 30 % rollback rate passed").to.not.equal(undefined);
+        expect(err!.message).to.match(/health gate stage-3-100pct \(100 %, v1\.2\.4\) failed .*no-go: rollbackRate \(above the abort threshold 0\.15\)/);
+        expect(err!.message).to.include("Traffic reverted: rollout percentage is 0 (confirmed).");
+        expect(err!.message).to.match(/rollbackRate\s+max\(speculation_rollback_rate\) from \/metrics\s+0\.3\s+< 0\.05 to promote, > 0\.15 aborts\s+FAIL/);
+        expect(env.service.state.rolloutPercentage).to.equal(0);
+        env.service.setFaults({ rollbackRate: 0.01 });
+    });
+
+    it("pulumi preview with the policy pack: the valid plan passes; a violating one is rejected in production and warned in staging", async () => {
+        await open(50);
+        const ok = await stack.preview(pack("local"));
+        expect(ok.stdout).to.not.match(/mandatory|advisory/);
+        // A first node batch of two is against the node-rollout-limits policy (at most 1).
+        await open(50, (c) => { c["speculation:nodes"].serial = [2]; });
+        const warned = await stack.preview(pack("staging"));
+        expect(warned.stdout).to.match(/\[advisory\] {2}node-rollout-limits/);
+        expect(warned.stdout).to.match(/alys-nodes-ssh: the first batch has 2 nodes; at most 1\./);
+        const rejected = await stack.preview(pack("production")).then(() => undefined, (e: Error) => e);
+        expect(rejected, "production accepted a violating plan").to.not.equal(undefined);
+        expect(rejected!.message).to.match(/\[mandatory\] {2}node-rollout-limits/);
+        expect(rejected!.message).to.match(/the first batch has 2 nodes; at most 1\./);
+        await open(50);
+    });
+
+    it("pulumi stack export, the state files and the logs hold no plaintext secret", async () => {
+        const secrets = { adminToken: env.adminToken, passphrase: env.passphrase, sshKey: env.sshPrivateKey!.split("\n")[1] };
+        const exported = execFileSync(path.join(env.binDir, "pulumi"), ["stack", "export", "--stack", "e2e"], {
+            cwd: env.workDir, env: { ...process.env, ...env.envVars },
+        }).toString();
+        const state = filesUnder(path.join(env.workDir, "state")).map((f) => readFileSync(f, "utf8")).join("\n");
+        for (const [name, value] of Object.entries(secrets)) {
+            expect(value.length, name).to.be.greaterThan(10);
+            expect(exported.includes(value), `${name} in pulumi stack export`).to.equal(false);
+            expect(state.includes(value), `${name} in the state files`).to.equal(false);
+            expect(logs.includes(value), `${name} in the engine's output`).to.equal(false);
+        }
+        expect(exported).to.match(/"ciphertext":/);
+    });
+
+    it("pulumi destroy cleans up: traffic handed back to 0 %, every node restored to its backup", async () => {
+        const destroy = await stack.destroy({ onOutput: log });
+        expect(destroy.summary.result).to.equal("succeeded");
+        expect(env.service.state.rolloutPercentage).to.equal(0);
+        for (const n of env.fleet!.nodes) {
+            expect(env.fleet!.installedVersion(n)).to.equal("v1.2.3");
+            expect(await env.fleet!.healthy(n)).to.equal(true);
+        }
+        const state = await stack.exportStack();
+        expect(state.deployment.resources ?? []).to.have.length(0);
+    });
+});
