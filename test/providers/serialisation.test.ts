@@ -8,6 +8,7 @@ import { benchRunProvider } from "../../providers/benchRun";
 import { errorBaselineProvider } from "../../providers/errorBaseline";
 import { healthGateProvider } from "../../providers/healthGate";
 import { trafficShiftProvider } from "../../providers/trafficShift";
+import { deserialised } from "../helpers/deserialise";
 
 const providers: [string, pulumi.dynamic.ResourceProvider, string][] = [
     ["TrafficShift", trafficShiftProvider, "setRolloutPercentage"],
@@ -26,15 +27,6 @@ describe("dynamic provider serialisation", function () {
         });
     }
 });
-
-/** Loads a provider the way the engine's dynamic-provider host does: from its serialised text. */
-async function deserialised(provider: pulumi.dynamic.ResourceProvider): Promise<Required<pulumi.dynamic.ResourceProvider>> {
-    const { text, exportName } = await pulumi.runtime.serializeFunction(() => provider, { isFactoryFunction: true });
-    // With isFactoryFunction the module exports the factory's result: the provider object.
-    const mod = { exports: {} as Record<string, Required<pulumi.dynamic.ResourceProvider>> };
-    new Function("exports", "require", "module", "__filename", "__dirname", text)(mod.exports, require, mod, __filename, __dirname);
-    return mod.exports[exportName];
-}
 
 describe("dynamic providers as the engine runs them (deserialised)", function () {
     this.timeout(30_000);

@@ -13,6 +13,7 @@ import { loadJournal, RolloutSpec, runRollout } from "../../lib/nodes/rollout";
 import { sshRolloutProvider } from "../../providers/sshRollout";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../config/thresholds";
 import { startReference } from "../helpers/reference";
+import { deserialised } from "../helpers/deserialise";
 import { alysProgram, startFleet, TestFleet } from "../../reference/sshFleet";
 
 const p = sshRolloutProvider as Required<pulumi.dynamic.ResourceProvider>;
@@ -193,10 +194,8 @@ describe("SshRollout as the engine runs it (deserialised) against a real node", 
     afterEach(async () => fleet?.stop());
     it("reaches the node and reports the pre-check by name (a helper named `run` was not captured: found under the real engine)", async () => {
         fleet = await startFleet(1);
-        const { text, exportName } = await pulumi.runtime.serializeFunction(() => sshRolloutProvider, { isFactoryFunction: true });
-        const mod = { exports: {} as Record<string, Required<pulumi.dynamic.ResourceProvider>> };
-        new Function("exports", "require", "module", "__filename", "__dirname", text)(mod.exports, require, mod, __filename, __dirname);
-        const err = await mod.exports[exportName].create({ ...spec(fleet, { minFreeDiskGb: 1_000_000 }), contentHash: "h", batches: [1] })
+        const provider = await deserialised(sshRolloutProvider);
+        const err = await provider.create({ ...spec(fleet, { minFreeDiskGb: 1_000_000 }), contentHash: "h", batches: [1] })
             .then(() => undefined, (e: Error) => e);
         expect(err?.message).to.match(/pre-checks failed, no node was touched:\n {2}node-1: node-1: [\d.]+ GB free under \/opt\/alys; at least 1000000 GB required/);
     });
