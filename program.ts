@@ -164,6 +164,12 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         },
         targetUrl: serviceUrl,
         timeoutSeconds: parseDuration(config.bench.timeout),
+        ...(config.bench.onNode ? {
+            remote: pulumi.all([secrets.sshPrivateKey!]).apply(([privateKey]) => {
+                const { name, host, port, user, hostKey } = config.nodes.hosts.find((h) => h.name === config.bench.onNode)!;
+                return { node: { name, host, port, user, hostKey }, privateKey };
+            }),
+        } : {}),
     }, { dependsOn: serviceReady }) : undefined;
     const canaryStages: CanaryStage[] = [];
     for (const stage of stages) {

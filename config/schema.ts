@@ -225,6 +225,8 @@ export const stackConfigSchema = z.object({
             value: z.number({ error: "must be a number" }),
         }).strict()).default([]),
         resultsDir: z.string().min(1).default("deployment-artifacts/benchmarks"),
+        /** Run the bench command on this node (a name from nodes.hosts) over SSH instead of locally. */
+        onNode: z.string().min(1).optional(),
         /** The bench command is killed (a no-go) after this long. */
         timeout: duration("longest a bench run may take").default("30m"),
     }).strict().prefault({}),
@@ -319,6 +321,12 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
     });
     if (cfg.nodes && cfg.nodes.hosts.length > 0 && !cfg.nodes.binary) {
         ctx.addIssue({ code: "custom", path: ["nodes", "binary"], message: "must name the local path of the binary to roll out when nodes.hosts is set" });
+    }
+    if (cfg.bench?.onNode !== undefined && cfg.nodes && !cfg.nodes.hosts.some((h) => h.name === cfg.bench!.onNode)) {
+        ctx.addIssue({
+            code: "custom", path: ["bench", "onNode"],
+            message: `must be one of the nodes in nodes.hosts (${cfg.nodes.hosts.map((h) => h.name).join(", ") || "none declared"})`,
+        });
     }
     if (cfg.bench?.enabled && !cfg.bench.command) {
         ctx.addIssue({ code: "custom", path: ["bench", "command"], message: "must be set when bench.enabled is true" });

@@ -1,6 +1,7 @@
 /**
  * BenchRun: the final bench before a release's first canary stage (SPEC §7).
- *   create/update → runs the bench command (a local process, `sh -c`, bounded by timeoutSeconds), reads the JSON
+ *   create/update → runs the bench command (a local process, `sh -c`, or on a node over SSH with `remote`;
+ *                   bounded by timeoutSeconds), reads the JSON
  *                   result line, judges it against the last accepted run (lib/bench/gates.ts), writes
  *                   final_bench_results.json, metrics.csv and sign_off_summary.md under resultsDir; an accepted
  *                   run becomes the baseline (state and baseline.json); a rejected run fails the update with a
@@ -9,6 +10,7 @@
  *   diff          → a new version, command or limit runs the bench again
  */
 import * as pulumi from "@pulumi/pulumi";
+import { connect, NodeAddress } from "../lib/nodes/ssh";
 import { BenchGateRow, BenchLimits, BenchResult, formatBenchRows, judgeBench, metricsCsv, parseBenchOutput, signOffSummary } from "../lib/bench/gates";
 
 export const BENCH_RUN_TYPE = "BenchRun";
@@ -22,6 +24,8 @@ export interface BenchRunArgs {
     /** Passed to the command as BENCH_TARGET_URL. */
     targetUrl: pulumi.Input<string>;
     timeoutSeconds: pulumi.Input<number>;
+    /** Run the command on this node over SSH (pinned host key) instead of locally. */
+    remote?: pulumi.Input<{ node: NodeAddress; privateKey: string }>;
 }
 
 interface BenchState {
@@ -31,6 +35,7 @@ interface BenchState {
     limits: BenchLimits;
     targetUrl: string;
     timeoutSeconds: number;
+    remote?: { node: NodeAddress; privateKey: string };
     verdict: "pass" | "fail";
     result: BenchResult;
     rows: BenchGateRow[];
@@ -60,6 +65,20 @@ export function runCommand(command: string, env: Record<string, string>, timeout
     });
 }
 
+/** The same command on a node over SSH; the environment is passed on the command line (sshd drops most of it). */
+export async function runRemoteCommand(remote: { node: NodeAddress; privateKey: string }, command: string, env: Record<string, string>, timeoutSeconds: number): Promise<string> {
+    const quote = (v: string) => `'${v.replace(/'/g, "'\\''")}'`;
+    const session = await connect(remote.node, remote.privateKey);
+    try {
+        const exports = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`).join(" ");
+        const r = await session.exec(`export ${exports}; ${command}`, timeoutSeconds * 1000);
+        if (r.code !== 0) throw new Error(`bench command exited with ${r.code} on ${remote.node.name}: ${command}\n${r.stderr.trim().slice(-2000)}`);
+        return r.stdout;
+    } finally {
+        session.close();
+    }
+}
+
 function readBaselineFile(dir: string): (BenchResult & { version: string; at: string }) | undefined {
     const fs = require("fs") as typeof import("fs");
     const path = require("path") as typeof import("path");
@@ -74,7 +93,10 @@ async function bench(inputs: BenchState, olds: BenchState | undefined, id: strin
     const fs = require("fs") as typeof import("fs");
     const path = require("path") as typeof import("path");
     const baseline = olds?.accepted ?? readBaselineFile(inputs.resultsDir);
-    const stdout = await runCommand(inputs.command, { BENCH_TARGET_URL: inputs.targetUrl, BENCH_VERSION: inputs.version }, inputs.timeoutSeconds);
+    const env = { BENCH_TARGET_URL: inputs.targetUrl, BENCH_VERSION: inputs.version };
+    const stdout = inputs.remote
+        ? await runRemoteCommand(inputs.remote, inputs.command, env, inputs.timeoutSeconds)
+        : await runCommand(inputs.command, env, inputs.timeoutSeconds);
     const result = parseBenchOutput(stdout);
     const { verdict, rows } = judgeBench(result, baseline, inputs.limits);
     const ranAt = new Date().toISOString();
@@ -98,7 +120,7 @@ async function bench(inputs: BenchState, olds: BenchState | undefined, id: strin
 
 export const benchRunProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: BenchState, news: BenchState) {
-        const keys = ["version", "command", "limits", "targetUrl", "resultsDir"] as const;
+        const keys = ["version", "command", "limits", "targetUrl", "resultsDir", "remote"] as const;
         const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
         return { changes: changed.length > 0 || olds.verdict !== "pass" };
     },
@@ -123,6 +145,6 @@ export class BenchRun extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: BenchRunArgs, opts?: pulumi.CustomResourceOptions) {
         super(benchRunProvider, name, { ...args, verdict: undefined, result: undefined, rows: undefined, accepted: undefined, ranAt: undefined },
-            opts, "agenc", BENCH_RUN_TYPE);
+            { ...opts, additionalSecretOutputs: ["remote"] }, "agenc", BENCH_RUN_TYPE);
     }
 }

@@ -165,6 +165,23 @@ describe("the program under mocks", () => {
             expect(JSON.stringify(engine.one("agenc:deploy:NodeRollout", "alys-nodes").inputs)).to.not.include("PRIVATE KEY");
         });
 
+        it("runs the bench on a node over SSH when bench.onNode names one, with the key only as a secret", async () => {
+            const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+            const dir = mkdtempSync(path.join(tmpdir(), "nodes-"));
+            writeFileSync(path.join(dir, "alys"), "#!/bin/sh\necho alys v1.2.3\n");
+            let config = withEdit(stackConfig("staging"), "speculation:nodes", "hosts", [{ name: "alys-1", host: "10.0.0.1", user: "deploy", hostKey }]);
+            config = withEdit(config, "speculation:nodes", "binary", path.join(dir, "alys"));
+            config = withEdit(config, "speculation:bench", "enabled", true);
+            config = withEdit(config, "speculation:bench", "command", "./bench.sh");
+            config = withEdit(config, "speculation:bench", "onNode", "alys-1");
+            config = withEdit(config, "speculation:sshPrivateKey", undefined, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
+            await render(engine, config, ["speculation:sshPrivateKey"]);
+            const [bench] = engine.ofType("pulumi-nodejs:dynamic/agenc:BenchRun");
+            const remote = secretEnvelope(bench.inputs.remote) as { node: { name: string; hostKey: string }; privateKey: string };
+            expect(remote.node).to.include({ name: "alys-1", hostKey });
+            expect(remote.privateKey).to.match(/BEGIN OPENSSH PRIVATE KEY/);
+        });
+
         it("in ingress-weight mode gives the top stage a weighted canary ingress and keeps stable on the known-good version", async () => {
             let config = withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 50);
             config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");

@@ -10,6 +10,7 @@ import * as path from "path";
 import { benchRunProvider } from "../../providers/benchRun";
 import { Reference, startReference } from "../helpers/reference";
 import { ROOT } from "../helpers/stack";
+import { startFleet, TestFleet } from "../../reference/sshFleet";
 
 const p = benchRunProvider as Required<pulumi.dynamic.ResourceProvider>;
 const BENCH = `cd ${ROOT} && node -r ts-node/register/transpile-only reference/cli.ts bench --url "$BENCH_TARGET_URL" --requests 400 --concurrency 8`;
@@ -49,5 +50,25 @@ describe("BenchRun provider with the bench workload against the reference servic
             .then(() => expect.fail("accepted a failed command"), (e: Error) => expect(e.message).to.match(/exited with 3[\s\S]*boom/));
         await p.create(inputs(dir, "http://127.0.0.1:9", { command: "sleep 30", timeoutSeconds: 0.3 }))
             .then(() => expect.fail("waited forever"), (e: Error) => expect(e.message).to.match(/did not finish within 0\.3 s/));
+    });
+
+    it("runs the command on a node over SSH when remote is set (the node's own environment shows in the result)", async () => {
+        const fleet: TestFleet = await startFleet(1);
+        try {
+            const dir = mkdtempSync(path.join(tmpdir(), "bench-"));
+            const node = fleet.nodes[0];
+            // NODE_PORT exists only in the node's SSH sessions: a local run could not print it.
+            const command = `printf '{"p50_ms":1,"p95_ms":2,"p99_ms":3,"throughput_per_s":%s,"error_rate":0,"target":"%s"}' "$NODE_PORT" "$BENCH_TARGET_URL"`;
+            const { outs } = await p.create(inputs(dir, "http://127.0.0.1:9090", {
+                command, remote: { node: { name: node.name, host: node.host, port: node.port, user: node.user, hostKey: node.hostKey }, privateKey: fleet.privateKey },
+            }));
+            expect(outs.result.throughput_per_s).to.equal(node.httpPort);
+            expect(outs.result.target).to.equal("http://127.0.0.1:9090");
+            const wrongKey = { name: node.name, host: node.host, port: node.port, user: node.user, hostKey: fleet.strangerHostKey };
+            await p.create(inputs(dir, "http://127.0.0.1:9090", { command, remote: { node: wrongKey, privateKey: fleet.privateKey } }))
+                .then(() => expect.fail("ran on a node with the wrong host key"), (e: Error) => expect(e.message).to.match(/not the pinned one: refused/));
+        } finally {
+            await fleet.stop();
+        }
     });
 });
