@@ -4,10 +4,7 @@ import { StageThresholds } from "../config/thresholds";
 import { imageRef } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 import { PlannedStage } from "../lib/plan";
-import { SPECULATION_PROBES } from "../lib/probes";
-
-const probe = ({ path, ...timing }: { path: string; initialDelaySeconds: number; periodSeconds: number; failureThreshold: number }) =>
-    ({ httpGet: { path, port: SPECULATION_PORT }, ...timing });
+import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
 import { TrafficShift } from "../providers/trafficShift";
 
 /**
@@ -120,8 +117,8 @@ export class CanaryStage extends pulumi.ComponentResource {
                             image: imageRef(ing.image, ing.version),
                             ports: [{ name: "metrics", containerPort: SPECULATION_PORT }],
                             resources: ing.resources,
-                            livenessProbe: probe(SPECULATION_PROBES.liveness),
-                            readinessProbe: probe(SPECULATION_PROBES.readiness),
+                            livenessProbe: httpProbe(SPECULATION_PROBES.liveness, SPECULATION_PORT),
+                            readinessProbe: httpProbe(SPECULATION_PROBES.readiness, SPECULATION_PORT),
                         }],
                     },
                 },

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { SPECULATION_PROBES } from "../lib/probes";
+import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
 import * as random from "@pulumi/random";
 import { CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, MonitoringMode, Resources, scrapeAnnotations } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
@@ -27,7 +27,6 @@ export const SPECULATION_SECRET = "agenc-speculation-secrets";
 export { CONFIG_CHECKSUM_ANNOTATION };
 
 /** Probe timings of seed 000 (SPEC §1). */
-export { SPECULATION_PROBES };
 
 /** The speculation service: config, admin token, Deployment (speculation off until a stage turns it on). */
 export class SpeculationService extends pulumi.ComponentResource {
@@ -62,11 +61,6 @@ export class SpeculationService extends pulumi.ComponentResource {
             stringData: { ADMIN_TOKEN: this.adminToken },
         }, child);
 
-        const probe = (p: { path: string; initialDelaySeconds: number; periodSeconds: number; failureThreshold: number }) => ({
-            httpGet: { path: p.path, port: SPECULATION_PORT },
-            initialDelaySeconds: p.initialDelaySeconds, periodSeconds: p.periodSeconds, failureThreshold: p.failureThreshold,
-        });
-
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
             metadata: { name: this.name, namespace: args.namespace, labels: { ...labels, version: args.version } },
             spec: {
@@ -93,8 +87,8 @@ export class SpeculationService extends pulumi.ComponentResource {
                                 { name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: SPECULATION_SECRET, key: "ADMIN_TOKEN" } } },
                             ],
                             resources: args.resources,
-                            livenessProbe: probe(SPECULATION_PROBES.liveness),
-                            readinessProbe: probe(SPECULATION_PROBES.readiness),
+                            livenessProbe: httpProbe(SPECULATION_PROBES.liveness, SPECULATION_PORT),
+                            readinessProbe: httpProbe(SPECULATION_PROBES.readiness, SPECULATION_PORT),
                             volumeMounts: [{ name: "config", mountPath: "/etc/speculation", readOnly: true }],
                         }],
                         volumes: [{ name: "config", configMap: { name: SPECULATION_CONFIGMAP } }],

@@ -2,6 +2,8 @@
  * The speculation service's admin API (seed 000): read and set the rollout percentage.  Plain functions with no
  * module state, so dynamic providers can capture them when Pulumi serialises the provider.
  */
+import { fetchWithin } from "./http";
+
 export const ROLLOUT_KEY = "speculation.features.rollout_percentage";
 
 export interface AdminStatus {
@@ -21,19 +23,16 @@ export function adminApiError(message: string, reason: AdminApiErrorReason): Adm
 }
 
 async function call(url: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
-    let response: Response;
-    try {
-        response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-    } catch (err) {
-        const e = err as Error;
-        if (e.name === "TimeoutError" || e.name === "AbortError") throw adminApiError(`${url}: no answer within ${timeoutMs} ms`, "timeout");
-        throw adminApiError(`${url}: unreachable (${(e.cause as Error | undefined)?.message ?? e.message})`, "unreachable");
+    const response = await fetchWithin(url, init, timeoutMs);
+    if (!response.ok) {
+        throw response.failure === "timeout"
+            ? adminApiError(`${url}: ${response.why}`, "timeout")
+            : adminApiError(`${url}: unreachable (${response.why})`, "unreachable");
     }
-    const text = await response.text();
     if (response.status === 401 || response.status === 403) throw adminApiError(`${url}: admin token rejected (HTTP ${response.status})`, "rejected-token");
     if (response.status < 200 || response.status > 299) throw adminApiError(`${url}: HTTP ${response.status}`, "http-status");
     try {
-        return JSON.parse(text);
+        return JSON.parse(response.text);
     } catch {
         throw adminApiError(`${url}: body is not JSON`, "malformed");
     }

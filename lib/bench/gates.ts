@@ -5,6 +5,8 @@
  * With no accepted run yet, the p95 gate has nothing to compare with: it is reported as "no baseline" and the run,
  * if every other gate passes, becomes the baseline.
  */
+import { formatTable } from "../table";
+
 export interface BenchResult {
     p50_ms: number;
     p95_ms: number;
@@ -86,9 +88,7 @@ export function judgeBench(result: BenchResult, baseline: BenchResult | undefine
 }
 
 export function formatBenchRows(rows: BenchGateRow[]): string {
-    const table = [["gate", "observed", "limit", "verdict"], ...rows.map((r) => [r.gate, r.observed, r.limit, r.verdict.toUpperCase()])];
-    const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
-    return table.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+    return formatTable([["gate", "observed", "limit", "verdict"], ...rows.map((r) => [r.gate, r.observed, r.limit, r.verdict.toUpperCase()])]);
 }
 
 export function metricsCsv(result: BenchResult, baseline: BenchResult | undefined): string {

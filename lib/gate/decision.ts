@@ -12,6 +12,7 @@
  */
 import { StageThresholds } from "../../config/thresholds";
 import { ERROR_BASELINE_FLOOR } from "../monitoring/rules";
+import { formatTable } from "../table";
 
 export type Verdict = "pass" | "hold" | "fail";
 
@@ -187,7 +188,6 @@ export function errorRateBetween(prev: { errors: number; operations: number } | 
 
 /** The table a failed gate prints: one row per check of the decisive sample. */
 export function formatChecks(sample: Sample): string {
-    const rows = [["check", "query", "observed", "threshold", "verdict"], ...sample.checks.map((c) => [c.check, c.query, c.observed, c.threshold, c.verdict.toUpperCase()])];
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+    return formatTable([["check", "query", "observed", "threshold", "verdict"],
+        ...sample.checks.map((c) => [c.check, c.query, c.observed, c.threshold, c.verdict.toUpperCase()])]);
 }

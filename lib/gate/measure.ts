@@ -3,6 +3,7 @@
  * `/metrics` (parsed with parse-prometheus-text-format) or by PromQL through the Prometheus HTTP API (the recorded
  * series the alert rules also use).  Every way a read can go wrong comes back as a named ReadFailure.
  */
+import { fetchWithin } from "../http";
 import { RECORDED } from "../monitoring/rules";
 import { errorRateBetween, Measured, ReadFailure, Reading } from "./decision";
 
@@ -26,16 +27,10 @@ export interface Counters {
 type Fetched = { ok: true; status: number; text: string } | { ok: false; failure: ReadFailure; detail: string };
 
 async function get(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<Fetched> {
-    try {
-        const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
-        const text = await res.text();
-        if (res.status === 401 || res.status === 403) return { ok: false, failure: "rejected-token", detail: `${url}: HTTP ${res.status}` };
-        return { ok: true, status: res.status, text };
-    } catch (err) {
-        const e = err as Error;
-        if (e.name === "TimeoutError" || e.name === "AbortError") return { ok: false, failure: "timeout", detail: `${url}: no answer within ${timeoutMs} ms` };
-        return { ok: false, failure: "unreachable", detail: `${url}: ${(e.cause as Error | undefined)?.message ?? e.message}` };
-    }
+    const res = await fetchWithin(url, { headers }, timeoutMs);
+    if (!res.ok) return { ok: false, failure: res.failure, detail: `${url}: ${res.why}` };
+    if (res.status === 401 || res.status === 403) return { ok: false, failure: "rejected-token", detail: `${url}: HTTP ${res.status}` };
+    return res;
 }
 
 function fail<T>(failure: ReadFailure, detail: string): Measured<T> {

@@ -3,6 +3,8 @@
  * and the per-node journal that lets a killed rollout resume without a second backup.
  */
 
+import { formatTable } from "../table";
+
 export type SerialEntry = number | string;
 
 /**
@@ -78,7 +80,5 @@ export function nodesToRestore(journal: RolloutJournal): string[] {
 export interface NodeRow { node: string; status: string; version: string; detail: string }
 
 export function formatNodeTable(rows: NodeRow[]): string {
-    const table = [["node", "status", "version", "detail"], ...rows.map((r) => [r.node, r.status, r.version, r.detail])];
-    const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
-    return table.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+    return formatTable([["node", "status", "version", "detail"], ...rows.map((r) => [r.node, r.status, r.version, r.detail])]);
 }
