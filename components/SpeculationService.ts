@@ -26,8 +26,6 @@ export const SPECULATION_CONFIGMAP = "speculation-config";
 export const SPECULATION_SECRET = "agenc-speculation-secrets";
 export { CONFIG_CHECKSUM_ANNOTATION };
 
-/** Probe timings of seed 000 (SPEC §1). */
-
 /** The speculation service: config, admin token, Deployment (speculation off until a stage turns it on). */
 export class SpeculationService extends pulumi.ComponentResource {
     static readonly type = "agenc:deploy:SpeculationService";
