@@ -16,6 +16,7 @@ import { GATE_METRICS } from "./config/schema";
 import { DEFAULT_STAGE_THRESHOLDS } from "./config/thresholds";
 import { SPECULATION_PORT } from "./lib/monitoring/scrape";
 import { effectiveThresholds, plannedStages, stageName } from "./lib/plan";
+import { nodeAddress } from "./lib/nodes/address";
 import { speculationToml } from "./lib/speculationToml";
 import { BenchRun } from "./providers/benchRun";
 import { ErrorBaseline } from "./providers/errorBaseline";
@@ -27,6 +28,28 @@ export interface ProgramOptions {
 }
 
 /**
+ * What every gate built from `speculation:canary.gate` shares, the stage gates and the gate between node batches
+ * alike: where it reads, how often, how long one read may take, what no data means, and its deadline past a bake.
+ */
+function gateReadings(config: LoadedConfig["config"], serviceUrl: string) {
+    const g = config.canary.gate;
+    const slackSeconds = parseDuration(g.deadlineSlack);
+    return {
+        readings: {
+            version: config.release.version,
+            serviceUrl,
+            proofWorkerUrl: g.proofWorkerUrl,
+            prometheusUrl: g.prometheusUrl,
+            source: g.source,
+            pollSeconds: parseDuration(g.pollInterval),
+            timeoutMs: parseDuration(g.timeout) * 1000,
+            noData: Object.fromEntries(GATE_METRICS.map((m) => [m, g.noDataByMetric[m] ?? g.noData])),
+        },
+        deadlineAfter: (bakeSeconds: number) => bakeSeconds + slackSeconds,
+    };
+}
+
+/**
  * The default gate of every stage, from `speculation:canary.gate`: the error-rate baseline is measured before the
  * stage shifts, the HealthGate judges the stage after it.  Ingress-weight mode cannot revert through the admin API,
  * so its gates only fail the update.
@@ -35,33 +58,24 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
     const { config } = loaded;
     const g = config.canary.gate;
     const featureFlag = config.canary.shiftMode === "feature-flag";
-    const pollSeconds = parseDuration(g.pollInterval);
-    const timeoutMs = parseDuration(g.timeout) * 1000;
-    const noData = Object.fromEntries(GATE_METRICS.map((m) => [m, g.noDataByMetric[m] ?? g.noData]));
+    const { readings, deadlineAfter } = gateReadings(config, serviceUrl);
     return (stage, parent, after) => {
         const baseline = new ErrorBaseline(`${stage.name}-baseline`, {
-            stage: stage.name, version: config.release.version, serviceUrl, prometheusUrl: g.prometheusUrl, source: g.source,
-            windowSeconds: pollSeconds, timeoutMs,
+            stage: stage.name, version: readings.version, serviceUrl, prometheusUrl: readings.prometheusUrl, source: readings.source,
+            windowSeconds: readings.pollSeconds, timeoutMs: readings.timeoutMs,
         }, { parent, dependsOn: after });
         return {
             beforeShift: [baseline],
             judge: (shift) => new HealthGate(`${stage.name}-gate`, {
+                ...readings,
                 stage: stage.name,
                 percentage: stage.percentage,
-                version: config.release.version,
-                serviceUrl,
-                proofWorkerUrl: g.proofWorkerUrl,
-                prometheusUrl: g.prometheusUrl,
-                source: g.source,
                 adminToken,
                 thresholds: stage.thresholds,
                 baselineErrorRate: baseline.errorRate,
                 bakeSeconds: stage.bakeSeconds,
-                pollSeconds,
-                deadlineSeconds: stage.bakeSeconds + parseDuration(g.deadlineSlack),
-                timeoutMs,
+                deadlineSeconds: deadlineAfter(stage.bakeSeconds),
                 onFailure: featureFlag ? g.onFailure : "fail",
-                noData,
                 checkRolloutPercentage: featureFlag,
                 artifactsDir: path.resolve(g.artifactsDir),
             }, { parent, dependsOn: [shift, baseline] }),
@@ -72,15 +86,13 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
 /** The gate between node batches: the canary gate's checks on the service, with the stack's thresholds. */
 function nodeBatchGate(loaded: LoadedConfig, serviceUrl: string): NonNullable<NodeRolloutArgs["batchGate"]> {
     const { config } = loaded;
-    const g = config.canary.gate;
+    const { readings, deadlineAfter } = gateReadings(config, serviceUrl);
     const bakeSeconds = parseDuration(config.nodes.batchGate.bake);
     return {
-        stage: "alys-nodes", percentage: config.rolloutPercentage, version: config.release.version, serviceUrl,
-        proofWorkerUrl: g.proofWorkerUrl, prometheusUrl: g.prometheusUrl, source: g.source, adminToken: "",
-        thresholds: effectiveThresholds(config, -1), bakeSeconds, pollSeconds: parseDuration(g.pollInterval),
-        deadlineSeconds: bakeSeconds + parseDuration(g.deadlineSlack), timeoutMs: parseDuration(g.timeout) * 1000,
-        onFailure: "fail", noData: Object.fromEntries(GATE_METRICS.map((m) => [m, g.noDataByMetric[m] ?? g.noData])),
-        checkRolloutPercentage: false,
+        ...readings,
+        stage: "alys-nodes", percentage: config.rolloutPercentage, adminToken: "",
+        thresholds: effectiveThresholds(config, -1), bakeSeconds, deadlineSeconds: deadlineAfter(bakeSeconds),
+        onFailure: "fail", checkRolloutPercentage: false,
     };
 }
 
@@ -166,8 +178,7 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         timeoutSeconds: parseDuration(config.bench.timeout),
         ...(config.bench.onNode ? {
             remote: pulumi.all([secrets.sshPrivateKey!]).apply(([privateKey]) => {
-                const { name, host, port, user, hostKey } = config.nodes.hosts.find((h) => h.name === config.bench.onNode)!;
-                return { node: { name, host, port, user, hostKey }, privateKey };
+                return { node: nodeAddress(config.nodes.hosts.find((h) => h.name === config.bench.onNode)!), privateKey };
             }),
         } : {}),
     }, { dependsOn: serviceReady }) : undefined;

@@ -4,6 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseDuration } from "../config/duration";
 import { StackConfig } from "../config/schema";
+import { nodeAddress } from "../lib/nodes/address";
 import { planBatches } from "../lib/nodes/plan";
 import { RolloutSpec } from "../lib/nodes/rollout";
 import { SshRollout } from "../providers/sshRollout";
@@ -40,7 +41,7 @@ export class NodeRollout extends pulumi.ComponentResource {
         const svc = n.serviceName;
         this.rollout = new SshRollout(`${name}-ssh`, {
             version: args.version,
-            nodes: n.hosts.map(({ name: nodeName, host, port, user, hostKey }) => ({ name: nodeName, host, port, user, hostKey })),
+            nodes: n.hosts.map(nodeAddress),
             privateKey: args.privateKey,
             binary: path.resolve(n.binary!),
             configFile: n.configFile ? path.resolve(n.configFile) : undefined,

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { isDuration, parseDuration } from "./duration";
 import { METRIC_CHECKS } from "../lib/gate/decision";
+import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
 
 export const CONFIG_NAMESPACE = "speculation";
@@ -30,7 +31,6 @@ const K8S_QUANTITY_CPU = /^(?:\d+(?:\.\d+)?|\d+m)$/;
 const K8S_QUANTITY_MEMORY = /^\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._\-/:][a-z0-9]+)*$/;
-const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;
 const SERIAL_PERCENT = /^(?:[1-9]\d?|100)%$/;
 
 const duration = (what: string) =>
@@ -49,9 +49,6 @@ const resources = (defaults: { requests: { cpu: string; memory: string }; limits
         limits: z.object({ cpu: cpu.default(defaults.limits.cpu), memory: memory.default(defaults.limits.memory) })
             .strict().prefault({}),
     }).strict().prefault({});
-
-const ratio = z.number({ error: "must be a number between 0 and 1" })
-    .gt(0, { error: "must be greater than 0" }).max(1, { error: "must be at most 1" });
 
 /** A stage may tighten any go/no-go threshold; loosening one is refused here and by the policy pack. */
 const stageThresholdOverrides = z.object(
@@ -92,7 +89,7 @@ const nodeSchema = z.object({
         .max(65535, { error: "must be from 1 to 65535" }).default(22),
     user: z.string({ error: "must be a user name" }).regex(/^[a-z_][a-z0-9_-]*$/, { error: "must be a POSIX user name" }),
     hostKey: z.string({ error: "must be the node's pinned public host key (\"ssh-ed25519 AAAA…\")" })
-        .regex(HOST_KEY, { error: "must be a pinned public host key such as \"ssh-ed25519 AAAA…\" (type and base64 key, no host name)" }),
+        .regex(PINNED_HOST_KEY, { error: "must be a pinned public host key such as \"ssh-ed25519 AAAA…\" (type and base64 key, no host name)" }),
 }).strict();
 
 const SERIAL_ERROR = "each batch must be a node count (1, 5) or a percentage of the nodes (\"20%\")";

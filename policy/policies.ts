@@ -11,6 +11,7 @@
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, StageThresholds } from "../config/thresholds";
 import { ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
+import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { SPECULATION_PROBES } from "../lib/probes";
 
 export const TYPES = {
@@ -220,7 +221,7 @@ export const nodesPinnedAndBounded = resourcePolicy(
         const limits = configOf(args, ["maxBatchPercentage", "maxFirstBatch", "maxFailPercentage"]);
         const nodes: { name?: string; hostKey?: string }[] = args.props?.nodes ?? [];
         for (const n of nodes) {
-            if (!/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/.test(n.hostKey ?? "")) {
+            if (!PINNED_HOST_KEY.test(n.hostKey ?? "")) {
                 report(`Node ${n.name ?? "(unnamed)"} of ${args.name} has no pinned host key.`);
             }
         }

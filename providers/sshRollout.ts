@@ -10,6 +10,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DeploymentRecord, RolloutError, RolloutSpec, runRollout, undoRollout } from "../lib/nodes/rollout";
+import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { RolloutJournal } from "../lib/nodes/plan";
 import { connect } from "../lib/nodes/ssh";
 
@@ -50,7 +51,7 @@ export const sshRolloutProvider: pulumi.dynamic.ResourceProvider = {
         const failures: pulumi.dynamic.CheckFailure[] = [];
         if (Array.isArray(news.nodes) && news.nodes.length === 0) failures.push({ property: "nodes", reason: "must list at least one node" });
         for (const [i, n] of (Array.isArray(news.nodes) ? news.nodes : []).entries()) {
-            if (typeof n?.hostKey === "string" && !/^\S+ [A-Za-z0-9+/]+={0,3}$/.test(n.hostKey)) {
+            if (typeof n?.hostKey === "string" && !PINNED_HOST_KEY.test(n.hostKey)) {
                 failures.push({ property: `nodes[${i}].hostKey`, reason: "must be a pinned public host key (\"ssh-ed25519 AAAA…\")" });
             }
         }

@@ -2,9 +2,9 @@
  * The reference proof worker (seed 000, SPEC §1): `GET /health` → {"status":"healthy"} and `/metrics` with
  * `proof_queue_size`, on port 9091 by default.  The queue size and health can be set while it runs.
  */
-import { createServer, IncomingMessage, Server, ServerResponse } from "http";
-import { AddressInfo } from "net";
+import { createServer, Server } from "http";
 import { Counter, Gauge, Registry } from "prom-client";
+import { listen, readBody, send, stop } from "./http";
 
 export interface ProofWorkerFaults {
     queueSize: number;
@@ -20,14 +20,6 @@ export interface RunningProofWorker {
     close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-    return new Promise((resolve) => {
-        let body = "";
-        req.on("data", (c) => (body += c));
-        req.on("end", () => resolve(body));
-    });
-}
-
 export async function startProofWorker(opts: { port?: number; host?: string; adminToken: string; faults?: Partial<ProofWorkerFaults> }): Promise<RunningProofWorker> {
     const registry = new Registry();
     const queue = new Gauge({ name: "proof_queue_size", help: "Proofs waiting to be generated", registers: [registry] });
@@ -36,10 +28,6 @@ export async function startProofWorker(opts: { port?: number; host?: string; adm
     const timer = setInterval(() => proofs.inc(10), 100);
     timer.unref();
 
-    const send = (res: ServerResponse, status: number, body: string, type = "application/json") => {
-        res.writeHead(status, { "content-type": type });
-        res.end(body);
-    };
     const server = createServer((req, res) => {
         void (async () => {
             const path = new URL(req.url ?? "/", "http://localhost").pathname;
@@ -65,20 +53,12 @@ export async function startProofWorker(opts: { port?: number; host?: string; adm
             return send(res, 404, "{}");
         })();
     });
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());
-    });
-    const port = (server.address() as AddressInfo).port;
+    const { url, port } = await listen(server, opts.port, opts.host);
     return {
-        url: `http://${opts.host ?? "127.0.0.1"}:${port}`,
+        url,
         port,
         server,
         faults,
-        close: () => new Promise((resolve) => {
-            clearInterval(timer);
-            server.closeAllConnections();
-            server.close(() => resolve());
-        }),
+        close: () => stop(server, timer),
     };
 }

@@ -7,8 +7,8 @@
  * exactly that ratio in the counters.
  */
 import { createServer, IncomingMessage, Server, ServerResponse } from "http";
-import { AddressInfo } from "net";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { listen, readBody, send, stop } from "./http";
 
 export const COMPONENTS = ["speculation", "proof_workers", "chain_connection", "stake_pool"] as const;
 export type Component = typeof COMPONENTS[number];
@@ -130,20 +130,6 @@ function metrics(registry: Registry) {
         buildInfo: new Gauge({ name: "speculation_build_info", help: "Build of the running service", labelNames: ["version"], ...r }),
         uptime: new Gauge({ name: "speculation_uptime_seconds", help: "Seconds since the service started", ...r }),
     };
-}
-
-function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
-    res.writeHead(status, { "content-type": type });
-    res.end(typeof body === "string" ? body : JSON.stringify(body));
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-    return new Promise((resolve, reject) => {
-        let body = "";
-        req.on("data", (c) => (body += c));
-        req.on("end", () => resolve(body));
-        req.on("error", reject);
-    });
 }
 
 export async function startSpeculationService(opts: SpeculationServiceOptions): Promise<RunningSpeculationService> {
@@ -320,13 +306,9 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
     const server = createServer((req, res) => {
         handle(req, res).catch((e) => send(res, 500, { error: (e as Error).message }));
     });
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());
-    });
-    const port = (server.address() as AddressInfo).port;
+    const { url, port } = await listen(server, opts.port, opts.host);
     const service: RunningSpeculationService = {
-        url: `http://${opts.host ?? "127.0.0.1"}:${port}`,
+        url,
         port,
         server,
         faults,
@@ -336,11 +318,7 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
             if (!faults.freezeMetrics) frozen = undefined;
             return faults;
         },
-        close: () => new Promise((resolve) => {
-            clearInterval(timer);
-            server.closeAllConnections();
-            server.close(() => resolve());
-        }),
+        close: () => stop(server, timer),
     };
     return service;
 }

@@ -6,7 +6,7 @@
  * really stops and starts it.  NODE_HOME and NODE_PORT (its health port) are set in every SSH session.
  */
 import { ChildProcess, execFileSync, spawn } from "child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "fs";
 import { connect as tcpConnect } from "net";
 import { tmpdir } from "os";
 import * as path from "path";

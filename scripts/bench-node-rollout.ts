@@ -6,6 +6,7 @@
 import { chmodSync, mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
+import { nodeAddress } from "../lib/nodes/address";
 import { RolloutSpec, runRollout } from "../lib/nodes/rollout";
 import { connect } from "../lib/nodes/ssh";
 import { alysProgram, startFleet } from "../reference/sshFleet";
@@ -28,7 +29,7 @@ async function one(count: number): Promise<void> {
             s.close();
         }
         const spec: RolloutSpec = {
-            version: "v2.0.0", nodes: fleet.nodes.map(({ name, host, port, user, hostKey }) => ({ name, host, port, user, hostKey })),
+            version: "v2.0.0", nodes: fleet.nodes.map(nodeAddress),
             privateKey: fleet.privateKey, binary, ...fleet.paths, serviceName: "alys", healthRetries: 30, healthIntervalSeconds: 0.1,
             firstNodeGraceSeconds: 0, nodeGraceSeconds: 0, pauseSeconds: 0, minFreeDiskGb: 0.001, serial: [1], maxFailPercentage: 0,
             journalPath: path.join(work, "journal.json"), deploymentLog: path.join(work, "deployments.log"), operator: "bench",

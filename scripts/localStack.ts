@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import * as path from "path";
 import { parse } from "yaml";
 import { ConfigMap, LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { nodeAddress } from "../lib/nodes/address";
 import { defineStack } from "../program";
 import { startProofWorker, RunningProofWorker } from "../reference/proofWorker";
 import { alysProgram, startFleet, TestFleet } from "../reference/sshFleet";
@@ -97,7 +98,7 @@ export function localConfig(env: LocalEnvironment, edit: (c: Record<string, any>
         const p = env.fleet.paths;
         c["speculation:nodes"] = {
             ...c["speculation:nodes"],
-            hosts: env.fleet.nodes.map(({ name, host, port, user, hostKey }) => ({ name, host, port, user, hostKey })),
+            hosts: env.fleet.nodes.map(nodeAddress),
             binary: env.nodeBinary, restartCommand: p.restartCommand, healthCommand: p.healthCommand,
             serviceCheckCommand: p.serviceCheckCommand, artifactsDir: path.join(env.workDir, "artifacts/nodes"),
         };

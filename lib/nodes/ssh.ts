@@ -3,15 +3,9 @@
  * never a prompt or a bypass — and the private key comes from the stack's secret.
  */
 import type { Client, ConnectConfig } from "ssh2";
+import type { NodeAddress } from "./address";
 
-export interface NodeAddress {
-    name: string;
-    host: string;
-    port: number;
-    user: string;
-    /** "ssh-ed25519 AAAA…": type and base64 key, as in known_hosts without the host name. */
-    hostKey: string;
-}
+export type { NodeAddress };
 
 export interface ExecResult {
     code: number;

@@ -9,6 +9,7 @@ import { fork } from "child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
+import { nodeAddress } from "../../lib/nodes/address";
 import { loadJournal, RolloutSpec, runRollout } from "../../lib/nodes/rollout";
 import { sshRolloutProvider } from "../../providers/sshRollout";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../config/thresholds";
@@ -30,7 +31,7 @@ function spec(fleet: TestFleet, edit: Partial<RolloutSpec> = {}): RolloutSpec {
     const config = path.join(work, "alys.toml");
     writeFileSync(config, "[node]\nrole = \"validator\"\n");
     return {
-        version: "v2.0.0", nodes: fleet.nodes.map(({ name, host, port, user, hostKey }) => ({ name, host, port, user, hostKey })),
+        version: "v2.0.0", nodes: fleet.nodes.map(nodeAddress),
         privateKey: fleet.privateKey, binary: binary("v2.0.0"), configFile: config, ...fleet.paths, serviceName: "alys",
         healthRetries: 30, healthIntervalSeconds: 0.1, firstNodeGraceSeconds: 0, nodeGraceSeconds: 0, pauseSeconds: 0,
         minFreeDiskGb: 0.001, serial: [1], maxFailPercentage: 0,
