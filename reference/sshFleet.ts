@@ -29,6 +29,13 @@ export function alysProgram(version: string, healthy = true, padBytes = 0): stri
     ].join("\n");
 }
 
+/** Writes the node program as an executable file: the "binary" a rollout ships. */
+export function writeAlysBinary(file: string, version: string, healthy = true, padBytes = 0): string {
+    writeFileSync(file, alysProgram(version, healthy, padBytes));
+    chmodSync(file, 0o755);
+    return file;
+}
+
 const RESTART = `#!/bin/sh
 # Stops the running alys (waiting until it is gone) and starts the installed binary, detached from the session.
 cd "$NODE_HOME"

@@ -3,21 +3,19 @@
  * grace, against the time the nodes' own restart and health checks take, so the rollout's per-node overhead shows.
  *   npm run bench:nodes -- 10 20
  */
-import { chmodSync, mkdtempSync, writeFileSync } from "fs";
+import { mkdtempSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { nodeAddress } from "../lib/nodes/address";
 import { RolloutSpec, runRollout } from "../lib/nodes/rollout";
 import { connect } from "../lib/nodes/ssh";
-import { alysProgram, startFleet } from "../reference/sshFleet";
+import { startFleet, writeAlysBinary } from "../reference/sshFleet";
 
 async function one(count: number): Promise<void> {
     const fleet = await startFleet(count);
     try {
         const work = mkdtempSync(path.join(tmpdir(), "bench-rollout-"));
-        const binary = path.join(work, "alys");
-        writeFileSync(binary, alysProgram("v2.0.0"));
-        chmodSync(binary, 0o755);
+        const binary = writeAlysBinary(path.join(work, "alys"), "v2.0.0");
         // The nodes' own cost: one restart plus health polling until healthy, over an open session, per node.
         let ownMs = 0;
         for (const n of fleet.nodes) {

@@ -6,14 +6,14 @@
  */
 import { execFileSync } from "child_process";
 import { randomBytes } from "crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { ConfigMap, LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { nodeAddress } from "../lib/nodes/address";
 import { defineStack } from "../program";
 import { startProofWorker, RunningProofWorker } from "../reference/proofWorker";
-import { alysProgram, startFleet, TestFleet } from "../reference/sshFleet";
+import { startFleet, TestFleet, writeAlysBinary } from "../reference/sshFleet";
 import { RunningSpeculationService, startSpeculationService } from "../reference/speculationService";
 
 export const ROOT = path.resolve(__dirname, "..");
@@ -60,9 +60,7 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
     let nodeBinary: string | undefined;
     if (opts.nodes > 0) {
         fleet = await startFleet(opts.nodes, opts.fleetVersion ?? "v1.2.3");
-        nodeBinary = path.join(workDir, "alys");
-        writeFileSync(nodeBinary, alysProgram(opts.release ?? "v1.2.4"));
-        chmodSync(nodeBinary, 0o755);
+        nodeBinary = writeAlysBinary(path.join(workDir, "alys"), opts.release ?? "v1.2.4");
     }
     return {
         workDir, binDir, service, worker, fleet, nodeBinary, adminToken, passphrase, sshPrivateKey: fleet?.privateKey,

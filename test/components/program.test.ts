@@ -1,11 +1,10 @@
 import { expect } from "chai";
-import { mkdtempSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import * as path from "path";
 import { defineStack } from "../../program";
 import { loadStackConfig } from "../../config";
 import { CONFIG_CHECKSUM_ANNOTATION } from "../../components/SpeculationService";
-import { isSecretOutput, MockEngine, secretEnvelope, settle, stackConfig, valueOf, withEdit } from "../helpers/stack";
+import {
+    isSecretOutput, MockEngine, NODE_SECRET_KEYS, secretEnvelope, settle, stackConfig, TEST_HOST_KEY, valueOf, withEdit, withNodes,
+} from "../helpers/stack";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
@@ -148,37 +147,24 @@ describe("the program under mocks", () => {
         });
 
         it("rolls the bare-metal nodes out with pinned host keys, the planned batches and the key as a secret", async () => {
-            const dir = mkdtempSync(path.join(tmpdir(), "nodes-"));
-            writeFileSync(path.join(dir, "alys"), "#!/bin/sh\necho alys v1.2.3\n");
-            const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
-            const hosts = [1, 2, 3, 4, 5].map((i) => ({ name: `alys-${i}`, host: `10.0.0.${i}`, user: "deploy", hostKey }));
-            let config = withEdit(stackConfig("staging"), "speculation:nodes", "hosts", hosts);
-            config = withEdit(config, "speculation:nodes", "binary", path.join(dir, "alys"));
-            config = withEdit(config, "speculation:nodes", "serial", [1, "40%"]);
-            config = withEdit(config, "speculation:sshPrivateKey", undefined, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
-            await render(engine, config, ["speculation:sshPrivateKey"]);
+            await render(engine, withNodes(stackConfig("staging"), 5, { serial: [1, "40%"] }), NODE_SECRET_KEYS);
             const [rollout] = engine.ofType("pulumi-nodejs:dynamic/agenc:SshRollout");
             expect(rollout.inputs.batches).to.deep.equal([1, 2, 2]);
-            expect(rollout.inputs.nodes.map((n: { hostKey: string }) => n.hostKey)).to.deep.equal(hosts.map((h) => h.hostKey));
+            expect(rollout.inputs.nodes.map((n: { hostKey: string }) => n.hostKey)).to.deep.equal(Array(5).fill(TEST_HOST_KEY));
             expect(rollout.inputs).to.include({ installPath: "/opt/alys", restartCommand: "systemctl restart alys", healthCommand: "curl -sf http://localhost:8545/health", versionCommand: "/opt/alys/bin/alys --version" });
             expect(secretEnvelope(rollout.inputs.privateKey), "the key reaches the provider only as a secret").to.match(/BEGIN OPENSSH PRIVATE KEY/);
             expect(JSON.stringify(engine.one("agenc:deploy:NodeRollout", "alys-nodes").inputs)).to.not.include("PRIVATE KEY");
         });
 
         it("runs the bench on a node over SSH when bench.onNode names one, with the key only as a secret", async () => {
-            const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
-            const dir = mkdtempSync(path.join(tmpdir(), "nodes-"));
-            writeFileSync(path.join(dir, "alys"), "#!/bin/sh\necho alys v1.2.3\n");
-            let config = withEdit(stackConfig("staging"), "speculation:nodes", "hosts", [{ name: "alys-1", host: "10.0.0.1", user: "deploy", hostKey }]);
-            config = withEdit(config, "speculation:nodes", "binary", path.join(dir, "alys"));
+            let config = withNodes(stackConfig("staging"), 1);
             config = withEdit(config, "speculation:bench", "enabled", true);
             config = withEdit(config, "speculation:bench", "command", "./bench.sh");
             config = withEdit(config, "speculation:bench", "onNode", "alys-1");
-            config = withEdit(config, "speculation:sshPrivateKey", undefined, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
-            await render(engine, config, ["speculation:sshPrivateKey"]);
+            await render(engine, config, NODE_SECRET_KEYS);
             const [bench] = engine.ofType("pulumi-nodejs:dynamic/agenc:BenchRun");
             const remote = secretEnvelope(bench.inputs.remote) as { node: { name: string; hostKey: string }; privateKey: string };
-            expect(remote.node).to.include({ name: "alys-1", hostKey });
+            expect(remote.node).to.include({ name: "alys-1", hostKey: TEST_HOST_KEY });
             expect(remote.privateKey).to.match(/BEGIN OPENSSH PRIVATE KEY/);
         });
 

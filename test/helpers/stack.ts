@@ -3,7 +3,8 @@
  * the program registers so tests can look at them by type and name.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
 
@@ -125,4 +126,27 @@ export function withEdit(config: Record<string, unknown>, key: string, pathInKey
 export function secretEnvelope(value: unknown): unknown | undefined {
     const v = value as Record<string, unknown> | undefined;
     return v && v[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig ? v.value : undefined;
+}
+
+export const TEST_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+export const TEST_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+/** The secret keys a config from withNodes needs marked as secret. */
+export const NODE_SECRET_KEYS = ["speculation:sshPrivateKey"];
+
+let testBinary: string | undefined;
+
+/**
+ * Adds `count` bare-metal nodes (alys-1 … at 10.0.0.1 …, one pinned test host key), a binary that exists and the
+ * SSH key secret to a stack config, then any further `speculation:nodes` settings.
+ */
+export function withNodes(config: Record<string, unknown>, count: number, nodes: Record<string, unknown> = {}): Record<string, unknown> {
+    if (!testBinary) {
+        testBinary = path.join(mkdtempSync(path.join(tmpdir(), "alys-")), "alys");
+        writeFileSync(testBinary, "#!/bin/sh\necho alys v1.2.3\n");
+    }
+    const hosts = Array.from({ length: count }, (_, i) => ({ name: `alys-${i + 1}`, host: `10.0.0.${i + 1}`, user: "deploy", hostKey: TEST_HOST_KEY }));
+    let c = withEdit(config, "speculation:nodes", "hosts", hosts);
+    c = withEdit(c, "speculation:nodes", "binary", testBinary);
+    for (const [k, v] of Object.entries(nodes)) c = withEdit(c, "speculation:nodes", k, v);
+    return withEdit(c, "speculation:sshPrivateKey", undefined, TEST_SSH_KEY);
 }

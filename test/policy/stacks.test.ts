@@ -4,34 +4,22 @@
  * expected violations at the stack's enforcement level.
  */
 import { expect } from "chai";
-import { mkdtempSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import * as path from "path";
 import { defineStack } from "../../program";
 import { loadStackConfig } from "../../config";
-import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+import { MockEngine, NODE_SECRET_KEYS, settle, stackConfig, withEdit, withNodes } from "../helpers/stack";
 import { runPack, Stack, Violation } from "./harness";
 
 const engine = new MockEngine();
 
 async function violations(stack: Stack, config: Record<string, unknown>, phase: "preview" | "update" = "preview"): Promise<Violation[]> {
-    engine.install(config, "speculation:sshPrivateKey" in config ? ["speculation:sshPrivateKey"] : []);
+    engine.install(config, "speculation:sshPrivateKey" in config ? NODE_SECRET_KEYS : []);
     const outputs = defineStack(loadStackConfig());
     await settle(outputs as unknown as Record<string, unknown>);
     return runPack(engine.resources, stack, phase);
 }
 
-const BINARY = path.join(mkdtempSync(path.join(tmpdir(), "alys-")), "alys");
-writeFileSync(BINARY, "#!/bin/sh\necho alys v1.2.3\n");
-const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
-
-/** Adds a fleet of six bare-metal nodes (and the SSH key secret) to a stack config. */
-function withNodes(config: Record<string, unknown>, nodes: Record<string, unknown>): Record<string, unknown> {
-    let c = withEdit(config, "speculation:nodes", "hosts", [1, 2, 3, 4, 5, 6].map((i) => ({ name: `alys-${i}`, host: `10.0.0.${i}`, user: "deploy", hostKey: HOST_KEY })));
-    c = withEdit(c, "speculation:nodes", "binary", BINARY);
-    for (const [k, v] of Object.entries(nodes)) c = withEdit(c, "speculation:nodes", k, v);
-    return withEdit(c, "speculation:sshPrivateKey", undefined, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
-}
+/** Six bare-metal nodes with the given node settings. */
+const withFleet = (config: Record<string, unknown>, nodes: Record<string, unknown>) => withNodes(config, 6, nodes);
 
 const at = (stack: Stack, pct: number) => withEdit(stackConfig(stack), "speculation:rolloutPercentage", undefined, pct);
 
@@ -47,15 +35,15 @@ describe("policy pack over the program's resources", function () {
     }
 
     it("a fleet declared the operator's way (one canary node, then 50 %) passes in production", async () => {
-        expect(await violations("production", withNodes(at("production", 10), { serial: [1, "50%"] }))).to.deep.equal([]);
+        expect(await violations("production", withFleet(at("production", 10), { serial: [1, "50%"] }))).to.deep.equal([]);
     });
 
     const bad: [string, Stack, (c: Record<string, unknown>) => Record<string, unknown>, string, RegExp][] = [
         ["two proof workers in production", "production", (c) => withEdit(c, "speculation:proofWorkers", "replicas", 2), "proof-workers-min-replicas", /Deployment proof-workers has 2 replicas; the minimum is 4/],
         ["a 15 min bake in production", "production", (c) => withEdit(c, "speculation:canary", "steps[0].bake", "15m"), "gate-thresholds", /stage-1-10pct-gate bakes 900 s; this stack requires at least 14400 s/],
         ["no bench in production", "production", (c) => withEdit(c, "speculation:bench", "enabled", false), "every-stage-gated", /requires a passed bench run before the first canary stage/],
-        ["a node failure budget in production", "production", (c) => withNodes(c, { maxFailPercentage: 25 }), "node-rollout-limits", /alys-nodes-ssh: maxFailPercentage is 25; at most 0/],
-        ["a first batch of three nodes", "staging", (c) => withNodes(c, { serial: [3] }), "node-rollout-limits", /the first batch has 3 nodes; at most 1/],
+        ["a node failure budget in production", "production", (c) => withFleet(c, { maxFailPercentage: 25 }), "node-rollout-limits", /alys-nodes-ssh: maxFailPercentage is 25; at most 0/],
+        ["a first batch of three nodes", "staging", (c) => withFleet(c, { serial: [3] }), "node-rollout-limits", /the first batch has 3 nodes; at most 1/],
     ];
     for (const [name, stack, edit, policy, message] of bad) {
         it(`reports ${name} as ${stack === "production" ? "mandatory" : "advisory"}`, async () => {

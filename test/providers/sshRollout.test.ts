@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { fork } from "child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { nodeAddress } from "../../lib/nodes/address";
@@ -15,15 +15,12 @@ import { sshRolloutProvider } from "../../providers/sshRollout";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../config/thresholds";
 import { startReference } from "../helpers/reference";
 import { deserialised } from "../helpers/deserialise";
-import { alysProgram, startFleet, TestFleet } from "../../reference/sshFleet";
+import { startFleet, TestFleet, writeAlysBinary } from "../../reference/sshFleet";
 
 const p = sshRolloutProvider as Required<pulumi.dynamic.ResourceProvider>;
 
 function binary(version: string, healthy = true, padBytes = 0): string {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), "alys-bin-")), "alys");
-    writeFileSync(file, alysProgram(version, healthy, padBytes));
-    chmodSync(file, 0o755);
-    return file;
+    return writeAlysBinary(path.join(mkdtempSync(path.join(tmpdir(), "alys-bin-")), "alys"), version, healthy, padBytes);
 }
 
 function spec(fleet: TestFleet, edit: Partial<RolloutSpec> = {}): RolloutSpec {
