@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { exposeWorkload, imageRef, MonitoringMode, Resources, scrapeAnnotations } from "../lib/k8s";
+import { exposeWorkload, imageRef, MonitoringMode, Resources, rollingDeployment, scrapeAnnotations } from "../lib/k8s";
 import { PROOF_WORKER_PORT } from "../lib/monitoring/scrape";
 
 export interface ProofWorkersArgs {
@@ -27,34 +27,26 @@ export class ProofWorkers extends pulumi.ComponentResource {
 
     constructor(name: string, args: ProofWorkersArgs, opts?: pulumi.ComponentResourceOptions) {
         super(ProofWorkers.type, name, {}, opts);
-        const labels = { app: this.name };
         const child = { parent: this };
         const health = { httpGet: { path: "/health", port: PROOF_WORKER_PORT } };
 
-        this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
-            metadata: { name: this.name, namespace: args.namespace, labels: { ...labels, version: args.version } },
-            spec: {
-                replicas: args.replicas,
-                selector: { matchLabels: labels },
-                strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-                template: {
-                    metadata: {
-                        labels: { ...labels, version: args.version },
-                        annotations: scrapeAnnotations(args.monitoringMode, PROOF_WORKER_PORT),
-                    },
-                    spec: {
-                        containers: [{
-                            name: "proof-worker",
-                            image: imageRef(args.image, args.version),
-                            ports: [{ name: "metrics", containerPort: PROOF_WORKER_PORT }],
-                            resources: args.resources,
-                            livenessProbe: { ...health, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
-                            readinessProbe: { ...health, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
-                        }],
-                    },
-                },
+        this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, rollingDeployment({
+            name: this.name,
+            namespace: args.namespace,
+            version: args.version,
+            replicas: args.replicas,
+            annotations: scrapeAnnotations(args.monitoringMode, PROOF_WORKER_PORT),
+            pod: {
+                containers: [{
+                    name: "proof-worker",
+                    image: imageRef(args.image, args.version),
+                    ports: [{ name: "metrics", containerPort: PROOF_WORKER_PORT }],
+                    resources: args.resources,
+                    livenessProbe: { ...health, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
+                    readinessProbe: { ...health, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
+                }],
             },
-        }, child);
+        }), child);
 
         ({ service: this.service, disruptionBudget: this.disruptionBudget, serviceMonitor: this.serviceMonitor } = exposeWorkload(name, {
             app: this.name, port: PROOF_WORKER_PORT, namespace: args.namespace, namespaceName: args.namespaceName,

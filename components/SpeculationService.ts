@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
 import * as random from "@pulumi/random";
-import { CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, MonitoringMode, Resources, scrapeAnnotations } from "../lib/k8s";
+import { CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, MonitoringMode, Resources, rollingDeployment, scrapeAnnotations } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 
 export interface SpeculationServiceArgs {
@@ -59,41 +59,34 @@ export class SpeculationService extends pulumi.ComponentResource {
             stringData: { ADMIN_TOKEN: this.adminToken },
         }, child);
 
-        this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
-            metadata: { name: this.name, namespace: args.namespace, labels: { ...labels, version: args.version } },
-            spec: {
-                replicas: args.replicas,
-                selector: { matchLabels: labels },
-                strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-                template: {
-                    metadata: {
-                        labels: { ...labels, version: args.version },
-                        annotations: {
-                            // A config change must roll the pods: the ConfigMap is only read at start-up.
-                            [CONFIG_CHECKSUM_ANNOTATION]: this.configChecksum,
-                            ...scrapeAnnotations(args.monitoringMode, SPECULATION_PORT),
-                        },
-                    },
-                    spec: {
-                        containers: [{
-                            name: "speculation",
-                            image: imageRef(args.image, args.version),
-                            args: ["--config", "/etc/speculation/speculation.toml"],
-                            ports: [{ name: "metrics", containerPort: SPECULATION_PORT }],
-                            env: [
-                                { name: "SPECULATION_ENABLED", value: "false" },
-                                { name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: SPECULATION_SECRET, key: "ADMIN_TOKEN" } } },
-                            ],
-                            resources: args.resources,
-                            livenessProbe: httpProbe(SPECULATION_PROBES.liveness, SPECULATION_PORT),
-                            readinessProbe: httpProbe(SPECULATION_PROBES.readiness, SPECULATION_PORT),
-                            volumeMounts: [{ name: "config", mountPath: "/etc/speculation", readOnly: true }],
-                        }],
-                        volumes: [{ name: "config", configMap: { name: SPECULATION_CONFIGMAP } }],
-                    },
-                },
+        this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, rollingDeployment({
+            name: this.name,
+            namespace: args.namespace,
+            version: args.version,
+            replicas: args.replicas,
+            annotations: {
+                // A config change must roll the pods: the ConfigMap is only read at start-up.
+                [CONFIG_CHECKSUM_ANNOTATION]: this.configChecksum,
+                ...scrapeAnnotations(args.monitoringMode, SPECULATION_PORT),
             },
-        }, { ...child, dependsOn: [...args.dependsOn, this.configMap, this.secret] });
+            pod: {
+                containers: [{
+                    name: "speculation",
+                    image: imageRef(args.image, args.version),
+                    args: ["--config", "/etc/speculation/speculation.toml"],
+                    ports: [{ name: "metrics", containerPort: SPECULATION_PORT }],
+                    env: [
+                        { name: "SPECULATION_ENABLED", value: "false" },
+                        { name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: SPECULATION_SECRET, key: "ADMIN_TOKEN" } } },
+                    ],
+                    resources: args.resources,
+                    livenessProbe: httpProbe(SPECULATION_PROBES.liveness, SPECULATION_PORT),
+                    readinessProbe: httpProbe(SPECULATION_PROBES.readiness, SPECULATION_PORT),
+                    volumeMounts: [{ name: "config", mountPath: "/etc/speculation", readOnly: true }],
+                }],
+                volumes: [{ name: "config", configMap: { name: SPECULATION_CONFIGMAP } }],
+            },
+        }), { ...child, dependsOn: [...args.dependsOn, this.configMap, this.secret] });
 
         ({ service: this.service, disruptionBudget: this.disruptionBudget, serviceMonitor: this.serviceMonitor } = exposeWorkload(name, {
             app: this.name, port: SPECULATION_PORT, namespace: args.namespace, namespaceName: args.namespaceName,

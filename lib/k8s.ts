@@ -66,3 +66,30 @@ export function exposeWorkload(name: string, args: {
         : undefined;
     return { service, disruptionBudget, serviceMonitor: monitor };
 }
+
+/**
+ * The Deployment shape both workloads share: labelled with their version, rolled one extra pod at a time and never
+ * below the desired count (maxUnavailable 0), the pod template carrying the given annotations and pod spec.
+ */
+export function rollingDeployment(args: {
+    name: string;
+    namespace: pulumi.Input<string>;
+    version: string;
+    replicas: number;
+    annotations: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    pod: k8s.types.input.core.v1.PodSpec;
+}): k8s.apps.v1.DeploymentArgs {
+    const labels = { app: args.name };
+    return {
+        metadata: { name: args.name, namespace: args.namespace, labels: { ...labels, version: args.version } },
+        spec: {
+            replicas: args.replicas,
+            selector: { matchLabels: labels },
+            strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+            template: {
+                metadata: { labels: { ...labels, version: args.version }, annotations: args.annotations },
+                spec: args.pod,
+            },
+        },
+    };
+}
