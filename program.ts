@@ -168,6 +168,7 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         version: config.release.version,
         command: config.bench.command!,
         resultsDir: path.resolve(config.bench.resultsDir),
+        workingDir: process.cwd(),
         limits: {
             maxP95BaselineMultiple: config.bench.maxP95BaselineMultiple,
             maxTailRatio: config.bench.maxTailRatio,

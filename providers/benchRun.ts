@@ -24,6 +24,11 @@ export interface BenchRunArgs {
     /** Passed to the command as BENCH_TARGET_URL. */
     targetUrl: pulumi.Input<string>;
     timeoutSeconds: pulumi.Input<number>;
+    /**
+     * Where a local command runs: the project folder, so a relative command (`./bench.sh`) means the same whether
+     * the engine runs in the project (the CLI) or elsewhere (an Automation API work folder).
+     */
+    workingDir?: pulumi.Input<string>;
     /** Run the command on this node over SSH (pinned host key) instead of locally. */
     remote?: pulumi.Input<{ node: NodeAddress; privateKey: string }>;
 }
@@ -35,6 +40,7 @@ interface BenchState {
     limits: BenchLimits;
     targetUrl: string;
     timeoutSeconds: number;
+    workingDir?: string;
     remote?: { node: NodeAddress; privateKey: string };
     verdict: "pass" | "fail";
     result: BenchResult;
@@ -44,10 +50,10 @@ interface BenchState {
     ranAt: string;
 }
 
-export function runCommand(command: string, env: Record<string, string>, timeoutSeconds: number): Promise<string> {
+export function runCommand(command: string, env: Record<string, string>, timeoutSeconds: number, cwd?: string): Promise<string> {
     const { spawn } = require("child_process") as typeof import("child_process");
     return new Promise((resolve, reject) => {
-        const child = spawn("sh", ["-c", command], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+        const child = spawn("sh", ["-c", command], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (c) => (stdout += c));
@@ -96,7 +102,7 @@ async function bench(inputs: BenchState, olds: BenchState | undefined, id: strin
     const env = { BENCH_TARGET_URL: inputs.targetUrl, BENCH_VERSION: inputs.version };
     const stdout = inputs.remote
         ? await runRemoteCommand(inputs.remote, inputs.command, env, inputs.timeoutSeconds)
-        : await runCommand(inputs.command, env, inputs.timeoutSeconds);
+        : await runCommand(inputs.command, env, inputs.timeoutSeconds, inputs.workingDir);
     const result = parseBenchOutput(stdout);
     const { verdict, rows } = judgeBench(result, baseline, inputs.limits);
     const ranAt = new Date().toISOString();

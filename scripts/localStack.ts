@@ -88,8 +88,7 @@ export function localConfig(env: LocalEnvironment, edit: (c: Record<string, any>
         artifactsDir: path.join(env.workDir, "artifacts/gates") };
     c["speculation:bench"] = {
         ...c["speculation:bench"],
-        // The provider runs the command in the engine's folder: point ts-node at the project's tsconfig.
-        command: `TS_NODE_PROJECT=${path.join(ROOT, "tsconfig.json")} node -r ${path.join(ROOT, "node_modules/ts-node/register/transpile-only")} ${path.join(ROOT, "reference/cli.ts")} bench --url "$BENCH_TARGET_URL" --requests 2000 --concurrency 16`,
+        command: `npm run -s reference -- bench --url "$BENCH_TARGET_URL" --requests 2000 --concurrency 16`,
         resultsDir: path.join(env.workDir, "artifacts/benchmarks"),
     };
     if (env.fleet) {

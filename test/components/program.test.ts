@@ -144,6 +144,7 @@ describe("the program under mocks", () => {
             expect(bench.inputs.limits).to.deep.include({ maxP95BaselineMultiple: 1.1, maxTailRatio: 2, minThroughputPerSecond: 50000 });
             expect(bench.inputs.command).to.equal("npm run -s reference -- bench");
             expect(bench.inputs.resultsDir).to.match(/\/deployment-artifacts\/benchmarks$/);
+            expect(bench.inputs.workingDir, "a relative bench command runs from the project folder").to.equal(process.cwd());
         });
 
         it("rolls the bare-metal nodes out with pinned host keys, the planned batches and the key as a secret", async () => {

@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
-import { existsSync, mkdtempSync, readFileSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { benchRunProvider } from "../../providers/benchRun";
@@ -42,6 +42,16 @@ describe("BenchRun provider with the bench workload against the reference servic
         expect(failure!.properties.accepted.version, "a rejected run does not replace the baseline").to.equal("v1.2.4");
         expect(JSON.parse(readFileSync(path.join(dir, "baseline.json"), "utf8")).version).to.equal("v1.2.4");
         expect(readFileSync(path.join(dir, "sign_off_summary.md"), "utf8")).to.match(/NO-GO/);
+    });
+
+    it("runs a relative command in the project folder it is given, wherever the engine runs", async () => {
+        const project = mkdtempSync(path.join(tmpdir(), "project-"));
+        writeFileSync(path.join(project, "bench.sh"), `#!/bin/sh\necho '{"p50_ms":1,"p95_ms":2,"p99_ms":3,"throughput_per_s":500,"error_rate":0}'\n`, { mode: 0o755 });
+        const dir = mkdtempSync(path.join(tmpdir(), "bench-"));
+        const { outs } = await p.create(inputs(dir, "http://127.0.0.1:9", { command: "./bench.sh", workingDir: project }));
+        expect(outs.result.throughput_per_s).to.equal(500);
+        await p.create(inputs(dir, "http://127.0.0.1:9", { command: "./bench.sh" }))
+            .then(() => expect.fail("found ./bench.sh outside the project folder"), (e: Error) => expect(e.message).to.match(/exited with 127/));
     });
 
     it("fails on a command that exits non-zero or runs past its timeout", async () => {
