@@ -63,3 +63,26 @@ export async function setRolloutPercentage(serviceUrl: string, token: string, pe
     }
     return status;
 }
+
+export interface AdminConfig {
+    enabled: boolean;
+    mode: string;
+    maxDepth: number;
+    rolloutPercentage: number;
+}
+
+/**
+ * `GET /admin/config` (bearer token): the documented nested object, read as `.speculation.enabled` (seed 000's
+ * smoke test 4).  An answer in any other shape (the flat dotted keys an older reference answered with) is
+ * malformed, never guessed at.
+ */
+export async function readAdminConfig(serviceUrl: string, token: string, timeoutMs = 5000): Promise<AdminConfig> {
+    const body = await call(`${serviceUrl}/admin/config`, { headers: { authorization: `Bearer ${token}` } }, timeoutMs) as
+        { speculation?: { enabled?: unknown; mode?: unknown; max_depth?: unknown; features?: { rollout_percentage?: unknown } } };
+    const s = body?.speculation;
+    if (typeof s?.enabled !== "boolean" || typeof s.mode !== "string" || typeof s.max_depth !== "number"
+        || typeof s.features?.rollout_percentage !== "number") {
+        throw adminApiError(`${serviceUrl}/admin/config: expected {speculation:{enabled, mode, max_depth, features:{rollout_percentage}}}`, "malformed");
+    }
+    return { enabled: s.enabled, mode: s.mode, maxDepth: s.max_depth, rolloutPercentage: s.features.rollout_percentage };
+}

@@ -6,7 +6,8 @@
  *   fault  [--url http://127.0.0.1:9090] key=value ...
  *          changes faults on a running service (rollbackRate=0.2, errorRate=0.05, latencyMs=50, unhealthy=stake_pool,
  *          readinessDelayMs=5000, memoryPercent=95, proofQueue=2500, responseDelayMs=20000, httpStatus=500,
- *          malformed=true, dropMetrics=speculation_rollback_rate, freezeMetrics=true; reset with the defaults)
+ *          malformed=true, dropMetrics=speculation_rollback_rate, freezeMetrics=true, pendingOperations=200,
+ *          drainPerSecond=5; reset with the defaults)
  *   bench  [--url http://127.0.0.1:9090] [--requests 2000] [--concurrency 16]
  *          the bench workload; prints the BenchRun JSON on stdout
  */

@@ -39,11 +39,16 @@ export interface Faults {
     dropMetrics: string[];
     /** /metrics keeps serving the same snapshot: counters stop advancing (stale samples). */
     freezeMetrics: boolean;
+    /** Speculative operations in flight while speculation is on (at least the depth × rollout share). */
+    pendingOperations: number;
+    /** How many pending operations settle per second once speculation is off (0: the backlog never drains). */
+    drainPerSecond: number;
 }
 
 export const DEFAULT_FAULTS: Faults = {
     rollbackRate: 0.01, errorRate: 0.002, latencyMs: 0, unhealthy: [], readinessDelayMs: 0, memoryPercent: 45,
     proofQueue: 120, responseDelayMs: 0, httpStatus: 0, malformed: false, dropMetrics: [], freezeMetrics: false,
+    pendingOperations: 0, drainPerSecond: 1000,
 };
 
 export interface SpeculationServiceOptions {
@@ -99,6 +104,21 @@ export function parseFaults(update: Record<string, unknown>): Partial<Faults> {
     return out;
 }
 
+/**
+ * A config update as dotted keys.  Seed 000 POSTs flat keys (`{"speculation.enabled": false}`); the nested shape
+ * that GET answers (`{"speculation":{"enabled":false}}`) is accepted too, so what was read can be written back.
+ */
+export function flattenConfig(body: unknown, prefix = ""): Record<string, unknown> {
+    if (body === null || typeof body !== "object" || Array.isArray(body)) throw new Error("not a JSON object");
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+        const name = prefix ? `${prefix}.${key}` : key;
+        if (value !== null && typeof value === "object" && !Array.isArray(value)) Object.assign(out, flattenConfig(value, name));
+        else out[name] = value;
+    }
+    return out;
+}
+
 function metrics(registry: Registry) {
     const r = { registers: [registry] };
     return {
@@ -144,8 +164,16 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
     let frozen: string | undefined;
     let lastSynthetic: unknown = null;
     const acc = { ops: 0, errors: 0, rolledBack: 0 };
+    // In-flight speculative operations: held while speculation runs, settling at drainPerSecond once it is off.
+    const pending = { value: 0 };
+    const settlePending = (seconds: number) => {
+        const speculating = state.enabled && state.rolloutPercentage > 0;
+        if (speculating) pending.value = Math.max(faults.pendingOperations, state.maxDepth * state.rolloutPercentage / 10);
+        else pending.value = Math.max(0, pending.value - faults.drainPerSecond * seconds);
+    };
 
     const refreshGauges = () => {
+        settlePending(0);
         const speculating = state.enabled && state.rolloutPercentage > 0;
         m.rollbackRate.set(speculating ? faults.rollbackRate : 0);
         m.enabled.set(state.enabled ? 1 : 0);
@@ -157,12 +185,13 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
         for (const c of COMPONENTS) m.component.set({ component: c }, faults.unhealthy.includes(c) ? 0 : 1);
         m.chain.set(faults.unhealthy.includes("chain_connection") ? 0 : 1);
         m.proofQueue.set(faults.proofQueue);
-        m.pending.set(speculating ? Math.round(state.maxDepth * state.rolloutPercentage / 10) : 0);
+        m.pending.set(Math.round(pending.value));
         m.uptime.set((Date.now() - startedAt) / 1000);
     };
 
     // Operations: a fixed stream; the rollout percentage of it runs speculatively and may roll back.
     const tick = () => {
+        settlePending(tickMs / 1000);
         acc.ops += opsPerSecond * tickMs / 1000;
         const whole = Math.floor(acc.ops);
         acc.ops -= whole;
@@ -241,14 +270,17 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
         if (path === "/admin/config") {
             if (!authorised(req)) return send(res, 401, { error: "missing or wrong bearer token" });
             if (req.method === "GET") {
+                // The documented contract (seed 000 smoke test 4 reads `.speculation.enabled`): a nested object.
                 return send(res, 200, {
-                    "speculation.enabled": state.enabled, "speculation.mode": state.mode,
-                    "speculation.max_depth": state.maxDepth, "speculation.features.rollout_percentage": state.rolloutPercentage,
+                    speculation: {
+                        enabled: state.enabled, mode: state.mode, max_depth: state.maxDepth,
+                        features: { rollout_percentage: state.rolloutPercentage },
+                    },
                 });
             }
             if (req.method === "POST") {
                 let update: Record<string, unknown>;
-                try { update = JSON.parse(await readBody(req)); } catch { return send(res, 400, { error: "body must be JSON" }); }
+                try { update = flattenConfig(JSON.parse(await readBody(req))); } catch { return send(res, 400, { error: "body must be a JSON object" }); }
                 const problems: string[] = [];
                 const next = { ...state };
                 for (const [key, value] of Object.entries(update)) {

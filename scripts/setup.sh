@@ -7,6 +7,9 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)   # real SSH test nodes on loopback for the node rollout
+command -v prometheus-pushgateway >/dev/null 2>&1 || [ -x /usr/bin/prometheus-pushgateway ] || need+=(prometheus-pushgateway)   # deployment records
+command -v jq >/dev/null 2>&1 || need+=(jq)        # seed 000's scripts, run as the seed gives them
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "[setup] apt-get install ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -43,9 +43,25 @@ describe("reference speculation service", () => {
         });
         expect(post.status).to.equal(200);
         const config = JSON.parse((await get("/admin/config", { authorization: `Bearer ${ADMIN_TOKEN}` })).body);
-        expect(config).to.include({ "speculation.enabled": true, "speculation.features.rollout_percentage": 25, "speculation.mode": "conservative", "speculation.max_depth": 2 });
+        expect(config).to.deep.equal({ speculation: { enabled: true, mode: "conservative", max_depth: 2, features: { rollout_percentage: 25 } } });
+        // What GET answers can be written back as it is (nested), besides the seed's flat dotted keys.
+        const nested = await fetch(`${ref.service.url}/admin/config`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ speculation: { features: { rollout_percentage: 10 } } }) });
+        expect(nested.status).to.equal(200);
+        expect(ref.service.state.rolloutPercentage).to.equal(10);
         const bad = await fetch(`${ref.service.url}/admin/config`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ "speculation.features.rollout_percentage": 101 }) });
         expect(bad.status).to.equal(400);
+    });
+
+    it("holds pending operations while speculating and drains them at drainPerSecond once disabled", async () => {
+        const pending = async () => Number(parseExposition((await get("/metrics")).body)!.find((f) => f.name === "speculation_pending_operations_count")!.metrics[0].value);
+        ref.service.setFaults({ pendingOperations: 200, drainPerSecond: 0 });
+        Object.assign(ref.service.state, { enabled: true, rolloutPercentage: 10 });
+        expect(await pending()).to.equal(200);
+        Object.assign(ref.service.state, { enabled: false, rolloutPercentage: 0 });
+        expect(await pending()).to.equal(200);          // a backlog that never settles (drainPerSecond 0)
+        ref.service.setFaults({ drainPerSecond: 100_000 });
+        for (let i = 0; i < 500 && await pending() > 0; i++) await new Promise((r) => setImmediate(r));
+        expect(await pending()).to.equal(0);
     });
 
     it("runs a synthetic speculation test and reports the latest", async () => {
