@@ -14,6 +14,7 @@ import { LoadedConfig, loadStackConfig } from "./config";
 import { parseDuration } from "./config/duration";
 import { GATE_METRICS } from "./config/schema";
 import { DEFAULT_STAGE_THRESHOLDS } from "./config/thresholds";
+import { PROVIDER_MUTABILITY } from "./lib/k8s";
 import { SPECULATION_PORT } from "./lib/monitoring/scrape";
 import { effectiveThresholds, plannedStages, stageName } from "./lib/plan";
 import { nodeAddress } from "./lib/nodes/address";
@@ -101,6 +102,8 @@ function deployKubernetes(loaded: LoadedConfig) {
     const { config, namespace: namespaceName, secrets } = loaded;
     const provider = new k8s.Provider("k8s", {
         namespace: namespaceName,
+        // ConfigMaps and Secrets update in place: nothing with a fixed name is deleted before its successor exists.
+        ...PROVIDER_MUTABILITY,
         ...(config.kubernetes.renderYamlToDirectory ? { renderYamlToDirectory: config.kubernetes.renderYamlToDirectory } : {}),
     });
     const namespace = new k8s.core.v1.Namespace("namespace", { metadata: { name: namespaceName } }, { provider });
@@ -198,6 +201,7 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
             ingress: ingressMode ? {
                 host: config.canary.ingress.host,
                 className: config.canary.ingress.className,
+                await: { mode: config.canary.ingress.await, timeout: config.canary.ingress.awaitTimeout },
                 version: config.release.version,
                 image: config.release.images.speculation,
                 resources: config.service.resources,

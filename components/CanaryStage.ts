@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StageThresholds } from "../config/thresholds";
-import { imageRef } from "../lib/k8s";
+import { imageRef, ingressAwait, IngressAwaitPolicy } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 import { PlannedStage } from "../lib/plan";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
@@ -30,7 +30,9 @@ export interface CanaryStageArgs {
     previous?: CanaryStage;
     /** Ingress-weight mode: the canary workload this stage routes to. */
     ingress?: { host: string; className: string; version: string; image: { repository: string; digest?: string };
-        resources: k8s.types.input.core.v1.ResourceRequirements };
+        resources: k8s.types.input.core.v1.ResourceRequirements;
+        /** Every Ingress states how it is awaited (lib/k8s.ts ingressAwait). */
+        await: IngressAwaitPolicy };
     /** The health gate seam (providers/healthGate.ts); without it the shift itself counts as the promotion. */
     gate?: GateFactory;
     /** Names of every step of the plan (declared or not), for ownership aliases. */
@@ -128,11 +130,13 @@ export class CanaryStage extends pulumi.ComponentResource {
             metadata: { name: CANARY_NAME, namespace: args.namespace, labels },
             spec: { selector: labels, ports: [{ name: "metrics", port: SPECULATION_PORT, targetPort: SPECULATION_PORT }] },
         }, withAliases("canary-service"));
+        const awaitPolicy = ingressAwait(ing.await);
         return new k8s.networking.v1.Ingress("canary-ingress", {
             metadata: {
                 name: CANARY_NAME,
                 namespace: args.namespace,
                 annotations: {
+                    ...awaitPolicy.annotations,
                     "nginx.ingress.kubernetes.io/canary": "true",
                     "nginx.ingress.kubernetes.io/canary-weight": String(args.stage.percentage),
                 },
@@ -141,6 +145,6 @@ export class CanaryStage extends pulumi.ComponentResource {
                 ingressClassName: ing.className,
                 rules: [{ host: ing.host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: CANARY_NAME, port: { number: SPECULATION_PORT } } } }] } }],
             },
-        }, { ...withAliases("canary-ingress"), dependsOn: [...after, deployment, service] });
+        }, { ...withAliases("canary-ingress"), ...awaitPolicy.opts, dependsOn: [...after, deployment, service] });
     }
 }

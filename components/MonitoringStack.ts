@@ -25,6 +25,7 @@ export interface MonitoringStackArgs {
 }
 
 export const RULE_FILE = "agenc-rules.yml";
+export const RECEIVER_SECRET = "agenc-alert-receivers";
 const IMAGES = {
     prometheus: "prom/prometheus:v2.53.2",
     alertmanager: "prom/alertmanager:v0.27.0",
@@ -45,7 +46,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
     readonly ruleResourceName: string;
     readonly prometheusConfig: Record<string, unknown>;
     readonly alertmanagerConfig: Record<string, unknown>;
-    readonly receiverSecret: k8s.core.v1.Secret;
+    /** Only when at least one receiver is configured. */
+    readonly receiverSecret?: k8s.core.v1.Secret;
 
     constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super(MonitoringStack.type, name, {}, opts);
@@ -69,16 +71,20 @@ export class MonitoringStack extends pulumi.ComponentResource {
         const boards = dashboards(args.thresholds);
         this.dashboardNames = Object.values(boards).map((d) => String(d.uid));
 
-        // Receiver secrets live in one Secret; configs refer to its keys or mounted files, never to the values.
-        const receiverData = args.receiverSecrets.apply((r) => ({
-            ...(r.slackWebhookUrl ? { "slack-webhook-url": r.slackWebhookUrl } : {}),
-            ...(r.pagerdutyRoutingKey ? { "pagerduty-routing-key": r.pagerdutyRoutingKey } : {}),
-        }));
-        this.receiverSecret = new k8s.core.v1.Secret(`${name}-receivers`, {
-            metadata: { name: "agenc-alert-receivers", namespace: ns, labels },
-            type: "Opaque",
-            stringData: pulumi.secret(receiverData),
-        }, child);
+        // Receiver secrets live in one Secret; configs refer to its keys or mounted files, never to the values.  With
+        // no receiver configured there is no Secret at all: an empty stringData never matches what the API server
+        // stores, so the provider would plan a change on every preview.
+        if (args.receivers.slack || args.receivers.pagerduty) {
+            const receiverData = args.receiverSecrets.apply((r) => ({
+                ...(r.slackWebhookUrl ? { "slack-webhook-url": r.slackWebhookUrl } : {}),
+                ...(r.pagerdutyRoutingKey ? { "pagerduty-routing-key": r.pagerdutyRoutingKey } : {}),
+            }));
+            this.receiverSecret = new k8s.core.v1.Secret(`${name}-receivers`, {
+                metadata: { name: RECEIVER_SECRET, namespace: ns, labels },
+                type: "Opaque",
+                stringData: pulumi.secret(receiverData),
+            }, child);
+        }
 
         if (args.mode === "operator") {
             new k8s.apiextensions.CustomResource(`${name}-rules`, {
@@ -91,7 +97,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
                 apiVersion: "monitoring.coreos.com/v1alpha1",
                 kind: "AlertmanagerConfig",
                 metadata: { name: "agenc-speculation", namespace: ns, labels: { ...labels, release: args.prometheusReleaseLabel } },
-                spec: operatorAlertmanagerConfig(args.receivers, this.receiverSecret.metadata.name),
+                spec: operatorAlertmanagerConfig(args.receivers, this.receiverSecret?.metadata.name ?? RECEIVER_SECRET),
             }, child);
             for (const [file, board] of Object.entries(boards)) {
                 new k8s.core.v1.ConfigMap(`${name}-dashboard-${board.uid}`, {
@@ -189,14 +195,17 @@ export class MonitoringStack extends pulumi.ComponentResource {
             args: ["--config.file=/etc/alertmanager/alertmanager.yml"],
             volumes: [
                 { name: "config", configMap: { name: "alertmanager-config" } },
-                { name: "secrets", secret: { secretName: "agenc-alert-receivers", items: [
+                ...(this.receiverSecret ? [{ name: "secrets", secret: { secretName: RECEIVER_SECRET, items: [
                     { key: "slack-webhook-url", path: RECEIVER_SECRET_FILES.slackWebhookUrl.split("/").pop()! },
                     { key: "pagerduty-routing-key", path: RECEIVER_SECRET_FILES.pagerdutyRoutingKey.split("/").pop()! },
-                ].filter((item) => item.key === "slack-webhook-url" ? args.receivers.slack : args.receivers.pagerduty) } },
+                ].filter((item) => item.key === "slack-webhook-url" ? args.receivers.slack : args.receivers.pagerduty) } }] : []),
             ],
-            mounts: [{ name: "config", mountPath: "/etc/alertmanager" }, { name: "secrets", mountPath: "/etc/alertmanager/secrets", readOnly: true }],
+            mounts: [
+                { name: "config", mountPath: "/etc/alertmanager" },
+                ...(this.receiverSecret ? [{ name: "secrets", mountPath: "/etc/alertmanager/secrets", readOnly: true }] : []),
+            ],
             checksum: configChecksum(alertmanagerYaml),
-            dependsOn: [amConfig, this.receiverSecret],
+            dependsOn: [amConfig, ...(this.receiverSecret ? [this.receiverSecret] : [])],
         });
         workload("grafana", IMAGES.grafana, 3000, {
             volumes: [

@@ -15,6 +15,8 @@ export const CONFIG_NAMESPACE = "speculation";
 
 export const ENVIRONMENTS = ["local", "staging", "production"] as const;
 export const SHIFT_MODES = ["feature-flag", "ingress-weight"] as const;
+/** How an Ingress is awaited (lib/k8s.ts ingressAwait): skip the provider's wait, or wait for the load balancer. */
+export const INGRESS_AWAIT_MODES = ["skip", "load-balancer"] as const;
 export const MONITORING_MODES = ["operator", "standalone"] as const;
 export const SPECULATION_MODES = ["conservative", "aggressive"] as const;
 export const GATE_ACTIONS = ["revert", "fail"] as const;
@@ -159,6 +161,12 @@ export const stackConfigSchema = z.object({
         ingress: z.object({
             host: z.string().min(1, { error: "must not be empty" }).default("speculation.agenc.local"),
             className: z.string().min(1, { error: "must not be empty" }).default("nginx"),
+            /**
+             * skip: the Ingress is done once the API server accepted it (pulumi.com/skipAwait); load-balancer: wait
+             * until the controller publishes its address in .status.loadBalancer, at most awaitTimeout.
+             */
+            await: z.enum(INGRESS_AWAIT_MODES, { error: `must be one of: ${INGRESS_AWAIT_MODES.join(", ")}` }).default("skip"),
+            awaitTimeout: duration("longest wait for the ingress controller to publish an address").default("5m"),
         }).strict().prefault({}),
         gate: gateSchema.prefault({}),
     }).strict().prefault({}),

@@ -10,6 +10,50 @@ export type Resources = StackConfig["service"]["resources"];
 /** Pod-template annotation whose change rolls the pods when a mounted config (read only at start-up) changes. */
 export const CONFIG_CHECKSUM_ANNOTATION = "agenc.io/config-checksum";
 
+/**
+ * Options of the one Kubernetes provider every object here goes through, chosen so that `pulumi preview` after an
+ * `up` plans nothing and no ConfigMap or Secret is ever deleted before its successor exists.
+ *
+ * pulumi-kubernetes v4 treats a ConfigMap's `.data`/`.binaryData` and a Secret's `.type`/`.data`/`.stringData` as
+ * replace-on-change (provider/pkg/provider/diff.go, `forceNewProperties`), and a replaced object whose
+ * `metadata.name` is fixed is deleted *before* it is re-created (provider.go `Diff`: `deleteBeforeReplace` when the
+ * object is not auto-named and keeps its name and namespace).  Every ConfigMap and Secret here has a fixed name that
+ * pods, the Grafana sidecar, the watchdog and operators refer to, so instead both are made mutable: with
+ * `enableConfigMapMutable` / `enableSecretMutable` (ProviderArgs, "allow ConfigMaps/Secrets to be mutated"; PR
+ * pulumi/pulumi-kubernetes#1926) a data change is an in-place update — unless the object sets `immutable: true` or
+ * the resource opts back in with `replaceOnChanges`, which nothing here does.  Pods that read a config only at
+ * start-up are rolled by CONFIG_CHECKSUM_ANNOTATION instead of by a new object name.
+ */
+export const PROVIDER_MUTABILITY = { enableConfigMapMutable: true, enableSecretMutable: true } as const;
+
+/** Annotation with which pulumi-kubernetes skips its await logic for one object (provider metadata/overrides.go). */
+export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
+
+/** How an Ingress is awaited: see ingressAwait. */
+export interface IngressAwaitPolicy {
+    /** `skip`: do not wait for `.status.loadBalancer`; `load-balancer`: wait for it, at most `timeout`. */
+    mode: "skip" | "load-balancer";
+    /** Duration string (`5m`): how long create/update may wait for the controller to publish an address. */
+    timeout: string;
+}
+
+/**
+ * The await policy every Ingress states (primary and canary alike: CanaryStage calls this for each).  pulumi-kubernetes
+ * waits for an Ingress until its `.status.loadBalancer.ingress` has an entry — which only an ingress controller that
+ * publishes its address sets — and fails after 10 minutes by default (the Ingress API docs: "If the Ingress has not
+ * reached a Ready state after 10 minutes, it will time out … override … by setting the 'customTimeouts' option").
+ *  - `skip` sets `pulumi.com/skipAwait: "true"`: the Ingress counts as created once the API server accepted it.
+ *  - `load-balancer` keeps the provider's await and bounds it with `customTimeouts` on create and update; past it the
+ *    update fails with the provider's message that `.status.loadBalancer` was not updated with a hostname/IP.
+ */
+export function ingressAwait(policy: IngressAwaitPolicy): {
+    annotations: Record<string, string>; opts: Pick<pulumi.CustomResourceOptions, "customTimeouts">;
+} {
+    return policy.mode === "skip"
+        ? { annotations: { [SKIP_AWAIT_ANNOTATION]: "true" }, opts: {} }
+        : { annotations: {}, opts: { customTimeouts: { create: policy.timeout, update: policy.timeout } } };
+}
+
 export function configChecksum(text: string): string {
     return createHash("sha256").update(text).digest("hex");
 }
@@ -28,7 +72,8 @@ export function scrapeAnnotations(mode: MonitoringMode, port: number): Record<st
 
 /** A ServiceMonitor that kube-prometheus-stack picks up through its release label (operator mode). */
 export function serviceMonitor(name: string, args: {
-    namespace: string; app: string; releaseLabel: string; interval: string;
+    /** The Namespace resource's name output: the ServiceMonitor is created after the Namespace. */
+    namespace: pulumi.Input<string>; namespaceName: string; app: string; releaseLabel: string; interval: string;
 }, opts: pulumi.CustomResourceOptions): k8s.apiextensions.CustomResource {
     return new k8s.apiextensions.CustomResource(name, {
         apiVersion: "monitoring.coreos.com/v1",
@@ -36,7 +81,7 @@ export function serviceMonitor(name: string, args: {
         metadata: { name: args.app, namespace: args.namespace, labels: { app: args.app, release: args.releaseLabel } },
         spec: {
             selector: { matchLabels: { app: args.app } },
-            namespaceSelector: { matchNames: [args.namespace] },
+            namespaceSelector: { matchNames: [args.namespaceName] },
             endpoints: [{ port: "metrics", path: "/metrics", interval: args.interval }],
         },
     }, opts);
@@ -61,7 +106,7 @@ export function exposeWorkload(name: string, args: {
     }, opts);
     const monitor = args.monitoringMode === "operator"
         ? serviceMonitor(`${name}-servicemonitor`, {
-            namespace: args.namespaceName, app: args.app, releaseLabel: args.releaseLabel, interval: args.scrapeInterval,
+            namespace: args.namespace, namespaceName: args.namespaceName, app: args.app, releaseLabel: args.releaseLabel, interval: args.scrapeInterval,
         }, opts)
         : undefined;
     return { service, disruptionBudget, serviceMonitor: monitor };

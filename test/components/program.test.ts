@@ -176,7 +176,7 @@ describe("the program under mocks", () => {
             const ingresses = engine.ofType("kubernetes:networking.k8s.io/v1:Ingress");
             expect(ingresses).to.have.length(1);
             expect(ingresses[0].inputs.metadata.annotations).to.deep.equal({
-                "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "50",
+                "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "50", "pulumi.com/skipAwait": "true",
             });
             expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary").inputs.spec.template.spec.containers[0].image).to.equal("ghcr.io/agenc/speculation:v1.2.3");
             expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec.template.spec.containers[0].image).to.equal("ghcr.io/agenc/speculation:v1.2.2");

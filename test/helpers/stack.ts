@@ -17,6 +17,16 @@ export interface Registered {
     parent?: string;
     dependencies: string[];
     urn: string;
+    /** The resource options the program set that change how the engine and provider treat it. */
+    options?: RegisteredOptions;
+}
+
+export interface RegisteredOptions {
+    /** The provider reference (`<provider URN>::<id>`), when an explicit provider was given. */
+    provider?: string;
+    replaceOnChanges: string[];
+    deleteBeforeReplace: boolean;
+    customTimeouts?: { create: string; update: string; delete: string };
 }
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -54,6 +64,7 @@ export class MockEngine {
                     type: args.type, name: args.name, inputs: args.inputs, outputs,
                     urn: seen?.urn ?? `urn:pulumi:test::agenc-speculation::${args.type}::${args.name}`,
                     parent: seen?.parent || undefined, dependencies: seen?.dependencies ?? [],
+                    options: seen?.options ?? { replaceOnChanges: [], deleteBeforeReplace: false },
                 });
                 return { id: `${args.name}-id`, state: outputs };
             },
@@ -64,16 +75,24 @@ export class MockEngine {
         const monitor = (pulumi.runtime as unknown as { getMonitor(): any }).getMonitor();
         const register = monitor.registerResource.bind(monitor);
         monitor.registerResource = (req: any, callback: unknown) => {
+            const timeouts = req.getCustomtimeouts();
             this.registrations.set(`${req.getType()}::${req.getName()}`, {
                 urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
                 parent: req.getParent(),
                 dependencies: req.getDependenciesList(),
+                options: {
+                    provider: req.getProvider() || undefined,
+                    replaceOnChanges: req.getReplaceonchangesList(),
+                    deleteBeforeReplace: req.getDeletebeforereplace(),
+                    customTimeouts: timeouts && (timeouts.getCreate() || timeouts.getUpdate() || timeouts.getDelete())
+                        ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : undefined,
+                },
             });
             return register(req, callback);
         };
     }
 
-    private readonly registrations = new Map<string, { urn: string; parent: string; dependencies: string[] }>();
+    private readonly registrations = new Map<string, { urn: string; parent: string; dependencies: string[]; options: RegisteredOptions }>();
 
     ofType(type: string): Registered[] {
         return this.resources.filter((r) => r.type === type);

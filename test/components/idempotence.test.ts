@@ -1,0 +1,141 @@
+import { expect } from "chai";
+import { defineStack } from "../../program";
+import { loadStackConfig } from "../../config";
+import { CONFIG_CHECKSUM_ANNOTATION } from "../../lib/k8s";
+import { ingressAwaitPolicy, onDataChange } from "../helpers/k8sProvider";
+import { MockEngine, Registered, secretEnvelope, settle, stackConfig, withEdit } from "../helpers/stack";
+
+const PROVIDER = "pulumi:providers:kubernetes";
+const NAMESPACE = "kubernetes:core/v1:Namespace";
+const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
+const SECRET = "kubernetes:core/v1:Secret";
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
+
+async function render(engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) {
+    engine.install(config, secretKeys);
+    const outputs = defineStack(loadStackConfig());
+    await settle(outputs as unknown as Record<string, unknown>);
+    return outputs;
+}
+
+const RECEIVERS = { slackWebhookUrl: "https://hooks.slack.example/T000/B000/XYZ", pagerdutyRoutingKey: "0123456789abcdef0123456789abcdef" };
+
+/** Every shape of the Kubernetes side: both monitoring modes, with and without receivers, both shift modes. */
+const SHAPES: Array<[string, () => [Record<string, unknown>, string[]]]> = [
+    ["staging (operator monitoring, no receivers)", () => [stackConfig("staging"), []]],
+    ["production (operator monitoring, receivers)", () => [{ ...stackConfig("production"), "speculation:alertReceivers": RECEIVERS }, ["speculation:alertReceivers"]]],
+    ["standalone monitoring with receivers", () => [
+        { ...withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"), "speculation:alertReceivers": RECEIVERS },
+        ["speculation:alertReceivers"]]],
+    ["standalone monitoring, no receivers", () => [withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"), []]],
+    ["ingress-weight at 50 %", () => [
+        withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 50), "speculation:canary", "shiftMode", "ingress-weight"), []]],
+];
+
+const kubernetesObjects = (engine: MockEngine) => engine.resources.filter((r) => r.type.startsWith("kubernetes:"));
+
+describe("idempotent preview, bounded awaits and explicit ordering (issue 17)", () => {
+    const engine = new MockEngine();
+
+    describe("ConfigMaps and Secrets", () => {
+        for (const [label, shape] of SHAPES) {
+            it(`${label}: every ConfigMap and Secret is updated in place through the stack's provider, never deleted before its successor`, async () => {
+                const [config, secretKeys] = shape();
+                await render(engine, config, secretKeys);
+                const [provider] = engine.ofType(PROVIDER);
+                expect(String(provider.inputs.enableConfigMapMutable), "ConfigMaps are mutable").to.equal("true");
+                expect(String(provider.inputs.enableSecretMutable), "Secrets are mutable").to.equal("true");
+                const objects = [...engine.ofType(CONFIGMAP), ...engine.ofType(SECRET)];
+                expect(objects.length).to.be.greaterThan(1);
+                for (const o of objects) {
+                    const name = `${o.type}/${o.inputs.metadata?.name ?? o.name}`;
+                    expect(o.options?.provider, `${name} goes through the stack's provider`).to.match(new RegExp(`^${provider.urn.replace(/[$]/g, "\\$")}::`));
+                    expect(onDataChange(o, provider.inputs), `${name} on a data change`).to.equal("update-in-place");
+                }
+            });
+        }
+
+        it("a fixed-name ConfigMap under the provider's defaults would be deleted before it is re-created (what the helper guards)", () => {
+            const fixed = { type: CONFIGMAP, name: "x", inputs: { metadata: { name: "speculation-config" } }, options: { replaceOnChanges: [], deleteBeforeReplace: false } } as unknown as Registered;
+            expect(onDataChange(fixed, {})).to.equal("delete-before-create");
+            expect(onDataChange({ ...fixed, inputs: { metadata: {} } }, {})).to.equal("create-before-delete");
+            expect(onDataChange({ ...fixed, options: { deleteBeforeReplace: false, replaceOnChanges: ["*"] } }, { enableConfigMapMutable: true })).to.equal("delete-before-create");
+        });
+
+        it("registers no Secret with an empty stringData: without receivers there is no receivers Secret at all", async () => {
+            for (const mode of ["operator", "standalone"]) {
+                await render(engine, withEdit(stackConfig("staging"), "speculation:monitoring", "mode", mode));
+                const secrets = engine.ofType(SECRET);
+                expect(secrets.map((s) => s.inputs.metadata.name), mode).to.deep.equal(["agenc-speculation-secrets"]);
+                for (const s of secrets) {
+                    const data = secretEnvelope(s.inputs.stringData) ?? s.inputs.stringData;
+                    expect(Object.keys(data ?? {}), `${s.inputs.metadata.name} stringData`).to.not.have.length(0);
+                }
+                if (mode === "standalone") {
+                    const am = engine.byK8sName(DEPLOYMENT, "alertmanager").inputs.spec.template.spec;
+                    expect(am.volumes.map((v: { name: string }) => v.name), "no volume for a Secret that does not exist").to.deep.equal(["config"]);
+                }
+            }
+        });
+
+        it("every Deployment that reads a ConfigMap or Secret carries the config checksum, and a config change changes it", async () => {
+            const standalone = withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone");
+            await render(engine, standalone);
+            const readsConfig = (d: Registered) => JSON.stringify(d.inputs.spec.template.spec).match(/"configMap"|"secretKeyRef"|"secret"/);
+            const before = new Map(engine.ofType(DEPLOYMENT).filter(readsConfig).map((d) => [d.inputs.metadata.name,
+                d.inputs.spec.template.metadata.annotations?.[CONFIG_CHECKSUM_ANNOTATION]]));
+            expect([...before.keys()].sort()).to.deep.equal(["agenc-speculation", "alertmanager", "grafana", "prometheus"]);
+            for (const [name, sum] of before) expect(sum, name).to.match(/^[0-9a-f]{64}$/);
+            await render(engine, withEdit(withEdit(standalone, "speculation:service", "maxDepth", 3), "speculation:thresholds", "maxProofQueueSize", 1500));
+            const after = (name: string) => engine.byK8sName(DEPLOYMENT, name).inputs.spec.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION];
+            expect(after("agenc-speculation"), "speculation-config changed").to.not.equal(before.get("agenc-speculation"));
+            expect(after("prometheus"), "the rules changed").to.not.equal(before.get("prometheus"));
+            expect(after("alertmanager"), "routing did not change").to.equal(before.get("alertmanager"));
+        });
+    });
+
+    describe("Ingress await policy", () => {
+        const ingressConfig = (edits: Record<string, unknown> = {}) => {
+            let c = withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 50);
+            c = withEdit(c, "speculation:canary", "shiftMode", "ingress-weight");
+            for (const [k, v] of Object.entries(edits)) c = withEdit(c, "speculation:canary", `ingress.${k}`, v);
+            return c;
+        };
+
+        it("skips the provider's load-balancer await by default on every Ingress", async () => {
+            await render(engine, ingressConfig());
+            const ingresses = engine.ofType(INGRESS);
+            expect(ingresses.length).to.be.greaterThan(0);
+            for (const i of ingresses) expect(ingressAwaitPolicy(i), i.inputs.metadata.name).to.equal("skip");
+        });
+
+        it("with await: load-balancer waits for the published address, bounded by awaitTimeout on create and update", async () => {
+            await render(engine, ingressConfig({ await: "load-balancer", awaitTimeout: "3m" }));
+            for (const i of engine.ofType(INGRESS)) {
+                expect(ingressAwaitPolicy(i), i.inputs.metadata.name).to.deep.equal({ create: "3m", update: "3m" });
+                expect(i.inputs.metadata.annotations).to.not.have.property("pulumi.com/skipAwait");
+            }
+        });
+
+        it("refuses an unknown await mode by key, with the allowed values", async () => {
+            engine.install(ingressConfig({ await: "forever" }));
+            expect(() => loadStackConfig()).to.throw(/speculation:canary\.ingress\.await: .*skip, load-balancer/);
+        });
+    });
+
+    describe("ordering", () => {
+        for (const [label, shape] of SHAPES) {
+            it(`${label}: every namespaced object depends on the Namespace resource`, async () => {
+                const [config, secretKeys] = shape();
+                await render(engine, config, secretKeys);
+                const [namespace] = engine.ofType(NAMESPACE);
+                const namespaced = kubernetesObjects(engine).filter((r) => r.type !== NAMESPACE);
+                expect(namespaced.length).to.be.greaterThan(5);
+                const missing = namespaced.filter((r) => !r.dependencies.includes(namespace.urn)).map((r) => `${r.type}/${r.name}`);
+                expect(missing, "objects that could start before their namespace exists").to.deep.equal([]);
+                for (const r of namespaced) expect(r.inputs.metadata?.namespace, `${r.type}/${r.name}`).to.equal(namespace.inputs.metadata.name);
+            });
+        }
+    });
+});
