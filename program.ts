@@ -6,6 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CanaryStage, GateFactory } from "./components/CanaryStage";
 import { MonitoringStack } from "./components/MonitoringStack";
+import { NetworkIsolation } from "./components/NetworkIsolation";
 import { NodeRollout, NodeRolloutArgs } from "./components/NodeRollout";
 import { ProofWorkers } from "./components/ProofWorkers";
 import { SpeculationService } from "./components/SpeculationService";
@@ -134,6 +135,8 @@ function deployKubernetes(loaded: LoadedConfig) {
         monitoringMode: config.monitoring.mode,
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,
+        readinessPath: config.proofWorkers.readinessPath,
+        spread: config.hardening.topologySpread,
     }, providers);
 
     // In ingress-weight mode the stable Deployment keeps the known-good version until the plan reaches 100 %.
@@ -150,9 +153,19 @@ function deployKubernetes(loaded: LoadedConfig) {
         monitoringMode: config.monitoring.mode,
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,
+        spread: config.hardening.topologySpread,
         dependsOn: [proofWorkers.deployment],
     }, providers);
-    return { provider, ns, monitoring, proofWorkers, speculation, providers };
+
+    // Default-deny ingress, then only the named peers per workload port (hardening.networkPolicies).
+    const isolation = new NetworkIsolation("network", {
+        namespace: namespaceName,
+        namespaceRef: ns,
+        monitoringMode: config.monitoring.mode,
+        shiftMode: config.canary.shiftMode,
+        policy: config.hardening.networkPolicies,
+    }, providers);
+    return { provider, ns, monitoring, proofWorkers, speculation, isolation, providers };
 }
 
 export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: ProgramOptions = {}) {

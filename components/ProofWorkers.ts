@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { exposeWorkload, imageRef, MonitoringMode, Resources, rollingDeployment, scrapeAnnotations } from "../lib/k8s";
+import { exposeWorkload, imageRef, MonitoringMode, Resources, rollingDeployment, scrapeAnnotations, spreadAcrossNodes, TopologySpread } from "../lib/k8s";
+import { proofWorkerProbes } from "../lib/probes";
 import { PROOF_WORKER_PORT } from "../lib/monitoring/scrape";
 
 export interface ProofWorkersArgs {
@@ -13,6 +14,10 @@ export interface ProofWorkersArgs {
     monitoringMode: MonitoringMode;
     prometheusReleaseLabel: string;
     scrapeInterval: string;
+    /** Readiness GET path; liveness is a TCP check on the same port. */
+    readinessPath: string;
+    /** How the pods spread across nodes (hardening.topologySpread). */
+    spread: TopologySpread;
 }
 
 /** The proof workers (seed 000): deployed before the speculation service, CPU-heavy, at least two pods. */
@@ -28,7 +33,6 @@ export class ProofWorkers extends pulumi.ComponentResource {
     constructor(name: string, args: ProofWorkersArgs, opts?: pulumi.ComponentResourceOptions) {
         super(ProofWorkers.type, name, {}, opts);
         const child = { parent: this };
-        const health = { httpGet: { path: "/health", port: PROOF_WORKER_PORT } };
 
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, rollingDeployment({
             name: this.name,
@@ -42,9 +46,9 @@ export class ProofWorkers extends pulumi.ComponentResource {
                     image: imageRef(args.image, args.version),
                     ports: [{ name: "metrics", containerPort: PROOF_WORKER_PORT }],
                     resources: args.resources,
-                    livenessProbe: { ...health, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
-                    readinessProbe: { ...health, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
+                    ...proofWorkerProbes(PROOF_WORKER_PORT, args.readinessPath),
                 }],
+                topologySpreadConstraints: spreadAcrossNodes(this.name, args.spread),
             },
         }), child);
 

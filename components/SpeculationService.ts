@@ -2,7 +2,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
 import * as random from "@pulumi/random";
-import { CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, MonitoringMode, Resources, rollingDeployment, scrapeAnnotations } from "../lib/k8s";
+import {
+    CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, MonitoringMode, Resources, rollingDeployment, scrapeAnnotations,
+    spreadAcrossNodes, TopologySpread,
+} from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 
 export interface SpeculationServiceArgs {
@@ -17,6 +20,8 @@ export interface SpeculationServiceArgs {
     monitoringMode: MonitoringMode;
     prometheusReleaseLabel: string;
     scrapeInterval: string;
+    /** How the pods spread across nodes (hardening.topologySpread). */
+    spread: TopologySpread;
     /** Resources that must be ready first: the proof workers. */
     dependsOn: pulumi.Input<pulumi.Resource>[];
 }
@@ -85,6 +90,7 @@ export class SpeculationService extends pulumi.ComponentResource {
                     volumeMounts: [{ name: "config", mountPath: "/etc/speculation", readOnly: true }],
                 }],
                 volumes: [{ name: "config", configMap: { name: SPECULATION_CONFIGMAP } }],
+                topologySpreadConstraints: spreadAcrossNodes(this.name, args.spread),
             },
         }), { ...child, dependsOn: [...args.dependsOn, this.configMap, this.secret] });
 

@@ -23,6 +23,7 @@ export const GATE_ACTIONS = ["revert", "fail"] as const;
 export const METRIC_SOURCES = ["metrics-endpoint", "prometheus"] as const;
 export const NO_DATA_POLICIES = ["fail", "hold"] as const;
 export const COMPARATORS = ["lt", "le", "gt", "ge"] as const;
+export const SPREAD_MODES = ["DoNotSchedule", "ScheduleAnyway"] as const;
 /** The metric checks of a health gate, each of which may declare what no data means. */
 export const GATE_METRICS = METRIC_CHECKS;
 export const BENCH_METRICS = ["p50_ms", "p95_ms", "p99_ms", "throughput_per_s", "error_rate"] as const;
@@ -34,6 +35,9 @@ const K8S_QUANTITY_MEMORY = /^\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._\-/:][a-z0-9]+)*$/;
 const SERIAL_PERCENT = /^(?:[1-9]\d?|100)%$/;
+const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\/(?:3[0-2]|[12]?\d)$|^[0-9a-fA-F:]+\/\d{1,3}$/;
+const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 const duration = (what: string) =>
     z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` })
@@ -62,6 +66,43 @@ const stageThresholdOverrides = z.object(
             }).optional(),
     ])) as Record<keyof StageThresholds, z.ZodOptional<z.ZodNumber>>,
 ).strict();
+
+const labels = (what: string) => z.record(
+    z.string().regex(LABEL_KEY, { error: `must be a Kubernetes label key (${what})` }),
+    z.string({ error: `must be a label value (${what})` }).regex(LABEL_VALUE, { error: `must be a Kubernetes label value (${what})` }),
+    { error: `must be a map of pod labels (${what})` },
+);
+
+/**
+ * What an SRE team expects around the workloads (issue 17).  Each is on by default and checked by a policy of the
+ * pack; lib/network/peers.ts turns the network part into NetworkPolicies.
+ */
+const hardeningSchema = z.object({
+    networkPolicies: z.object({
+        /** Default-deny ingress in the namespace, then allow only the peers below to each workload's port. */
+        enabled: z.boolean({ error: "must be true or false" }).default(true),
+        /** Operator mode: the namespace kube-prometheus-stack's Prometheus runs in, and its pods' labels. */
+        monitoringNamespace: z.string().regex(DNS_LABEL, { error: "must be a namespace name" }).default("monitoring"),
+        prometheusPodLabels: labels("kube-prometheus-stack's Prometheus pods").default({ "app.kubernetes.io/name": "prometheus" }),
+        /**
+         * The gate's origin — where `pulumi up` runs when it reaches the admin API: pods labelled
+         * agenc.io/network-role=gate in gateNamespace (default: the stack's namespace), and these CIDRs.
+         */
+        gateNamespace: z.string().regex(DNS_LABEL, { error: "must be a namespace name" }).optional(),
+        gateCidrs: z.array(z.string().regex(CIDR, { error: "must be a CIDR such as 10.20.0.0/24" })
+            .refine((c) => !/^0\.0\.0\.0\/0$|^::\/0$/.test(c), { error: "must not admit every address (0.0.0.0/0)" })).default([]),
+        /** Ingress-weight mode: the ingress controller that routes to the stable and canary pods. */
+        ingressControllerNamespace: z.string().regex(DNS_LABEL, { error: "must be a namespace name" }).default("ingress-nginx"),
+    }).strict().prefault({}),
+    topologySpread: z.object({
+        /** Spread the service's and the proof workers' pods across nodes (topologySpreadConstraints). */
+        enabled: z.boolean({ error: "must be true or false" }).default(true),
+        topologyKey: z.string().min(1).default("kubernetes.io/hostname"),
+        maxSkew: z.number({ error: "must be a whole number from 1 to 5" }).int({ error: "must be a whole number from 1 to 5" })
+            .min(1, { error: "must be at least 1" }).max(5, { error: "must be at most 5" }).default(1),
+        whenUnsatisfiable: z.enum(SPREAD_MODES, { error: `must be one of: ${SPREAD_MODES.join(", ")}` }).default("DoNotSchedule"),
+    }).strict().prefault({}),
+}).strict();
 
 const imageSchema = z.object({
     repository: z.string({ error: "must be an image repository such as ghcr.io/agenc/speculation" })
@@ -139,6 +180,8 @@ export const stackConfigSchema = z.object({
         replicas: z.number({ error: "must be a whole number from 2 to 64" }).int({ error: "must be a whole number from 2 to 64" })
             .min(2, { error: "must be at least 2 (the seed's minimum)" }).max(64, { error: "must be at most 64" }).default(2),
         resources: resources({ requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "8", memory: "16Gi" } }),
+        /** Readiness GET path (liveness is a TCP check, so a worker that is up but not ready is not restarted). */
+        readinessPath: z.string().regex(/^\/[^\s]*$/, { error: "must be an HTTP path such as /health" }).default("/health"),
     }).strict().prefault({}),
     service: z.object({
         replicas: z.number({ error: "must be a whole number from 1 to 20" }).int({ error: "must be a whole number from 1 to 20" })
@@ -235,6 +278,7 @@ export const stackConfigSchema = z.object({
         /** The bench command is killed (a no-go) after this long. */
         timeout: duration("longest a bench run may take").default("30m"),
     }).strict().prefault({}),
+    hardening: hardeningSchema.prefault({}),
     kubernetes: z.object({
         /**
          * false: this stack deploys no Kubernetes objects and drives a service that runs elsewhere (the local stack
@@ -305,6 +349,19 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
                     code: "custom", path: ["release", "images", image, "digest"],
                     message: "is required in production (sha256:<64 hex digits>)",
                 });
+            }
+        }
+    }
+    if (cfg.environment === "production" && cfg.service && cfg.service.replicas < 2) {
+        ctx.addIssue({
+            code: "custom", path: ["service", "replicas"],
+            message: "must be at least 2 in production (with one pod its PodDisruptionBudget cannot keep the service up through a node drain)",
+        });
+    }
+    if (cfg.environment === "production" && cfg.hardening) {
+        for (const part of ["networkPolicies", "topologySpread"] as const) {
+            if (!cfg.hardening[part].enabled) {
+                ctx.addIssue({ code: "custom", path: ["hardening", part, "enabled"], message: "must be true in production" });
             }
         }
     }

@@ -6,6 +6,22 @@ import { StackConfig } from "../config/schema";
 
 export type MonitoringMode = StackConfig["monitoring"]["mode"];
 export type Resources = StackConfig["service"]["resources"];
+export type TopologySpread = StackConfig["hardening"]["topologySpread"];
+
+/**
+ * Spreads an app's pods across nodes (`hardening.topologySpread`): with the defaults no node holds two more of them
+ * than another, and the scheduler leaves a pod Pending rather than stack them (DoNotSchedule), so losing one node
+ * never takes every replica.
+ */
+export function spreadAcrossNodes(app: string, spread: TopologySpread): k8s.types.input.core.v1.TopologySpreadConstraint[] | undefined {
+    if (!spread.enabled) return undefined;
+    return [{
+        maxSkew: spread.maxSkew,
+        topologyKey: spread.topologyKey,
+        whenUnsatisfiable: spread.whenUnsatisfiable,
+        labelSelector: { matchLabels: { app } },
+    }];
+}
 
 /** Pod-template annotation whose change rolls the pods when a mounted config (read only at start-up) changes. */
 export const CONFIG_CHECKSUM_ANNOTATION = "agenc.io/config-checksum";

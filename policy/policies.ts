@@ -13,6 +13,7 @@ import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, StageThresholds } from "../config/t
 import { ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { SPECULATION_PROBES } from "../lib/probes";
+import { ADMIN_PORT, ADMIN_POLICY, PROOF_WORKER_APP, SPECULATION_APPS } from "../lib/network/peers";
 
 export const TYPES = {
     deployment: "kubernetes:apps/v1:Deployment",
@@ -20,6 +21,8 @@ export const TYPES = {
     daemonSet: "kubernetes:apps/v1:DaemonSet",
     pdb: "kubernetes:policy/v1:PodDisruptionBudget",
     configMap: "kubernetes:core/v1:ConfigMap",
+    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    ingress: "kubernetes:networking.k8s.io/v1:Ingress",
     prometheusRule: "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
     canaryStage: "agenc:deploy:CanaryStage",
     healthGate: "pulumi-nodejs:dynamic/agenc:HealthGate",
@@ -42,6 +45,8 @@ export const POLICY_DEFAULTS = {
     maxBatchPercentage: 50,
     maxFirstBatch: 1,
     maxFailPercentage: 20,
+    requireHardSpread: false,
+    maxSpreadSkew: 1,
     ...DEFAULT_STAGE_THRESHOLDS,
 };
 export type PolicyConfig = typeof POLICY_DEFAULTS;
@@ -259,6 +264,63 @@ export const rollbackTriggerAlerts: ResourceValidationPolicy = resourcePolicy(
     },
 );
 
+/** The two workloads that must survive losing a node: spread across nodes, budgeted, probed apart. */
+const HARDENED_WORKLOADS = [PROOF_WORKER_APP, "agenc-speculation"];
+const podLabels = (props: Record<string, any>): Record<string, string> => props?.spec?.template?.metadata?.labels ?? props?.spec?.selector?.matchLabels ?? {};
+const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>) =>
+    !!selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+export const topologySpread = resourcePolicy(
+    "topology-spread",
+    "The speculation service and the proof workers spread their pods across nodes (topologySpreadConstraints on kubernetes.io/hostname), so losing one node cannot take every replica; production requires the hard form (DoNotSchedule).",
+    [TYPES.deployment],
+    (args, report) => {
+        const name = k8sName(args.props);
+        if (!HARDENED_WORKLOADS.includes(name)) return;
+        const { requireHardSpread, maxSpreadSkew } = configOf(args, ["requireHardSpread", "maxSpreadSkew"]);
+        const constraints: any[] = podSpec(args.props)?.topologySpreadConstraints ?? [];
+        const overNodes = constraints.filter((c) => c?.topologyKey === "kubernetes.io/hostname" && selects(c?.labelSelector?.matchLabels, podLabels(args.props)));
+        if (overNodes.length === 0) { report(`Deployment ${name} has no topology spread constraint over kubernetes.io/hostname selecting its own pods; every replica may land on one node.`); return; }
+        for (const c of overNodes) {
+            if (c.maxSkew > maxSpreadSkew) report(`Deployment ${name} spreads with maxSkew ${c.maxSkew}; at most ${maxSpreadSkew}.`);
+            if (requireHardSpread && c.whenUnsatisfiable !== "DoNotSchedule") report(`Deployment ${name} spreads with whenUnsatisfiable ${c.whenUnsatisfiable}; this stack requires DoNotSchedule.`);
+        }
+    },
+    schema({
+        requireHardSpread: { type: "boolean", description: "Require whenUnsatisfiable: DoNotSchedule (production)" },
+        maxSpreadSkew: num("Largest maxSkew allowed", 1),
+    }),
+);
+
+export const proofWorkerProbes = resourcePolicy(
+    "proof-worker-probes",
+    "The proof workers have a liveness and a readiness probe, and they differ: a worker that is not ready leaves the Service instead of being restarted.",
+    [TYPES.deployment],
+    (args, report) => {
+        if (k8sName(args.props) !== PROOF_WORKER_APP) return;
+        for (const c of podSpec(args.props)?.containers ?? []) {
+            if (!c?.livenessProbe || !c?.readinessProbe) { report(`proof-workers container ${c?.name} lacks a ${!c?.livenessProbe ? "liveness" : "readiness"} probe.`); continue; }
+            const probe = (p: any) => JSON.stringify({ httpGet: p.httpGet, tcpSocket: p.tcpSocket, exec: p.exec, grpc: p.grpc });
+            if (probe(c.livenessProbe) === probe(c.readinessProbe)) {
+                report(`proof-workers container ${c?.name} checks the same thing for liveness and readiness (${probe(c.readinessProbe)}); a readiness failure would become a restart.`);
+            }
+        }
+    },
+);
+
+export const ingressAwait = resourcePolicy(
+    "ingress-await",
+    "Every Ingress states its await policy: pulumi.com/skipAwait, or customTimeouts on create and update — never the provider's silent 10-minute wait for a load balancer address.",
+    [TYPES.ingress],
+    (args, report) => {
+        const skip = args.props?.metadata?.annotations?.["pulumi.com/skipAwait"] === "true";
+        const t = args.opts?.customTimeouts;
+        if (!skip && !(t?.createSeconds > 0 && t?.updateSeconds > 0)) {
+            report(`Ingress ${k8sName(args.props)} has no await policy: set pulumi.com/skipAwait or customTimeouts (speculation:canary.ingress.await).`);
+        }
+    },
+);
+
 const byType = (resources: PolicyResource[], type: string) => resources.filter((r) => r.type === type);
 const childrenOf = (resources: PolicyResource[], parent: PolicyResource) => resources.filter((r) => r.parent?.urn === parent.urn);
 const dependsOnTransitively = (r: PolicyResource, target: PolicyResource, seen = new Set<string>()): boolean => {
@@ -271,7 +333,7 @@ const dependsOnTransitively = (r: PolicyResource, target: PolicyResource, seen =
 
 export const pdbsExist: StackValidationPolicy = {
     name: "pod-disruption-budgets",
-    description: "Every Deployment of the service and the proof workers has a PodDisruptionBudget selecting its pods.",
+    description: "Every Deployment of the service and the proof workers has a PodDisruptionBudget selecting its pods, and the budget is meaningful: a drain may evict some pods but never all (one replica is refused), nor none.",
     validateStack: (args, report) => {
         const pdbs = byType(args.resources, TYPES.pdb);
         for (const d of byType(args.resources, TYPES.deployment)) {
@@ -281,7 +343,51 @@ export const pdbsExist: StackValidationPolicy = {
                 const sel = p.props?.spec?.selector?.matchLabels ?? {};
                 return Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => labels[k] === v);
             });
-            if (!covered) report(`Deployment ${k8sName(d.props)} has no PodDisruptionBudget selecting ${JSON.stringify(labels)}.`);
+            if (!covered) { report(`Deployment ${k8sName(d.props)} has no PodDisruptionBudget selecting ${JSON.stringify(labels)}.`); continue; }
+            // Meaningful: a drain may evict some pods but never all of them, and never none (a budget that blocks
+            // every drain).
+            const replicas = d.props?.spec?.replicas ?? 1;
+            for (const p of pdbs.filter((x) => selects(x.props?.spec?.selector?.matchLabels, labels))) {
+                const { maxUnavailable, minAvailable } = p.props?.spec ?? {};
+                const evictable = typeof maxUnavailable === "number" ? maxUnavailable
+                    : typeof minAvailable === "number" ? replicas - minAvailable : undefined;
+                if (evictable === undefined) continue;
+                if (evictable >= replicas) {
+                    report(`PodDisruptionBudget ${k8sName(p.props)} lets a drain evict all ${replicas} pod(s) of Deployment ${k8sName(d.props)} at once; run at least ${evictable + 1} replicas.`);
+                } else if (evictable < 1) {
+                    report(`PodDisruptionBudget ${k8sName(p.props)} lets no pod of Deployment ${k8sName(d.props)} be evicted; every node drain would block.`);
+                }
+            }
+        }
+    },
+};
+
+const OPEN_CIDRS = ["0.0.0.0/0", "::/0"];
+const isEmpty = (o: unknown) => !o || (typeof o === "object" && Object.keys(o as object).length === 0);
+
+export const networkIsolation: StackValidationPolicy = {
+    name: "network-isolation",
+    description: `The namespace denies ingress by default, and the admin port ${ADMIN_PORT} of the speculation service admits only named peers (the monitoring stack, the watchdog, the gate's origin): no NetworkPolicy rule admits everyone.`,
+    validateStack: (args, report) => {
+        const workloads = byType(args.resources, TYPES.deployment).filter((d) => [...SPECULATION_APPS, PROOF_WORKER_APP].includes(k8sName(d.props)));
+        if (workloads.length === 0) return;
+        const policies = byType(args.resources, TYPES.networkPolicy);
+        const denyAll = policies.some((p) => isEmpty(p.props?.spec?.podSelector) && (p.props?.spec?.policyTypes ?? []).includes("Ingress")
+            && (p.props?.spec?.ingress ?? []).length === 0);
+        if (!denyAll) report("The namespace has no default-deny NetworkPolicy (podSelector {}, policyTypes [Ingress], no rules): every pod in the cluster can reach the admin API.");
+        const admin = policies.find((p) => k8sName(p.props) === ADMIN_POLICY);
+        if (!admin) report(`No NetworkPolicy ${ADMIN_POLICY} admits the monitoring stack, the watchdog and the gate to port ${ADMIN_PORT}.`);
+        for (const p of policies) {
+            (p.props?.spec?.ingress ?? []).forEach((rule: any, i: number) => {
+                const where = `NetworkPolicy ${k8sName(p.props)} rule ${i + 1}`;
+                if (!Array.isArray(rule?.from) || rule.from.length === 0) { report(`${where} admits traffic from everywhere (no from).`); return; }
+                if (!Array.isArray(rule?.ports) || rule.ports.length === 0) report(`${where} admits every port (no ports).`);
+                for (const peer of rule.from) {
+                    if (isEmpty(peer)) report(`${where} has an empty peer, which admits every pod of the namespace.`);
+                    else if (peer.ipBlock && OPEN_CIDRS.includes(peer.ipBlock.cidr)) report(`${where} admits ${peer.ipBlock.cidr}.`);
+                    else if (peer.namespaceSelector && isEmpty(peer.namespaceSelector) && isEmpty(peer.podSelector)) report(`${where} admits every pod of every namespace.`);
+                }
+            });
         }
     },
 };
@@ -325,6 +431,7 @@ export type ResourcePolicyLike = ResourceValidationPolicy;
 export const resourcePolicies: ResourceValidationPolicy[] = [
     proofWorkersMinReplicas, containerResources, speculationProbes, imagesPinned, speculationBootsDisabled,
     adminTokenFromSecret, canaryPlan, gateThresholds, nodesPinnedAndBounded, rollbackTriggerAlerts,
+    topologySpread, proofWorkerProbes, ingressAwait,
 ];
-export const stackPolicies: StackValidationPolicy[] = [pdbsExist, everyStageGated, verdictsRecorded];
+export const stackPolicies: StackValidationPolicy[] = [pdbsExist, networkIsolation, everyStageGated, verdictsRecorded];
 export const policies = [...resourcePolicies, ...stackPolicies];

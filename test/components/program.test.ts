@@ -35,7 +35,7 @@ describe("the program under mocks", () => {
             const c = d.spec.template.spec.containers[0];
             expect(c.image).to.equal("ghcr.io/agenc/proof-worker:v1.2.3");
             expect(c.ports[0].containerPort).to.equal(9091);
-            expect(c.livenessProbe.httpGet).to.deep.equal({ path: "/health", port: 9091 });
+            expect(c.livenessProbe.tcpSocket).to.deep.equal({ port: 9091 });
             expect(c.readinessProbe.httpGet).to.deep.equal({ path: "/health", port: 9091 });
             expect(c.resources).to.deep.equal({ requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "8", memory: "16Gi" } });
         });

@@ -43,7 +43,17 @@ function policyConfig(name: string, config: PackConfig, schema: { properties?: R
 
 const notApplicable = (): never => { throw new Error("not applicable"); };
 
-export interface PolicyInput { type: string; name: string; props: Record<string, any>; urn?: string }
+export interface PolicyInput {
+    type: string; name: string; props: Record<string, any>; urn?: string;
+    customTimeouts?: { createSeconds: number; updateSeconds: number; deleteSeconds: number };
+}
+
+/** A registered `customTimeouts` ("3m") as the analyzer hands it to a policy (seconds). */
+function timeoutSeconds(t: { create: string; update: string; delete: string } | undefined): PolicyInput["customTimeouts"] {
+    if (!t) return undefined;
+    const secs = (d: string) => { const m = /^(\d+)(s|m|h)$/.exec(d ?? ""); return m ? Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as "s"] : 0; };
+    return { createSeconds: secs(t.create), updateSeconds: secs(t.update), deleteSeconds: secs(t.delete) };
+}
 
 export function runResourcePolicy(policy: ResourceValidationPolicy, r: PolicyInput, stack: Stack): Violation[] {
     const config = packConfig(stack);
@@ -51,7 +61,8 @@ export function runResourcePolicy(policy: ResourceValidationPolicy, r: PolicyInp
     const out: Violation[] = [];
     const args = {
         type: r.type, name: r.name, props: r.props, urn: r.urn ?? `urn:pulumi:${stack}::agenc-speculation::${r.type}::${r.name}`,
-        opts: { protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [] }, stackTags: new Map(),
+        opts: { protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [], ...(r.customTimeouts ? { customTimeouts: r.customTimeouts } : {}) },
+        stackTags: new Map(),
         isType: (cls: { __pulumiType?: string }) => cls.__pulumiType === r.type,
         asType: (cls: { __pulumiType?: string }) => (cls.__pulumiType === r.type ? r.props : undefined),
         getConfig: () => policyConfig(policy.name, config, policy.configSchema as never),
@@ -103,7 +114,9 @@ export function runPack(registered: Registered[], stack: Stack, phase: "preview"
         if ("validateStack" in p) {
             out.push(...runStackPolicy(p as StackValidationPolicy, asPolicyResources(registered, phase === "update"), stack));
         } else {
-            for (const r of registered) out.push(...runResourcePolicy(p, { type: r.type, name: r.name, props: r.inputs, urn: r.urn }, stack));
+            for (const r of registered) {
+                out.push(...runResourcePolicy(p, { type: r.type, name: r.name, props: r.inputs, urn: r.urn, customTimeouts: timeoutSeconds(r.options?.customTimeouts) }, stack));
+            }
         }
     }
     return out;

@@ -28,6 +28,16 @@ const rollout = (edit: Record<string, unknown> = {}): PolicyInput => ({
     props: { nodes: [1, 2, 3, 4].map((i) => ({ name: `n${i}`, hostKey: KEY })), batches: [1, 2, 1], maxFailPercentage: 0, ...edit },
 });
 
+const spread = (edit: Record<string, unknown> = {}) => ({ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: { app: "proof-workers" } }, ...edit });
+const workers = (podEdit: Record<string, unknown>, c = container({ name: "proof-worker", livenessProbe: { tcpSocket: { port: 9091 }, initialDelaySeconds: 30 }, readinessProbe: { httpGet: { path: "/health", port: 9091 } } })): PolicyInput => {
+    const d = deployment("proof-workers", c, 4, { app: "proof-workers" });
+    d.props.spec.template = { metadata: { labels: { app: "proof-workers" } }, spec: { containers: [c], topologySpreadConstraints: [spread()], ...podEdit } };
+    return d;
+};
+const ingress = (annotations: Record<string, string>, customTimeouts?: PolicyInput["customTimeouts"]): PolicyInput => ({
+    type: T.ingress, name: "canary-ingress", props: { metadata: { name: "agenc-speculation-canary", annotations } }, customTimeouts,
+});
+
 interface Row { policy: P.ResourcePolicyLike; ok: PolicyInput; bad: PolicyInput; message: RegExp; stack?: Stack }
 const rows: [string, Row][] = [
     ["proof workers below the minimum", { policy: P.proofWorkersMinReplicas, ok: deployment("proof-workers", container(), 4, { app: "proof-workers" }), bad: deployment("proof-workers", container(), 3, { app: "proof-workers" }), message: /^Deployment proof-workers has 3 replicas; the minimum is 4\.$/, stack: "production" }],
@@ -46,6 +56,13 @@ const rows: [string, Row][] = [
     ["a first batch bigger than one node", { policy: P.nodesPinnedAndBounded, ok: rollout(), bad: rollout({ batches: [2, 2] }), message: /the first batch has 2 nodes; at most 1/ }],
     ["a failure budget in production", { policy: P.nodesPinnedAndBounded, ok: rollout(), bad: rollout({ maxFailPercentage: 25 }), message: /maxFailPercentage is 25; at most 0/, stack: "production" }],
     ["a PrometheusRule without every rollback trigger", { policy: P.rollbackTriggerAlerts, ok: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: ["SpeculationRollbackRateAbort", "SpeculationErrorRateSpike", "SpeculationMemoryCritical", "SpeculationCircuitBreakerOpen", "ProofQueueOverflow"].map((alert) => ({ alert })) }] } } }, bad: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [{ alert: "SpeculationRollbackRateAbort" }] }] } } }, message: /lacks the rollback-trigger alerts SpeculationErrorRateSpike, SpeculationMemoryCritical, SpeculationCircuitBreakerOpen, ProofQueueOverflow/ }],
+    ["a workload without a spread over nodes", { policy: P.topologySpread, ok: workers({}), bad: workers({ topologySpreadConstraints: [spread({ topologyKey: "topology.kubernetes.io/zone" })] }), message: /^Deployment proof-workers has no topology spread constraint over kubernetes\.io\/hostname selecting its own pods; every replica may land on one node\.$/ }],
+    ["a spread that selects other pods", { policy: P.topologySpread, ok: workers({}), bad: workers({ topologySpreadConstraints: [spread({ labelSelector: { matchLabels: { app: "agenc-speculation" } } })] }), message: /has no topology spread constraint over kubernetes\.io\/hostname selecting its own pods/ }],
+    ["a soft spread in production", { policy: P.topologySpread, ok: workers({}), bad: workers({ topologySpreadConstraints: [spread({ whenUnsatisfiable: "ScheduleAnyway" })] }), message: /^Deployment proof-workers spreads with whenUnsatisfiable ScheduleAnyway; this stack requires DoNotSchedule\.$/, stack: "production" }],
+    ["a skew above 1", { policy: P.topologySpread, ok: workers({}), bad: workers({ topologySpreadConstraints: [spread({ maxSkew: 3 })] }), message: /spreads with maxSkew 3; at most 1/ }],
+    ["proof workers probing the same thing twice", { policy: P.proofWorkerProbes, ok: workers({}), bad: workers({}, container({ name: "proof-worker", livenessProbe: { httpGet: { path: "/health", port: 9091 }, initialDelaySeconds: 30 }, readinessProbe: { httpGet: { path: "/health", port: 9091 }, initialDelaySeconds: 10 } })), message: /^proof-workers container proof-worker checks the same thing for liveness and readiness .*; a readiness failure would become a restart\.$/ }],
+    ["an Ingress without an await policy", { policy: P.ingressAwait, ok: ingress({ "pulumi.com/skipAwait": "true" }), bad: ingress({ "nginx.ingress.kubernetes.io/canary": "true" }), message: /^Ingress agenc-speculation-canary has no await policy: set pulumi\.com\/skipAwait or customTimeouts/ }],
+    ["an Ingress awaited without a timeout", { policy: P.ingressAwait, ok: ingress({}, { createSeconds: 180, updateSeconds: 180, deleteSeconds: 0 }), bad: ingress({}, { createSeconds: 180, updateSeconds: 0, deleteSeconds: 0 }), message: /has no await policy/ }],
 ];
 
 describe("policy pack: each resource policy", () => {
@@ -94,6 +111,37 @@ describe("policy pack: stack policies", () => {
         const registered = [res(T.deployment, "d", d.props), res(T.pdb, "p", { spec: { selector: { matchLabels: { app: "other" } } } })];
         expect(runStackPolicy(P.pdbsExist, asPolicyResources(registered, false), "staging").map((v) => v.message))
             .to.deep.equal(['Deployment agenc-speculation has no PodDisruptionBudget selecting {"app":"agenc-speculation"}.']);
+    });
+    it("pod-disruption-budgets reports a budget that lets a drain evict every pod, or none", () => {
+        const pdb = (spec: Record<string, unknown>) => res(T.pdb, "p", { metadata: { name: "agenc-speculation" }, spec: { selector: { matchLabels: { app: "agenc-speculation" } }, ...spec } });
+        const one = deployment("agenc-speculation", container(), 1);
+        expect(runStackPolicy(P.pdbsExist, asPolicyResources([res(T.deployment, "d", one.props), pdb({ maxUnavailable: 1 })], false), "production").map((v) => [v.message, v.level]))
+            .to.deep.equal([["PodDisruptionBudget agenc-speculation lets a drain evict all 1 pod(s) of Deployment agenc-speculation at once; run at least 2 replicas.", "mandatory"]]);
+        const two = deployment("agenc-speculation", container(), 2);
+        expect(runStackPolicy(P.pdbsExist, asPolicyResources([res(T.deployment, "d", two.props), pdb({ maxUnavailable: 1 })], false), "production")).to.deep.equal([]);
+        expect(runStackPolicy(P.pdbsExist, asPolicyResources([res(T.deployment, "d", two.props), pdb({ minAvailable: 2 })], false), "production").map((v) => v.message))
+            .to.deep.equal(["PodDisruptionBudget agenc-speculation lets no pod of Deployment agenc-speculation be evicted; every node drain would block."]);
+    });
+    it("network-isolation wants a default deny and no rule that admits everyone", () => {
+        const np = (name: string, spec: Record<string, unknown>) => res(T.networkPolicy, name, { metadata: { name }, spec });
+        const deny = np("default-deny-ingress", { podSelector: {}, policyTypes: ["Ingress"] });
+        const admin = (from: unknown[]) => np("agenc-speculation-admin", { podSelector: { matchLabels: { app: "agenc-speculation" } }, policyTypes: ["Ingress"], ingress: [{ from, ports: [{ protocol: "TCP", port: 9090 }] }] });
+        const d = res(T.deployment, "d", deployment("agenc-speculation").props);
+        const ok = [d, deny, admin([{ podSelector: { matchLabels: { "agenc.io/network-role": "watchdog" } } }])];
+        expect(runStackPolicy(P.networkIsolation, asPolicyResources(ok, false), "production")).to.deep.equal([]);
+        expect(runStackPolicy(P.networkIsolation, asPolicyResources([d], false), "staging").map((v) => [v.message, v.level])).to.deep.equal([
+            ["The namespace has no default-deny NetworkPolicy (podSelector {}, policyTypes [Ingress], no rules): every pod in the cluster can reach the admin API.", "advisory"],
+            ["No NetworkPolicy agenc-speculation-admin admits the monitoring stack, the watchdog and the gate to port 9090.", "advisory"],
+        ]);
+        const open = [d, deny, admin([{}, { ipBlock: { cidr: "0.0.0.0/0" } }, { namespaceSelector: {} }])];
+        expect(runStackPolicy(P.networkIsolation, asPolicyResources(open, false), "production").map((v) => v.message)).to.deep.equal([
+            "NetworkPolicy agenc-speculation-admin rule 1 has an empty peer, which admits every pod of the namespace.",
+            "NetworkPolicy agenc-speculation-admin rule 1 admits 0.0.0.0/0.",
+            "NetworkPolicy agenc-speculation-admin rule 1 admits every pod of every namespace.",
+        ]);
+        const noFrom = [d, deny, np("agenc-speculation-admin", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: 9090 }] }] })];
+        expect(runStackPolicy(P.networkIsolation, asPolicyResources(noFrom, false), "production").map((v) => v.message))
+            .to.deep.equal(["NetworkPolicy agenc-speculation-admin rule 1 admits traffic from everywhere (no from)."]);
     });
     it("verdicts-recorded skips gates that have not run (preview) and reports a failed one after an update", () => {
         const preview = [res(T.healthGate, "g", {})];

@@ -24,13 +24,22 @@ const withFleet = (config: Record<string, unknown>, nodes: Record<string, unknow
 const at = (stack: Stack, pct: number) => withEdit(stackConfig(stack), "speculation:rolloutPercentage", undefined, pct);
 
 describe("policy pack over the program's resources", function () {
-    this.timeout(30_000);
+    this.timeout(120_000); // ten program runs per case; slow on a loaded machine
     for (const [stack, steps] of [["staging", [0, 10, 50, 100]], ["production", [0, 10, 25, 50, 100]]] as const) {
         it(`${stack} as configured passes at every step of its plan (${steps.join(", ")} %)`, async () => {
             for (const pct of steps) {
                 expect(await violations(stack, at(stack, pct)), `${stack} at ${pct} %`).to.deep.equal([]);
                 expect(await violations(stack, at(stack, pct), "update"), `${stack} at ${pct} % after the update`).to.deep.equal([]);
             }
+        });
+    }
+
+    for (const mode of ["skip", "load-balancer"]) {
+        it(`ingress-weight mode passes ingress-await and network-isolation with either Ingress await policy (${mode})`, async () => {
+            let c = withEdit(at("staging", 50), "speculation:canary", "shiftMode", "ingress-weight");
+            c = withEdit(c, "speculation:canary", "ingress.await", mode);
+            const found = await violations("staging", c);
+            expect(found.filter((v) => ["ingress-await", "network-isolation", "topology-spread"].includes(v.policy))).to.deep.equal([]);
         });
     }
 
@@ -44,6 +53,10 @@ describe("policy pack over the program's resources", function () {
         ["no bench in production", "production", (c) => withEdit(c, "speculation:bench", "enabled", false), "every-stage-gated", /requires a passed bench run before the first canary stage/],
         ["a node failure budget in production", "production", (c) => withFleet(c, { maxFailPercentage: 25 }), "node-rollout-limits", /alys-nodes-ssh: maxFailPercentage is 25; at most 0/],
         ["a first batch of three nodes", "staging", (c) => withFleet(c, { serial: [3] }), "node-rollout-limits", /the first batch has 3 nodes; at most 1/],
+        ["no NetworkPolicies", "staging", (c) => withEdit(c, "speculation:hardening", "networkPolicies.enabled", false), "network-isolation", /no default-deny NetworkPolicy[\s\S]*No NetworkPolicy agenc-speculation-admin/],
+        ["no topology spread", "staging", (c) => withEdit(c, "speculation:hardening", "topologySpread.enabled", false), "topology-spread", /Deployment proof-workers has no topology spread constraint[\s\S]*Deployment agenc-speculation has no topology spread constraint/],
+        ["a soft spread in production", "production", (c) => withEdit(c, "speculation:hardening", "topologySpread.whenUnsatisfiable", "ScheduleAnyway"), "topology-spread", /spreads with whenUnsatisfiable ScheduleAnyway; this stack requires DoNotSchedule/],
+        ["one service replica in staging", "staging", (c) => withEdit(c, "speculation:service", "replicas", 1), "pod-disruption-budgets", /PodDisruptionBudget agenc-speculation lets a drain evict all 1 pod\(s\) of Deployment agenc-speculation at once; run at least 2 replicas/],
     ];
     for (const [name, stack, edit, policy, message] of bad) {
         it(`reports ${name} as ${stack === "production" ? "mandatory" : "advisory"}`, async () => {
