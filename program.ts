@@ -79,6 +79,11 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
                 deadlineSeconds: deadlineAfter(stage.bakeSeconds),
                 onFailure: featureFlag ? g.onFailure : "fail",
                 checkRolloutPercentage: featureFlag,
+                revert: {
+                    deadlineSeconds: parseDuration(g.revert.deadline),
+                    ...(g.revert.watchdogActionUrl ? { watchdogActionUrl: g.revert.watchdogActionUrl } : {}),
+                    ...(g.revert.alertmanagerUrl ? { alertmanagerUrl: g.revert.alertmanagerUrl } : {}),
+                },
                 artifactsDir: path.resolve(g.artifactsDir),
             }, { parent, dependsOn: [shift, baseline] }),
         };

@@ -161,6 +161,14 @@ const gateSchema = z.object({
     timeout: duration("longest wait for one reading").default("10s"),
     /** Where decision records are written, relative to the project folder. */
     artifactsDir: z.string().min(1).default("deployment-artifacts/gates"),
+    /** How a failing gate's revert retries (lib/revert): until traffic reads off, or this deadline. */
+    revert: z.object({
+        deadline: duration("how long a revert keeps retrying before it fails loudly").default("5m"),
+        /** The watchdog's revert action (an Alertmanager webhook receiver): the last path a revert tries. */
+        watchdogActionUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+        /** Alertmanager base URL: a revert unconfirmed at its deadline pushes a critical alert to /api/v2/alerts. */
+        alertmanagerUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    }).strict().prefault({}),
 }).strict();
 
 export const stackConfigSchema = z.object({

@@ -52,11 +52,7 @@ export async function readAdminStatus(serviceUrl: string, timeoutMs = 5000): Pro
  * take is an error, never a silent success.
  */
 export async function setRolloutPercentage(serviceUrl: string, token: string, percentage: number, timeoutMs = 5000): Promise<AdminStatus> {
-    await call(`${serviceUrl}/admin/config`, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-        body: JSON.stringify({ "speculation.enabled": percentage > 0, [ROLLOUT_KEY]: percentage }),
-    }, timeoutMs);
+    await postAdminConfig(serviceUrl, token, { "speculation.enabled": percentage > 0, [ROLLOUT_KEY]: percentage }, timeoutMs);
     const status = await readAdminStatus(serviceUrl, timeoutMs);
     if (status.rolloutPercentage !== percentage) {
         throw adminApiError(`${serviceUrl}: rollout percentage reads ${status.rolloutPercentage} after setting ${percentage}`, "malformed");
@@ -85,4 +81,13 @@ export async function readAdminConfig(serviceUrl: string, token: string, timeout
         throw adminApiError(`${serviceUrl}/admin/config: expected {speculation:{enabled, mode, max_depth, features:{rollout_percentage}}}`, "malformed");
     }
     return { enabled: s.enabled, mode: s.mode, maxDepth: s.max_depth, rolloutPercentage: s.features.rollout_percentage };
+}
+
+/** POSTs config keys to the admin API (bearer token), without reading them back: the caller confirms. */
+export async function postAdminConfig(serviceUrl: string, token: string, update: Record<string, unknown>, timeoutMs = 5000): Promise<void> {
+    await call(`${serviceUrl}/admin/config`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify(update),
+    }, timeoutMs);
 }

@@ -7,7 +7,8 @@
  *          changes faults on a running service (rollbackRate=0.2, errorRate=0.05, latencyMs=50, unhealthy=stake_pool,
  *          readinessDelayMs=5000, memoryPercent=95, proofQueue=2500, responseDelayMs=20000, httpStatus=500,
  *          malformed=true, dropMetrics=speculation_rollback_rate, freezeMetrics=true, pendingOperations=200,
- *          drainPerSecond=5; reset with the defaults)
+ *          drainPerSecond=5; the admin API alone: adminDelayMs=20000, adminFlapMs=500, adminDown=true; reset with the
+ *          defaults)
  *   bench  [--url http://127.0.0.1:9090] [--requests 2000] [--concurrency 16]
  *          the bench workload; prints the BenchRun JSON on stdout
  */

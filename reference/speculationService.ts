@@ -43,12 +43,24 @@ export interface Faults {
     pendingOperations: number;
     /** How many pending operations settle per second once speculation is off (0: the backlog never drains). */
     drainPerSecond: number;
+    /**
+     * The admin API only (every /admin/* route but /admin/faults), to drive the gate's revert:
+     * adminDelayMs  every admin answer is delayed this long; a request whose client gave up meanwhile is dropped,
+     *               never applied (a slow admin API);
+     * adminFlapMs   the admin API is down (connection reset) for this long, then up for this long, and so on, down
+     *               first from the moment the fault is set (a flapping admin API);
+     * adminDown     every admin request answers 503 (a dead admin API; /metrics and the probes still answer).
+     */
+    adminDelayMs: number;
+    adminFlapMs: number;
+    adminDown: boolean;
 }
 
 export const DEFAULT_FAULTS: Faults = {
     rollbackRate: 0.01, errorRate: 0.002, latencyMs: 0, unhealthy: [], readinessDelayMs: 0, memoryPercent: 45,
     proofQueue: 120, responseDelayMs: 0, httpStatus: 0, malformed: false, dropMetrics: [], freezeMetrics: false,
     pendingOperations: 0, drainPerSecond: 1000,
+    adminDelayMs: 0, adminFlapMs: 0, adminDown: false,
 };
 
 export interface SpeculationServiceOptions {
@@ -162,6 +174,7 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
     const tickMs = opts.tickMs ?? 100;
     let startedAt = Date.now();
     let frozen: string | undefined;
+    let flapSince = Date.now();
     let lastSynthetic: unknown = null;
     const acc = { ops: 0, errors: 0, rolledBack: 0 };
     // In-flight speculative operations: held while speculation runs, settling at drainPerSecond once it is off.
@@ -229,6 +242,17 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
         const end = m.http.startTimer({ path });
         res.on("finish", () => end());
         if (faults.responseDelayMs > 0) await new Promise((r) => setTimeout(r, faults.responseDelayMs));
+        if (path.startsWith("/admin/") && path !== "/admin/faults") {
+            if (faults.adminDelayMs > 0) {
+                await new Promise((r) => setTimeout(r, faults.adminDelayMs));
+                if (req.socket.destroyed) return undefined;
+            }
+            if (faults.adminFlapMs > 0 && Math.floor((Date.now() - flapSince) / faults.adminFlapMs) % 2 === 0) {
+                req.socket.destroy();
+                return undefined;
+            }
+            if (faults.adminDown) return send(res, 503, { error: "admin API unavailable (injected)" });
+        }
         refreshGauges();
         const unhealthy = faults.unhealthy.length > 0;
         if (req.method === "GET" && path === "/health") {
@@ -346,6 +370,7 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
         faults,
         state,
         setFaults(f) {
+            if (f.adminFlapMs !== undefined) flapSince = Date.now();
             Object.assign(faults, f);
             if (!faults.freezeMetrics) frozen = undefined;
             return faults;

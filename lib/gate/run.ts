@@ -4,7 +4,8 @@
  * The clock is a parameter so the loop's own timing is explicit; the provider passes the real one.
  */
 import { StageThresholds } from "../../config/thresholds";
-import { readAdminStatus, setRolloutPercentage } from "../adminApi";
+import { readAdminStatus } from "../adminApi";
+import { describeRevert, revertTraffic, RevertOptions, RevertRecord } from "../revert/revert";
 import {
     advanceBake, BakeState, formatChecks, judgeReading, METRIC_CHECKS, MetricCheck, NoDataPolicy, requiredSamples, Sample, startBake,
 } from "./decision";
@@ -30,6 +31,8 @@ export interface GateSpec {
     noData: Partial<Record<MetricCheck, NoDataPolicy>>;
     /** Feature-flag mode: the live rollout percentage must be the stage's own (a revert or an edit out of band is a no-go). */
     checkRolloutPercentage: boolean;
+    /** How a revert retries (deadline, watchdog action, Alertmanager for the page): lib/revert. */
+    revert?: RevertOptions;
 }
 
 export interface Clock {
@@ -66,7 +69,8 @@ export interface DecisionRecord {
     sampleCount: number;
     /** The sample that decided the verdict, with every check's query, observed value and threshold. */
     decisive: Sample;
-    revert?: { to: number; confirmed: boolean; detail: string; at: string };
+    /** Every attempt of the revert (onFailure: revert), its status and, when unconfirmed, the alert. */
+    revert?: RevertRecord;
 }
 
 export const SAMPLES_KEPT = 50;
@@ -154,21 +158,17 @@ export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSampl
         decisive: bake.decisive ?? last!,
     };
     if (record.verdict === "fail" && spec.onFailure === "revert") {
-        try {
-            const status = await setRolloutPercentage(spec.serviceUrl, spec.adminToken, 0, spec.timeoutMs);
-            record.revert = { to: 0, confirmed: status.rolloutPercentage === 0, detail: "rollout percentage set to 0 and read back", at: new Date(clock.now()).toISOString() };
-        } catch (e) {
-            record.revert = { to: 0, confirmed: false, detail: `REVERT FAILED: ${(e as Error).message}`, at: new Date(clock.now()).toISOString() };
-        }
+        record.revert = await revertTraffic({
+            ...spec.revert, stage: spec.stage, percentage: spec.percentage, version: spec.version, serviceUrl: spec.serviceUrl,
+            adminToken: spec.adminToken, reason: record.reason, timeoutMs: spec.timeoutMs,
+        }, clock);
     }
     return { record, all };
 }
 
 /** The message a failed gate fails `pulumi up` with. */
 export function failureMessage(record: DecisionRecord, artifact?: string): string {
-    const revert = record.revert
-        ? (record.revert.confirmed ? "Traffic reverted: rollout percentage is 0 (confirmed)." : `Traffic NOT reverted: ${record.revert.detail}. Set it to 0 by hand.`)
-        : "Traffic left as it is (onFailure: fail).";
+    const revert = record.revert ? describeRevert(record.revert) : "Traffic left as it is (onFailure: fail).";
     return [
         `health gate ${record.stage} (${record.percentage} %, ${record.version}) failed after ${record.sampleCount} sample(s): ${record.reason}`,
         revert,

@@ -110,7 +110,7 @@ describe("HealthGate provider against the reference workloads", function () {
             const f = await failingGate(ref, { onFailure: "fail", ...edit });
             expect(f.properties.verdict).to.equal("fail");
             expect(f.properties.decision.reason).to.match(reason);
-            expect(f.message).to.include(edit.onFailure === "revert" ? "Traffic NOT reverted" : "Traffic left as it is (onFailure: fail).");
+            expect(f.message).to.include(edit.onFailure === "revert" ? "REVERT UNCONFIRMED" : "Traffic left as it is (onFailure: fail).");
             expect(ref.service.state.rolloutPercentage, "onFailure fail does not touch traffic").to.equal(25);
         });
     }

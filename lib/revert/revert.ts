@@ -1,0 +1,312 @@
+/**
+ * Taking a stage's traffic away when its gate says no-go, and not giving up at the first error.
+ *
+ * A revert tries, in rounds, every path the stack has, in this order:
+ *   admin-api    POST /admin/config {speculation.enabled: false, rollout_percentage: 0} (what the gate always did);
+ *   kill-switch  POST /admin/config {speculation.enabled: false} alone: still works when the service refuses the
+ *                percentage key (a release that renamed it, a validation bug);
+ *   watchdog     POST the watchdog's action URL (canary.gate.revert.watchdogActionUrl) with an Alertmanager webhook
+ *                payload, the same one Alertmanager sends it: the in-cluster action reaches the service even when
+ *                the operator's path to the admin API is down.
+ * After each write the revert reads the traffic back: GET /admin/status, or, when that read fails, the service's
+ * own gauges on /metrics (speculation_rollout_percentage, speculation_enabled), which do not go through the admin API.
+ * Traffic is off when speculation is disabled or the percentage is 0.  A path whose write or read-back fails is
+ * recorded and the next one is tried; each round doubles the time one request may take (a slow API gets the time it
+ * needs) and the pause before the next round (backoff), until the traffic reads off (`confirmed`) or the hard
+ * deadline passes (`unconfirmed`: a critical alert goes to Alertmanager and the gate's failure says which path
+ * failed and how).  Every attempt is in the record.
+ *
+ * Plain functions and constants only, so the HealthGate provider captures them when Pulumi serialises it.
+ */
+import { AdminApiErrorReason, postAdminConfig, readAdminStatus, ROLLOUT_KEY } from "../adminApi";
+import { parseExposition } from "../gate/measure";
+import { fetchWithin } from "../http";
+import { formatTable } from "../table";
+import { AlertOutcome, fireRevertAlert, REVERT_ALERT_NAME } from "./alert";
+
+export const REVERT_PATHS = ["admin-api", "kill-switch", "watchdog"] as const;
+export type RevertPath = typeof REVERT_PATHS[number];
+
+/** Seconds a revert keeps trying when the stack does not say (canary.gate.revert.deadline). */
+export const DEFAULT_REVERT_DEADLINE_SECONDS = 300;
+
+/** What the stack configures about reverts (canary.gate.revert). */
+export interface RevertOptions {
+    /** Hard deadline, seconds from the first attempt. */
+    deadlineSeconds?: number;
+    /** The watchdog's revert action (an Alertmanager webhook receiver), when the stack has one. */
+    watchdogActionUrl?: string;
+    /** Alertmanager base URL; an unconfirmed revert pushes a critical alert to its /api/v2/alerts. */
+    alertmanagerUrl?: string;
+    /** Pause after the first round, ms; doubles each round up to maxBackoffMs. */
+    initialBackoffMs?: number;
+    maxBackoffMs?: number;
+    /** Longest one request may take, however many rounds have passed, ms. */
+    maxRequestTimeoutMs?: number;
+}
+
+export interface RevertRequest extends RevertOptions {
+    stage: string;
+    /** The stage's percentage: what traffic may still be at when the revert is unconfirmed. */
+    percentage: number;
+    version?: string;
+    serviceUrl: string;
+    adminToken: string;
+    /** Why the gate reverts (the no-go), for the watchdog payload and the alert. */
+    reason: string;
+    /** How long one request may take in the first round (the gate's reading timeout), ms. */
+    timeoutMs: number;
+    /** Progress, one line per failed attempt (default: console.log, which reaches the operator under the engine). */
+    log?: (line: string) => void;
+}
+
+export interface RevertClock {
+    now(): number;
+    sleep(ms: number): Promise<void>;
+}
+
+const REAL_CLOCK: RevertClock = { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+
+export type AttemptFailure = AdminApiErrorReason | "not-off" | "unreadable";
+
+export interface TrafficReading {
+    enabled: boolean;
+    rolloutPercentage: number;
+    /** Where the read-back came from. */
+    via: "GET /admin/status" | "GET /metrics";
+}
+
+export interface RevertAttempt {
+    /** 1-based, in order. */
+    n: number;
+    round: number;
+    path: RevertPath;
+    at: string;
+    ms: number;
+    /** How long each request of this attempt could take. */
+    timeoutMs: number;
+    outcome: "confirmed" | "failed";
+    /** Which step failed: the write (POST) or the read-back. */
+    failedStep?: "write" | "read-back";
+    failure?: AttemptFailure;
+    detail: string;
+    observed?: TrafficReading;
+}
+
+/**
+ * confirmed    traffic reads off (speculation disabled or 0 %), read back after the write of `path`;
+ * unconfirmed  the deadline passed and no read-back showed traffic off: it may still be at `percentage`.
+ */
+export type RevertStatus = "confirmed" | "unconfirmed";
+
+export interface RevertRecord {
+    to: 0;
+    status: RevertStatus;
+    /** Kept for older readers of the decision record: status === "confirmed". */
+    confirmed: boolean;
+    /** The path whose write was read back as traffic off. */
+    path?: RevertPath;
+    /** One line: what the revert achieved. */
+    detail: string;
+    startedAt: string;
+    deadlineAt: string;
+    /** When the revert finished (confirmed, or given up at the deadline). */
+    at: string;
+    /** The paths this stack has, in the order they are tried. */
+    paths: RevertPath[];
+    attempts: RevertAttempt[];
+    /** Only for an unconfirmed revert. */
+    alert?: AlertOutcome;
+}
+
+/**
+ * A failure that retrying the same path cannot fix: the token is refused, or the service refuses the request
+ * itself (a 4xx other than 408/429).  That path is dropped from later rounds; when every path is dropped the revert
+ * stops at once instead of waiting for the deadline.
+ */
+export function permanent(a: RevertAttempt): boolean {
+    if (a.failure === "rejected-token") return true;
+    const status = /HTTP (\d{3})/.exec(a.detail)?.[1];
+    return a.failure === "http-status" && !!status && status.startsWith("4") && status !== "408" && status !== "429";
+}
+
+const trafficOff = (t: { enabled: boolean; rolloutPercentage: number }) => !t.enabled || t.rolloutPercentage === 0;
+const describeTraffic = (t: TrafficReading) => `${t.rolloutPercentage} %, speculation ${t.enabled ? "enabled" : "disabled"} (${t.via})`;
+
+function problem(step: "write" | "read-back", failure: AttemptFailure, detail: string) {
+    return { failedStep: step, failure, detail };
+}
+
+/** The service's own gauges: a read-back that does not depend on the admin API. */
+async function trafficFromMetrics(serviceUrl: string, timeoutMs: number): Promise<TrafficReading | string> {
+    const r = await fetchWithin(`${serviceUrl}/metrics`, {}, timeoutMs);
+    if (!r.ok) return `GET /metrics: ${r.failure} (${r.why})`;
+    if (r.status < 200 || r.status > 299) return `GET /metrics: HTTP ${r.status}`;
+    const families = parseExposition(r.text);
+    const gauge = (name: string) => {
+        const v = families?.find((f) => f.name === name)?.metrics[0]?.value;
+        return v === undefined ? undefined : Number(v);
+    };
+    const pct = gauge("speculation_rollout_percentage");
+    const enabled = gauge("speculation_enabled");
+    if (pct === undefined || enabled === undefined || Number.isNaN(pct) || Number.isNaN(enabled)) {
+        return "GET /metrics: speculation_rollout_percentage or speculation_enabled missing";
+    }
+    return { enabled: enabled !== 0, rolloutPercentage: pct, via: "GET /metrics" };
+}
+
+/** Reads the live traffic: the admin status first, the gauges when that fails. */
+export async function readTraffic(serviceUrl: string, timeoutMs: () => number): Promise<TrafficReading | string> {
+    try {
+        const s = await readAdminStatus(serviceUrl, timeoutMs());
+        return { ...s, via: "GET /admin/status" };
+    } catch (e) {
+        const fromMetrics = await trafficFromMetrics(serviceUrl, timeoutMs());
+        return typeof fromMetrics === "string" ? `GET /admin/status: ${(e as Error).message}; ${fromMetrics}` : fromMetrics;
+    }
+}
+
+/** The Alertmanager webhook payload (version 4) the watchdog's action receives from Alertmanager itself. */
+export function watchdogPayload(req: RevertRequest, now: Date): unknown {
+    const labels = {
+        alertname: "SpeculationGateRevert", severity: "critical", rollback_trigger: "true", service: "agenc-speculation",
+        stage: req.stage, percentage: String(req.percentage),
+    };
+    return {
+        version: "4", groupKey: `{}:{alertname="SpeculationGateRevert",stage="${req.stage}"}`, truncatedAlerts: 0, status: "firing",
+        receiver: "agenc-revert", groupLabels: { alertname: labels.alertname }, commonLabels: labels,
+        commonAnnotations: { summary: `health gate ${req.stage} reverts: ${req.reason}` }, externalURL: "",
+        alerts: [{
+            status: "firing", labels, annotations: { summary: `health gate ${req.stage} reverts: ${req.reason}` },
+            startsAt: now.toISOString(), endsAt: "0001-01-01T00:00:00Z", generatorURL: "", fingerprint: "",
+        }],
+    };
+}
+
+async function write(req: RevertRequest, path: RevertPath, timeoutMs: number, now: Date): Promise<ReturnType<typeof problem> | undefined> {
+    try {
+        if (path === "admin-api") {
+            await postAdminConfig(req.serviceUrl, req.adminToken, { "speculation.enabled": false, [ROLLOUT_KEY]: 0 }, timeoutMs);
+        } else if (path === "kill-switch") {
+            await postAdminConfig(req.serviceUrl, req.adminToken, { "speculation.enabled": false }, timeoutMs);
+        } else {
+            const r = await fetchWithin(req.watchdogActionUrl!, {
+                method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(watchdogPayload(req, now)),
+            }, timeoutMs);
+            if (!r.ok) return problem("write", r.failure, `${req.watchdogActionUrl}: ${r.why}`);
+            if (r.status < 200 || r.status > 299) return problem("write", "http-status", `${req.watchdogActionUrl}: HTTP ${r.status}`);
+        }
+        return undefined;
+    } catch (e) {
+        return problem("write", (e as { reason?: AdminApiErrorReason }).reason ?? "unreachable", (e as Error).message);
+    }
+}
+
+const WHAT: Record<RevertPath, string> = {
+    "admin-api": "rollout percentage set to 0 through the admin API",
+    "kill-switch": "kill switch: speculation disabled through the admin API",
+    "watchdog": "the watchdog's action took the traffic away",
+};
+
+async function attempt(req: RevertRequest, path: RevertPath, n: number, round: number, timeoutMs: number, deadline: number, clock: RevertClock): Promise<RevertAttempt> {
+    const started = clock.now();
+    // Every request gets the round's timeout, but never beyond the deadline.
+    const within = () => Math.max(1, Math.min(timeoutMs, deadline - clock.now()));
+    const base = { n, round, path, at: new Date(started).toISOString(), timeoutMs };
+    const failed = await write(req, path, within(), new Date(started));
+    if (failed) return { ...base, ms: clock.now() - started, outcome: "failed", ...failed };
+    const read = await readTraffic(req.serviceUrl, within);
+    const ms = clock.now() - started;
+    if (typeof read === "string") return { ...base, ms, outcome: "failed", ...problem("read-back", "unreadable", read) };
+    if (!trafficOff(read)) {
+        return { ...base, ms, outcome: "failed", observed: read, ...problem("read-back", "not-off", `write accepted, but traffic reads ${describeTraffic(read)}`) };
+    }
+    return { ...base, ms, outcome: "confirmed", observed: read, detail: `${WHAT[path]}; reads ${describeTraffic(read)}` };
+}
+
+/** Reverts the stage's traffic: retries every path until it reads off or the deadline passes.  Never throws. */
+export async function revertTraffic(req: RevertRequest, clock: RevertClock = REAL_CLOCK): Promise<RevertRecord> {
+    const log = req.log ?? ((line: string) => console.log(line));
+    const started = clock.now();
+    const deadlineSeconds = req.deadlineSeconds ?? DEFAULT_REVERT_DEADLINE_SECONDS;
+    const deadline = started + deadlineSeconds * 1000;
+    const paths = REVERT_PATHS.filter((p) => p !== "watchdog" || !!req.watchdogActionUrl);
+    const initialBackoff = req.initialBackoffMs ?? 500;
+    const maxBackoff = req.maxBackoffMs ?? 15_000;
+    const maxTimeout = Math.max(req.timeoutMs, req.maxRequestTimeoutMs ?? 60_000);
+    const attempts: RevertAttempt[] = [];
+    const base = { to: 0 as const, startedAt: new Date(started).toISOString(), deadlineAt: new Date(deadline).toISOString(), paths, attempts };
+
+    const dropped = new Set<RevertPath>();
+    for (let round = 0; (attempts.length === 0 || clock.now() < deadline) && dropped.size < paths.length; round++) {
+        const timeoutMs = Math.min(maxTimeout, req.timeoutMs * 2 ** round);
+        for (const path of paths) {
+            if (dropped.has(path)) continue;
+            if (attempts.length > 0 && clock.now() >= deadline) break;
+            const a = await attempt(req, path, attempts.length + 1, round, timeoutMs, deadline, clock);
+            attempts.push(a);
+            if (a.outcome === "confirmed") {
+                if (a.n > 1) log(`[revert ${req.stage}] confirmed on attempt ${a.n} (${path}): ${a.detail}`);
+                return {
+                    ...base, status: "confirmed", confirmed: true, path, at: new Date(clock.now()).toISOString(),
+                    detail: `${WHAT[path]} and read back (attempt ${a.n} of ${attempts.length}, ${((clock.now() - started) / 1000).toFixed(1)} s)`,
+                };
+            }
+            if (permanent(a)) dropped.add(path);
+            log(`[revert ${req.stage}] attempt ${a.n} (${path}, round ${round + 1}) failed at the ${a.failedStep}: ${a.failure}: ${a.detail}` +
+                (dropped.has(path) ? " (retrying cannot fix this: path dropped)" : ""));
+        }
+        if (dropped.size === paths.length) break;
+        const pause = Math.min(maxBackoff, initialBackoff * 2 ** round, deadline - clock.now());
+        if (pause > 0) {
+            log(`[revert ${req.stage}] traffic not confirmed off; next round in ${(pause / 1000).toFixed(1)} s (deadline in ${((deadline - clock.now()) / 1000).toFixed(0)} s)`);
+            await clock.sleep(pause);
+        }
+    }
+
+    const lastPerPath = lastFailures(attempts);
+    const when = dropped.size === paths.length ? "every path refused for good" : `the deadline (${deadlineSeconds} s) passed`;
+    const alert = await fireRevertAlert(req.alertmanagerUrl, {
+        stage: req.stage, percentage: req.percentage, version: req.version,
+        summary: `Traffic revert of stage ${req.stage} NOT confirmed (${when}): speculation may still carry ${req.percentage} %`,
+        description: [`gate no-go: ${req.reason}`, ...lastPerPath.map((l) => `${l.path}: ${l.line}`),
+            `act now: set speculation.features.rollout_percentage to 0 (or speculation.enabled false) on ${req.serviceUrl}`].join("\n"),
+    }, { timeoutMs: Math.max(2000, Math.min(req.timeoutMs, 10_000)), now: () => clock.now() });
+    log(`[revert ${req.stage}] UNCONFIRMED: ${when}, after ${attempts.length} attempts; ${alert.detail}`);
+    return {
+        ...base, status: "unconfirmed", confirmed: false, at: new Date(clock.now()).toISOString(), alert,
+        detail: `not confirmed: ${when}, after ${attempts.length} attempts (${lastPerPath.map((l) => `${l.path}: ${l.failure}`).join("; ")})`,
+    };
+}
+
+function lastFailures(attempts: RevertAttempt[]): { path: RevertPath; failure: string; line: string }[] {
+    const out: { path: RevertPath; failure: string; line: string }[] = [];
+    for (const path of REVERT_PATHS) {
+        const last = [...attempts].reverse().find((a) => a.path === path);
+        if (last) out.push({ path, failure: last.failure ?? "", line: `attempt ${last.n}, ${last.failedStep}: ${last.failure}: ${last.detail}` });
+    }
+    return out;
+}
+
+/** What the gate's failure says about its revert (feature-flag mode with onFailure: revert). */
+export function describeRevert(record: RevertRecord): string {
+    if (record.status === "confirmed") {
+        const first = record.path === "admin-api" && record.attempts.length === 1;
+        return first
+            ? "Traffic reverted: rollout percentage is 0 (confirmed)."
+            : `Traffic reverted: ${record.detail}; every attempt is in the decision record.`;
+    }
+    const shown = record.attempts.slice(-20);
+    const rows = shown.map((a) => [String(a.n), a.path, `${a.ms} ms`, `${a.timeoutMs} ms`, a.outcome === "confirmed" ? "confirmed" : `${a.failedStep}: ${a.failure}`, a.detail]);
+    return [
+        `REVERT UNCONFIRMED: traffic may still be on this stage. No path confirmed it off (${record.detail}; deadline ${record.deadlineAt}); ` +
+        `paths tried: ${record.paths.join(", ")}${record.paths.includes("watchdog") ? "" : " (no watchdog action configured)"}.`,
+        "Each path's last failure:",
+        ...lastFailures(record.attempts).map((l) => `  ${l.path}: ${l.line}`),
+        record.alert?.sent ? `Alert ${REVERT_ALERT_NAME} fired: ${record.alert.detail}.` : `NO ALERT FIRED: ${record.alert?.detail ?? "none"}.`,
+        "Act now: set speculation.features.rollout_percentage to 0 (or speculation.enabled to false) on the service by any path you have, " +
+        "then `pulumi refresh` to record it.",
+        ...(shown.length < record.attempts.length ? [`(the last ${shown.length} of ${record.attempts.length} attempts; the decision record has them all)`] : []),
+        formatTable([["attempt", "path", "took", "timeout", "result", "detail"], ...rows]),
+    ].join("\n");
+}

@@ -1,0 +1,236 @@
+/**
+ * The revert against the reference service's admin API made slow, flapping and dead (its admin-only faults), a
+ * watchdog action stub, and a real Alertmanager on loopback for the page.  Timeouts and backoff are a few hundred
+ * milliseconds: the revert's own timing, not test sleeps.
+ */
+import { expect } from "chai";
+import { createServer, Server } from "http";
+import { mkdtempSync, readFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { DEFAULT_STAGE_THRESHOLDS } from "../../../config/thresholds";
+import { failureMessage, GateSpec, runGate } from "../../../lib/gate/run";
+import { REVERT_ALERT_NAME } from "../../../lib/revert/alert";
+import { describeRevert, RevertRequest, revertTraffic } from "../../../lib/revert/revert";
+import { healthGateProvider, HealthGateState } from "../../../providers/healthGate";
+import { listen } from "../../../reference/http";
+import { freePort } from "../../../reference/ports";
+import { startAlertmanager, RunningAlertmanager } from "../../helpers/alertmanager";
+import { deserialised } from "../../helpers/deserialise";
+import { ADMIN_TOKEN, Reference, startReference } from "../../helpers/reference";
+
+function request(ref: Reference, edit: Partial<RevertRequest> = {}): RevertRequest {
+    return {
+        stage: "stage-3-50pct", percentage: 50, version: "v1.2.4", serviceUrl: ref.service.url, adminToken: ADMIN_TOKEN,
+        reason: "no-go: rollbackRate (above the abort threshold 0.15)", timeoutMs: 2000, deadlineSeconds: 20,
+        initialBackoffMs: 100, maxBackoffMs: 400, log: () => undefined, ...edit,
+    };
+}
+
+const trafficOff = (ref: Reference) => !ref.service.state.enabled || ref.service.state.rolloutPercentage === 0;
+
+/** A stand-in for the watchdog's in-cluster action: takes the Alertmanager webhook and turns speculation off. */
+async function watchdogStub(ref: Reference, status = 200): Promise<{ url: string; payloads: any[]; server: Server }> {
+    const payloads: any[] = [];
+    const server = createServer((req, res) => {
+        let body = "";
+        req.on("data", (c) => (body += c));
+        req.on("end", () => {
+            payloads.push(JSON.parse(body));
+            if (status === 200) { ref.service.state.enabled = false; ref.service.state.rolloutPercentage = 0; }
+            res.writeHead(status).end();
+        });
+    });
+    const { url } = await listen(server);
+    return { url: `${url}/revert`, payloads, server };
+}
+
+describe("revert: retries until the traffic reads off, or fails loudly at its deadline", function () {
+    this.timeout(60_000);
+    let ref: Reference;
+    let am: RunningAlertmanager | undefined;
+    let stub: Server | undefined;
+    afterEach(async () => {
+        await ref?.close();
+        stub?.close();
+        stub = undefined;
+    });
+    after(async () => am?.close());
+
+    it("confirms on the first attempt through the admin API when the API is healthy", async () => {
+        ref = await startReference({ rolloutPercentage: 50 });
+        const r = await revertTraffic(request(ref));
+        expect(r).to.include({ status: "confirmed", confirmed: true, path: "admin-api" });
+        expect(r.attempts).to.have.length(1);
+        expect(r.attempts[0].observed).to.deep.equal({ enabled: false, rolloutPercentage: 0, via: "GET /admin/status" });
+        expect(ref.service.state).to.include({ enabled: false, rolloutPercentage: 0 });
+        expect(describeRevert(r)).to.equal("Traffic reverted: rollout percentage is 0 (confirmed).");
+    });
+
+    it("the slowed service of the issue (responseDelayMs above the gate's timeout): the gate's revert still takes traffic to 0", async () => {
+        // Today's main made one attempt with the gate's timeout and left traffic at 50 %.
+        ref = await startReference({ rolloutPercentage: 50 });
+        ref.service.setFaults({ rollbackRate: 0.2, responseDelayMs: 600 });
+        const spec: GateSpec = {
+            stage: "stage-3-50pct", percentage: 50, version: "v1.2.4", serviceUrl: ref.service.url, source: "metrics-endpoint",
+            adminToken: ADMIN_TOKEN, thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002, bakeSeconds: 0.3,
+            pollSeconds: 0.1, deadlineSeconds: 2, timeoutMs: 250, onFailure: "revert", noData: {}, checkRolloutPercentage: true,
+            revert: { deadlineSeconds: 20 },
+        };
+        const lines: string[] = [];
+        const log = console.log;
+        console.log = (line: string) => lines.push(line);
+        let record;
+        try {
+            ({ record } = await runGate(spec));
+        } finally {
+            console.log = log;
+        }
+        expect(record.verdict).to.equal("fail");
+        expect(ref.service.state.rolloutPercentage, "traffic is at 0 %").to.equal(0);
+        expect(record.revert).to.include({ status: "confirmed", confirmed: true });
+        const attempts = record.revert!.attempts;
+        expect(attempts[0]).to.include({ path: "admin-api", outcome: "failed", failedStep: "write", failure: "timeout", timeoutMs: 250 });
+        expect(attempts[attempts.length - 1].timeoutMs, "each round waits longer").to.be.at.least(1000);
+        expect(lines.some((l) => /\[revert stage-3-50pct\] attempt 1 \(admin-api, round 1\) failed at the write: timeout/.test(l)), "progress reaches the terminal").to.equal(true);
+        expect(failureMessage(record)).to.match(/Traffic reverted: .* and read back \(attempt \d+ of \d+/);
+    });
+
+    it("a slow admin API (adminDelayMs): backs off, doubles the request timeout and confirms", async () => {
+        ref = await startReference({ rolloutPercentage: 50 });
+        ref.service.setFaults({ adminDelayMs: 600 });
+        const r = await revertTraffic(request(ref, { timeoutMs: 200 }));
+        expect(r.status).to.equal("confirmed");
+        expect(trafficOff(ref)).to.equal(true);
+        const timeouts = r.attempts.map((a) => a.timeoutMs);
+        expect(timeouts.slice(0, 4)).to.deep.equal([200, 200, 400, 400]);
+        expect(r.attempts.filter((a) => a.outcome === "failed").every((a) => a.failure === "timeout")).to.equal(true);
+        expect(r.attempts[r.attempts.length - 1].outcome).to.equal("confirmed");
+        expect(r.attempts[r.attempts.length - 1].timeoutMs, "confirmed once a request may take longer than the API's delay").to.be.at.least(800);
+        expect(new Date(r.attempts[2].at).getTime() - new Date(r.attempts[1].at).getTime(), "a backoff pause between rounds").to.be.at.least(200 + 100);
+    });
+
+    it("a flapping admin API (adminFlapMs: connection resets half the time): retries until an attempt lands and reads back", async () => {
+        ref = await startReference({ rolloutPercentage: 50 });
+        ref.service.setFaults({ adminFlapMs: 150 });
+        const r = await revertTraffic(request(ref));
+        expect(r.status).to.equal("confirmed");
+        expect(trafficOff(ref)).to.equal(true);
+        expect(r.attempts[0]).to.include({ outcome: "failed", failedStep: "write", failure: "unreachable" });
+        expect(r.attempts.length).to.be.at.least(2);
+    });
+
+    it("a dead admin API (503) with a watchdog: the watchdog's action reverts, confirmed from /metrics", async () => {
+        ref = await startReference({ rolloutPercentage: 50 });
+        ref.service.setFaults({ adminDown: true });
+        const wd = await watchdogStub(ref);
+        stub = wd.server;
+        const r = await revertTraffic(request(ref, { watchdogActionUrl: wd.url }));
+        expect(r).to.include({ status: "confirmed", path: "watchdog" });
+        expect(r.paths).to.deep.equal(["admin-api", "kill-switch", "watchdog"]);
+        expect(r.attempts.map((a) => [a.path, a.failure ?? "ok"])).to.deep.equal([["admin-api", "http-status"], ["kill-switch", "http-status"], ["watchdog", "ok"]]);
+        expect(r.attempts[2].observed).to.deep.equal({ enabled: false, rolloutPercentage: 0, via: "GET /metrics" });
+        expect(wd.payloads).to.have.length(1);
+        expect(wd.payloads[0]).to.include({ version: "4", status: "firing" });
+        expect(wd.payloads[0].alerts[0].labels).to.include({ stage: "stage-3-50pct", rollback_trigger: "true" });
+        expect(describeRevert(r)).to.match(/^Traffic reverted: the watchdog's action took the traffic away and read back \(attempt 3 of 3/);
+    });
+
+    it("a dead admin API and no watchdog: unconfirmed at the deadline, names each path's failure and fires an alert to a real Alertmanager", async () => {
+        am ??= await startAlertmanager();
+        ref = await startReference({ rolloutPercentage: 50 });
+        ref.service.setFaults({ adminDown: true });
+        const r = await revertTraffic(request(ref, { deadlineSeconds: 1.5, alertmanagerUrl: am.url }));
+        expect(r).to.include({ status: "unconfirmed", confirmed: false });
+        expect(r.path).to.equal(undefined);
+        expect(ref.service.state.rolloutPercentage, "the record does not claim more than happened").to.equal(50);
+        expect(r.attempts.length).to.be.at.least(4);
+        expect(new Date(r.at).getTime()).to.be.at.least(new Date(r.deadlineAt).getTime());
+        expect(r.alert).to.include({ sent: true, url: am.url });
+        const text = describeRevert(r);
+        expect(text).to.match(/^REVERT UNCONFIRMED: traffic may still be on this stage/);
+        expect(text).to.match(/admin-api: attempt \d+, write: http-status: .*\/admin\/config: HTTP 503/);
+        expect(text).to.match(/kill-switch: attempt \d+, write: http-status: .*\/admin\/config: HTTP 503/);
+        expect(text).to.include("(no watchdog action configured)");
+        expect(text).to.include(`Alert ${REVERT_ALERT_NAME} fired`);
+        const alerts = await am.alerts(`alertname="${REVERT_ALERT_NAME}"`, `stage="stage-3-50pct"`);
+        expect(alerts).to.have.length(1);
+        expect(alerts[0].labels).to.include({ severity: "critical", percentage: "50" });
+        expect(alerts[0].status.state).to.equal("active");
+        expect(alerts[0].annotations.description).to.match(/admin-api: attempt \d+, write: http-status/);
+    });
+
+    it("a service that is gone, a watchdog that refuses and an Alertmanager that is down: unconfirmed, and says no alert was delivered", async () => {
+        ref = await startReference({ rolloutPercentage: 50 });
+        const wd = await watchdogStub(ref, 500);
+        stub = wd.server;
+        const gone = `http://127.0.0.1:${await freePort()}`;
+        const r = await revertTraffic(request(ref, { serviceUrl: gone, watchdogActionUrl: wd.url, deadlineSeconds: 1, alertmanagerUrl: `http://127.0.0.1:${await freePort()}` }));
+        expect(r.status).to.equal("unconfirmed");
+        const failures = new Set(r.attempts.map((a) => `${a.path}:${a.failure}`));
+        expect([...failures].sort()).to.deep.equal(["admin-api:unreachable", "kill-switch:unreachable", "watchdog:http-status"]);
+        expect(r.alert?.sent).to.equal(false);
+        expect(describeRevert(r)).to.match(/NO ALERT FIRED: alert NOT delivered to http:\/\/127\.0\.0\.1:\d+\/api\/v2\/alerts: unreachable/);
+    });
+
+    it("without an Alertmanager configured, the failure says no alert was sent", async () => {
+        ref = await startReference({ rolloutPercentage: 50 });
+        ref.service.setFaults({ adminDown: true });
+        const r = await revertTraffic(request(ref, { deadlineSeconds: 0.5 }));
+        expect(r.status).to.equal("unconfirmed");
+        expect(describeRevert(r)).to.include("NO ALERT FIRED: no alert sent: canary.gate.revert.alertmanagerUrl is not configured.");
+    });
+
+    it("a rejected token cannot be fixed by retrying: the path is dropped and the revert fails at once, not at the deadline", async () => {
+        ref = await startReference({ rolloutPercentage: 50 });
+        const r = await revertTraffic(request(ref, { adminToken: "not-the-token", deadlineSeconds: 30 }));
+        expect(r.status).to.equal("unconfirmed");
+        expect(r.attempts.map((a) => `${a.path}:${a.failure}`)).to.deep.equal(["admin-api:rejected-token", "kill-switch:rejected-token"]);
+        expect(new Date(r.at).getTime()).to.be.below(new Date(r.deadlineAt).getTime());
+        expect(r.detail).to.match(/^not confirmed: every path refused for good, after 2 attempts/);
+    });
+
+    it("a write the service accepts but does not apply is not a confirmation", async () => {
+        ref = await startReference({ rolloutPercentage: 50 });
+        // The watchdog answers 200 but does nothing; the admin API is down.
+        ref.service.setFaults({ adminDown: true });
+        const server = createServer((_req, res) => res.writeHead(202).end());
+        const { url } = await listen(server);
+        stub = server;
+        const r = await revertTraffic(request(ref, { watchdogActionUrl: url, deadlineSeconds: 0.5 }));
+        expect(r.status).to.equal("unconfirmed");
+        const wd = r.attempts.find((a) => a.path === "watchdog")!;
+        expect(wd).to.include({ failedStep: "read-back", failure: "not-off" });
+        expect(wd.detail).to.equal("write accepted, but traffic reads 50 %, speculation enabled (GET /metrics)");
+    });
+
+    it("runs inside the HealthGate provider as the engine loads it (deserialised), and the decision record keeps every attempt", async () => {
+        ref = await startReference({ rolloutPercentage: 25 });
+        ref.service.setFaults({ rollbackRate: 0.2, adminFlapMs: 100 });
+        const provider = await deserialised(healthGateProvider);
+        const inputs = {
+            stage: "stage-2-25pct", percentage: 25, version: "v1.2.4", serviceUrl: ref.service.url, source: "metrics-endpoint",
+            adminToken: ADMIN_TOKEN, thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002, bakeSeconds: 0.3,
+            pollSeconds: 0.1, deadlineSeconds: 2, timeoutMs: 300, onFailure: "revert", noData: {}, checkRolloutPercentage: false,
+            revert: { deadlineSeconds: 20, initialBackoffMs: 100 }, artifactsDir: mkdtempSync(path.join(tmpdir(), "revert-gates-")),
+        } as unknown as HealthGateState;
+        const log = console.log;
+        console.log = () => undefined;
+        let failure: { message: string; properties: HealthGateState } | undefined;
+        try {
+            await provider.create(inputs);
+        } catch (e) {
+            failure = e as typeof failure;
+        } finally {
+            console.log = log;
+        }
+        expect(failure?.message).to.match(/Traffic reverted/);
+        expect(trafficOff(ref)).to.equal(true);
+        const revert = failure!.properties.decision.revert!;
+        expect(revert.status).to.equal("confirmed");
+        expect(revert.attempts.length).to.be.at.least(1);
+        const artifact = JSON.parse(readFileSync(failure!.properties.artifact, "utf8"));
+        expect(artifact.revert.attempts).to.deep.equal(revert.attempts);
+        expect(JSON.stringify(failure!.properties)).to.not.include(ADMIN_TOKEN);
+    });
+});
