@@ -5,6 +5,8 @@
  * bad configurations is tested without the engine; `loadStackConfig` feeds it from the running Pulumi program.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { accessSync, constants, statSync } from "fs";
+import * as path from "path";
 import { z } from "zod";
 import { CONFIG_NAMESPACE, crossFieldProblems, StackConfig, stackConfigSchema } from "./schema";
 
@@ -68,17 +70,77 @@ export function configKeyPath(path: ReadonlyArray<PropertyKey>): string {
     return key;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-    if (issue.input === undefined && (issue.code === "invalid_type" || issue.code === "invalid_value")) {
-        return `is required (${describeValueIssue(issue)})`;
+/** Edit distance between two keys, ignoring case (pollintreval → pollInterval). */
+function distance(a: string, b: string): number {
+    const x = a.toLowerCase();
+    const y = b.toLowerCase();
+    let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= x.length; i++) {
+        const cur = [i];
+        for (let j = 1; j <= y.length; j++) {
+            cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+            // a swap of two neighbours counts as one edit
+            if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) cur[j] = Math.min(cur[j], (prev[j - 2] ?? 0) + 1);
+        }
+        prev = cur;
     }
-    return describeValueIssue(issue);
+    return prev[y.length];
 }
 
-function describeValueIssue(issue: z.core.$ZodIssue): string {
+/** The allowed key closest to an unknown one, when it is close enough to be a likely typo. */
+export function closestKey(unknown: string, allowed: readonly string[]): string | undefined {
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const key of allowed) {
+        const d = distance(unknown, key);
+        if (d < bestDistance) { best = key; bestDistance = d; }
+    }
+    return best !== undefined && bestDistance <= Math.max(1, Math.floor(Math.min(unknown.length, best.length) / 3)) ? best : undefined;
+}
+
+/** "unknown key "x": did you mean "y"? (allowed: …)": every unknown key with its likely typo, then what is allowed. */
+export function unknownKeysMessage(keys: readonly string[], allowed: readonly string[]): string {
+    const named = keys.map((k) => {
+        const near = closestKey(k, allowed);
+        return `"${k}"${near ? ` (did you mean "${near}"?)` : ""}`;
+    });
+    return `unknown key${keys.length > 1 ? "s" : ""} ${named.join(", ")}; allowed: ${[...allowed].sort().join(", ")}`;
+}
+
+/** The zod schema at a path inside another (through defaults, optionals and arrays), to list an object's keys. */
+function schemaAt(root: z.ZodType, at: ReadonlyArray<PropertyKey>): z.ZodType | undefined {
+    type Def = { type: string; innerType?: z.ZodType; element?: z.ZodType; shape?: Record<string, z.ZodType> };
+    const def = (t: z.ZodType) => (t as unknown as { _zod: { def: Def } })._zod.def;
+    const unwrap = (t: z.ZodType | undefined): z.ZodType | undefined => {
+        let cur = t;
+        while (cur && ["optional", "default", "prefault", "nullable", "readonly", "catch"].includes(def(cur).type)) cur = def(cur).innerType;
+        return cur;
+    };
+    let cur = unwrap(root);
+    for (const part of at) {
+        if (!cur) return undefined;
+        const d = def(cur);
+        cur = unwrap(typeof part === "number" ? (d.type === "array" ? d.element : undefined) : (d.type === "object" ? d.shape?.[String(part)] : undefined));
+    }
+    return cur;
+}
+
+function allowedKeysAt(root: z.ZodType, at: ReadonlyArray<PropertyKey>): string[] {
+    const s = schemaAt(root, at) as unknown as { _zod?: { def: { type: string; shape?: Record<string, unknown> } } } | undefined;
+    return s?._zod?.def.type === "object" ? Object.keys(s._zod.def.shape ?? {}) : [];
+}
+
+function describeIssue(issue: z.core.$ZodIssue, root: z.ZodType = stackConfigSchema): string {
+    if (issue.input === undefined && (issue.code === "invalid_type" || issue.code === "invalid_value")) {
+        return `is required (${describeValueIssue(issue, root)})`;
+    }
+    return describeValueIssue(issue, root);
+}
+
+function describeValueIssue(issue: z.core.$ZodIssue, root: z.ZodType): string {
     switch (issue.code) {
         case "unrecognized_keys":
-            return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+            return unknownKeysMessage(issue.keys, allowedKeysAt(root, issue.path));
         case "invalid_value":
             return `must be one of: ${issue.values.map(String).join(", ")}`;
         case "invalid_type":
@@ -101,7 +163,9 @@ function decodeValue(raw: string): unknown {
  * Validates the raw config map.  Every problem is collected and reported at once, each under the key the operator
  * sets, with what is allowed.
  */
-export function parseStackConfig(raw: Record<string, string | undefined>, secretKeys: ReadonlySet<string> = new Set()):
+export function parseStackConfig(raw: Record<string, string | undefined>, secretKeys: ReadonlySet<string> = new Set(),
+    /** Folder local paths (nodes.binary, nodes.configFile) are relative to: the project folder the program runs in. */
+    baseDir: string = process.cwd()):
     { config: StackConfig; namespace: string; alertReceivers: AlertReceivers; sshPrivateKey?: string; adminToken?: string } {
     const problems: string[] = [];
     const prefix = `${CONFIG_NAMESPACE}:`;
@@ -113,7 +177,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
         const name = key.slice(prefix.length);
         if (secretNames.has(key)) continue;
         if (!known.has(name)) {
-            problems.push(`${key}: unknown key (allowed: ${[...known, ...Object.keys(SECRET_KEYS)].sort().join(", ")})`);
+            problems.push(`${key}: ${unknownKeysMessage([name], [...known, ...Object.keys(SECRET_KEYS)]).replace(/^unknown key "[^"]*"/, "unknown key")}`);
             continue;
         }
         input[name] = decodeValue(value);
@@ -147,7 +211,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
         } else {
             // Never echo the value: it is a secret.
             for (const issue of parsed.error.issues) {
-                problems.push(`${SECRET_KEYS.alertReceivers}${issue.path.map((p) => `.${String(p)}`).join("")}: ${describeIssue(issue)}`);
+                problems.push(`${SECRET_KEYS.alertReceivers}${issue.path.map((p) => `.${String(p)}`).join("")}: ${describeIssue(issue, alertReceiversSchema)}`);
             }
         }
     }
@@ -158,6 +222,13 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
         }
         if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(sshPrivateKey)) {
             problems.push(`${SECRET_KEYS.sshPrivateKey}: must be a PEM or OpenSSH private key (-----BEGIN ... PRIVATE KEY-----)`);
+        }
+    }
+    if (result.success && result.data.nodes.hosts.length > 0) {
+        for (const key of ["binary", "configFile"] as const) {
+            const file = result.data.nodes[key];
+            const problem = file === undefined ? undefined : localFileProblem(file, baseDir);
+            if (problem) problems.push(`${CONFIG_NAMESPACE}:nodes.${key}: ${problem}`);
         }
     }
     if (result.success && result.data.nodes.hosts.length > 0 && sshPrivateKey === undefined) {
@@ -180,6 +251,21 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
     }
     const config = result.data;
     return { config, namespace: config.namespace ?? `agenc-${config.environment}`, alertReceivers, sshPrivateKey, adminToken };
+}
+
+/** A local file the node rollout ships must exist and be readable before anything is registered. */
+function localFileProblem(file: string, baseDir: string): string | undefined {
+    const full = path.resolve(baseDir, file);
+    try {
+        if (!statSync(full).isFile()) return `${full} is not a file (a local path, relative to the project folder)`;
+        accessSync(full, constants.R_OK);
+        return undefined;
+    } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        return code === "ENOENT"
+            ? `${full} does not exist (a local path, relative to the project folder, of the file to roll out)`
+            : `${full} cannot be read (${code ?? (e as Error).message})`;
+    }
 }
 
 /**

@@ -6,10 +6,10 @@
  * `pulumi config set --path 'speculation:canary.steps[1].bake' 8h`.
  */
 import { z } from "zod";
-import { isDuration, parseDuration } from "./duration";
+import { formatDuration, isDuration, parseDuration } from "./duration";
 import { METRIC_CHECKS } from "../lib/gate/decision";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
-import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
+import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
 
 export const CONFIG_NAMESPACE = "speculation";
 
@@ -33,7 +33,12 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const K8S_QUANTITY_CPU = /^(?:\d+(?:\.\d+)?|\d+m)$/;
 const K8S_QUANTITY_MEMORY = /^\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
-const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._\-/:][a-z0-9]+)*$/;
+/**
+ * An image repository as the distribution reference grammar names one, without tag or digest: an optional registry
+ * host (with a dot or a port, or localhost) and lower-case path components.
+ */
+const REGISTRY_HOST = /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::\d+)?$/;
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const SERIAL_PERCENT = /^(?:[1-9]\d?|100)%$/;
 const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\/(?:3[0-2]|[12]?\d)$|^[0-9a-fA-F:]+\/\d{1,3}$/;
 const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -42,6 +47,35 @@ const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const duration = (what: string) =>
     z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` })
         .refine(isDuration, { error: `must be a duration such as 30s, 15m or 4h (${what})` });
+
+/** A duration that must not be zero: an interval or timeout of 0s would spin or never wait. */
+const positiveDuration = (what: string) =>
+    z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` }).superRefine((text, ctx) => {
+        if (!isDuration(text)) ctx.addIssue({ code: "custom", message: `must be a duration such as 30s, 15m or 4h (${what})` });
+        else if (parseDuration(text) <= 0) ctx.addIssue({ code: "custom", message: `must be longer than 0s (${what})` });
+    });
+
+/** Why an image repository is not one, naming a tag or digest written into it; undefined when it is fine. */
+export function imageRepositoryProblem(repository: string): string | undefined {
+    const generic = "must be an image repository such as ghcr.io/agenc/speculation (lower-case path, optional registry host[:port], no tag or digest)";
+    const at = repository.indexOf("@");
+    const withoutDigest = at >= 0 ? repository.slice(0, at) : repository;
+    const parts = withoutDigest.split("/");
+    const host = parts.length > 1 && (/[.:]/.test(parts[0]) || parts[0] === "localhost") ? parts.shift()! : undefined;
+    const last = parts[parts.length - 1] ?? "";
+    const colon = last.indexOf(":");
+    const tag = colon >= 0 ? last.slice(colon) : undefined;
+    if (tag !== undefined) parts[parts.length - 1] = last.slice(0, colon);
+    const name = [host, ...parts].filter((p) => p !== undefined).join("/");
+    const valid = (host === undefined || REGISTRY_HOST.test(host)) && parts.length > 0 && parts.every((p) => PATH_COMPONENT.test(p));
+    if (!valid) return generic;
+    if (at >= 0) {
+        return `must not carry a ${tag ? "tag or a " : ""}digest ("${tag ?? ""}${repository.slice(at)}"): the digest goes in the digest key beside it, ` +
+            `the repository alone here (${name})`;
+    }
+    if (tag !== undefined) return `must not carry a tag ("${tag}"): the tag comes from release.version; the repository alone here (${name})`;
+    return undefined;
+}
 
 const cpu = z.string({ error: "must be a CPU quantity string such as \"500m\" or \"4\"" })
     .regex(K8S_QUANTITY_CPU, { error: "must be a CPU quantity such as \"500m\" or \"4\"" });
@@ -105,15 +139,17 @@ const hardeningSchema = z.object({
 }).strict();
 
 const imageSchema = z.object({
-    repository: z.string({ error: "must be an image repository such as ghcr.io/agenc/speculation" })
-        .regex(IMAGE_REPOSITORY, { error: "must be an image repository such as ghcr.io/agenc/speculation (no tag)" }),
+    repository: z.string({ error: "must be an image repository such as ghcr.io/agenc/speculation" }).superRefine((repository, ctx) => {
+        const problem = imageRepositoryProblem(repository);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
     digest: z.string().regex(DIGEST, { error: "must be an image digest of the form sha256:<64 hex digits>" }).optional(),
 }).strict();
 
 const canaryStepSchema = z.object({
     percentage: z.number({ error: "must be a number from 1 to 100" }).int({ error: "must be a whole number from 1 to 100" })
         .min(1, { error: "must be at least 1" }).max(100, { error: "must be at most 100" }),
-    bake: duration("how long the step soaks before its gate may pass"),
+    bake: positiveDuration("how long the step soaks before its gate may pass"),
     thresholds: stageThresholdOverrides.optional(),
 }).strict();
 
@@ -132,8 +168,34 @@ const nodeSchema = z.object({
         .max(65535, { error: "must be from 1 to 65535" }).default(22),
     user: z.string({ error: "must be a user name" }).regex(/^[a-z_][a-z0-9_-]*$/, { error: "must be a POSIX user name" }),
     hostKey: z.string({ error: "must be the node's pinned public host key (\"ssh-ed25519 AAAA…\")" })
-        .regex(PINNED_HOST_KEY, { error: "must be a pinned public host key such as \"ssh-ed25519 AAAA…\" (type and base64 key, no host name)" }),
+        .regex(PINNED_HOST_KEY, { error: "must be a pinned public host key such as \"ssh-ed25519 AAAA…\" (type and base64 key, no host name)" })
+        .superRefine((hostKey, ctx) => {
+            if (!PINNED_HOST_KEY.test(hostKey)) return;
+            const problem = hostKeyProblem(hostKey);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }),
 }).strict();
+
+/**
+ * Decodes a pinned host key with ssh2's own key parser (the one the rollout verifies the node's key with) and checks
+ * that the key inside is of the stated type: a key of another type, or a blob that is no key at all, is refused here
+ * instead of failing at connect time.
+ */
+export function hostKeyProblem(hostKey: string): string | undefined {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { utils } = require("ssh2") as typeof import("ssh2");
+    const [stated, blob] = hostKey.split(" ");
+    const parsed = utils.parseKey(hostKey);
+    if (!(parsed instanceof Error)) {
+        const key = Array.isArray(parsed) ? parsed[0] : parsed;
+        return key.type === stated ? undefined : `the key inside is ${key.type}, not ${stated}`;
+    }
+    const types = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
+    const actual = types.find((t) => t !== stated && !(utils.parseKey(`${t} ${blob}`) instanceof Error));
+    return actual
+        ? `the key inside is ${actual}, not ${stated}: copy the node's ${stated} key (ssh-keyscan -t ${stated.replace(/^ssh-|-sha2-nistp\d+$/g, "")} <host>, checked out of band)`
+        : `is not a decodable ${stated} public key (the base64 part is truncated or not an SSH key)`;
+}
 
 const SERIAL_ERROR = "each batch must be a node count (1, 5) or a percentage of the nodes (\"20%\")";
 const serialEntry = z.union([
@@ -148,7 +210,7 @@ const gateSchema = z.object({
     proofWorkerUrl: z.url({ error: "must be an http(s) URL" }).optional(),
     prometheusUrl: z.url({ error: "must be an http(s) URL" }).optional(),
     source: z.enum(METRIC_SOURCES, { error: `must be one of: ${METRIC_SOURCES.join(", ")}` }).default("metrics-endpoint"),
-    pollInterval: duration("time between two samples").default("1m"),
+    pollInterval: positiveDuration("time between two samples").default("1m"),
     /** Extra time past the bake the gate waits for data before it gives up (fail closed). */
     deadlineSlack: duration("time past the bake window before the gate gives up").default("10m"),
     onFailure: z.enum(GATE_ACTIONS, { error: `must be one of: ${GATE_ACTIONS.join(", ")}` }).default("revert"),
@@ -158,12 +220,12 @@ const gateSchema = z.object({
         z.enum(NO_DATA_POLICIES, { error: `must be one of: ${NO_DATA_POLICIES.join(", ")}` }).optional()])) as
         Record<typeof GATE_METRICS[number], z.ZodOptional<z.ZodEnum<{ fail: "fail"; hold: "hold" }>>>).strict().default({}),
     /** How long one HTTP read may take before it counts as a timeout (a no-go). */
-    timeout: duration("longest wait for one reading").default("10s"),
+    timeout: positiveDuration("longest wait for one reading").default("10s"),
     /** Where decision records are written, relative to the project folder. */
     artifactsDir: z.string().min(1).default("deployment-artifacts/gates"),
     /** How a failing gate's revert retries (lib/revert): until traffic reads off, or this deadline. */
     revert: z.object({
-        deadline: duration("how long a revert keeps retrying before it fails loudly").default("5m"),
+        deadline: positiveDuration("how long a revert keeps retrying before it fails loudly").default("5m"),
         /** The watchdog's revert action (an Alertmanager webhook receiver): the last path a revert tries. */
         watchdogActionUrl: z.url({ error: "must be an http(s) URL" }).optional(),
         /** Alertmanager base URL: a revert unconfirmed at its deadline pushes a critical alert to /api/v2/alerts. */
@@ -225,8 +287,8 @@ export const stackConfigSchema = z.object({
     thresholds: stageThresholdOverrides.prefault({}),
     monitoring: z.object({
         mode: z.enum(MONITORING_MODES, { error: `must be one of: ${MONITORING_MODES.join(", ")}` }).default("operator"),
-        scrapeInterval: duration("Prometheus scrape interval").default("15s"),
-        evaluationInterval: duration("Prometheus rule evaluation interval").default("15s"),
+        scrapeInterval: positiveDuration("Prometheus scrape interval").default("15s"),
+        evaluationInterval: positiveDuration("Prometheus rule evaluation interval").default("15s"),
         /** Label kube-prometheus-stack selects PrometheusRules and ServiceMonitors by. */
         prometheusReleaseLabel: z.string().min(1).default("kube-prometheus-stack"),
         /** Label the Grafana dashboard sidecar watches ConfigMaps for. */
@@ -247,7 +309,7 @@ export const stackConfigSchema = z.object({
         healthCommand: z.string().min(1).default("curl -sf http://localhost:8545/health"),
         versionCommand: z.string().min(1).optional(),
         healthRetries: z.number().int().min(1, { error: "must be at least 1" }).max(600, { error: "must be at most 600" }).default(30),
-        healthInterval: duration("time between two health polls").default("2s"),
+        healthInterval: positiveDuration("time between two health polls").default("2s"),
         firstNodeGrace: duration("wait after restarting the first node").default("60s"),
         nodeGrace: duration("wait after restarting later nodes").default("30s"),
         pauseBetweenNodes: duration("pause before the next node").default("60s"),
@@ -259,7 +321,7 @@ export const stackConfigSchema = z.object({
         /** Health gate between batches: the canary gate's checks (canary.gate settings) must stay green for `bake`. */
         batchGate: z.object({
             enabled: z.boolean({ error: "must be true or false" }).default(false),
-            bake: duration("how long the service must stay green between two batches").default("5m"),
+            bake: positiveDuration("how long the service must stay green between two batches").default("5m"),
         }).strict().prefault({}),
         /** Where the resumable journal and the deployment log are kept, relative to the project folder. */
         artifactsDir: z.string().min(1).default("deployment-artifacts/nodes"),
@@ -284,7 +346,7 @@ export const stackConfigSchema = z.object({
         /** Run the bench command on this node (a name from nodes.hosts) over SSH instead of locally. */
         onNode: z.string().min(1).optional(),
         /** The bench command is killed (a no-go) after this long. */
-        timeout: duration("longest a bench run may take").default("30m"),
+        timeout: positiveDuration("longest a bench run may take").default("30m"),
     }).strict().prefault({}),
     hardening: hardeningSchema.prefault({}),
     kubernetes: z.object({
@@ -412,6 +474,7 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             ctx.addIssue({ code: "custom", path: ["kubernetes", "enabled"], message: "must be true in production" });
         }
     }
+    problems.push(...thresholdOrderProblems(cfg), ...productionProblems(cfg));
     const canary = cfg.canary;
     if (!canary) return problems;
     if (canary.gate.source === "prometheus" && !canary.gate.prometheusUrl) {
@@ -426,5 +489,62 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             });
         }
     });
+    return problems;
+}
+
+/** Each promote threshold and the abort threshold of the same metric: the abort may never be below the promote. */
+export const PROMOTE_ABORT_PAIRS = [["maxRollbackRate", "abortRollbackRate"], ["maxErrorRate", "abortErrorRate"]] as const;
+
+/**
+ * An abort threshold below its promote threshold (abort rollback rate 0.03 with promote 0.05) would abort a stage
+ * that is within its promote limit, and leave no hold band: refused where it is set, on the stack's thresholds and on
+ * each step's (merged as the gates merge them: the tighter value wins).
+ */
+function thresholdOrderProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const stack = cfg.thresholds ?? {};
+    const levels: { path: (string | number)[]; own: Partial<StageThresholds>; sources: Partial<StageThresholds>[] }[] = [
+        { path: ["thresholds"], own: stack, sources: [stack] },
+        ...(cfg.canary?.steps ?? []).map((step, i) => ({ path: ["canary", "steps", i, "thresholds"], own: step.thresholds ?? {}, sources: [stack, step.thresholds ?? {}] })),
+    ];
+    for (const level of levels) {
+        const merged: StageThresholds = { ...DEFAULT_STAGE_THRESHOLDS };
+        for (const source of level.sources) {
+            for (const key of STAGE_THRESHOLD_KEYS) if (source[key] !== undefined) merged[key] = Math.min(merged[key], source[key]!);
+        }
+        for (const [promote, abort] of PROMOTE_ABORT_PAIRS) {
+            if (merged[abort] >= merged[promote]) continue;
+            if (level.own[abort] !== undefined) {
+                problems.push({ path: [...level.path, abort], message: `must be at least the promote threshold ${promote} (${merged[promote]}): an abort below it aborts a stage that is within its promote limit` });
+            } else if (level.own[promote] !== undefined) {
+                problems.push({ path: [...level.path, promote], message: `must be at most the abort threshold ${abort} (${merged[abort]})` });
+            }
+        }
+    }
+    return problems;
+}
+
+/** Production's own rules (PRODUCTION_RULES), refused here first; the policy pack checks them again. */
+function productionProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
+    if (cfg.environment !== "production") return [];
+    const problems: ConfigProblem[] = [];
+    const rules = PRODUCTION_RULES;
+    if (cfg.proofWorkers && cfg.proofWorkers.replicas < rules.minProofWorkerReplicas) {
+        problems.push({ path: ["proofWorkers", "replicas"], message: `must be at least ${rules.minProofWorkerReplicas} in production (policy proof-workers-min-replicas)` });
+    }
+    (cfg.canary?.steps ?? []).forEach((step, i) => {
+        if (isDuration(step.bake) && parseDuration(step.bake) < rules.minBakeSeconds) {
+            problems.push({ path: ["canary", "steps", i, "bake"], message: `must be at least ${formatDuration(rules.minBakeSeconds)} in production (policy gate-thresholds)` });
+        }
+    });
+    if (rules.requireBench && cfg.bench && !cfg.bench.enabled) {
+        problems.push({ path: ["bench", "enabled"], message: "must be true in production: a final bench runs before stage 1 (policy every-stage-gated)" });
+    }
+    if (rules.requireHardSpread && cfg.hardening && cfg.hardening.topologySpread.enabled && cfg.hardening.topologySpread.whenUnsatisfiable !== "DoNotSchedule") {
+        problems.push({ path: ["hardening", "topologySpread", "whenUnsatisfiable"], message: "must be DoNotSchedule in production (policy topology-spread)" });
+    }
+    if (cfg.nodes && cfg.nodes.maxFailPercentage > rules.maxFailPercentage) {
+        problems.push({ path: ["nodes", "maxFailPercentage"], message: `must be ${rules.maxFailPercentage} in production (policy node-rollout-limits)` });
+    }
     return problems;
 }

@@ -69,3 +69,22 @@ export const DEFAULT_STAGE_THRESHOLDS: StageThresholds = {
 
 /** For each stage threshold, which direction is "looser": all of them are upper bounds. */
 export const STAGE_THRESHOLD_KEYS = Object.keys(DEFAULT_STAGE_THRESHOLDS) as (keyof StageThresholds)[];
+
+/**
+ * Rules only production has.  The schema refuses a production stack that breaks one before anything is registered;
+ * the policy pack (policy/config/production.json, kept equal by test/config) checks them again on the resources.
+ */
+export const PRODUCTION_RULES = {
+    /** proof-workers-min-replicas */
+    minProofWorkerReplicas: 4,
+    /** gate-thresholds: every stage bakes at least this long (seed 000's first stage: 4 h). */
+    minBakeSeconds: 14_400,
+    /** images-pinned: a sha256 digest on every image. */
+    requireImageDigest: true,
+    /** every-stage-gated: a final bench before stage 1. */
+    requireBench: true,
+    /** node-rollout-limits: no node may fail. */
+    maxFailPercentage: 0,
+    /** topology-spread: replicas spread over nodes with whenUnsatisfiable DoNotSchedule. */
+    requireHardSpread: true,
+} as const;

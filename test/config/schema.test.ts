@@ -1,4 +1,7 @@
 import { expect } from "chai";
+import { mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
 import { ConfigError, loadStackConfig, parseDuration, parseStackConfig } from "../../config";
 import { defineStack } from "../../program";
 import { encodeConfig, MockEngine, stackConfig, withEdit } from "../helpers/stack";
@@ -6,6 +9,9 @@ import { encodeConfig, MockEngine, stackConfig, withEdit } from "../helpers/stac
 type Edit = [key: string, path: string | undefined, value: unknown];
 const key = (k: string) => `speculation:${k}`;
 const SSH_KEY: Edit = [key("sshPrivateKey"), undefined, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"];
+/** A binary that exists: the loader refuses a nodes.binary that does not. */
+const BINARY = path.join(mkdtempSync(path.join(tmpdir(), "alys-bin-")), "alys");
+writeFileSync(BINARY, "#!/bin/sh\necho alys v1.2.3\n");
 const HOST = { name: "node-1", host: "10.0.0.1", port: 22, user: "deploy", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl" };
 
 /** Each bad configuration, applied to a valid stack file, and the exact line the operator must see. */
@@ -17,7 +23,7 @@ const BAD: { base: "staging" | "production"; edits: Edit[]; message: string; sec
     { base: "staging", edits: [[key("release"), "version", "latest"]], message: "speculation:release.version: must be a release tag such as v1.2.3 (not latest)" },
     { base: "staging", edits: [[key("release"), "previousVersion", "v1.2.3"]], message: "speculation:release.previousVersion: must differ from release.version (v1.2.3)" },
     { base: "staging", edits: [[key("release"), undefined, undefined]], message: "speculation:release: is required (must be set: { version, previousVersion, images })" },
-    { base: "staging", edits: [[key("release"), "images.speculation.repository", "GHCR.io/Agenc:latest"]], message: "speculation:release.images.speculation.repository: must be an image repository such as ghcr.io/agenc/speculation (no tag)" },
+    { base: "staging", edits: [[key("release"), "images.speculation.repository", "GHCR.io/Agenc:latest"]], message: "speculation:release.images.speculation.repository: must be an image repository such as ghcr.io/agenc/speculation (lower-case path, optional registry host[:port], no tag or digest)" },
     { base: "production", edits: [[key("release"), "images.proofWorker.digest", undefined]], message: "speculation:release.images.proofWorker.digest: is required in production (sha256:<64 hex digits>)" },
     { base: "production", edits: [[key("release"), "images.speculation.digest", "sha256:abc"]], message: "speculation:release.images.speculation.digest: must be an image digest of the form sha256:<64 hex digits>" },
     { base: "staging", edits: [[key("proofWorkers"), "replicas", 1]], message: "speculation:proofWorkers.replicas: must be at least 2 (the seed's minimum)" },
@@ -27,7 +33,7 @@ const BAD: { base: "staging" | "production"; edits: Edit[]; message: string; sec
     { base: "staging", edits: [[key("service"), "resources.requests.memory", "8 gigs"]], message: "speculation:service.resources.requests.memory: must be a memory quantity such as \"512Mi\" or \"8Gi\"" },
     { base: "staging", edits: [[key("service"), "mode", "yolo"]], message: "speculation:service.mode: must be one of: conservative, aggressive" },
     { base: "staging", edits: [[key("service"), "maxDepth", 0]], message: "speculation:service.maxDepth: must be at least 1" },
-    { base: "staging", edits: [[key("service"), "colour", "blue"]], message: "speculation:service: unknown key \"colour\"" },
+    { base: "staging", edits: [[key("service"), "colour", "blue"]], message: "speculation:service: unknown key \"colour\"; allowed: maxDepth, mode, replicas, resources, speculationEnabled" },
     { base: "staging", edits: [[key("rolloutPercentage"), undefined, 30]], message: "speculation:rolloutPercentage: must be 0 or one of the canary step percentages (0, 10, 50, 100)" },
     { base: "staging", edits: [[key("rolloutPercentage"), undefined, 150]], message: "speculation:rolloutPercentage: must be from 0 to 100" },
     { base: "staging", edits: [[key("rolloutPercentage"), undefined, 10], [key("service"), "speculationEnabled", false]], message: "speculation:rolloutPercentage: must be 0 while service.speculationEnabled is false" },
@@ -44,24 +50,24 @@ const BAD: { base: "staging" | "production"; edits: Edit[]; message: string; sec
     { base: "staging", edits: [[key("canary"), "gate.serviceUrl", "not a url"]], message: "speculation:canary.gate.serviceUrl: must be an http(s) URL" },
     { base: "staging", edits: [[key("monitoring"), "mode", "both"]], message: "speculation:monitoring.mode: must be one of: operator, standalone" },
     { base: "staging", edits: [[key("monitoring"), "scrapeInterval", "fast"]], message: "speculation:monitoring.scrapeInterval: must be a duration such as 30s, 15m or 4h (Prometheus scrape interval)" },
-    { base: "staging", edits: [[key("nodes"), "hosts", [{ ...HOST, hostKey: "AAAA" }]], [key("nodes"), "binary", "./alys"]], message: "speculation:nodes.hosts[0].hostKey: must be a pinned public host key such as \"ssh-ed25519 AAAA…\" (type and base64 key, no host name)" },
-    { base: "staging", edits: [[key("nodes"), "hosts", [HOST, { ...HOST, name: "node-2" }]], [key("nodes"), "binary", "./alys"], SSH_KEY], secretKeys: [key("sshPrivateKey")], message: "speculation:nodes.hosts[1].host: duplicates an earlier node address (10.0.0.1:22)" },
-    { base: "staging", edits: [[key("nodes"), "hosts", [{ ...HOST, port: 70000 }]], [key("nodes"), "binary", "./alys"]], message: "speculation:nodes.hosts[0].port: must be from 1 to 65535" },
+    { base: "staging", edits: [[key("nodes"), "hosts", [{ ...HOST, hostKey: "AAAA" }]], [key("nodes"), "binary", BINARY]], message: "speculation:nodes.hosts[0].hostKey: must be a pinned public host key such as \"ssh-ed25519 AAAA…\" (type and base64 key, no host name)" },
+    { base: "staging", edits: [[key("nodes"), "hosts", [HOST, { ...HOST, name: "node-2" }]], [key("nodes"), "binary", BINARY], SSH_KEY], secretKeys: [key("sshPrivateKey")], message: "speculation:nodes.hosts[1].host: duplicates an earlier node address (10.0.0.1:22)" },
+    { base: "staging", edits: [[key("nodes"), "hosts", [{ ...HOST, port: 70000 }]], [key("nodes"), "binary", BINARY]], message: "speculation:nodes.hosts[0].port: must be from 1 to 65535" },
     { base: "staging", edits: [[key("nodes"), "hosts", [HOST]], SSH_KEY], secretKeys: [key("sshPrivateKey")], message: "speculation:nodes.binary: must name the local path of the binary to roll out when nodes.hosts is set" },
     { base: "staging", edits: [[key("nodes"), "serial", [1, "200%"]]], message: "speculation:nodes.serial[1]: each batch must be a node count (1, 5) or a percentage of the nodes (\"20%\")" },
     { base: "staging", edits: [[key("nodes"), "maxFailPercentage", 80]], message: "speculation:nodes.maxFailPercentage: must be from 0 to 50" },
     { base: "staging", edits: [[key("bench"), "enabled", true]], message: "speculation:bench.command: must be set when bench.enabled is true" },
     { base: "staging", edits: [[key("bench"), "maxTailRatio", 3]], message: "speculation:bench.maxTailRatio: must not be looser than 2" },
     { base: "staging", edits: [[key("bench"), "extraGates", [{ metric: "p42_ms", comparator: "lt", value: 1 }]]], message: "speculation:bench.extraGates[0].metric: must be one of: p50_ms, p95_ms, p99_ms, throughput_per_s, error_rate" },
-    { base: "staging", edits: [[key("colour"), undefined, "blue"]], message: "speculation:colour: unknown key (allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, proofWorkers, release, rolloutPercentage, service, sshPrivateKey, thresholds)" },
-    { base: "staging", edits: [[key("nodes"), "hosts", [HOST]], [key("nodes"), "binary", "./alys"]], message: "speculation:sshPrivateKey: is required when speculation:nodes.hosts is set" },
+    { base: "staging", edits: [[key("colour"), undefined, "blue"]], message: "speculation:colour: unknown key; allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, proofWorkers, release, rolloutPercentage, service, sshPrivateKey, thresholds" },
+    { base: "staging", edits: [[key("nodes"), "hosts", [HOST]], [key("nodes"), "binary", BINARY]], message: "speculation:sshPrivateKey: is required when speculation:nodes.hosts is set" },
     { base: "staging", edits: [[key("bench"), "onNode", "alys-9"]], message: "speculation:bench.onNode: must be one of the nodes in nodes.hosts (none declared)" },
     { base: "staging", edits: [[key("adminToken"), undefined, "t0ken"]], secretKeys: [key("adminToken")], message: "speculation:adminToken: is generated by the program when speculation:kubernetes.enabled is true; remove it" },
     { base: "staging", edits: [[key("kubernetes"), "enabled", false]], message: "speculation:adminToken: is required when speculation:kubernetes.enabled is false (the token of the service the gates talk to)" },
     { base: "staging", edits: [[key("kubernetes"), "enabled", false], [key("adminToken"), undefined, "t0ken"]], message: "speculation:adminToken: must be set as a secret (pulumi config set --secret)" },
     { base: "staging", edits: [[key("kubernetes"), "enabled", false], [key("canary"), "gate", {}], [key("adminToken"), undefined, "t0ken"]], secretKeys: [key("adminToken")], message: "speculation:canary.gate.serviceUrl: must be set when kubernetes.enabled is false (the program deploys no service)" },
     { base: "production", edits: [[key("kubernetes"), "enabled", false], [key("adminToken"), undefined, "t0ken"]], secretKeys: [key("adminToken")], message: "speculation:kubernetes.enabled: must be true in production" },
-    { base: "staging", edits: [[key("nodes"), "hosts", [HOST]], [key("nodes"), "binary", "./alys"], SSH_KEY], message: "speculation:sshPrivateKey: must be set as a secret (pulumi config set --secret)" },
+    { base: "staging", edits: [[key("nodes"), "hosts", [HOST]], [key("nodes"), "binary", BINARY], SSH_KEY], message: "speculation:sshPrivateKey: must be set as a secret (pulumi config set --secret)" },
     { base: "staging", edits: [[key("alertReceivers"), undefined, { slackWebhookUrl: "https://hooks.slack.example/x" }]], message: "speculation:alertReceivers: must be set as a secret (pulumi config set --secret --path ...)" },
     { base: "staging", edits: [[key("alertReceivers"), undefined, { slackWebhookUrl: "http://hooks.slack.example/x" }]], secretKeys: ["speculation:alertReceivers"], message: "speculation:alertReceivers.slackWebhookUrl: must be an https:// webhook URL" },
 ];

@@ -1,0 +1,135 @@
+/**
+ * The classes of bad config an adversarial run got past the loader (issue 15): each is refused by the loader, with
+ * the key named, before the program registers anything (run under the mocks: zero resources).
+ */
+import { expect } from "chai";
+import { readFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { ConfigError, loadStackConfig, PRODUCTION_RULES } from "../../config";
+import { defineStack } from "../../program";
+import { MockEngine, NODE_SECRET_KEYS, ROOT, settle, stackConfig, TEST_HOST_KEY, withEdit, withNodes } from "../helpers/stack";
+
+type Config = Record<string, unknown>;
+const key = (k: string) => `speculation:${k}`;
+const ED25519_BLOB = TEST_HOST_KEY.split(" ")[1];
+const DIGEST = `sha256:${"a".repeat(64)}`;
+
+
+/** [class, case, config, the exact problems (a pattern where other work adds keys to the same object)] */
+const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
+    ["abort looser than promote", "stack abort rollback rate 0.03 under the promote 0.05",
+        () => withEdit(stackConfig("staging"), key("thresholds"), "abortRollbackRate", 0.03),
+        ["speculation:thresholds.abortRollbackRate: must be at least the promote threshold maxRollbackRate (0.05): an abort below it aborts a stage that is within its promote limit"]],
+    ["abort looser than promote", "a step's abort error rate 0.005 under the promote 0.01",
+        () => withEdit(stackConfig("staging"), key("canary"), "steps[1].thresholds", { abortErrorRate: 0.005 }),
+        ["speculation:canary.steps[1].thresholds.abortErrorRate: must be at least the promote threshold maxErrorRate (0.01): an abort below it aborts a stage that is within its promote limit"]],
+    ["tag or digest in release.images.*.repository", "a tag",
+        () => withEdit(stackConfig("staging"), key("release"), "images.speculation.repository", "ghcr.io/agenc/speculation:v1.2.4"),
+        ["speculation:release.images.speculation.repository: must not carry a tag (\":v1.2.4\"): the tag comes from release.version; the repository alone here (ghcr.io/agenc/speculation)"]],
+    ["tag or digest in release.images.*.repository", "a digest (in production, beside its own digest key)",
+        () => withEdit(stackConfig("production"), key("release"), "images.proofWorker.repository", `ghcr.io/agenc/proof-worker@${DIGEST}`),
+        [`speculation:release.images.proofWorker.repository: must not carry a digest ("@${DIGEST}"): the digest goes in the digest key beside it, the repository alone here (ghcr.io/agenc/proof-worker)`]],
+    ["tag or digest in release.images.*.repository", "a registry with a port and a tag",
+        () => withEdit(stackConfig("staging"), key("release"), "images.speculation.repository", "registry.local:5000/agenc/speculation:latest"),
+        ["speculation:release.images.speculation.repository: must not carry a tag (\":latest\"): the tag comes from release.version; the repository alone here (registry.local:5000/agenc/speculation)"]],
+    ["a nodes.binary that is not there", "a path that does not exist",
+        () => withEdit(withNodes(stackConfig("staging"), 2), key("nodes"), "binary", "/nonexistent/build/alys"),
+        ["speculation:nodes.binary: /nonexistent/build/alys does not exist (a local path, relative to the project folder, of the file to roll out)"]],
+    ["a nodes.binary that is not there", "a folder, and a config file that does not exist (relative: resolved in the project folder)",
+        () => withEdit(withEdit(withNodes(stackConfig("staging"), 2), key("nodes"), "binary", tmpdir()), key("nodes"), "configFile", "build/alys.toml"),
+        [`speculation:nodes.binary: ${tmpdir()} is not a file (a local path, relative to the project folder)`,
+            `speculation:nodes.configFile: ${path.resolve("build/alys.toml")} does not exist (a local path, relative to the project folder, of the file to roll out)`]],
+    ["a zero interval", "canary.gate.pollInterval 0s",
+        () => withEdit(stackConfig("staging"), key("canary"), "gate.pollInterval", "0s"),
+        ["speculation:canary.gate.pollInterval: must be longer than 0s (time between two samples)"]],
+    ["a zero interval", "canary.gate.timeout 0s and monitoring.scrapeInterval 0m",
+        () => withEdit(withEdit(stackConfig("staging"), key("canary"), "gate.timeout", "0s"), key("monitoring"), "scrapeInterval", "0m"),
+        ["speculation:canary.gate.timeout: must be longer than 0s (longest wait for one reading)",
+            "speculation:monitoring.scrapeInterval: must be longer than 0s (Prometheus scrape interval)"]],
+    ["production minimums", `proof workers below ${PRODUCTION_RULES.minProofWorkerReplicas}`,
+        () => withEdit(stackConfig("production"), key("proofWorkers"), "replicas", 3),
+        ["speculation:proofWorkers.replicas: must be at least 4 in production (policy proof-workers-min-replicas)"]],
+    ["production minimums", "a first bake below 4 h",
+        () => withEdit(stackConfig("production"), key("canary"), "steps[0].bake", "1h"),
+        ["speculation:canary.steps[0].bake: must be at least 4h in production (policy gate-thresholds)"]],
+    ["production minimums", "no final bench",
+        () => withEdit(stackConfig("production"), key("bench"), "enabled", false),
+        ["speculation:bench.enabled: must be true in production: a final bench runs before stage 1 (policy every-stage-gated)"]],
+    ["production minimums", "a node failure budget",
+        () => withNodes(stackConfig("production"), 2, { maxFailPercentage: 10 }),
+        ["speculation:nodes.maxFailPercentage: must be 0 in production (policy node-rollout-limits)"]],
+    ["production minimums", "a soft topology spread",
+        () => withEdit(stackConfig("production"), key("hardening"), "topologySpread.whenUnsatisfiable", "ScheduleAnyway"),
+        ["speculation:hardening.topologySpread.whenUnsatisfiable: must be DoNotSchedule in production (policy topology-spread)"]],
+    ["host key type checked against the blob", "an ed25519 key labelled ssh-rsa",
+        () => withNodes(stackConfig("staging"), 1, { hosts: [{ name: "alys-1", host: "10.0.0.1", user: "deploy", hostKey: `ssh-rsa ${ED25519_BLOB}` }] }),
+        ["speculation:nodes.hosts[0].hostKey: the key inside is ssh-ed25519, not ssh-rsa: copy the node's ssh-rsa key (ssh-keyscan -t rsa <host>, checked out of band)"]],
+    ["host key type checked against the blob", "a truncated key",
+        () => withNodes(stackConfig("staging"), 1, { hosts: [{ name: "alys-1", host: "10.0.0.1", user: "deploy", hostKey: `ssh-ed25519 ${ED25519_BLOB.slice(0, 40)}` }] }),
+        ["speculation:nodes.hosts[0].hostKey: is not a decodable ssh-ed25519 public key (the base64 part is truncated or not an SSH key)"]],
+    ["host key type checked against the blob", "base64 that is no key at all",
+        () => withNodes(stackConfig("staging"), 1, { hosts: [{ name: "alys-1", host: "10.0.0.1", user: "deploy", hostKey: "ecdsa-sha2-nistp256 QUFBQUFBQUFBQUFB" }] }),
+        ["speculation:nodes.hosts[0].hostKey: is not a decodable ecdsa-sha2-nistp256 public key (the base64 part is truncated or not an SSH key)"]],
+    ["nested unknown keys", "a typo in canary.gate",
+        () => withEdit(stackConfig("staging"), key("canary"), "gate.pollIntervall", "30s"),
+        [/^speculation:canary\.gate: unknown key "pollIntervall" \(did you mean "pollInterval"\?\); allowed: artifactsDir, deadlineSlack, (\w+, )*pollInterval, (\w+, )*timeout/]],
+    ["nested unknown keys", "a wrongly cased key inside a list item",
+        () => withNodes(stackConfig("staging"), 1, { hosts: [{ name: "alys-1", host: "10.0.0.1", user: "deploy", hostkey: TEST_HOST_KEY }] }),
+        ["speculation:nodes.hosts[0].hostKey: is required (must be the node's pinned public host key (\"ssh-ed25519 AAAA…\"))",
+            "speculation:nodes.hosts[0]: unknown key \"hostkey\" (did you mean \"hostKey\"?); allowed: host, hostKey, name, port, user"]],
+    ["nested unknown keys", "two unknown keys, one far from anything",
+        () => withEdit(withEdit(stackConfig("staging"), key("canary"), "gate.revert.deadlin", "1m"), key("canary"), "gate.revert.colour", "red"),
+        ["speculation:canary.gate.revert: unknown keys \"deadlin\" (did you mean \"deadline\"?), \"colour\"; allowed: alertmanagerUrl, deadline, watchdogActionUrl"]],
+    ["nested unknown keys", "a top-level typo",
+        () => withEdit(stackConfig("staging"), key("canery"), undefined, { steps: [] }),
+        ["speculation:canery: unknown key (did you mean \"canary\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, proofWorkers, release, rolloutPercentage, service, sshPrivateKey, thresholds"]],
+];
+
+describe("config refused before anything registers (issue 15's classes)", function () {
+    this.timeout(30_000);
+    const engine = new MockEngine();
+
+    for (const [klass, name, config, problems] of CASES) {
+        it(`${klass}: ${name}`, () => {
+            const c = config();
+            engine.install(c, "speculation:sshPrivateKey" in c ? NODE_SECRET_KEYS : []);
+            let error: unknown;
+            try {
+                defineStack(loadStackConfig());
+            } catch (e) {
+                error = e;
+            }
+            expect(error, "refused").to.be.instanceOf(ConfigError);
+            const got = (error as ConfigError).problems;
+            expect(got).to.have.length(problems.length);
+            problems.forEach((p, i) => (typeof p === "string" ? expect(got[i]).to.equal(p) : expect(got[i]).to.match(p)));
+            expect(engine.resources, "nothing registered before the error").to.have.length(0);
+        });
+    }
+
+    it("the same stacks with the offending value fixed are accepted, and register resources (so zero above means refused first)", async () => {
+        const fixed: Config[] = [
+            withEdit(stackConfig("staging"), key("thresholds"), "abortRollbackRate", 0.05),
+            withEdit(stackConfig("staging"), key("release"), "images.speculation.repository", "registry.local:5000/agenc/speculation"),
+            withNodes(stackConfig("staging"), 2),
+            withEdit(stackConfig("staging"), key("canary"), "gate.pollInterval", "1s"),
+            withNodes(stackConfig("production"), 2),
+        ];
+        for (const c of fixed) {
+            engine.install(c, "speculation:sshPrivateKey" in c ? NODE_SECRET_KEYS : []);
+            await settle(defineStack(loadStackConfig()) as unknown as Record<string, unknown>);
+            expect(engine.resources.length).to.be.greaterThan(5);
+        }
+    });
+
+    it("the policy pack's production config holds the same minimums as the schema (its second line of defence)", () => {
+        const pack = JSON.parse(readFileSync(path.join(ROOT, "policy/config/production.json"), "utf8"));
+        expect(pack["proof-workers-min-replicas"].minProofWorkerReplicas).to.equal(PRODUCTION_RULES.minProofWorkerReplicas);
+        expect(pack["gate-thresholds"].minBakeSeconds).to.equal(PRODUCTION_RULES.minBakeSeconds);
+        expect(pack["images-pinned"].requireImageDigest).to.equal(PRODUCTION_RULES.requireImageDigest);
+        expect(pack["every-stage-gated"].requireBench).to.equal(PRODUCTION_RULES.requireBench);
+        expect(pack["node-rollout-limits"].maxFailPercentage).to.equal(PRODUCTION_RULES.maxFailPercentage);
+        expect(pack["topology-spread"].requireHardSpread).to.equal(PRODUCTION_RULES.requireHardSpread);
+    });
+});
