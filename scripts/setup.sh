@@ -20,6 +20,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   rm -f /usr/sbin/policy-rc.d
 fi
+# The project's one Node version (.node-version) first on PATH for npm below and for the caller's steps.
+source "$here/scripts/node.sh"
 cd "$here"
 lock_hash="$(sha256sum package-lock.json | cut -c1-16)"
 if [ ! -f node_modules/.lock-hash ] || [ "$(cat node_modules/.lock-hash)" != "$lock_hash" ]; then

@@ -4,6 +4,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
+# The project's one Node version (.node-version) for everything below, the engine's plugins included.
+source scripts/node.sh
 bash scripts/setup.sh
 bash scripts/build-toolchain.sh >/dev/null
 npx mocha --config .mocharc.e2e.json "$@"

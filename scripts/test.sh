@@ -3,6 +3,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
+# The project's one Node version (.node-version) for everything below, the engine's plugins included.
+source scripts/node.sh
 bash scripts/setup.sh
 npx tsc --noEmit -p .
 npx mocha "$@"

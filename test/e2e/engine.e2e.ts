@@ -38,6 +38,12 @@ describe("the real engine: operator workflows on the local stack", function () {
     });
     after(async () => env?.stop());
 
+    it("runs on the project's one Node version, and so do the engine's Node plugins (they run `node` from PATH)", () => {
+        const want = `v${readFileSync(path.resolve(__dirname, "../../.node-version"), "utf8").trim()}`;
+        expect(process.version).to.equal(want);
+        expect(execFileSync("node", ["--version"], { encoding: "utf8" }).trim()).to.equal(want);
+    });
+
     it("pulumi up of stage 1 (10 %): bench, node rollout and the stage's gate pass; traffic is at 10 %", async () => {
         const up = await stack.up(pack("local"));
         expect(up.summary.result).to.equal("succeeded");
