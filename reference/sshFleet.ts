@@ -12,6 +12,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { NodeAddress } from "../lib/nodes/ssh";
 import { freePort } from "./ports";
+import { requireRoot } from "./root";
 
 export function alysProgram(version: string, healthy = true, padBytes = 0): string {
     return [
@@ -128,6 +129,7 @@ export async function startFleet(count: number, version = "v1.0.0"): Promise<Tes
             `NODE_HOME='${home}' NODE_PORT=${httpPort} sh '${home}/restart.sh'`,
             `exec /usr/sbin/sshd -D -e -f '${path.join(home, "sshd_config")}'`,
         ].join("\n");
+        requireRoot("an SSH test node (sshd in its own mount namespace)");
         const sshd = spawn("unshare", ["--mount", "sh", "-c", boot], { stdio: ["ignore", "ignore", "pipe"] });
         sshd.stderr!.on("data", (c) => (log += c));
         await waitForPort(port, sshd, () => log);

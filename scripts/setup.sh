@@ -11,14 +11,19 @@ command -v prometheus-pushgateway >/dev/null 2>&1 || [ -x /usr/bin/prometheus-pu
 command -v jq >/dev/null 2>&1 || need+=(jq)        # seed 000's scripts, run as the seed gives them
 command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
-  echo "[setup] apt-get install ${need[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
+  # Root here and in CI; a hosted runner's user is not root and has password-less sudo.
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "[setup] installing ${need[*]} needs root: run as root or install sudo" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "[setup] apt-get install ${need[*]}${sudo:+ (with sudo)}" >&2
   # --no-install-recommends keeps the Node-based console assets and exporters off; policy-rc.d stops the packages'
   # services from starting (the tests start their own on loopback).
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  rm -f /usr/sbin/policy-rc.d
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null && $sudo chmod +x /usr/sbin/policy-rc.d
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  $sudo rm -f /usr/sbin/policy-rc.d
 fi
 # The project's one Node version (.node-version) first on PATH for npm below and for the caller's steps.
 source "$here/scripts/node.sh"
@@ -36,3 +41,5 @@ if [ ! -f policy/node_modules/.lock-hash ] || [ "$(cat policy/node_modules/.lock
   (cd policy && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
   echo "$pol_hash" > policy/node_modules/.lock-hash
 fi
+# actionlint for the workflow test (built from the Go module proxy, cached).
+bash "$here/scripts/build-actionlint.sh" >/dev/null

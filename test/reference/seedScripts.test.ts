@@ -8,6 +8,7 @@ import { spawn } from "child_process";
 import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
+import { requireRoot } from "../../reference/root";
 import { seedScript } from "../helpers/seedScripts";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -15,6 +16,7 @@ const TOKEN = "seed-script-admin-token";
 
 /** Starts the reference workloads on the seed's ports inside a fresh network namespace and runs `script` there. */
 function inNamespace(script: string, faults: string[] = []): Promise<{ code: number; out: string }> {
+    requireRoot("seed 000's scripts in their own network namespace");
     const dir = mkdtempSync(path.join(tmpdir(), "seed-scripts-"));
     writeFileSync(path.join(dir, "run.sh"), script);
     const serve = `node -r ts-node/register/transpile-only reference/cli.ts serve --port 9090 --worker-port 9091 ${faults.map((f) => `--fault ${f}`).join(" ")}`;
