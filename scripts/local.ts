@@ -1,14 +1,15 @@
 /**
  * The main job on the embedded local default:  npm run local [-- --to 50] [-- --stay]
  * Builds the toolchain (cached), starts the reference workloads and two local SSH nodes, creates a fresh `local`
- * stack (file backend and passphrase under .pulumi-local/) and runs `pulumi up` with the policy pack, stage by
+ * stack in a folder of its own (.pulumi-local/runs/<UTC time>: file backend, passphrase, journal, logs, gate records;
+ * .pulumi-local/latest points at it; no earlier run's folder is touched) and runs `pulumi up` with the policy pack, stage by
  * stage up to --to (default: the first stage, 10 %).  --stay keeps the workloads running afterwards and prints the
  * environment for `pulumi refresh` / `pulumi destroy` / `pulumi stack` from another shell.
  */
-import { rmSync } from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { localConfig, openStack, policyConfig, POLICY_PACK, ROOT, startLocalEnvironment, toolchain } from "./localStack";
+import { lockedRuns, newRunDir } from "./localRuns";
 
 async function main(): Promise<void> {
     const { values } = parseArgs({ options: { to: { type: "string", default: "10" }, stay: { type: "boolean", default: false }, nodes: { type: "string", default: "2" } } });
@@ -16,9 +17,16 @@ async function main(): Promise<void> {
     const steps = [10, 50, 100].filter((p) => p <= target);
     if (steps.length === 0 || ![10, 50, 100].includes(target)) throw new Error(`--to: must be one of 10, 50, 100 (the local plan's steps), not ${values.to}`);
     const binDir = toolchain();
-    // Every run is a fresh rehearsal (new workloads, new stack): an earlier run's bench baseline does not apply.
-    rmSync(path.join(ROOT, ".pulumi-local", "artifacts"), { recursive: true, force: true });
-    const env = await startLocalEnvironment({ workDir: path.join(ROOT, ".pulumi-local"), binDir, nodes: Number(values.nodes) });
+    // Every run is a fresh rehearsal in a folder of its own; an earlier run's evidence is never deleted (issue 15).
+    const localRoot = path.join(ROOT, ".pulumi-local");
+    for (const { run, locks } of lockedRuns(localRoot)) {
+        console.log(`[local] an earlier run's stack is still locked (a killed pulumi up?); its state, journal and records are kept in ${run}` +
+            ` (lock: ${path.relative(run, locks[0])}). To release it: PULUMI_BACKEND_URL=file://${run}/state` +
+            ` PULUMI_CONFIG_PASSPHRASE_FILE=${run}/passphrase PULUMI_HOME=${run}/home pulumi cancel --stack local --yes`);
+    }
+    const run = newRunDir(localRoot);
+    console.log(`[local] run ${run.id}: state and evidence in ${run.dir}`);
+    const env = await startLocalEnvironment({ workDir: run.dir, binDir, nodes: Number(values.nodes) });
     console.log(`[local] speculation service ${env.service.url}, proof worker ${env.worker.url}, ${env.fleet?.nodes.length ?? 0} SSH node(s)`);
     try {
         for (const [i, pct] of steps.entries()) {
