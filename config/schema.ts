@@ -118,6 +118,8 @@ const hardeningSchema = z.object({
         /** Operator mode: the namespace kube-prometheus-stack's Prometheus runs in, and its pods' labels. */
         monitoringNamespace: z.string().regex(DNS_LABEL, { error: "must be a namespace name" }).default("monitoring"),
         prometheusPodLabels: labels("kube-prometheus-stack's Prometheus pods").default({ "app.kubernetes.io/name": "prometheus" }),
+        /** Operator mode: the labels of kube-prometheus-stack's Alertmanager pods (they call the watchdog). */
+        alertmanagerPodLabels: labels("kube-prometheus-stack's Alertmanager pods").default({ "app.kubernetes.io/name": "alertmanager" }),
         /**
          * The gate's origin — where `pulumi up` runs when it reaches the admin API: pods labelled
          * agenc.io/network-role=gate in gateNamespace (default: the stack's namespace), and these CIDRs.

@@ -8,7 +8,8 @@
  *    controller that routes to the stable and canary pods;
  *  - the proof workers' 9091 from the speculation pods, Prometheus and the gate's origin;
  *  - standalone monitoring: Prometheus from Grafana, the gate and the watchdog; Alertmanager from Prometheus;
- *    Grafana from the ingress controller and the gate's origin.
+ *    Grafana from the ingress controller and the gate's origin;
+ *  - the watchdog (when the stack runs one and passes its port) from Alertmanager and the gate's origin.
  */
 import type { StackConfig } from "../../config/schema";
 import { PROOF_WORKER_PORT, SPECULATION_PORT } from "../monitoring/scrape";
@@ -55,6 +56,11 @@ export interface IsolationPolicy {
 export interface IsolationArgs {
     /** The stack's namespace. */
     namespace: string;
+    /**
+     * The watchdog's HTTP port, when the stack runs one (its pods carry `networkRole("watchdog")`): it is admitted
+     * from Alertmanager, which calls its revert action, and from the gate's origin, which calls it as a revert path.
+     */
+    watchdogPort?: number;
     monitoringMode: StackConfig["monitoring"]["mode"];
     shiftMode: StackConfig["canary"]["shiftMode"];
     policy: StackConfig["hardening"]["networkPolicies"];
@@ -66,7 +72,7 @@ const app = (...names: string[]): LabelSelector => names.length === 1
     : { matchExpressions: [{ key: "app", operator: "In", values: names }] };
 
 /** The peers of each role, from the stack's settings. */
-export function peers(args: IsolationArgs): Record<"monitoring" | "watchdog" | "gate" | "ingressController" | "speculation" | "grafana" | "prometheus", Peer[]> {
+export function peers(args: IsolationArgs): Record<"monitoring" | "watchdog" | "gate" | "ingressController" | "speculation" | "grafana" | "prometheus" | "alertmanager", Peer[]> {
     const p = args.policy;
     const prometheus: Peer[] = args.monitoringMode === "standalone"
         ? [{ podSelector: app("prometheus") }]
@@ -82,6 +88,9 @@ export function peers(args: IsolationArgs): Record<"monitoring" | "watchdog" | "
         ingressController: [{ namespaceSelector: inNamespace(p.ingressControllerNamespace) }],
         speculation: [{ podSelector: app(...SPECULATION_APPS) }],
         grafana: [{ podSelector: app("grafana") }],
+        alertmanager: args.monitoringMode === "standalone"
+            ? [{ podSelector: app("alertmanager") }]
+            : [{ namespaceSelector: inNamespace(p.monitoringNamespace), podSelector: { matchLabels: { ...p.alertmanagerPodLabels } } }],
     };
 }
 
@@ -103,6 +112,10 @@ export function isolationPolicies(args: IsolationArgs): IsolationPolicy[] {
         allow(PROOF_WORKER_APP, `port ${PROOF_WORKER_PORT} only from the speculation service, Prometheus and the gate's origin`,
             app(PROOF_WORKER_APP), PROOF_WORKER_PORT, [...p.speculation, ...p.monitoring, ...p.gate]),
     ];
+    if (args.watchdogPort !== undefined) {
+        policies.push(allow("watchdog", `the watchdog's port ${args.watchdogPort} only from Alertmanager and the gate's origin`,
+            { matchLabels: networkRole("watchdog") }, args.watchdogPort, [...p.alertmanager, ...p.gate]));
+    }
     if (args.monitoringMode === "standalone") {
         policies.push(
             allow("prometheus", "Prometheus only from Grafana, the gate's origin and the watchdog", app("prometheus"), 9090, [...p.grafana, ...p.gate, ...p.watchdog]),

@@ -1,7 +1,10 @@
 import { expect } from "chai";
 import { isolationPolicies, NETWORK_ROLE_LABEL, networkRole, peers } from "../../../lib/network/peers";
 
-const policy = { enabled: true, monitoringNamespace: "monitoring", prometheusPodLabels: { "app.kubernetes.io/name": "prometheus" }, gateCidrs: [], ingressControllerNamespace: "ingress-nginx" };
+const policy = {
+    enabled: true, monitoringNamespace: "monitoring", prometheusPodLabels: { "app.kubernetes.io/name": "prometheus" },
+    alertmanagerPodLabels: { "app.kubernetes.io/name": "alertmanager" }, gateCidrs: [], ingressControllerNamespace: "ingress-nginx",
+};
 const base = { namespace: "agenc-staging", monitoringMode: "operator" as const, shiftMode: "feature-flag" as const, policy };
 
 describe("lib/network/peers: who may reach which port", () => {
@@ -32,6 +35,20 @@ describe("lib/network/peers: who may reach which port", () => {
                     expect(p.spec.ingress![0].ports, p.name).to.have.length(1);
                 }
             }
+        }
+    });
+
+    it("admits Alertmanager and the gate to the watchdog's port when the stack runs a watchdog", () => {
+        expect(isolationPolicies(base).map((p) => p.name)).to.not.include("watchdog");
+        for (const [monitoringMode, alertmanager] of [
+            ["operator", { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "alertmanager" } } }],
+            ["standalone", { podSelector: { matchLabels: { app: "alertmanager" } } }],
+        ] as const) {
+            const watchdog = isolationPolicies({ ...base, monitoringMode, watchdogPort: 8080 }).find((p) => p.name === "watchdog")!;
+            expect(watchdog.spec).to.deep.equal({
+                podSelector: { matchLabels: networkRole("watchdog") }, policyTypes: ["Ingress"],
+                ingress: [{ from: [alertmanager, { podSelector: { matchLabels: networkRole("gate") } }], ports: [{ protocol: "TCP", port: 8080 }] }],
+            });
         }
     });
 
