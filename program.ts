@@ -4,18 +4,19 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CanaryStage, GateFactory } from "./components/CanaryStage";
+import { CANARY_NAME, CanaryStage, GateFactory, GREEN_NAME } from "./components/CanaryStage";
 import { MonitoringStack } from "./components/MonitoringStack";
 import { NetworkIsolation } from "./components/NetworkIsolation";
 import { NodeRollout, NodeRolloutArgs } from "./components/NodeRollout";
 import { ProofWorkers } from "./components/ProofWorkers";
-import { SpeculationService } from "./components/SpeculationService";
+import { SPECULATION_SECRET, SpeculationService } from "./components/SpeculationService";
 import * as path from "path";
 import { LoadedConfig, loadStackConfig } from "./config";
 import { parseDuration } from "./config/duration";
 import { GATE_METRICS } from "./config/schema";
 import { DEFAULT_STAGE_THRESHOLDS } from "./config/thresholds";
 import { PROVIDER_MUTABILITY } from "./lib/k8s";
+import { CompareSpec } from "./lib/gate/compare";
 import { SPECULATION_PORT } from "./lib/monitoring/scrape";
 import { effectiveThresholds, plannedStages, stageName } from "./lib/plan";
 import { nodeAddress } from "./lib/nodes/address";
@@ -51,10 +52,41 @@ function gateReadings(config: LoadedConfig["config"], serviceUrl: string) {
     };
 }
 
+/** In-cluster address of one of the speculation Services. */
+const inCluster = (name: string, namespace: string) => `http://${name}.${namespace}.svc.cluster.local:${SPECULATION_PORT}`;
+
+/**
+ * What a stage's gate reads, by shift mode: which address, at which version, compared with which stable track.
+ *  - feature-flag: the service, at the release.
+ *  - ingress-weight: the canary track at the release, judged against the stable track (serviceUrl) over the same
+ *    window (lib/judge).
+ *  - blue-green: below 100 % blue keeps serving — `hold` judges blue (the primary Service) at the previous version,
+ *    `mirror` judges green (which gets a mirror of the requests) against blue; at 100 % the primary Service, which now
+ *    selects green, at the release.
+ */
+export function gateTarget(loaded: LoadedConfig, serviceUrl: string, percentage: number): { url: string; version: string; compare?: CompareSpec } {
+    const { config, namespace } = loaded;
+    const judge = config.canary.judge;
+    switch (config.canary.shiftMode) {
+        case "ingress-weight":
+            return { url: config.canary.gate.canaryUrl ?? inCluster(CANARY_NAME, namespace), version: config.release.version, compare: { stableUrl: serviceUrl, ...judge } };
+        case "blue-green":
+            if (percentage === 100) return { url: serviceUrl, version: config.release.version };
+            if (config.canary.blueGreen.lowerSteps === "mirror") {
+                return { url: greenUrl(loaded), version: config.release.version, compare: { stableUrl: serviceUrl, ...judge } };
+            }
+            return { url: serviceUrl, version: config.release.previousVersion };
+        default:
+            return { url: serviceUrl, version: config.release.version };
+    }
+}
+
+const greenUrl = (loaded: LoadedConfig) => loaded.config.canary.blueGreen.greenUrl ?? inCluster(GREEN_NAME, loaded.namespace);
+
 /**
  * The default gate of every stage, from `speculation:canary.gate`: the error-rate baseline is measured before the
- * stage shifts, the HealthGate judges the stage after it.  Ingress-weight mode cannot revert through the admin API,
- * so its gates only fail the update.
+ * stage shifts, the HealthGate judges the stage after it.  Ingress-weight and blue-green modes cannot revert through
+ * the admin API, so their gates only fail the update.
  */
 export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken: pulumi.Input<string>): GateFactory {
     const { config } = loaded;
@@ -70,6 +102,7 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
             beforeShift: [baseline],
             judge: (shift) => new HealthGate(`${stage.name}-gate`, {
                 ...readings,
+                ...(({ url, version, compare }) => ({ serviceUrl: url, version, ...(compare ? { compare } : {}) }))(gateTarget(loaded, serviceUrl, stage.percentage)),
                 stage: stage.name,
                 percentage: stage.percentage,
                 adminToken,
@@ -101,6 +134,12 @@ function nodeBatchGate(loaded: LoadedConfig, serviceUrl: string): NonNullable<No
         thresholds: effectiveThresholds(config, -1), bakeSeconds, deadlineSeconds: deadlineAfter(bakeSeconds),
         onFailure: "fail", checkRolloutPercentage: false,
     };
+}
+
+/** A version's own image: the release's digest for the release, previousDigest (or none) for the previous version. */
+function imageOf(image: LoadedConfig["config"]["release"]["images"]["speculation"], version: string, release: string) {
+    const digest = version === release ? image.digest : image.previousDigest;
+    return { repository: image.repository, ...(digest ? { digest } : {}) };
 }
 
 /** The Kubernetes side: namespace, monitoring, proof workers, the speculation service (SPEC §1, §6). */
@@ -144,22 +183,38 @@ function deployKubernetes(loaded: LoadedConfig) {
         spread: config.hardening.topologySpread,
     }, providers);
 
-    // In ingress-weight mode the stable Deployment keeps the known-good version until the plan reaches 100 %.
-    const ingressMode = config.canary.shiftMode === "ingress-weight";
-    const stableVersion = ingressMode && config.rolloutPercentage < 100 ? config.release.previousVersion : config.release.version;
+    // The stable track (blue) keeps the known-good version: in ingress-weight mode until the plan reaches 100 %, in
+    // blue-green mode until the next release (green takes the primary Service at 100 %; blue stays for the switch back).
+    const mode = config.canary.shiftMode;
+    const top = plannedStages(config).at(-1)?.percentage ?? 0;
+    const stableVersion = mode === "blue-green" || (mode === "ingress-weight" && top < 100) ? config.release.previousVersion : config.release.version;
+    const mirrorToGreen = mode === "blue-green" && config.canary.blueGreen.lowerSteps === "mirror" && top > 0 && top < 100;
+    // Blue-green: the primary Service switches only after what program.ts names once the stages exist (smoke tests,
+    // the previous stage's gate, the 100 % stage's baseline).
+    let switchAfter!: (resources: pulumi.Resource[]) => void;
+    const switchDependsOn = new Promise<pulumi.Resource[]>((resolve) => { switchAfter = resolve; });
     const speculation = new SpeculationService("speculation", {
         namespace: ns,
         namespaceName,
         version: stableVersion,
-        image: config.release.images.speculation,
+        image: imageOf(config.release.images.speculation, stableVersion, config.release.version),
         replicas: config.service.replicas,
         resources: config.service.resources,
-        configToml: speculationToml(config, namespaceName),
+        configToml: speculationToml(config, namespaceName, stableVersion),
         monitoringMode: config.monitoring.mode,
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,
         spread: config.hardening.topologySpread,
         dependsOn: [proofWorkers.deployment],
+        ...(mode === "feature-flag" ? {} : {
+            ingress: {
+                host: config.canary.ingress.host, className: config.canary.ingress.className,
+                await: { mode: config.canary.ingress.await, timeout: config.canary.ingress.awaitTimeout },
+                // ingress-nginx mirrors every request to green and discards green's answers (blue-green, mirror).
+                ...(mirrorToGreen ? { annotations: { "nginx.ingress.kubernetes.io/mirror-target": `${inCluster(GREEN_NAME, namespaceName)}$request_uri` } } : {}),
+            },
+        }),
+        ...(mode === "blue-green" ? { selectApp: top === 100 ? GREEN_NAME : "agenc-speculation", serviceDependsOn: switchDependsOn } : {}),
     }, providers);
 
     // Default-deny ingress, then only the named peers per workload port (hardening.networkPolicies).
@@ -170,7 +225,7 @@ function deployKubernetes(loaded: LoadedConfig) {
         shiftMode: config.canary.shiftMode,
         policy: config.hardening.networkPolicies,
     }, providers);
-    return { provider, ns, monitoring, proofWorkers, speculation, isolation, providers };
+    return { provider, ns, monitoring, proofWorkers, speculation, isolation, providers, switchAfter };
 }
 
 export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: ProgramOptions = {}) {
@@ -178,9 +233,10 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
     // kubernetes.enabled: false (the local stack) drives a service running elsewhere: no cluster objects at all.
     const kube = config.kubernetes.enabled ? deployKubernetes(loaded) : undefined;
     const adminToken: pulumi.Input<string> = kube ? kube.speculation.adminToken : secrets.adminToken!;
-    const serviceReady: pulumi.Resource[] = kube ? [kube.speculation.deployment, kube.speculation.service] : [];
+    const mode = config.canary.shiftMode;
+    // Blue-green: the stages do not wait for the primary Service, whose switch waits for them.
+    const serviceReady: pulumi.Resource[] = kube ? [kube.speculation.deployment, ...(mode === "blue-green" ? [] : [kube.speculation.service])] : [];
     const stages = plannedStages(config);
-    const ingressMode = config.canary.shiftMode === "ingress-weight";
 
     const serviceUrl = config.canary.gate.serviceUrl ?? `http://agenc-speculation.${namespaceName}.svc.cluster.local:${SPECULATION_PORT}`;
     const gate = options.gate ? options.gate(loaded, serviceUrl) : healthGates(loaded, serviceUrl, adminToken);
@@ -216,18 +272,39 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
             serviceUrl,
             adminToken,
             previous: canaryStages[canaryStages.length - 1],
-            ingress: ingressMode ? {
+            ingress: mode === "ingress-weight" ? {
                 host: config.canary.ingress.host,
                 className: config.canary.ingress.className,
                 await: { mode: config.canary.ingress.await, timeout: config.canary.ingress.awaitTimeout },
-                version: config.release.version,
-                image: config.release.images.speculation,
-                resources: config.service.resources,
             } : undefined,
+            track: kube && mode !== "feature-flag" ? {
+                version: config.release.version,
+                image: imageOf(config.release.images.speculation, config.release.version, config.release.version),
+                resources: config.service.resources,
+                configToml: speculationToml(config, namespaceName),
+                secretName: SPECULATION_SECRET,
+                namespaceName,
+                monitoringMode: config.monitoring.mode,
+                prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
+                scrapeInterval: config.monitoring.scrapeInterval,
+            } : undefined,
+            smoke: mode === "blue-green" ? {
+                url: greenUrl(loaded), timeoutMs: parseDuration(config.canary.gate.timeout) * 1000,
+                deadlineSeconds: parseDuration(config.canary.gate.deadlineSlack), pollSeconds: Math.min(10, parseDuration(config.canary.gate.pollInterval)),
+            } : undefined,
+            primarySwitch: mode === "blue-green" && stage.percentage === 100 ? kube?.speculation.service : undefined,
             gate,
             dependsOn: [...serviceReady, ...(bench ? [bench] : [])],
         }, kube?.providers));
     }
+    // Blue-green at 100 %: the selector switch waits for green's smoke tests, the previous stage's gate and this
+    // stage's baseline; below 100 % (or on the way back) it waits for nothing.
+    const full = mode === "blue-green" ? canaryStages.find((s) => s.percentage === 100) : undefined;
+    const greenOwner = canaryStages[canaryStages.length - 1];
+    kube?.switchAfter(full ? [
+        ...(greenOwner?.smokeTest ? [greenOwner.smokeTest] : []), ...full.beforeShift,
+        ...(canaryStages.length > 1 ? [canaryStages[canaryStages.length - 2].promotion] : []),
+    ] : []);
 
     // The bare-metal fleet (seed 001) rolls out beside the Kubernetes side, node by node.
     const nodes = config.nodes.hosts.length > 0

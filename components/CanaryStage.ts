@@ -1,10 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StageThresholds } from "../config/thresholds";
-import { imageRef, ingressAwait, IngressAwaitPolicy } from "../lib/k8s";
+import { imageRef, ingressAwait, IngressAwaitPolicy, MonitoringMode, serviceMonitor } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 import { PlannedStage } from "../lib/plan";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
+import { SmokeTest } from "../providers/smokeTest";
 import { TrafficShift } from "../providers/trafficShift";
 
 /**
@@ -17,22 +18,43 @@ export type GateFactory = (stage: PlannedStage, parent: pulumi.Resource, after: 
     judge: (shift: pulumi.Resource, beforeShift: pulumi.Resource[]) => pulumi.Resource;
 };
 
+/** The new version's workload (ingress-weight: the canary; blue-green: green), owned by the top declared stage. */
+export interface NewTrack {
+    version: string;
+    /** The image of `version`: its own digest, never another version's. */
+    image: { repository: string; digest?: string };
+    resources: k8s.types.input.core.v1.ResourceRequirements;
+    /** speculation.toml for `version` (lib/speculationToml.ts). */
+    configToml: string;
+    /** Secret holding ADMIN_TOKEN, as the stable pods have it. */
+    secretName: string;
+    namespaceName: string;
+    monitoringMode: MonitoringMode;
+    prometheusReleaseLabel: string;
+    scrapeInterval: string;
+}
+
 export interface CanaryStageArgs {
     stage: PlannedStage;
-    /** Every stage of the plan that is declared, so the top stage can adopt the canary workload (ingress mode). */
+    /** Every stage of the plan that is declared, so the top stage can adopt the new track's workload. */
     declaredStages: PlannedStage[];
-    shiftMode: "feature-flag" | "ingress-weight";
+    shiftMode: "feature-flag" | "ingress-weight" | "blue-green";
     namespace: pulumi.Input<string>;
     /** Where the admin API answers (feature-flag mode). */
     serviceUrl: string;
     adminToken: pulumi.Input<string>;
     /** The stage before this one: this stage shifts only after it has passed. */
     previous?: CanaryStage;
-    /** Ingress-weight mode: the canary workload this stage routes to. */
-    ingress?: { host: string; className: string; version: string; image: { repository: string; digest?: string };
-        resources: k8s.types.input.core.v1.ResourceRequirements;
+    /** Ingress-weight mode: the canary Ingress beside the primary one (same host, path `/`). */
+    ingress?: { host: string; className: string;
         /** Every Ingress states how it is awaited (lib/k8s.ts ingressAwait). */
         await: IngressAwaitPolicy };
+    /** Ingress-weight and blue-green modes: the new version's workload. */
+    track?: NewTrack;
+    /** Blue-green mode: where green's own Service answers for the smoke tests, and how long they may retry. */
+    smoke?: { url: string; timeoutMs: number; deadlineSeconds: number; pollSeconds: number };
+    /** Blue-green mode, the 100 % stage: the primary Service whose selector switch to green is this stage's shift. */
+    primarySwitch?: pulumi.Resource;
     /** The health gate seam (providers/healthGate.ts); without it the shift itself counts as the promotion. */
     gate?: GateFactory;
     /** Names of every step of the plan (declared or not), for ownership aliases. */
@@ -44,13 +66,19 @@ export interface CanaryStageArgs {
 }
 
 export const CANARY_NAME = "agenc-speculation-canary";
+export const GREEN_NAME = "agenc-speculation-green";
+export const SPECULATION_SECRET_KEY = "ADMIN_TOKEN";
 
 /**
  * One step of the canary plan.  Stages form a chain: stage N+1 shifts traffic only after stage N's gate passed.
  *  - feature-flag: a TrafficShift sets speculation.features.rollout_percentage; removing the stage hands traffic
  *    back to the previous stage's percentage.
- *  - ingress-weight: the top declared stage owns the canary Deployment, Service and weighted canary Ingress (the
- *    weight is its percentage); aliases let ownership move between stages without replacing them.
+ *  - ingress-weight: the top declared stage owns the canary (ConfigMap, Deployment, Service labelled track=canary,
+ *    ServiceMonitor) and the weighted canary Ingress beside the primary Ingress; aliases let ownership move between
+ *    stages without replacing them.
+ *  - blue-green: the top declared stage owns green (ConfigMap, Deployment, its own Service, ServiceMonitor) and the
+ *    smoke tests against green's Service; lower stages hold (blue keeps serving), the 100 % stage's shift is the
+ *    primary Service's selector switch to green (program.ts orders it after the smoke tests and the previous gate).
  */
 export class CanaryStage extends pulumi.ComponentResource {
     static readonly type = "agenc:deploy:CanaryStage";
@@ -60,6 +88,10 @@ export class CanaryStage extends pulumi.ComponentResource {
     /** Depend on this to run after the stage has been judged healthy. */
     readonly promotion: pulumi.Resource;
     readonly percentage: number;
+    /** What ran before the shift (the baseline), and what must have passed before the shift (blue-green switch). */
+    readonly beforeShift: pulumi.Resource[];
+    /** Blue-green: the smoke tests against green (top stage only). */
+    readonly smokeTest?: SmokeTest;
 
     constructor(name: string, args: CanaryStageArgs, opts?: pulumi.ComponentResourceOptions) {
         super(CanaryStage.type, name, {
@@ -72,6 +104,7 @@ export class CanaryStage extends pulumi.ComponentResource {
         const previousPassed = args.previous ? [args.previous.promotion] : (args.dependsOn ?? []);
         const gate = args.gate?.(args.stage, this, previousPassed);
         const after = [...previousPassed, ...(gate?.beforeShift ?? [])];
+        this.beforeShift = gate?.beforeShift ?? [];
 
         if (args.shiftMode === "feature-flag") {
             this.shift = new TrafficShift(`${name}-shift`, {
@@ -81,55 +114,93 @@ export class CanaryStage extends pulumi.ComponentResource {
                 previousPercentage: args.stage.previousPercentage,
                 stage: name,
             }, { parent: this, dependsOn: after });
-        } else {
+        } else if (args.shiftMode === "ingress-weight") {
             this.shift = this.canaryWorkload(args, after);
+        } else {
+            const smoke = this.greenWorkload(args);
+            this.smokeTest = smoke;
+            // Lower stages hold: nothing moves, blue keeps serving.  At 100 % the primary Service's switch is the shift.
+            this.shift = args.stage.percentage === 100 && args.primarySwitch ? args.primarySwitch : (smoke ?? this);
         }
         this.promotion = gate ? gate.judge(this.shift, gate.beforeShift) : this.shift;
         this.registerOutputs({ percentage: this.percentage, bake: args.stage.bake });
     }
 
-    private canaryWorkload(args: CanaryStageArgs, after: pulumi.Input<pulumi.Resource>[]): pulumi.Resource {
-        const ing = args.ingress;
-        if (!ing) throw new Error("CanaryStage: ingress-weight mode needs args.ingress");
-        const top = args.declaredStages[args.declaredStages.length - 1];
-        const isTop = top.index === args.stage.index;
-        if (!isTop) {
-            // Lower stages keep their place in the chain (and their gate), the weight belongs to the top stage.
-            return this;
-        }
-        // When the target moves, the canary workload moves to the new top stage: an alias per other stage keeps it
-        // the same resource instead of deleting and recreating the live canary.
+    private isTop(args: CanaryStageArgs): boolean {
+        return args.declaredStages[args.declaredStages.length - 1].index === args.stage.index;
+    }
+
+    /**
+     * Options for the new track's objects: when the target moves, they move to the new top stage; an alias per other
+     * stage keeps them the same resources instead of deleting and recreating the live workload.
+     */
+    private owned(args: CanaryStageArgs, dependsOn: pulumi.Input<pulumi.Resource>[]) {
         const otherStages = (args.allStageNames ?? args.declaredStages.map((s) => s.name)).filter((n) => n !== args.stage.name);
-        const withAliases = (logical: string) => ({
+        return (logical: string, extra: pulumi.Input<pulumi.Resource>[] = []): pulumi.CustomResourceOptions => ({
             parent: this,
-            dependsOn: after,
+            dependsOn: [...dependsOn, ...extra],
             aliases: otherStages.map((stageName) => ({ name: logical, parent: pulumi.createUrn(stageName, CanaryStage.type) })),
         });
-        const labels = { app: CANARY_NAME, track: "canary" };
-        const deployment = new k8s.apps.v1.Deployment("canary-deployment", {
-            metadata: { name: CANARY_NAME, namespace: args.namespace, labels: { ...labels, version: ing.version } },
+    }
+
+    /** Deployment, ConfigMap, Service (labelled with its track) and ServiceMonitor of the new version. */
+    private newTrack(args: CanaryStageArgs, name: string, prefix: string,
+        withAliases: (logical: string, extra?: pulumi.Input<pulumi.Resource>[]) => pulumi.CustomResourceOptions) {
+        const t = args.track;
+        if (!t) throw new Error(`CanaryStage: ${args.shiftMode} mode needs args.track`);
+        const labels = { app: name, track: "canary" };
+        const configName = `${SPECULATION_CONFIGMAP_PREFIX}-${prefix}`;
+        const config = new k8s.core.v1.ConfigMap(`${prefix}-config`, {
+            metadata: { name: configName, namespace: args.namespace, labels },
+            data: { "speculation.toml": t.configToml },
+        }, withAliases(`${prefix}-config`));
+        const deployment = new k8s.apps.v1.Deployment(`${prefix}-deployment`, {
+            metadata: { name, namespace: args.namespace, labels: { ...labels, version: t.version } },
             spec: {
                 replicas: 1,
-                selector: { matchLabels: labels },
+                selector: { matchLabels: { app: name } },
                 template: {
-                    metadata: { labels: { ...labels, version: ing.version } },
+                    metadata: { labels: { ...labels, version: t.version } },
                     spec: {
                         containers: [{
                             name: "speculation",
-                            image: imageRef(ing.image, ing.version),
+                            image: imageRef(t.image, t.version),
+                            args: ["--config", "/etc/speculation/speculation.toml"],
                             ports: [{ name: "metrics", containerPort: SPECULATION_PORT }],
-                            resources: ing.resources,
+                            env: [
+                                { name: "SPECULATION_ENABLED", value: "false" },
+                                { name: SPECULATION_SECRET_KEY, valueFrom: { secretKeyRef: { name: t.secretName, key: SPECULATION_SECRET_KEY } } },
+                            ],
+                            resources: t.resources,
                             livenessProbe: httpProbe(SPECULATION_PROBES.liveness, SPECULATION_PORT),
                             readinessProbe: httpProbe(SPECULATION_PROBES.readiness, SPECULATION_PORT),
+                            volumeMounts: [{ name: "config", mountPath: "/etc/speculation", readOnly: true }],
                         }],
+                        volumes: [{ name: "config", configMap: { name: configName } }],
                     },
                 },
             },
-        }, withAliases("canary-deployment"));
-        const service = new k8s.core.v1.Service("canary-service", {
-            metadata: { name: CANARY_NAME, namespace: args.namespace, labels },
-            spec: { selector: labels, ports: [{ name: "metrics", port: SPECULATION_PORT, targetPort: SPECULATION_PORT }] },
-        }, withAliases("canary-service"));
+        }, withAliases(`${prefix}-deployment`, [config]));
+        const service = new k8s.core.v1.Service(`${prefix}-service`, {
+            metadata: { name, namespace: args.namespace, labels },
+            spec: { selector: { app: name }, ports: [{ name: "metrics", port: SPECULATION_PORT, targetPort: SPECULATION_PORT }] },
+        }, withAliases(`${prefix}-service`));
+        if (t.monitoringMode === "operator") {
+            serviceMonitor(`${prefix}-servicemonitor`, {
+                namespace: args.namespace, namespaceName: t.namespaceName, app: name, releaseLabel: t.prometheusReleaseLabel, interval: t.scrapeInterval,
+                targetLabels: ["track"],
+            }, withAliases(`${prefix}-servicemonitor`));
+        }
+        return { deployment, service };
+    }
+
+    private canaryWorkload(args: CanaryStageArgs, after: pulumi.Input<pulumi.Resource>[]): pulumi.Resource {
+        const ing = args.ingress;
+        if (!ing) throw new Error("CanaryStage: ingress-weight mode needs args.ingress");
+        // Lower stages keep their place in the chain (and their gate), the weight belongs to the top stage.
+        if (!this.isTop(args)) return this;
+        const withAliases = this.owned(args, after);
+        const { deployment, service } = this.newTrack(args, CANARY_NAME, "canary", withAliases);
         const awaitPolicy = ingressAwait(ing.await);
         return new k8s.networking.v1.Ingress("canary-ingress", {
             metadata: {
@@ -145,6 +216,20 @@ export class CanaryStage extends pulumi.ComponentResource {
                 ingressClassName: ing.className,
                 rules: [{ host: ing.host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: CANARY_NAME, port: { number: SPECULATION_PORT } } } }] } }],
             },
-        }, { ...withAliases("canary-ingress"), ...awaitPolicy.opts, dependsOn: [...after, deployment, service] });
+        }, { ...withAliases("canary-ingress", [deployment, service]), ...awaitPolicy.opts });
+    }
+
+    /** Green and its smoke tests (top stage only); green is created as soon as the service is, not after a gate. */
+    private greenWorkload(args: CanaryStageArgs): SmokeTest | undefined {
+        if (!this.isTop(args)) return undefined;
+        if (!args.smoke) throw new Error("CanaryStage: blue-green mode needs args.smoke");
+        const withAliases = this.owned(args, args.dependsOn ?? []);
+        const { deployment, service } = this.newTrack(args, GREEN_NAME, "green", withAliases);
+        return new SmokeTest("green-smoke", {
+            stage: args.stage.name, url: args.smoke.url, version: args.track!.version, timeoutMs: args.smoke.timeoutMs,
+            deadlineSeconds: args.smoke.deadlineSeconds, pollSeconds: args.smoke.pollSeconds,
+        }, withAliases("green-smoke", [deployment, service]));
     }
 }
+
+const SPECULATION_CONFIGMAP_PREFIX = "speculation-config";

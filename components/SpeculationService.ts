@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
 import * as random from "@pulumi/random";
 import {
-    CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, MonitoringMode, Resources, rollingDeployment, scrapeAnnotations,
+    CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, ingressAwait, IngressAwaitPolicy, MonitoringMode, Resources, rollingDeployment, scrapeAnnotations,
     spreadAcrossNodes, TopologySpread,
 } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
@@ -24,6 +24,15 @@ export interface SpeculationServiceArgs {
     spread: TopologySpread;
     /** Resources that must be ready first: the proof workers. */
     dependsOn: pulumi.Input<pulumi.Resource>[];
+    /**
+     * The primary Ingress (ingress-weight and blue-green modes): host and path `/` to this Service.  ingress-nginx
+     * honours a canary Ingress only beside a primary Ingress for the same host and path.
+     */
+    ingress?: { host: string; className: string; await: IngressAwaitPolicy; annotations?: Record<string, string> };
+    /** Blue-green: the `app` whose pods the primary Service selects (its own, blue, or green at 100 %). */
+    selectApp?: pulumi.Input<string>;
+    /** Blue-green: what the primary Service waits for before its selector may change. */
+    serviceDependsOn?: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
 }
 
 export const SPECULATION_NAME = "agenc-speculation";
@@ -42,6 +51,7 @@ export class SpeculationService extends pulumi.ComponentResource {
     readonly service: k8s.core.v1.Service;
     readonly disruptionBudget: k8s.policy.v1.PodDisruptionBudget;
     readonly serviceMonitor?: k8s.apiextensions.CustomResource;
+    readonly ingress?: k8s.networking.v1.Ingress;
     readonly serviceName: pulumi.Output<string>;
     readonly configChecksum: string;
 
@@ -97,7 +107,18 @@ export class SpeculationService extends pulumi.ComponentResource {
         ({ service: this.service, disruptionBudget: this.disruptionBudget, serviceMonitor: this.serviceMonitor } = exposeWorkload(name, {
             app: this.name, port: SPECULATION_PORT, namespace: args.namespace, namespaceName: args.namespaceName,
             monitoringMode: args.monitoringMode, releaseLabel: args.prometheusReleaseLabel, scrapeInterval: args.scrapeInterval,
+            track: "stable", selectApp: args.selectApp, serviceDependsOn: args.serviceDependsOn,
         }, child));
+        if (args.ingress) {
+            const awaitPolicy = ingressAwait(args.ingress.await);
+            this.ingress = new k8s.networking.v1.Ingress(`${name}-ingress`, {
+                metadata: { name: this.name, namespace: args.namespace, labels, annotations: { ...awaitPolicy.annotations, ...args.ingress.annotations } },
+                spec: {
+                    ingressClassName: args.ingress.className,
+                    rules: [{ host: args.ingress.host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: this.name, port: { number: SPECULATION_PORT } } } }] } }],
+                },
+            }, { ...child, ...awaitPolicy.opts, dependsOn: [this.service] });
+        }
         this.serviceName = this.service.metadata.name;
         this.registerOutputs({ serviceName: this.serviceName, configChecksum: this.configChecksum });
     }

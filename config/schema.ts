@@ -14,7 +14,8 @@ import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, PRODUCTION_RULES, STAGE_THRESHOLD_K
 export const CONFIG_NAMESPACE = "speculation";
 
 export const ENVIRONMENTS = ["local", "staging", "production"] as const;
-export const SHIFT_MODES = ["feature-flag", "ingress-weight"] as const;
+export const SHIFT_MODES = ["feature-flag", "ingress-weight", "blue-green"] as const;
+export const BLUE_GREEN_LOWER_STEPS = ["hold", "mirror"] as const;
 /** How an Ingress is awaited (lib/k8s.ts ingressAwait): skip the provider's wait, or wait for the load balancer. */
 export const INGRESS_AWAIT_MODES = ["skip", "load-balancer"] as const;
 export const MONITORING_MODES = ["operator", "standalone"] as const;
@@ -146,6 +147,11 @@ const imageSchema = z.object({
         if (problem) ctx.addIssue({ code: "custom", message: problem });
     }),
     digest: z.string().regex(DIGEST, { error: "must be an image digest of the form sha256:<64 hex digits>" }).optional(),
+    /**
+     * The digest of release.previousVersion's image, which the stable (blue) track runs in ingress-weight and
+     * blue-green modes; without it the stable track runs the previous tag unpinned (never the new version's digest).
+     */
+    previousDigest: z.string().regex(DIGEST, { error: "must be an image digest of the form sha256:<64 hex digits>" }).optional(),
 }).strict();
 
 const canaryStepSchema = z.object({
@@ -208,6 +214,11 @@ const serialEntry = z.union([
 const gateSchema = z.object({
     /** Where the gate reaches the speculation service (from the operator's machine or CI runner). */
     serviceUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    /**
+     * Ingress-weight mode: where the gate reaches the canary track (default: the canary Service's in-cluster address);
+     * serviceUrl is then the stable track it is compared with.
+     */
+    canaryUrl: z.url({ error: "must be an http(s) URL" }).optional(),
     /** Where the gate reaches the proof workers' metrics. */
     proofWorkerUrl: z.url({ error: "must be an http(s) URL" }).optional(),
     prometheusUrl: z.url({ error: "must be an http(s) URL" }).optional(),
@@ -284,6 +295,32 @@ export const stackConfigSchema = z.object({
             awaitTimeout: duration("longest wait for the ingress controller to publish an address").default("5m"),
         }).strict().prefault({}),
         gate: gateSchema.prefault({}),
+        /**
+         * The canary judge (lib/judge): in ingress-weight mode, and in blue-green mode with mirroring, the new track
+         * is compared with the stable track over the same window.  Margins may only tighten the go/no-go table.
+         */
+        judge: z.object({
+            errorRateMargin: z.number({ error: "must be a number" }).positive({ error: "must be greater than 0" })
+                .max(GO_NO_GO.canaryErrorRateMargin, { error: `must not be looser than the go/no-go table (at most ${GO_NO_GO.canaryErrorRateMargin})` })
+                .default(GO_NO_GO.canaryErrorRateMargin),
+            latencyMargin: z.number({ error: "must be a number" }).positive({ error: "must be greater than 0" })
+                .max(GO_NO_GO.canaryLatencyMargin, { error: `must not be looser than the go/no-go table (at most ${GO_NO_GO.canaryLatencyMargin})` })
+                .default(GO_NO_GO.canaryLatencyMargin),
+            confidence: z.number({ error: "must be a number from 0.8 to 0.999" }).min(0.8, { error: "must be at least 0.8" })
+                .max(0.999, { error: "must be at most 0.999" }).default(0.95),
+            minRequests: z.number({ error: "must be a whole number" }).int({ error: "must be a whole number" })
+                .min(1, { error: "must be at least 1" }).default(GO_NO_GO.canaryMinRequests),
+        }).strict().prefault({}),
+        /** Blue-green mode (seed 002): green runs the release beside blue and takes the primary Service at 100 %. */
+        blueGreen: z.object({
+            /** Where the gate and the smoke tests reach green's own Service (default: its in-cluster address). */
+            greenUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+            /**
+             * Below 100 %: hold (green gets no user traffic; its gate checks it over its own Service) or mirror (the
+             * primary Ingress mirrors requests to green, and green is judged against blue).
+             */
+            lowerSteps: z.enum(BLUE_GREEN_LOWER_STEPS, { error: `must be one of: ${BLUE_GREEN_LOWER_STEPS.join(", ")}` }).default("hold"),
+        }).strict().prefault({}),
     }).strict().prefault({}),
     /** Tightens the go/no-go table for every stage (never loosens it). */
     thresholds: stageThresholdOverrides.prefault({}),
@@ -437,6 +474,13 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             }
         }
     }
+    if (cfg.environment === "production" && cfg.release && cfg.canary && cfg.canary.shiftMode !== "feature-flag" &&
+        !cfg.release.images.speculation.previousDigest) {
+        ctx.addIssue({
+            code: "custom", path: ["release", "images", "speculation", "previousDigest"],
+            message: `is required in production in ${cfg.canary.shiftMode} mode: the stable track runs release.previousVersion pinned by its own digest`,
+        });
+    }
     if (cfg.namespace !== undefined && cfg.environment !== undefined && cfg.namespace !== `agenc-${cfg.environment}`) {
         ctx.addIssue({ code: "custom", path: ["namespace"], message: `must be agenc-${cfg.environment} for environment ${cfg.environment}` });
     }
@@ -469,8 +513,12 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
         if (cfg.canary && !cfg.canary.gate.serviceUrl) {
             ctx.addIssue({ code: "custom", path: ["canary", "gate", "serviceUrl"], message: "must be set when kubernetes.enabled is false (the program deploys no service)" });
         }
-        if (cfg.canary && cfg.canary.shiftMode === "ingress-weight") {
-            ctx.addIssue({ code: "custom", path: ["canary", "shiftMode"], message: "must be feature-flag when kubernetes.enabled is false (no ingress is deployed)" });
+        if (cfg.canary && cfg.canary.shiftMode === "ingress-weight" && !cfg.canary.gate.canaryUrl) {
+            // Nothing is deployed: the weight is set by whoever runs the ingress; the gates judge the two URLs given.
+            ctx.addIssue({ code: "custom", path: ["canary", "gate", "canaryUrl"], message: "must be set in ingress-weight mode when kubernetes.enabled is false (the program deploys no canary)" });
+        }
+        if (cfg.canary && cfg.canary.shiftMode === "blue-green") {
+            ctx.addIssue({ code: "custom", path: ["canary", "shiftMode"], message: "must be feature-flag or ingress-weight when kubernetes.enabled is false (blue-green switches a Service's selector)" });
         }
         if (cfg.environment === "production") {
             ctx.addIssue({ code: "custom", path: ["kubernetes", "enabled"], message: "must be true in production" });

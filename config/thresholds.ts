@@ -37,6 +37,15 @@ export const GO_NO_GO = {
     pageP99Seconds: 5,
     /** Sentinel probe success ratio (003). */
     sentinelProbeSuccess: 0.95,
+    /** Canary judge: the canary's error rate may exceed stable's by at most this (absolute) over the same window. */
+    canaryErrorRateMargin: 0.005,
+    /**
+     * Canary judge: θ = P(a canary operation is slower than a stable one) may exceed ½ by at most this (Mann-Whitney on
+     * the latency histograms; 0.1 allows the canary to be the slower one in 60 % of pairs).
+     */
+    canaryLatencyMargin: 0.1,
+    /** Canary judge: fewer operations than this per track in the window is too little traffic (inconclusive). */
+    canaryMinRequests: 500,
     /** The first canary step carries at most this share of traffic. */
     maxFirstStepPercentage: 10,
 } as const;

@@ -90,6 +90,8 @@ export function scrapeAnnotations(mode: MonitoringMode, port: number): Record<st
 export function serviceMonitor(name: string, args: {
     /** The Namespace resource's name output: the ServiceMonitor is created after the Namespace. */
     namespace: pulumi.Input<string>; namespaceName: string; app: string; releaseLabel: string; interval: string;
+    /** Service labels copied onto every scraped series (`track`: which track of a canary or blue-green pair). */
+    targetLabels?: string[];
 }, opts: pulumi.CustomResourceOptions): k8s.apiextensions.CustomResource {
     return new k8s.apiextensions.CustomResource(name, {
         apiVersion: "monitoring.coreos.com/v1",
@@ -99,6 +101,7 @@ export function serviceMonitor(name: string, args: {
             selector: { matchLabels: { app: args.app } },
             namespaceSelector: { matchNames: [args.namespaceName] },
             endpoints: [{ port: "metrics", path: "/metrics", interval: args.interval }],
+            ...(args.targetLabels ? { targetLabels: args.targetLabels } : {}),
         },
     }, opts);
 }
@@ -110,12 +113,18 @@ export function serviceMonitor(name: string, args: {
 export function exposeWorkload(name: string, args: {
     app: string; port: number; namespace: pulumi.Input<string>; namespaceName: string;
     monitoringMode: MonitoringMode; releaseLabel: string; scrapeInterval: string;
+    /** The Service's `track` label (stable | canary), scraped onto its series so gates can tell the tracks apart. */
+    track?: string;
+    /** Blue-green: the pods the Service sends traffic to (`app` label) when not its own; the switch. */
+    selectApp?: pulumi.Input<string>;
+    /** Blue-green: what the Service waits for before it may switch (smoke tests, the previous stage's gate). */
+    serviceDependsOn?: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
 }, opts: pulumi.CustomResourceOptions) {
     const labels = { app: args.app };
     const service = new k8s.core.v1.Service(`${name}-service`, {
-        metadata: { name: args.app, namespace: args.namespace, labels },
-        spec: { selector: labels, ports: [{ name: "metrics", port: args.port, targetPort: args.port }] },
-    }, opts);
+        metadata: { name: args.app, namespace: args.namespace, labels: args.track ? { ...labels, track: args.track } : labels },
+        spec: { selector: args.selectApp ? { app: args.selectApp } : labels, ports: [{ name: "metrics", port: args.port, targetPort: args.port }] },
+    }, args.serviceDependsOn ? { ...opts, dependsOn: args.serviceDependsOn } : opts);
     const disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
         metadata: { name: args.app, namespace: args.namespace, labels },
         spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
@@ -123,6 +132,7 @@ export function exposeWorkload(name: string, args: {
     const monitor = args.monitoringMode === "operator"
         ? serviceMonitor(`${name}-servicemonitor`, {
             namespace: args.namespace, namespaceName: args.namespaceName, app: args.app, releaseLabel: args.releaseLabel, interval: args.scrapeInterval,
+            ...(args.track ? { targetLabels: ["track"] } : {}),
         }, opts)
         : undefined;
     return { service, disruptionBudget, serviceMonitor: monitor };

@@ -3,9 +3,10 @@ import { stringify } from "smol-toml";
 import { StackConfig } from "../config/schema";
 import { PROOF_WORKER_PORT, SPECULATION_PORT } from "./monitoring/scrape";
 
-export function speculationToml(config: StackConfig, namespace: string): string {
+/** `version` is the version the pods that mount it run (the stable track runs release.previousVersion until 100 %). */
+export function speculationToml(config: StackConfig, namespace: string, version: string = config.release.version): string {
     return stringify({
-        service: { environment: config.environment, version: config.release.version, port: SPECULATION_PORT },
+        service: { environment: config.environment, version, port: SPECULATION_PORT },
         speculation: {
             // Speculation boots disabled at 0 %: only a canary stage turns it on, through the admin API, so a pod
             // restart always errs towards less traffic (see README, "Who owns the rollout percentage").

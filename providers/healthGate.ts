@@ -38,7 +38,7 @@ export interface HealthGateState extends GateSpec {
 /** Inputs that, when changed, re-run the gate (everything but the token). */
 const JUDGED_INPUTS = [
     "stage", "percentage", "version", "serviceUrl", "proofWorkerUrl", "prometheusUrl", "source", "thresholds",
-    "baselineErrorRate", "bakeSeconds", "pollSeconds", "deadlineSeconds", "onFailure", "noData", "checkRolloutPercentage",
+    "baselineErrorRate", "bakeSeconds", "pollSeconds", "deadlineSeconds", "onFailure", "noData", "checkRolloutPercentage", "compare",
 ] as const;
 
 function writeRecord(dir: string, record: DecisionRecord, all: unknown[]): string {

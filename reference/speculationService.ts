@@ -153,7 +153,7 @@ function metrics(registry: Registry) {
         configChanges: new Counter({ name: "speculation_config_changes_total", help: "Admin config changes applied", ...r }),
         duration: new Histogram({
             name: "speculation_operation_duration_seconds", help: "Time to settle one operation",
-            buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], ...r,
+            buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], ...r,
         }),
         http: new Histogram({
             name: "http_request_duration_seconds", help: "HTTP request latency", labelNames: ["path"],
@@ -176,7 +176,7 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
     let frozen: string | undefined;
     let flapSince = Date.now();
     let lastSynthetic: unknown = null;
-    const acc = { ops: 0, errors: 0, rolledBack: 0 };
+    const acc = { ops: 0, errors: 0, rolledBack: 0, spread: 0 };
     // In-flight speculative operations: held while speculation runs, settling at drainPerSecond once it is off.
     const pending = { value: 0 };
     const settlePending = (seconds: number) => {
@@ -222,7 +222,12 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
         m.commits.inc(speculative - rolledBack);
         m.rollbacks.inc(rolledBack);
         m.errors.inc(errors);
-        m.duration.observe((1 + faults.latencyMs) / 1000);
+        // Every operation's settle time: 1-10 ms spread evenly (a golden-ratio sequence, so deterministic) plus the
+        // injected latency; two services with the same faults have the same latency distribution.
+        for (let i = 0; i < whole; i++) {
+            acc.spread = (acc.spread + 0.6180339887498949) % 1;
+            m.duration.observe((1 + 9 * acc.spread + faults.latencyMs) / 1000);
+        }
     };
     const timer = setInterval(tick, tickMs);
     timer.unref();

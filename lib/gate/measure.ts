@@ -5,6 +5,7 @@
  */
 import { fetchWithin } from "../http";
 import { RECORDED } from "../monitoring/rules";
+import { TrackCounts } from "../judge/judge";
 import { errorRateBetween, Measured, ReadFailure, Reading } from "./decision";
 
 export interface MeasureTarget {
@@ -203,4 +204,94 @@ export async function measure(target: MeasureTarget, previous?: Counters, now: (
         ? (workerMetrics.ok ? maxOf(workerMetrics.value, "proof_queue_size") : workerMetrics)
         : maxOf(f, "speculation_proof_queue_size");
     return { reading, counters };
+}
+
+// ---- Both tracks, for the canary judge (lib/judge): the same counters read from the canary and the stable track.
+
+/** The series the canary judge compares; each track's Service carries a `track` label (stable | canary). */
+export const TRACK_SERIES = {
+    operations: "speculation_operations_total",
+    errors: "speculation_errors_total",
+    latency: "speculation_operation_duration_seconds",
+} as const;
+
+export type Track = "canary" | "stable";
+export type TrackPair = Record<Track, TrackCounts>;
+
+export interface TracksTarget {
+    /** Metrics-endpoint source: each track's own address. */
+    urls: Record<Track, string>;
+    prometheusUrl?: string;
+    source: "metrics-endpoint" | "prometheus";
+    timeoutMs: number;
+}
+
+function trackCounts(families: Family[]): Measured<TrackCounts> {
+    const operations = sumOf(families, TRACK_SERIES.operations);
+    if (!operations.ok) return operations;
+    const errors = sumOf(families, TRACK_SERIES.errors);
+    if (!errors.ok) return errors;
+    const fam = families.find((f) => f.name === TRACK_SERIES.latency) as (Family & { metrics: { buckets?: Record<string, string> }[] }) | undefined;
+    if (!fam || fam.metrics.length === 0) return fail("missing-metric", `${TRACK_SERIES.latency} is not exposed`);
+    const sums = new Map<number, number>();
+    for (const m of fam.metrics) {
+        for (const [le, count] of Object.entries(m.buckets ?? {})) {
+            const bound = le === "+Inf" ? Infinity : Number(le);
+            sums.set(bound, (sums.get(bound) ?? 0) + Number(count));
+        }
+    }
+    const latency = [...sums.entries()].sort((a, b) => a[0] - b[0]).map(([le, cumulative]) => ({ le, cumulative }));
+    if (latency.some((b) => Number.isNaN(b.le) || Number.isNaN(b.cumulative))) return fail("nan", `${TRACK_SERIES.latency} has a NaN bucket`);
+    return { ok: true, value: { requests: operations.value, errors: errors.value, latency } };
+}
+
+/** Metrics-endpoint source: both tracks' cumulative counters, scraped at the same moment. */
+export async function scrapeTracks(t: TracksTarget): Promise<Measured<TrackPair>> {
+    const [canary, stable] = await Promise.all((["canary", "stable"] as const).map(async (track) => {
+        const s = await scrape(`${t.urls[track]}/metrics`, t.timeoutMs);
+        const counts = s.ok ? trackCounts(s.value) : s;
+        return counts.ok ? counts : fail<TrackCounts>(counts.failure, `${track} track: ${counts.detail}`);
+    }));
+    if (!canary.ok) return canary;
+    if (!stable.ok) return stable;
+    return { ok: true, value: { canary: canary.value, stable: stable.value } };
+}
+
+async function promVector(prometheusUrl: string, expr: string, at: number, timeoutMs: number): Promise<Measured<{ metric: Record<string, string>; value: number }[]>> {
+    const m = await getJson(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}&time=${at / 1000}`, timeoutMs);
+    if (!m.ok) return m;
+    const body = m.value;
+    if (body.status !== "success" || body.data?.resultType !== "vector" || !Array.isArray(body.data.result)) return fail("malformed", `${expr}: not a successful instant-vector answer`);
+    if (body.data.result.length === 0) return fail("missing-metric", `${expr}: no series`);
+    const out = body.data.result.map((r: { metric?: Record<string, string>; value?: [number, string] }) => ({ metric: r.metric ?? {}, value: Number(r.value?.[1]) }));
+    return out.some((r: { value: number }) => Number.isNaN(r.value)) ? fail("nan", `${expr} is NaN`) : { ok: true, value: out };
+}
+
+/** The PromQL the judge reads for one track over a window of `seconds` ending at the same instant for both tracks. */
+export function trackQueries(track: Track, seconds: number) {
+    const sel = `{track="${track}"}`;
+    const w = `[${Math.max(1, Math.round(seconds))}s]`;
+    return {
+        operations: `sum(increase(${TRACK_SERIES.operations}${sel}${w}))`,
+        errors: `sum(increase(${TRACK_SERIES.errors}${sel}${w}))`,
+        latency: `sum by (le) (increase(${TRACK_SERIES.latency}_bucket${sel}${w}))`,
+    };
+}
+
+/** Prometheus source: both tracks' increase over the same window, evaluated at the same instant `at` (ms). */
+export async function queryTracks(t: TracksTarget, seconds: number, at: number): Promise<Measured<TrackPair>> {
+    const one = async (track: Track): Promise<Measured<TrackCounts>> => {
+        const q = trackQueries(track, seconds);
+        const [ops, errs, lat] = await Promise.all([q.operations, q.errors, q.latency].map((e) => promVector(t.prometheusUrl!, e, at, t.timeoutMs)));
+        if (!ops.ok) return ops;
+        if (!errs.ok) return errs;
+        if (!lat.ok) return lat;
+        const latency = lat.value.map((r) => ({ le: r.metric.le === "+Inf" ? Infinity : Number(r.metric.le), cumulative: r.value }))
+            .sort((a, b) => a.le - b.le);
+        return { ok: true, value: { requests: ops.value[0].value, errors: errs.value[0].value, latency } };
+    };
+    const [canary, stable] = await Promise.all([one("canary"), one("stable")]);
+    if (!canary.ok) return canary;
+    if (!stable.ok) return stable;
+    return { ok: true, value: { canary: canary.value, stable: stable.value } };
 }

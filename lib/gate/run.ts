@@ -10,6 +10,7 @@ import {
     advanceBake, BakeState, formatChecks, judgeReading, METRIC_CHECKS, MetricCheck, NoDataPolicy, requiredSamples, Sample, startBake,
 } from "./decision";
 import { Counters, measure, MeasureTarget, promQuery, PROMQL } from "./measure";
+import { compareChecks, CompareSpec, CompareWindow, openWindow } from "./compare";
 
 export interface GateSpec {
     stage: string;
@@ -33,6 +34,8 @@ export interface GateSpec {
     checkRolloutPercentage: boolean;
     /** How a revert retries (deadline, watchdog action, Alertmanager for the page): lib/revert. */
     revert?: RevertOptions;
+    /** Two tracks (ingress-weight, mirrored blue-green): serviceUrl is the canary, judged against this stable track. */
+    compare?: CompareSpec;
 }
 
 export interface Clock {
@@ -97,11 +100,15 @@ export function noDataPolicies(spec: Pick<GateSpec, "noData">): Record<MetricChe
 }
 
 /** One judged sample: the probes and metrics, plus the live rollout percentage in feature-flag mode. */
-export async function takeSample(spec: GateSpec, previous: Counters | undefined, clock: Clock): Promise<{ sample: Sample; counters?: Counters }> {
+export async function takeSample(spec: GateSpec, previous: Counters | undefined, clock: Clock, window?: CompareWindow): Promise<{ sample: Sample; counters?: Counters }> {
     const { reading, counters } = await measure(target(spec), previous, () => new Date(clock.now()));
     const sample = judgeReading(reading, {
         thresholds: spec.thresholds, baselineErrorRate: spec.baselineErrorRate, noData: noDataPolicies(spec), expectedVersion: spec.version,
     });
+    if (spec.compare && window) {
+        sample.checks.push(...await compareChecks({ ...spec, compare: spec.compare }, window, clock.now()));
+        sample.verdict = sample.checks.some((c) => c.verdict === "fail") ? "fail" : sample.checks.some((c) => c.verdict === "hold") ? "hold" : "pass";
+    }
     if (spec.checkRolloutPercentage) {
         const check = { check: "rollout percentage", query: "GET /admin/status", threshold: `= ${spec.percentage}` };
         try {
@@ -129,11 +136,12 @@ export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSampl
     // The error rate over the metrics endpoint is a difference of counters, so the first scrape only primes them.
     let counters: Counters | undefined;
     if (spec.source === "metrics-endpoint") counters = (await measure(target(spec), undefined)).counters;
+    const window = spec.compare ? await openWindow({ ...spec, compare: spec.compare }, clock.now()) : undefined;
     let last: Sample | undefined;
     while (bake.status === "baking") {
         const wait = Math.min(spec.pollSeconds * 1000, Math.max(0, deadline - clock.now()));
         await clock.sleep(wait);
-        const taken = await takeSample(spec, counters, clock);
+        const taken = await takeSample(spec, counters, clock, window);
         counters = taken.counters ?? counters;
         last = taken.sample;
         all.push(last);

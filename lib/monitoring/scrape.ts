@@ -1,8 +1,10 @@
 /** Prometheus scrape jobs (SPEC §6) and the standalone Prometheus configuration. */
 export interface ScrapeJob {
     job: string;
-    /** Kubernetes service (app label) scraped in the namespace; bare-metal jobs use static targets instead. */
+    /** Kubernetes service (app label, a regex) scraped in the namespace; bare-metal jobs use static targets instead. */
     app?: string;
+    /** Copy each Service's `track` label (stable | canary) onto its series; Services without one are `stable`. */
+    tracks?: boolean;
     port: number;
     staticTargets?: string[];
 }
@@ -13,7 +15,8 @@ export const PROOF_WORKER_PORT = 9091;
 export function scrapeJobs(nodeHosts: string[]): ScrapeJob[] {
     const on = (port: number) => nodeHosts.map((h) => `${h}:${port}`);
     return [
-        { job: "agenc-speculation", app: "agenc-speculation", port: SPECULATION_PORT },
+        // Both tracks of a canary or blue-green pair, told apart by their Service's track label (lib/judge reads it).
+        { job: "agenc-speculation", app: "agenc-speculation|agenc-speculation-canary|agenc-speculation-green", port: SPECULATION_PORT, tracks: true },
         { job: "proof-workers", app: "proof-workers", port: PROOF_WORKER_PORT },
         { job: "alys-consensus", port: 9090, staticTargets: on(9090) },
         { job: "alys-lighthouse", port: 5054, staticTargets: on(5054) },
@@ -45,6 +48,10 @@ export function prometheusConfig(a: PrometheusConfigArgs): Record<string, unknow
                 relabel_configs: [
                     { source_labels: ["__meta_kubernetes_service_label_app"], regex: j.app, action: "keep" },
                     { source_labels: ["__meta_kubernetes_endpoint_port_name"], regex: "metrics|http", action: "keep" },
+                    ...(j.tracks ? [
+                        { target_label: "track", replacement: "stable", action: "replace" },
+                        { source_labels: ["__meta_kubernetes_service_label_track"], regex: "(.+)", target_label: "track", replacement: "$1", action: "replace" },
+                    ] : []),
                 ],
             }
             : { job_name: j.job, static_configs: [{ targets: j.staticTargets }] }),

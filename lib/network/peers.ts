@@ -24,8 +24,8 @@ export function networkRole(role: NetworkRole): Record<string, string> {
     return { [NETWORK_ROLE_LABEL]: role };
 }
 
-/** The apps the speculation service runs as: the stable Deployment and the ingress-weight canary. */
-export const SPECULATION_APPS = ["agenc-speculation", "agenc-speculation-canary"];
+/** The apps the speculation service runs as: the stable Deployment (blue), the ingress-weight canary and green. */
+export const SPECULATION_APPS = ["agenc-speculation", "agenc-speculation-canary", "agenc-speculation-green"];
 export const PROOF_WORKER_APP = "proof-workers";
 export const DEFAULT_DENY = "default-deny-ingress";
 /** Name of the NetworkPolicy guarding the admin port (the pack looks it up by this name). */
@@ -102,7 +102,8 @@ const allow = (name: string, purpose: string, pods: LabelSelector, port: number,
 export function isolationPolicies(args: IsolationArgs): IsolationPolicy[] {
     if (!args.policy.enabled) return [];
     const p = peers(args);
-    const ingressMode = args.shiftMode === "ingress-weight";
+    // Ingress-weight and blue-green modes route through the primary Ingress (and the canary's, or a mirror to green).
+    const ingressMode = args.shiftMode !== "feature-flag";
     const policies: IsolationPolicy[] = [
         { name: DEFAULT_DENY, purpose: "no pod of the namespace accepts traffic that no other policy admits", spec: { podSelector: {}, policyTypes: ["Ingress"] } },
         allow(ADMIN_POLICY,

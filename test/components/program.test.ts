@@ -173,9 +173,8 @@ describe("the program under mocks", () => {
             let config = withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 50);
             config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");
             await render(engine, config);
-            const ingresses = engine.ofType("kubernetes:networking.k8s.io/v1:Ingress");
-            expect(ingresses).to.have.length(1);
-            expect(ingresses[0].inputs.metadata.annotations).to.deep.equal({
+            const canary = engine.byK8sName("kubernetes:networking.k8s.io/v1:Ingress", "agenc-speculation-canary");
+            expect(canary.inputs.metadata.annotations).to.deep.equal({
                 "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "50", "pulumi.com/skipAwait": "true",
             });
             expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary").inputs.spec.template.spec.containers[0].image).to.equal("ghcr.io/agenc/speculation:v1.2.3");

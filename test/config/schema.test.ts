@@ -42,7 +42,7 @@ const BAD: { base: "staging" | "production"; edits: Edit[]; message: string; sec
     { base: "staging", edits: [[key("canary"), "steps[0].percentage", 20]], message: "speculation:canary.steps[0].percentage: the first step must carry at most 10 % of traffic" },
     { base: "staging", edits: [[key("canary"), "steps[1].bake", "15 minutes"]], message: "speculation:canary.steps[1].bake: must be a duration such as 30s, 15m or 4h (how long the step soaks before its gate may pass)" },
     { base: "staging", edits: [[key("canary"), "steps[1].bake", "10s"]], message: "speculation:canary.steps[1].bake: must be at least one poll interval (30s)" },
-    { base: "staging", edits: [[key("canary"), "shiftMode", "dns"]], message: "speculation:canary.shiftMode: must be one of: feature-flag, ingress-weight" },
+    { base: "staging", edits: [[key("canary"), "shiftMode", "dns"]], message: "speculation:canary.shiftMode: must be one of: feature-flag, ingress-weight, blue-green" },
     { base: "staging", edits: [[key("canary"), "steps[0].thresholds.maxRollbackRate", 0.2]], message: "speculation:canary.steps[0].thresholds.maxRollbackRate: must not be looser than the go/no-go table (at most 0.05)" },
     { base: "staging", edits: [[key("thresholds"), "maxProofQueueSize", 5000]], message: "speculation:thresholds.maxProofQueueSize: must not be looser than the go/no-go table (at most 2000)" },
     { base: "staging", edits: [[key("canary"), "gate.onFailure", "ignore"]], message: "speculation:canary.gate.onFailure: must be one of: revert, fail" },

@@ -1,0 +1,170 @@
+/**
+ * The three shift modes under mocks, as Kubernetes objects and the gates that judge them (issue 13): each test here
+ * failed on the main before ingress-weight mode worked and blue-green existed.
+ */
+import { expect } from "chai";
+import { loadStackConfig } from "../../config";
+import { defineStack } from "../../program";
+import { parse } from "smol-toml";
+import { prometheusConfig, scrapeJobs } from "../../lib/monitoring/scrape";
+import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const SERVICE = "kubernetes:core/v1:Service";
+const INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
+const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
+const MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor";
+const GATE = "pulumi-nodejs:dynamic/agenc:HealthGate";
+const SMOKE = "pulumi-nodejs:dynamic/agenc:SmokeTest";
+const PREVIOUS_DIGEST = `sha256:${"ab".repeat(32)}`;
+
+async function render(engine: MockEngine, config: Record<string, unknown>) {
+    engine.install(config);
+    const outputs = defineStack(loadStackConfig());
+    await settle(outputs as unknown as Record<string, unknown>);
+    return outputs;
+}
+
+function mode(base: "staging" | "production", shiftMode: string, percentage: number, edit: (c: Record<string, unknown>) => Record<string, unknown> = (c) => c) {
+    let c = withEdit(stackConfig(base), "speculation:canary", "shiftMode", shiftMode);
+    c = withEdit(c, "speculation:rolloutPercentage", undefined, percentage);
+    return edit(c);
+}
+
+const image = (engine: MockEngine, name: string) => engine.byK8sName(DEPLOYMENT, name).inputs.spec.template.spec.containers[0].image;
+const tomlVersion = (engine: MockEngine, name: string) => (parse(engine.byK8sName(CONFIGMAP, name).inputs.data["speculation.toml"]) as { service: { version: string } }).service.version;
+
+describe("ingress-weight mode", () => {
+    const engine = new MockEngine();
+
+    it("renders a primary Ingress and a canary Ingress for the same host and path, the weight only on the canary", async () => {
+        await render(engine, mode("staging", "ingress-weight", 10));
+        const primary = engine.byK8sName(INGRESS, "agenc-speculation").inputs;
+        const canary = engine.byK8sName(INGRESS, "agenc-speculation-canary").inputs;
+        const route = (i: any) => ({ host: i.spec.rules[0].host, path: i.spec.rules[0].http.paths[0].path, pathType: i.spec.rules[0].http.paths[0].pathType, className: i.spec.ingressClassName });
+        expect(route(primary)).to.deep.equal(route(canary));
+        expect(route(primary)).to.deep.equal({ host: "speculation.agenc.local", path: "/", pathType: "Prefix", className: "nginx" });
+        expect(primary.spec.rules[0].http.paths[0].backend.service).to.deep.equal({ name: "agenc-speculation", port: { number: 9090 } });
+        expect(canary.spec.rules[0].http.paths[0].backend.service).to.deep.equal({ name: "agenc-speculation-canary", port: { number: 9090 } });
+        expect(primary.metadata.annotations ?? {}).to.not.have.any.keys("nginx.ingress.kubernetes.io/canary", "nginx.ingress.kubernetes.io/canary-weight");
+        expect(canary.metadata.annotations).to.include({ "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "10" });
+    });
+
+    it("scrapes both tracks with a track label: each Service carries it and its ServiceMonitor copies it (operator mode)", async () => {
+        await render(engine, mode("staging", "ingress-weight", 10));
+        const stableSvc = engine.byK8sName(SERVICE, "agenc-speculation").inputs;
+        const canarySvc = engine.byK8sName(SERVICE, "agenc-speculation-canary").inputs;
+        expect(stableSvc.metadata.labels.track).to.equal("stable");
+        expect(canarySvc.metadata.labels.track).to.equal("canary");
+        const monitors = engine.ofType(MONITOR).map((m) => m.inputs.spec);
+        for (const svc of [stableSvc, canarySvc]) {
+            const selecting = monitors.filter((m) => Object.entries(m.selector.matchLabels).every(([k, v]) => svc.metadata.labels[k] === v));
+            expect(selecting, `${svc.metadata.name} is selected by exactly one ServiceMonitor`).to.have.length(1);
+            expect(selecting[0].targetLabels).to.deep.equal(["track"]);
+        }
+    });
+
+    it("the gate reads the canary track and compares it with the stable track, with the configured margins", async () => {
+        await render(engine, mode("staging", "ingress-weight", 50, (c) => withEdit(c, "speculation:canary", "judge", { errorRateMargin: 0.002 })));
+        const gates = engine.ofType(GATE).map((g) => g.inputs);
+        expect(gates).to.have.length(2);
+        for (const g of gates) {
+            expect(g.serviceUrl).to.equal("http://agenc-speculation-canary.agenc-staging.svc.cluster.local:9090");
+            expect(g.version).to.equal("v1.2.3");
+            expect(g.compare).to.deep.equal({
+                stableUrl: "http://agenc-speculation.agenc-staging.svc.cluster.local:9090",
+                errorRateMargin: 0.002, latencyMargin: 0.1, confidence: 0.95, minRequests: 500,
+            });
+        }
+    });
+
+    it("each version runs its own image digest, and the stable track's config names the stable version", async () => {
+        await render(engine, mode("production", "ingress-weight", 25, (c) => withEdit(c, "speculation:release", "images.speculation.previousDigest", PREVIOUS_DIGEST)));
+        const releaseDigest = (stackConfig("production")["speculation:release"] as any).images.speculation.digest;
+        expect(image(engine, "agenc-speculation")).to.equal(`ghcr.io/agenc/speculation:v1.2.2@${PREVIOUS_DIGEST}`);
+        expect(image(engine, "agenc-speculation-canary")).to.equal(`ghcr.io/agenc/speculation:v1.2.3@${releaseDigest}`);
+        expect(tomlVersion(engine, "speculation-config")).to.equal("v1.2.2");
+        expect(tomlVersion(engine, "speculation-config-canary")).to.equal("v1.2.3");
+        const canaryPod = engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary").inputs.spec.template.spec;
+        expect(canaryPod.volumes).to.deep.equal([{ name: "config", configMap: { name: "speculation-config-canary" } }]);
+    });
+
+    it("without a digest of its own the stable track runs its tag unpinned, never the new version's digest", async () => {
+        await render(engine, mode("staging", "ingress-weight", 10, (c) => withEdit(c, "speculation:release", "images.speculation.digest", `sha256:${"cd".repeat(32)}`)));
+        expect(image(engine, "agenc-speculation")).to.equal("ghcr.io/agenc/speculation:v1.2.2");
+    });
+
+    it("in production the previous version's digest is required in ingress-weight and blue-green modes", () => {
+        for (const m of ["ingress-weight", "blue-green"]) {
+            engine.install(mode("production", m, 10));
+            expect(() => loadStackConfig()).to.throw(/speculation:release\.images\.speculation\.previousDigest: is required in production in .* mode/);
+        }
+    });
+});
+
+describe("standalone scraping of both tracks", () => {
+    it("one job keeps the stable, canary and green Services and labels each series with the Service's track", () => {
+        const config = prometheusConfig({ namespace: "agenc-staging", scrapeInterval: "15s", evaluationInterval: "15s", alertmanagerTarget: "am:9093", ruleFiles: [], jobs: scrapeJobs([]) });
+        const job = (config.scrape_configs as any[]).find((j) => j.job_name === "agenc-speculation");
+        const keep = job.relabel_configs.find((r: any) => r.source_labels?.[0] === "__meta_kubernetes_service_label_app");
+        for (const app of ["agenc-speculation", "agenc-speculation-canary", "agenc-speculation-green"]) expect(new RegExp(`^(?:${keep.regex})$`).test(app), app).to.equal(true);
+        expect(new RegExp(`^(?:${keep.regex})$`).test("proof-workers")).to.equal(false);
+        expect(job.relabel_configs.slice(-2)).to.deep.equal([
+            { target_label: "track", replacement: "stable", action: "replace" },
+            { source_labels: ["__meta_kubernetes_service_label_track"], regex: "(.+)", target_label: "track", replacement: "$1", action: "replace" },
+        ]);
+    });
+});
+
+describe("blue-green mode", () => {
+    const engine = new MockEngine();
+    const service = () => engine.byK8sName(SERVICE, "agenc-speculation");
+
+    it("below 100 % green runs beside blue with its own Service and smoke tests; the primary Service selects blue", async () => {
+        await render(engine, mode("staging", "blue-green", 50));
+        expect(image(engine, "agenc-speculation"), "blue").to.equal("ghcr.io/agenc/speculation:v1.2.2");
+        expect(image(engine, "agenc-speculation-green"), "green").to.equal("ghcr.io/agenc/speculation:v1.2.3");
+        expect(engine.byK8sName(SERVICE, "agenc-speculation-green").inputs.spec.selector).to.deep.equal({ app: "agenc-speculation-green" });
+        expect(service().inputs.spec.selector).to.deep.equal({ app: "agenc-speculation" });
+        const [smoke] = engine.ofType(SMOKE);
+        expect(smoke.inputs).to.include({ url: "http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090", version: "v1.2.3" });
+        // Hold: blue keeps serving, so the lower stages judge blue at the previous version.
+        expect(engine.ofType(GATE).map((g) => [g.inputs.serviceUrl, g.inputs.version, g.inputs.compare])).to.deep.equal([
+            ["http://agenc-speculation.agenc-staging.svc.cluster.local:9090", "v1.2.2", undefined],
+            ["http://agenc-speculation.agenc-staging.svc.cluster.local:9090", "v1.2.2", undefined],
+        ]);
+        expect(engine.byK8sName(INGRESS, "agenc-speculation").inputs.spec.rules[0].http.paths[0].backend.service.name).to.equal("agenc-speculation");
+    });
+
+    it("at 100 % the primary Service selects green, only after green's smoke tests and the previous stage's gate", async () => {
+        await render(engine, mode("staging", "blue-green", 100));
+        expect(service().inputs.spec.selector).to.deep.equal({ app: "agenc-speculation-green" });
+        const deps = service().dependencies;
+        const urnOf = (type: string, name: string) => engine.one(type, name).urn;
+        expect(deps).to.include(urnOf(SMOKE, "green-smoke"));
+        expect(deps).to.include(urnOf(GATE, "stage-2-50pct-gate"));
+        expect(deps).to.include(urnOf("pulumi-nodejs:dynamic/agenc:ErrorBaseline", "stage-3-100pct-baseline"));
+        const fullGate = engine.one(GATE, "stage-3-100pct-gate");
+        expect(fullGate.dependencies, "the 100 % gate judges after the switch").to.include(service().urn);
+        expect(fullGate.inputs).to.include({ serviceUrl: "http://agenc-speculation.agenc-staging.svc.cluster.local:9090", version: "v1.2.3" });
+        expect(image(engine, "agenc-speculation"), "blue is kept").to.equal("ghcr.io/agenc/speculation:v1.2.2");
+    });
+
+    it("rollback is a config edit: back to 50 % the primary Service selects blue again, green stays", async () => {
+        await render(engine, mode("staging", "blue-green", 100));
+        await render(engine, mode("staging", "blue-green", 50));
+        expect(service().inputs.spec.selector).to.deep.equal({ app: "agenc-speculation" });
+        expect(service().dependencies.filter((d) => d.includes("dynamic/agenc:")), "the switch back waits for no gate or test").to.deep.equal([]);
+        expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation-green")).to.not.equal(undefined);
+    });
+
+    it("mirror: below 100 % the primary Ingress mirrors to green, and green is judged against blue", async () => {
+        await render(engine, mode("staging", "blue-green", 10, (c) => withEdit(c, "speculation:canary", "blueGreen", { lowerSteps: "mirror" })));
+        expect(engine.byK8sName(INGRESS, "agenc-speculation").inputs.metadata.annotations).to.deep.equal({
+            "nginx.ingress.kubernetes.io/mirror-target": "http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090$request_uri",
+        });
+        const [gate] = engine.ofType(GATE);
+        expect(gate.inputs.serviceUrl).to.equal("http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090");
+        expect(gate.inputs.compare.stableUrl).to.equal("http://agenc-speculation.agenc-staging.svc.cluster.local:9090");
+    });
+});
