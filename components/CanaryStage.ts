@@ -197,8 +197,10 @@ export class CanaryStage extends pulumi.ComponentResource {
     private canaryWorkload(args: CanaryStageArgs, after: pulumi.Input<pulumi.Resource>[]): pulumi.Resource {
         const ing = args.ingress;
         if (!ing) throw new Error("CanaryStage: ingress-weight mode needs args.ingress");
-        // Lower stages keep their place in the chain (and their gate), the weight belongs to the top stage.
-        if (!this.isTop(args)) return this;
+        // Lower stages keep their place in the chain (and their gate), the weight belongs to the top stage.  Without
+        // a track (kubernetes.enabled false) nothing is deployed: the weight is set by whoever runs the ingress, and
+        // the gate judges the two tracks at the addresses configured.
+        if (!this.isTop(args) || !args.track) return this;
         const withAliases = this.owned(args, after);
         const { deployment, service } = this.newTrack(args, CANARY_NAME, "canary", withAliases);
         const awaitPolicy = ingressAwait(ing.await);

@@ -28,15 +28,18 @@ export async function smokeOnce(spec: SmokeSpec): Promise<SmokeCheck[]> {
     };
     const h = json(health);
     const rd = json(ready);
+    const why = (r: ReturnType<typeof json>) => `no answer (${"error" in r && r.error ? r.error : `HTTP ${(r as { status?: number }).status}`})`;
     const checks: SmokeCheck[] = [];
-    const hb = (h as { body?: { status?: string; version?: string } }).body;
+    const hb = (h as { body?: { status?: unknown; version?: unknown } }).body;
+    const hasHealth = !!hb && typeof hb.status === "string";
     checks.push({
         check: `GET /health is healthy at ${spec.version}`,
-        ok: !!hb && hb.status === "healthy" && hb.version === spec.version,
-        observed: hb ? `${hb.status} ${hb.version}` : `no answer (${(h as { error?: string }).error ?? `HTTP ${(h as { status?: number }).status}`})`,
+        ok: hasHealth && hb!.status === "healthy" && hb!.version === spec.version,
+        observed: hasHealth ? `${hb!.status} ${String(hb!.version)}` : why(h),
     });
-    const rb = (rd as { body?: { ready?: boolean } }).body;
-    checks.push({ check: "GET /ready is ready", ok: rb?.ready === true, observed: rb ? String(rb.ready) : `no answer (${(rd as { error?: string }).error ?? ""})` });
+    const rb = (rd as { body?: { ready?: unknown } }).body;
+    const hasReady = !!rb && typeof rb.ready === "boolean";
+    checks.push({ check: "GET /ready is ready", ok: hasReady && rb!.ready === true, observed: hasReady ? String(rb!.ready) : why(rd) });
     const families = metrics.ok && metrics.status === 200 ? parseExposition(metrics.text) : undefined;
     const series = families ? families.filter((f) => f.name.startsWith("speculation_")).length : 0;
     checks.push({
