@@ -162,6 +162,7 @@ describe("blue-green mode", () => {
         await render(engine, mode("staging", "blue-green", 10, (c) => withEdit(c, "speculation:canary", "blueGreen", { lowerSteps: "mirror" })));
         expect(engine.byK8sName(INGRESS, "agenc-speculation").inputs.metadata.annotations).to.deep.equal({
             "nginx.ingress.kubernetes.io/mirror-target": "http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090$request_uri",
+            "pulumi.com/skipAwait": "true",
         });
         const [gate] = engine.ofType(GATE);
         expect(gate.inputs.serviceUrl).to.equal("http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090");

@@ -31,7 +31,7 @@ describe("hardening under mocks (issue 17)", () => {
         it("admit the admin port 9090 only from kube-prometheus-stack's Prometheus, the watchdog and the gate's pods", async () => {
             await render(engine, stackConfig("staging"));
             const admin = policy(engine, "agenc-speculation-admin").spec;
-            expect(admin.podSelector).to.deep.equal({ matchExpressions: [{ key: "app", operator: "In", values: ["agenc-speculation", "agenc-speculation-canary"] }] });
+            expect(admin.podSelector).to.deep.equal({ matchExpressions: [{ key: "app", operator: "In", values: ["agenc-speculation", "agenc-speculation-canary", "agenc-speculation-green"] }] });
             expect(admin.ingress).to.deep.equal([{
                 ports: [{ protocol: "TCP", port: 9090 }],
                 from: [
@@ -62,7 +62,7 @@ describe("hardening under mocks (issue 17)", () => {
             const workers = policy(engine, "proof-workers").spec;
             expect(workers.podSelector).to.deep.equal({ matchLabels: { app: "proof-workers" } });
             expect(workers.ingress[0].ports).to.deep.equal([{ protocol: "TCP", port: 9091 }]);
-            expect(workers.ingress[0].from[0]).to.deep.equal({ podSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["agenc-speculation", "agenc-speculation-canary"] }] } });
+            expect(workers.ingress[0].from[0]).to.deep.equal({ podSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["agenc-speculation", "agenc-speculation-canary", "agenc-speculation-green"] }] } });
         });
 
         it("in standalone monitoring admit our own Prometheus and wire Prometheus, Alertmanager and Grafana", async () => {
