@@ -73,7 +73,7 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
         ["speculation:nodes.hosts[0].hostKey: is not a decodable ecdsa-sha2-nistp256 public key (the base64 part is truncated or not an SSH key)"]],
     ["nested unknown keys", "a typo in canary.gate",
         () => withEdit(stackConfig("staging"), key("canary"), "gate.pollIntervall", "30s"),
-        [/^speculation:canary\.gate: unknown key "pollIntervall" \(did you mean "pollInterval"\?\); allowed: artifactsDir, deadlineSlack, (\w+, )*pollInterval, (\w+, )*timeout/]],
+        [/^speculation:canary\.gate: unknown key "pollIntervall" \(did you mean "pollInterval"\?\); allowed: artifactsDir, (\w+, )*deadlineSlack, (\w+, )*pollInterval, (\w+, )*timeout/]],
     ["nested unknown keys", "a wrongly cased key inside a list item",
         () => withNodes(stackConfig("staging"), 1, { hosts: [{ name: "alys-1", host: "10.0.0.1", user: "deploy", hostkey: TEST_HOST_KEY }] }),
         ["speculation:nodes.hosts[0].hostKey: is required (must be the node's pinned public host key (\"ssh-ed25519 AAAA…\"))",
