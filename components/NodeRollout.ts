@@ -60,6 +60,7 @@ export class NodeRollout extends pulumi.ComponentResource {
             pauseSeconds: parseDuration(n.pauseBetweenNodes),
             minFreeDiskGb: n.minFreeDiskGb,
             serial: n.serial,
+            forks: n.forks,
             batches: planBatches(n.serial, n.hosts.length),
             maxFailPercentage: n.maxFailPercentage,
             journalPath: path.resolve(n.artifactsDir, "rollout-journal.json"),

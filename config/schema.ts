@@ -339,6 +339,9 @@ export const stackConfigSchema = z.object({
             .min(1, { error: "must have at least one batch size" }).default([1]),
         maxFailPercentage: z.number({ error: "must be a number from 0 to 50" }).min(0, { error: "must be from 0 to 50" })
             .max(50, { error: "must be from 0 to 50" }).default(0),
+        /** How many nodes of a batch are worked on at once (Ansible's `forks`). */
+        forks: z.number({ error: "must be a whole number from 1 to 200" }).int({ error: "must be a whole number from 1 to 200" })
+            .min(1, { error: "must be from 1 to 200" }).max(200, { error: "must be from 1 to 200" }).default(5),
         binary: z.string().min(1).optional(),
         configFile: z.string().min(1).optional(),
         installPath: z.string().regex(/^\/[^\s]*$/, { error: "must be an absolute path" }).default("/opt/alys"),

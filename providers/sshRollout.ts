@@ -7,9 +7,13 @@
  *   read          → asks every node for its version (`liveVersions`), so `pulumi refresh` shows a node changed by hand
  *   diff          → a new version, binary, config file or node list rolls out again
  * The private key is a secret input; host keys are pinned per node.
+ * When the engine goes away (killed `pulumi up`: the provider lives on in its own process group), the rollout stops
+ * at its next safe point, leaves every node's state and the journal accurate, records `interrupted`, and this
+ * provider process exits.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DeploymentRecord, RolloutError, RolloutSpec, runRollout, undoRollout } from "../lib/nodes/rollout";
+import { DeploymentRecord, RolloutError, RolloutHooks, RolloutSpec, runRollout, undoRollout } from "../lib/nodes/rollout";
+import { survivePipeLoss, watchEngine } from "../lib/lifecycle/engine";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { RolloutJournal } from "../lib/nodes/plan";
 import { connect } from "../lib/nodes/ssh";
@@ -33,16 +37,38 @@ interface RolloutState extends RolloutSpec {
     liveVersions?: Record<string, string>;
 }
 
+/** Progress on the operator's terminal, and the engine watched: the rollout stops at a safe point once it is gone. */
+function lifecycle(inputs: RolloutState): { hooks: RolloutHooks; done: () => void } {
+    survivePipeLoss();
+    const engine = watchEngine();
+    const label = `[${inputs.serviceName} nodes]`;
+    return {
+        hooks: {
+            interrupt: () => engine.gone,
+            progress: (line) => console.log(`${label} ${line}`),
+        },
+        done: () => {
+            engine.stop();
+            // Nobody is left to answer: once stopped safely, this provider process ends instead of lingering.
+            if (engine.gone) setTimeout(() => process.exit(1), 200).unref();
+        },
+    };
+}
+
 async function rollOut(inputs: RolloutState) {
+    const { hooks, done } = lifecycle(inputs);
     try {
-        const { journal, record } = await runRollout(inputs);
+        const { journal, record } = await runRollout(inputs, hooks);
         // Through JSON: the engine's protobuf Struct refuses nested `undefined` ("Unexpected struct type"), which
         // the journal's optional fields carry; mocks accept it, the real engine does not.
         return JSON.parse(JSON.stringify({ ...inputs, journal, record })) as RolloutState;
     } catch (e) {
-        // Nodes are back on their backups (or the pre-checks touched nothing): the update fails with the table.
+        // Nodes are back on their backups, or stopped at a safe point, or the pre-checks touched nothing: the update
+        // fails with the table and the record's next steps.
         const err = e as RolloutError | undefined;
         throw new Error(err instanceof Error ? (err.message || err.stack || err.name) : `node rollout failed: ${JSON.stringify(e)}`);
+    } finally {
+        done();
     }
 }
 
@@ -88,7 +114,12 @@ export const sshRolloutProvider: pulumi.dynamic.ResourceProvider = {
     },
     async delete(_id: string, props: RolloutState) {
         if (!props.journal) return;
-        await undoRollout(props, props.journal);
+        const { hooks, done } = lifecycle(props);
+        try {
+            await undoRollout(props, props.journal, hooks);
+        } finally {
+            done();
+        }
     },
 };
 

@@ -151,7 +151,7 @@ export async function startFleet(count: number, version = "v1.0.0"): Promise<Tes
                 return (await fetch(`http://127.0.0.1:${n.httpPort}/health`, { signal: AbortSignal.timeout(2000) })).ok;
             } catch { return false; }
         },
-        backups: (n) => readdirSync(path.join(n.home, "backups/rollback")).filter((b) => b !== "latest").sort(),
+        backups: (n) => readdirSync(path.join(n.home, "backups/rollback")).filter((b) => b !== "latest" && !b.startsWith(".")).sort(),
         // The link is absolute inside the node (/var/backups/alys/rollback/…): read it, do not follow it.
         latestBackup: (n) => {
             try { return path.basename(readlinkSync(path.join(n.home, "backups/rollback/latest"))); } catch { return undefined; }

@@ -1,6 +1,7 @@
 /**
- * The node rollout's plan and bookkeeping, pure: batches from an Ansible-style serial list, the failure budget,
- * and the per-node journal that lets a killed rollout resume without a second backup.
+ * The node rollout's plan and bookkeeping, pure: batches from an Ansible-style serial list, the per-batch failure
+ * budget, and the per-node journal (a cache of each node's own state, lib/nodes/nodeState.ts) that lets a killed
+ * rollout resume without a second backup.
  */
 
 import { formatTable } from "../table";
@@ -32,11 +33,14 @@ export function planBatches(serial: SerialEntry[], nodeCount: number): number[] 
     return batches;
 }
 
-/** How many nodes may fail before the rollout stops and restores: floor(count × pct / 100). 0 % means none. */
-export function failureBudget(nodeCount: number, maxFailPercentage: number): number {
-    return Math.floor(nodeCount * maxFailPercentage / 100);
+/**
+ * How many of a batch's nodes may fail before the rollout stops: Ansible's `max_fail_percentage`, judged per batch,
+ * which must be *exceeded* to stop — with 30 % a batch of 10 carries on with 3 failures and stops at 4; with 0 %
+ * the first failure stops it.
+ */
+export function batchFailureBudget(batchSize: number, maxFailPercentage: number): number {
+    return Math.floor(batchSize * maxFailPercentage / 100);
 }
-
 /** Where one node stands.  The order is the order a node moves through; `restored` and `failed` end it. */
 export type NodeStatus = "pending" | "backed-up" | "uploaded" | "switched" | "healthy" | "failed" | "restored" | "restore-failed";
 
@@ -46,16 +50,23 @@ export interface NodeJournal {
     /** The backup folder made for this rollout (kept once made: a resume never backs up the new binary). */
     backup?: string;
     version?: string;
+    /** What the node reported before this rollout touched it (its `versionCommand` output). */
+    versionBefore?: string;
     detail?: string;
     at: string;
 }
+
+/** How a rollout (or its undo) ended.  `rolled-back` only when every touched node was restored and is healthy. */
+export type RolloutOutcome = "deployed" | "rolled-back" | "restore-failed" | "restored" | "interrupted";
 
 export interface RolloutJournal {
     rolloutId: string;
     version: string;
     startedAt: string;
-    /** Set when the rollout ended (deployed or rolled back): only an unconcluded journal is resumed. */
-    concluded?: "deployed" | "rolled-back" | "restored";
+    /** The stamp that names this rollout's backups and marks its state on every node. */
+    stamp?: string;
+    /** Set when the rollout ended: only an unconcluded journal is resumed. */
+    concluded?: Exclude<RolloutOutcome, "interrupted">;
     nodes: Record<string, NodeJournal>;
 }
 
@@ -68,13 +79,6 @@ export function nextStep(entry: NodeJournal | undefined): "backup" | "upload" | 
         case "switched": case "failed": return "restart";
         default: return "done";
     }
-}
-
-/** Nodes touched by this rollout (backed up or further) that must be put back when it fails or is destroyed. */
-export function nodesToRestore(journal: RolloutJournal): string[] {
-    return Object.values(journal.nodes)
-        .filter((n) => n.backup && !["pending", "restored"].includes(n.status))
-        .map((n) => n.name);
 }
 
 export interface NodeRow { node: string; status: string; version: string; detail: string }

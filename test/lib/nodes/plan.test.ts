@@ -1,6 +1,6 @@
 /** The node rollout's pure bookkeeping: Ansible-style batches, the failure budget, resume points. */
 import { expect } from "chai";
-import { failureBudget, nextStep, nodesToRestore, planBatches, RolloutJournal } from "../../../lib/nodes/plan";
+import { batchFailureBudget, nextStep, planBatches } from "../../../lib/nodes/plan";
 
 describe("node rollout plan", () => {
     const batches: [string, (number | string)[], number, number[]][] = [
@@ -20,22 +20,21 @@ describe("node rollout plan", () => {
         expect(() => planBatches(["150%"], 3)).to.throw(/serial: "150%" is not a node count or a percentage/);
         expect(() => planBatches([], 3)).to.throw(/at least one batch size/);
     });
-    it("allows floor(count × pct / 100) failures", () => {
-        expect(failureBudget(10, 0)).to.equal(0);
-        expect(failureBudget(10, 25)).to.equal(2);
-        expect(failureBudget(3, 50)).to.equal(1);
+    it("judges maxFailPercentage per batch, Ansible's way: the percentage must be exceeded to stop", () => {
+        expect(batchFailureBudget(10, 0), "0 %: the first failure stops").to.equal(0);
+        expect(batchFailureBudget(10, 30), "30 % of 10: 3 failures carry on, the 4th stops").to.equal(3);
+        expect(batchFailureBudget(2, 50), "50 % of 2: one failure is not more than 50 %").to.equal(1);
+        expect(batchFailureBudget(1, 50), "a batch of one with 50 %: its failure is 100 %").to.equal(0);
+        expect(batchFailureBudget(3, 20), "20 % of 3 is 0.6: one failure (33 %) exceeds it").to.equal(0);
     });
-    it("resumes each node from its journaled status, and restores only nodes it backed up", () => {
+    it("resumes each node from its journaled status", () => {
         const at = "t";
         expect(nextStep(undefined)).to.equal("backup");
         expect(nextStep({ name: "a", status: "backed-up", backup: "/b", at })).to.equal("upload");
         expect(nextStep({ name: "a", status: "uploaded", backup: "/b", at })).to.equal("switch");
         expect(nextStep({ name: "a", status: "switched", backup: "/b", at })).to.equal("restart");
+        expect(nextStep({ name: "a", status: "failed", backup: "/b", at })).to.equal("restart");
         expect(nextStep({ name: "a", status: "healthy", backup: "/b", at })).to.equal("done");
-        const journal: RolloutJournal = { rolloutId: "x", version: "v2", startedAt: at, nodes: {
-            a: { name: "a", status: "healthy", backup: "/b/a", at }, b: { name: "b", status: "uploaded", backup: "/b/b", at },
-            c: { name: "c", status: "pending", at }, d: { name: "d", status: "restored", backup: "/b/d", at },
-        } };
-        expect(nodesToRestore(journal)).to.deep.equal(["a", "b"]);
+        expect(nextStep({ name: "a", status: "restored", backup: "/b", at })).to.equal("done");
     });
 });

@@ -1,0 +1,107 @@
+/**
+ * Is the Pulumi engine still there?  A dynamic provider runs in its own process group (the engine's plugin host puts
+ * it there), so killing `pulumi up` — even its whole process group — leaves the provider running.  Left alone it
+ * would carry on changing things nobody is watching.  A provider asks `watchEngine()` at its safe points and stops
+ * there once the engine is gone.  Two signs, either is enough:
+ *   - parent death: the engine started the provider; once the engine exits the provider is re-parented (its ppid
+ *     changes, to init or a subreaper);
+ *   - a broken gRPC connection: the engine's own gRPC endpoint (the address it passes to every provider plugin as
+ *     its first argument) refuses connections.
+ * Used by the node rollout (providers/sshRollout.ts) and reusable by any long-running provider (the health gate).
+ */
+import type { Socket } from "net";
+
+export interface EngineWatch {
+    /** Why the engine is considered gone, or undefined while it is there. */
+    readonly gone: string | undefined;
+    /** Resolves with the reason once the engine is gone. */
+    readonly whenGone: Promise<string>;
+    /** Stops watching (the watch never keeps the process alive either way). */
+    stop(): void;
+}
+
+export interface WatchOptions {
+    /** The engine's pid: by default the parent at the time of the call. */
+    parentPid?: number;
+    /** "host:port" of the engine's gRPC endpoint: by default the one a dynamic-provider plugin was started with. */
+    engineAddress?: string;
+    /** How often to look (default 500 ms for the parent, 4 × that for the endpoint). */
+    intervalMs?: number;
+}
+
+/**
+ * The engine address a provider plugin was started with: `@pulumi/pulumi/cmd/dynamic-provider <engine> …`.
+ * Undefined in any other process (a test, a script), so there only the parent is watched.
+ */
+export function engineAddressFromArgv(argv: string[] = process.argv): string | undefined {
+    if (!/dynamic-provider/.test(argv[1] ?? "")) return undefined;
+    return /^[\w.-]+:\d+$/.test(argv[2] ?? "") ? argv[2] : undefined;
+}
+
+/** Starts watching.  Cheap: one `ppid` read per interval, one TCP connect per four. */
+export function watchEngine(opts: WatchOptions = {}): EngineWatch {
+    const parentPid = opts.parentPid ?? process.ppid;
+    const engineAddress = opts.engineAddress ?? engineAddressFromArgv();
+    const intervalMs = opts.intervalMs ?? 500;
+    let gone: string | undefined;
+    let settle: (reason: string) => void = () => undefined;
+    const whenGone = new Promise<string>((resolve) => { settle = resolve; });
+    let timer: NodeJS.Timeout | undefined;
+    function stop(): void {
+        if (timer) clearInterval(timer);
+    }
+    function declare(reason: string): void {
+        if (gone) return;
+        gone = reason;
+        stop();
+        settle(reason);
+    }
+    let ticks = 0;
+    let probing = false;
+    timer = setInterval(() => {
+        if (!parentAlive(parentPid)) return declare(`the engine process (pid ${parentPid}) exited`);
+        if (engineAddress && ++ticks % 4 === 0 && !probing) {
+            probing = true;
+            void refuses(engineAddress).then((refused) => {
+                probing = false;
+                if (refused) declare(`the engine's gRPC endpoint ${engineAddress} refuses connections`);
+            });
+        }
+    }, intervalMs);
+    timer.unref();
+    return { get gone() { return gone; }, whenGone, stop };
+}
+
+/** The parent is alive while we are still its child (re-parenting changes ppid) and it answers signal 0. */
+function parentAlive(pid: number): boolean {
+    if (process.ppid !== pid) return false;
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+/** True only for a definite refusal (nothing listens any more); a slow answer is not evidence. */
+function refuses(address: string): Promise<boolean> {
+    const { connect } = require("net") as typeof import("net");
+    const i = address.lastIndexOf(":");
+    return new Promise((resolve) => {
+        const s: Socket = connect(Number(address.slice(i + 1)), address.slice(0, i));
+        const done = (v: boolean) => { s.destroy(); resolve(v); };
+        s.setTimeout(2_000, () => done(false));
+        s.once("connect", () => done(false));
+        s.once("error", (e: NodeJS.ErrnoException) => done(e.code === "ECONNREFUSED"));
+    });
+}
+
+/**
+ * Once the engine is gone, the pipes it read our stdout and stderr from are closed: a progress line would raise
+ * EPIPE, and an unhandled stream error kills the process — possibly mid-swap.  Writes are dropped instead.
+ */
+export function survivePipeLoss(): void {
+    for (const stream of [process.stdout, process.stderr]) {
+        if (stream.listenerCount("error") === 0) stream.on("error", () => undefined);
+    }
+}

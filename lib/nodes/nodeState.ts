@@ -1,0 +1,92 @@
+/**
+ * What each node keeps about a rollout, beside its backups, so a rollout resumes from any machine (the operator's
+ * local journal is only a cache), and the fleet lock that keeps a second run off the nodes while the first lives.
+ * Pure: the shell text that writes them and the decisions on what was read; lib/nodes/rollout.ts runs them.
+ *
+ *   <backupPath>/.<service>-rollout.json   { rolloutId, stamp, version, step, backup, versionBefore, concluded, at }
+ *   <backupPath>/.<service>-rollout.lock/  owner (JSON: token, owner, host, pid, since, version) and heartbeat (ms)
+ */
+import type { NodeStatus } from "./plan";
+
+export interface NodeState {
+    rolloutId: string;
+    stamp: string;
+    /** The version this rollout installs. */
+    version: string;
+    step: NodeStatus;
+    backup?: string;
+    versionBefore?: string;
+    /** True once the rollout ended (deployed, rolled back, restored): a later run starts a new rollout here. */
+    concluded?: boolean;
+    at: string;
+}
+
+export interface LockOwner {
+    /** Random per run: only the run holding it releases or refreshes it. */
+    token: string;
+    owner: string;
+    host: string;
+    pid: number;
+    since: string;
+    version: string;
+}
+
+export const HEARTBEAT_SECONDS = 20;
+/** A lock whose heartbeat is older than this is stale: its run died without releasing it. */
+export const STALE_AFTER_SECONDS = 90;
+
+export function remotePaths(backupPath: string, serviceName: string): { state: string; lock: string } {
+    return { state: `${backupPath}/.${serviceName}-rollout.json`, lock: `${backupPath}/.${serviceName}-rollout.lock` };
+}
+
+/** A literal for the node's shell, whatever it holds. */
+export function shellLiteral(text: string): string {
+    return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Shell text that replaces the node's state atomically (write, then rename). `statePath` is double-quoted. */
+export function writeStateCommand(statePath: string, state: NodeState): string {
+    return `printf '%s\\n' ${shellLiteral(JSON.stringify(state))} > "${statePath}.tmp" && mv -f "${statePath}.tmp" "${statePath}"`;
+}
+
+export function parseState(text: string | undefined): NodeState | undefined {
+    if (!text?.trim()) return undefined;
+    try {
+        const s = JSON.parse(text) as NodeState;
+        return typeof s.rolloutId === "string" && typeof s.step === "string" ? s : undefined;
+    } catch { return undefined; }
+}
+
+/** The node's state is of this rollout and not finished: resume from its step. */
+export function resumable(state: NodeState | undefined, rolloutId: string): state is NodeState {
+    return !!state && state.rolloutId === rolloutId && !state.concluded;
+}
+
+export type LockVerdict =
+    | { verdict: "stale"; owner?: LockOwner; why: string }
+    | { verdict: "held"; owner?: LockOwner; why: string };
+
+/**
+ * Whether a lock found on a node may be taken over.  Stale when provably dead (same host, its process is gone) or
+ * silent (no heartbeat for STALE_AFTER_SECONDS: the machine running it died); held otherwise.
+ */
+export function judgeLock(
+    ownerText: string | undefined, heartbeatText: string | undefined,
+    me: { host: string }, now: number, pidAlive: (pid: number) => boolean,
+): LockVerdict {
+    let owner: LockOwner | undefined;
+    try { owner = ownerText?.trim() ? JSON.parse(ownerText) as LockOwner : undefined; } catch { owner = undefined; }
+    const beat = Number(heartbeatText?.trim());
+    const silentFor = Number.isFinite(beat) && beat > 0 ? Math.round((now - beat) / 1000) : undefined;
+    const who = owner ? `${owner.owner}@${owner.host} (pid ${owner.pid}, rollout of ${owner.version} since ${owner.since})` : "an unknown run";
+    if (owner && owner.host === me.host && !pidAlive(owner.pid)) return { verdict: "stale", owner, why: `${who}: that process is gone` };
+    if (silentFor !== undefined && silentFor > STALE_AFTER_SECONDS) {
+        return { verdict: "stale", owner, why: `${who}: no heartbeat for ${silentFor} s (more than ${STALE_AFTER_SECONDS} s)` };
+    }
+    if (silentFor === undefined && !owner) return { verdict: "stale", owner, why: "a lock without owner or heartbeat (a run killed while taking it)" };
+    return { verdict: "held", owner, why: `${who}, last heartbeat ${silentFor ?? "?"} s ago` };
+}
+
+export function pidAlive(pid: number): boolean {
+    try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === "EPERM"; }
+}

@@ -1,0 +1,78 @@
+/** Engine-gone detection with real processes and sockets: parent death, a refused engine endpoint, lost pipes. */
+import { expect } from "chai";
+import { spawn } from "child_process";
+import { once } from "events";
+import { mkdtempSync, readFileSync } from "fs";
+import { createServer } from "net";
+import { tmpdir } from "os";
+import * as path from "path";
+import { engineAddressFromArgv, survivePipeLoss, watchEngine } from "../../../lib/lifecycle/engine";
+
+const ENGINE = path.resolve(__dirname, "../../../lib/lifecycle/engine.ts");
+const node = (code: string, stdio: "pipe" | "ignore" = "ignore") =>
+    spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", code], { stdio: ["ignore", stdio, "pipe"], cwd: path.resolve(__dirname, "../../..") });
+
+describe("lifecycle: is the engine still there", function () {
+    this.timeout(60_000);
+
+    it("notices its parent's death (the provider outlives a killed engine in its own process group)", async () => {
+        const out = path.join(mkdtempSync(path.join(tmpdir(), "engine-")), "gone.txt");
+        // parent (stands in for the engine) → child (the provider) watching its parent.
+        const child = `const { watchEngine } = require(${JSON.stringify(ENGINE)});
+            const w = watchEngine({ intervalMs: 50 });
+            process.stdout.write("watching\\n");
+            w.whenGone.then((why) => { require("fs").writeFileSync(${JSON.stringify(out)}, why); process.exit(0); });
+            setInterval(() => {}, 1000);`;
+        const parent = node(`const c = require("child_process").spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", ${JSON.stringify(child)}], { stdio: ["ignore", "pipe", "inherit"], detached: true });
+            c.stdout.on("data", () => process.stdout.write("ready " + c.pid + "\\n"));
+            setInterval(() => {}, 1000);`, "pipe");
+        const [line] = await once(parent.stdout!, "data");
+        const childPid = Number(/ready (\d+)/.exec(String(line))![1]);
+        parent.kill("SIGKILL");
+        // The child exits by itself once it has noticed; wait for that, not for a time.
+        while (true) {
+            try { process.kill(childPid, 0); } catch { break; }
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(readFileSync(out, "utf8")).to.match(/^the engine process \(pid \d+\) exited$/);
+    });
+
+    it("notices the engine's gRPC endpoint refusing connections, and not while it answers", async () => {
+        const server = createServer((s) => s.destroy()).listen(0, "127.0.0.1");
+        await once(server, "listening");
+        const address = `127.0.0.1:${(server.address() as { port: number }).port}`;
+        const w = watchEngine({ engineAddress: address, intervalMs: 20 });
+        let probes = 0;
+        server.on("connection", () => probes++);
+        while (probes < 3) await new Promise((r) => setTimeout(r, 20));
+        expect(w.gone, "answered: still there").to.equal(undefined);
+        server.close();
+        expect(await w.whenGone).to.equal(`the engine's gRPC endpoint ${address} refuses connections`);
+    });
+
+    it("finds the engine address only in a dynamic-provider plugin's arguments", () => {
+        expect(engineAddressFromArgv(["node", "/x/@pulumi/pulumi/cmd/dynamic-provider/index.js", "127.0.0.1:41234"])).to.equal("127.0.0.1:41234");
+        expect(engineAddressFromArgv(["node", "/x/mocha", "127.0.0.1:41234"])).to.equal(undefined);
+        expect(engineAddressFromArgv(["node", "/x/dynamic-provider", "--flag"])).to.equal(undefined);
+    });
+
+    it("keeps a process alive when its stdout pipe is gone (an EPIPE would otherwise kill it mid-step)", async () => {
+        const code = (guard: boolean) => `${guard ? `require(${JSON.stringify(ENGINE)}).survivePipeLoss();` : ""}
+            let i = 0; const t = setInterval(() => { console.log("progress " + i); if (++i === 50) { clearInterval(t); process.exitCode = 7; } }, 5);`;
+        const run = async (guard: boolean) => {
+            const c = node(code(guard), "pipe");
+            c.stdout!.destroy();
+            const [exit] = await once(c, "exit");
+            return exit;
+        };
+        expect(await run(true), "with survivePipeLoss it finishes its work").to.equal(7);
+        expect(await run(false), "without it the process dies of EPIPE").to.not.equal(7);
+    });
+
+    it("survivePipeLoss is idempotent in this process", () => {
+        survivePipeLoss();
+        const n = process.stdout.listenerCount("error");
+        survivePipeLoss();
+        expect(process.stdout.listenerCount("error")).to.equal(n);
+    });
+});

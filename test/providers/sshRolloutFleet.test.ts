@@ -1,0 +1,171 @@
+/**
+ * The node rollout at fleet scale, against real SSH nodes (Debian's sshd on loopback, pinned host keys): nodes of a
+ * batch really in parallel (bounded by forks), maxFailPercentage per batch ("must be exceeded"), a failure that
+ * stops new work while in-flight nodes finish, records that never claim more than happened, the fleet lock, a stop
+ * at a safe point, and a resume from the nodes' own state with no local journal.
+ *
+ * A node is made sick by a marker file its restart command checks, so one node of a batch fails on purpose, at
+ * once.  Health polls allow a slow machine a minute (600 × 0.1 s) wherever a node must come up.
+ */
+import { expect } from "chai";
+import { fork } from "child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { nodeAddress } from "../../lib/nodes/address";
+import { DeploymentRecord, loadJournal, RolloutSpec, runRollout } from "../../lib/nodes/rollout";
+import { startFleet, TestFleet, TestNode, writeAlysBinary } from "../../reference/sshFleet";
+
+function spec(fleet: TestFleet, edit: Partial<RolloutSpec> = {}): RolloutSpec {
+    const work = mkdtempSync(path.join(tmpdir(), "rollout-fleet-"));
+    return {
+        version: "v2.0.0", nodes: fleet.nodes.map(nodeAddress), privateKey: fleet.privateKey,
+        binary: writeAlysBinary(path.join(work, "alys"), "v2.0.0"), ...fleet.paths, serviceName: "alys",
+        restartCommand: `test ! -e "$NODE_HOME/sick" && ${fleet.paths.restartCommand}`,
+        healthRetries: 600, healthIntervalSeconds: 0.1, firstNodeGraceSeconds: 0, nodeGraceSeconds: 0, pauseSeconds: 0,
+        minFreeDiskGb: 0.001, serial: ["100%"], forks: 4, maxFailPercentage: 0,
+        journalPath: path.join(work, "journal.json"), deploymentLog: path.join(work, "deployments.log"), operator: "test",
+        ...edit,
+    };
+}
+
+const sick = (n: TestNode) => writeFileSync(path.join(n.home, "sick"), "");
+const records = (s: RolloutSpec): DeploymentRecord[] => readFileSync(s.deploymentLog, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const nodeState = (n: TestNode) => JSON.parse(readFileSync(path.join(n.home, "backups/rollback/.alys-rollout.json"), "utf8"));
+
+describe("node rollout at fleet scale, against real SSH nodes", function () {
+    this.timeout(300_000);
+    let fleet: TestFleet;
+    afterEach(async () => fleet?.stop());
+
+    it("works a batch's nodes in parallel; a failure past the budget stops new work, in-flight nodes finish, all touched are restored", async () => {
+        fleet = await startFleet(5);
+        sick(fleet.nodes[1]);
+        const events: string[] = [];
+        const s = spec(fleet, { forks: 2 });
+        const err = await runRollout(s, (node, status) => events.push(`${node}:${status}`)).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.match(/1 of 5 node\(s\) in batch 1 failed \(more than 0 %\)/);
+        expect(err?.message).to.match(/node-2: restart failed/);
+        // Two at once: node-2 was backed up before node-1 finished, so they overlapped.
+        expect(events.indexOf("node-2:backed-up")).to.be.lessThan(events.indexOf("node-1:healthy"));
+        // node-2's failure stopped new work: with forks 2, at most one more node started after it (node-3, taken by
+        // node-1's worker before node-2 failed, or none); node-4 and node-5 were never touched.
+        for (const n of fleet.nodes.slice(3)) expect(fleet.backups(n), `${n.name} untouched`).to.deep.equal([]);
+        expect(err?.message).to.match(/node-4\s+untouched/);
+        for (const n of fleet.nodes.filter((x) => x.name !== "node-2")) {
+            expect(fleet.installedVersion(n), n.name).to.equal("v1.0.0");
+            expect(await fleet.healthy(n), `${n.name} healthy`).to.equal(true);
+        }
+        const rec = records(s).pop()!;
+        // node-2 stays sick through its restore (the marker is still there): the record must not say rolled-back.
+        expect(rec.status).to.equal("restore-failed");
+        expect(rec.nodes!["node-2"]).to.equal("restore-failed");
+        expect(rec.nodes!["node-1"]).to.equal("restored");
+        expect(rec.nodes!["node-5"]).to.equal("untouched");
+        expect(rec.next).to.match(/restore by hand: node-2 \(cp -a '\/var\/backups\/alys\/rollback\/alys-\d+\/\.' '\/opt\/alys\/'/);
+        expect(err?.message).to.match(/restoring node-2 failed too: they are NOT on their previous version/);
+    });
+
+    it("records rolled-back only when every touched node is restored and healthy (a node that never becomes healthy, in parallel)", async () => {
+        fleet = await startFleet(3);
+        const s = spec(fleet, { binary: writeAlysBinary(path.join(mkdtempSync(path.join(tmpdir(), "bin-")), "alys"), "v2.0.0", false), forks: 3, healthRetries: 100 });
+        // The broken binary fails every node; restored nodes run the old binary, which is healthy: rolled back.
+        const err = await runRollout(s).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.match(/every touched node was restored from its backup and is healthy/);
+        const rec = records(s).pop()!;
+        expect(rec.status).to.equal("rolled-back");
+        expect(rec.nodes).to.deep.equal({ "node-1": "restored", "node-2": "restored", "node-3": "restored" });
+        for (const n of fleet.nodes) {
+            expect(fleet.installedVersion(n)).to.equal("v1.0.0");
+            expect(await fleet.healthy(n)).to.equal(true);
+            expect(nodeState(n)).to.include({ step: "restored", concluded: true, versionBefore: "alys v1.0.0" });
+        }
+    });
+
+    it("judges maxFailPercentage per batch: 50 % of a batch of 2 is not exceeded by one failure, which is restored, and the rollout goes on", async () => {
+        fleet = await startFleet(4);
+        sick(fleet.nodes[1]);
+        const s = spec(fleet, { serial: [2], forks: 2, maxFailPercentage: 50 });
+        // The marker goes once node-2 has failed, so its restore succeeds.
+        const result = await runRollout(s, (node, status) => { if (node === "node-2" && status === "failed") rmSync(path.join(fleet.nodes[1].home, "sick")); });
+        expect(result.record.status).to.equal("deployed");
+        expect(result.record.nodes).to.deep.equal({ "node-1": "healthy", "node-2": "restored", "node-3": "healthy", "node-4": "healthy" });
+        expect(fleet.installedVersion(fleet.nodes[1])).to.equal("v1.0.0");
+        for (const n of [0, 2, 3].map((i) => fleet.nodes[i])) expect(fleet.installedVersion(n)).to.equal("v2.0.0");
+    });
+
+    it("stops at a safe point when told to (the engine is gone), records interrupted, and the next run resumes", async () => {
+        fleet = await startFleet(3);
+        const s = spec(fleet, { serial: [1] });
+        let gone: string | undefined;
+        const err = await runRollout(s, {
+            interrupt: () => gone,
+            onTransition: (node, status) => { if (node === "node-1" && status === "backed-up") gone = "the engine process (pid 1) exited"; },
+        }).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.match(/node rollout of v2\.0\.0 stopped at a safe point: the engine process \(pid 1\) exited/);
+        expect(err?.message).to.match(/pulumi cancel.*pulumi refresh --clear-pending-creates.*pulumi up/s);
+        // node-1 was left after its backup step, never mid-swap; nothing else was touched; the lock is released.
+        expect(nodeState(fleet.nodes[0])).to.include({ step: "backed-up" });
+        expect(nodeState(fleet.nodes[0]).concluded).to.equal(undefined);
+        expect(fleet.backups(fleet.nodes[1])).to.deep.equal([]);
+        expect(records(s).pop()).to.include({ status: "interrupted" });
+        expect(loadJournal(s.journalPath)!.concluded).to.equal(undefined);
+        const result = await runRollout(s);
+        expect(result.record.status).to.equal("deployed");
+        for (const n of fleet.nodes) expect(fleet.backups(n), n.name).to.have.length(1);
+    });
+
+    it("resumes from the nodes' own state after a kill, with the local journal deleted (another machine)", async () => {
+        fleet = await startFleet(3);
+        const s = spec(fleet, { serial: [1] });
+        const specFile = path.join(path.dirname(s.journalPath), "spec.json");
+        writeFileSync(specFile, JSON.stringify(s));
+        const child = fork(path.join(__dirname, "../helpers/rolloutUntilKilled.ts"), [specFile, "node-2:uploaded"], {
+            execArgv: ["-r", "ts-node/register/transpile-only"], stdio: "ignore",
+        });
+        expect(await new Promise((resolve) => child.on("exit", (_c, sig) => resolve(sig)))).to.equal("SIGKILL");
+        const killedStamp = nodeState(fleet.nodes[0]).stamp;
+        expect(nodeState(fleet.nodes[1])).to.include({ stamp: killedStamp });
+        const originalBackups = fleet.nodes.map((n) => fleet.backups(n));
+        // The killed run's lock is still on the nodes: same host, dead pid, so it is stale and taken over.
+        expect(readFileSync(path.join(fleet.nodes[0].home, "backups/rollback/.alys-rollout.lock/owner"), "utf8")).to.match(/"pid":\d+/);
+        rmSync(s.journalPath);
+        const progress: string[] = [];
+        const other = { ...s, journalPath: path.join(mkdtempSync(path.join(tmpdir(), "elsewhere-")), "journal.json") };
+        const result = await runRollout(other, { progress: (l) => progress.push(l) });
+        expect(progress.join("\n")).to.match(/took over a stale lock of test@.*that process is gone/);
+        expect(progress.join("\n")).to.match(/resuming rollout \w+ of v2\.0\.0 \(stamp \d+\) from the nodes' own state \(no local journal\)/);
+        expect(result.journal.stamp).to.equal(killedStamp);
+        expect(result.record.status).to.equal("deployed");
+        expect(fleet.backups(fleet.nodes[0])).to.deep.equal(originalBackups[0]);
+        expect(fleet.backups(fleet.nodes[1]), "node-2's backup is the killed run's, not a second one").to.deep.equal(originalBackups[1]);
+        for (const n of fleet.nodes) {
+            expect(fleet.installedVersion(n)).to.equal("v2.0.0");
+            expect(fleet.backups(n), `${n.name}: one backup, of the old version`).to.have.length(1);
+            expect(fleet.backupVersion(n, fleet.backups(n)[0])).to.equal("v1.0.0");
+        }
+    });
+
+    it("refuses to act on a fleet another live run holds, naming owner and host; takes over a lock whose heartbeat stopped", async () => {
+        fleet = await startFleet(2);
+        const lock = path.join(fleet.nodes[1].home, "backups/rollback/.alys-rollout.lock");
+        mkdirSync(lock, { recursive: true });
+        const owner = { token: "t", owner: "ci", host: "ci-runner-7", pid: 4242, since: "2026-11-28T20:00:00Z", version: "v2.0.0" };
+        writeFileSync(path.join(lock, "owner"), JSON.stringify(owner));
+        writeFileSync(path.join(lock, "heartbeat"), `${Date.now()}\n`);
+        const s = spec(fleet);
+        const err = await runRollout(s).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.match(/pre-checks failed, no node was touched/);
+        expect(err?.message).to.match(/node-2: another rollout is acting on this fleet: locked by ci@ci-runner-7 \(pid 4242, rollout of v2\.0\.0 since 2026-11-28T20:00:00Z\), last heartbeat \d+ s ago/);
+        for (const n of fleet.nodes) expect(fleet.backups(n)).to.deep.equal([]);
+        // node-1's lock (taken by the refused run) was released: only node-2's foreign lock remains.
+        expect(() => readFileSync(path.join(fleet.nodes[0].home, "backups/rollback/.alys-rollout.lock/owner"))).to.throw();
+
+        writeFileSync(path.join(lock, "heartbeat"), `${Date.now() - 5 * 60_000}\n`);
+        const progress: string[] = [];
+        const result = await runRollout(s, { progress: (l) => progress.push(l) });
+        expect(progress.join("\n")).to.match(/node-2: took over a stale lock of ci@ci-runner-7 .*no heartbeat for 3\d\d s/);
+        expect(result.record.status).to.equal("deployed");
+        expect(() => readFileSync(path.join(lock, "owner")), "released at the end").to.throw();
+    });
+});
