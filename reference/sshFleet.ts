@@ -4,9 +4,15 @@
  * seed's paths (/opt/alys, /var/backups/alys) — so every node has the same absolute paths, like real machines.
  * Each runs a small `alys` node program that serves /health and answers --version, restarted by a script that
  * really stops and starts it.  NODE_HOME and NODE_PORT (its health port) are set in every SSH session.
+ *
+ * The login: sshd runs every command through the user's login shell, and Debian's bash sources ~/.bashrc for
+ * commands sshd starts.  The nodes log in as root; this machine's /root/.bashrc runs `pyenv init` (~200 ms idle,
+ * ~500 ms loaded, per shell).  A real node's deploy user has a skeleton .bashrc that returns at once when not
+ * interactive, so by default each node gets its own HOME with Debian's /etc/skel files, like a fresh deploy user;
+ * `login: "machine"` keeps root's HOME (the benchmark shows both).
  */
 import { ChildProcess, execFileSync, spawn } from "child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "fs";
 import { connect as tcpConnect } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
@@ -95,7 +101,12 @@ function waitForPort(port: number, child: ChildProcess, log: () => string): Prom
     });
 }
 
-export async function startFleet(count: number, version = "v1.0.0"): Promise<TestFleet> {
+export interface FleetOptions {
+    /** "node" (default): each node's own HOME with /etc/skel's files; "machine": this machine's root HOME. */
+    login?: "node" | "machine";
+}
+
+export async function startFleet(count: number, version = "v1.0.0", opts: FleetOptions = {}): Promise<TestFleet> {
     const dir = mkdtempSync(path.join(tmpdir(), "fleet-"));
     mkdirSync("/run/sshd", { recursive: true });
     keygen(path.join(dir, "client"));
@@ -107,6 +118,11 @@ export async function startFleet(count: number, version = "v1.0.0"): Promise<Tes
         const home = path.join(dir, name);
         for (const d of ["opt/alys/bin", "opt/alys/config", "backups/rollback"]) mkdirSync(path.join(home, d), { recursive: true });
         const hostKey = keygen(path.join(home, "hostkey"));
+        if (opts.login !== "machine") {
+            for (const f of [".bashrc", ".profile"]) {
+                try { copyFileSync(path.join("/etc/skel", f), path.join(home, f)); } catch { /* no skeleton: no rc file */ }
+            }
+        }
         writeFileSync(path.join(home, "opt/alys/bin/alys"), alysProgram(version));
         chmodSync(path.join(home, "opt/alys/bin/alys"), 0o755);
         writeFileSync(path.join(home, "opt/alys/config/alys.toml"), `[node]\nname = "${name}"\nversion = "${version}"\n`);
@@ -117,7 +133,7 @@ export async function startFleet(count: number, version = "v1.0.0"): Promise<Tes
         writeFileSync(path.join(home, "sshd_config"), [
             `Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${path.join(home, "hostkey")}`, `PidFile ${path.join(home, "sshd.pid")}`,
             `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`, "PermitRootLogin prohibit-password", "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", `SetEnv NODE_HOME=${home} NODE_PORT=${httpPort}`,
+            "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", `SetEnv NODE_HOME=${home} NODE_PORT=${httpPort}${opts.login === "machine" ? "" : ` HOME=${home}`}`,
             "Subsystem sftp internal-sftp", "LogLevel ERROR", "MaxStartups 100:30:200", "MaxSessions 50", "",
         ].join("\n"));
         let log = "";

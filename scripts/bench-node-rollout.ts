@@ -1,52 +1,132 @@
 /**
- * Benchmark: wall time of a node rollout over N local SSH nodes (Debian sshd on loopback) with zero pause and zero
- * grace, against the time the nodes' own restart and health checks take, so the rollout's per-node overhead shows.
- *   npm run bench:nodes -- 10 20
+ * Fleet benchmark of the node rollout over local sshd nodes (Debian sshd on loopback, pinned host keys), zero grace
+ * and pause: wall time against the floor — the node's own restart + health time × the number of waves (a wave is
+ * `forks` nodes of a batch at once) — so the rollout's own overhead shows, per node and per wave.
+ *
+ *   npm run bench:nodes                         # 10 and 50 nodes, every plan
+ *   npm run bench:nodes -- --nodes 10,50,200    # add 200 (≈ 8 GB: every node runs its own node program)
+ *   npm run bench:nodes -- --login machine      # nodes log in with this machine's root HOME (its .bashrc)
+ *   npm run bench:nodes -- --exec-cost          # only: what one exec channel costs, and why
+ *
+ * Prints one JSON line per run and a table at the end.
  */
 import { mkdtempSync } from "fs";
-import { tmpdir } from "os";
+import { loadavg, tmpdir } from "os";
 import * as path from "path";
 import { nodeAddress } from "../lib/nodes/address";
+import { planBatches, SerialEntry } from "../lib/nodes/plan";
 import { RolloutSpec, runRollout } from "../lib/nodes/rollout";
 import { connect } from "../lib/nodes/ssh";
-import { startFleet, writeAlysBinary } from "../reference/sshFleet";
+import { FleetOptions, startFleet, TestFleet, writeAlysBinary } from "../reference/sshFleet";
 
-async function one(count: number): Promise<void> {
-    const fleet = await startFleet(count);
+const PLANS: { serial: SerialEntry[]; forks: number[] }[] = [
+    { serial: [1], forks: [1] },
+    { serial: [1, "25%"], forks: [1, 10, 50] },
+    { serial: ["100%"], forks: [1, 10, 50] },
+];
+const POLL_SECONDS = 0.1;
+
+function arg(name: string): string | undefined {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Waves: each batch takes ceil(batch / forks) rounds of parallel nodes. */
+function waves(serial: SerialEntry[], nodes: number, forks: number): number {
+    return planBatches(serial, nodes).reduce((sum, b) => sum + Math.ceil(b / forks), 0);
+}
+
+/**
+ * The node's own cost: restart, then health polls every POLL_SECONDS until healthy, timed on the node itself (no
+ * SSH round trip in it), over a sample of nodes.
+ */
+async function ownSeconds(fleet: TestFleet, sample: number): Promise<number> {
+    const times: number[] = [];
+    for (const n of fleet.nodes.slice(0, sample)) {
+        const s = await connect(n, fleet.privateKey);
+        try {
+            const r = await s.run([
+                "t0=$(date +%s%N)",
+                `( ${fleet.paths.restartCommand} ) >/dev/null 2>&1`,
+                `until ( ${fleet.paths.healthCommand} ) >/dev/null 2>&1; do sleep ${POLL_SECONDS}; done`,
+                "echo $(( ($(date +%s%N) - t0) / 1000000 ))",
+            ].join("\n"), 120_000);
+            times.push(Number(r.stdout.trim()) / 1000);
+        } finally { s.close(); }
+    }
+    return times.reduce((a, b) => a + b, 0) / times.length;
+}
+
+/** What one SSH exec costs here, split into sshd + login shell and the .bashrc the shell sources. */
+async function execCost(login: FleetOptions["login"]): Promise<Record<string, number | string>> {
+    const fleet = await startFleet(1, "v1.0.0", { login });
     try {
+        const s = await connect(fleet.nodes[0], fleet.privateKey);
+        try {
+            const execMs: number[] = [];
+            const runMs: number[] = [];
+            for (let i = 0; i < 10; i++) {
+                let t = Date.now(); await s.exec("true"); execMs.push(Date.now() - t);
+                t = Date.now(); await s.run("true"); runMs.push(Date.now() - t);
+            }
+            const rc = await s.run('s=$(date +%s%N); [ -f ~/.bashrc ] && . ~/.bashrc >/dev/null 2>&1; echo $(( ($(date +%s%N) - s) / 1000000 ))');
+            const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+            return { login: login ?? "node", execMedianMs: median(execMs), shellRunMedianMs: median(runMs), bashrcMs: Number(rc.stdout.trim()), load1: +loadavg()[0].toFixed(1) };
+        } finally { s.close(); }
+    } finally { await fleet.stop(); }
+}
+
+interface Row { nodes: number; serial: string; forks: number; waves: number; wallS: number; floorS: number; overheadPerNodeS: number; overheadPerWaveS: number; ownS: number; load1: number }
+
+async function bench(count: number, login: FleetOptions["login"]): Promise<Row[]> {
+    const fleet = await startFleet(count, "v1.0.0", { login });
+    const rows: Row[] = [];
+    try {
+        const own = await ownSeconds(fleet, Math.min(count, 10));
         const work = mkdtempSync(path.join(tmpdir(), "bench-rollout-"));
-        const binary = writeAlysBinary(path.join(work, "alys"), "v2.0.0");
-        // The nodes' own cost: one restart plus health polling until healthy, over an open session, per node.
-        let ownMs = 0;
-        for (const n of fleet.nodes) {
-            const s = await connect(n, fleet.privateKey);
-            const t0 = Date.now();
-            await s.exec(fleet.paths.restartCommand);
-            while ((await s.exec(fleet.paths.healthCommand)).code !== 0) await new Promise((r) => setTimeout(r, 100));
-            ownMs += Date.now() - t0;
-            s.close();
+        let version = 1;
+        for (const plan of PLANS) {
+            for (const forks of plan.forks) {
+                // Each run ships a new version over the last one, so every node really restarts.
+                version++;
+                const v = `v${version}.0.0`;
+                const spec: RolloutSpec = {
+                    version: v, nodes: fleet.nodes.map(nodeAddress), privateKey: fleet.privateKey,
+                    binary: writeAlysBinary(path.join(work, `alys-${v}`), v), ...fleet.paths, serviceName: "alys",
+                    healthRetries: 600, healthIntervalSeconds: POLL_SECONDS, firstNodeGraceSeconds: 0, nodeGraceSeconds: 0, pauseSeconds: 0,
+                    minFreeDiskGb: 0.001, serial: plan.serial, forks, maxFailPercentage: 0,
+                    journalPath: path.join(work, `journal-${v}.json`), deploymentLog: path.join(work, "deployments.log"), operator: "bench",
+                };
+                const t0 = Date.now();
+                await runRollout(spec);
+                const wallS = (Date.now() - t0) / 1000;
+                const w = waves(plan.serial, count, forks);
+                const floorS = own * w;
+                const row: Row = {
+                    nodes: count, serial: JSON.stringify(plan.serial), forks, waves: w, wallS: +wallS.toFixed(2), floorS: +floorS.toFixed(2),
+                    overheadPerNodeS: +((wallS - floorS) / count).toFixed(3), overheadPerWaveS: +((wallS - floorS) / w).toFixed(3),
+                    ownS: +own.toFixed(3), load1: +loadavg()[0].toFixed(1),
+                };
+                console.log(JSON.stringify(row));
+                rows.push(row);
+            }
         }
-        const spec: RolloutSpec = {
-            version: "v2.0.0", nodes: fleet.nodes.map(nodeAddress),
-            privateKey: fleet.privateKey, binary, ...fleet.paths, serviceName: "alys", healthRetries: 30, healthIntervalSeconds: 0.1,
-            firstNodeGraceSeconds: 0, nodeGraceSeconds: 0, pauseSeconds: 0, minFreeDiskGb: 0.001, serial: [1], maxFailPercentage: 0,
-            journalPath: path.join(work, "journal.json"), deploymentLog: path.join(work, "deployments.log"), operator: "bench",
-        };
-        const t0 = Date.now();
-        await runRollout(spec);
-        const totalMs = Date.now() - t0;
-        const perNode = totalMs / count;
-        const own = ownMs / count;
-        console.log(JSON.stringify({
-            nodes: count, serial: 1, totalSeconds: +(totalMs / 1000).toFixed(2), perNodeSeconds: +(perNode / 1000).toFixed(2),
-            nodeRestartAndHealthSeconds: +(own / 1000).toFixed(2), rolloutOverheadPerNodeSeconds: +((perNode - own) / 1000).toFixed(2),
-        }));
     } finally {
         await fleet.stop();
     }
+    return rows;
 }
 
 (async () => {
-    const counts = process.argv.slice(2).map(Number);
-    for (const n of counts.length ? counts : [10, 20]) await one(n);
+    const login = (arg("login") as FleetOptions["login"]) ?? "node";
+    console.log(JSON.stringify({ execCost: await execCost("machine") }));
+    console.log(JSON.stringify({ execCost: await execCost("node") }));
+    if (process.argv.includes("--exec-cost")) return;
+    const counts = (arg("nodes") ?? "10,50").split(",").map(Number);
+    const rows: Row[] = [];
+    for (const n of counts) rows.push(...(await bench(n, login)));
+    console.log(`\nlogin: ${login}; grace 0, pause 0, health poll ${POLL_SECONDS} s\n`);
+    console.log("| nodes | serial | forks | waves | wall s | floor s | overhead / node s | overhead / wave s | own restart+health s | load |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|");
+    for (const r of rows) console.log(`| ${r.nodes} | \`${r.serial}\` | ${r.forks} | ${r.waves} | ${r.wallS} | ${r.floorS} | ${r.overheadPerNodeS} | ${r.overheadPerWaveS} | ${r.ownS} | ${r.load1} |`);
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -16,6 +16,8 @@ export interface NodeState {
     step: NodeStatus;
     backup?: string;
     versionBefore?: string;
+    /** Set once the rollout failed and began restoring: a resume finishes the restore, never the deploy. */
+    aborting?: string;
     /** True once the rollout ended (deployed, rolled back, restored): a later run starts a new rollout here. */
     concluded?: boolean;
     at: string;

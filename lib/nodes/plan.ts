@@ -65,6 +65,8 @@ export interface RolloutJournal {
     startedAt: string;
     /** The stamp that names this rollout's backups and marks its state on every node. */
     stamp?: string;
+    /** Why the rollout failed, once it began restoring: a resume finishes the restore. */
+    aborting?: string;
     /** Set when the rollout ended: only an unconcluded journal is resumed. */
     concluded?: Exclude<RolloutOutcome, "interrupted">;
     nodes: Record<string, NodeJournal>;

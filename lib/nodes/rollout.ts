@@ -233,7 +233,8 @@ function stateCommand(ctx: Ctx, node: string, step: NodeStatus, extra: Partial<N
     const info = ctx.fleet.info.get(node)!;
     return writeStateCommand(remotePaths(info.backupPath, ctx.spec.serviceName).state, {
         rolloutId: ctx.journal.rolloutId, stamp: ctx.journal.stamp!, version: ctx.spec.version, step,
-        backup: j?.backup, versionBefore: j?.versionBefore ?? info.versionBefore, at: new Date().toISOString(), ...extra,
+        backup: j?.backup, versionBefore: j?.versionBefore ?? info.versionBefore, at: new Date().toISOString(),
+        ...(ctx.journal.aborting ? { aborting: ctx.journal.aborting } : {}), ...extra,
     });
 }
 
@@ -519,6 +520,7 @@ export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutH
                     journal.nodes[n.name] = { name: n.name, status: s.step, backup: s.backup, versionBefore: s.versionBefore, at: s.at, ...(s.step === "healthy" ? { version: s.version } : {}) };
                 }
             }
+            journal.aborting = onNodes.find((s) => s.aborting)?.aborting ?? local?.aborting;
             hooks.progress?.(`resuming rollout ${rolloutId} of ${spec.version} (stamp ${journal.stamp}) from the nodes' own state${local ? "" : " (no local journal)"}`);
         } else if (local) {
             // Nodes say nothing of this rollout (none was touched yet): keep the cached start only.
@@ -531,14 +533,15 @@ export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutH
         const batches = planBatches(spec.serial, spec.nodes.length);
         const forks = spec.forks ?? 5;
         const failures: string[] = [];
-        let abort: string | undefined;
+        // A rollout that had failed and was restoring when it stopped finishes its restore, never its deploy.
+        let abort: string | undefined = journal.aborting ? `resumed the restore of a failed rollout: ${journal.aborting}` : undefined;
         let interrupted: string | undefined;
         const gate = spec.batchGate
             ? { ...spec.batchGate, baselineErrorRate: (await captureBaseline(spec.batchGate, spec.batchGate.pollSeconds)).errorRate }
             : undefined;
         let index = 0;
         let deployedAny = Object.values(journal.nodes).some((n) => n.status === "healthy");
-        for (const [b, size] of batches.entries()) {
+        for (const [b, size] of abort ? [] : batches.entries()) {
             const batch = spec.nodes.slice(index, index + size);
             index += size;
             const pending = batch.filter((n) => nextStep(journal.nodes[n.name]) !== "done");
@@ -578,6 +581,11 @@ export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutH
             throw rolloutError(`node rollout of ${spec.version} stopped at a safe point: ${interrupted}.\n${rec.next}\n${table(spec, journal)}`, journal, rec);
         }
         if (abort) {
+            // Said on every touched node first: a run resumed anywhere finishes this restore.
+            journal.aborting ??= abort.split("\n")[0];
+            saveJournal(spec.journalPath, journal);
+            await forEachLimited(touched(journal), Math.max(forks, 10), () => true, (name) =>
+                fleet.run(spec.nodes.find((n) => n.name === name)!, "state", stateCommand(ctx, name, journal.nodes[name].status)).then(() => undefined, () => undefined));
             await restoreAll(ctx);
             const why = hooks.interrupt?.();
             const left = touched(journal);

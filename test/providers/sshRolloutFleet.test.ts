@@ -169,3 +169,37 @@ describe("node rollout at fleet scale, against real SSH nodes", function () {
         expect(() => readFileSync(path.join(lock, "owner")), "released at the end").to.throw();
     });
 });
+
+describe("node rollout stopped while restoring, against real SSH nodes", function () {
+    this.timeout(300_000);
+    let fleet: TestFleet;
+    afterEach(async () => fleet?.stop());
+
+    it("a resumed run finishes the restore of a failed rollout and never deploys again; rolled-back once all are back", async () => {
+        fleet = await startFleet(3);
+        sick(fleet.nodes[2]);
+        const s = spec(fleet, { serial: ["100%"], forks: 1 });
+        let gone: string | undefined;
+        const err = await runRollout(s, {
+            interrupt: () => gone,
+            onTransition: (node, status) => { if (node === "node-1" && status === "restored") gone = "the engine's gRPC endpoint 127.0.0.1:1 refuses connections"; },
+        }).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.match(/failed and its restore stopped at a safe point: the engine's gRPC endpoint/);
+        expect(records(s).pop()).to.include({ status: "interrupted" });
+        expect(fleet.installedVersion(fleet.nodes[0])).to.equal("v1.0.0");
+        expect(fleet.installedVersion(fleet.nodes[1]), "node-2 not restored yet").to.equal("v2.0.0");
+        expect(nodeState(fleet.nodes[1]).aborting).to.match(/1 of 3 node\(s\) in batch 1 failed/);
+
+        rmSync(path.join(fleet.nodes[2].home, "sick"));
+        rmSync(s.journalPath);
+        const again = await runRollout(s).then(() => undefined, (e: Error) => e);
+        expect(again?.message).to.match(/every touched node was restored from its backup and is healthy/);
+        expect(again?.message).to.match(/resumed the restore of a failed rollout/);
+        const rec = records(s).pop()!;
+        expect(rec.status).to.equal("rolled-back");
+        for (const n of fleet.nodes) {
+            expect(fleet.installedVersion(n), n.name).to.equal("v1.0.0");
+            expect(await fleet.healthy(n)).to.equal(true);
+        }
+    });
+});
