@@ -12,7 +12,7 @@
  * provider process exits.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DeploymentRecord, RolloutError, RolloutHooks, RolloutSpec, runRollout, undoRollout } from "../lib/nodes/rollout";
+import { DeploymentRecord, forEachLimited, RolloutError, RolloutHooks, RolloutSpec, runRollout, undoRollout } from "../lib/nodes/rollout";
 import { survivePipeLoss, watchEngine } from "../lib/lifecycle/engine";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { RolloutJournal } from "../lib/nodes/plan";
@@ -102,15 +102,17 @@ export const sshRolloutProvider: pulumi.dynamic.ResourceProvider = {
     },
     async read(id: string, props: RolloutState) {
         const liveVersions: Record<string, string> = {};
-        for (const node of props.nodes ?? []) {
+        const nodes = props.nodes ?? [];
+        await forEachLimited(nodes, Math.max(props.forks ?? 5, 10), () => true, async (node) => {
             try {
                 const s = await connect(node, props.privateKey);
-                try { liveVersions[node.name] = (await s.exec(props.versionCommand, 30_000)).stdout.trim(); } finally { s.close(); }
+                try { liveVersions[node.name] = (await s.run(props.versionCommand, 30_000)).stdout.trim(); } finally { s.close(); }
             } catch (e) {
                 liveVersions[node.name] = `unreachable: ${(e as Error).message}`;
             }
-        }
-        return { id, props: { ...props, liveVersions } };
+        });
+        // In the nodes' order, whatever order they answered in.
+        return { id, props: { ...props, liveVersions: Object.fromEntries(nodes.map((n) => [n.name, liveVersions[n.name]])) } };
     },
     async delete(_id: string, props: RolloutState) {
         if (!props.journal) return;

@@ -20,18 +20,24 @@ import { NodeAddress } from "../lib/nodes/ssh";
 import { freePort } from "./ports";
 import { requireRoot } from "./root";
 
+/**
+ * The node program: a small sh launcher (like a real binary, `--version` answers at once, without starting a
+ * runtime) around a Node HTTP server that serves /health.
+ */
 export function alysProgram(version: string, healthy = true, padBytes = 0): string {
     return [
-        "#!/usr/bin/env node",
+        "#!/bin/sh",
+        `if [ "$1" = "--version" ]; then echo ${JSON.stringify(`alys ${version}`)}; exit 0; fi`,
+        "exec node - \"$@\" <<'ALYS_JS'",
         `const VERSION = ${JSON.stringify(version)};`,
         `const HEALTHY = ${healthy};`,
-        "if (process.argv.includes('--version')) { console.log(`alys ${VERSION}`); process.exit(0); }",
         "require('http').createServer((req, res) => {",
         "  res.writeHead(req.url === '/health' && HEALTHY ? 200 : 503, { 'content-type': 'application/json' });",
         "  res.end(JSON.stringify({ status: HEALTHY ? 'healthy' : 'unhealthy', version: VERSION }));",
         "}).listen(Number(process.env.NODE_PORT), '127.0.0.1');",
         // Padding makes an upload take long enough to be interrupted.
         ...(padBytes > 0 ? [`// ${"x".repeat(padBytes)}`] : []),
+        "ALYS_JS",
         "",
     ].join("\n");
 }

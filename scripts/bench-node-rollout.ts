@@ -1,7 +1,8 @@
 /**
  * Fleet benchmark of the node rollout over local sshd nodes (Debian sshd on loopback, pinned host keys), zero grace
- * and pause: wall time against the floor — the node's own restart + health time × the number of waves (a wave is
- * `forks` nodes of a batch at once) — so the rollout's own overhead shows, per node and per wave.
+ * and pause: wall time against the floor — the nodes' own restart + health time, wave by wave (a wave is up to
+ * `forks` nodes of a batch at once; a wave of k nodes is measured restarting k nodes at once, since the simulated
+ * nodes share this machine's CPUs) — so the rollout's own overhead shows, per node and per wave.
  *
  *   npm run bench:nodes                         # 10 and 50 nodes, every plan
  *   npm run bench:nodes -- --nodes 10,50,200    # add 200 (≈ 8 GB: every node runs its own node program)
@@ -31,30 +32,26 @@ function arg(name: string): string | undefined {
     return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-/** Waves: each batch takes ceil(batch / forks) rounds of parallel nodes. */
-function waves(serial: SerialEntry[], nodes: number, forks: number): number {
-    return planBatches(serial, nodes).reduce((sum, b) => sum + Math.ceil(b / forks), 0);
+/**
+ * The floor of one wave of `size` nodes: restart them all at once and poll each until healthy, timed on the nodes
+ * (no SSH round trip in it).  On one machine the simulated nodes share its CPUs, so a wave of 10 costs more than one
+ * node; a real fleet's nodes do not share, and there the floor of a wave is one node's.
+ */
+async function waveSeconds(fleet: TestFleet, size: number): Promise<number> {
+    const sessions = await Promise.all(fleet.nodes.slice(0, size).map((n) => connect(n, fleet.privateKey)));
+    try {
+        const t0 = Date.now();
+        await Promise.all(sessions.map((s) => s.run([
+            `( ${fleet.paths.restartCommand} ) >/dev/null 2>&1`,
+            `until ( ${fleet.paths.healthCommand} ) >/dev/null 2>&1; do sleep ${POLL_SECONDS}; done`,
+        ].join("\n"), 300_000)));
+        return (Date.now() - t0) / 1000;
+    } finally { for (const s of sessions) s.close(); }
 }
 
-/**
- * The node's own cost: restart, then health polls every POLL_SECONDS until healthy, timed on the node itself (no
- * SSH round trip in it), over a sample of nodes.
- */
-async function ownSeconds(fleet: TestFleet, sample: number): Promise<number> {
-    const times: number[] = [];
-    for (const n of fleet.nodes.slice(0, sample)) {
-        const s = await connect(n, fleet.privateKey);
-        try {
-            const r = await s.run([
-                "t0=$(date +%s%N)",
-                `( ${fleet.paths.restartCommand} ) >/dev/null 2>&1`,
-                `until ( ${fleet.paths.healthCommand} ) >/dev/null 2>&1; do sleep ${POLL_SECONDS}; done`,
-                "echo $(( ($(date +%s%N) - t0) / 1000000 ))",
-            ].join("\n"), 120_000);
-            times.push(Number(r.stdout.trim()) / 1000);
-        } finally { s.close(); }
-    }
-    return times.reduce((a, b) => a + b, 0) / times.length;
+/** The wave sizes of a plan: each batch in rounds of at most `forks` nodes. */
+function waveSizes(serial: SerialEntry[], nodes: number, forks: number): number[] {
+    return planBatches(serial, nodes).flatMap((b) => Array.from({ length: Math.ceil(b / forks) }, (_, i) => Math.min(forks, b - i * forks)));
 }
 
 /** What one SSH exec costs here, split into sshd + login shell and the .bashrc the shell sources. */
@@ -80,9 +77,19 @@ interface Row { nodes: number; serial: string; forks: number; waves: number; wal
 
 async function bench(count: number, login: FleetOptions["login"]): Promise<Row[]> {
     const fleet = await startFleet(count, "v1.0.0", { login });
+    stopping = fleet;
     const rows: Row[] = [];
     try {
-        const own = await ownSeconds(fleet, Math.min(count, 10));
+        // Median of 3 per wave size, measured once per size.
+        const floors = new Map<number, number>();
+        const floorOf = async (size: number) => {
+            if (!floors.has(size)) {
+                const xs = [await waveSeconds(fleet, size), await waveSeconds(fleet, size), await waveSeconds(fleet, size)].sort((a, b) => a - b);
+                floors.set(size, xs[1]);
+            }
+            return floors.get(size)!;
+        };
+        const own = await floorOf(1);
         const work = mkdtempSync(path.join(tmpdir(), "bench-rollout-"));
         let version = 1;
         for (const plan of PLANS) {
@@ -100,8 +107,10 @@ async function bench(count: number, login: FleetOptions["login"]): Promise<Row[]
                 const t0 = Date.now();
                 await runRollout(spec);
                 const wallS = (Date.now() - t0) / 1000;
-                const w = waves(plan.serial, count, forks);
-                const floorS = own * w;
+                const sizes = waveSizes(plan.serial, count, forks);
+                const w = sizes.length;
+                let floorS = 0;
+                for (const size of sizes) floorS += await floorOf(size);
                 const row: Row = {
                     nodes: count, serial: JSON.stringify(plan.serial), forks, waves: w, wallS: +wallS.toFixed(2), floorS: +floorS.toFixed(2),
                     overheadPerNodeS: +((wallS - floorS) / count).toFixed(3), overheadPerWaveS: +((wallS - floorS) / w).toFixed(3),
@@ -115,6 +124,11 @@ async function bench(count: number, login: FleetOptions["login"]): Promise<Row[]
         await fleet.stop();
     }
     return rows;
+}
+
+let stopping: TestFleet | undefined;
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.on(sig, () => { void (stopping?.stop() ?? Promise.resolve()).finally(() => process.exit(130)); });
 }
 
 (async () => {
