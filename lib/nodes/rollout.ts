@@ -626,7 +626,8 @@ export async function undoRollout(spec: RolloutSpec, journal: RolloutJournal, ho
         // Only the touched nodes are locked and restored; the rest are left alone.
         const nodes = touched(journal);
         ctx.spec = { ...spec, nodes: spec.nodes.filter((n) => nodes.includes(n.name)) };
-        await checkAll({ ...ctx, spec: { ...ctx.spec, minFreeDiskGb: 0 } });
+        // Reachable, pinned, locked: that is all a restore needs (a broken service is why one restores).
+        await checkAll({ ...ctx, spec: { ...ctx.spec, minFreeDiskGb: 0, serviceCheckCommand: "true" } });
         ctx.spec = spec;
         await restoreAll(ctx);
         const why = hooks.interrupt?.();
