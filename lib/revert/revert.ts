@@ -238,10 +238,14 @@ export async function revertTraffic(req: RevertRequest, clock: RevertClock = REA
     const base = { to: 0 as const, startedAt: new Date(started).toISOString(), deadlineAt: new Date(deadline).toISOString(), paths, attempts };
 
     const dropped = new Set<RevertPath>();
+    // admin-api and kill-switch share one endpoint: when one times out, the other would wait just as long for
+    // nothing in the same round, so the round moves on (the watchdog, then the next round's longer timeout).
+    const endpoint = (path: RevertPath) => (path === "watchdog" ? "watchdog" : "admin");
     for (let round = 0; (attempts.length === 0 || clock.now() < deadline) && dropped.size < paths.length; round++) {
         const timeoutMs = Math.min(maxTimeout, req.timeoutMs * 2 ** round);
+        const timedOut = new Set<string>();
         for (const path of paths) {
-            if (dropped.has(path)) continue;
+            if (dropped.has(path) || timedOut.has(endpoint(path))) continue;
             if (attempts.length > 0 && clock.now() >= deadline) break;
             const a = await attempt(req, path, attempts.length + 1, round, timeoutMs, deadline, clock);
             attempts.push(a);
@@ -253,6 +257,7 @@ export async function revertTraffic(req: RevertRequest, clock: RevertClock = REA
                 };
             }
             if (permanent(a)) dropped.add(path);
+            if (a.failure === "timeout") timedOut.add(endpoint(path));
             log(`[revert ${req.stage}] attempt ${a.n} (${path}, round ${round + 1}) failed at the ${a.failedStep}: ${a.failure}: ${a.detail}` +
                 (dropped.has(path) ? " (retrying cannot fix this: path dropped)" : ""));
         }
