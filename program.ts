@@ -20,6 +20,7 @@ import { CompareSpec } from "./lib/gate/compare";
 import { SPECULATION_PORT } from "./lib/monitoring/scrape";
 import { effectiveThresholds, plannedStages, stageName } from "./lib/plan";
 import { nodeAddress } from "./lib/nodes/address";
+import { podSecurityLabels } from "./lib/k8s";
 import { speculationToml } from "./lib/speculationToml";
 import { BenchRun } from "./providers/benchRun";
 import { ErrorBaseline } from "./providers/errorBaseline";
@@ -151,7 +152,9 @@ function deployKubernetes(loaded: LoadedConfig) {
         ...PROVIDER_MUTABILITY,
         ...(config.kubernetes.renderYamlToDirectory ? { renderYamlToDirectory: config.kubernetes.renderYamlToDirectory } : {}),
     });
-    const namespace = new k8s.core.v1.Namespace("namespace", { metadata: { name: namespaceName } }, { provider });
+    const namespace = new k8s.core.v1.Namespace("namespace", {
+        metadata: { name: namespaceName, labels: podSecurityLabels(config.kubernetes.podSecurity) },
+    }, { provider });
     const ns = namespace.metadata.name;
     const providers = { providers: { kubernetes: provider } };
 

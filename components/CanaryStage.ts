@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StageThresholds } from "../config/thresholds";
-import { imageRef, ingressAwait, IngressAwaitPolicy, MonitoringMode, serviceMonitor } from "../lib/k8s";
+import { imageRef, ingressAwait, IngressAwaitPolicy, MonitoringMode, restrictedPod, serviceMonitor } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 import { PlannedStage } from "../lib/plan";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
@@ -161,7 +161,7 @@ export class CanaryStage extends pulumi.ComponentResource {
                 selector: { matchLabels: { app: name } },
                 template: {
                     metadata: { labels: { ...labels, version: t.version } },
-                    spec: {
+                    spec: restrictedPod({
                         containers: [{
                             name: "speculation",
                             image: imageRef(t.image, t.version),
@@ -177,7 +177,7 @@ export class CanaryStage extends pulumi.ComponentResource {
                             volumeMounts: [{ name: "config", mountPath: "/etc/speculation", readOnly: true }],
                         }],
                         volumes: [{ name: "config", configMap: { name: configName } }],
-                    },
+                    }),
                 },
             },
         }, withAliases(`${prefix}-deployment`, [config]));

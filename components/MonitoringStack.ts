@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { AlertReceivers } from "../config";
 import { StageThresholds } from "../config/thresholds";
-import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from "../lib/k8s";
+import { CONFIG_CHECKSUM_ANNOTATION, configChecksum, restrictedPod, TMP_DIR, WritableDir } from "../lib/k8s";
 import { alertmanagerConfig, RECEIVER_SECRET_FILES, ReceiverPresence } from "../lib/monitoring/alertmanager";
 import { dashboards } from "../lib/monitoring/dashboards";
 import { alertNames, ruleGroups, RuleGroup } from "../lib/monitoring/rules";
@@ -31,6 +31,8 @@ const IMAGES = {
     alertmanager: "prom/alertmanager:v0.27.0",
     grafana: "grafana/grafana:11.2.0",
 };
+/** The users the images are built to run as (nobody; grafana's own), for Pod Security `restricted`. */
+const IMAGE_UIDS = { prometheus: 65534, alertmanager: 65534, grafana: 472 };
 
 /**
  * Scrape jobs, alert rules, Alertmanager routing and Grafana dashboards.  `operator` mode hands them to an
@@ -152,6 +154,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
         const workload = (component: string, image: string, port: number, extra: {
             args?: string[]; volumes: k8s.types.input.core.v1.Volume[]; mounts: k8s.types.input.core.v1.VolumeMount[];
             serviceAccountName?: pulumi.Input<string>; checksum: string; dependsOn: pulumi.Resource[];
+            /** Folders the process writes to (emptyDirs under a read-only root filesystem). */
+            writable: WritableDir[]; uid: number;
         }) => {
             const health = { httpGet: { path: component === "grafana" ? "/api/health" : "/-/healthy", port } };
             const ready = { httpGet: { path: component === "grafana" ? "/api/health" : "/-/ready", port } };
@@ -162,7 +166,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
                     selector: { matchLabels: { app: component } },
                     template: {
                         metadata: { labels: app(component), annotations: { [CONFIG_CHECKSUM_ANNOTATION]: extra.checksum } },
-                        spec: {
+                        spec: restrictedPod({
                             serviceAccountName: extra.serviceAccountName,
                             containers: [{
                                 name: component, image, args: extra.args,
@@ -173,7 +177,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
                                 volumeMounts: extra.mounts,
                             }],
                             volumes: extra.volumes,
-                        },
+                        }, { writable: extra.writable, uid: extra.uid }),
                     },
                 },
             }, { ...child, dependsOn: extra.dependsOn });
@@ -190,6 +194,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
             mounts: [{ name: "config", mountPath: "/etc/prometheus" }],
             checksum: configChecksum(prometheusYaml + rulesYaml),
             dependsOn: [promConfig],
+            // The TSDB (storage.tsdb.path defaults to data/ under the image's working folder /prometheus).
+            writable: [TMP_DIR, { name: "data", mountPath: "/prometheus" }], uid: IMAGE_UIDS.prometheus,
         });
         workload("alertmanager", IMAGES.alertmanager, 9093, {
             args: ["--config.file=/etc/alertmanager/alertmanager.yml"],
@@ -206,6 +212,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
             ],
             checksum: configChecksum(alertmanagerYaml),
             dependsOn: [amConfig, ...(this.receiverSecret ? [this.receiverSecret] : [])],
+            // Silences and the notification log (storage.path data/ under the working folder /alertmanager).
+            writable: [TMP_DIR, { name: "data", mountPath: "/alertmanager" }], uid: IMAGE_UIDS.alertmanager,
         });
         workload("grafana", IMAGES.grafana, 3000, {
             volumes: [
@@ -216,6 +224,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
             mounts: [{ name: "provisioning", mountPath: "/etc/grafana/provisioning" }, { name: "dashboards", mountPath: "/var/lib/grafana/dashboards" }],
             checksum: configChecksum(JSON.stringify(boards)),
             dependsOn: [grafanaProvisioning, grafanaDashboards],
+            // Its database, plugins and logs (GF_PATHS_DATA /var/lib/grafana, GF_PATHS_LOGS /var/log/grafana).
+            writable: [TMP_DIR, { name: "data", mountPath: "/var/lib/grafana" }, { name: "logs", mountPath: "/var/log/grafana" }],
+            uid: IMAGE_UIDS.grafana,
         });
     }
 }

@@ -25,6 +25,8 @@ export const METRIC_SOURCES = ["metrics-endpoint", "prometheus"] as const;
 export const NO_DATA_POLICIES = ["fail", "hold"] as const;
 export const COMPARATORS = ["lt", "le", "gt", "ge"] as const;
 export const SPREAD_MODES = ["DoNotSchedule", "ScheduleAnyway"] as const;
+/** Pod Security Standards levels, weakest first (the same list as lib/podSecurity.ts LEVELS). */
+export const POD_SECURITY_LEVELS = ["privileged", "baseline", "restricted"] as const;
 /** The metric checks of a health gate, each of which may declare what no data means. */
 export const GATE_METRICS = METRIC_CHECKS;
 export const BENCH_METRICS = ["p50_ms", "p95_ms", "p99_ms", "throughput_per_s", "error_rate"] as const;
@@ -399,6 +401,11 @@ export const stackConfigSchema = z.object({
         enabled: z.boolean({ error: "must be true or false" }).default(true),
         /** Write manifests to this folder instead of applying them to a cluster. */
         renderYamlToDirectory: z.string().min(1).optional(),
+        /**
+         * The Pod Security level the namespace enforces (label pod-security.kubernetes.io/enforce); it always warns
+         * and audits at `restricted`.  Every workload of this stack is built to pass `restricted`.
+         */
+        podSecurity: z.enum(POD_SECURITY_LEVELS, { error: `must be one of: ${POD_SECURITY_LEVELS.join(", ")}` }).default("restricted"),
     }).strict().prefault({}),
 }).strict();
 

@@ -139,8 +139,66 @@ export function exposeWorkload(name: string, args: {
 }
 
 /**
+ * Pod Security `restricted` (https://kubernetes.io/docs/concepts/security/pod-security-standards/) for every workload
+ * this stack deploys, plus a read-only root filesystem: non-root with a fixed UID, seccomp RuntimeDefault, every
+ * capability dropped, no privilege escalation.  Whatever a process must write goes to an emptyDir (`writable`).
+ */
+export const NON_ROOT_UID = 65532;
+
+/** The namespace's Pod Security labels: enforce at the configured level, always warn and audit at `restricted`. */
+export function podSecurityLabels(enforce: StackConfig["kubernetes"]["podSecurity"]): Record<string, string> {
+    return {
+        "pod-security.kubernetes.io/enforce": enforce,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "latest",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": "latest",
+    };
+}
+
+export function restrictedPodSecurityContext(uid: number = NON_ROOT_UID): k8s.types.input.core.v1.PodSecurityContext {
+    return { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: "RuntimeDefault" } };
+}
+
+export const RESTRICTED_CONTAINER_SECURITY_CONTEXT: k8s.types.input.core.v1.SecurityContext = {
+    runAsNonRoot: true,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
+/** A folder a restricted container may write to: an emptyDir mounted at `mountPath`. */
+export interface WritableDir { name: string; mountPath: string }
+
+/** `/tmp`: the one writable folder a workload gets by default. */
+export const TMP_DIR: WritableDir = { name: "tmp", mountPath: "/tmp" };
+
+/**
+ * The pod spec with Pod Security `restricted` applied: the pod and each container get their security contexts, and
+ * each writable folder becomes an emptyDir mounted into every container.
+ */
+export function restrictedPod(pod: k8s.types.input.core.v1.PodSpec, options: { writable?: WritableDir[]; uid?: number } = {}): k8s.types.input.core.v1.PodSpec {
+    const writable = options.writable ?? [TMP_DIR];
+    const secure = (c: k8s.types.input.core.v1.Container): k8s.types.input.core.v1.Container => ({
+        ...c,
+        securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
+        volumeMounts: [...((c.volumeMounts ?? []) as k8s.types.input.core.v1.VolumeMount[]), ...writable.map((w) => ({ name: w.name, mountPath: w.mountPath }))],
+    });
+    return {
+        ...pod,
+        securityContext: restrictedPodSecurityContext(options.uid),
+        containers: (pod.containers as k8s.types.input.core.v1.Container[]).map(secure),
+        ...(pod.initContainers ? { initContainers: (pod.initContainers as k8s.types.input.core.v1.Container[]).map(secure) } : {}),
+        volumes: [...((pod.volumes ?? []) as k8s.types.input.core.v1.Volume[]), ...writable.map((w) => ({ name: w.name, emptyDir: {} }))],
+    };
+}
+
+/**
  * The Deployment shape both workloads share: labelled with their version, rolled one extra pod at a time and never
- * below the desired count (maxUnavailable 0), the pod template carrying the given annotations and pod spec.
+ * below the desired count (maxUnavailable 0), the pod template carrying the given annotations and the pod spec under
+ * Pod Security `restricted`.
  */
 export function rollingDeployment(args: {
     name: string;
@@ -148,7 +206,10 @@ export function rollingDeployment(args: {
     version: string;
     replicas: number;
     annotations: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** The pod spec; Pod Security `restricted` is applied to it (restrictedPod). */
     pod: k8s.types.input.core.v1.PodSpec;
+    /** Folders the containers write to (emptyDirs); default /tmp. */
+    writable?: WritableDir[];
 }): k8s.apps.v1.DeploymentArgs {
     const labels = { app: args.name };
     return {
@@ -159,7 +220,7 @@ export function rollingDeployment(args: {
             strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
             template: {
                 metadata: { labels: { ...labels, version: args.version }, annotations: args.annotations },
-                spec: args.pod,
+                spec: restrictedPod(args.pod, { writable: args.writable }),
             },
         },
     };

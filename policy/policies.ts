@@ -14,8 +14,11 @@ import { ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { SPECULATION_PROBES } from "../lib/probes";
 import { ADMIN_PORT, ADMIN_POLICY, PROOF_WORKER_APP, SPECULATION_APPS } from "../lib/network/peers";
+import { atLeast, ENFORCE_LABEL, LEVELS, PodSecurityLevel, restrictedViolations } from "../lib/podSecurity";
 
 export const TYPES = {
+    namespace: "kubernetes:core/v1:Namespace",
+    pod: "kubernetes:core/v1:Pod",
     deployment: "kubernetes:apps/v1:Deployment",
     statefulSet: "kubernetes:apps/v1:StatefulSet",
     daemonSet: "kubernetes:apps/v1:DaemonSet",
@@ -321,6 +324,26 @@ export const ingressAwait = resourcePolicy(
     },
 );
 
+export const podSecurityRestricted = resourcePolicy(
+    "pod-security-restricted",
+    "Every workload runs under Pod Security `restricted` (non-root, seccomp RuntimeDefault, all capabilities dropped, no privilege escalation) with a read-only root filesystem, and the namespace enforces at least the configured level (restricted).",
+    [...WORKLOADS, TYPES.pod, TYPES.namespace],
+    (args, report) => {
+        if (args.type === TYPES.namespace) {
+            const given = args.getConfig<{ minimumLevel?: PodSecurityLevel }>() ?? {};
+            const minimum = given.minimumLevel ?? "restricted";
+            const level = args.props?.metadata?.labels?.[ENFORCE_LABEL];
+            if (!atLeast(level, minimum)) {
+                report(`Namespace ${k8sName(args.props)} enforces Pod Security ${level ?? "nothing"} (label ${ENFORCE_LABEL}); this stack requires ${minimum} (set speculation:kubernetes.podSecurity).`);
+            }
+            return;
+        }
+        const spec = args.type === TYPES.pod ? args.props?.spec : podSpec(args.props);
+        for (const v of restrictedViolations(spec)) report(`${k8sName(args.props)}: ${v}.`);
+    },
+    { properties: { minimumLevel: { type: "string", enum: [...LEVELS], default: "restricted", description: "Weakest Pod Security level the namespace may enforce" } } },
+);
+
 const byType = (resources: PolicyResource[], type: string) => resources.filter((r) => r.type === type);
 const childrenOf = (resources: PolicyResource[], parent: PolicyResource) => resources.filter((r) => r.parent?.urn === parent.urn);
 const dependsOnTransitively = (r: PolicyResource, target: PolicyResource, seen = new Set<string>()): boolean => {
@@ -431,7 +454,7 @@ export type ResourcePolicyLike = ResourceValidationPolicy;
 export const resourcePolicies: ResourceValidationPolicy[] = [
     proofWorkersMinReplicas, containerResources, speculationProbes, imagesPinned, speculationBootsDisabled,
     adminTokenFromSecret, canaryPlan, gateThresholds, nodesPinnedAndBounded, rollbackTriggerAlerts,
-    topologySpread, proofWorkerProbes, ingressAwait,
+    topologySpread, proofWorkerProbes, ingressAwait, podSecurityRestricted,
 ];
 export const stackPolicies: StackValidationPolicy[] = [pdbsExist, networkIsolation, everyStageGated, verdictsRecorded];
 export const policies = [...resourcePolicies, ...stackPolicies];

@@ -2,6 +2,8 @@ import { expect } from "chai";
 import { defineStack } from "../../program";
 import { loadStackConfig } from "../../config";
 import { CONFIG_CHECKSUM_ANNOTATION } from "../../components/SpeculationService";
+import { MONITORING_MODES, SHIFT_MODES } from "../../config/schema";
+import { restrictedViolations } from "../../lib/podSecurity";
 import {
     isSecretOutput, MockEngine, NODE_SECRET_KEYS, secretEnvelope, settle, stackConfig, TEST_HOST_KEY, valueOf, withEdit, withNodes,
 } from "../helpers/stack";
@@ -208,6 +210,53 @@ describe("the program under mocks", () => {
             expect(engine.byK8sName(CONFIGMAP, "alertmanager-config").inputs.data["alertmanager.yml"]).to.contain("api_url_file");
             const receivers = engine.byK8sName(SECRET, "agenc-alert-receivers").inputs.stringData;
             expect(secretEnvelope(receivers)).to.deep.equal({ "slack-webhook-url": "https://hooks.slack.example/T000/B000/SECRETVALUE" });
+        });
+    });
+
+    describe("Pod Security restricted", () => {
+        for (const stack of ["staging", "production"] as const) {
+            for (const mode of MONITORING_MODES) {
+                for (const shift of SHIFT_MODES) {
+                    it(`${stack}, ${mode} monitoring, ${shift}: every workload passes restricted with a read-only root filesystem`, async () => {
+                        let config = withEdit(stackConfig(stack), "speculation:monitoring", "mode", mode);
+                        config = withEdit(config, "speculation:canary", "shiftMode", shift);
+                        if (stack === "production" && shift !== "feature-flag") config = withEdit(config, "speculation:release", "images.speculation.previousDigest", `sha256:${"0".repeat(64)}`);
+                        await render(engine, withEdit(config, "speculation:rolloutPercentage", undefined, 10));
+                        const deployments = engine.ofType(DEPLOYMENT);
+                        expect(deployments.length).to.be.greaterThan(1);
+                        for (const d of deployments) {
+                            const pod = d.inputs.spec.template.spec;
+                            expect(restrictedViolations(pod), d.inputs.metadata.name).to.deep.equal([]);
+                            for (const c of pod.containers) {
+                                expect(c.volumeMounts.map((m: any) => m.mountPath), `${d.inputs.metadata.name} writable /tmp`).to.include("/tmp");
+                            }
+                        }
+                    });
+                }
+            }
+        }
+
+        it("gives Prometheus, Alertmanager and Grafana emptyDirs where they write, and runs each as its image's user", async () => {
+            await render(engine, withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"));
+            const writable = (app: string) => {
+                const pod = engine.byK8sName(DEPLOYMENT, app).inputs.spec.template.spec;
+                const empty = pod.volumes.filter((v: any) => v.emptyDir).map((v: any) => v.name);
+                return { uid: pod.securityContext.runAsUser, dirs: pod.containers[0].volumeMounts.filter((m: any) => empty.includes(m.name)).map((m: any) => m.mountPath) };
+            };
+            expect(writable("prometheus")).to.deep.equal({ uid: 65534, dirs: ["/tmp", "/prometheus"] });
+            expect(writable("alertmanager")).to.deep.equal({ uid: 65534, dirs: ["/tmp", "/alertmanager"] });
+            expect(writable("grafana")).to.deep.equal({ uid: 472, dirs: ["/tmp", "/var/lib/grafana", "/var/log/grafana"] });
+        });
+
+        it("labels the namespace with the configured enforce level, warning and auditing at restricted", async () => {
+            await render(engine, stackConfig("production"));
+            expect(engine.one("kubernetes:core/v1:Namespace", "namespace").inputs.metadata.labels).to.include({
+                "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted",
+            });
+            await render(engine, withEdit(stackConfig("staging"), "speculation:kubernetes", "podSecurity", "baseline"));
+            expect(engine.one("kubernetes:core/v1:Namespace", "namespace").inputs.metadata.labels).to.include({
+                "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted",
+            });
         });
     });
 });

@@ -49,6 +49,7 @@ const BAD: { base: "staging" | "production"; edits: Edit[]; message: string; sec
     { base: "staging", edits: [[key("canary"), "gate.source", "prometheus"]], message: "speculation:canary.gate.prometheusUrl: must be set when canary.gate.source is prometheus" },
     { base: "staging", edits: [[key("canary"), "gate.serviceUrl", "not a url"]], message: "speculation:canary.gate.serviceUrl: must be an http(s) URL" },
     { base: "staging", edits: [[key("monitoring"), "mode", "both"]], message: "speculation:monitoring.mode: must be one of: operator, standalone" },
+    { base: "staging", edits: [[key("kubernetes"), "podSecurity", "strict"]], message: "speculation:kubernetes.podSecurity: must be one of: privileged, baseline, restricted" },
     { base: "staging", edits: [[key("monitoring"), "scrapeInterval", "fast"]], message: "speculation:monitoring.scrapeInterval: must be a duration such as 30s, 15m or 4h (Prometheus scrape interval)" },
     { base: "staging", edits: [[key("nodes"), "hosts", [{ ...HOST, hostKey: "AAAA" }]], [key("nodes"), "binary", BINARY]], message: "speculation:nodes.hosts[0].hostKey: must be a pinned public host key such as \"ssh-ed25519 AAAA…\" (type and base64 key, no host name)" },
     { base: "staging", edits: [[key("nodes"), "hosts", [HOST, { ...HOST, name: "node-2" }]], [key("nodes"), "binary", BINARY], SSH_KEY], secretKeys: [key("sshPrivateKey")], message: "speculation:nodes.hosts[1].host: duplicates an earlier node address (10.0.0.1:22)" },

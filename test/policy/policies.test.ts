@@ -37,6 +37,18 @@ const workers = (podEdit: Record<string, unknown>, c = container({ name: "proof-
 const ingress = (annotations: Record<string, string>, customTimeouts?: PolicyInput["customTimeouts"]): PolicyInput => ({
     type: T.ingress, name: "canary-ingress", props: { metadata: { name: "agenc-speculation-canary", annotations } }, customTimeouts,
 });
+/** A Deployment under Pod Security `restricted` (what lib/k8s.ts restrictedPod builds), with one edit. */
+const restricted = (edit: (pod: any) => void = () => undefined): PolicyInput => {
+    const c = { ...container(), securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } } };
+    const d = deployment("agenc-speculation", c as ReturnType<typeof container>);
+    const pod = (d.props as any).spec.template.spec;
+    pod.securityContext = { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } };
+    edit(pod);
+    return d;
+};
+const namespace = (level?: string): PolicyInput => ({
+    type: T.namespace, name: "namespace", props: { metadata: { name: "agenc-production", labels: level ? { "pod-security.kubernetes.io/enforce": level } : {} } },
+});
 
 interface Row { policy: P.ResourcePolicyLike; ok: PolicyInput; bad: PolicyInput; message: RegExp; stack?: Stack }
 const rows: [string, Row][] = [
@@ -63,6 +75,12 @@ const rows: [string, Row][] = [
     ["proof workers probing the same thing twice", { policy: P.proofWorkerProbes, ok: workers({}), bad: workers({}, container({ name: "proof-worker", livenessProbe: { httpGet: { path: "/health", port: 9091 }, initialDelaySeconds: 30 }, readinessProbe: { httpGet: { path: "/health", port: 9091 }, initialDelaySeconds: 10 } })), message: /^proof-workers container proof-worker checks the same thing for liveness and readiness .*; a readiness failure would become a restart\.$/ }],
     ["an Ingress without an await policy", { policy: P.ingressAwait, ok: ingress({ "pulumi.com/skipAwait": "true" }), bad: ingress({ "nginx.ingress.kubernetes.io/canary": "true" }), message: /^Ingress agenc-speculation-canary has no await policy: set pulumi\.com\/skipAwait or customTimeouts/ }],
     ["an Ingress awaited without a timeout", { policy: P.ingressAwait, ok: ingress({}, { createSeconds: 180, updateSeconds: 180, deleteSeconds: 0 }), bad: ingress({}, { createSeconds: 180, updateSeconds: 0, deleteSeconds: 0 }), message: /has no await policy/ }],
+    ["a pod spec without a security context", { policy: P.podSecurityRestricted, ok: restricted(), bad: deployment("agenc-speculation"), message: /^agenc-speculation: container speculation does not set runAsNonRoot: true\.\nagenc-speculation: container speculation has seccompProfile unset; RuntimeDefault or Localhost\.\nagenc-speculation: container speculation does not set allowPrivilegeEscalation: false\.\nagenc-speculation: container speculation does not drop ALL capabilities\.\nagenc-speculation: container speculation does not set readOnlyRootFilesystem: true\.$/ }],
+    ["a container that runs as root", { policy: P.podSecurityRestricted, ok: restricted(), bad: restricted((pod) => { pod.containers[0].securityContext = { ...pod.containers[0].securityContext, runAsUser: 0 }; }), message: /^agenc-speculation: container speculation runs as UID 0\.$/ }],
+    ["a writable root filesystem", { policy: P.podSecurityRestricted, ok: restricted(), bad: restricted((pod) => { pod.containers[0].securityContext = { ...pod.containers[0].securityContext, readOnlyRootFilesystem: false }; }), message: /^agenc-speculation: container speculation does not set readOnlyRootFilesystem: true\.$/ }],
+    ["a hostPath volume and an added capability", { policy: P.podSecurityRestricted, ok: restricted(), bad: restricted((pod) => { pod.volumes = [{ name: "host", hostPath: { path: "/" } }]; pod.containers[0].securityContext = { ...pod.containers[0].securityContext, capabilities: { drop: ["ALL"], add: ["SYS_ADMIN"] } }; }), message: /volume host is of type hostPath\.\n.*adds capabilities SYS_ADMIN\./ }],
+    ["a namespace that enforces only baseline", { policy: P.podSecurityRestricted, ok: namespace("restricted"), bad: namespace("baseline"), message: /^Namespace agenc-production enforces Pod Security baseline \(label pod-security\.kubernetes\.io\/enforce\); this stack requires restricted \(set speculation:kubernetes\.podSecurity\)\.$/ }],
+    ["a namespace without Pod Security labels", { policy: P.podSecurityRestricted, ok: namespace("restricted"), bad: namespace(), message: /enforces Pod Security nothing/ }],
 ];
 
 describe("policy pack: each resource policy", () => {
