@@ -1,0 +1,102 @@
+/**
+ * The shift modes' objects on the real control plane (issue 13): relations the mocks cannot prove.
+ *  - ingress-weight: the primary and canary Ingress pair (same host and path, each backend a Service with the right
+ *    pods behind it), both tracks selected by a ServiceMonitor (operator) or the standalone scrape job;
+ *  - blue-green: the primary Service's endpoints follow its selector to green at 100 % and back to blue on the
+ *    switch back, green and blue both kept running.
+ * Each scenario runs the program under mocks with a stack config and applies what it registers, as `pulumi up` would.
+ */
+import { expect } from "chai";
+import { ControlPlane, controlPlane } from "../helpers/controlPlane";
+import { Cluster, inNamespace, K8sObject, programObjects, readyAddresses, scrapeJobTargets, serviceMonitorTargets, settled, podsSelected, Snapshot } from "../helpers/kube";
+import { stackConfig, withEdit } from "../helpers/stack";
+import { parse } from "yaml";
+
+const config = (shiftMode: string, percentage: number, edit: (c: Record<string, unknown>) => Record<string, unknown> = (c) => c) => {
+    let c = withEdit(stackConfig("staging"), "speculation:canary", "shiftMode", shiftMode);
+    c = withEdit(c, "speculation:rolloutPercentage", undefined, percentage);
+    return edit(c);
+};
+
+describe("shift modes on the real control plane", function () {
+    this.timeout(5 * 60_000);
+    let cp: ControlPlane;
+    before(async function () {
+        this.timeout(45 * 60_000); // the first suite to ask may build the binaries
+        cp = await controlPlane();
+    });
+
+    /** The program's objects moved into a namespace of their own, applied as one stack. */
+    const deploy = async (cluster: Cluster, ns: string, c: Record<string, unknown>): Promise<{ objects: K8sObject[]; snap: Snapshot }> => {
+        const objects = inNamespace(await programObjects(c), "agenc-staging", ns);
+        await cluster.update(objects);
+        return { objects, snap: await settled(cp, ns) };
+    };
+    const podIps = (snap: Snapshot, app: string) => podsSelected(snap, { app }).map((p) => p.status.podIP).sort();
+
+    it("ingress-weight: the primary and the canary Ingress route the same host and path to Services with the right pods", async () => {
+        const ns = "traffic-ingress";
+        const { objects, snap } = await deploy(new Cluster(cp), ns, config("ingress-weight", 10));
+        const ingresses = (await cp.getJson<{ items: any[] }>(["get", "ingresses.networking.k8s.io", "-n", ns])).items;
+        const primary = ingresses.find((i) => i.metadata.name === "agenc-speculation");
+        const canary = ingresses.find((i) => i.metadata.name === "agenc-speculation-canary");
+        expect(primary, "the primary Ingress exists beside the canary").to.not.equal(undefined);
+        const route = (i: any) => [i.spec.ingressClassName, i.spec.rules[0].host, i.spec.rules[0].http.paths[0].path];
+        expect(route(canary)).to.deep.equal(route(primary));
+        expect(canary.metadata.annotations["nginx.ingress.kubernetes.io/canary"]).to.equal("true");
+        expect(primary.metadata.annotations?.["nginx.ingress.kubernetes.io/canary"]).to.equal(undefined);
+        const backend = (i: any) => i.spec.rules[0].http.paths[0].backend.service;
+        // Each backend Service exists, serves the named port, and has exactly its track's pods behind it.
+        for (const [ing, app, version] of [[primary, "agenc-speculation", "v1.2.2"], [canary, "agenc-speculation-canary", "v1.2.3"]] as const) {
+            const svc = snap.services.find((s) => s.metadata.name === backend(ing).name);
+            expect(svc, `${backend(ing).name} exists`).to.not.equal(undefined);
+            expect(svc.spec.ports.map((p: any) => p.port)).to.include(backend(ing).port.number);
+            const ips = podIps(snap, app);
+            expect(ips.length).to.be.greaterThan(0);
+            expect(readyAddresses(snap, svc.metadata.name).sort()).to.deep.equal(ips);
+            expect(podsSelected(snap, { app }).every((p) => p.metadata.labels.version === version)).to.equal(true);
+        }
+        // Both tracks are scraped, each Service selected by a ServiceMonitor that copies its track label.
+        const monitors = objects.filter((o) => o.kind === "ServiceMonitor");
+        const selected = new Map<string, string[]>();
+        for (const m of monitors) for (const t of await serviceMonitorTargets(cp, m)) selected.set(t.service, [...(selected.get(t.service) ?? []), m.metadata.name]);
+        for (const [service, track] of [["agenc-speculation", "stable"], ["agenc-speculation-canary", "canary"]]) {
+            expect(selected.get(service), `${service} is selected by one ServiceMonitor`).to.have.length(1);
+            const m = monitors.find((x) => x.metadata.name === selected.get(service)![0])!;
+            expect(m.spec.targetLabels).to.deep.equal(["track"]);
+            expect(snap.services.find((s) => s.metadata.name === service).metadata.labels.track).to.equal(track);
+        }
+    });
+
+    it("ingress-weight, standalone monitoring: the scrape job finds the stable and the canary endpoints", async () => {
+        const ns = "traffic-standalone";
+        const { objects, snap } = await deploy(new Cluster(cp), ns, config("ingress-weight", 10, (c) => withEdit(c, "speculation:monitoring", "mode", "standalone")));
+        const promConfig = parse(objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "prometheus-config")!.data["prometheus.yml"]);
+        const job = promConfig.scrape_configs.find((j: any) => j.job_name === "agenc-speculation");
+        const targets = scrapeJobTargets({ ...job, kubernetes_sd_configs: job.kubernetes_sd_configs.map((sd: any) => ({ ...sd, namespaces: { names: [ns] } })) }, snap);
+        expect([...new Set(targets.map((t) => t.service))].sort()).to.deep.equal(["agenc-speculation", "agenc-speculation-canary"]);
+        expect(targets.map((t) => t.address.split(":")[0]).sort()).to.deep.equal([...podIps(snap, "agenc-speculation"), ...podIps(snap, "agenc-speculation-canary")].sort());
+    });
+
+    it("blue-green: the primary Service's endpoints follow its selector to green at 100 % and back to blue on the switch back", async () => {
+        const ns = "traffic-bluegreen";
+        const cluster = new Cluster(cp);
+        const primary = (snap: Snapshot) => readyAddresses(snap, "agenc-speculation").sort();
+
+        let { snap } = await deploy(cluster, ns, config("blue-green", 50));
+        const blue = podIps(snap, "agenc-speculation");
+        const green = podIps(snap, "agenc-speculation-green");
+        expect(blue.length).to.be.greaterThan(0);
+        expect(green.length).to.be.greaterThan(0);
+        expect(primary(snap), "below 100 % the primary Service serves blue").to.deep.equal(blue);
+        expect(readyAddresses(snap, "agenc-speculation-green").sort(), "green has its own Service for the smoke tests").to.deep.equal(green);
+
+        ({ snap } = await deploy(cluster, ns, config("blue-green", 100)));
+        expect(primary(snap), "at 100 % the primary Service serves green").to.deep.equal(podIps(snap, "agenc-speculation-green"));
+        expect(podIps(snap, "agenc-speculation"), "blue is kept").to.have.length(blue.length);
+
+        ({ snap } = await deploy(cluster, ns, config("blue-green", 50)));
+        expect(primary(snap), "the switch back: blue again").to.deep.equal(podIps(snap, "agenc-speculation"));
+        expect(podIps(snap, "agenc-speculation-green").length, "green stays for the next try").to.be.greaterThan(0);
+    });
+});
