@@ -17,13 +17,19 @@ export interface RunningPrometheus {
 }
 
 
-export async function startPrometheus(jobs: Record<string, string[]>): Promise<RunningPrometheus> {
+/** A job's targets: plain addresses, or groups of addresses with labels (e.g. `track` for a canary pair). */
+export type JobTargets = string[] | { targets: string[]; labels: Record<string, string> }[];
+
+export async function startPrometheus(jobs: Record<string, JobTargets>): Promise<RunningPrometheus> {
     const dir = mkdtempSync(path.join(tmpdir(), "prometheus-"));
     writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(DEFAULT_STAGE_THRESHOLDS, "1s") }));
     writeFileSync(path.join(dir, "prometheus.yml"), stringify({
         global: { scrape_interval: "1s", evaluation_interval: "1s" },
         rule_files: [path.join(dir, "rules.yml")],
-        scrape_configs: Object.entries(jobs).map(([job, targets]) => ({ job_name: job, static_configs: [{ targets }] })),
+        scrape_configs: Object.entries(jobs).map(([job, targets]) => ({
+            job_name: job,
+            static_configs: targets.length > 0 && typeof targets[0] !== "string" ? targets : [{ targets }],
+        })),
     }));
     const port = await freePort();
     const child: ChildProcess = spawn("prometheus", [
