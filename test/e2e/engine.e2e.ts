@@ -108,8 +108,10 @@ describe("the real engine: operator workflows on the local stack", function () {
 
     it("pulumi stack export, the state files and the logs hold no plaintext secret", async () => {
         const secrets = { adminToken: env.adminToken, passphrase: env.passphrase, sshKey: env.sshPrivateKey!.split("\n")[1] };
+        // Every dynamic resource carries its serialised provider in the state: the export is several MB, past
+        // execFileSync's 1 MB default buffer (ENOBUFS).
         const exported = execFileSync(path.join(env.binDir, "pulumi"), ["stack", "export", "--stack", "e2e"], {
-            cwd: env.workDir, env: { ...process.env, ...env.envVars },
+            cwd: env.workDir, env: { ...process.env, ...env.envVars }, maxBuffer: 256 * 1024 * 1024,
         }).toString();
         const state = filesUnder(path.join(env.workDir, "state")).map((f) => readFileSync(f, "utf8")).join("\n");
         for (const [name, value] of Object.entries(secrets)) {
