@@ -232,6 +232,7 @@ export interface Snapshot {
     namespace: any;
     configMaps: any[];
     secrets: any[];
+    ingresses: any[];
     deployments: any[];
     replicaSets: any[];
     pods: any[];
@@ -241,14 +242,14 @@ export interface Snapshot {
 }
 
 export async function snapshot(cp: ControlPlane, namespace: string): Promise<Snapshot> {
-    const list = await cp.getJson<{ items: any[] }>(["get", "deployments.apps,replicasets.apps,pods,services,endpointslices.discovery.k8s.io,poddisruptionbudgets.policy,configmaps,secrets", "-n", namespace]);
+    const list = await cp.getJson<{ items: any[] }>(["get", "deployments.apps,replicasets.apps,pods,services,endpointslices.discovery.k8s.io,poddisruptionbudgets.policy,configmaps,secrets,ingresses.networking.k8s.io", "-n", namespace]);
     const of = (kind: string) => list.items.filter((i) => i.kind === kind);
     return {
         namespace: await cp.getJson(["get", "namespace", namespace]),
         deployments: of("Deployment"), replicaSets: of("ReplicaSet"),
         pods: of("Pod").filter((p) => !p.metadata.deletionTimestamp),
         services: of("Service"), endpointSlices: of("EndpointSlice"), pdbs: of("PodDisruptionBudget"),
-        configMaps: of("ConfigMap"), secrets: of("Secret"),
+        configMaps: of("ConfigMap"), secrets: of("Secret"), ingresses: of("Ingress"),
     };
 }
 
@@ -395,6 +396,25 @@ export function danglingReferences(snap: Snapshot): string[] {
             for (const m of c.volumeMounts ?? []) {
                 if (!(pod.volumes ?? []).some((v: any) => v.name === m.name)) out.push(`${owner}: container ${c.name} mounts undeclared volume ${m.name}`);
             }
+        }
+    }
+    return out;
+}
+
+/**
+ * Canary Ingresses ingress-nginx would ignore: it honours `nginx.ingress.kubernetes.io/canary: "true"` only beside a
+ * primary (non-canary) Ingress of the same class for the same host and path.  Also a weight outside 0–100.
+ */
+export function orphanCanaryIngresses(snap: Snapshot): string[] {
+    const out: string[] = [];
+    const isCanary = (i: any) => i.metadata.annotations?.["nginx.ingress.kubernetes.io/canary"] === "true";
+    const routes = (i: any) => (i.spec.rules ?? []).flatMap((r: any) => (r.http?.paths ?? []).map((p: any) => `${r.host ?? "*"}${p.path ?? "/"}`));
+    for (const canary of snap.ingresses.filter(isCanary)) {
+        const weight = Number(canary.metadata.annotations?.["nginx.ingress.kubernetes.io/canary-weight"] ?? 0);
+        if (!(weight >= 0 && weight <= 100)) out.push(`Ingress ${canary.metadata.name}: canary-weight ${weight} outside 0-100`);
+        for (const route of routes(canary)) {
+            const primary = snap.ingresses.find((i) => !isCanary(i) && i.spec.ingressClassName === canary.spec.ingressClassName && routes(i).includes(route));
+            if (!primary) out.push(`Ingress ${canary.metadata.name}: no primary Ingress of class ${canary.spec.ingressClassName} for ${route}`);
         }
     }
     return out;

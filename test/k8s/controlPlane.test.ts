@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { ControlPlane, controlPlane } from "../helpers/controlPlane";
-import { Cluster, K8sObject, serviceMonitorTargets, settled, readyAddresses } from "../helpers/kube";
+import { Cluster, K8sObject, orphanCanaryIngresses, readyAddresses, serviceMonitorTargets, settled, snapshot } from "../helpers/kube";
 import { RESTRICTED_CONTAINER_SECURITY_CONTEXT, podSecurityLabels, restrictedPodSecurityContext } from "../../lib/k8s";
 
 const ns = (name: string, labels: Record<string, string> = {}): K8sObject => ({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels } });
@@ -108,6 +108,19 @@ describe("the test control plane (etcd, kube-apiserver, controllers, kube-schedu
             // … and its pods are refused.
             const err = await settled(cp, NS2, 30_000).then(() => undefined, (e: Error) => e);
             expect(err?.message, err?.message).to.match(/cannot create pods: FailedCreate: .*violates PodSecurity "restricted:latest"/);
+        });
+
+        it("a canary Ingress without its primary (the pair check of the program's tests)", async () => {
+            const ingress = (name: string, annotations: Record<string, string>): K8sObject => ({
+                apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: { name, namespace: NS, annotations },
+                spec: { ingressClassName: "nginx", rules: [{ host: "app.example", http: { paths: [{ path: "/", pathType: "Prefix",
+                    backend: { service: { name: "app", port: { number: 8080 } } } }] } }] },
+            });
+            const canary = ingress("app-canary", { "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "10" });
+            await cluster.apply(canary); // the API server accepts it: only the pair check can tell
+            expect(orphanCanaryIngresses(await snapshot(cp, NS))).to.deep.equal(["Ingress app-canary: no primary Ingress of class nginx for app.example/"]);
+            await cluster.apply(ingress("app", {}));
+            expect(orphanCanaryIngresses(await snapshot(cp, NS))).to.deep.equal([]);
         });
 
         it("a ServiceMonitor that selects nothing (the selection check of the program's tests)", async () => {
