@@ -58,7 +58,7 @@ describe("the canary judge over PromQL against a real Prometheus", function () {
         for (const t of [read.value.canary, read.value.stable]) {
             expect(t.requests).to.be.greaterThan(1000);
             expect(t.latency[t.latency.length - 1].le).to.equal(Infinity);
-            expect(t.latency[t.latency.length - 1].cumulative).to.be.closeTo(t.requests, t.requests * 0.05);
+            expect(t.latency[t.latency.length - 1].cumulative, "latency observations (a sample of the operations)").to.be.greaterThan(500);
         }
         expect(trackQueries("canary", 60).errors).to.equal('sum(increase(speculation_errors_total{track="canary"}[60s]))');
     });
