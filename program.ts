@@ -14,10 +14,10 @@ import * as path from "path";
 import { LoadedConfig, loadStackConfig } from "./config";
 import { parseDuration } from "./config/duration";
 import { GATE_METRICS } from "./config/schema";
-import { DEFAULT_STAGE_THRESHOLDS } from "./config/thresholds";
 import { PROVIDER_MUTABILITY } from "./lib/k8s";
 import { CompareSpec } from "./lib/gate/compare";
-import { SPECULATION_PORT } from "./lib/monitoring/scrape";
+import { PROOF_WORKERS_JOB, SPECULATION_JOB, SPECULATION_PORT } from "./lib/monitoring/scrape";
+import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO } from "./config/thresholds";
 import { effectiveThresholds, plannedStages, stageName } from "./lib/plan";
 import { nodeAddress } from "./lib/nodes/address";
 import { podSecurityLabels } from "./lib/k8s";
@@ -25,6 +25,11 @@ import { speculationToml } from "./lib/speculationToml";
 import { BenchRun } from "./providers/benchRun";
 import { ErrorBaseline } from "./providers/errorBaseline";
 import { HealthGate } from "./providers/healthGate";
+import { Preflight } from "./providers/preflight";
+import { ReleaseSmokeTest } from "./providers/releaseSmoke";
+import { Verification } from "./providers/verification";
+import { DeploymentRecordResource } from "./providers/deploymentRecord";
+import { RollbackDrain } from "./providers/rollbackDrain";
 
 export interface ProgramOptions {
     /** How each stage is judged; by default an ErrorBaseline before the shift and a HealthGate after it. */
@@ -143,8 +148,22 @@ function imageOf(image: LoadedConfig["config"]["release"]["images"]["speculation
     return { repository: image.repository, ...(digest ? { digest } : {}) };
 }
 
-/** The Kubernetes side: namespace, monitoring, proof workers, the speculation service (SPEC §1, §6). */
-function deployKubernetes(loaded: LoadedConfig) {
+
+/** A value supplied after it is used: lets a workload wait for a runbook step that needs the program's Secret. */
+function later<T>() {
+    let resolve!: (value: T) => void;
+    const promise = new Promise<T>((r) => (resolve = r));
+    return { promise, resolve };
+}
+
+/**
+ * The Kubernetes side: namespace, monitoring, proof workers, the speculation service (SPEC §1, §6).  Both
+ * Deployments wait for `beforeWorkloads` (the runbook steps that must pass before a workload changes: preflight, a
+ * rollback's drain), which is given the speculation service (its Secret and admin token).  During a rollback both
+ * workloads run the rollback's target version; an emergency rollback replaces them delete-first.
+ */
+function deployKubernetes(loaded: LoadedConfig,
+    beforeWorkloads: (speculation: SpeculationService) => pulumi.Resource | undefined = () => undefined) {
     const { config, namespace: namespaceName, secrets } = loaded;
     const provider = new k8s.Provider("k8s", {
         namespace: namespaceName,
@@ -172,10 +191,12 @@ function deployKubernetes(loaded: LoadedConfig) {
         receiverSecrets: secrets.alertReceivers,
     }, providers);
 
+    const workloadsMayChange = later<pulumi.Resource>();
+    const target = rollbackTarget(config);
     const proofWorkers = new ProofWorkers("proof-workers", {
         namespace: ns,
         namespaceName,
-        version: config.release.version,
+        version: target ?? config.release.version,
         image: config.release.images.proofWorker,
         replicas: config.proofWorkers.replicas,
         resources: config.proofWorkers.resources,
@@ -184,6 +205,8 @@ function deployKubernetes(loaded: LoadedConfig) {
         scrapeInterval: config.monitoring.scrapeInterval,
         readinessPath: config.proofWorkers.readinessPath,
         spread: config.hardening.topologySpread,
+        dependsOn: [workloadsMayChange.promise],
+        replaceFirst: config.rollback.mode === "emergency",
     }, providers);
 
     // The stable track (blue) keeps the known-good version: in ingress-weight mode until the plan reaches 100 %, in
@@ -199,8 +222,8 @@ function deployKubernetes(loaded: LoadedConfig) {
     const speculation = new SpeculationService("speculation", {
         namespace: ns,
         namespaceName,
-        version: stableVersion,
-        image: imageOf(config.release.images.speculation, stableVersion, config.release.version),
+        version: target ?? stableVersion,
+        image: imageOf(config.release.images.speculation, target ?? stableVersion, config.release.version),
         replicas: config.service.replicas,
         resources: config.service.resources,
         configToml: speculationToml(config, namespaceName, stableVersion),
@@ -208,7 +231,8 @@ function deployKubernetes(loaded: LoadedConfig) {
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,
         spread: config.hardening.topologySpread,
-        dependsOn: [proofWorkers.deployment],
+        dependsOn: [proofWorkers.deployment, workloadsMayChange.promise],
+        replaceFirst: config.rollback.mode === "emergency",
         ...(mode === "feature-flag" ? {} : {
             ingress: {
                 host: config.canary.ingress.host, className: config.canary.ingress.className,
@@ -228,20 +252,204 @@ function deployKubernetes(loaded: LoadedConfig) {
         shiftMode: config.canary.shiftMode,
         policy: config.hardening.networkPolicies,
     }, providers);
-    return { provider, ns, monitoring, proofWorkers, speculation, isolation, providers, switchAfter };
+    const runbookGate = beforeWorkloads(speculation);
+    workloadsMayChange.resolve(runbookGate ?? namespace);
+    return { provider, ns, monitoring, proofWorkers, speculation, isolation, providers, switchAfter, runbookGate };
 }
 
-export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: ProgramOptions = {}) {
+/**
+ * Seed 000's prerequisites before the release changes anything (providers/preflight.ts), when
+ * `speculation:preflight.chainRpcUrl` is set: chain health, stake-pool balance, the secret, and Prometheus
+ * scraping both workloads when the gates read Prometheus.
+ */
+function preflight(loaded: LoadedConfig, serviceUrl: string,
+    secret: { secret: k8s.core.v1.Secret } | { adminToken: pulumi.Input<string> }): Preflight | undefined {
+    const { config } = loaded;
+    const p = config.preflight;
+    // A rollback is never held back by a release's prerequisites: traffic errs toward less.
+    if (!p.chainRpcUrl || config.rollback.mode !== "none") return undefined;
+    const g = config.canary.gate;
+    const secretSource = "secret" in secret
+        ? pulumi.all([secret.secret.metadata.name, secret.secret.data, secret.secret.stringData]).apply(([name, data, stringData]) => ({
+            kind: "kubernetes" as const, name, keys: [...new Set([...Object.keys(data ?? {}), ...Object.keys(stringData ?? {})])],
+        }))
+        : { kind: "admin-api" as const, serviceUrl };
+    return new Preflight("preflight", {
+        // Any release edit (version, target, rollback) runs the checks again before it changes anything.
+        trigger: JSON.stringify({ version: config.release.version, previousVersion: config.release.previousVersion,
+            rolloutPercentage: config.rolloutPercentage, rollback: config.rollback.mode }),
+        chainRpcUrl: p.chainRpcUrl,
+        stakePoolAddress: p.stakePoolAddress!,
+        minStakeSol: p.minStakeSol,
+        secretSource,
+        ...("adminToken" in secret ? { adminToken: secret.adminToken } : {}),
+        ...(g.source === "prometheus" ? { prometheus: { url: g.prometheusUrl!, jobs: [SPECULATION_JOB, PROOF_WORKERS_JOB] } } : {}),
+        timeoutMs: parseDuration(p.timeout) * 1000,
+        artifactsDir: path.resolve(config.records.artifactsDir),
+    }, "secret" in secret ? { dependsOn: [secret.secret] } : {});
+}
+
+/**
+ * Seed 000's smoke tests and the synthetic speculation against the stable service (providers/smokeTest.ts), once it
+ * is ready and before stage 1 shifts traffic (`speculation:smoke.enabled`, on by default).
+ */
+function smokeTests(loaded: LoadedConfig, serviceUrl: string, adminToken: pulumi.Input<string>, serviceReady: pulumi.Resource[],
+    configChecksum?: string): ReleaseSmokeTest | undefined {
+    const { config } = loaded;
+    if (!config.smoke.enabled) return undefined;
+    return new ReleaseSmokeTest("smoke-stable", {
+        track: "stable",
+        // After a rollback the suite verifies the version the workloads went back to.
+        version: rollbackTarget(config) ?? config.release.version,
+        serviceUrl,
+        proofWorkerUrl: config.canary.gate.proofWorkerUrl,
+        adminToken,
+        timeoutMs: parseDuration(config.smoke.timeout) * 1000,
+        ...(configChecksum ? { trigger: configChecksum } : {}),
+        artifactsDir: path.resolve(config.records.artifactsDir),
+    }, { dependsOn: serviceReady });
+}
+
+/**
+ * Seed 000's post-deployment verification once the plan reaches 100 % and the top stage's gate passed
+ * (providers/verification.ts), recorded (`speculation:verify.enabled`, on by default).
+ */
+function verification(loaded: LoadedConfig, serviceUrl: string, canaryStages: CanaryStage[],
+    kube?: ReturnType<typeof deployKubernetes>): Verification | undefined {
+    const { config } = loaded;
+    const top = canaryStages[canaryStages.length - 1];
+    if (!config.verify.enabled || !top || top.percentage !== 100) return undefined;
+    const readiness = (d: k8s.apps.v1.Deployment, name: string) =>
+        pulumi.all([d.spec, d.status]).apply(([spec, status]) => ({ name, ready: status?.readyReplicas ?? 0, desired: spec?.replicas ?? 0 }));
+    const thresholds = effectiveThresholds(config, top.stage.index);
+    return new Verification("verify-100pct", {
+        version: config.release.version,
+        serviceUrl,
+        proofWorkerUrl: config.canary.gate.proofWorkerUrl,
+        timeoutMs: parseDuration(config.canary.gate.timeout) * 1000,
+        pods: kube ? pulumi.all([readiness(kube.proofWorkers.deployment, "proof-workers"), readiness(kube.speculation.deployment, "agenc-speculation")]) : [],
+        ...(config.canary.shiftMode === "feature-flag" ? { expectRolloutPercentage: 100 } : {}),
+        limits: {
+            minSpeculationMetrics: GO_NO_GO.smokeMinSpeculationMetrics, maxRollbackRate: thresholds.maxRollbackRate,
+            maxMemoryPercent: thresholds.maxMemoryPercent, maxProofQueueSize: thresholds.maxProofQueueSize,
+        },
+        artifactsDir: path.resolve(config.records.artifactsDir),
+    }, { dependsOn: [top.promotion] });
+}
+
+/**
+ * The deployment record of this update (providers/deploymentRecord.ts), after every step it names: appended to
+ * `<records.artifactsDir>/deployments.log` and pushed to `records.pushgatewayUrl` when set.
+ */
+function deploymentRecord(loaded: LoadedConfig, startedAt: string, steps: {
+    preflight?: Preflight; drain?: RollbackDrain; smoke?: ReleaseSmokeTest; bench?: BenchRun; canaryStages: CanaryStage[]; verified?: Verification;
+    nodes?: pulumi.CustomResource & { record: pulumi.Output<{ status: string }> };
+}): DeploymentRecordResource {
+    const { config } = loaded;
+    const verdicts: Record<string, pulumi.Input<string>> = {};
+    if (steps.preflight) verdicts.preflight = steps.preflight.verdict;
+    if (steps.drain) verdicts.drain = steps.drain.verdict;
+    if (steps.smoke) verdicts.smoke = steps.smoke.verdict;
+    if (steps.bench) verdicts.bench = steps.bench.verdict;
+    for (const stage of steps.canaryStages) {
+        if (stage.promotion instanceof HealthGate) verdicts[stage.stage.name] = stage.promotion.verdict;
+    }
+    if (steps.verified) verdicts.verify = steps.verified.verdict;
+    if (steps.nodes) verdicts.nodes = steps.nodes.record.apply((r) => r?.status ?? "not run");
+    const waitFor = [steps.preflight, steps.drain, steps.smoke, steps.bench, ...steps.canaryStages.map((s) => s.promotion), steps.verified, steps.nodes]
+        .filter((r): r is pulumi.Resource => r !== undefined);
+    return new DeploymentRecordResource("deployment-record", {
+        environment: config.environment,
+        version: config.release.version,
+        previousVersion: config.release.previousVersion,
+        outcome: config.rollback.mode === "none" ? "released" : `rollback-${config.rollback.mode}`,
+        stagesReached: steps.canaryStages.map((s) => ({ name: s.stage.name, percentage: s.percentage })),
+        rolloutPercentage: steps.canaryStages[steps.canaryStages.length - 1]?.percentage ?? 0,
+        verdicts,
+        startedAt,
+        operator: config.records.operator ?? process.env.USER ?? "unknown",
+        logFile: path.resolve(config.records.artifactsDir, "deployments.log"),
+        pushgatewayUrl: config.records.pushgatewayUrl,
+        timeoutMs: parseDuration(config.canary.gate.timeout) * 1000,
+    }, { dependsOn: waitFor });
+}
+
+/** The version both workloads go back to during a rollback (undefined in normal operation). */
+function rollbackTarget(config: LoadedConfig["config"]): string | undefined {
+    const r = config.rollback;
+    if (r.mode === "full") return config.release.previousVersion;
+    if (r.mode === "emergency") return r.lastKnownGood ?? config.release.previousVersion;
+    return undefined;
+}
+
+/**
+ * `speculation:rollback.mode full | emergency` is one config edit: it implies a 0 % target (every stage is removed,
+ * each handing back no more than is live) and speculation disabled, with no bench (nothing is being promoted).
+ */
+function applyRollback(loaded: LoadedConfig): LoadedConfig {
+    const { config } = loaded;
+    if (config.rollback.mode === "none") return loaded;
+    return {
+        ...loaded,
+        config: {
+            ...config, rolloutPercentage: 0,
+            service: { ...config.service, speculationEnabled: false },
+            bench: { ...config.bench, enabled: false },
+        },
+    };
+}
+
+/**
+ * A full or emergency rollback's first steps (providers/rollbackDrain.ts), before either workload changes: disable
+ * speculation, then (full) drain pending operations below the threshold.
+ */
+function rollbackDrain(loaded: LoadedConfig, serviceUrl: string, adminToken: pulumi.Input<string>, after?: pulumi.Resource): RollbackDrain | undefined {
+    const { config } = loaded;
+    const mode = config.rollback.mode;
+    if (mode === "none") return undefined;
+    return new RollbackDrain(`rollback-${mode}`, {
+        mode,
+        targetVersion: rollbackTarget(config)!,
+        serviceUrl,
+        adminToken,
+        maxPending: GO_NO_GO.maxPendingOperationsForRollback,
+        pollSeconds: parseDuration(config.rollback.drainPollInterval),
+        deadlineSeconds: parseDuration(config.rollback.drainTimeout),
+        timeoutMs: parseDuration(config.canary.gate.timeout) * 1000,
+        artifactsDir: path.resolve(config.records.artifactsDir),
+    }, { dependsOn: after ? [after] : [] });
+}
+
+export function defineStack(original: LoadedConfig = loadStackConfig(), options: ProgramOptions = {}) {
+    // When this run of the program started: the deployment record's duration runs from here.
+    const startedAt = new Date().toISOString();
+    const loaded = applyRollback(original);
     const { config, namespace: namespaceName, secrets } = loaded;
     // kubernetes.enabled: false (the local stack) drives a service running elsewhere: no cluster objects at all.
-    const kube = config.kubernetes.enabled ? deployKubernetes(loaded) : undefined;
+    const serviceUrl = config.canary.gate.serviceUrl ?? `http://agenc-speculation.${namespaceName}.svc.cluster.local:${SPECULATION_PORT}`;
+    // What must pass before a workload (or, without Kubernetes, anything) changes: preflight, then a rollback's drain.
+    let pre: Preflight | undefined;
+    let drain: RollbackDrain | undefined;
+    const beforeRelease = (secret: { secret: k8s.core.v1.Secret } | { adminToken: pulumi.Input<string> }, token: pulumi.Input<string>) => {
+        pre = preflight(loaded, serviceUrl, secret);
+        drain = rollbackDrain(loaded, serviceUrl, token, pre);
+        return drain ?? pre;
+    };
+    const kube = config.kubernetes.enabled
+        ? deployKubernetes(loaded, (speculation) => beforeRelease({ secret: speculation.secret }, speculation.adminToken))
+        : undefined;
     const adminToken: pulumi.Input<string> = kube ? kube.speculation.adminToken : secrets.adminToken!;
     const mode = config.canary.shiftMode;
+    // Without Kubernetes the preflight checks the admin token against the running service.
+    const checked = kube ? kube.runbookGate : beforeRelease({ adminToken }, adminToken);
     // Blue-green: the stages do not wait for the primary Service, whose switch waits for them.
-    const serviceReady: pulumi.Resource[] = kube ? [kube.speculation.deployment, ...(mode === "blue-green" ? [] : [kube.speculation.service])] : [];
+    const serviceReady: pulumi.Resource[] = kube
+        ? [kube.speculation.deployment, ...(mode === "blue-green" ? [] : [kube.speculation.service])]
+        : (checked ? [checked] : []);
+    const smoke = smokeTests(loaded, serviceUrl, adminToken, serviceReady, kube?.speculation.configChecksum);
+    const smoked: pulumi.Resource[] = [...serviceReady, ...(smoke ? [smoke] : [])];
     const stages = plannedStages(config);
 
-    const serviceUrl = config.canary.gate.serviceUrl ?? `http://agenc-speculation.${namespaceName}.svc.cluster.local:${SPECULATION_PORT}`;
     const gate = options.gate ? options.gate(loaded, serviceUrl) : healthGates(loaded, serviceUrl, adminToken);
     // The final bench runs against the release before its first stage may shift traffic (SPEC §7).
     const bench = config.bench.enabled ? new BenchRun("final-bench", {
@@ -262,7 +470,7 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
                 return { node: nodeAddress(config.nodes.hosts.find((h) => h.name === config.bench.onNode)!), privateKey };
             }),
         } : {}),
-    }, { dependsOn: serviceReady }) : undefined;
+    }, { dependsOn: smoked }) : undefined;
     const canaryStages: CanaryStage[] = [];
     for (const stage of stages) {
         canaryStages.push(new CanaryStage(stage.name, {
@@ -297,7 +505,7 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
             } : undefined,
             primarySwitch: mode === "blue-green" && stage.percentage === 100 ? kube?.speculation.service : undefined,
             gate,
-            dependsOn: [...serviceReady, ...(bench ? [bench] : [])],
+            dependsOn: [...smoked, ...(bench ? [bench] : [])],
         }, kube?.providers));
     }
     // Blue-green at 100 %: the selector switch waits for green's smoke tests, the previous stage's gate and this
@@ -314,10 +522,15 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         ? new NodeRollout("alys-nodes", {
             version: config.release.version, nodes: config.nodes, privateKey: secrets.sshPrivateKey!,
             batchGate: config.nodes.batchGate.enabled ? nodeBatchGate(loaded, serviceUrl) : undefined,
+            dependsOn: checked ? [checked] : [],
         })
         : undefined;
 
     const top = stages[stages.length - 1];
+    const verified = verification(loaded, serviceUrl, canaryStages, kube);
+    const record = deploymentRecord(loaded, startedAt, {
+        preflight: pre, drain, smoke, bench, canaryStages, verified, nodes: nodes?.rollout,
+    });
     // Kubernetes outputs only where there is a Kubernetes side (an undefined output is a warning under the engine).
     const kubernetesOutputs = kube ? {
         namespace: kube.ns,
@@ -341,6 +554,11 @@ export function defineStack(loaded: LoadedConfig = loadStackConfig(), options: P
         gateVerdicts: canaryStages.map((s) => s.promotion).filter((r): r is HealthGate => r instanceof HealthGate)
             .map((g) => g.verdict),
         ...(bench ? { benchVerdict: bench.verdict } : {}),
+        ...(pre ? { preflightVerdict: pre.verdict } : {}),
+        ...(drain ? { rollback: drain.report } : {}),
+        ...(smoke ? { smokeVerdict: smoke.verdict } : {}),
+        ...(verified ? { verification: verified.report } : {}),
+        deploymentRecord: record.record,
         ...(nodes ? { nodeDeployment: nodes.rollout.record } : {}),
         ...kubernetesOutputs,
     };

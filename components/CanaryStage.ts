@@ -61,7 +61,7 @@ export interface CanaryStageArgs {
     allStageNames?: string[];
     /** Every step's percentage, declared or not: recorded on the component so the policy pack can judge the plan. */
     planPercentages?: number[];
-    /** Resources the first stage waits for (the service it shifts traffic on). */
+    /** Resources every stage waits for before it measures or shifts (the service, preflight, smoke tests, bench). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -101,7 +101,9 @@ export class CanaryStage extends pulumi.ComponentResource {
         this.stage = args.stage;
         this.thresholds = args.stage.thresholds;
         this.percentage = args.stage.percentage;
-        const previousPassed = args.previous ? [args.previous.promotion] : (args.dependsOn ?? []);
+        // Every stage waits for what the first waits for (the service ready, preflight, smoke tests, bench), not only
+        // for the stage before it: a release edit that fails its preflight must not shift a later stage either.
+        const previousPassed = [...(args.previous ? [args.previous.promotion] : []), ...(args.dependsOn ?? [])];
         const gate = args.gate?.(args.stage, this, previousPassed);
         const after = [...previousPassed, ...(gate?.beforeShift ?? [])];
         this.beforeShift = gate?.beforeShift ?? [];

@@ -15,6 +15,8 @@ export interface NodeRolloutArgs {
     privateKey: pulumi.Input<string>;
     /** The health gate between batches (built from canary.gate by program.ts), when nodes.batchGate is enabled. */
     batchGate?: RolloutSpec["batchGate"];
+    /** What the rollout waits for before it touches a node (the release's preflight). */
+    dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** Reads a local file the rollout uploads; a missing one is a config error naming its key. */
@@ -67,7 +69,7 @@ export class NodeRollout extends pulumi.ComponentResource {
             deploymentLog: path.resolve(n.artifactsDir, "deployments.log"),
             operator: n.operator ?? process.env.USER ?? "unknown",
             ...(args.batchGate ? { batchGate: args.batchGate } : {}),
-        }, { parent: this });
+        }, { parent: this, dependsOn: args.dependsOn ?? [] });
         this.registerOutputs({ record: this.rollout.record });
     }
 }

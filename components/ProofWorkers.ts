@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { exposeWorkload, imageRef, MonitoringMode, Resources, rollingDeployment, scrapeAnnotations, spreadAcrossNodes, TopologySpread } from "../lib/k8s";
+import { exposeWorkload, imageRef, MonitoringMode, REPLACE_FIRST, Resources, rollingDeployment, scrapeAnnotations, spreadAcrossNodes, TopologySpread } from "../lib/k8s";
 import { proofWorkerProbes } from "../lib/probes";
 import { PROOF_WORKER_PORT } from "../lib/monitoring/scrape";
 
@@ -18,6 +18,10 @@ export interface ProofWorkersArgs {
     readinessPath: string;
     /** How the pods spread across nodes (hardening.topologySpread). */
     spread: TopologySpread;
+    /** What the Deployment waits for before it changes (the release's preflight, a rollback's drain). */
+    dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** Emergency rollback: any change replaces the Deployment delete-first (all pods gone, then the new ones). */
+    replaceFirst?: boolean;
 }
 
 /** The proof workers (seed 000): deployed before the speculation service, CPU-heavy, at least two pods. */
@@ -50,7 +54,7 @@ export class ProofWorkers extends pulumi.ComponentResource {
                 }],
                 topologySpreadConstraints: spreadAcrossNodes(this.name, args.spread),
             },
-        }), child);
+        }), { ...child, dependsOn: args.dependsOn ?? [], ...(args.replaceFirst ? REPLACE_FIRST : {}) });
 
         ({ service: this.service, disruptionBudget: this.disruptionBudget, serviceMonitor: this.serviceMonitor } = exposeWorkload(name, {
             app: this.name, port: PROOF_WORKER_PORT, namespace: args.namespace, namespaceName: args.namespaceName,

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
 import * as random from "@pulumi/random";
 import {
-    CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, ingressAwait, IngressAwaitPolicy, MonitoringMode, Resources, rollingDeployment, scrapeAnnotations,
+    CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, ingressAwait, IngressAwaitPolicy, MonitoringMode, REPLACE_FIRST, Resources, rollingDeployment, scrapeAnnotations,
     spreadAcrossNodes, TopologySpread,
 } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
@@ -33,6 +33,8 @@ export interface SpeculationServiceArgs {
     selectApp?: pulumi.Input<string>;
     /** Blue-green: what the primary Service waits for before its selector may change. */
     serviceDependsOn?: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
+    /** Emergency rollback: any change replaces the Deployment delete-first (all pods gone, then the new ones). */
+    replaceFirst?: boolean;
 }
 
 export const SPECULATION_NAME = "agenc-speculation";
@@ -102,7 +104,7 @@ export class SpeculationService extends pulumi.ComponentResource {
                 volumes: [{ name: "config", configMap: { name: SPECULATION_CONFIGMAP } }],
                 topologySpreadConstraints: spreadAcrossNodes(this.name, args.spread),
             },
-        }), { ...child, dependsOn: [...args.dependsOn, this.configMap, this.secret] });
+        }), { ...child, dependsOn: [...args.dependsOn, this.configMap, this.secret], ...(args.replaceFirst ? REPLACE_FIRST : {}) });
 
         ({ service: this.service, disruptionBudget: this.disruptionBudget, serviceMonitor: this.serviceMonitor } = exposeWorkload(name, {
             app: this.name, port: SPECULATION_PORT, namespace: args.namespace, namespaceName: args.namespaceName,

@@ -10,6 +10,7 @@ import { formatDuration, isDuration, parseDuration } from "./duration";
 import { METRIC_CHECKS } from "../lib/gate/decision";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
+import { preflightSchema, recordsSchema, rollbackSchema, smokeSchema, verifySchema } from "./runbook";
 
 export const CONFIG_NAMESPACE = "speculation";
 
@@ -393,6 +394,12 @@ export const stackConfigSchema = z.object({
         timeout: positiveDuration("longest a bench run may take").default("30m"),
     }).strict().prefault({}),
     hardening: hardeningSchema.prefault({}),
+    /** The runbook around a release (config/runbook.ts). */
+    preflight: preflightSchema,
+    smoke: smokeSchema,
+    verify: verifySchema,
+    records: recordsSchema,
+    rollback: rollbackSchema,
     kubernetes: z.object({
         /**
          * false: this stack deploys no Kubernetes objects and drives a service that runs elsewhere (the local stack
@@ -534,7 +541,7 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             ctx.addIssue({ code: "custom", path: ["kubernetes", "enabled"], message: "must be true in production" });
         }
     }
-    problems.push(...thresholdOrderProblems(cfg), ...productionProblems(cfg));
+    problems.push(...thresholdOrderProblems(cfg), ...productionProblems(cfg), ...runbookProblems(cfg));
     const canary = cfg.canary;
     if (!canary) return problems;
     if (canary.gate.source === "prometheus" && !canary.gate.prometheusUrl) {
@@ -605,6 +612,25 @@ function productionProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
     }
     if (cfg.nodes && cfg.nodes.maxFailPercentage > rules.maxFailPercentage) {
         problems.push({ path: ["nodes", "maxFailPercentage"], message: `must be ${rules.maxFailPercentage} in production (policy node-rollout-limits)` });
+    }
+    return problems;
+}
+
+/** Cross-key rules of the runbook keys (config/runbook.ts). */
+function runbookProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const p = cfg.preflight;
+    if (p?.chainRpcUrl && !p.stakePoolAddress) {
+        problems.push({ path: ["preflight", "stakePoolAddress"], message: "must be set when preflight.chainRpcUrl is set (the stake pool whose balance is checked)" });
+    }
+    if (cfg.environment === "production" && p) {
+        if (!p.chainRpcUrl) problems.push({ path: ["preflight", "chainRpcUrl"], message: "is required in production (seed 000: chain connectivity before a release)" });
+        if (p.minStakeSol < GO_NO_GO.minStakePoolSol) problems.push({ path: ["preflight", "minStakeSol"], message: `must be at least ${GO_NO_GO.minStakePoolSol} in production` });
+    }
+    // A rollback implies a 0 % target and speculation disabled (program.ts applies both): one config edit.
+    const r = cfg.rollback;
+    if (r && r.mode === "none" && r.lastKnownGood !== undefined) {
+        problems.push({ path: ["rollback", "lastKnownGood"], message: "only applies with rollback.mode emergency" });
     }
     return problems;
 }

@@ -35,6 +35,10 @@ export const GO_NO_GO = {
     /** Paging: error rate and p99 latency (003). */
     pageErrorRate: 0.01,
     pageP99Seconds: 5,
+    /** Stake-pool balance, SOL, below which a production release does not start (000). */
+    minStakePoolSol: 100,
+    /** Seed 000's smoke test 2: more than this many `speculation_*` lines on /metrics. */
+    smokeMinSpeculationMetrics: 10,
     /** Sentinel probe success ratio (003). */
     sentinelProbeSuccess: 0.95,
     /** Canary judge: the canary's error rate may exceed stable's by at most this (absolute) over the same window. */

@@ -225,3 +225,11 @@ export function rollingDeployment(args: {
         },
     };
 }
+
+/**
+ * Resource options of a Deployment an emergency rollback replaces (seed 000: scale to 0, wait, redeploy): any change
+ * is a replacement, and the old Deployment is deleted first.  pulumi-kubernetes deletes with foreground propagation
+ * by default and waits until the object is gone, i.e. until its pods have terminated; Pulumi deletes a dependent
+ * (the speculation service) before what it depends on (the proof workers), then creates them in order.
+ */
+export const REPLACE_FIRST: { deleteBeforeReplace: boolean; replaceOnChanges: string[] } = { deleteBeforeReplace: true, replaceOnChanges: ["*"] };

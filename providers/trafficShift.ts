@@ -1,7 +1,7 @@
 /**
  * TrafficShift: owns the live rollout percentage of one canary stage (feature-flag mode).
  *   create  → sets the stage's percentage through the admin API and confirms it took
- *   delete  → hands traffic back to the previous stage's percentage (0 for the first stage)
+ *   delete  → hands traffic back to the previous stage's percentage (0 for the first stage), never more than is live
  *   read    → reads /admin/status, so `pulumi refresh` shows a percentage changed out of band (or a gate's revert)
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -60,7 +60,12 @@ export const trafficShiftProvider: pulumi.dynamic.ResourceProvider = {
         return { id, props: { ...props, livePercentage: status.rolloutPercentage } };
     },
     async delete(_id: string, props: ShiftState) {
-        await setRolloutPercentage(props.serviceUrl, props.adminToken, props.previousPercentage ?? 0);
+        // Hands traffic back to the previous stage, but never more than is live: after a rollback's disable or a
+        // gate's revert (0 %, disabled) a removed stage leaves speculation disabled instead of re-enabling it.
+        const live = await readAdminStatus(props.serviceUrl);
+        const handBack = Math.min(props.previousPercentage ?? 0, live.enabled ? live.rolloutPercentage : 0);
+        if (handBack === 0 && !live.enabled && live.rolloutPercentage === 0) return;
+        await setRolloutPercentage(props.serviceUrl, props.adminToken, handBack);
     },
 };
 

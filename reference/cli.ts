@@ -9,12 +9,16 @@
  *          malformed=true, dropMetrics=speculation_rollback_rate, freezeMetrics=true, pendingOperations=200,
  *          drainPerSecond=5; the admin API alone: adminDelayMs=20000, adminFlapMs=500, adminDown=true; reset with the
  *          defaults)
+ *   chain  [--port 8899] [--fault key=value ...]
+ *          the Solana-compatible JSON-RPC stub (getHealth, getBalance); faults unhealthy=true, balanceSol=50,
+ *          responseDelayMs=20000, malformed=true (changed at run time by POST /admin/faults with $ADMIN_TOKEN)
  *   bench  [--url http://127.0.0.1:9090] [--requests 2000] [--concurrency 16]
  *          the bench workload; prints the BenchRun JSON on stdout
  */
 import { parseArgs } from "util";
 import { runBench } from "./bench";
 import { startProofWorker } from "./proofWorker";
+import { parseChainFaults, startChainRpc } from "./solanaRpc";
 import { parseFaults, startSpeculationService } from "./speculationService";
 
 function keyValues(list: string[]): Record<string, string> {
@@ -59,6 +63,15 @@ async function main(argv: string[]): Promise<void> {
         console.log(body);
         return;
     }
+    if (command === "chain") {
+        const { values } = parseArgs({ args: rest, options: { port: { type: "string", default: "8899" }, fault: { type: "string", multiple: true, default: [] } } });
+        const chain = await startChainRpc({ port: Number(values.port), adminToken: process.env.ADMIN_TOKEN, faults: parseChainFaults(keyValues(values.fault as string[])) });
+        console.log(JSON.stringify({ chainRpcUrl: chain.url, pid: process.pid }));
+        const stop = async () => { await chain.close(); process.exit(0); };
+        process.on("SIGTERM", stop);
+        process.on("SIGINT", stop);
+        return;
+    }
     if (command === "bench") {
         const { values } = parseArgs({ args: rest, options: {
             url: { type: "string", default: "http://127.0.0.1:9090" }, requests: { type: "string", default: "2000" }, concurrency: { type: "string", default: "16" },
@@ -66,7 +79,7 @@ async function main(argv: string[]): Promise<void> {
         console.log(JSON.stringify(await runBench(values.url as string, Number(values.requests), Number(values.concurrency))));
         return;
     }
-    throw new Error(`unknown command "${command ?? ""}"; allowed: serve, fault, bench`);
+    throw new Error(`unknown command "${command ?? ""}"; allowed: serve, fault, chain, bench`);
 }
 
 main(process.argv.slice(2)).catch((e) => {

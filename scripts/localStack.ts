@@ -14,6 +14,7 @@ import { nodeAddress } from "../lib/nodes/address";
 import { defineStack } from "../program";
 import { startProofWorker, RunningProofWorker } from "../reference/proofWorker";
 import { startFleet, TestFleet, writeAlysBinary } from "../reference/sshFleet";
+import { RunningChainRpc, startChainRpc } from "../reference/solanaRpc";
 import { RunningSpeculationService, startSpeculationService } from "../reference/speculationService";
 
 export const ROOT = path.resolve(__dirname, "..");
@@ -30,6 +31,8 @@ export interface LocalEnvironment {
     binDir: string;
     service: RunningSpeculationService;
     worker: RunningProofWorker;
+    /** The Solana JSON-RPC stub the preflight checks (chain health, stake-pool balance). */
+    chain: RunningChainRpc;
     fleet?: TestFleet;
     /** The binary the node rollout ships (the reference `alys` program at the release version). */
     nodeBinary?: string;
@@ -56,6 +59,7 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
     const adminToken = randomBytes(24).toString("base64url");
     const worker = await startProofWorker({ adminToken });
     const service = await startSpeculationService({ adminToken, version: opts.release ?? "v1.2.4" });
+    const chain = await startChainRpc({ adminToken });
     let fleet: TestFleet | undefined;
     let nodeBinary: string | undefined;
     if (opts.nodes > 0) {
@@ -63,7 +67,7 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
         nodeBinary = writeAlysBinary(path.join(workDir, "alys"), opts.release ?? "v1.2.4");
     }
     return {
-        workDir, binDir, service, worker, fleet, nodeBinary, adminToken, passphrase, sshPrivateKey: fleet?.privateKey,
+        workDir, binDir, service, worker, chain, fleet, nodeBinary, adminToken, passphrase, sshPrivateKey: fleet?.privateKey,
         envVars: {
             PULUMI_BACKEND_URL: `file://${path.join(workDir, "state")}`,
             PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile,
@@ -75,6 +79,7 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
         stop: async () => {
             await service.close();
             await worker.close();
+            await chain.close();
             await fleet?.stop();
         },
     };
@@ -91,6 +96,8 @@ export function localConfig(env: LocalEnvironment, edit: (c: Record<string, any>
         command: `npm run -s reference -- bench --url "$BENCH_TARGET_URL" --requests 2000 --concurrency 16`,
         resultsDir: path.join(env.workDir, "artifacts/benchmarks"),
     };
+    c["speculation:preflight"] = { ...c["speculation:preflight"], chainRpcUrl: env.chain.url };
+    c["speculation:records"] = { ...c["speculation:records"], artifactsDir: path.join(env.workDir, "artifacts/releases") };
     if (env.fleet) {
         const p = env.fleet.paths;
         c["speculation:nodes"] = {

@@ -3,6 +3,7 @@
  * Threshold lines come from the same numbers the gates use.
  */
 import { StageThresholds } from "../../config/thresholds";
+import { RECORD_SERIES, RELEASES_EXPR, REVERTS_EXPR } from "../records/series";
 import { RECORDED } from "./rules";
 
 interface Panel {
@@ -12,9 +13,24 @@ interface Panel {
     thresholds?: { value: number; color: "orange" | "red" }[];
 }
 
-function render(uid: string, title: string, panels: Panel[]): Record<string, unknown> {
+interface Annotation {
+    name: string;
+    expr: string;
+    iconColor: string;
+    titleFormat: string;
+}
+
+function render(uid: string, title: string, panels: Panel[], annotations: Annotation[] = []): Record<string, unknown> {
     return {
         uid,
+        ...(annotations.length ? {
+            annotations: {
+                list: annotations.map((a) => ({
+                    ...a, datasource: { type: "prometheus", uid: "prometheus" }, enable: true, useValueForTime: true, step: "60s",
+                    tagKeys: "environment,version", textFormat: "{{version}}",
+                })),
+            },
+        } : {}),
         title,
         schemaVersion: 39,
         tags: ["agenc", "speculation"],
@@ -60,6 +76,12 @@ export function canaryDashboard(t: StageThresholds): Record<string, unknown> {
         },
         { title: "Pending speculative operations", expr: ["sum(speculation_pending_operations_count)"] },
         { title: "Operations by result", expr: ["sum by (result) (rate(speculation_operations_total[5m]))"], unit: "ops" },
+        // Deployment records (lib/records/): what each release reached, and when it was reverted.
+        { title: "Releases: rollout reached", expr: [`max by (version) (${RECORD_SERIES.rolloutPercentage})`], unit: "percent" },
+        { title: "Reverts (full / emergency rollback)", expr: [`max by (version, mode) (${RECORD_SERIES.revertTimestamp}) * 1000`], unit: "dateTimeAsIso" },
+    ], [
+        { name: "Releases", expr: RELEASES_EXPR, iconColor: "green", titleFormat: "release {{version}}" },
+        { name: "Reverts", expr: REVERTS_EXPR, iconColor: "red", titleFormat: "{{mode}} rollback of {{version}}" },
     ]);
 }
 

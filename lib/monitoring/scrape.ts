@@ -11,13 +11,16 @@ export interface ScrapeJob {
 
 export const SPECULATION_PORT = 9090;
 export const PROOF_WORKER_PORT = 9091;
+/** The scrape jobs of the two workloads (the preflight checks both are up when the gates read Prometheus). */
+export const SPECULATION_JOB = "agenc-speculation";
+export const PROOF_WORKERS_JOB = "proof-workers";
 
 export function scrapeJobs(nodeHosts: string[]): ScrapeJob[] {
     const on = (port: number) => nodeHosts.map((h) => `${h}:${port}`);
     return [
         // Both tracks of a canary or blue-green pair, told apart by their Service's track label (lib/judge reads it).
-        { job: "agenc-speculation", app: "agenc-speculation|agenc-speculation-canary|agenc-speculation-green", port: SPECULATION_PORT, tracks: true },
-        { job: "proof-workers", app: "proof-workers", port: PROOF_WORKER_PORT },
+        { job: SPECULATION_JOB, app: "agenc-speculation|agenc-speculation-canary|agenc-speculation-green", port: SPECULATION_PORT, tracks: true },
+        { job: PROOF_WORKERS_JOB, app: "proof-workers", port: PROOF_WORKER_PORT },
         { job: "alys-consensus", port: 9090, staticTargets: on(9090) },
         { job: "alys-lighthouse", port: 5054, staticTargets: on(5054) },
         { job: "alys-actors", port: 9091, staticTargets: on(9091) },

@@ -49,6 +49,9 @@ describe("the real engine: operator workflows on the local stack", function () {
         expect(up.summary.result).to.equal("succeeded");
         expect(up.outputs.gateVerdicts.value).to.deep.equal(["pass"]);
         expect(up.outputs.benchVerdict.value).to.equal("pass");
+        expect(up.outputs.preflightVerdict.value).to.equal("pass");
+        expect(up.outputs.smokeVerdict.value).to.equal("pass");
+        expect(env.chain.calls).to.include.members(["getHealth", "getBalance"]);
         expect(up.outputs.nodeDeployment.value).to.include({ status: "deployed", version: "v1.2.4", nodeCount: 2 });
         expect(env.service.state).to.include({ enabled: true, rolloutPercentage: 10 });
         for (const n of env.fleet!.nodes) expect(env.fleet!.installedVersion(n)).to.equal("v1.2.4");
@@ -76,6 +79,20 @@ describe("the real engine: operator workflows on the local stack", function () {
         await open(50);
         await stack.up(pack("local"));
         expect(env.service.state.rolloutPercentage, "the next up re-applies the stage's percentage").to.equal(50);
+    });
+
+    it("an unhealthy chain stops the next release edit at preflight with the table: traffic and stages unchanged", async () => {
+        env.chain.setFaults({ unhealthy: true });
+        await open(100);
+        const err = await stack.up(pack("local")).then(() => undefined, (e: Error) => e);
+        env.chain.setFaults({ unhealthy: false });
+        expect(err, "a release edit went ahead with an unhealthy chain").to.not.equal(undefined);
+        expect(err!.message).to.match(/preflight failed: 1 check\(s\) failed \(chain-health\); nothing after this step was changed/);
+        expect(err!.message).to.match(/chain-health\s+getHealth at http:\S+\s+error: getHealth: RPC error -32005 Node is unhealthy\s+"ok"\s+FAIL/);
+        expect(env.service.state.rolloutPercentage).to.equal(50);
+        const state = await stack.exportStack();
+        // Nothing of stage 3 measured or shifted: its baseline and shift wait for the preflight like stage 1's.
+        expect(state.deployment.resources.filter((r: { urn: string }) => /(TrafficShift|ErrorBaseline)::stage-3-100pct/.test(r.urn))).to.deep.equal([]);
     });
 
     it("a fault in the service fails the next stage at its gate: traffic back to 0 %, the message names the metric", async () => {
@@ -121,6 +138,29 @@ describe("the real engine: operator workflows on the local stack", function () {
             expect(logs.includes(value), `${name} in the engine's output`).to.equal(false);
         }
         expect(exported).to.match(/"ciphertext":/);
+    });
+
+    it("full rollback as one config edit: speculation disabled, pending operations drained with a line per poll, left disabled", async () => {
+        // Live traffic with a backlog of in-flight speculative operations that settles at 100/s once disabled.
+        Object.assign(env.service.state, { enabled: true, rolloutPercentage: 50 });
+        env.service.setFaults({ pendingOperations: 300, drainPerSecond: 100 });
+        let output = "";
+        await open(50, (c) => { c["speculation:rollback"] = { mode: "full", drainPollInterval: "1s", drainTimeout: "60s" }; });
+        const up = await stack.up({ ...pack("local"), onOutput: (o) => { output += o; log(o); } });
+        expect(up.summary.result).to.equal("succeeded");
+        expect(output).to.include("[drain] speculation disabled (read back: disabled at 0 %)");
+        expect(output).to.match(/\[drain\] poll 1: pending operations \d+ \(waiting for < 10/);
+        expect(output).to.match(/\[drain\] poll \d+: pending operations \d \(< 10: drained after/);
+        expect(up.outputs.rolloutPercentage.value).to.equal(0);
+        expect(up.outputs.rollback.value.verdict).to.equal("pass");
+        // Every stage was removed and none handed traffic back: speculation stays disabled until the operator says.
+        expect(env.service.state).to.include({ enabled: false, rolloutPercentage: 0 });
+        const state = await stack.exportStack();
+        expect(state.deployment.resources.filter((r: { type: string }) => r.type === "agenc:deploy:CanaryStage")).to.deep.equal([]);
+        const records = readFileSync(path.join(env.workDir, "artifacts/releases/deployments.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        expect(records[records.length - 1]).to.include({ outcome: "rollback-full", rolloutPercentage: 0 });
+        expect(records[records.length - 1].verdicts).to.include({ drain: "pass", smoke: "pass" });
+        env.service.setFaults({ pendingOperations: 0 });
     });
 
     it("pulumi destroy cleans up: traffic handed back to 0 %, every node restored to its backup", async () => {

@@ -53,6 +53,19 @@ describe("TrafficShift provider", () => {
         } finally { server.close(); }
     });
 
+    it("delete never hands back more than is live: after a rollback's disable (0 %) speculation stays disabled", async () => {
+        const state = { enabled: true, percentage: 25 };
+        const { server, url } = await adminApi(state);
+        try {
+            Object.assign(state, { enabled: false, percentage: 0 });     // the rollback disabled speculation
+            await p.delete("stage-2-25pct", { ...inputs(url), livePercentage: 25 });
+            expect(state).to.deep.equal({ enabled: false, percentage: 0 });
+            Object.assign(state, { enabled: true, percentage: 5 });      // lowered by hand below the previous stage
+            await p.delete("stage-2-25pct", { ...inputs(url), livePercentage: 25 });
+            expect(state).to.deep.equal({ enabled: true, percentage: 5 });
+        } finally { server.close(); }
+    });
+
     it("read shows a percentage changed out of band, and diff then asks to re-apply", async () => {
         const state = { enabled: true, percentage: 25 };
         const { server, url } = await adminApi(state);

@@ -1,0 +1,61 @@
+/**
+ * The deployment record of a release (date, version, stages reached, verdicts, duration, operator): appended as one
+ * JSON line to a log and pushed as rollout series to a Prometheus Pushgateway (prom-client's client), so the canary
+ * dashboard shows releases and reverts.  A record never claims more than happened: it is written after the steps it
+ * names, from their recorded verdicts.
+ */
+import { RECORD_JOB, RECORD_SERIES } from "./series";
+
+export type RecordOutcome = "released" | "rollback-full" | "rollback-emergency";
+
+export interface DeploymentRecord {
+    date: string;
+    environment: string;
+    version: string;
+    previousVersion: string;
+    outcome: RecordOutcome;
+    /** Stages declared by this update, each passed (their gates precede the record). */
+    stagesReached: { name: string; percentage: number }[];
+    rolloutPercentage: number;
+    /** Step → verdict (preflight, smoke, bench, each stage's gate, verify, drain, nodes). */
+    verdicts: Record<string, string>;
+    durationSeconds: number;
+    operator: string;
+}
+
+export function appendRecord(logFile: string, record: DeploymentRecord): void {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = require("fs") as typeof import("fs");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const path = require("path") as typeof import("path");
+    fs.mkdirSync(path.dirname(logFile), { recursive: true });
+    fs.appendFileSync(logFile, JSON.stringify(record) + "\n");
+}
+
+/**
+ * Pushes the record's series to the version's group (RECORD_GROUPING).  POST replaces only the metric names pushed,
+ * so a revert keeps the release timestamp and a later release keeps the last revert.
+ */
+export async function pushRecord(pushgatewayUrl: string, record: DeploymentRecord, timeoutMs: number): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const prom = require("prom-client") as typeof import("prom-client");
+    const registry = new prom.Registry();
+    const g = (name: string, help: string, labelNames: string[]) => new prom.Gauge({ name, help, labelNames, registers: [registry] });
+    const base = { environment: record.environment, version: record.version };
+    const at = Date.parse(record.date) / 1000;
+    if (record.outcome === "released") {
+        g(RECORD_SERIES.releaseTimestamp, "Unix time of the last record that released this version", ["environment", "version"]).set(base, at);
+    }
+    g(RECORD_SERIES.rolloutPercentage, "Rollout percentage the release reached", ["environment", "version"]).set(base, record.rolloutPercentage);
+    g(RECORD_SERIES.stagesReached, "Canary stages reached", ["environment", "version"]).set(base, record.stagesReached.length);
+    g(RECORD_SERIES.duration, "Seconds the update took up to the record", ["environment", "version"]).set(base, record.durationSeconds);
+    const verdictLabels = Object.fromEntries(Object.entries(record.verdicts).map(([k, v]) => [`verdict_${k.replace(/[^a-zA-Z0-9_]/g, "_")}`, v]));
+    g(RECORD_SERIES.info, "Deployment record", ["environment", "version", "outcome", "previous_version", "operator", ...Object.keys(verdictLabels)])
+        .set({ ...base, outcome: record.outcome, previous_version: record.previousVersion, operator: record.operator, ...verdictLabels }, 1);
+    if (record.outcome !== "released") {
+        g(RECORD_SERIES.revertTimestamp, "Unix time of the last revert", ["environment", "version", "mode"])
+            .set({ ...base, mode: record.outcome.replace("rollback-", "") }, at);
+    }
+    const gateway = new prom.Pushgateway(pushgatewayUrl, { timeout: timeoutMs }, registry);
+    await gateway.pushAdd({ jobName: RECORD_JOB, groupings: base });
+}

@@ -1,0 +1,100 @@
+/**
+ * Seed 000's smoke tests, as functions: the six of `smoke-test.sh` (health, more than 10 `speculation_*` metrics,
+ * admin status, the config API read as `.speculation.enabled`, proof workers, chain connectivity) and the manual
+ * synthetic speculation (`POST /admin/test/speculation`, then `GET /admin/test/speculation/latest`).
+ *
+ * `runSmokeTests` runs them against any track: the stable service before stage 1 shifts, or a canary / green
+ * track before it gets traffic.  Where the seed only warns (test 5, proof workers), this suite fails when a proof
+ * worker URL is given: a track whose workers are down must not take traffic.
+ */
+import { GO_NO_GO } from "../../config/thresholds";
+import { readAdminConfig } from "../adminApi";
+import { fetchWithin } from "../http";
+import { Check, runChecks, StepReport } from "../runbook/steps";
+
+export interface SmokeTarget {
+    /** The track's service URL (stable, canary or green). */
+    serviceUrl: string;
+    /** The track's proof workers; without it test 5 is skipped (the seed only warns). */
+    proofWorkerUrl?: string;
+    adminToken: string;
+    timeoutMs: number;
+    /** Run the synthetic speculation (default true). */
+    synthetic?: boolean;
+    /** Name in the progress lines and the report (`smoke`, `smoke-canary`). */
+    step?: string;
+}
+
+async function getJson(url: string, timeoutMs: number, token?: string): Promise<{ status: number; body: any }> {
+    const res = await fetchWithin(url, token ? { headers: { authorization: `Bearer ${token}` } } : {}, timeoutMs);
+    if (!res.ok) throw new Error(`${res.failure === "timeout" ? res.why : `unreachable (${res.why})`}`);
+    let body: unknown;
+    try { body = JSON.parse(res.text); } catch { throw new Error(`HTTP ${res.status}, body is not JSON`); }
+    return { status: res.status, body };
+}
+
+const brief = (v: unknown) => { const s = JSON.stringify(v); return s.length > 80 ? `${s.slice(0, 77)}...` : s; };
+
+export function smokeChecks(t: SmokeTarget): Check[] {
+    const s = t.serviceUrl;
+    const checks: Check[] = [
+        {
+            name: "1-health", target: `GET ${s}/health`, expected: ".status == \"healthy\"",
+            run: async () => { const r = await getJson(`${s}/health`, t.timeoutMs); return { ok: r.status === 200 && r.body?.status === "healthy", observed: `HTTP ${r.status} ${brief(r.body)}` }; },
+        },
+        {
+            name: "2-metrics", target: `GET ${s}/metrics`, expected: `> ${GO_NO_GO.smokeMinSpeculationMetrics} lines ^speculation_`,
+            run: async () => {
+                const res = await fetchWithin(`${s}/metrics`, {}, t.timeoutMs);
+                if (!res.ok) throw new Error(res.why);
+                const count = res.text.split("\n").filter((l) => l.startsWith("speculation_")).length;
+                return { ok: res.status === 200 && count > GO_NO_GO.smokeMinSpeculationMetrics, observed: `HTTP ${res.status}, ${count} speculation_ lines` };
+            },
+        },
+        {
+            name: "3-admin-status", target: `GET ${s}/admin/status`, expected: ".speculation present",
+            run: async () => { const r = await getJson(`${s}/admin/status`, t.timeoutMs, t.adminToken); return { ok: r.status === 200 && !!r.body?.speculation, observed: `HTTP ${r.status} ${brief(r.body?.speculation ?? r.body)}` }; },
+        },
+        {
+            name: "4-config-api", target: `GET ${s}/admin/config (bearer)`, expected: ".speculation.enabled != null",
+            run: async () => { const c = await readAdminConfig(s, t.adminToken, t.timeoutMs); return { ok: true, observed: `enabled=${c.enabled}, rollout=${c.rolloutPercentage} %` }; },
+        },
+        {
+            name: "5-proof-workers", target: t.proofWorkerUrl ? `GET ${t.proofWorkerUrl}/health` : "proof workers", expected: ".status == \"healthy\"",
+            run: async () => {
+                if (!t.proofWorkerUrl) return { ok: "skip" as const, observed: "no proof worker URL configured (the seed only warns)" };
+                const r = await getJson(`${t.proofWorkerUrl}/health`, t.timeoutMs);
+                return { ok: r.status === 200 && r.body?.status === "healthy", observed: `HTTP ${r.status} ${brief(r.body)}` };
+            },
+        },
+        {
+            name: "6-chain", target: `GET ${s}/admin/chain-status (bearer)`, expected: ".connected == true",
+            run: async () => { const r = await getJson(`${s}/admin/chain-status`, t.timeoutMs, t.adminToken); return { ok: r.status === 200 && r.body?.connected === true, observed: `HTTP ${r.status} ${brief(r.body)}` }; },
+        },
+    ];
+    if (t.synthetic !== false) {
+        checks.push({
+            name: "7-synthetic", target: `POST ${s}/admin/test/speculation, GET …/latest`, expected: "latest is this run, result \"ok\"",
+            run: async () => {
+                const before = Date.now();
+                const res = await fetchWithin(`${s}/admin/test/speculation`, {
+                    method: "POST", headers: { authorization: `Bearer ${t.adminToken}`, "content-type": "application/json" },
+                    body: JSON.stringify({ type: "synthetic", depth: 2 }),
+                }, t.timeoutMs);
+                if (!res.ok) throw new Error(res.why);
+                if (res.status < 200 || res.status > 299) return { ok: false, observed: `POST: HTTP ${res.status} ${res.text.slice(0, 60)}` };
+                const latest = await getJson(`${s}/admin/test/speculation/latest`, t.timeoutMs, t.adminToken);
+                const l = latest.body?.latest;
+                // The latest run must be the one just started (not an older one still reported).
+                const ours = typeof l?.at === "string" && Date.parse(l.at) >= before - 1000;
+                return { ok: latest.status === 200 && ours && l.result === "ok", observed: `${ours ? "" : "stale: "}${brief(l)}` };
+            },
+        });
+    }
+    return checks;
+}
+
+/** Runs the suite against one track and returns its report (never throws; a failed check is a row). */
+export function runSmokeTests(t: SmokeTarget, log?: (line: string) => void): Promise<StepReport> {
+    return runChecks(t.step ?? "smoke", smokeChecks(t), log);
+}

@@ -1,0 +1,97 @@
+/**
+ * DeploymentRecord: the last step of every `pulumi up` that changes what a release reached (lib/records/).  It
+ * waits for every step it names, appends the record to the log and pushes it to the Pushgateway when one is
+ * configured.
+ *   create/update → append + push; a push that fails fails `pulumi up` (the log line is already written and says so)
+ *   diff          → a new record when version, outcome, stages, percentage or a verdict changed, or the push failed
+ *   read/delete   → the log is history: nothing to read back or undo
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { appendRecord, DeploymentRecord, pushRecord, RecordOutcome } from "../lib/records/record";
+import { failStep } from "../lib/runbook/steps";
+
+export const DEPLOYMENT_RECORD_TYPE = "DeploymentRecord";
+
+export interface DeploymentRecordArgs {
+    environment: pulumi.Input<string>;
+    version: pulumi.Input<string>;
+    previousVersion: pulumi.Input<string>;
+    outcome: pulumi.Input<RecordOutcome>;
+    stagesReached: pulumi.Input<{ name: string; percentage: number }[]>;
+    rolloutPercentage: pulumi.Input<number>;
+    verdicts: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** When this `pulumi up` started (the program's start): the record's duration runs from here. */
+    startedAt: pulumi.Input<string>;
+    operator: pulumi.Input<string>;
+    logFile: pulumi.Input<string>;
+    pushgatewayUrl?: pulumi.Input<string | undefined>;
+    timeoutMs: pulumi.Input<number>;
+}
+
+interface RecordState {
+    environment: string;
+    version: string;
+    previousVersion: string;
+    outcome: RecordOutcome;
+    stagesReached: { name: string; percentage: number }[];
+    rolloutPercentage: number;
+    verdicts: Record<string, string>;
+    startedAt: string;
+    operator: string;
+    logFile: string;
+    pushgatewayUrl?: string;
+    timeoutMs: number;
+    record?: DeploymentRecord;
+    pushed?: boolean;
+}
+
+async function write(inputs: RecordState, id: string): Promise<RecordState> {
+    const now = new Date();
+    const record: DeploymentRecord = {
+        date: now.toISOString(), environment: inputs.environment, version: inputs.version, previousVersion: inputs.previousVersion,
+        outcome: inputs.outcome, stagesReached: inputs.stagesReached, rolloutPercentage: inputs.rolloutPercentage,
+        verdicts: Object.fromEntries(Object.entries(inputs.verdicts ?? {}).map(([k, v]) => [k, String(v ?? "not run")])),
+        durationSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(inputs.startedAt)) / 100) / 10),
+        operator: inputs.operator,
+    };
+    appendRecord(inputs.logFile, record);
+    console.log(`[record] ${record.version} ${record.outcome} at ${record.rolloutPercentage} % appended to ${inputs.logFile}`);
+    if (!inputs.pushgatewayUrl) return { ...inputs, record, pushed: false };
+    try {
+        await pushRecord(inputs.pushgatewayUrl, record, inputs.timeoutMs);
+    } catch (e) {
+        failStep(id, { ...inputs, record, pushed: false },
+            `deployment record of ${record.version} (${record.outcome}) appended to ${inputs.logFile}, but the push to ${inputs.pushgatewayUrl} failed: ${(e as Error).message}`);
+    }
+    console.log(`[record] pushed to ${inputs.pushgatewayUrl}`);
+    return { ...inputs, record, pushed: true };
+}
+
+export const deploymentRecordProvider: pulumi.dynamic.ResourceProvider = {
+    async diff(_id: string, olds: RecordState, news: RecordState) {
+        const keys = ["environment", "version", "previousVersion", "outcome", "stagesReached", "rolloutPercentage", "verdicts", "pushgatewayUrl", "logFile"] as const;
+        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        return { changes: changed.length > 0 || (!!news.pushgatewayUrl && olds.pushed !== true) };
+    },
+    async create(inputs: RecordState) {
+        return { id: "deployment-record", outs: await write(inputs, "deployment-record") };
+    },
+    async update(id: string, _olds: RecordState, news: RecordState) {
+        return { outs: await write(news, id) };
+    },
+    async read(id: string, props: RecordState) {
+        return { id, props };
+    },
+    async delete() {
+        // The log is history.
+    },
+};
+
+export class DeploymentRecordResource extends pulumi.dynamic.Resource {
+    declare readonly record: pulumi.Output<DeploymentRecord>;
+    declare readonly pushed: pulumi.Output<boolean>;
+
+    constructor(name: string, args: DeploymentRecordArgs, opts?: pulumi.CustomResourceOptions) {
+        super(deploymentRecordProvider, name, { ...args, record: undefined, pushed: undefined }, opts, "agenc", DEPLOYMENT_RECORD_TYPE);
+    }
+}

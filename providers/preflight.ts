@@ -1,0 +1,97 @@
+/**
+ * Preflight: seed 000's prerequisites, checked before a release changes anything (lib/preflight/).
+ *   create/update → runs every check; any failure fails `pulumi up` with the table, and nothing that depends on it
+ *                   (workloads, bench, smoke tests, traffic, nodes) changes
+ *   diff          → runs again whenever the release edit changes (`trigger`) or the last run did not pass
+ *   read/delete   → keep the recorded report; nothing live to undo
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { PreflightTarget, runPreflight, SecretSource } from "../lib/preflight/checks";
+import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
+
+export const PREFLIGHT_TYPE = "Preflight";
+
+export interface PreflightArgs {
+    /** The release edit this run vouches for (version, target, rollback): a new one runs the checks again. */
+    trigger: pulumi.Input<string>;
+    chainRpcUrl: pulumi.Input<string>;
+    stakePoolAddress: pulumi.Input<string>;
+    /** Minimum stake-pool balance, SOL. */
+    minStakeSol: pulumi.Input<number>;
+    /** Where the secret is checked: the program's own Secret (name and keys), or the admin API. */
+    secretSource: pulumi.Input<{ kind: "kubernetes"; name: string; keys: string[] } | { kind: "admin-api"; serviceUrl: string }>;
+    /** The admin token (a secret) for the admin-api source. */
+    adminToken?: pulumi.Input<string>;
+    prometheus?: pulumi.Input<{ url: string; jobs: string[] }>;
+    timeoutMs: pulumi.Input<number>;
+    artifactsDir: pulumi.Input<string>;
+}
+
+interface PreflightState {
+    trigger: string;
+    chainRpcUrl: string;
+    stakePoolAddress: string;
+    minStakeSol: number;
+    secretSource: { kind: "kubernetes"; name: string; keys: string[] } | { kind: "admin-api"; serviceUrl: string };
+    adminToken?: string;
+    prometheus?: { url: string; jobs: string[] };
+    timeoutMs: number;
+    artifactsDir: string;
+    verdict?: "pass" | "fail";
+    report?: StepReport;
+    artifact?: string;
+}
+
+async function runStep(inputs: PreflightState, id: string): Promise<PreflightState> {
+    const secret: SecretSource = inputs.secretSource.kind === "kubernetes"
+        ? inputs.secretSource
+        : { kind: "admin-api", serviceUrl: inputs.secretSource.serviceUrl, adminToken: inputs.adminToken ?? "" };
+    const target: PreflightTarget = {
+        chainRpcUrl: inputs.chainRpcUrl, stakePoolAddress: inputs.stakePoolAddress, minStakeSol: inputs.minStakeSol,
+        secret, prometheus: inputs.prometheus, timeoutMs: inputs.timeoutMs,
+    };
+    const report = await runPreflight(target);
+    const artifact = writeStepReport(inputs.artifactsDir, "preflight", report);
+    const outs: PreflightState = { ...inputs, verdict: report.verdict, report, artifact };
+    if (report.verdict === "fail") {
+        const { adminToken: _t, ...properties } = outs;
+        failStep(id, properties, `${stepFailureMessage(report, "preflight failed")}\nreport: ${artifact}`);
+    }
+    return outs;
+}
+
+export const preflightProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: PreflightState, news: PreflightState) {
+        const failures: pulumi.dynamic.CheckFailure[] = [];
+        if (typeof news.minStakeSol === "number" && !(news.minStakeSol >= 0)) failures.push({ property: "minStakeSol", reason: "must be 0 or more" });
+        if (typeof news.timeoutMs === "number" && !(news.timeoutMs >= 1)) failures.push({ property: "timeoutMs", reason: "must be at least 1" });
+        return { inputs: news, failures };
+    },
+    async diff(_id: string, olds: PreflightState, news: PreflightState) {
+        const keys = ["trigger", "chainRpcUrl", "stakePoolAddress", "minStakeSol", "secretSource", "prometheus", "timeoutMs", "adminToken"] as const;
+        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        return { changes: changed.length > 0 || olds.verdict !== "pass" };
+    },
+    async create(inputs: PreflightState) {
+        return { id: "preflight", outs: await runStep(inputs, "preflight") };
+    },
+    async update(id: string, _olds: PreflightState, news: PreflightState) {
+        return { outs: await runStep(news, id) };
+    },
+    async read(id: string, props: PreflightState) {
+        return { id, props };
+    },
+    async delete() {
+        // The report stays under artifactsDir; nothing live to undo.
+    },
+};
+
+export class Preflight extends pulumi.dynamic.Resource {
+    declare readonly verdict: pulumi.Output<"pass" | "fail">;
+    declare readonly report: pulumi.Output<StepReport>;
+
+    constructor(name: string, args: PreflightArgs, opts?: pulumi.CustomResourceOptions) {
+        super(preflightProvider, name, { ...args, verdict: undefined, report: undefined, artifact: undefined },
+            { ...opts, additionalSecretOutputs: ["adminToken"] }, "agenc", PREFLIGHT_TYPE);
+    }
+}

@@ -1,0 +1,97 @@
+/**
+ * ReleaseSmokeTest: seed 000's smoke tests and the synthetic speculation against one track (lib/smoke/), after its
+ * service is ready and before it gets traffic.  Reusable for any track: the stable service before stage 1, a
+ * canary or green track before its first weight (`track` names it in the table and the URN).
+ *   create/update → runs the suite; any failure fails `pulumi up` with the table, before traffic moves
+ *   diff          → runs again for a new version, URL or trigger, or when the last run did not pass
+ *   read/delete   → keep the recorded report; nothing live to undo
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
+import { runSmokeTests } from "../lib/smoke/suite";
+
+export const RELEASE_SMOKE_TEST_TYPE = "ReleaseSmokeTest";
+
+export interface ReleaseSmokeTestArgs {
+    /** Which track this is (`stable`, `canary`, `green`): in the report's name and the failure. */
+    track: pulumi.Input<string>;
+    /** The release on the track: a new one runs the suite again. */
+    version: pulumi.Input<string>;
+    serviceUrl: pulumi.Input<string>;
+    proofWorkerUrl?: pulumi.Input<string | undefined>;
+    /** The admin token (a secret). */
+    adminToken: pulumi.Input<string>;
+    timeoutMs: pulumi.Input<number>;
+    /** Run the synthetic speculation too (default true). */
+    synthetic?: pulumi.Input<boolean>;
+    /** Anything else that should run the suite again when it changes (e.g. the config checksum of the pods). */
+    trigger?: pulumi.Input<string>;
+    artifactsDir: pulumi.Input<string>;
+}
+
+interface SmokeState {
+    track: string;
+    version: string;
+    serviceUrl: string;
+    proofWorkerUrl?: string;
+    adminToken: string;
+    timeoutMs: number;
+    synthetic?: boolean;
+    trigger?: string;
+    artifactsDir: string;
+    verdict?: "pass" | "fail";
+    report?: StepReport;
+    artifact?: string;
+}
+
+async function runStep(inputs: SmokeState, id: string): Promise<SmokeState> {
+    const step = `smoke-${inputs.track}`;
+    const report = await runSmokeTests({
+        step, serviceUrl: inputs.serviceUrl, proofWorkerUrl: inputs.proofWorkerUrl || undefined, adminToken: inputs.adminToken,
+        timeoutMs: inputs.timeoutMs, synthetic: inputs.synthetic !== false,
+    });
+    const artifact = writeStepReport(inputs.artifactsDir, step, report);
+    const outs: SmokeState = { ...inputs, verdict: report.verdict, report, artifact };
+    if (report.verdict === "fail") {
+        const { adminToken: _t, ...properties } = outs;
+        failStep(id, properties, `${stepFailureMessage(report, `smoke tests of the ${inputs.track} track (${inputs.version}) failed`)}\nreport: ${artifact}`);
+    }
+    return outs;
+}
+
+export const releaseSmokeTestProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: SmokeState, news: SmokeState) {
+        const failures: pulumi.dynamic.CheckFailure[] = [];
+        if (typeof news.timeoutMs === "number" && !(news.timeoutMs >= 1)) failures.push({ property: "timeoutMs", reason: "must be at least 1" });
+        return { inputs: news, failures };
+    },
+    async diff(_id: string, olds: SmokeState, news: SmokeState) {
+        const keys = ["track", "version", "serviceUrl", "proofWorkerUrl", "timeoutMs", "synthetic", "trigger", "adminToken"] as const;
+        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        return { changes: changed.length > 0 || olds.verdict !== "pass" };
+    },
+    async create(inputs: SmokeState) {
+        const id = `smoke-${inputs.track}`;
+        return { id, outs: await runStep(inputs, id) };
+    },
+    async update(id: string, _olds: SmokeState, news: SmokeState) {
+        return { outs: await runStep(news, id) };
+    },
+    async read(id: string, props: SmokeState) {
+        return { id, props };
+    },
+    async delete() {
+        // The report stays under artifactsDir; nothing live to undo.
+    },
+};
+
+/** One smoke-test run against a track; depend on it to move traffic only after the track passed. */
+export class ReleaseSmokeTest extends pulumi.dynamic.Resource {
+    declare readonly verdict: pulumi.Output<"pass" | "fail">;
+    declare readonly report: pulumi.Output<StepReport>;
+
+    constructor(name: string, args: ReleaseSmokeTestArgs, opts?: pulumi.CustomResourceOptions) {
+        super(releaseSmokeTestProvider, name, { ...args, verdict: undefined, report: undefined, artifact: undefined },
+            { ...opts, additionalSecretOutputs: ["adminToken"] }, "agenc", RELEASE_SMOKE_TEST_TYPE);
+    }
+}
