@@ -632,5 +632,16 @@ function runbookProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
     if (r && r.mode === "none" && r.lastKnownGood !== undefined) {
         problems.push({ path: ["rollback", "lastKnownGood"], message: "only applies with rollback.mode emergency" });
     }
+    // In production images are pinned by digest: a rollback needs the digest of the version it goes back to.
+    if (r && r.mode !== "none" && cfg.environment === "production" && cfg.release) {
+        if (r.lastKnownGood !== undefined && r.lastKnownGood !== cfg.release.previousVersion) {
+            problems.push({ path: ["rollback", "lastKnownGood"], message: `must be release.previousVersion (${cfg.release.previousVersion}) in production, whose images are pinned by previousDigest; set release.previousVersion to ${r.lastKnownGood} and its digests instead` });
+        }
+        for (const image of ["speculation", "proofWorker"] as const) {
+            if (!cfg.release.images[image].previousDigest) {
+                problems.push({ path: ["release", "images", image, "previousDigest"], message: `is required in production for a ${r.mode} rollback (the workloads go back to release.previousVersion pinned by its digest)` });
+            }
+        }
+    }
     return problems;
 }

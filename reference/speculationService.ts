@@ -291,8 +291,11 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
             if (faults.freezeMetrics && frozen !== undefined) return send(res, 200, frozen, registry.contentType);
             let text = await registry.metrics();
             if (faults.dropMetrics.length > 0) {
+                // A dropped histogram takes its _bucket, _sum and _count series with it.
+                const series = (line: string, name: string) => ["", "_bucket", "_sum", "_count"].some((suffix) =>
+                    line.startsWith(`${name}${suffix} `) || line.startsWith(`${name}${suffix}{`));
                 text = text.split("\n").filter((line) => !faults.dropMetrics.some((name) =>
-                    line.startsWith(`${name} `) || line.startsWith(`${name}{`) || line.startsWith(`# HELP ${name} `) || line.startsWith(`# TYPE ${name} `))).join("\n");
+                    series(line, name) || line.startsWith(`# HELP ${name} `) || line.startsWith(`# TYPE ${name} `))).join("\n");
             }
             frozen = text;
             return send(res, 200, text, registry.contentType);

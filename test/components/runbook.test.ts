@@ -18,6 +18,14 @@ async function render(engine: MockEngine, config: Record<string, unknown>, secre
     return outputs;
 }
 
+const PREVIOUS_DIGEST = `sha256:${"ab".repeat(32)}`;
+/** The production config with previousDigest pinned for both images (what a production rollback needs). */
+function withPreviousDigests(config: Record<string, unknown>): Record<string, unknown> {
+    let c = config;
+    for (const image of ["speculation", "proofWorker"]) c = withEdit(c, "speculation:release", `images.${image}.previousDigest`, PREVIOUS_DIGEST);
+    return c;
+}
+
 /** Every URN `r` waits for, directly or through what it waits for. */
 function waitsFor(engine: MockEngine, r: Registered): Set<string> {
     const seen = new Set<string>();
@@ -86,7 +94,8 @@ describe("runbook steps in the program (mocks)", () => {
     });
 
     it("full rollback is one config edit: disable and drain first, then both workloads at previousVersion; no stages, no bench, no preflight", async () => {
-        const config = withEdit(withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 50), "speculation:rollback", "mode", "full");
+        let config = withEdit(withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 50), "speculation:rollback", "mode", "full");
+        config = withPreviousDigests(config);
         const outputs = await render(engine, config);
         const drain = engine.one(DRAIN, "rollback-full");
         expect(drain.inputs).to.include({ mode: "full", targetVersion: "v1.2.2", maxPending: 10, pollSeconds: 10, deadlineSeconds: 600 });
@@ -94,7 +103,7 @@ describe("runbook steps in the program (mocks)", () => {
         for (const app of ["proof-workers", "agenc-speculation"]) {
             const d = engine.byK8sName(DEPLOYMENT, app);
             expect(d.dependencies, app).to.include(drain.urn);
-            expect(d.inputs.spec.template.spec.containers[0].image, app).to.match(/:v1\.2\.2@sha256:/);
+            expect(d.inputs.spec.template.spec.containers[0].image, app).to.equal(`ghcr.io/agenc/${app === "proof-workers" ? "proof-worker" : "speculation"}:v1.2.2@${PREVIOUS_DIGEST}`);
             expect(d.options).to.include({ deleteBeforeReplace: false });
             expect(d.options!.replaceOnChanges).to.deep.equal([]);
         }
@@ -112,7 +121,7 @@ describe("runbook steps in the program (mocks)", () => {
     });
 
     it("emergency rollback replaces both Deployments delete-first at lastKnownGood, after speculation is disabled", async () => {
-        let config = withEdit(stackConfig("production"), "speculation:rollback", "mode", "emergency");
+        let config = withEdit(stackConfig("staging"), "speculation:rollback", "mode", "emergency");
         config = withEdit(config, "speculation:rollback", "lastKnownGood", "v1.2.1");
         await render(engine, config);
         const drain = engine.one(DRAIN, "rollback-emergency");
@@ -122,14 +131,21 @@ describe("runbook steps in the program (mocks)", () => {
             expect(d.dependencies, app).to.include(drain.urn);
             expect(d.options, app).to.include({ deleteBeforeReplace: true });
             expect(d.options!.replaceOnChanges, app).to.deep.equal(["*"]);
-            expect(d.inputs.spec.template.spec.containers[0].image, app).to.match(/:v1\.2\.1@sha256:/);
+            expect(d.inputs.spec.template.spec.containers[0].image, app).to.match(/:v1\.2\.1$/);
         }
     });
 
+    it("production: a rollback needs the previous version's digests, and goes back to release.previousVersion only", async () => {
+        engine.install(withEdit(stackConfig("production"), "speculation:rollback", "mode", "full"));
+        expect(() => loadStackConfig()).to.throw(/speculation:release\.images\.proofWorker\.previousDigest: is required in production for a full rollback/);
+        engine.install(withEdit(withPreviousDigests(withEdit(stackConfig("production"), "speculation:rollback", "mode", "emergency")), "speculation:rollback", "lastKnownGood", "v1.2.1"));
+        expect(() => loadStackConfig()).to.throw(/speculation:rollback\.lastKnownGood: must be release\.previousVersion \(v1\.2\.2\) in production/);
+    });
+
     it("rollback config is checked: an unknown mode and a lastKnownGood without emergency name the key", async () => {
-        engine.install(withEdit(stackConfig("production"), "speculation:rollback", "mode", "partial"));
+        engine.install(withEdit(stackConfig("staging"), "speculation:rollback", "mode", "partial"));
         expect(() => loadStackConfig()).to.throw(/speculation:rollback\.mode: must be one of: none, full, emergency/);
-        engine.install(withEdit(stackConfig("production"), "speculation:rollback", "lastKnownGood", "v1.2.1"));
+        engine.install(withEdit(stackConfig("staging"), "speculation:rollback", "lastKnownGood", "v1.2.1"));
         expect(() => loadStackConfig()).to.throw(/speculation:rollback\.lastKnownGood: only applies with rollback\.mode emergency/);
     });
 
