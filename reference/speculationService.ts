@@ -179,7 +179,7 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
     let frozen: string | undefined;
     let flapSince = Date.now();
     let lastSynthetic: unknown = null;
-    const acc = { ops: 0, errors: 0, rolledBack: 0, spread: 0 };
+    const acc = { ops: 0, errors: 0, rolledBack: 0, spread: 0, synthetic: 0 };
     // In-flight speculative operations: held while speculation runs, settling at drainPerSecond once it is off.
     const pending = { value: 0 };
     const settlePending = (seconds: number) => {
@@ -342,9 +342,11 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
             // A synthetic speculative operation: takes the injected latency, fails at the injected error rate.
             const started = process.hrtime.bigint();
             if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
-            acc.errors += faults.errorRate;
-            const failed = acc.errors >= 1;
-            if (failed) acc.errors -= 1;
+            // Its own accumulator: the n-th synthetic run fails when n × errorRate crosses a whole number, never
+            // because the traffic generator's error accumulator happened to be near 1.
+            acc.synthetic += faults.errorRate;
+            const failed = acc.synthetic >= 1;
+            if (failed) acc.synthetic -= 1;
             m.synthetic.inc({ result: failed ? "failed" : "ok" });
             lastSynthetic = { result: failed ? "failed" : "ok", duration_ms: Number(process.hrtime.bigint() - started) / 1e6, at: new Date().toISOString() };
             return send(res, failed ? 500 : 200, lastSynthetic);
