@@ -10,10 +10,11 @@ import { NetworkIsolation } from "./components/NetworkIsolation";
 import { NodeRollout, NodeRolloutArgs } from "./components/NodeRollout";
 import { ProofWorkers } from "./components/ProofWorkers";
 import { SPECULATION_SECRET, SpeculationService } from "./components/SpeculationService";
+import { Watchdog, WATCHDOG_APP, WATCHDOG_PORT } from "./components/Watchdog";
 import * as path from "path";
 import { LoadedConfig, loadStackConfig } from "./config";
 import { parseDuration } from "./config/duration";
-import { GATE_METRICS } from "./config/schema";
+import { bakeModeOf, GATE_METRICS } from "./config/schema";
 import { PROVIDER_MUTABILITY } from "./lib/k8s";
 import { CompareSpec } from "./lib/gate/compare";
 import { PROOF_WORKERS_JOB, SPECULATION_JOB, SPECULATION_PORT } from "./lib/monitoring/scrape";
@@ -22,6 +23,7 @@ import { effectiveThresholds, plannedStages, stageName } from "./lib/plan";
 import { nodeAddress } from "./lib/nodes/address";
 import { podSecurityLabels } from "./lib/k8s";
 import { speculationToml } from "./lib/speculationToml";
+import { BakeWindow } from "./providers/bakeWindow";
 import { BenchRun } from "./providers/benchRun";
 import { ErrorBaseline } from "./providers/errorBaseline";
 import { HealthGate } from "./providers/healthGate";
@@ -30,6 +32,7 @@ import { ReleaseSmokeTest } from "./providers/releaseSmoke";
 import { Verification } from "./providers/verification";
 import { DeploymentRecordResource } from "./providers/deploymentRecord";
 import { RollbackDrain } from "./providers/rollbackDrain";
+import { TrafficShift } from "./providers/trafficShift";
 
 export interface ProgramOptions {
     /** How each stage is judged; by default an ErrorBaseline before the shift and a HealthGate after it. */
@@ -99,6 +102,16 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
     const g = config.canary.gate;
     const featureFlag = config.canary.shiftMode === "feature-flag";
     const { readings, deadlineAfter } = gateReadings(config, serviceUrl);
+    const bakeMode = bakeModeOf(config);
+    const stepSeconds = parseDuration(config.monitoring.scrapeInterval);
+    const maxGapSeconds = parseDuration(g.maxGap);
+    const onFailure = featureFlag ? g.onFailure : "fail";
+    const artifactsDir = path.resolve(g.artifactsDir);
+    const revertOptions = {
+        deadlineSeconds: parseDuration(g.revert.deadline),
+        ...(g.revert.watchdogActionUrl ? { watchdogActionUrl: g.revert.watchdogActionUrl } : {}),
+        ...(g.revert.alertmanagerUrl ? { alertmanagerUrl: g.revert.alertmanagerUrl } : {}),
+    };
     return (stage, parent, after) => {
         const baseline = new ErrorBaseline(`${stage.name}-baseline`, {
             stage: stage.name, version: readings.version, serviceUrl, prometheusUrl: readings.prometheusUrl, source: readings.source,
@@ -116,15 +129,28 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
                 baselineErrorRate: baseline.errorRate,
                 bakeSeconds: stage.bakeSeconds,
                 deadlineSeconds: deadlineAfter(stage.bakeSeconds),
-                onFailure: featureFlag ? g.onFailure : "fail",
+                onFailure,
                 checkRolloutPercentage: featureFlag,
-                revert: {
-                    deadlineSeconds: parseDuration(g.revert.deadline),
-                    ...(g.revert.watchdogActionUrl ? { watchdogActionUrl: g.revert.watchdogActionUrl } : {}),
-                    ...(g.revert.alertmanagerUrl ? { alertmanagerUrl: g.revert.alertmanagerUrl } : {}),
-                },
-                artifactsDir: path.resolve(g.artifactsDir),
+                revert: revertOptions,
+                artifactsDir,
+                bakeMode,
+                ...(bakeMode === "window" ? {
+                    entrySeconds: parseDuration(g.entryAnalysis), stepSeconds, maxGapSeconds,
+                    // The bake counts from the moment the shift took (ingress mode: from the gate's start).
+                    ...(shift instanceof TrafficShift ? { shiftedAt: shift.appliedAt } : {}),
+                } : {}),
             }, { parent, dependsOn: [shift, baseline] }),
+            ...(bakeMode === "window" ? {
+                promote: (judged: pulumi.Resource) => new BakeWindow(`${stage.name}-window`, {
+                    stage: stage.name, percentage: stage.percentage, version: readings.version,
+                    shiftedAt: (judged as HealthGate).shiftedAt, bakeSeconds: stage.bakeSeconds, stepSeconds, maxGapSeconds,
+                    prometheusUrl: readings.prometheusUrl!, serviceUrl, adminToken, thresholds: stage.thresholds,
+                    baselineErrorRate: baseline.errorRate, noData: readings.noData, timeoutMs: readings.timeoutMs, onFailure,
+                    checkRolloutPercentage: featureFlag, artifactsDir, revert: revertOptions,
+                // Not parented to the stage: a stage's own objects may depend on the stage component (ingress mode's
+                // lower stages), and a child that waits for them would close a cycle.
+                }, { dependsOn: [judged] }),
+            } : {}),
         };
     };
 }
@@ -177,7 +203,10 @@ function deployKubernetes(loaded: LoadedConfig,
     const ns = namespace.metadata.name;
     const providers = { providers: { kubernetes: provider } };
 
+    // The watchdog's URL is known from the namespace, so Alertmanager's route can name it before it exists.
+    const watchdogUrl = config.watchdog.enabled ? `http://${WATCHDOG_APP}.${namespaceName}.svc.cluster.local:${WATCHDOG_PORT}` : undefined;
     const monitoring = new MonitoringStack("monitoring", {
+        watchdogUrl,
         namespace: ns,
         namespaceName,
         mode: config.monitoring.mode,
@@ -252,10 +281,24 @@ function deployKubernetes(loaded: LoadedConfig,
         monitoringMode: config.monitoring.mode,
         shiftMode: config.canary.shiftMode,
         policy: config.hardening.networkPolicies,
+        ...(config.watchdog.enabled ? { watchdogPort: WATCHDOG_PORT } : {}),
     }, providers);
     const runbookGate = beforeWorkloads(speculation);
     workloadsMayChange.resolve(runbookGate ?? namespace);
-    return { provider, ns, monitoring, proofWorkers, speculation, isolation, providers, switchAfter, runbookGate };
+    // What protects a stage between `pulumi up`s: rollback triggers → Alertmanager → the watchdog's revert.
+    const watchdog = config.watchdog.enabled ? new Watchdog("watchdog", {
+        namespace: ns,
+        namespaceName,
+        serviceUrl: `http://agenc-speculation.${namespaceName}.svc.cluster.local:${SPECULATION_PORT}`,
+        adminTokenSecret: { name: speculation.secret.metadata.name, key: "ADMIN_TOKEN" },
+        image: config.watchdog.image,
+        replicas: config.watchdog.replicas,
+        revertDeadlineSeconds: parseDuration(config.watchdog.revertDeadline),
+        monitoringMode: config.monitoring.mode,
+        prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
+        scrapeInterval: config.monitoring.scrapeInterval,
+    }, { ...providers, dependsOn: [namespace] }) : undefined;
+    return { provider, ns, monitoring, proofWorkers, speculation, isolation, watchdog, providers, switchAfter, runbookGate };
 }
 
 /**
@@ -474,6 +517,9 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
     }, { dependsOn: smoked }) : undefined;
     const canaryStages: CanaryStage[] = [];
     for (const stage of stages) {
+        // The previous stage's window judgement is registered before this stage's component, so a refusal (bake not
+        // elapsed) stops the update before anything of this stage is recorded.
+        canaryStages[canaryStages.length - 1]?.promotionForNext();
         canaryStages.push(new CanaryStage(stage.name, {
             stage,
             declaredStages: stages,
@@ -551,7 +597,7 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
         previousVersion: config.release.previousVersion,
         rolloutPercentage: top?.percentage ?? 0,
         rolloutMode: config.canary.shiftMode,
-        stages: stages.map((s) => ({ name: s.name, percentage: s.percentage, bake: s.bake })),
+        stages: canaryStages.map(stageOutput),
         gateVerdicts: canaryStages.map((s) => s.promotion).filter((r): r is HealthGate => r instanceof HealthGate)
             .map((g) => g.verdict),
         ...(bench ? { benchVerdict: bench.verdict } : {}),
@@ -563,6 +609,25 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
         ...(nodes ? { nodeDeployment: nodes.rollout.record } : {}),
         ...kubernetesOutputs,
     };
+}
+
+/**
+ * A stage as the stack outputs show it: its plan, and — where a HealthGate judges it — when it shifted, when its
+ * bake ends, and the verdict so far (promoted when the next stage's window judgement passed; else the gate's phase,
+ * or what the last `pulumi refresh` found).
+ */
+function stageOutput(c: CanaryStage) {
+    const plan = { name: c.stage.name, percentage: c.stage.percentage, bake: c.stage.bake };
+    const gate = c.promotion instanceof HealthGate ? c.promotion : undefined;
+    if (!gate) return pulumi.output(plan);
+    const window = c.windowJudgement instanceof BakeWindow ? c.windowJudgement.verdict : pulumi.output(undefined);
+    return pulumi.all([gate.shiftedAt, gate.bakeEndsAt, gate.phase, gate.current, window]).apply(([shiftedAt, bakeEndsAt, phase, current, promoted]) => ({
+        ...plan,
+        ...(shiftedAt ? { shiftedAt } : {}),
+        ...(bakeEndsAt ? { bakeEndsAt } : {}),
+        verdict: promoted === "pass" ? "promoted" : promoted === "fail" ? "failed" : current?.verdict === "fail" ? "failed"
+            : current ? `${phase ?? "baking"} (refresh: ${current.verdict})` : (phase ?? "pending"),
+    }));
 }
 
 export type StackOutputs = ReturnType<typeof defineStack>;

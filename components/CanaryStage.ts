@@ -16,6 +16,11 @@ import { TrafficShift } from "../providers/trafficShift";
 export type GateFactory = (stage: PlannedStage, parent: pulumi.Resource, after: pulumi.Input<pulumi.Resource>[]) => {
     beforeShift: pulumi.Resource[];
     judge: (shift: pulumi.Resource, beforeShift: pulumi.Resource[]) => pulumi.Resource;
+    /**
+     * Window bake mode: creates what the NEXT stage waits for — the judgement of this stage's whole bake window
+     * (providers/bakeWindow.ts).  Called only when a next stage is declared; without it the gate is the promotion.
+     */
+    promote?: (judged: pulumi.Resource) => pulumi.Resource;
 };
 
 /** The new version's workload (ingress-weight: the canary; blue-green: green), owned by the top declared stage. */
@@ -103,8 +108,9 @@ export class CanaryStage extends pulumi.ComponentResource {
         this.percentage = args.stage.percentage;
         // Every stage waits for what the first waits for (the service ready, preflight, smoke tests, bench), not only
         // for the stage before it: a release edit that fails its preflight must not shift a later stage either.
-        const previousPassed = [...(args.previous ? [args.previous.promotion] : []), ...(args.dependsOn ?? [])];
+        const previousPassed = [...(args.previous ? [args.previous.promotionForNext()] : []), ...(args.dependsOn ?? [])];
         const gate = args.gate?.(args.stage, this, previousPassed);
+        this.promote = gate?.promote;
         const after = [...previousPassed, ...(gate?.beforeShift ?? [])];
         this.beforeShift = gate?.beforeShift ?? [];
 
@@ -126,6 +132,24 @@ export class CanaryStage extends pulumi.ComponentResource {
         }
         this.promotion = gate ? gate.judge(this.shift, gate.beforeShift) : this.shift;
         this.registerOutputs({ percentage: this.percentage, bake: args.stage.bake });
+    }
+
+    private readonly promote?: (judged: pulumi.Resource) => pulumi.Resource;
+    private forNext?: pulumi.Resource;
+
+    /**
+     * What the next stage waits for: in window bake mode the judgement of this stage's whole bake window (created
+     * here, the first time a next stage asks), otherwise this stage's gate.
+     */
+    /** The window judgement, once a next stage has asked for it (window bake mode). */
+    get windowJudgement(): pulumi.Resource | undefined {
+        return this.forNext;
+    }
+
+    promotionForNext(): pulumi.Resource {
+        if (!this.promote) return this.promotion;
+        this.forNext ??= this.promote(this.promotion);
+        return this.forNext;
     }
 
     private isTop(args: CanaryStageArgs): boolean {

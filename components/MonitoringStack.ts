@@ -4,10 +4,10 @@ import { stringify } from "yaml";
 import { AlertReceivers } from "../config";
 import { StageThresholds } from "../config/thresholds";
 import { CONFIG_CHECKSUM_ANNOTATION, configChecksum, restrictedPod, TMP_DIR, WritableDir } from "../lib/k8s";
-import { alertmanagerConfig, RECEIVER_SECRET_FILES, ReceiverPresence } from "../lib/monitoring/alertmanager";
+import { alertmanagerConfig, RECEIVER_SECRET_FILES, ReceiverPresence, WATCHDOG_PATH, WATCHDOG_RECEIVER } from "../lib/monitoring/alertmanager";
 import { dashboards } from "../lib/monitoring/dashboards";
 import { alertNames, ruleGroups, RuleGroup } from "../lib/monitoring/rules";
-import { prometheusConfig, scrapeJobs, ScrapeJob } from "../lib/monitoring/scrape";
+import { prometheusConfig, scrapeJobs, ScrapeJob, WATCHDOG_SCRAPE_JOB } from "../lib/monitoring/scrape";
 
 export interface MonitoringStackArgs {
     namespace: pulumi.Input<string>;
@@ -22,6 +22,8 @@ export interface MonitoringStackArgs {
     nodeHosts: string[];
     receivers: ReceiverPresence;
     receiverSecrets: pulumi.Output<AlertReceivers>;
+    /** The watchdog's in-cluster URL (components/Watchdog.ts): rollback triggers are routed to it before paging. */
+    watchdogUrl?: string;
 }
 
 export const RULE_FILE = "agenc-rules.yml";
@@ -59,7 +61,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
 
         this.ruleGroups = ruleGroups(args.thresholds, args.evaluationInterval);
         this.alertNames = alertNames(this.ruleGroups);
-        this.scrapeJobs = scrapeJobs(args.nodeHosts);
+        this.scrapeJobs = [...scrapeJobs(args.nodeHosts), ...(args.watchdogUrl ? [WATCHDOG_SCRAPE_JOB] : [])];
         this.ruleResourceName = "agenc-speculation-rules";
         this.prometheusConfig = prometheusConfig({
             namespace: args.namespaceName,
@@ -69,7 +71,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
             ruleFiles: [`/etc/prometheus/${RULE_FILE}`],
             jobs: this.scrapeJobs,
         });
-        this.alertmanagerConfig = alertmanagerConfig(args.receivers);
+        this.alertmanagerConfig = alertmanagerConfig(args.receivers, args.watchdogUrl ? { url: args.watchdogUrl } : undefined);
         const boards = dashboards(args.thresholds);
         this.dashboardNames = Object.values(boards).map((d) => String(d.uid));
 
@@ -99,7 +101,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
                 apiVersion: "monitoring.coreos.com/v1alpha1",
                 kind: "AlertmanagerConfig",
                 metadata: { name: "agenc-speculation", namespace: ns, labels: { ...labels, release: args.prometheusReleaseLabel } },
-                spec: operatorAlertmanagerConfig(args.receivers, this.receiverSecret?.metadata.name ?? RECEIVER_SECRET),
+                spec: operatorAlertmanagerConfig(args.receivers, args.watchdogUrl, this.receiverSecret?.metadata.name ?? RECEIVER_SECRET),
             }, child);
             for (const [file, board] of Object.entries(boards)) {
                 new k8s.core.v1.ConfigMap(`${name}-dashboard-${board.uid}`, {
@@ -232,7 +234,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
 }
 
 /** The same routing as lib/monitoring/alertmanager.ts, in the AlertmanagerConfig CRD's shape (secret key refs). */
-function operatorAlertmanagerConfig(r: ReceiverPresence, secretName: pulumi.Input<string>): Record<string, unknown> {
+function operatorAlertmanagerConfig(r: ReceiverPresence, watchdogUrl: string | undefined, secretName: pulumi.Input<string>): Record<string, unknown> {
     const slack = r.slack ? [{ apiURL: { name: secretName, key: "slack-webhook-url" }, channel: "#agenc-alerts", sendResolved: true }] : undefined;
     const pagerduty = r.pagerduty ? [{ routingKey: { name: secretName, key: "pagerduty-routing-key" }, severity: "critical" }] : undefined;
     const receivers: Record<string, unknown>[] = [{ name: "null" }];
@@ -240,11 +242,17 @@ function operatorAlertmanagerConfig(r: ReceiverPresence, secretName: pulumi.Inpu
     if (slack || pagerduty) receivers.push({ name: "pager", ...(pagerduty ? { pagerdutyConfigs: pagerduty } : {}), ...(slack ? { slackConfigs: slack } : {}) });
     const pager = slack || pagerduty ? "pager" : "null";
     const match = (severity: string) => [{ name: "severity", value: severity, matchType: "=" }];
+    if (watchdogUrl) receivers.push({ name: WATCHDOG_RECEIVER, webhookConfigs: [{ url: `${watchdogUrl}${WATCHDOG_PATH}`, sendResolved: false }] });
     return {
         route: {
             receiver: "null",
             groupBy: ["alertname", "component"],
             routes: [
+                // Every rollback trigger reaches the watchdog's revert first (continue: the page follows).
+                ...(watchdogUrl ? [{
+                    receiver: WATCHDOG_RECEIVER, matchers: [{ name: "rollback_trigger", value: "true", matchType: "=" }], continue: true,
+                    groupBy: ["alertname"], groupWait: "0s", groupInterval: "10s", repeatInterval: "5m",
+                }] : []),
                 { receiver: pager, matchers: match("critical") },
                 { receiver: pager, matchers: match("high") },
                 { receiver: slack ? "slack" : "null", matchers: match("warning") },

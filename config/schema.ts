@@ -214,6 +214,10 @@ const serialEntry = z.union([
     z.string({ error: SERIAL_ERROR }).regex(SERIAL_PERCENT, { error: SERIAL_ERROR }),
 ], { error: SERIAL_ERROR });
 
+/** How a stage's bake is judged (see gateSchema.bakeMode). */
+export const BAKE_MODES = ["watch", "window"] as const;
+export type BakeMode = typeof BAKE_MODES[number];
+
 const gateSchema = z.object({
     /** Where the gate reaches the speculation service (from the operator's machine or CI runner). */
     serviceUrl: z.url({ error: "must be an http(s) URL" }).optional(),
@@ -247,6 +251,16 @@ const gateSchema = z.object({
         /** Alertmanager base URL: a revert unconfirmed at its deadline pushes a critical alert to /api/v2/alerts. */
         alertmanagerUrl: z.url({ error: "must be an http(s) URL" }).optional(),
     }).strict().prefault({}),
+    /**
+     * watch: a stage's `pulumi up` runs the live gate for the whole bake (short bakes: local, staging).
+     * window: it runs the live entry analysis and returns; the next `up` judges the whole bake window from
+     * Prometheus history, and the watchdog guards the stage in between.  Default: window in production, else watch.
+     */
+    bakeMode: z.enum(BAKE_MODES, { error: `must be one of: ${BAKE_MODES.join(", ")}` }).optional(),
+    /** Window mode: how long the live analysis right after a shift runs (same checks, same revert). */
+    entryAnalysis: duration("how long the live entry analysis after a shift runs").default("5m"),
+    /** Window mode: the longest stretch of a bake window without a point that is not a gap in the data. */
+    maxGap: duration("longest stretch without data that is not a gap").default("1m"),
 }).strict();
 
 export const stackConfigSchema = z.object({
@@ -336,6 +350,19 @@ export const stackConfigSchema = z.object({
         /** Label the Grafana dashboard sidecar watches ConfigMaps for. */
         grafanaDashboardLabel: z.string().min(1).default("grafana_dashboard"),
     }).strict().prefault({}),
+    /**
+     * The watchdog (components/Watchdog.ts): Alertmanager routes every rollback trigger to it and it sets the
+     * rollout to 0 % between `pulumi up`s.  A stock Node image pinned by digest runs its script from a ConfigMap.
+     */
+    watchdog: z.object({
+        enabled: z.boolean({ error: "must be true or false" }).default(true),
+        image: z.string().regex(/^[^\s@]+@sha256:[0-9a-f]{64}$/, { error: "must be an image pinned by digest (repository@sha256:<64 hex>)" })
+            .default("docker.io/library/node:22-alpine@sha256:8094c002d08262dba12645a3b4a15cd6cd627d30bc782f53229a2ec13ee22a00"),
+        replicas: z.number({ error: "must be a whole number from 1 to 5" }).int({ error: "must be a whole number from 1 to 5" })
+            .min(1, { error: "must be from 1 to 5" }).max(5, { error: "must be from 1 to 5" }).default(2),
+        /** How long one revert keeps trying (admin API, then the kill switch) before it fails loudly. */
+        revertDeadline: duration("how long one revert keeps trying").default("2m"),
+    }).strict().prefault({}),
     nodes: z.object({
         hosts: z.array(nodeSchema, { error: "must be a list of { name, host, port, user, hostKey }" }).default([]),
         serial: z.array(serialEntry, { error: "must be a list of batch sizes such as [1, 5, \"20%\"]" })
@@ -418,6 +445,11 @@ export const stackConfigSchema = z.object({
 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 export type StackConfig = z.output<typeof stackConfigSchema>;
+
+/** The bake mode in force: the configured one, else window in production and watch elsewhere. */
+export function bakeModeOf(c: Pick<StackConfig, "environment" | "canary">): BakeMode {
+    return c.canary.gate.bakeMode ?? (c.environment === "production" ? "window" : "watch");
+}
 export type CanaryStep = StackConfig["canary"]["steps"][number];
 export type NodeHost = StackConfig["nodes"]["hosts"][number];
 
@@ -548,6 +580,15 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
         ctx.addIssue({ code: "custom", path: ["canary", "gate", "prometheusUrl"], message: "must be set when canary.gate.source is prometheus" });
     }
     const pollSeconds = parseDuration(canary.gate.pollInterval);
+    const bakeMode = canary.gate.bakeMode ?? (cfg.environment === "production" ? "window" : "watch");
+    if (bakeMode === "window") {
+        if (!canary.gate.prometheusUrl) {
+            ctx.addIssue({ code: "custom", path: ["canary", "gate", "prometheusUrl"], message: "must be set when canary.gate.bakeMode is window (the bake window is judged from Prometheus history)" });
+        }
+        if (parseDuration(canary.gate.entryAnalysis) < pollSeconds) {
+            ctx.addIssue({ code: "custom", path: ["canary", "gate", "entryAnalysis"], message: `must be at least one poll interval (${canary.gate.pollInterval})` });
+        }
+    }
     steps.forEach((step, i) => {
         if (parseDuration(step.bake) < pollSeconds) {
             ctx.addIssue({

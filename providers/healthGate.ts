@@ -1,20 +1,30 @@
 /**
- * HealthGate: judges one canary stage after its shift (SPEC §2, §3).  `pulumi up` of the stage blocks here until
- * the stage has stayed green for its whole bake window, or fails it.
+ * HealthGate: judges one canary stage after its shift (SPEC §2, §3).
+ *   bakeMode watch   `pulumi up` of the stage blocks here until the stage has stayed green for its whole bake, or
+ *                    fails it (short bakes: local, staging);
+ *   bakeMode window  the gate runs only the live entry analysis (`entrySeconds`, same checks, same revert) and
+ *                    returns with the stage baking: it records `shiftedAt` and `bakeEndsAt`; the next stage's
+ *                    BakeWindow (providers/bakeWindow.ts) judges the whole window from Prometheus history, and the
+ *                    watchdog (lib/watchdog/action.js) guards the stage in between.
+ * Every sample prints a progress line (lib/gate/progress.ts) that reaches the operator's terminal.
  *   create/update → runs the gate (lib/gate/run.ts); on a no-go with onFailure "revert" sets the rollout percentage
  *                   to 0 and confirms it; writes the decision record as a JSON artifact; a no-go fails the update
  *                   with every check's query, observed value, threshold and verdict, and is recorded as
  *                   created-but-failed so the record stays in the state and the next `up` runs the gate again
- *   read          → re-measures one sample, so `pulumi refresh` shows the stage's health now (`current`);
- *                   a refresh that finds it no longer green makes the next `up` judge the stage again
+ *   read          → watch mode: re-measures one sample, so `pulumi refresh` shows the stage's health now (`current`);
+ *                   window mode: judges the window so far from Prometheus history (the verdict so far);
+ *                   a refresh that finds it failing makes the next `up` judge the stage again
  *   diff          → a changed stage, percentage, version or threshold re-runs the gate
  *   delete        → nothing to undo (the decision record stays under the artifacts folder)
  * The provider enforces its own deadline (the engine does not time dynamic providers out).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { StageThresholds } from "../config/thresholds";
-import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
-import { DecisionRecord, failureMessage, GateSpec, runGate, takeSample } from "../lib/gate/run";
+import { readWindow } from "../lib/bake/history";
+import { judgeWindow, WindowJudgement } from "../lib/bake/window";
+import { METRIC_CHECKS, MetricCheck, NoDataPolicy } from "../lib/gate/decision";
+import { progressLine } from "../lib/gate/progress";
+import { DecisionRecord, failureMessage, GateSpec, REAL_CLOCK, runGate, takeSample } from "../lib/gate/run";
 
 export const HEALTH_GATE_TYPE = "HealthGate";
 
@@ -25,20 +35,42 @@ export interface HealthGateArgs extends Inputs<Omit<GateSpec, "noData" | "thresh
     noData: pulumi.Input<Partial<Record<MetricCheck, NoDataPolicy>>>;
     /** Absolute folder for the decision records (deployment-artifacts/gates). */
     artifactsDir: pulumi.Input<string>;
+    /** watch: the live loop covers the bake; window: the live loop is the entry analysis only (default watch). */
+    bakeMode?: pulumi.Input<"watch" | "window">;
+    /** Window mode: how long the live entry analysis runs. */
+    entrySeconds?: pulumi.Input<number>;
+    /** When the stage's shift was applied (the TrafficShift's appliedAt); the gate's start when absent. */
+    shiftedAt?: pulumi.Input<string>;
+    /** Window mode: the history's resolution and the longest gap that is not a no-data stretch (for refresh). */
+    stepSeconds?: pulumi.Input<number>;
+    maxGapSeconds?: pulumi.Input<number>;
 }
 
-export interface HealthGateState extends GateSpec {
+/** What a window-mode gate keeps beside the spec. */
+interface WindowInputs {
+    bakeMode?: "watch" | "window";
+    entrySeconds?: number;
+    shiftedAt?: string;
+    stepSeconds?: number;
+    maxGapSeconds?: number;
+}
+
+export interface HealthGateState extends GateSpec, WindowInputs {
     artifactsDir: string;
     verdict: "pass" | "fail";
     decision: DecisionRecord;
     artifact: string;
-    current?: { at: string; verdict: string; notGreen: string[] };
+    /** watch: baked (or failed); window: baking after a passed entry analysis (or failed). */
+    phase?: "baked" | "baking" | "failed";
+    bakeEndsAt?: string;
+    current?: { at: string; verdict: string; notGreen: string[]; reason?: string; earliestPromotion?: string };
 }
 
 /** Inputs that, when changed, re-run the gate (everything but the token). */
 const JUDGED_INPUTS = [
     "stage", "percentage", "version", "serviceUrl", "proofWorkerUrl", "prometheusUrl", "source", "thresholds",
     "baselineErrorRate", "bakeSeconds", "pollSeconds", "deadlineSeconds", "onFailure", "noData", "checkRolloutPercentage", "compare",
+    "bakeMode", "entrySeconds",
 ] as const;
 
 function writeRecord(dir: string, record: DecisionRecord, all: unknown[]): string {
@@ -51,15 +83,41 @@ function writeRecord(dir: string, record: DecisionRecord, all: unknown[]): strin
 }
 
 function specOf(s: HealthGateState): GateSpec {
-    const { artifactsDir: _a, verdict: _v, decision: _d, artifact: _f, current: _c, ...spec } = s;
+    const {
+        artifactsDir: _a, verdict: _v, decision: _d, artifact: _f, current: _c, phase: _p, bakeEndsAt: _b,
+        bakeMode: _m, entrySeconds: _e, shiftedAt: _s, stepSeconds: _st, maxGapSeconds: _g, ...spec
+    } = s;
     return spec;
 }
 
-async function judge(inputs: HealthGateState, id: string) {
+/** The live loop's spec: the whole bake (watch), or the entry analysis with the same slack (window). */
+export function liveSpec(inputs: HealthGateState): { spec: GateSpec; phase: string } {
     const spec = specOf(inputs);
-    const { record, all } = await runGate(spec);
+    if (inputs.bakeMode !== "window") return { spec, phase: "bake" };
+    const entry = Math.min(inputs.entrySeconds ?? spec.bakeSeconds, spec.bakeSeconds);
+    return { spec: { ...spec, bakeSeconds: entry, deadlineSeconds: entry + (spec.deadlineSeconds - spec.bakeSeconds) }, phase: "entry analysis" };
+}
+
+async function judge(inputs: HealthGateState, id: string) {
+    const { spec, phase } = liveSpec(inputs);
+    const started = Date.now();
+    const shiftedAt = inputs.shiftedAt && !Number.isNaN(Date.parse(inputs.shiftedAt)) ? inputs.shiftedAt : new Date(started).toISOString();
+    const deadline = started + spec.deadlineSeconds * 1000;
+    console.log(`[gate ${spec.stage}] ${phase}: ${spec.percentage} % of traffic on ${spec.version}, a sample every ${spec.pollSeconds}s for ${spec.bakeSeconds}s ` +
+        `(deadline ${new Date(deadline).toISOString()})${inputs.bakeMode === "window" ? `; the stage then bakes until ${new Date(Date.parse(shiftedAt) + inputs.bakeSeconds * 1000).toISOString()}` : ""}`);
+    const { record, all } = await runGate(spec, REAL_CLOCK, (sample, bake) => {
+        const now = Date.now();
+        console.log(progressLine(spec.stage, phase, sample, bake, started + spec.bakeSeconds * 1000 - now, deadline - now));
+    });
     const artifact = writeRecord(inputs.artifactsDir, record, all);
-    const outs = { ...inputs, verdict: record.verdict, decision: record, artifact };
+    const window = inputs.bakeMode === "window";
+    // A fresh judgement replaces what an earlier refresh found (no undefined anywhere: the engine refuses it).
+    const { current: _stale, ...rest } = inputs;
+    const outs: HealthGateState = {
+        ...rest, verdict: record.verdict, decision: record, artifact, shiftedAt,
+        phase: record.verdict === "fail" ? "failed" : window ? "baking" : "baked",
+        bakeEndsAt: new Date(Date.parse(shiftedAt) + inputs.bakeSeconds * 1000).toISOString(),
+    };
     if (record.verdict === "fail") {
         // Created-but-failed: the engine keeps these properties (the decision record) and fails the update.
         // The token is left out of them: only outputs that echo a secret input are re-marked secret.
@@ -89,9 +147,13 @@ export const healthGateProvider: pulumi.dynamic.ResourceProvider = {
     },
     async diff(_id: string, olds: HealthGateState, news: HealthGateState) {
         const same = (k: typeof JUDGED_INPUTS[number]) => JSON.stringify(olds[k]) === JSON.stringify(news[k]);
-        const changed = JUDGED_INPUTS.filter((k) => !same(k));
+        // A new shift (the TrafficShift re-applied) is a new bake; without a shiftedAt input the output is the gate's start.
+        const reshifted = news.shiftedAt !== undefined && news.shiftedAt !== olds.shiftedAt;
+        const changed = [...JUDGED_INPUTS.filter((k) => !same(k)), ...(reshifted ? ["shiftedAt"] : [])];
         const replaces = (["stage", "percentage", "version", "serviceUrl"] as const).filter((k) => !same(k));
-        const unhealthyNow = olds.current !== undefined && olds.current.verdict !== "pass";
+        // Watch mode: a refresh that found the stage not green re-runs it; window mode: only a window found failing.
+        const unhealthyNow = olds.current !== undefined && olds.current !== null &&
+            (olds.bakeMode === "window" ? olds.current.verdict === "fail" : olds.current.verdict !== "pass");
         return { changes: changed.length > 0 || olds.adminToken !== news.adminToken || unhealthyNow || olds.verdict !== "pass", replaces };
     },
     async create(inputs: HealthGateState) {
@@ -102,9 +164,19 @@ export const healthGateProvider: pulumi.dynamic.ResourceProvider = {
         return { outs: await judge(news, id) };
     },
     async read(id: string, props: HealthGateState) {
-        // One fresh sample.  Over the metrics endpoint the error rate needs two scrapes, a poll interval apart.
         const spec = specOf(props);
         if (!spec.serviceUrl) return { id, props };
+        if (props.bakeMode === "window" && props.prometheusUrl && props.shiftedAt && props.verdict === "pass") {
+            // The verdict so far: the window from the shift to now, judged as the next stage's promotion would.
+            const j = await judgeSoFar(props);
+            const current = {
+                at: j.judgedAt, verdict: j.verdict, reason: j.reason, earliestPromotion: j.earliestPromotion,
+                notGreen: j.findings.filter((f) => f.verdict !== "pass").map((f) => `${f.check}: ${f.observed} at ${f.at} (${f.threshold})`),
+            };
+            console.log(`[gate ${props.stage}] window so far: ${j.verdict} — ${j.reason}`);
+            return { id, props: { ...props, current } };
+        }
+        // One fresh sample.  Over the metrics endpoint the error rate needs two scrapes, a poll interval apart.
         const first = await takeSample(spec, undefined, { now: Date.now, sleep: async () => undefined });
         let sample = first.sample;
         if (spec.source === "metrics-endpoint" && first.counters) {
@@ -122,13 +194,31 @@ export const healthGateProvider: pulumi.dynamic.ResourceProvider = {
     },
 };
 
+/** Window mode: the stage's window from its shift to now, from Prometheus history. */
+export async function judgeSoFar(props: HealthGateState, now = Date.now()): Promise<WindowJudgement> {
+    const step = props.stepSeconds ?? 15;
+    const history = await readWindow({ prometheusUrl: props.prometheusUrl!, timeoutMs: props.timeoutMs, stepSeconds: step }, Date.parse(props.shiftedAt!), now);
+    return judgeWindow({
+        stage: props.stage, shiftedAt: Date.parse(props.shiftedAt!), bakeSeconds: props.bakeSeconds, stepSeconds: step,
+        maxGapSeconds: props.maxGapSeconds ?? Math.max(60, 3 * step), thresholds: props.thresholds, baselineErrorRate: props.baselineErrorRate,
+        noData: Object.fromEntries(METRIC_CHECKS.map((k) => [k, props.noData?.[k] ?? "fail"])) as Record<MetricCheck, NoDataPolicy>,
+    }, history, now);
+}
+
 export class HealthGate extends pulumi.dynamic.Resource {
     declare readonly verdict: pulumi.Output<"pass" | "fail">;
     declare readonly decision: pulumi.Output<DecisionRecord>;
     declare readonly artifact: pulumi.Output<string>;
+    declare readonly shiftedAt: pulumi.Output<string>;
+    declare readonly bakeEndsAt: pulumi.Output<string>;
+    declare readonly phase: pulumi.Output<"baked" | "baking" | "failed">;
+    declare readonly current: pulumi.Output<HealthGateState["current"]>;
 
     constructor(name: string, args: HealthGateArgs, opts?: pulumi.CustomResourceOptions) {
-        super(healthGateProvider, name, { ...args, verdict: undefined, decision: undefined, artifact: undefined, current: undefined },
+        super(healthGateProvider, name, {
+            bakeMode: "watch", ...args, verdict: undefined, decision: undefined, artifact: undefined, current: undefined, phase: undefined, bakeEndsAt: undefined,
+            ...(args.shiftedAt === undefined ? { shiftedAt: undefined } : {}),
+        },
             { ...opts, additionalSecretOutputs: ["adminToken"] }, "agenc", HEALTH_GATE_TYPE);
     }
 }

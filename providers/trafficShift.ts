@@ -72,6 +72,8 @@ export const trafficShiftProvider: pulumi.dynamic.ResourceProvider = {
 export class TrafficShift extends pulumi.dynamic.Resource {
     declare readonly livePercentage: pulumi.Output<number>;
     declare readonly percentage: pulumi.Output<number>;
+    /** When the percentage was last applied: where a window-mode bake counts from. */
+    declare readonly appliedAt: pulumi.Output<string>;
 
     constructor(name: string, args: TrafficShiftInputs, opts?: pulumi.CustomResourceOptions) {
         super(trafficShiftProvider, name, { ...args, livePercentage: undefined, appliedAt: undefined },

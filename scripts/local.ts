@@ -8,7 +8,7 @@
  */
 import * as path from "path";
 import { parseArgs } from "util";
-import { localConfig, openStack, policyConfig, POLICY_PACK, ROOT, startLocalEnvironment, toolchain } from "./localStack";
+import { localConfig, openStack, policyConfig, POLICY_PACK, ROOT, startLocalEnvironment, toolchain, waitForBakes } from "./localStack";
 import { lockedRuns, newRunDir } from "./localRuns";
 
 async function main(): Promise<void> {
@@ -28,12 +28,16 @@ async function main(): Promise<void> {
     console.log(`[local] run ${run.id}: state and evidence in ${run.dir}`);
     const env = await startLocalEnvironment({ workDir: run.dir, binDir, nodes: Number(values.nodes) });
     console.log(`[local] speculation service ${env.service.url}, proof worker ${env.worker.url}, ${env.fleet?.nodes.length ?? 0} SSH node(s)`);
+    console.log(`[local] prometheus ${env.monitoring.prometheusUrl}, alertmanager ${env.monitoring.alertmanagerUrl}, watchdog ${env.monitoring.watchdogUrl}`);
     try {
         for (const [i, pct] of steps.entries()) {
             const stack = await openStack(env, "local", localConfig(env, (c) => { c["speculation:rolloutPercentage"] = pct; }), i === 0);
+            // Window bake mode: the next stage is judged on the previous one's whole bake, so wait for it to end.
+            if (i > 0) await waitForBakes(stack);
             console.log(`[local] pulumi up: rolloutPercentage ${pct}`);
             const result = await stack.up({ onOutput: (s) => process.stdout.write(s), policyPacks: [POLICY_PACK], policyPackConfigs: [policyConfig("local")] });
             console.log(`[local] ${result.summary.result}: live rollout ${env.service.state.rolloutPercentage} %, gates ${JSON.stringify(result.outputs.gateVerdicts?.value)}, nodes ${JSON.stringify(result.outputs.nodeDeployment?.value)}`);
+            console.log(`[local] stages ${JSON.stringify(result.outputs.stages?.value)}`);
         }
         if (values.stay) {
             console.log("[local] workloads keep running (Ctrl-C stops them). From another shell:");

@@ -12,6 +12,7 @@ import { parse } from "yaml";
 import { ConfigMap, LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { nodeAddress } from "../lib/nodes/address";
 import { defineStack } from "../program";
+import { LocalMonitoring, startLocalMonitoring } from "../reference/localMonitoring";
 import { startProofWorker, RunningProofWorker } from "../reference/proofWorker";
 import { startFleet, TestFleet, writeAlysBinary } from "../reference/sshFleet";
 import { RunningChainRpc, startChainRpc } from "../reference/solanaRpc";
@@ -34,6 +35,8 @@ export interface LocalEnvironment {
     /** The Solana JSON-RPC stub the preflight checks (chain health, stake-pool balance). */
     chain: RunningChainRpc;
     fleet?: TestFleet;
+    /** Debian's Prometheus and Alertmanager with the stack's rules and routes, and the watchdog (lib/watchdog). */
+    monitoring: LocalMonitoring;
     /** The binary the node rollout ships (the reference `alys` program at the release version). */
     nodeBinary?: string;
     adminToken: string;
@@ -60,6 +63,7 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
     const worker = await startProofWorker({ adminToken });
     const service = await startSpeculationService({ adminToken, version: opts.release ?? "v1.2.4" });
     const chain = await startChainRpc({ adminToken });
+    const monitoring = await startLocalMonitoring({ serviceUrl: service.url, proofWorkerUrl: worker.url, adminToken });
     let fleet: TestFleet | undefined;
     let nodeBinary: string | undefined;
     if (opts.nodes > 0) {
@@ -67,7 +71,7 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
         nodeBinary = writeAlysBinary(path.join(workDir, "alys"), opts.release ?? "v1.2.4");
     }
     return {
-        workDir, binDir, service, worker, chain, fleet, nodeBinary, adminToken, passphrase, sshPrivateKey: fleet?.privateKey,
+        workDir, binDir, service, worker, chain, fleet, monitoring, nodeBinary, adminToken, passphrase, sshPrivateKey: fleet?.privateKey,
         envVars: {
             PULUMI_BACKEND_URL: `file://${path.join(workDir, "state")}`,
             PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile,
@@ -77,6 +81,7 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
             PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "1",
         },
         stop: async () => {
+            await monitoring.stop();
             await service.close();
             await worker.close();
             await chain.close();
@@ -90,7 +95,9 @@ export function localConfig(env: LocalEnvironment, edit: (c: Record<string, any>
     const doc = parse(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, any> };
     const c: Record<string, any> = JSON.parse(JSON.stringify(doc.config));
     c["speculation:canary"].gate = { ...c["speculation:canary"].gate, serviceUrl: env.service.url, proofWorkerUrl: env.worker.url,
-        artifactsDir: path.join(env.workDir, "artifacts/gates") };
+        prometheusUrl: env.monitoring.prometheusUrl, artifactsDir: path.join(env.workDir, "artifacts/gates"),
+        // A revert's last path is the watchdog's action; an unconfirmed one pages through the local Alertmanager.
+        revert: { ...c["speculation:canary"].gate?.revert, watchdogActionUrl: `${env.monitoring.watchdogUrl}/alerts`, alertmanagerUrl: env.monitoring.alertmanagerUrl } };
     c["speculation:bench"] = {
         ...c["speculation:bench"],
         command: `npm run -s reference -- bench --url "$BENCH_TARGET_URL" --requests 2000 --concurrency 16`,
@@ -131,6 +138,21 @@ export async function openStack(env: LocalEnvironment, stackName: string, config
     const stack = await Stack.createOrSelect(stackName, ws);
     await stack.setAllConfig(config);
     return stack;
+}
+
+/**
+ * Window bake mode: waits until every stage in the last update's outputs has baked (bakeEndsAt), printing what it
+ * waits for — what an operator does between two `pulumi up`s, in seconds instead of hours.
+ */
+export async function waitForBakes(stack: Stack, log: (s: string) => void = console.log): Promise<void> {
+    // From the state, not the stack outputs: a refused or failed update leaves the outputs of the last good one.
+    const state = await stack.exportStack();
+    const gates = (state.deployment.resources ?? []).filter((r: { type: string }) => r.type.endsWith("dynamic/agenc:HealthGate"));
+    const end = Math.max(0, ...gates.map((g: { outputs?: { bakeEndsAt?: string } }) => (g.outputs?.bakeEndsAt ? Date.parse(g.outputs.bakeEndsAt) : 0)));
+    const wait = end - Date.now();
+    if (wait <= 0) return;
+    log(`[local] waiting ${(wait / 1000).toFixed(1)} s for the bake to end (${new Date(end).toISOString()})`);
+    await new Promise((r) => setTimeout(r, wait + 250));
 }
 
 export const POLICY_PACK = path.join(ROOT, "policy");

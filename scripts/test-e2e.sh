@@ -8,4 +8,4 @@ cd "$here"
 source scripts/node.sh
 bash scripts/setup.sh
 bash scripts/build-toolchain.sh >/dev/null
-npx mocha --config .mocharc.e2e.json "$@"
+npx mocha --config .mocharc.e2e.js "$@"

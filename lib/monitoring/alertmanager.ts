@@ -13,8 +13,21 @@ export const RECEIVER_SECRET_FILES = {
     pagerdutyRoutingKey: "/etc/alertmanager/secrets/pagerduty-routing-key",
 } as const;
 
-export function alertmanagerConfig(r: ReceiverPresence): Record<string, unknown> {
+/** The watchdog's route: every rollback trigger goes to its revert action first, then on to the pager as usual. */
+export const WATCHDOG_RECEIVER = "speculation-watchdog";
+export const WATCHDOG_ROUTE_MATCHER = 'rollback_trigger="true"';
+export const WATCHDOG_PATH = "/alerts";
+
+export interface WatchdogRoute {
+    /** Base URL of the watchdog (lib/watchdog/action.js); Alertmanager posts to <url>/alerts. */
+    url: string;
+    /** How long Alertmanager waits to group a new alert before it calls the watchdog (default 0s: at once). */
+    groupWait?: string;
+}
+
+export function alertmanagerConfig(r: ReceiverPresence, watchdog?: WatchdogRoute): Record<string, unknown> {
     const receivers: Record<string, unknown>[] = [{ name: "null" }];
+    if (watchdog) receivers.push({ name: WATCHDOG_RECEIVER, webhook_configs: [{ url: `${watchdog.url}${WATCHDOG_PATH}`, send_resolved: false }] });
     const slack = r.slack ? [{ api_url_file: RECEIVER_SECRET_FILES.slackWebhookUrl, channel: "#agenc-alerts", send_resolved: true }] : undefined;
     const pagerduty = r.pagerduty ? [{ routing_key_file: RECEIVER_SECRET_FILES.pagerdutyRoutingKey, severity: "critical" }] : undefined;
     if (slack) receivers.push({ name: "slack", slack_configs: slack });
@@ -31,6 +44,11 @@ export function alertmanagerConfig(r: ReceiverPresence): Record<string, unknown>
             group_interval: "5m",
             repeat_interval: "4h",
             routes: [
+                // continue: the revert does not replace the page, it comes before it.
+                ...(watchdog ? [{
+                    receiver: WATCHDOG_RECEIVER, matchers: [WATCHDOG_ROUTE_MATCHER], continue: true, group_by: ["alertname"],
+                    group_wait: watchdog.groupWait ?? "0s", group_interval: "10s", repeat_interval: "5m",
+                }] : []),
                 { receiver: pager, matchers: ['severity="critical"'], repeat_interval: "1h" },
                 { receiver: pager, matchers: ['severity="high"'] },
                 { receiver: chat, matchers: ['severity="warning"'] },

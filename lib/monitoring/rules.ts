@@ -34,6 +34,16 @@ export const RECORDED = {
     proofQueue: "proof_workers:queue_size:max",
 } as const;
 
+/**
+ * What the watchdog (lib/watchdog/action.js, the revert action Alertmanager calls between `pulumi up`s) exposes.
+ * The last-revert gauge is what the window judgement reads: a value at or after a stage's shift is a revert.
+ */
+export const WATCHDOG_METRICS = {
+    reverts: "agenc_watchdog_reverts_total",
+    failures: "agenc_watchdog_revert_failures_total",
+    lastRevert: "agenc_watchdog_last_revert_timestamp_seconds",
+} as const;
+
 /** Which alert stands for each rollback trigger of SPEC §2; the policy pack checks every one is present. */
 export const ROLLBACK_TRIGGER_ALERTS = [
     "SpeculationRollbackRateAbort",
@@ -154,6 +164,32 @@ export function speculationAlerts(t: StageThresholds): AlertRule[] {
     ];
 }
 
+/** Every revert the watchdog makes is an alert of its own; a revert it could not confirm pages as critical. */
+export function watchdogAlerts(): AlertRule[] {
+    return [
+        {
+            alert: "SpeculationWatchdogReverted",
+            expr: `increase(${WATCHDOG_METRICS.reverts}[15m]) > 0`,
+            for: "0s",
+            labels: { severity: "high", component: "watchdog" },
+            annotations: {
+                summary: "The watchdog reverted speculation traffic to 0 %",
+                description: "A rollback trigger fired between pulumi updates and the watchdog set rollout_percentage to 0: run pulumi refresh to see it, fix the cause, then pulumi up.",
+            },
+        },
+        {
+            alert: "SpeculationWatchdogRevertFailed",
+            expr: `increase(${WATCHDOG_METRICS.failures}[15m]) > 0`,
+            for: "0s",
+            labels: { severity: "critical", component: "watchdog" },
+            annotations: {
+                summary: "The watchdog could not confirm a revert",
+                description: "A rollback trigger fired and neither the admin API nor the kill switch confirmed 0 %: set it by hand now.",
+            },
+        },
+    ];
+}
+
 /** Seed 001's rules for the Alys nodes, corrected. */
 export function nodeAlerts(): AlertRule[] {
     return [
@@ -217,10 +253,16 @@ export function nodeAlerts(): AlertRule[] {
     ];
 }
 
-export function ruleGroups(t: StageThresholds, evaluationInterval: string): RuleGroup[] {
+/**
+ * The rule groups.  `rehearsalFor` replaces every speculation alert's `for:` — only the local rehearsal uses it, so
+ * that a bake of seconds meets alerts of seconds; a deployed stack always has the seeds' durations.
+ */
+export function ruleGroups(t: StageThresholds, evaluationInterval: string, rehearsalFor?: string): RuleGroup[] {
+    const alerts = speculationAlerts(t).map((a) => (rehearsalFor ? { ...a, for: rehearsalFor } : a));
     return [
         { name: "agenc-speculation.recording", interval: evaluationInterval, rules: recordingRules() },
-        { name: "agenc-speculation.alerts", interval: evaluationInterval, rules: speculationAlerts(t) },
+        { name: "agenc-speculation.alerts", interval: evaluationInterval, rules: alerts },
+        { name: "agenc-speculation.watchdog", interval: evaluationInterval, rules: watchdogAlerts() },
         { name: "alys-nodes.alerts", interval: evaluationInterval, rules: nodeAlerts() },
     ];
 }

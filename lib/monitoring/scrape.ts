@@ -15,6 +15,9 @@ export const PROOF_WORKER_PORT = 9091;
 export const SPECULATION_JOB = "agenc-speculation";
 export const PROOF_WORKERS_JOB = "proof-workers";
 
+/** The watchdog (components/Watchdog.ts) is scraped so that every revert it makes is in Prometheus. */
+export const WATCHDOG_SCRAPE_JOB: ScrapeJob = { job: "speculation-watchdog", app: "speculation-watchdog", port: 9095 };
+
 export function scrapeJobs(nodeHosts: string[]): ScrapeJob[] {
     const on = (port: number) => nodeHosts.map((h) => `${h}:${port}`);
     return [

@@ -114,8 +114,9 @@ export function isolationPolicies(args: IsolationArgs): IsolationPolicy[] {
             app(PROOF_WORKER_APP), PROOF_WORKER_PORT, [...p.speculation, ...p.monitoring, ...p.gate]),
     ];
     if (args.watchdogPort !== undefined) {
-        policies.push(allow("watchdog", `the watchdog's port ${args.watchdogPort} only from Alertmanager and the gate's origin`,
-            { matchLabels: networkRole("watchdog") }, args.watchdogPort, [...p.alertmanager, ...p.gate]));
+        // Prometheus too: the window judgement reads the watchdog's reverts from what Prometheus scraped.
+        policies.push(allow("watchdog", `the watchdog's port ${args.watchdogPort} only from Alertmanager, Prometheus and the gate's origin`,
+            { matchLabels: networkRole("watchdog") }, args.watchdogPort, [...p.alertmanager, ...p.monitoring, ...p.gate]));
     }
     if (args.monitoringMode === "standalone") {
         policies.push(

@@ -22,6 +22,7 @@
  * Paths and commands run in the node's shell inside double quotes, so they may use the node's environment.
  */
 import { batchFailureBudget, formatNodeTable, NodeJournal, NodeStatus, nextStep, planBatches, RolloutJournal, RolloutOutcome, SerialEntry } from "./plan";
+import { progressLine } from "../gate/progress";
 import { captureBaseline, GateSpec, runGate } from "../gate/run";
 import { connect, NodeAddress, NodeSession } from "./ssh";
 import {
@@ -568,7 +569,14 @@ export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutH
                 await sleep(spec.pauseSeconds);
                 if ((interrupted = hooks.interrupt?.())) break;
                 if (gate) {
-                    const { record } = await runGate({ ...gate, stage: `${gate.stage}-after-batch-${b + 1}` });
+                    // A progress line per sample, as every watching gate prints (lib/gate/progress.ts).
+                    const gateStage = `${gate.stage}-after-batch-${b + 1}`;
+                    const gateStarted = Date.now();
+                    const { record } = await runGate({ ...gate, stage: gateStage }, undefined, (sample, bake) => {
+                        const now = Date.now();
+                        console.log(progressLine(gateStage, "between node batches", sample, bake,
+                            gateStarted + gate.bakeSeconds * 1000 - now, gateStarted + gate.deadlineSeconds * 1000 - now));
+                    });
                     if (record.verdict !== "pass") { abort = `health gate after batch ${b + 1}: ${record.reason}`; break; }
                 }
             }

@@ -70,7 +70,7 @@ describe("hardening under mocks (issue 17)", () => {
             expect(policy(engine, "agenc-speculation-admin").spec.ingress[0].from[0]).to.deep.equal({ podSelector: { matchLabels: { app: "prometheus" } } });
             expect(policy(engine, "alertmanager").spec.ingress).to.deep.equal([{ from: [{ podSelector: { matchLabels: { app: "prometheus" } } }], ports: [{ protocol: "TCP", port: 9093 }] }]);
             expect(engine.ofType(NETPOL).map((p) => p.inputs.metadata.name).sort()).to.deep.equal(
-                ["agenc-speculation-admin", "alertmanager", "default-deny-ingress", "grafana", "prometheus", "proof-workers"]);
+                ["agenc-speculation-admin", "alertmanager", "default-deny-ingress", "grafana", "prometheus", "proof-workers", "watchdog"]);
         });
 
         it("are absent when hardening.networkPolicies.enabled is false (staging only), and refused off in production", async () => {

@@ -85,7 +85,7 @@ describe("idempotent preview, bounded awaits and explicit ordering (issue 17)", 
             const readsConfig = (d: Registered) => JSON.stringify(d.inputs.spec.template.spec).match(/"configMap"|"secretKeyRef"|"secret"/);
             const before = new Map(engine.ofType(DEPLOYMENT).filter(readsConfig).map((d) => [d.inputs.metadata.name,
                 d.inputs.spec.template.metadata.annotations?.[CONFIG_CHECKSUM_ANNOTATION]]));
-            expect([...before.keys()].sort()).to.deep.equal(["agenc-speculation", "alertmanager", "grafana", "prometheus"]);
+            expect([...before.keys()].sort()).to.deep.equal(["agenc-speculation", "alertmanager", "grafana", "prometheus", "speculation-watchdog"]);
             for (const [name, sum] of before) expect(sum, name).to.match(/^[0-9a-f]{64}$/);
             await render(engine, withEdit(withEdit(standalone, "speculation:service", "maxDepth", 3), "speculation:thresholds", "maxProofQueueSize", 1500));
             const after = (name: string) => engine.byK8sName(DEPLOYMENT, name).inputs.spec.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION];

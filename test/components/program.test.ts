@@ -77,7 +77,7 @@ describe("the program under mocks", () => {
             const rule = engine.ofType(CUSTOM("PrometheusRule"));
             expect(rule).to.have.length(1);
             expect(rule[0].inputs.metadata.labels.release).to.equal("kube-prometheus-stack");
-            expect(engine.ofType(CUSTOM("ServiceMonitor")).map((r) => r.inputs.metadata.name).sort()).to.deep.equal(["agenc-speculation", "proof-workers"]);
+            expect(engine.ofType(CUSTOM("ServiceMonitor")).map((r) => r.inputs.metadata.name).sort()).to.deep.equal(["agenc-speculation", "proof-workers", "speculation-watchdog"]);
             expect(engine.ofType(CUSTOM("AlertmanagerConfig"))).to.have.length(1);
             const boards = engine.ofType(CONFIGMAP).filter((c) => c.inputs.metadata.labels?.grafana_dashboard === "1");
             expect(boards.map((b) => b.inputs.metadata.name).sort()).to.deep.equal(

@@ -83,7 +83,7 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
         ["speculation:canary.gate.revert: unknown keys \"deadlin\" (did you mean \"deadline\"?), \"colour\"; allowed: alertmanagerUrl, deadline, watchdogActionUrl"]],
     ["nested unknown keys", "a top-level typo",
         () => withEdit(stackConfig("staging"), key("canery"), undefined, { steps: [] }),
-        ["speculation:canery: unknown key (did you mean \"canary\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, records, release, rollback, rolloutPercentage, service, smoke, sshPrivateKey, thresholds, verify"]],
+        ["speculation:canery: unknown key (did you mean \"canary\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, records, release, rollback, rolloutPercentage, service, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
 ];
 
 describe("config refused before anything registers (issue 15's classes)", function () {

@@ -26,8 +26,9 @@ describe("the real engine: operator workflows on the local stack", function () {
     let stack: Stack;
     let logs = "";
     const log = (s: string) => { logs += s; };
+    // Watch bake mode: each stage's up runs the live gate for its whole (3 s) bake, as staging does.
     const set = (pct: number, edit: (c: Record<string, any>) => void = () => undefined) =>
-        localConfig(env, (c) => { c["speculation:rolloutPercentage"] = pct; edit(c); });
+        localConfig(env, (c) => { c["speculation:rolloutPercentage"] = pct; c["speculation:canary"].gate.bakeMode = "watch"; edit(c); });
     const open = async (pct: number, edit?: (c: Record<string, any>) => void) => { stack = await openStack(env, "e2e", set(pct, edit)); return stack; };
     const pack = (name: "local" | "staging" | "production") => ({ policyPacks: [POLICY_PACK], policyPackConfigs: [policyConfig(name)], onOutput: log });
 

@@ -122,6 +122,14 @@ const CASES: Record<string, AlertCase> = {
         firing: { series: latency("api", 0, 100), evalTime: "15m", value: 9.91 },
         silent: [{ series: latency("api", 100, 0), evalTime: "15m" }],
     },
+    SpeculationWatchdogReverted: {
+        firing: { series: [{ series: "agenc_watchdog_reverts_total", values: "0 0 1 1 1" }], evalTime: "3m", value: 1 },
+        silent: [{ series: [{ series: "agenc_watchdog_reverts_total", values: "0x20" }], evalTime: "10m" }],
+    },
+    SpeculationWatchdogRevertFailed: {
+        firing: { series: [{ series: "agenc_watchdog_revert_failures_total", values: "0 0 1 1 1" }], evalTime: "3m", value: 1 },
+        silent: [{ series: [{ series: "agenc_watchdog_revert_failures_total", values: "0x20" }], evalTime: "10m" }],
+    },
     MemoryLeak: {
         firing: { series: [{ series: "process_resident_memory_bytes{instance=\"n1\"}", values: "9e9+1e7x120" }], evalTime: "100m", value: 0, labels: { instance: "n1" } },
         silent: [

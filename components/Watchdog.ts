@@ -1,0 +1,111 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { configChecksum, CONFIG_CHECKSUM_ANNOTATION, MonitoringMode, restrictedPod, serviceMonitor } from "../lib/k8s";
+import { networkRole } from "../lib/network/peers";
+
+/** The port the watchdog listens on: Alertmanager's webhook and Prometheus's scrape. */
+export const WATCHDOG_PORT = 9095;
+export const WATCHDOG_APP = "speculation-watchdog";
+/**
+ * A stock image, pinned by digest: the action is plain Node with no dependencies, mounted from a ConfigMap, so no
+ * image has to be built.  node:22-alpine runs as user `node` (uid 1000).  Override with `watchdog.image`.
+ */
+export const WATCHDOG_IMAGE = "docker.io/library/node:22-alpine@sha256:8094c002d08262dba12645a3b4a15cd6cd627d30bc782f53229a2ec13ee22a00";
+export const WATCHDOG_SCRIPT_PATH = path.resolve(__dirname, "../lib/watchdog/action.js");
+
+export interface WatchdogArgs {
+    /** The Namespace resource's name output: everything here is created after the Namespace. */
+    namespace: pulumi.Input<string>;
+    namespaceName: string;
+    /** Where the watchdog reaches the speculation service's admin API, inside the cluster. */
+    serviceUrl: string;
+    /** The Secret and key that hold the admin token (the speculation service's own). */
+    adminTokenSecret: { name: pulumi.Input<string>; key: string };
+    /** The image that runs the script; a stock Node image pinned by digest. */
+    image: string;
+    replicas: number;
+    /** How long one revert keeps trying (admin API, then the kill switch) before it counts as failed. */
+    revertDeadlineSeconds: number;
+    monitoringMode: MonitoringMode;
+    prometheusReleaseLabel: string;
+    scrapeInterval: string;
+}
+
+/**
+ * What protects a stage between `pulumi up`s (window bake mode, and after 100 %): the revert action Alertmanager
+ * calls for every rollback-trigger alert (lib/monitoring/alertmanager.ts routes them here before paging).  The
+ * script is lib/watchdog/action.js, mounted from a ConfigMap into a stock Node image; the admin token reaches it only
+ * through the Secret.  Its pods carry the `watchdog` network role, so the NetworkPolicies admit them to the admin
+ * port; Prometheus scrapes it (ServiceMonitor, or the standalone `speculation-watchdog` job), so every revert is a
+ * metric, a log line and an alert, and the next `pulumi up` or `refresh` reads it from Prometheus.
+ */
+export class Watchdog extends pulumi.ComponentResource {
+    static readonly type = "agenc:deploy:Watchdog";
+    readonly deployment: k8s.apps.v1.Deployment;
+    readonly service: k8s.core.v1.Service;
+    readonly configMap: k8s.core.v1.ConfigMap;
+    /** In-cluster URL Alertmanager posts to (without the /alerts path). */
+    readonly url: string;
+
+    constructor(name: string, args: WatchdogArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(Watchdog.type, name, {}, opts);
+        const child = { parent: this };
+        const labels = { app: WATCHDOG_APP };
+        const script = readFileSync(WATCHDOG_SCRIPT_PATH, "utf8");
+        this.url = `http://${WATCHDOG_APP}.${args.namespaceName}.svc.cluster.local:${WATCHDOG_PORT}`;
+        this.configMap = new k8s.core.v1.ConfigMap(`${name}-script`, {
+            metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
+            data: { "action.js": script },
+        }, child);
+        this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
+            metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
+            spec: {
+                replicas: args.replicas,
+                selector: { matchLabels: labels },
+                template: {
+                    metadata: { labels: { ...labels, ...networkRole("watchdog") }, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(script) } },
+                    // Pod Security restricted (lib/k8s.ts restrictedPod); node:22-alpine's `node` user is uid 1000.
+                    spec: restrictedPod({
+                        automountServiceAccountToken: false,
+                        containers: [{
+                            name: "watchdog",
+                            image: args.image,
+                            command: ["node", "/etc/watchdog/action.js"],
+                            ports: [{ name: "metrics", containerPort: WATCHDOG_PORT }],
+                            env: [
+                                { name: "SERVICE_URL", value: args.serviceUrl },
+                                { name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: args.adminTokenSecret.name, key: args.adminTokenSecret.key } } },
+                                { name: "PORT", value: String(WATCHDOG_PORT) },
+                                { name: "REVERT_DEADLINE_SECONDS", value: String(args.revertDeadlineSeconds) },
+                            ],
+                            resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
+                            readinessProbe: { httpGet: { path: "/healthz", port: WATCHDOG_PORT }, periodSeconds: 5 },
+                            livenessProbe: { httpGet: { path: "/healthz", port: WATCHDOG_PORT }, periodSeconds: 10, failureThreshold: 3 },
+                            volumeMounts: [{ name: "script", mountPath: "/etc/watchdog", readOnly: true }],
+                        }],
+                        volumes: [{ name: "script", configMap: { name: this.configMap.metadata.name } }],
+                    }, { uid: 1000 }),
+                },
+            },
+        }, child);
+        this.service = new k8s.core.v1.Service(`${name}-service`, {
+            metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
+            spec: { selector: labels, ports: [{ name: "metrics", port: WATCHDOG_PORT, targetPort: WATCHDOG_PORT }] },
+        }, child);
+        if (args.replicas > 1) {
+            new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
+                metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
+                spec: { minAvailable: 1, selector: { matchLabels: labels } },
+            }, child);
+        }
+        if (args.monitoringMode === "operator") {
+            serviceMonitor(`${name}-servicemonitor`, {
+                namespace: args.namespace, namespaceName: args.namespaceName, app: WATCHDOG_APP,
+                releaseLabel: args.prometheusReleaseLabel, interval: args.scrapeInterval,
+            }, child);
+        }
+        this.registerOutputs({ url: this.url });
+    }
+}

@@ -1,0 +1,100 @@
+/**
+ * Reading a stage's bake window from Prometheus history: range queries over the recorded series the alerts and the
+ * live gate also use, at the scrape step, chunked under Prometheus's 11 000-points-per-series limit.  Measurement
+ * only: lib/bake/window.ts decides.  Every way a read can go wrong comes back as a named failure (fail closed).
+ */
+import { Measured, ReadFailure } from "../gate/decision";
+import { fetchWithin } from "../http";
+import { RECORDED, WATCHDOG_METRICS } from "../monitoring/rules";
+import { Point, WINDOW_METRICS, WindowHistory, WindowMetric } from "./window";
+
+/** Points per request; Prometheus refuses more than 11 000 per series. */
+export const MAX_POINTS_PER_QUERY = 10_000;
+
+export interface HistoryTarget {
+    prometheusUrl: string;
+    timeoutMs: number;
+    stepSeconds: number;
+}
+
+export interface RangeSeries { labels: Record<string, string>; points: Point[] }
+
+function fail<T>(failure: ReadFailure, detail: string): Measured<T> {
+    return { ok: false, failure, detail };
+}
+
+async function rangeChunk(t: HistoryTarget, expr: string, start: number, end: number): Promise<Measured<RangeSeries[]>> {
+    const qs = new URLSearchParams({ query: expr, start: start.toFixed(3), end: end.toFixed(3), step: String(t.stepSeconds) });
+    const url = `${t.prometheusUrl}/api/v1/query_range?${qs}`;
+    const res = await fetchWithin(url, {}, t.timeoutMs);
+    if (!res.ok) return fail(res.failure, `${expr}: ${res.why}`);
+    if (res.status < 200 || res.status > 299) return fail("http-status", `${expr}: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+    let body: any;
+    try { body = JSON.parse(res.text); } catch { return fail("malformed", `${expr}: body is not JSON`); }
+    if (body?.status !== "success" || body.data?.resultType !== "matrix" || !Array.isArray(body.data.result)) {
+        return fail("malformed", `${expr}: not a successful range-vector answer`);
+    }
+    return {
+        ok: true,
+        value: body.data.result.map((r: { metric?: Record<string, string>; values?: [number, string][] }) => ({
+            labels: r.metric ?? {},
+            points: (r.values ?? []).map(([ts, v]) => ({ t: Number(ts), v: Number(v) })),
+        })),
+    };
+}
+
+/** A range query over [start, end] (unix seconds), in chunks; series are merged by their label set. */
+export async function rangeQuery(t: HistoryTarget, expr: string, start: number, end: number): Promise<Measured<RangeSeries[]>> {
+    const span = MAX_POINTS_PER_QUERY * t.stepSeconds;
+    const merged = new Map<string, RangeSeries>();
+    for (let from = start; from <= end; from += span + t.stepSeconds) {
+        const chunk = await rangeChunk(t, expr, from, Math.min(end, from + span));
+        if (!chunk.ok) return chunk;
+        for (const s of chunk.value) {
+            const key = JSON.stringify(s.labels);
+            const into = merged.get(key) ?? { labels: s.labels, points: [] };
+            into.points.push(...s.points);
+            merged.set(key, into);
+        }
+    }
+    return { ok: true, value: [...merged.values()] };
+}
+
+/** Every point of a metric: the max over its series at each step; no series at all is a missing metric. */
+function maxPoints(series: Measured<RangeSeries[]>, expr: string): Measured<Point[]> {
+    if (!series.ok) return series;
+    if (series.value.length === 0) return fail("missing-metric", `${expr}: no series in the window`);
+    const byT = new Map<number, number>();
+    for (const s of series.value) for (const p of s.points) byT.set(p.t, Math.max(byT.get(p.t) ?? -Infinity, p.v));
+    return { ok: true, value: [...byT.entries()].sort((a, b) => a[0] - b[0]).map(([t, v]) => ({ t, v })) };
+}
+
+export const windowQueries = (stepSeconds: number) => ({
+    metrics: Object.fromEntries(WINDOW_METRICS.map((m) => [m, `max_over_time(${RECORDED[m]}[${stepSeconds}s])`])) as Record<WindowMetric, string>,
+    alerts: `max by (alertname) (max_over_time(ALERTS{alertstate="firing",severity="critical"}[${stepSeconds}s]))`,
+    watchdog: `max(max_over_time(${WATCHDOG_METRICS.lastRevert}[${stepSeconds}s]))`,
+});
+
+/** Reads the whole window [startMs, endMs] of one stage. */
+export async function readWindow(t: HistoryTarget, startMs: number, endMs: number): Promise<WindowHistory> {
+    const q = windowQueries(t.stepSeconds);
+    const start = startMs / 1000 + t.stepSeconds;
+    const end = Math.max(start, endMs / 1000);
+    const [metrics, alerts, watchdog] = await Promise.all([
+        Promise.all(WINDOW_METRICS.map(async (m) => maxPoints(await rangeQuery(t, q.metrics[m], start, end), q.metrics[m]))),
+        rangeQuery(t, q.alerts, start, end),
+        rangeQuery(t, q.watchdog, start, end),
+    ]);
+    const wd = maxPoints(watchdog, q.watchdog);
+    return {
+        metrics: Object.fromEntries(WINDOW_METRICS.map((m, i) => [m, metrics[i]])) as WindowHistory["metrics"],
+        queries: q.metrics,
+        criticalAlerts: alerts.ok
+            ? { ok: true, value: alerts.value.map((s) => ({ alertname: s.labels.alertname ?? "(unnamed)", points: s.points.filter((p) => p.v > 0).map((p) => p.t) })) }
+            : alerts,
+        alertsQuery: q.alerts,
+        // The gauge holds the time of the watchdog's last revert (0 before any): every distinct value is one revert.
+        watchdogReverts: wd.ok ? { ok: true, value: [...new Set(wd.value.map((p) => p.v).filter((v) => v > 0))] } : wd,
+        watchdogQuery: q.watchdog,
+    };
+}

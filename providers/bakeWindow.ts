@@ -1,0 +1,147 @@
+/**
+ * BakeWindow: the promotion of a stage in window bake mode.  Declared only when the next stage is (the operator
+ * raised the target), and the next stage's baseline and shift wait for it.
+ *   check/create → if the stage's bake has not elapsed since its shift, refuses the update before anything changes
+ *                  (check runs first, so `pulumi preview` says so too): the refusal names the stage, the time baked
+ *                  and required, and the earliest promotion;
+ *                  otherwise judges the whole window [shiftedAt, now] from Prometheus history
+ *                  (lib/bake/history.ts → lib/bake/window.ts): a no-go sets traffic to 0 % and fails the update
+ *                  with the offending check, timestamp and value (recorded as created-but-failed, so the record
+ *                  stays in the state and the next `up` judges again); a hold restarts the bake and refuses.
+ *   diff         → a new shift (shiftedAt), a changed threshold or bake, or a verdict that was not a pass: judge again
+ *   read         → nothing to re-read: the verdict is about a window that is over
+ *   delete       → nothing to undo (the record stays under the artifacts folder)
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { StageThresholds } from "../config/thresholds";
+import { readAdminStatus } from "../lib/adminApi";
+import { readWindow } from "../lib/bake/history";
+import { formatFindings, judgeWindow, notYetElapsed, WindowJudgement } from "../lib/bake/window";
+import { METRIC_CHECKS, MetricCheck, NoDataPolicy } from "../lib/gate/decision";
+import { describeRevert, revertTraffic, RevertOptions, RevertRecord } from "../lib/revert/revert";
+
+export const BAKE_WINDOW_TYPE = "BakeWindow";
+
+export interface BakeWindowState {
+    stage: string;
+    percentage: number;
+    version: string;
+    /** When the stage shifted (its gate's shiftedAt output). */
+    shiftedAt: string;
+    bakeSeconds: number;
+    stepSeconds: number;
+    maxGapSeconds: number;
+    prometheusUrl: string;
+    serviceUrl: string;
+    adminToken: string;
+    thresholds: StageThresholds;
+    baselineErrorRate: number;
+    noData: Partial<Record<MetricCheck, NoDataPolicy>>;
+    timeoutMs: number;
+    onFailure: "revert" | "fail";
+    /** Feature-flag mode: the live percentage must still be the stage's (a revert or an edit is a no-go). */
+    checkRolloutPercentage: boolean;
+    artifactsDir: string;
+    /** How a no-go's revert retries (lib/revert, the gates' own): paths, deadline, alert. */
+    revert: RevertOptions;
+    verdict?: "pass" | "fail";
+    judgement?: WindowJudgement;
+    artifact?: string;
+    /** The revert's record: every attempt, and whether traffic read back off. */
+    revertRecord?: RevertRecord;
+}
+
+const JUDGED = ["stage", "percentage", "version", "shiftedAt", "bakeSeconds", "stepSeconds", "maxGapSeconds", "prometheusUrl", "serviceUrl",
+    "thresholds", "baselineErrorRate", "noData", "onFailure", "checkRolloutPercentage"] as const;
+
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+function refusal(s: BakeWindowState, now: number): string | undefined {
+    if (typeof s.shiftedAt !== "string" || s.shiftedAt === UNKNOWN || Number.isNaN(Date.parse(s.shiftedAt))) return undefined;
+    return notYetElapsed(s.stage, Date.parse(s.shiftedAt), s.bakeSeconds, now);
+}
+
+async function judge(s: BakeWindowState, id: string): Promise<BakeWindowState> {
+    const now = Date.now();
+    const notYet = refusal(s, now);
+    // A plain error: nothing is recorded, nothing has changed.
+    if (notYet) throw new Error(`promotion refused: ${notYet}`);
+    console.log(`[window ${s.stage}] judging the bake window ${s.shiftedAt} → ${new Date(now).toISOString()} from ${s.prometheusUrl} (step ${s.stepSeconds}s)`);
+    const history = await readWindow({ prometheusUrl: s.prometheusUrl, timeoutMs: s.timeoutMs, stepSeconds: s.stepSeconds }, Date.parse(s.shiftedAt), now);
+    let j = judgeWindow({
+        stage: s.stage, shiftedAt: Date.parse(s.shiftedAt), bakeSeconds: s.bakeSeconds, stepSeconds: s.stepSeconds, maxGapSeconds: s.maxGapSeconds,
+        thresholds: s.thresholds, baselineErrorRate: s.baselineErrorRate,
+        noData: Object.fromEntries(METRIC_CHECKS.map((k) => [k, s.noData?.[k] ?? "fail"])) as Record<MetricCheck, NoDataPolicy>,
+    }, history, now);
+    if (s.checkRolloutPercentage && j.verdict !== "fail") {
+        // The live percentage now: a revert by the watchdog (or by hand) that history has not shown yet.
+        const row = { check: "rollout percentage", query: "GET /admin/status", at: new Date(now).toISOString(), threshold: `= ${s.percentage}` };
+        try {
+            const st = await readAdminStatus(s.serviceUrl, s.timeoutMs);
+            const ok = st.enabled && st.rolloutPercentage === s.percentage;
+            j = { ...j, findings: [{ ...row, observed: `${st.rolloutPercentage}${st.enabled ? "" : " (disabled)"}`, verdict: ok ? "pass" : "fail", reason: ok ? "" : "reverted or changed out of band" }, ...j.findings] };
+            if (!ok) j = { ...j, verdict: "fail", reason: `no-go: the live rollout percentage is ${st.rolloutPercentage}, not ${s.percentage} (reverted or changed out of band)` };
+        } catch (e) {
+            j = { ...j, verdict: "fail", reason: `no-go: the live rollout percentage cannot be read (${(e as Error).message})`,
+                findings: [{ ...row, observed: "no answer", verdict: "fail", reason: (e as Error).message }, ...j.findings] };
+        }
+    }
+    console.log(`[window ${s.stage}] ${j.verdict}: ${j.reason}`);
+    if (j.verdict === "baking") throw new Error(`promotion refused: ${j.reason}. Nothing was changed.\n${formatFindings(j)}`);
+    const artifact = writeRecord(s.artifactsDir, j);
+    if (j.verdict === "pass") return { ...s, verdict: "pass", judgement: j, artifact };
+    const revertRecord = s.onFailure === "revert" ? await revertTraffic({
+        ...s.revert, stage: s.stage, percentage: s.percentage, version: s.version, serviceUrl: s.serviceUrl,
+        adminToken: s.adminToken, reason: j.reason, timeoutMs: s.timeoutMs,
+    }) : undefined;
+    const outs: BakeWindowState = { ...s, verdict: "fail", judgement: j, artifact, ...(revertRecord ? { revertRecord } : {}) };
+    const what = revertRecord ? describeRevert(revertRecord) : "Traffic left as it is (onFailure: fail).";
+    const message = [`bake window of ${s.stage} (${s.percentage} %, ${s.version}) failed: ${j.reason}`, what, formatFindings(j), `window record: ${artifact}`].join("\n");
+    const { adminToken: _t, ...properties } = outs;
+    throw { message, id, properties, reasons: [message] };
+}
+
+function writeRecord(dir: string, j: WindowJudgement): string {
+    const fs = require("fs") as typeof import("fs");
+    const path = require("path") as typeof import("path");
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${j.stage}-window-${j.judgedAt.replace(/[:.]/g, "-")}.json`);
+    fs.writeFileSync(file, JSON.stringify(j, null, 2));
+    return file;
+}
+
+export const bakeWindowProvider: pulumi.dynamic.ResourceProvider = {
+    async check(_olds: BakeWindowState, news: BakeWindowState) {
+        const failures: pulumi.dynamic.CheckFailure[] = [];
+        const notYet = refusal(news, Date.now());
+        if (notYet) failures.push({ property: "shiftedAt", reason: `promotion refused: ${notYet}` });
+        if (typeof news.stepSeconds === "number" && !(news.stepSeconds > 0)) failures.push({ property: "stepSeconds", reason: "must be greater than 0" });
+        return { inputs: news, failures };
+    },
+    async diff(_id: string, olds: BakeWindowState, news: BakeWindowState) {
+        const changed = JUDGED.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        return { changes: changed.length > 0 || olds.verdict !== "pass" || olds.adminToken !== news.adminToken, replaces: changed.includes("stage") ? ["stage"] : [] };
+    },
+    async create(inputs: BakeWindowState) {
+        const id = `${inputs.stage}-window`;
+        return { id, outs: await judge(inputs, id) };
+    },
+    async update(id: string, _olds: BakeWindowState, news: BakeWindowState) {
+        return { outs: await judge(news, id) };
+    },
+    async delete() {
+        // The window record stays under the artifacts folder; nothing live to undo.
+    },
+};
+
+export type BakeWindowArgs = { [K in keyof Omit<BakeWindowState, "verdict" | "judgement" | "artifact" | "revertRecord">]: pulumi.Input<BakeWindowState[K]> };
+
+export class BakeWindow extends pulumi.dynamic.Resource {
+    declare readonly verdict: pulumi.Output<"pass" | "fail">;
+    declare readonly judgement: pulumi.Output<WindowJudgement>;
+
+    constructor(name: string, args: BakeWindowArgs, opts?: pulumi.CustomResourceOptions) {
+        super(bakeWindowProvider, name, { ...args, verdict: undefined, judgement: undefined, artifact: undefined },
+            { ...opts, additionalSecretOutputs: ["adminToken"] }, "agenc", BAKE_WINDOW_TYPE);
+    }
+}

@@ -1,0 +1,121 @@
+/**
+ * The monitoring loop of the local rehearsal, for real: Debian's Prometheus and Alertmanager on loopback with the
+ * stack's own rules (lib/monitoring/rules.ts) and routes (lib/monitoring/alertmanager.ts), and the watchdog's
+ * revert action (lib/watchdog/action.js) as a local process — the same script the Watchdog component mounts from a
+ * ConfigMap in the cluster.  Prometheus scrapes the reference workloads and the watchdog every `scrapeInterval`.
+ * Everything started here is stopped by PID in stop().
+ */
+import { ChildProcess, spawn } from "child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { stringify } from "yaml";
+import { DEFAULT_STAGE_THRESHOLDS, StageThresholds } from "../config/thresholds";
+import { alertmanagerConfig } from "../lib/monitoring/alertmanager";
+import { ruleGroups } from "../lib/monitoring/rules";
+import { freePort } from "./ports";
+
+export const WATCHDOG_SCRIPT = path.resolve(__dirname, "../lib/watchdog/action.js");
+
+export interface LocalMonitoringOptions {
+    serviceUrl: string;
+    proofWorkerUrl: string;
+    adminToken: string;
+    /** Scrape and rule evaluation interval (default 1s). */
+    scrapeInterval?: string;
+    /** Replaces the speculation alerts' `for:` for a rehearsal of seconds (default 2s). */
+    alertFor?: string;
+    /** Alertmanager's group_wait on the watchdog route (default 0s). */
+    groupWait?: string;
+    thresholds?: StageThresholds;
+    /** Where Prometheus keeps its data (default: a temporary folder). */
+    dataDir?: string;
+    /** How long the watchdog keeps retrying one revert. */
+    revertDeadlineSeconds?: number;
+}
+
+export interface LocalMonitoring {
+    prometheusUrl: string;
+    alertmanagerUrl: string;
+    watchdogUrl: string;
+    /** What the watchdog printed (its log lines are JSON). */
+    watchdogLog(): string;
+    stop(): Promise<void>;
+}
+
+async function waitReady(url: string, child: ChildProcess, name: string, stderr: () => string): Promise<void> {
+    const until = Date.now() + 30_000;
+    for (;;) {
+        if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr()}`);
+        try {
+            if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok) return;
+        } catch { /* not listening yet */ }
+        if (Date.now() > until) { child.kill("SIGKILL"); throw new Error(`${name} not ready after 30 s: ${stderr()}`); }
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
+function start(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<void> } {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
+    let out = "";
+    child.stdout!.on("data", (c) => (out += c));
+    child.stderr!.on("data", (c) => (out += c));
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    return { child, output: () => out, exited };
+}
+
+export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<LocalMonitoring> {
+    const dir = o.dataDir ?? mkdtempSync(path.join(tmpdir(), "agenc-monitoring-"));
+    mkdirSync(dir, { recursive: true });
+    const interval = o.scrapeInterval ?? "1s";
+    const started: { child: ChildProcess; exited: Promise<void> }[] = [];
+    const stop = async () => {
+        for (const p of started.reverse()) {
+            if (p.child.exitCode === null) p.child.kill("SIGTERM");
+            await p.exited;
+        }
+    };
+    try {
+        const [wdPort, amPort, promPort] = [await freePort(), await freePort(), await freePort()];
+        const watchdog = start(process.execPath, [WATCHDOG_SCRIPT], {
+            ...process.env, SERVICE_URL: o.serviceUrl, ADMIN_TOKEN: o.adminToken, PORT: String(wdPort), LISTEN_HOST: "127.0.0.1",
+            REVERT_DEADLINE_SECONDS: String(o.revertDeadlineSeconds ?? 30), ATTEMPT_TIMEOUT_MS: "2000",
+        });
+        started.push(watchdog);
+        const watchdogUrl = `http://127.0.0.1:${wdPort}`;
+        await waitReady(`${watchdogUrl}/healthz`, watchdog.child, "watchdog", watchdog.output);
+
+        writeFileSync(path.join(dir, "alertmanager.yml"), stringify(alertmanagerConfig({ slack: false, pagerduty: false }, { url: watchdogUrl, groupWait: o.groupWait ?? "0s" })));
+        const am = start("prometheus-alertmanager", [
+            `--config.file=${path.join(dir, "alertmanager.yml")}`, `--storage.path=${path.join(dir, "alertmanager")}`,
+            `--web.listen-address=127.0.0.1:${amPort}`, "--cluster.listen-address=", "--log.level=warn",
+        ]);
+        started.push(am);
+        const alertmanagerUrl = `http://127.0.0.1:${amPort}`;
+        await waitReady(`${alertmanagerUrl}/-/ready`, am.child, "alertmanager", am.output);
+
+        const host = (u: string) => new URL(u).host;
+        writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(o.thresholds ?? DEFAULT_STAGE_THRESHOLDS, interval, o.alertFor ?? "2s") }));
+        writeFileSync(path.join(dir, "prometheus.yml"), stringify({
+            global: { scrape_interval: interval, evaluation_interval: interval },
+            alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
+            rule_files: [path.join(dir, "rules.yml")],
+            scrape_configs: [
+                { job_name: "agenc-speculation", static_configs: [{ targets: [host(o.serviceUrl)] }] },
+                { job_name: "proof-workers", static_configs: [{ targets: [host(o.proofWorkerUrl)] }] },
+                { job_name: "speculation-watchdog", static_configs: [{ targets: [host(watchdogUrl)] }] },
+            ],
+        }));
+        const prom = start("prometheus", [
+            `--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "prometheus")}`,
+            `--web.listen-address=127.0.0.1:${promPort}`, "--log.level=warn",
+        ]);
+        started.push(prom);
+        const prometheusUrl = `http://127.0.0.1:${promPort}`;
+        await waitReady(`${prometheusUrl}/-/ready`, prom.child, "prometheus", prom.output);
+        return { prometheusUrl, alertmanagerUrl, watchdogUrl, watchdogLog: watchdog.output, stop };
+    } catch (e) {
+        await stop();
+        throw e;
+    }
+}

@@ -1,0 +1,69 @@
+/**
+ * P1c: how long the window judgement of a `pulumi up` takes for a 24 h bake, on real history: 24 h of the recorded
+ * series (and the watchdog's gauge and a quiet ALERTS) at a 15 s step are backfilled with
+ * `promtool tsdb create-blocks-from openmetrics`, Debian's Prometheus serves them, and the BakeWindow's own code
+ * (lib/bake/history.ts readWindow → lib/bake/window.ts judgeWindow) judges [now − 24 h, now].
+ *   npm run bench:window [-- <hours, default 24>]
+ */
+import { execFileSync, spawn } from "child_process";
+import { mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { DEFAULT_STAGE_THRESHOLDS } from "../config/thresholds";
+import { readWindow } from "../lib/bake/history";
+import { judgeWindow } from "../lib/bake/window";
+import { RECORDED, WATCHDOG_METRICS } from "../lib/monitoring/rules";
+import { freePort } from "../reference/ports";
+
+async function main() {
+    const hours = Number(process.argv[2] ?? 24);
+    const step = 15;
+    const dir = mkdtempSync(path.join(tmpdir(), "bench-window-"));
+    const end = Math.floor(Date.now() / 1000) - 120;
+    const start = end - hours * 3600;
+    const values: Record<string, (i: number) => number> = {
+        [RECORDED.rollbackRate]: (i) => 0.01 + 0.005 * Math.sin(i / 50),
+        [RECORDED.errorRate]: (i) => 0.002 + 0.001 * Math.sin(i / 70),
+        [RECORDED.memoryPercent]: (i) => 45 + 5 * Math.sin(i / 300),
+        [RECORDED.proofQueue]: (i) => 100 + (i % 40),
+        [WATCHDOG_METRICS.lastRevert]: () => 0,
+    };
+    const t0 = Date.now();
+    const lines: string[] = [];
+    for (const [name, f] of Object.entries(values)) {
+        lines.push(`# TYPE ${name.replace(/:/g, "_")} gauge`);
+        for (let t = start, i = 0; t <= end; t += step, i++) lines.push(`${name} ${f(i).toFixed(6)} ${t}`);
+    }
+    lines.push("# EOF");
+    writeFileSync(path.join(dir, "history.om"), lines.join("\n") + "\n");
+    execFileSync("promtool", ["tsdb", "create-blocks-from", "openmetrics", path.join(dir, "history.om"), path.join(dir, "data")], { stdio: "ignore" });
+    const points = (end - start) / step + 1;
+    console.log(`backfilled ${hours} h × ${Object.keys(values).length} series at ${step} s (${points} points each) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const port = await freePort();
+    writeFileSync(path.join(dir, "prometheus.yml"), "global:\n  scrape_interval: 15s\n");
+    const prom = spawn("prometheus", [`--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn", "--storage.tsdb.retention.time=30d"], { stdio: "ignore" });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+        for (const until = Date.now() + 60_000; ;) {
+            try { if ((await fetch(`${url}/-/ready`)).ok) break; } catch { /* starting */ }
+            if (Date.now() > until) throw new Error("prometheus not ready");
+            await new Promise((r) => setTimeout(r, 200));
+        }
+        for (let run = 1; run <= 3; run++) {
+            const t = Date.now();
+            const history = await readWindow({ prometheusUrl: url, timeoutMs: 30_000, stepSeconds: step }, start * 1000, (end + 1) * 1000);
+            const read = Date.now() - t;
+            const j = judgeWindow({
+                stage: "stage-3-50pct", shiftedAt: start * 1000, bakeSeconds: hours * 3600, stepSeconds: step, maxGapSeconds: 60,
+                thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002,
+                noData: { rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail" },
+            }, history, (end + 1) * 1000);
+            console.log(`run ${run}: read ${read} ms, judged in ${Date.now() - t - read} ms, ${j.points} points per series, verdict ${j.verdict} (${j.reason})`);
+        }
+    } finally {
+        prom.kill();
+    }
+}
+main().catch((e) => { console.error(e); process.exit(1); });

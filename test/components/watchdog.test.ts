@@ -1,0 +1,93 @@
+/**
+ * The watchdog's Kubernetes objects and the window-mode stage chain, as the program registers them (mocks).  The
+ * same objects are applied to a real API server in test/k8s when the control-plane harness runs.
+ */
+import { expect } from "chai";
+import { readFileSync } from "fs";
+import { parse } from "yaml";
+import { defineStack } from "../../program";
+import { loadStackConfig } from "../../config";
+import { WATCHDOG_SCRIPT_PATH } from "../../components/Watchdog";
+import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const SERVICE = "kubernetes:core/v1:Service";
+const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
+
+async function render(engine: MockEngine, config: Record<string, unknown>) {
+    engine.install(config);
+    const outputs = defineStack(loadStackConfig());
+    await settle(outputs as unknown as Record<string, unknown>);
+    return outputs;
+}
+
+describe("the watchdog and window bake mode under mocks", () => {
+    const engine = new MockEngine();
+
+    describe("staging, standalone monitoring", () => {
+        before(async () => { await render(engine, withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone")); });
+
+        it("runs the revert script from a ConfigMap in a stock image pinned by digest, the token only from the Secret, as a restricted pod", () => {
+            const d = engine.byK8sName(DEPLOYMENT, "speculation-watchdog").inputs;
+            const pod = d.spec.template.spec;
+            const c = pod.containers[0];
+            expect(c.image).to.match(/^docker\.io\/library\/node:22-alpine@sha256:[0-9a-f]{64}$/);
+            expect(c.command).to.deep.equal(["node", "/etc/watchdog/action.js"]);
+            expect(c.env).to.deep.include({ name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: "agenc-speculation-secrets", key: "ADMIN_TOKEN" } } });
+            expect(c.env).to.deep.include({ name: "SERVICE_URL", value: "http://agenc-speculation.agenc-staging.svc.cluster.local:9090" });
+            expect(JSON.stringify(c.env)).to.not.match(/mock-admin-token/);
+            expect(pod.securityContext).to.include({ runAsNonRoot: true });
+            expect(c.securityContext).to.deep.include({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+            const cm = engine.byK8sName(CONFIGMAP, "speculation-watchdog").inputs;
+            expect(cm.data["action.js"]).to.equal(readFileSync(WATCHDOG_SCRIPT_PATH, "utf8"));
+            expect(pod.volumes[0].configMap.name).to.equal("speculation-watchdog");
+        });
+
+        it("its Service selects its pods, and its pods carry the network role the admin port admits", () => {
+            const d = engine.byK8sName(DEPLOYMENT, "speculation-watchdog").inputs;
+            const svc = engine.byK8sName(SERVICE, "speculation-watchdog").inputs;
+            for (const [k, v] of Object.entries(svc.spec.selector)) expect(d.spec.template.metadata.labels[k]).to.equal(v);
+            expect(svc.spec.ports[0]).to.include({ name: "metrics", port: 9095 });
+            const admin = engine.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").find((p) => p.inputs.metadata.name === "agenc-speculation-admin");
+            expect(admin, "no admin NetworkPolicy").to.not.equal(undefined);
+            const froms = JSON.stringify(admin!.inputs.spec.ingress);
+            const role = Object.entries(d.spec.template.metadata.labels).find(([k]) => k.includes("network-role"));
+            expect(role, "the watchdog pod has no network role").to.not.equal(undefined);
+            expect(froms).to.include(`"${role![0]}":"${role![1]}"`);
+        });
+
+        it("Alertmanager sends every rollback trigger to the watchdog first (continue: the page follows), and Prometheus scrapes it", () => {
+            const am = parse(engine.byK8sName(CONFIGMAP, "alertmanager-config").inputs.data["alertmanager.yml"]);
+            const route = am.route.routes[0];
+            expect(route).to.deep.include({ receiver: "speculation-watchdog", matchers: ['rollback_trigger="true"'], continue: true });
+            const receiver = am.receivers.find((r: { name: string }) => r.name === "speculation-watchdog");
+            expect(receiver.webhook_configs[0].url).to.equal("http://speculation-watchdog.agenc-staging.svc.cluster.local:9095/alerts");
+            const prom = parse(engine.byK8sName(CONFIGMAP, "prometheus-config").inputs.data["prometheus.yml"]);
+            expect(prom.scrape_configs.map((j: { job_name: string }) => j.job_name)).to.include("speculation-watchdog");
+        });
+    });
+
+    describe("production (window bake mode by default, operator monitoring) at 25 %", () => {
+        before(async () => { await render(engine, { ...stackConfig("production"), "speculation:rolloutPercentage": 25 }); });
+
+        it("routes rollback triggers to the watchdog in the AlertmanagerConfig and selects it with a ServiceMonitor", () => {
+            const amc = engine.ofType("kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig")[0].inputs.spec;
+            expect(amc.route.routes[0]).to.deep.include({ receiver: "speculation-watchdog", continue: true });
+            expect(amc.receivers.find((r: { name: string }) => r.name === "speculation-watchdog").webhookConfigs[0].url)
+                .to.equal("http://speculation-watchdog.agenc-production.svc.cluster.local:9095/alerts");
+            const sm = engine.ofType("kubernetes:monitoring.coreos.com/v1:ServiceMonitor").find((r) => r.inputs.metadata.name === "speculation-watchdog");
+            expect(sm!.inputs.spec.selector.matchLabels).to.deep.equal(engine.byK8sName(SERVICE, "speculation-watchdog").inputs.spec.selector);
+        });
+
+        it("stage 1's gate runs a 5 min entry analysis of a 4 h bake, and stage 2 waits for stage 1's whole bake window", () => {
+            const gate = engine.one("pulumi-nodejs:dynamic/agenc:HealthGate", "stage-1-10pct-gate");
+            expect(gate.inputs).to.include({ bakeMode: "window", entrySeconds: 300, bakeSeconds: 14400 });
+            const window = engine.one("pulumi-nodejs:dynamic/agenc:BakeWindow", "stage-1-10pct-window");
+            expect(window.inputs).to.include({ bakeSeconds: 14400, stepSeconds: 15, prometheusUrl: "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090" });
+            expect(window.dependencies).to.include(gate.urn);
+            const baseline2 = engine.one("pulumi-nodejs:dynamic/agenc:ErrorBaseline", "stage-2-25pct-baseline");
+            expect(baseline2.dependencies, "stage 2 does not wait for stage 1's window").to.include(window.urn);
+            expect(engine.ofType("pulumi-nodejs:dynamic/agenc:BakeWindow").map((r) => r.name), "the top stage has no window yet").to.deep.equal(["stage-1-10pct-window"]);
+        });
+    });
+});
