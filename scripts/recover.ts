@@ -16,8 +16,23 @@ import { hostname } from "os";
 import * as path from "path";
 import { parseArgs } from "util";
 
-function alive(pid: number): boolean {
-    try { process.kill(pid, 0); return true; } catch { return false; }
+/**
+ * Is the process that took the lock still running?  Signal 0 must reach it, it must not be a zombie (a killed CLI
+ * that nobody reaped yet), and it must have started before the lock was taken (a recycled pid is another process).
+ */
+function alive(pid: number, lockedAt?: string): boolean {
+    try { process.kill(pid, 0); } catch { return false; }
+    try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        if (fields[0] === "Z") return false;
+        const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+        const startedAt = (bootSeconds + Number(fields[19]) / 100) * 1000; // starttime, field 22, in clock ticks (100/s)
+        if (lockedAt && Number.isFinite(startedAt) && startedAt > Date.parse(lockedAt) + 2000) return false;
+        return true;
+    } catch {
+        return true;
+    }
 }
 
 /** Lock files of a file (DIY) backend: <backend>/.pulumi/locks/<org>/<project>/<stack>/*.json. */
@@ -50,7 +65,7 @@ function main() {
         execFileSync(values.pulumi!, [...args, "--stack", values.stack!, "--non-interactive"], { cwd: values.cwd, stdio: "inherit" });
     };
     const locks = backendLocks(process.env.PULUMI_BACKEND_URL, values.stack);
-    const live = locks.filter((l) => l.pid && l.host === hostname() && alive(l.pid));
+    const live = locks.filter((l) => l.pid && l.host === hostname() && alive(l.pid, l.time));
     if (live.length > 0) {
         throw new Error(`an update of ${values.stack} is still running (pid ${live.map((l) => l.pid).join(", ")} on ${hostname()}, since ${live[0].time}): ` +
             "let it finish, or stop it first; recovery does not take a lock from a live update");

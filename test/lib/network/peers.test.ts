@@ -38,16 +38,17 @@ describe("lib/network/peers: who may reach which port", () => {
         }
     });
 
-    it("admits Alertmanager and the gate to the watchdog's port when the stack runs a watchdog", () => {
+    it("admits Alertmanager, Prometheus (the window judgement reads the watchdog's reverts) and the gate to the watchdog's port", () => {
         expect(isolationPolicies(base).map((p) => p.name)).to.not.include("watchdog");
-        for (const [monitoringMode, alertmanager] of [
-            ["operator", { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "alertmanager" } } }],
-            ["standalone", { podSelector: { matchLabels: { app: "alertmanager" } } }],
+        for (const [monitoringMode, alertmanager, prometheus] of [
+            ["operator", { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "alertmanager" } } },
+                { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } } }],
+            ["standalone", { podSelector: { matchLabels: { app: "alertmanager" } } }, { podSelector: { matchLabels: { app: "prometheus" } } }],
         ] as const) {
             const watchdog = isolationPolicies({ ...base, monitoringMode, watchdogPort: 8080 }).find((p) => p.name === "watchdog")!;
             expect(watchdog.spec).to.deep.equal({
                 podSelector: { matchLabels: networkRole("watchdog") }, policyTypes: ["Ingress"],
-                ingress: [{ from: [alertmanager, { podSelector: { matchLabels: networkRole("gate") } }], ports: [{ protocol: "TCP", port: 8080 }] }],
+                ingress: [{ from: [alertmanager, prometheus, { podSelector: { matchLabels: networkRole("gate") } }], ports: [{ protocol: "TCP", port: 8080 }] }],
             });
         }
     });
