@@ -10,7 +10,7 @@ import { NetworkIsolation } from "./components/NetworkIsolation";
 import { NodeRollout, NodeRolloutArgs } from "./components/NodeRollout";
 import { ProofWorkers } from "./components/ProofWorkers";
 import { SPECULATION_SECRET, SpeculationService } from "./components/SpeculationService";
-import { Watchdog, WATCHDOG_APP, WATCHDOG_PORT } from "./components/Watchdog";
+import { Watchdog, watchdogUrl, WATCHDOG_PORT } from "./components/Watchdog";
 import * as path from "path";
 import { LoadedConfig, loadStackConfig } from "./config";
 import { parseDuration } from "./config/duration";
@@ -204,9 +204,9 @@ function deployKubernetes(loaded: LoadedConfig,
     const providers = { providers: { kubernetes: provider } };
 
     // The watchdog's URL is known from the namespace, so Alertmanager's route can name it before it exists.
-    const watchdogUrl = config.watchdog.enabled ? `http://${WATCHDOG_APP}.${namespaceName}.svc.cluster.local:${WATCHDOG_PORT}` : undefined;
+    const watchdogAt = config.watchdog.enabled ? watchdogUrl(namespaceName) : undefined;
     const monitoring = new MonitoringStack("monitoring", {
-        watchdogUrl,
+        watchdogUrl: watchdogAt,
         namespace: ns,
         namespaceName,
         mode: config.monitoring.mode,
@@ -289,7 +289,7 @@ function deployKubernetes(loaded: LoadedConfig,
     const watchdog = config.watchdog.enabled ? new Watchdog("watchdog", {
         namespace: ns,
         namespaceName,
-        serviceUrl: `http://agenc-speculation.${namespaceName}.svc.cluster.local:${SPECULATION_PORT}`,
+        serviceUrl: inCluster("agenc-speculation", namespaceName),
         adminTokenSecret: { name: speculation.secret.metadata.name, key: "ADMIN_TOKEN" },
         image: config.watchdog.image,
         replicas: config.watchdog.replicas,

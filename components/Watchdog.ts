@@ -13,6 +13,8 @@ export const WATCHDOG_APP = "speculation-watchdog";
  * image has to be built.  node:22-alpine runs as user `node` (uid 1000).  Override with `watchdog.image`.
  */
 export const WATCHDOG_IMAGE = "docker.io/library/node:22-alpine@sha256:8094c002d08262dba12645a3b4a15cd6cd627d30bc782f53229a2ec13ee22a00";
+/** The watchdog's in-cluster URL (Alertmanager posts to it; the route is written before the watchdog exists). */
+export const watchdogUrl = (namespace: string) => `http://${WATCHDOG_APP}.${namespace}.svc.cluster.local:${WATCHDOG_PORT}`;
 export const WATCHDOG_SCRIPT_PATH = path.resolve(__dirname, "../lib/watchdog/action.js");
 
 export interface WatchdogArgs {
@@ -54,7 +56,7 @@ export class Watchdog extends pulumi.ComponentResource {
         const child = { parent: this };
         const labels = { app: WATCHDOG_APP };
         const script = readFileSync(WATCHDOG_SCRIPT_PATH, "utf8");
-        this.url = `http://${WATCHDOG_APP}.${args.namespaceName}.svc.cluster.local:${WATCHDOG_PORT}`;
+        this.url = watchdogUrl(args.namespaceName);
         this.configMap = new k8s.core.v1.ConfigMap(`${name}-script`, {
             metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
             data: { "action.js": script },

@@ -17,7 +17,8 @@ import { StageThresholds } from "../config/thresholds";
 import { readAdminStatus } from "../lib/adminApi";
 import { readWindow } from "../lib/bake/history";
 import { formatFindings, judgeWindow, notYetElapsed, WindowJudgement } from "../lib/bake/window";
-import { METRIC_CHECKS, MetricCheck, NoDataPolicy } from "../lib/gate/decision";
+import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
+import { noDataPolicies } from "../lib/gate/run";
 import { describeRevert, revertTraffic, RevertOptions, RevertRecord } from "../lib/revert/revert";
 
 export const BAKE_WINDOW_TYPE = "BakeWindow";
@@ -71,7 +72,7 @@ async function judge(s: BakeWindowState, id: string): Promise<BakeWindowState> {
     let j = judgeWindow({
         stage: s.stage, shiftedAt: Date.parse(s.shiftedAt), bakeSeconds: s.bakeSeconds, stepSeconds: s.stepSeconds, maxGapSeconds: s.maxGapSeconds,
         thresholds: s.thresholds, baselineErrorRate: s.baselineErrorRate,
-        noData: Object.fromEntries(METRIC_CHECKS.map((k) => [k, s.noData?.[k] ?? "fail"])) as Record<MetricCheck, NoDataPolicy>,
+        noData: noDataPolicies({ noData: s.noData ?? {} }),
     }, history, now);
     if (s.checkRolloutPercentage && j.verdict !== "fail") {
         // The live percentage now: a revert by the watchdog (or by hand) that history has not shown yet.

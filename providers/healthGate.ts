@@ -22,9 +22,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { StageThresholds } from "../config/thresholds";
 import { readWindow } from "../lib/bake/history";
 import { judgeWindow, WindowJudgement } from "../lib/bake/window";
-import { METRIC_CHECKS, MetricCheck, NoDataPolicy } from "../lib/gate/decision";
+import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { progressLine } from "../lib/gate/progress";
-import { DecisionRecord, failureMessage, GateSpec, REAL_CLOCK, runGate, takeSample } from "../lib/gate/run";
+import { DecisionRecord, failureMessage, GateSpec, noDataPolicies, REAL_CLOCK, runGate, takeSample } from "../lib/gate/run";
 
 export const HEALTH_GATE_TYPE = "HealthGate";
 
@@ -201,7 +201,7 @@ export async function judgeSoFar(props: HealthGateState, now = Date.now()): Prom
     return judgeWindow({
         stage: props.stage, shiftedAt: Date.parse(props.shiftedAt!), bakeSeconds: props.bakeSeconds, stepSeconds: step,
         maxGapSeconds: props.maxGapSeconds ?? Math.max(60, 3 * step), thresholds: props.thresholds, baselineErrorRate: props.baselineErrorRate,
-        noData: Object.fromEntries(METRIC_CHECKS.map((k) => [k, props.noData?.[k] ?? "fail"])) as Record<MetricCheck, NoDataPolicy>,
+        noData: noDataPolicies({ noData: props.noData ?? {} }),
     }, history, now);
 }
 

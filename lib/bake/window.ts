@@ -14,7 +14,7 @@
  *   pass  the window is at least the bake long, counted from the last hold, and every point is green.
  */
 import { StageThresholds } from "../../config/thresholds";
-import { Measured, MetricCheck, NoDataPolicy, spikeLimit, Verdict } from "../gate/decision";
+import { fmt, Measured, MetricCheck, NoDataPolicy, spikeLimit, Verdict } from "../gate/decision";
 import { formatTable } from "../table";
 
 /** One point of a range query: unix seconds and value. */
@@ -82,7 +82,6 @@ export interface WindowJudgement {
 }
 
 const iso = (sec: number) => new Date(sec * 1000).toISOString();
-const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toPrecision(4).replace(/\.?0+$/, ""));
 
 export function formatSeconds(s: number): string {
     const sec = Math.max(0, Math.round(s));

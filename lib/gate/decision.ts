@@ -69,7 +69,8 @@ export interface GateLimits {
 const worst = (verdicts: Verdict[]): Verdict =>
     verdicts.includes("fail") ? "fail" : verdicts.includes("hold") ? "hold" : "pass";
 
-const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toPrecision(4).replace(/\.?0+$/, ""));
+/** A reading as tables show it: integers as they are, others to four significant digits. */
+export const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toPrecision(4).replace(/\.?0+$/, ""));
 
 /** A metric with a promote limit (green at or below... strictly below) and an abort limit (fail above). */
 export function judgeMetric(check: MetricCheck, query: string, measured: Measured<number>, promoteBelow: number,

@@ -4,14 +4,12 @@
  * threshold, and the time left.  Dynamic providers print it with console.log, which the engine passes through to
  * `pulumi up`'s output (pulumi.log from a dynamic provider is dropped, pulumi/pulumi#18249).
  */
+import { formatSeconds } from "../bake/window";
 import { BakeState, Sample } from "./decision";
 
 const MARK = { pass: "ok", hold: "HOLD", fail: "FAIL" } as const;
 
-function left(ms: number): string {
-    const s = Math.max(0, Math.round(ms / 1000));
-    return s < 120 ? `${s}s` : s < 7200 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-}
+const left = (ms: number) => formatSeconds(ms / 1000);
 
 /**
  * `[gate stage-1-10pct] entry analysis sample 3/5 (2 green in a row) ok · rollbackRate 0.01 (< 0.05 …) ok · … · 2s to the bake's end, 32s to the deadline`
