@@ -65,6 +65,7 @@ export class NodeRollout extends pulumi.ComponentResource {
             forks: n.forks,
             batches: planBatches(n.serial, n.hosts.length),
             maxFailPercentage: n.maxFailPercentage,
+            clearRestoreFailed: n.clearRestoreFailed,
             journalPath: path.resolve(n.artifactsDir, "rollout-journal.json"),
             deploymentLog: path.resolve(n.artifactsDir, "deployments.log"),
             operator: n.operator ?? process.env.USER ?? "unknown",

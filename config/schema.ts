@@ -397,6 +397,13 @@ export const stackConfigSchema = z.object({
         }).strict().prefault({}),
         /** Where the resumable journal and the deployment log are kept, relative to the project folder. */
         artifactsDir: z.string().min(1).default("deployment-artifacts/nodes"),
+        /**
+         * Failed restores the operator fixed by hand, each `<node>@<stamp>` as the refused rollout's error prints it:
+         * a node whose last restore failed is refused by every new rollout until exactly that failure is named here.
+         */
+        clearRestoreFailed: z.array(z.string().regex(/^[^@\s]+@\d{14}$/, {
+            error: "each entry must be <node>@<stamp> of the failed rollout (such as \"alys-2@20261128224012\"), as the refused rollout prints it",
+        }), { error: "must be a list of \"<node>@<stamp>\" entries" }).default([]),
     }).strict().prefault({}),
     bench: z.object({
         enabled: z.boolean({ error: "must be true or false" }).default(false),
@@ -545,6 +552,15 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
         }
         names.add(node.name);
         endpoints.add(endpoint);
+    });
+    (cfg.nodes?.clearRestoreFailed ?? []).forEach((ack, i) => {
+        const node = ack.slice(0, ack.lastIndexOf("@"));
+        if (cfg.nodes && !cfg.nodes.hosts.some((h) => h.name === node)) {
+            ctx.addIssue({
+                code: "custom", path: ["nodes", "clearRestoreFailed", i],
+                message: `names ${node}, which is not in nodes.hosts (${cfg.nodes.hosts.map((h) => h.name).join(", ") || "none declared"})`,
+            });
+        }
     });
     if (cfg.nodes && cfg.nodes.hosts.length > 0 && !cfg.nodes.binary) {
         ctx.addIssue({ code: "custom", path: ["nodes", "binary"], message: "must name the local path of the binary to roll out when nodes.hosts is set" });

@@ -26,7 +26,8 @@ import { progressLine } from "../gate/progress";
 import { captureBaseline, GateSpec, runGate } from "../gate/run";
 import { connect, NodeAddress, NodeSession } from "./ssh";
 import {
-    HEARTBEAT_SECONDS, judgeLock, LockOwner, NodeState, parseState, pidAlive, remotePaths, resumable, shellLiteral, writeStateCommand,
+    HEARTBEAT_SECONDS, judgeLock, judgeUnsettled, LockOwner, NodeState, parseState, pidAlive, remotePaths, resumable, shellLiteral,
+    unsettledError, writeStateCommand,
 } from "./nodeState";
 
 export interface RolloutSpec {
@@ -55,6 +56,12 @@ export interface RolloutSpec {
     maxFailPercentage: number;
     /** How many nodes of a batch are worked on at once (Ansible's `forks`); default 5. */
     forks?: number;
+    /**
+     * Acknowledged failed restores, `<node>@<stamp>` (nodes.clearRestoreFailed): a node whose last restore failed is
+     * refused by every new rollout (nothing is touched) until the operator fixed it by hand and names exactly that
+     * failure here; an acknowledged node must pass its health check before it is touched.
+     */
+    clearRestoreFailed?: string[];
     /**
      * Optional health gate between batches (the canary HealthGate's logic, lib/gate/run.ts): the service the nodes
      * serve must stay green for its bake before the next batch; a no-go restores every touched node.  The error-rate
@@ -312,7 +319,9 @@ async function release(ctx: Ctx, node: NodeAddress, conclude: boolean): Promise<
     const lines = [
         `if grep -q ${shellLiteral(ctx.lockOwner.token)} ${q(paths.lock + "/owner")} 2>/dev/null; then rm -rf ${q(paths.lock)}; fi`,
     ];
-    if (conclude && j && j.status !== "pending") lines.unshift(`${stateCommand(ctx, node.name, j.status, { concluded: true })} || true`);
+    // A failed restore keeps when and why it failed on the node, for the refusal of the next rollout.
+    const failure = j?.status === "restore-failed" ? { detail: j.detail, at: j.at } : {};
+    if (conclude && j && j.status !== "pending") lines.unshift(`${stateCommand(ctx, node.name, j.status, { concluded: true, ...failure })} || true`);
     await ctx.fleet.run(node, "lock release", lines.join("\n"), 30_000).catch(() => undefined);
 }
 
@@ -400,11 +409,15 @@ async function restoreNode(ctx: Ctx, node: NodeAddress): Promise<void> {
         ].join("\n"), healthBudgetMs(spec, spec.nodeGraceSeconds));
         if (r.code === 0) mark(ctx, node.name, "restored", { version: before ?? "previous", detail: `from ${entry.backup}` });
         else {
-            await ctx.fleet.run(node, "state", stateCommand(ctx, node.name, "restore-failed")).catch(() => undefined);
-            mark(ctx, node.name, "restore-failed", { detail: `restore: ${r.stdout.trim().slice(-300)}` });
+            // The node keeps what failed: a later rollout, from any machine, refuses it naming this (nodeState.ts).
+            const detail = `restore: ${r.stdout.trim().slice(-300)}`;
+            await ctx.fleet.run(node, "state", stateCommand(ctx, node.name, "restore-failed", { detail })).catch(() => undefined);
+            mark(ctx, node.name, "restore-failed", { detail });
         }
     } catch (e) {
-        mark(ctx, node.name, "restore-failed", { detail: (e as Error).message });
+        const detail = `restore: ${(e as Error).message}`;
+        await ctx.fleet.run(node, "state", stateCommand(ctx, node.name, "restore-failed", { detail }), 30_000).catch(() => undefined);
+        mark(ctx, node.name, "restore-failed", { detail });
     }
 }
 
@@ -483,6 +496,31 @@ async function checkAll(ctx: Ctx): Promise<string[]> {
     return notes;
 }
 
+/**
+ * Refuses the whole rollout, before anything is touched, while any node is in an unknown state after a failed
+ * restore (nodeState.ts judgeUnsettled) — not just that node: a fleet with a node on neither version is an incident,
+ * and skipping it silently would end in a `deployed` record for a fleet that is not.  An acknowledged node must
+ * pass its health check now, or it is refused too.
+ */
+async function refuseUnsettled(ctx: Ctx, rolloutId: string): Promise<void> {
+    const { spec, fleet } = ctx;
+    const acks = spec.clearRestoreFailed ?? [];
+    const refused: { why: string; ack: string }[] = [];
+    const used = new Set<string>();
+    await forEachLimited(spec.nodes, Math.max(spec.forks ?? 5, 10), () => true, async (n) => {
+        const verdict = judgeUnsettled(n.name, fleet.info.get(n.name)!.state, rolloutId, acks, spec);
+        if (verdict.verdict === "clear") return;
+        used.add(verdict.ack);
+        if (verdict.verdict === "refused") { refused.push(verdict); return; }
+        const check = await (await fleet.session(n)).run(`out=$( ( ${spec.healthCommand} ) 2>&1 ); rc=$?; printf '%s' "$out" | tail -c 300; exit $rc`, 60_000);
+        if (check.code !== 0) {
+            refused.push({ ack: verdict.ack, why: `${verdict.why}, but its health check fails now (${spec.healthCommand}: exit ${check.code}${check.stdout.trim() ? `, ${check.stdout.trim()}` : ""}): fix it by hand first` });
+        } else ctx.hooks.progress?.(`${verdict.why}; healthy now: rolled out over what it runs (${fleet.info.get(n.name)!.versionBefore})`);
+    });
+    for (const a of acks.filter((x) => !used.has(x))) ctx.hooks.progress?.(`${a} in nodes.clearRestoreFailed matches no failed restore on the nodes (already cleared): it can be removed`);
+    if (refused.length > 0) throw new Error(unsettledError(refused.sort((a, b) => a.why.localeCompare(b.why))));
+}
+
 /** Keeps this run's lock fresh on every node, over SFTP (never queued behind a running step). */
 function heartbeat(ctx: Ctx): () => void {
     const timer = setInterval(() => {
@@ -506,6 +544,7 @@ export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutH
     let stopBeat = () => undefined as void;
     try {
         await checkAll(ctx);
+        await refuseUnsettled(ctx, rolloutId);
         stopBeat = heartbeat(ctx);
         // The nodes' own state decides where this rollout stands; the local journal only fills in what they lack.
         const cached = loadJournal(spec.journalPath);

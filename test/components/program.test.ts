@@ -159,6 +159,13 @@ describe("the program under mocks", () => {
             expect(JSON.stringify(engine.one("agenc:deploy:NodeRollout", "alys-nodes").inputs)).to.not.include("PRIVATE KEY");
         });
 
+        it("hands the acknowledged failed restores (nodes.clearRestoreFailed) to the node rollout, and none by default", async () => {
+            await render(engine, withNodes(stackConfig("staging"), 3), NODE_SECRET_KEYS);
+            expect(engine.ofType("pulumi-nodejs:dynamic/agenc:SshRollout")[0].inputs.clearRestoreFailed).to.deep.equal([]);
+            await render(engine, withNodes(stackConfig("staging"), 3, { clearRestoreFailed: ["alys-2@20261128200000"] }), NODE_SECRET_KEYS);
+            expect(engine.ofType("pulumi-nodejs:dynamic/agenc:SshRollout")[0].inputs.clearRestoreFailed).to.deep.equal(["alys-2@20261128200000"]);
+        });
+
         it("runs the bench on a node over SSH when bench.onNode names one, with the key only as a secret", async () => {
             let config = withNodes(stackConfig("staging"), 1);
             config = withEdit(config, "speculation:bench", "enabled", true);

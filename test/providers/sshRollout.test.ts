@@ -198,4 +198,14 @@ describe("SshRollout as the engine runs it (deserialised) against a real node", 
             .then(() => undefined, (e: Error) => e);
         expect(err?.message).to.match(/pre-checks failed, no node was touched:\n {2}node-1: node-1: [\d.]+ GB free under \/opt\/alys; at least 1000000 GB required/);
     });
+    it("refuses a node whose last restore failed, as the node's own state says, naming how to clear it", async () => {
+        fleet = await startFleet(1);
+        const state = { rolloutId: "earlier", stamp: "20261128200000", version: "v1.9.0", step: "restore-failed", versionBefore: "alys v1.0.0", concluded: true, detail: "restore: restart failed: exit 1", at: "2026-11-28T20:01:02.000Z" };
+        writeFileSync(path.join(fleet.nodes[0].home, "backups/rollback/.alys-rollout.json"), JSON.stringify(state));
+        const provider = await deserialised(sshRolloutProvider);
+        const err = await provider.create({ ...spec(fleet), contentHash: "h", batches: [1] }).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.contain("node-1: the restore of rollout 20261128200000 (v1.9.0 over alys v1.0.0) failed at 2026-11-28T20:01:02.000Z: restore: restart failed: exit 1");
+        expect(err?.message).to.contain("pulumi config set --path 'speculation:nodes.clearRestoreFailed[0]' 'node-1@20261128200000'");
+        expect(fleet.backups(fleet.nodes[0])).to.deep.equal([]);
+    });
 });

@@ -8,13 +8,18 @@
  * once.  Health polls allow a slow machine a minute (600 × 0.1 s) wherever a node must come up.
  */
 import { expect } from "chai";
-import { fork } from "child_process";
+import { execFileSync, fork } from "child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { nodeAddress } from "../../lib/nodes/address";
 import { DeploymentRecord, loadJournal, RolloutSpec, runRollout } from "../../lib/nodes/rollout";
+import { connect } from "../../lib/nodes/ssh";
+import { judgeUnsettled } from "../../lib/nodes/nodeState";
 import { startFleet, TestFleet, TestNode, writeAlysBinary } from "../../reference/sshFleet";
+
+const judgeAgain = (state: Parameters<typeof judgeUnsettled>[1]) =>
+    judgeUnsettled("node-2", state, "another-rollout", [], { installPath: "/opt/alys", restartCommand: "", healthCommand: "" }).verdict;
 
 function spec(fleet: TestFleet, edit: Partial<RolloutSpec> = {}): RolloutSpec {
     const work = mkdtempSync(path.join(tmpdir(), "rollout-fleet-"));
@@ -203,3 +208,71 @@ describe("node rollout stopped while restoring, against real SSH nodes", functio
         }
     });
 });
+
+describe("a new node rollout on a fleet whose last restore failed, against real SSH nodes", function () {
+    this.timeout(300_000);
+    let fleet: TestFleet;
+    afterEach(async () => fleet?.stop());
+
+    const stateFile = (n: TestNode) => { try { return readFileSync(path.join(n.home, "backups/rollback/.alys-rollout.json"), "utf8"); } catch { return "none"; } };
+    const lockGone = (n: TestNode) => expect(() => readFileSync(path.join(n.home, "backups/rollback/.alys-rollout.lock/owner")), `${n.name}: lock released`).to.throw();
+    /** What the operator does by hand on the node, over SSH (its paths exist only in the node's mount namespace). */
+    const onNode = async (n: TestNode, command: string) => {
+        const s = await connect(nodeAddress(n), fleet.privateKey);
+        try { return await s.run(command, 60_000); } finally { s.close(); }
+    };
+
+    it("refuses the whole rollout before touching anything, naming the node, what failed, when, and how to clear it; an exact acknowledgement of a healthy node clears it", async () => {
+        fleet = await startFleet(3);
+        sick(fleet.nodes[1]);
+        const failed = spec(fleet, { forks: 1 });
+        await runRollout(failed).then(() => expect.fail("the first rollout must fail"), () => undefined);
+        expect(records(failed).pop()).to.include({ status: "restore-failed" });
+        const left = nodeState(fleet.nodes[1]);
+        expect(left).to.include({ step: "restore-failed", concluded: true });
+        expect(left.detail, "the node keeps what failed").to.match(/^restore: restart failed/);
+
+        // The next release, from another machine (a fresh journal and log).
+        const work = mkdtempSync(path.join(tmpdir(), "next-release-"));
+        const next = spec(fleet, { version: "v3.0.0", binary: writeAlysBinary(path.join(work, "alys"), "v3.0.0"), forks: 3 });
+        const before = fleet.nodes.map((n) => ({ backups: fleet.backups(n), version: fleet.installedVersion(n), state: stateFile(n) }));
+        const untouched = () => fleet.nodes.forEach((n, i) => {
+            expect({ backups: fleet.backups(n), version: fleet.installedVersion(n), state: stateFile(n) }, `${n.name} untouched`).to.deep.equal(before[i]);
+            lockGone(n);
+        });
+        const ack = `node-2@${left.stamp}`;
+        const refused = await runRollout(next).then(() => undefined, (e: Error) => e);
+        expect(refused?.message).to.match(/^pre-checks failed, no node was touched: 1 node\(s\) are in an unknown state after a failed restore/);
+        expect(refused?.message).to.contain(`node-2: the restore of rollout ${left.stamp} (v2.0.0 over alys v1.0.0) failed at ${left.at}: restore: restart failed`);
+        expect(refused?.message).to.contain(`cp -a '/var/backups/alys/rollback/alys-${left.stamp}/.' '/opt/alys/'`);
+        expect(refused?.message).to.contain(`pulumi config set --path 'speculation:nodes.clearRestoreFailed[0]' '${ack}'`);
+        expect(refused?.message, "the healthy nodes are not the story").to.not.match(/node-1:|node-3:/);
+        untouched();
+        expect(() => readFileSync(next.deploymentLog), "no record: nothing happened").to.throw();
+
+        // An acknowledgement of another failure does not clear this one.
+        const wrong = await runRollout({ ...next, clearRestoreFailed: ["node-2@20200101000000"] }).then(() => undefined, (e: Error) => e);
+        expect(wrong?.message).to.contain("speculation:nodes.clearRestoreFailed has node-2@20200101000000, which acknowledges another failure, not this one.");
+        untouched();
+
+        // The exact acknowledgement of a node that is not healthy is refused too: the claim is checked.
+        execFileSync("sh", ["-c", `kill "$(cat '${fleet.nodes[1].home}/run.pid')"`]);
+        const unhealthy = await runRollout({ ...next, clearRestoreFailed: [ack] }).then(() => undefined, (e: Error) => e);
+        expect(unhealthy?.message).to.match(new RegExp(`acknowledged by speculation:nodes.clearRestoreFailed ${ack}, but its health check fails now \\(curl -sf .*: exit \\d+`));
+        untouched();
+
+        // Fixed by hand (the cause removed, restarted), then acknowledged: the rollout goes over the whole fleet.
+        rmSync(path.join(fleet.nodes[1].home, "sick"));
+        expect((await onNode(fleet.nodes[1], fleet.paths.restartCommand)).code).to.equal(0);
+        const progress: string[] = [];
+        const result = await runRollout({ ...next, clearRestoreFailed: [ack, "node-3@20200101000000"] }, { progress: (l) => progress.push(l) });
+        expect(progress.join("\n")).to.contain(`acknowledged by speculation:nodes.clearRestoreFailed ${ack}; healthy now: rolled out over what it runs (alys v1.0.0)`);
+        expect(progress.join("\n")).to.contain("node-3@20200101000000 in nodes.clearRestoreFailed matches no failed restore on the nodes");
+        expect(result.record.status).to.equal("deployed");
+        for (const n of fleet.nodes) expect(fleet.installedVersion(n), n.name).to.equal("v3.0.0");
+        expect(nodeState(fleet.nodes[1])).to.include({ step: "healthy", concluded: true, version: "v3.0.0" });
+        // Once deployed, the acknowledgement matches nothing: the next rollout is not refused and says so.
+        expect(judgeAgain(nodeState(fleet.nodes[1]))).to.equal("clear");
+    });
+});
+
