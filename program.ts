@@ -267,6 +267,7 @@ function deployKubernetes(loaded: LoadedConfig,
             ingress: {
                 host: config.canary.ingress.host, className: config.canary.ingress.className,
                 await: { mode: config.canary.ingress.await, timeout: config.canary.ingress.awaitTimeout },
+                paths: config.canary.ingress.publicPaths,
                 // ingress-nginx mirrors every request to green and discards green's answers (blue-green, mirror).
                 ...(mirrorToGreen ? { annotations: { "nginx.ingress.kubernetes.io/mirror-target": `${inCluster(GREEN_NAME, namespaceName)}$request_uri` } } : {}),
             },
@@ -534,6 +535,7 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
                 host: config.canary.ingress.host,
                 className: config.canary.ingress.className,
                 await: { mode: config.canary.ingress.await, timeout: config.canary.ingress.awaitTimeout },
+                paths: config.canary.ingress.publicPaths,
             } : undefined,
             track: kube && mode !== "feature-flag" ? {
                 version: config.release.version,

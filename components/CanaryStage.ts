@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { StageThresholds } from "../config/thresholds";
 import { imageRef, ingressAwait, IngressAwaitPolicy, MonitoringMode, restrictedPod, serviceMonitor } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
+import { ingressPaths, PublicRoute } from "../lib/ingress/routes";
 import { PlannedStage } from "../lib/plan";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
 import { SmokeTest } from "../providers/smokeTest";
@@ -50,10 +51,12 @@ export interface CanaryStageArgs {
     adminToken: pulumi.Input<string>;
     /** The stage before this one: this stage shifts only after it has passed. */
     previous?: CanaryStage;
-    /** Ingress-weight mode: the canary Ingress beside the primary one (same host, path `/`). */
+    /** Ingress-weight mode: the canary Ingress beside the primary one (same host and paths). */
     ingress?: { host: string; className: string;
         /** Every Ingress states how it is awaited (lib/k8s.ts ingressAwait). */
-        await: IngressAwaitPolicy };
+        await: IngressAwaitPolicy;
+        /** The public paths, exactly the primary Ingress's (canary.ingress.publicPaths): ingress-nginx pairs them by host and path. */
+        paths: PublicRoute[] };
     /** Ingress-weight and blue-green modes: the new version's workload. */
     track?: NewTrack;
     /** Blue-green mode: where green's own Service answers for the smoke tests, and how long they may retry. */
@@ -242,7 +245,8 @@ export class CanaryStage extends pulumi.ComponentResource {
             },
             spec: {
                 ingressClassName: ing.className,
-                rules: [{ host: ing.host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: CANARY_NAME, port: { number: SPECULATION_PORT } } } }] } }],
+                // The primary Ingress's paths, built by the same function: the pair matches, and /admin is in neither.
+                rules: [{ host: ing.host, http: { paths: ingressPaths(ing.paths, CANARY_NAME, SPECULATION_PORT) } }],
             },
         }, { ...withAliases("canary-ingress", [deployment, service]), ...awaitPolicy.opts });
     }

@@ -7,6 +7,7 @@ import {
     spreadAcrossNodes, TopologySpread,
 } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
+import { ingressPaths, PublicRoute } from "../lib/ingress/routes";
 
 export interface SpeculationServiceArgs {
     namespace: pulumi.Input<string>;
@@ -25,10 +26,14 @@ export interface SpeculationServiceArgs {
     /** Resources that must be ready first: the proof workers. */
     dependsOn: pulumi.Input<pulumi.Resource>[];
     /**
-     * The primary Ingress (ingress-weight and blue-green modes): host and path `/` to this Service.  ingress-nginx
+     * The primary Ingress (ingress-weight and blue-green modes): host and public paths to this Service.  ingress-nginx
      * honours a canary Ingress only beside a primary Ingress for the same host and path.
      */
-    ingress?: { host: string; className: string; await: IngressAwaitPolicy; annotations?: Record<string, string> };
+    ingress?: {
+        host: string; className: string; await: IngressAwaitPolicy; annotations?: Record<string, string>;
+        /** The only paths routed (canary.ingress.publicPaths): never `/`, `/admin` or `/metrics` (lib/ingress/routes.ts). */
+        paths: PublicRoute[];
+    };
     /** Blue-green: the `app` whose pods the primary Service selects (its own, blue, or green at 100 %). */
     selectApp?: pulumi.Input<string>;
     /** Blue-green: what the primary Service waits for before its selector may change. */
@@ -117,7 +122,8 @@ export class SpeculationService extends pulumi.ComponentResource {
                 metadata: { name: this.name, namespace: args.namespace, labels, annotations: { ...awaitPolicy.annotations, ...args.ingress.annotations } },
                 spec: {
                     ingressClassName: args.ingress.className,
-                    rules: [{ host: args.ingress.host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: this.name, port: { number: SPECULATION_PORT } } } }] } }],
+                    // The public API only: the admin API and /metrics share port 9090 and stay inside the cluster.
+                    rules: [{ host: args.ingress.host, http: { paths: ingressPaths(args.ingress.paths, this.name, SPECULATION_PORT) } }],
                 },
             }, { ...child, ...awaitPolicy.opts, dependsOn: [this.service] });
         }

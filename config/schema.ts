@@ -9,6 +9,7 @@ import { z } from "zod";
 import { formatDuration, isDuration, parseDuration } from "./duration";
 import { METRIC_CHECKS } from "../lib/gate/decision";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
+import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_PATTERN, PUBLIC_PATH_TYPES } from "../lib/ingress/routes";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
 import { preflightSchema, recordsSchema, rollbackSchema, smokeSchema, verifySchema } from "./runbook";
 
@@ -310,6 +311,17 @@ export const stackConfigSchema = z.object({
              */
             await: z.enum(INGRESS_AWAIT_MODES, { error: `must be one of: ${INGRESS_AWAIT_MODES.join(", ")}` }).default("skip"),
             awaitTimeout: duration("longest wait for the ingress controller to publish an address").default("5m"),
+            /**
+             * The only paths the primary and canary Ingresses route (the service's public API): never `/`, `/admin` or
+             * `/metrics`, which stay inside the cluster (lib/ingress/routes.ts).
+             */
+            publicPaths: z.array(z.object({
+                path: z.string({ error: "must be an absolute path such as \"/api\"" }).regex(PUBLIC_PATH_PATTERN, {
+                    error: "must be an absolute path of plain segments such as \"/api\" or \"/api/v1\" (not \"/\"; no regex characters, \"//\", \".\" or \"..\": ingress-nginx may read paths as regular expressions)",
+                }),
+                pathType: z.enum(PUBLIC_PATH_TYPES, { error: `must be one of: ${PUBLIC_PATH_TYPES.join(", ")}` }).default("Prefix"),
+            }).strict(), { error: "must be a list of { path, pathType }" })
+                .min(1, { error: "must list at least one public path" }).default(DEFAULT_PUBLIC_ROUTES),
         }).strict().prefault({}),
         gate: gateSchema.prefault({}),
         /**
@@ -552,6 +564,19 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
         }
         names.add(node.name);
         endpoints.add(endpoint);
+    });
+    const seenPaths = new Set<string>();
+    (cfg.canary?.ingress?.publicPaths ?? []).forEach((route, i) => {
+        const reached = privatePathReached(route.path, route.pathType);
+        if (reached) {
+            ctx.addIssue({
+                code: "custom", path: ["canary", "ingress", "publicPaths", i, "path"],
+                message: `routes ${reached} of the speculation service to the public; ${PRIVATE_PATHS.join(" and ")} stay inside the cluster (list only the service's public API paths, such as "/api")`,
+            });
+        }
+        const key = `${route.pathType} ${route.path.toLowerCase()}`;
+        if (seenPaths.has(key)) ctx.addIssue({ code: "custom", path: ["canary", "ingress", "publicPaths", i, "path"], message: `duplicates an earlier entry (${route.path}, ${route.pathType})` });
+        seenPaths.add(key);
     });
     (cfg.nodes?.clearRestoreFailed ?? []).forEach((ack, i) => {
         const node = ack.slice(0, ack.lastIndexOf("@"));

@@ -13,6 +13,7 @@ import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, StageThresholds } from "../config/t
 import { ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { SPECULATION_PROBES } from "../lib/probes";
+import { ingressExposure, PRIVATE_PATHS } from "../lib/ingress/routes";
 import { ADMIN_PORT, ADMIN_POLICY, PROOF_WORKER_APP, SPECULATION_APPS } from "../lib/network/peers";
 import { atLeast, ENFORCE_LABEL, LEVELS, PodSecurityLevel, restrictedViolations } from "../lib/podSecurity";
 
@@ -324,6 +325,15 @@ export const ingressAwait = resourcePolicy(
     },
 );
 
+export const ingressPublicPathsOnly = resourcePolicy(
+    "ingress-public-paths-only",
+    `An Ingress routes only public paths (Prefix or Exact) to the speculation service: never "/", ${PRIVATE_PATHS.join(" or ")} (the admin API moves the rollout percentage), no catch-all default backend, no regex annotations that widen every path of the host.`,
+    [TYPES.ingress],
+    (args, report) => {
+        for (const line of ingressExposure(args.props ?? {}, SPECULATION_APPS)) report(line);
+    },
+);
+
 export const podSecurityRestricted = resourcePolicy(
     "pod-security-restricted",
     "Every workload runs under Pod Security `restricted` (non-root, seccomp RuntimeDefault, all capabilities dropped, no privilege escalation) with a read-only root filesystem, and the namespace enforces at least the configured level (restricted).",
@@ -454,7 +464,7 @@ export type ResourcePolicyLike = ResourceValidationPolicy;
 export const resourcePolicies: ResourceValidationPolicy[] = [
     proofWorkersMinReplicas, containerResources, speculationProbes, imagesPinned, speculationBootsDisabled,
     adminTokenFromSecret, canaryPlan, gateThresholds, nodesPinnedAndBounded, rollbackTriggerAlerts,
-    topologySpread, proofWorkerProbes, ingressAwait, podSecurityRestricted,
+    topologySpread, proofWorkerProbes, ingressAwait, ingressPublicPathsOnly, podSecurityRestricted,
 ];
 export const stackPolicies: StackValidationPolicy[] = [pdbsExist, networkIsolation, everyStageGated, verdictsRecorded];
 export const policies = [...resourcePolicies, ...stackPolicies];

@@ -8,6 +8,8 @@ import { defineStack } from "../../program";
 import { parse } from "smol-toml";
 import { prometheusConfig, scrapeJobs } from "../../lib/monitoring/scrape";
 import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+import { ingressExposure } from "../../lib/ingress/routes";
+import { SPECULATION_APPS } from "../../lib/network/peers";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
@@ -43,11 +45,31 @@ describe("ingress-weight mode", () => {
         const canary = engine.byK8sName(INGRESS, "agenc-speculation-canary").inputs;
         const route = (i: any) => ({ host: i.spec.rules[0].host, path: i.spec.rules[0].http.paths[0].path, pathType: i.spec.rules[0].http.paths[0].pathType, className: i.spec.ingressClassName });
         expect(route(primary)).to.deep.equal(route(canary));
-        expect(route(primary)).to.deep.equal({ host: "speculation.agenc.local", path: "/", pathType: "Prefix", className: "nginx" });
+        expect(route(primary)).to.deep.equal({ host: "speculation.agenc.local", path: "/api", pathType: "Prefix", className: "nginx" });
         expect(primary.spec.rules[0].http.paths[0].backend.service).to.deep.equal({ name: "agenc-speculation", port: { number: 9090 } });
         expect(canary.spec.rules[0].http.paths[0].backend.service).to.deep.equal({ name: "agenc-speculation-canary", port: { number: 9090 } });
         expect(primary.metadata.annotations ?? {}).to.not.have.any.keys("nginx.ingress.kubernetes.io/canary", "nginx.ingress.kubernetes.io/canary-weight");
         expect(canary.metadata.annotations).to.include({ "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "10" });
+    });
+
+    it("routes only the public paths: the pair lists the same paths, none reaches /admin or /metrics, whatever the config lists", async () => {
+        const publicPaths = [{ path: "/api/v1", pathType: "Prefix" }, { path: "/status", pathType: "Exact" }];
+        await render(engine, mode("production", "ingress-weight", 10, (c) => withEdit(withEdit(c, "speculation:canary", "ingress.publicPaths", publicPaths), "speculation:release", "images.speculation.previousDigest", PREVIOUS_DIGEST)));
+        const paths = (name: string) => engine.byK8sName(INGRESS, name).inputs.spec.rules.flatMap((r: any) => r.http.paths.map((p: any) => ({ host: r.host, path: p.path, pathType: p.pathType })));
+        expect(paths("agenc-speculation")).to.deep.equal(publicPaths.map((p) => ({ host: "speculation.agenc.local", ...p })));
+        expect(paths("agenc-speculation-canary"), "the canary's routes are the primary's: ingress-nginx pairs them").to.deep.equal(paths("agenc-speculation"));
+        for (const name of ["agenc-speculation", "agenc-speculation-canary"]) {
+            const ing = engine.byK8sName(INGRESS, name).inputs;
+            expect(ing.spec.defaultBackend, `${name}: no catch-all`).to.equal(undefined);
+            expect(ingressExposure(ing, SPECULATION_APPS), name).to.deep.equal([]);
+        }
+    });
+
+    it("refuses a public path that reaches the admin API before registering anything", async () => {
+        const engine2 = new MockEngine();
+        engine2.install(mode("staging", "ingress-weight", 10, (c) => withEdit(c, "speculation:canary", "ingress.publicPaths", [{ path: "/admin", pathType: "Prefix" }])));
+        expect(() => defineStack(loadStackConfig())).to.throw(/speculation:canary\.ingress\.publicPaths\[0\]\.path: routes \/admin of the speculation service to the public/);
+        expect(engine2.ofType(INGRESS)).to.deep.equal([]);
     });
 
     it("scrapes both tracks with a track label: each Service carries it and its ServiceMonitor copies it (operator mode)", async () => {
@@ -164,6 +186,9 @@ describe("blue-green mode", () => {
             "nginx.ingress.kubernetes.io/mirror-target": "http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090$request_uri",
             "pulumi.com/skipAwait": "true",
         });
+        // Mirrored or not, the primary Ingress routes only the public paths (the mirror copies only what it routes).
+        expect(engine.byK8sName(INGRESS, "agenc-speculation").inputs.spec.rules[0].http.paths.map((p: any) => p.path)).to.deep.equal(["/api"]);
+        expect(ingressExposure(engine.byK8sName(INGRESS, "agenc-speculation").inputs, SPECULATION_APPS)).to.deep.equal([]);
         const [gate] = engine.ofType(GATE);
         expect(gate.inputs.serviceUrl).to.equal("http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090");
         expect(gate.inputs.compare.stableUrl).to.equal("http://agenc-speculation.agenc-staging.svc.cluster.local:9090");

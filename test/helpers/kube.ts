@@ -403,12 +403,13 @@ export function danglingReferences(snap: Snapshot): string[] {
 
 /**
  * Canary Ingresses ingress-nginx would ignore: it honours `nginx.ingress.kubernetes.io/canary: "true"` only beside a
- * primary (non-canary) Ingress of the same class for the same host and path.  Also a weight outside 0–100.
+ * primary (non-canary) Ingress of the same class for the same host, path and path type.  Also a weight outside 0–100.
  */
 export function orphanCanaryIngresses(snap: Snapshot): string[] {
     const out: string[] = [];
     const isCanary = (i: any) => i.metadata.annotations?.["nginx.ingress.kubernetes.io/canary"] === "true";
-    const routes = (i: any) => (i.spec.rules ?? []).flatMap((r: any) => (r.http?.paths ?? []).map((p: any) => `${r.host ?? "*"}${p.path ?? "/"}`));
+    // ingress-nginx keys a location by path and path type (an Exact and a Prefix location of one path coexist).
+    const routes = (i: any) => (i.spec.rules ?? []).flatMap((r: any) => (r.http?.paths ?? []).map((p: any) => `${r.host ?? "*"}${p.path ?? "/"} (${p.pathType})`));
     for (const canary of snap.ingresses.filter(isCanary)) {
         const weight = Number(canary.metadata.annotations?.["nginx.ingress.kubernetes.io/canary-weight"] ?? 0);
         if (!(weight >= 0 && weight <= 100)) out.push(`Ingress ${canary.metadata.name}: canary-weight ${weight} outside 0-100`);

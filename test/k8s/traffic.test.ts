@@ -8,7 +8,9 @@
  */
 import { expect } from "chai";
 import { ControlPlane, controlPlane } from "../helpers/controlPlane";
-import { Cluster, inNamespace, K8sObject, programObjects, readyAddresses, scrapeJobTargets, serviceMonitorTargets, settled, podsSelected, Snapshot } from "../helpers/kube";
+import { Cluster, inNamespace, K8sObject, orphanCanaryIngresses, programObjects, readyAddresses, scrapeJobTargets, serviceMonitorTargets, settled, podsSelected, Snapshot } from "../helpers/kube";
+import { ingressExposure } from "../../lib/ingress/routes";
+import { SPECULATION_APPS } from "../../lib/network/peers";
 import { stackConfig, withEdit } from "../helpers/stack";
 import { parse } from "yaml";
 
@@ -34,15 +36,20 @@ describe("shift modes on the real control plane", function () {
     };
     const podIps = (snap: Snapshot, app: string) => podsSelected(snap, { app }).map((p) => p.status.podIP).sort();
 
-    it("ingress-weight: the primary and the canary Ingress route the same host and path to Services with the right pods", async () => {
+    it("ingress-weight: the primary and the canary Ingress route the same host and public paths (never /admin) to Services with the right pods", async () => {
         const ns = "traffic-ingress";
-        const { objects, snap } = await deploy(new Cluster(cp), ns, config("ingress-weight", 10));
+        const publicPaths = [{ path: "/api", pathType: "Prefix" }, { path: "/status", pathType: "Exact" }];
+        const { objects, snap } = await deploy(new Cluster(cp), ns, config("ingress-weight", 10, (c) => withEdit(c, "speculation:canary", "ingress.publicPaths", publicPaths)));
         const ingresses = (await cp.getJson<{ items: any[] }>(["get", "ingresses.networking.k8s.io", "-n", ns])).items;
         const primary = ingresses.find((i) => i.metadata.name === "agenc-speculation");
         const canary = ingresses.find((i) => i.metadata.name === "agenc-speculation-canary");
         expect(primary, "the primary Ingress exists beside the canary").to.not.equal(undefined);
-        const route = (i: any) => [i.spec.ingressClassName, i.spec.rules[0].host, i.spec.rules[0].http.paths[0].path];
+        const route = (i: any) => [i.spec.ingressClassName, i.spec.rules.map((r: any) => [r.host, r.http.paths.map((p: any) => [p.path, p.pathType])])];
         expect(route(canary)).to.deep.equal(route(primary));
+        // As stored: only the public paths, Prefix or Exact, and nothing that reaches the admin API or /metrics.
+        expect(route(primary)).to.deep.equal(["nginx", [["speculation.agenc.local", [["/api", "Prefix"], ["/status", "Exact"]]]]]);
+        for (const ing of ingresses) expect(ingressExposure(ing, SPECULATION_APPS), ing.metadata.name).to.deep.equal([]);
+        expect(orphanCanaryIngresses(snap)).to.deep.equal([]);
         expect(canary.metadata.annotations["nginx.ingress.kubernetes.io/canary"]).to.equal("true");
         expect(primary.metadata.annotations?.["nginx.ingress.kubernetes.io/canary"]).to.equal(undefined);
         const backend = (i: any) => i.spec.rules[0].http.paths[0].backend.service;

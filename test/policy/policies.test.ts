@@ -37,6 +37,14 @@ const workers = (podEdit: Record<string, unknown>, c = container({ name: "proof-
 const ingress = (annotations: Record<string, string>, customTimeouts?: PolicyInput["customTimeouts"]): PolicyInput => ({
     type: T.ingress, name: "canary-ingress", props: { metadata: { name: "agenc-speculation-canary", annotations } }, customTimeouts,
 });
+/** An Ingress with one rule for speculation.agenc.local: `paths` as [path, pathType, service]. */
+const routed = (paths: [string, string | undefined, string][], edit: Record<string, unknown> = {}, annotations: Record<string, string> = {}): PolicyInput => ({
+    type: T.ingress, name: "ingress", props: {
+        metadata: { name: "agenc-speculation", annotations },
+        spec: { ingressClassName: "nginx", rules: [{ host: "speculation.agenc.local", http: { paths: paths.map(([path, pathType, name]) => ({ path, pathType, backend: { service: { name, port: { number: 9090 } } } })) } }], ...edit },
+    },
+});
+const api = routed([["/api", "Prefix", "agenc-speculation"], ["/status", "Exact", "agenc-speculation"]]);
 /** A Deployment under Pod Security `restricted` (what lib/k8s.ts restrictedPod builds), with one edit. */
 const restricted = (edit: (pod: any) => void = () => undefined): PolicyInput => {
     const c = { ...container(), securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } } };
@@ -75,6 +83,13 @@ const rows: [string, Row][] = [
     ["proof workers probing the same thing twice", { policy: P.proofWorkerProbes, ok: workers({}), bad: workers({}, container({ name: "proof-worker", livenessProbe: { httpGet: { path: "/health", port: 9091 }, initialDelaySeconds: 30 }, readinessProbe: { httpGet: { path: "/health", port: 9091 }, initialDelaySeconds: 10 } })), message: /^proof-workers container proof-worker checks the same thing for liveness and readiness .*; a readiness failure would become a restart\.$/ }],
     ["an Ingress without an await policy", { policy: P.ingressAwait, ok: ingress({ "pulumi.com/skipAwait": "true" }), bad: ingress({ "nginx.ingress.kubernetes.io/canary": "true" }), message: /^Ingress agenc-speculation-canary has no await policy: set pulumi\.com\/skipAwait or customTimeouts/ }],
     ["an Ingress awaited without a timeout", { policy: P.ingressAwait, ok: ingress({}, { createSeconds: 180, updateSeconds: 180, deleteSeconds: 0 }), bad: ingress({}, { createSeconds: 180, updateSeconds: 0, deleteSeconds: 0 }), message: /has no await policy/ }],
+    ["an Ingress routing / to the speculation service", { policy: P.ingressPublicPathsOnly, ok: api, bad: routed([["/", "Prefix", "agenc-speculation"]]), message: /^Ingress agenc-speculation routes speculation\.agenc\.local\/ \(Prefix\) to agenc-speculation, which reaches \/admin: list only the service's public paths \(speculation:canary\.ingress\.publicPaths\), never "\/" or \/admin, \/metrics\.$/ }],
+    ["an Ingress routing /admin to the canary", { policy: P.ingressPublicPathsOnly, ok: routed([["/api", "Prefix", "agenc-speculation-canary"]]), bad: routed([["/api", "Prefix", "agenc-speculation-canary"], ["/Admin/config", "Exact", "agenc-speculation-canary"]]), message: /^Ingress agenc-speculation routes speculation\.agenc\.local\/Admin\/config \(Exact\) to agenc-speculation-canary, which reaches \/admin/ }],
+    ["an Ingress routing /metrics to green", { policy: P.ingressPublicPathsOnly, ok: routed([["/api/v1", "Prefix", "agenc-speculation-green"]]), bad: routed([["/metrics", "Exact", "agenc-speculation-green"]]), message: /which reaches \/metrics/ }],
+    ["an ImplementationSpecific path that is nginx's string prefix of /admin", { policy: P.ingressPublicPathsOnly, ok: api, bad: routed([["/ad", "ImplementationSpecific", "agenc-speculation"]]), message: /routes speculation\.agenc\.local\/ad \(ImplementationSpecific\) to agenc-speculation, which reaches \/admin/ }],
+    ["an ImplementationSpecific public path", { policy: P.ingressPublicPathsOnly, ok: api, bad: routed([["/api", "ImplementationSpecific", "agenc-speculation"]]), message: /^Ingress agenc-speculation routes speculation\.agenc\.local\/api \(ImplementationSpecific\) to agenc-speculation: use pathType Prefix or Exact/ }],
+    ["a catch-all default backend to the speculation service", { policy: P.ingressPublicPathsOnly, ok: api, bad: routed([["/api", "Prefix", "agenc-speculation"]], { defaultBackend: { service: { name: "agenc-speculation", port: { number: 9090 } } } }), message: /^Ingress agenc-speculation sends every request no rule matches \(including \/admin, \/metrics\) to agenc-speculation \(defaultBackend\)\.$/ }],
+    ["use-regex on an Ingress of the speculation service", { policy: P.ingressPublicPathsOnly, ok: api, bad: routed([["/api", "Prefix", "agenc-speculation"]], {}, { "nginx.ingress.kubernetes.io/use-regex": "true" }), message: /^Ingress agenc-speculation sets nginx\.ingress\.kubernetes\.io\/use-regex: ingress-nginx then matches every path of its host as a case-insensitive regular expression/ }],
     ["a pod spec without a security context", { policy: P.podSecurityRestricted, ok: restricted(), bad: deployment("agenc-speculation"), message: /^agenc-speculation: container speculation does not set runAsNonRoot: true\.\nagenc-speculation: container speculation has seccompProfile unset; RuntimeDefault or Localhost\.\nagenc-speculation: container speculation does not set allowPrivilegeEscalation: false\.\nagenc-speculation: container speculation does not drop ALL capabilities\.\nagenc-speculation: container speculation does not set readOnlyRootFilesystem: true\.$/ }],
     ["a container that runs as root", { policy: P.podSecurityRestricted, ok: restricted(), bad: restricted((pod) => { pod.containers[0].securityContext = { ...pod.containers[0].securityContext, runAsUser: 0 }; }), message: /^agenc-speculation: container speculation runs as UID 0\.$/ }],
     ["a writable root filesystem", { policy: P.podSecurityRestricted, ok: restricted(), bad: restricted((pod) => { pod.containers[0].securityContext = { ...pod.containers[0].securityContext, readOnlyRootFilesystem: false }; }), message: /^agenc-speculation: container speculation does not set readOnlyRootFilesystem: true\.$/ }],
@@ -94,6 +109,9 @@ describe("policy pack: each resource policy", () => {
             });
         }
     }
+    it("ingress-public-paths-only leaves an Ingress of another service alone, even at /", () => {
+        expect(runResourcePolicy(P.ingressPublicPathsOnly, routed([["/", "Prefix", "grafana"]], {}, { "nginx.ingress.kubernetes.io/use-regex": "true" }), "production")).to.deep.equal([]);
+    });
     it("does not match other types (no isType stub that matches everything)", () => {
         expect(runResourcePolicy(P.gateThresholds, { ...gate({ maxRollbackRate: 0.5 }), type: T.trafficShift }, "production")).to.deep.equal([]);
         expect(runResourcePolicy(P.proofWorkersMinReplicas, { ...deployment("proof-workers", container(), 1, { app: "proof-workers" }), type: T.statefulSet }, "production")).to.deep.equal([]);
