@@ -539,6 +539,8 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
             } : undefined,
             track: kube && mode !== "feature-flag" ? {
                 version: config.release.version,
+                // The canary is one pod carrying a share; green is a full copy of blue, since it takes all traffic at 100 %.
+                replicas: mode === "blue-green" ? config.service.replicas : 1,
                 image: imageOf(config.release.images.speculation, config.release.version, config.release.version),
                 resources: config.service.resources,
                 configToml: speculationToml(config, namespaceName),

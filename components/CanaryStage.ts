@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StageThresholds } from "../config/thresholds";
-import { imageRef, ingressAwait, IngressAwaitPolicy, MonitoringMode, restrictedPod, serviceMonitor } from "../lib/k8s";
+import { disruptionBudgetSpec, imageRef, ingressAwait, IngressAwaitPolicy, MonitoringMode, restrictedPod, serviceMonitor } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 import { ingressPaths, PublicRoute } from "../lib/ingress/routes";
 import { PlannedStage } from "../lib/plan";
@@ -27,6 +27,12 @@ export type GateFactory = (stage: PlannedStage, parent: pulumi.Resource, after: 
 /** The new version's workload (ingress-weight: the canary; blue-green: green), owned by the top declared stage. */
 export interface NewTrack {
     version: string;
+    /**
+     * Pods of the new track.  ingress-weight: 1 (the canary carries a share of traffic; while it has no ready pod,
+     * ingress-nginx sends that share to the primary backend).  blue-green: the service's replicas, since green takes
+     * all traffic at 100 %.  Its PodDisruptionBudget follows it (disruptionBudgetSpec in lib/k8s.ts).
+     */
+    replicas: number;
     /** The image of `version`: its own digest, never another version's. */
     image: { repository: string; digest?: string };
     resources: k8s.types.input.core.v1.ResourceRequirements;
@@ -172,7 +178,7 @@ export class CanaryStage extends pulumi.ComponentResource {
         });
     }
 
-    /** Deployment, ConfigMap, Service (labelled with its track) and ServiceMonitor of the new version. */
+    /** Deployment, ConfigMap, Service (labelled with its track), PodDisruptionBudget and ServiceMonitor of the new version. */
     private newTrack(args: CanaryStageArgs, name: string, prefix: string,
         withAliases: (logical: string, extra?: pulumi.Input<pulumi.Resource>[]) => pulumi.CustomResourceOptions) {
         const t = args.track;
@@ -186,7 +192,7 @@ export class CanaryStage extends pulumi.ComponentResource {
         const deployment = new k8s.apps.v1.Deployment(`${prefix}-deployment`, {
             metadata: { name, namespace: args.namespace, labels: { ...labels, version: t.version } },
             spec: {
-                replicas: 1,
+                replicas: t.replicas,
                 selector: { matchLabels: { app: name } },
                 template: {
                     metadata: { labels: { ...labels, version: t.version } },
@@ -214,6 +220,12 @@ export class CanaryStage extends pulumi.ComponentResource {
             metadata: { name, namespace: args.namespace, labels },
             spec: { selector: { app: name }, ports: [{ name: "metrics", port: SPECULATION_PORT, targetPort: SPECULATION_PORT }] },
         }, withAliases(`${prefix}-service`));
+        // Like the stable workloads' budgets, and owned like the rest of the track: a drain takes one pod at a time
+        // and is never blocked by it, whatever the replicas (disruptionBudgetSpec in lib/k8s.ts).
+        new k8s.policy.v1.PodDisruptionBudget(`${prefix}-pdb`, {
+            metadata: { name, namespace: args.namespace, labels },
+            spec: disruptionBudgetSpec({ app: name }),
+        }, withAliases(`${prefix}-pdb`));
         if (t.monitoringMode === "operator") {
             serviceMonitor(`${prefix}-servicemonitor`, {
                 namespace: args.namespace, namespaceName: t.namespaceName, app: name, releaseLabel: t.prometheusReleaseLabel, interval: t.scrapeInterval,

@@ -107,8 +107,21 @@ export function serviceMonitor(name: string, args: {
 }
 
 /**
+ * The PodDisruptionBudget of every Deployment here (stable, canary, green): `maxUnavailable: 1`, never `minAvailable`.
+ * A drain evicts one pod at a time and keeps the others up; and with one replica (the canary) the budget still
+ * allows one eviction, so it never blocks a drain — `minAvailable: 1` on one pod would allow none, and `kubectl
+ * drain` would retry "Cannot evict pod as it would violate the pod's disruption budget" for the whole bake.  While
+ * the lone canary pod is being rescheduled, ingress-nginx sends the canary's share to the primary backend (a canary
+ * backend with no endpoints has no balancer: balancer.lua route_to_alternative_balancer).  `maxUnavailable` also
+ * follows a change of replicas, where a `minAvailable` count would have to be changed with it.
+ */
+export function disruptionBudgetSpec(selector: Record<string, string>): k8s.types.input.policy.v1.PodDisruptionBudgetSpec {
+    return { maxUnavailable: 1, selector: { matchLabels: selector } };
+}
+
+/**
  * What every workload here gets around its Deployment: a Service on its metrics port, a PodDisruptionBudget that lets
- * one pod go at a time, and (operator mode) a ServiceMonitor.
+ * one pod go at a time (disruptionBudgetSpec), and (operator mode) a ServiceMonitor.
  */
 export function exposeWorkload(name: string, args: {
     app: string; port: number; namespace: pulumi.Input<string>; namespaceName: string;
@@ -127,7 +140,7 @@ export function exposeWorkload(name: string, args: {
     }, args.serviceDependsOn ? { ...opts, dependsOn: args.serviceDependsOn } : opts);
     const disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
         metadata: { name: args.app, namespace: args.namespace, labels },
-        spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
+        spec: disruptionBudgetSpec(labels),
     }, opts);
     const monitor = args.monitoringMode === "operator"
         ? serviceMonitor(`${name}-servicemonitor`, {

@@ -37,7 +37,13 @@ export const TYPES = {
 } as const;
 
 const WORKLOADS: string[] = [TYPES.deployment, TYPES.statefulSet, TYPES.daemonSet];
-const SPECULATION_DEPLOYMENTS = ["agenc-speculation", "agenc-speculation-canary"];
+const SPECULATION_DEPLOYMENTS = ["agenc-speculation", "agenc-speculation-canary", "agenc-speculation-green"];
+/**
+ * The one Deployment a drain may empty: the ingress-weight canary (one pod carrying a share).  While it has no ready
+ * pod, ingress-nginx sends its share to the primary backend, so evicting it costs no request; a budget that forbade
+ * it would block every drain of its node for the whole bake.
+ */
+const MAY_BE_EMPTIED = ["agenc-speculation-canary"];
 
 /** Defaults of every configurable value: the program's table, plus the staging-level environment choices. */
 export const POLICY_DEFAULTS = {
@@ -366,7 +372,7 @@ const dependsOnTransitively = (r: PolicyResource, target: PolicyResource, seen =
 
 export const pdbsExist: StackValidationPolicy = {
     name: "pod-disruption-budgets",
-    description: "Every Deployment of the service and the proof workers has a PodDisruptionBudget selecting its pods, and the budget is meaningful: a drain may evict some pods but never all (one replica is refused), nor none.",
+    description: "Every Deployment of the service (stable, canary, green) and the proof workers has a PodDisruptionBudget selecting its pods, and the budget is meaningful: a drain may evict some pods but never all (one replica is refused; the one-pod canary excepted, whose share falls back to stable), nor none.",
     validateStack: (args, report) => {
         const pdbs = byType(args.resources, TYPES.pdb);
         for (const d of byType(args.resources, TYPES.deployment)) {
@@ -385,7 +391,7 @@ export const pdbsExist: StackValidationPolicy = {
                 const evictable = typeof maxUnavailable === "number" ? maxUnavailable
                     : typeof minAvailable === "number" ? replicas - minAvailable : undefined;
                 if (evictable === undefined) continue;
-                if (evictable >= replicas) {
+                if (evictable >= replicas && !MAY_BE_EMPTIED.includes(k8sName(d.props))) {
                     report(`PodDisruptionBudget ${k8sName(p.props)} lets a drain evict all ${replicas} pod(s) of Deployment ${k8sName(d.props)} at once; run at least ${evictable + 1} replicas.`);
                 } else if (evictable < 1) {
                     report(`PodDisruptionBudget ${k8sName(p.props)} lets no pod of Deployment ${k8sName(d.props)} be evicted; every node drain would block.`);

@@ -194,3 +194,44 @@ describe("blue-green mode", () => {
         expect(gate.inputs.compare.stableUrl).to.equal("http://agenc-speculation.agenc-staging.svc.cluster.local:9090");
     });
 });
+
+describe("the new track's PodDisruptionBudget (canary and green)", () => {
+    const engine = new MockEngine();
+    const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
+    const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+    /** Parent and alias parents of a registration (type aliases of the class left out): where it lives and the other places it answers for. */
+    const ownership = (r: { parent?: string; options?: { aliases?: { name: string; type: string; parentUrn: string }[] } }) => ({
+        parent: r.parent, aliasParents: (r.options?.aliases ?? []).filter((a) => !a.type).map((a) => a.parentUrn).sort(),
+    });
+
+    for (const [shiftMode, name, replicas] of [["ingress-weight", "agenc-speculation-canary", 1], ["blue-green", "agenc-speculation-green", 2]] as const) {
+        it(`${shiftMode}: ${name} has a budget of maxUnavailable 1 selecting its pods only, owned and aliased like its Deployment`, async () => {
+            await render(engine, mode("staging", shiftMode, 10));
+            const deployment = engine.byK8sName(DEPLOYMENT, name);
+            const pdb = engine.byK8sName(PDB, name);
+            expect(deployment.inputs.spec.replicas).to.equal(replicas);
+            // maxUnavailable, never minAvailable: with one pod it still lets a drain through.
+            expect(pdb.inputs.spec).to.deep.equal({ maxUnavailable: 1, selector: { matchLabels: { app: name } } });
+            expect(selects(pdb.inputs.spec.selector.matchLabels, deployment.inputs.spec.template.metadata.labels)).to.equal(true);
+            const stable = engine.byK8sName(DEPLOYMENT, "agenc-speculation");
+            expect(selects(pdb.inputs.spec.selector.matchLabels, stable.inputs.spec.template.metadata.labels), "not the stable pods").to.equal(false);
+            expect(selects(engine.byK8sName(PDB, "agenc-speculation").inputs.spec.selector.matchLabels, deployment.inputs.spec.template.metadata.labels), "the stable budget does not count the new track's pods").to.equal(false);
+            // Same owner (the top stage) and the same alias parents (every other stage) as the Deployment and Service.
+            expect(ownership(pdb)).to.deep.equal(ownership(deployment));
+            expect(ownership(pdb)).to.deep.equal(ownership(engine.byK8sName(SERVICE, name)));
+            expect(pdb.parent).to.match(/CanaryStage::stage-1-10pct$/);
+            expect(ownership(pdb).aliasParents.length).to.be.greaterThan(0);
+            expect(pdb.options?.aliases?.filter((a) => !a.type).every((a) => a.name === pdb.name), "aliased under its own logical name").to.equal(true);
+        });
+    }
+
+    it("moves with the track to the new top stage (aliased from the old one), and goes with it at 0 %", async () => {
+        await render(engine, mode("staging", "ingress-weight", 50));
+        const pdb = engine.byK8sName(PDB, "agenc-speculation-canary");
+        expect(pdb.parent).to.match(/CanaryStage::stage-2-50pct$/);
+        expect(ownership(pdb).aliasParents.some((p) => /CanaryStage::stage-1-10pct$/.test(p)), "answers for its place under stage 1").to.equal(true);
+        expect(ownership(pdb)).to.deep.equal(ownership(engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary")));
+        await render(engine, mode("staging", "ingress-weight", 0));
+        expect(engine.ofType(PDB).map((p) => p.inputs.metadata.name).filter((n) => n.startsWith("agenc-speculation-"))).to.deep.equal([]);
+    });
+});

@@ -27,6 +27,11 @@ export interface RegisteredOptions {
     replaceOnChanges: string[];
     deleteBeforeReplace: boolean;
     customTimeouts?: { create: string; update: string; delete: string };
+    /**
+     * The aliases registered (name, type — empty when the same — and parent URN): how an object keeps its identity
+     * when it moves.  Kubernetes classes add type aliases of their own (older API versions).
+     */
+    aliases?: { name: string; type: string; parentUrn: string }[];
 }
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -86,6 +91,8 @@ export class MockEngine {
                     deleteBeforeReplace: req.getDeletebeforereplace(),
                     customTimeouts: timeouts && (timeouts.getCreate() || timeouts.getUpdate() || timeouts.getDelete())
                         ? { create: timeouts.getCreate(), update: timeouts.getUpdate(), delete: timeouts.getDelete() } : undefined,
+                    aliases: (req.getAliasesList?.() ?? []).map((a: any) => a.getSpec?.()).filter(Boolean)
+                        .map((spec: any) => ({ name: spec.getName(), type: spec.getType(), parentUrn: spec.getParenturn() })),
                 },
             });
             return register(req, callback);

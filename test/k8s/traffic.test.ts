@@ -3,12 +3,17 @@
  *  - ingress-weight: the primary and canary Ingress pair (same host and path, each backend a Service with the right
  *    pods behind it), both tracks selected by a ServiceMonitor (operator) or the standalone scrape job;
  *  - blue-green: the primary Service's endpoints follow its selector to green at 100 % and back to blue on the
- *    switch back, green and blue both kept running.
+ *    switch back, green and blue both kept running;
+ *  - the new track's PodDisruptionBudget (canary, green): selects exactly its pods, and the one-pod canary's allows
+ *    the eviction a drain makes.
  * Each scenario runs the program under mocks with a stack config and applies what it registers, as `pulumi up` would.
  */
 import { expect } from "chai";
 import { ControlPlane, controlPlane } from "../helpers/controlPlane";
-import { Cluster, inNamespace, K8sObject, orphanCanaryIngresses, programObjects, readyAddresses, scrapeJobTargets, serviceMonitorTargets, settled, podsSelected, Snapshot } from "../helpers/kube";
+import {
+    Cluster, eventually, inNamespace, K8sObject, orphanCanaryIngresses, programObjects, readyAddresses, scrapeJobTargets, serviceMonitorTargets, settled, snapshot,
+    podsSelected, Snapshot,
+} from "../helpers/kube";
 import { ingressExposure } from "../../lib/ingress/routes";
 import { SPECULATION_APPS } from "../../lib/network/peers";
 import { stackConfig, withEdit } from "../helpers/stack";
@@ -105,5 +110,41 @@ describe("shift modes on the real control plane", function () {
         ({ snap } = await deploy(cluster, ns, config("blue-green", 50)));
         expect(primary(snap), "the switch back: blue again").to.deep.equal(podIps(snap, "agenc-speculation"));
         expect(podIps(snap, "agenc-speculation-green").length, "green stays for the next try").to.be.greaterThan(0);
+    });
+
+    /** The new track's budget as the disruption controller sees it, once it counted the pods it selects. */
+    const budgetStatus = (ns: string, name: string, expectedPods: number) => eventually(`PodDisruptionBudget ${name} counts its ${expectedPods} pod(s)`, async () => {
+        const pdb = await cp.getJson<any>(["get", "poddisruptionbudget", name, "-n", ns]);
+        const st = pdb.status ?? {};
+        return st.expectedPods === expectedPods && st.currentHealthy === expectedPods ? st : undefined;
+    });
+    const evict = (ns: string, pod: string) => cp.kubectl(["create", "--raw", `/api/v1/namespaces/${ns}/pods/${pod}/eviction`, "-f", "-"],
+        JSON.stringify({ apiVersion: "policy/v1", kind: "Eviction", metadata: { name: pod, namespace: ns } }));
+
+    it("the new track's PodDisruptionBudget selects exactly its pods; the one-pod canary's never blocks a drain (the eviction API allows it)", async () => {
+        for (const [shiftMode, name, replicas] of [["ingress-weight", "agenc-speculation-canary", 1], ["blue-green", "agenc-speculation-green", 2]] as const) {
+            const ns = `traffic-pdb-${shiftMode}`;
+            const { snap } = await deploy(new Cluster(cp), ns, config(shiftMode, 10));
+            const pdb = snap.pdbs.find((p) => p.metadata.name === name);
+            expect(pdb, `${name} has a PodDisruptionBudget`).to.not.equal(undefined);
+            const trackPods = podsSelected(snap, { app: name }).map((p) => p.metadata.name).sort();
+            expect(trackPods, `${name} runs ${replicas} pod(s)`).to.have.length(replicas);
+            expect(podsSelected(snap, pdb.spec.selector).map((p) => p.metadata.name).sort(), `${name}'s budget selects its pods and no other`).to.deep.equal(trackPods);
+            const stableBudget = snap.pdbs.find((p) => p.metadata.name === "agenc-speculation");
+            expect(podsSelected(snap, stableBudget.spec.selector).some((p) => trackPods.includes(p.metadata.name)), "the stable budget does not count them").to.equal(false);
+            // The disruption controller's own reading: every pod counted, one disruption allowed (minAvailable 1 would allow none with one pod).
+            const status = await budgetStatus(ns, name, replicas);
+            expect(status.disruptionsAllowed).to.equal(1);
+            if (replicas === 1) {
+                // A drain's eviction of the lone canary pod goes through, and the Deployment replaces it.
+                await evict(ns, trackPods[0]);
+                const replaced = await eventually(`${name} runs a new pod`, async () => {
+                    const now = await snapshot(cp, ns);
+                    const pods = podsSelected(now, { app: name }).filter((p) => (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True"));
+                    return pods.length === 1 && pods[0].metadata.name !== trackPods[0] ? pods[0].metadata.name : undefined;
+                });
+                expect(replaced).to.not.equal(trackPods[0]);
+            }
+        }
     });
 });

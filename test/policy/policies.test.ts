@@ -148,6 +148,18 @@ describe("policy pack: stack policies", () => {
         expect(runStackPolicy(P.pdbsExist, asPolicyResources(registered, false), "staging").map((v) => v.message))
             .to.deep.equal(['Deployment agenc-speculation has no PodDisruptionBudget selecting {"app":"agenc-speculation"}.']);
     });
+    it("pod-disruption-budgets accepts the one-pod canary's budget of one eviction, refuses one that blocks drains, and checks green like stable", () => {
+        const pdbOf = (app: string, spec: Record<string, unknown>) => res(T.pdb, `${app}-pdb`, { metadata: { name: app }, spec: { selector: { matchLabels: { app } }, ...spec } });
+        const canary = deployment("agenc-speculation-canary", container(), 1);
+        expect(runStackPolicy(P.pdbsExist, asPolicyResources([res(T.deployment, "c", canary.props), pdbOf("agenc-speculation-canary", { maxUnavailable: 1 })], false), "production")).to.deep.equal([]);
+        expect(runStackPolicy(P.pdbsExist, asPolicyResources([res(T.deployment, "c", canary.props), pdbOf("agenc-speculation-canary", { minAvailable: 1 })], false), "production").map((v) => v.message))
+            .to.deep.equal(["PodDisruptionBudget agenc-speculation-canary lets no pod of Deployment agenc-speculation-canary be evicted; every node drain would block."]);
+        expect(runStackPolicy(P.pdbsExist, asPolicyResources([res(T.deployment, "c", canary.props)], false), "production").map((v) => v.message))
+            .to.deep.equal(['Deployment agenc-speculation-canary has no PodDisruptionBudget selecting {"app":"agenc-speculation-canary"}.']);
+        const green = deployment("agenc-speculation-green", container(), 1);
+        expect(runStackPolicy(P.pdbsExist, asPolicyResources([res(T.deployment, "g", green.props), pdbOf("agenc-speculation-green", { maxUnavailable: 1 })], false), "production").map((v) => v.message))
+            .to.deep.equal(["PodDisruptionBudget agenc-speculation-green lets a drain evict all 1 pod(s) of Deployment agenc-speculation-green at once; run at least 2 replicas."]);
+    });
     it("pod-disruption-budgets reports a budget that lets a drain evict every pod, or none", () => {
         const pdb = (spec: Record<string, unknown>) => res(T.pdb, "p", { metadata: { name: "agenc-speculation" }, spec: { selector: { matchLabels: { app: "agenc-speculation" } }, ...spec } });
         const one = deployment("agenc-speculation", container(), 1);

@@ -41,6 +41,14 @@ describe("policy pack over the program's resources", function () {
         });
     }
 
+    for (const shiftMode of ["ingress-weight", "blue-green"]) {
+        it(`${shiftMode} mode passes pod-disruption-budgets (the new track has its budget) and ingress-public-paths-only`, async () => {
+            const found = await violations("production", withEdit(withEdit(at("production", 50), "speculation:canary", "shiftMode", shiftMode),
+                "speculation:release", "images.speculation.previousDigest", `sha256:${"ab".repeat(32)}`));
+            expect(found.filter((v) => ["pod-disruption-budgets", "ingress-public-paths-only"].includes(v.policy))).to.deep.equal([]);
+        });
+    }
+
     for (const mode of ["skip", "load-balancer"]) {
         it(`ingress-weight mode passes ingress-await and network-isolation with either Ingress await policy (${mode})`, async () => {
             let c = withEdit(at("staging", 50), "speculation:canary", "shiftMode", "ingress-weight");
