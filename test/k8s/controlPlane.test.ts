@@ -118,7 +118,7 @@ describe("the test control plane (etcd, kube-apiserver, controllers, kube-schedu
             });
             const canary = ingress("app-canary", { "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "10" });
             await cluster.apply(canary); // the API server accepts it: only the pair check can tell
-            expect(orphanCanaryIngresses(await snapshot(cp, NS))).to.deep.equal(["Ingress app-canary: no primary Ingress of class nginx for app.example/"]);
+            expect(orphanCanaryIngresses(await snapshot(cp, NS))).to.deep.equal(["Ingress app-canary: no primary Ingress of class nginx for app.example/ (Prefix)"]);
             await cluster.apply(ingress("app", {}));
             expect(orphanCanaryIngresses(await snapshot(cp, NS))).to.deep.equal([]);
         });
