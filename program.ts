@@ -23,6 +23,8 @@ import { effectiveThresholds, plannedStages, stageName } from "./lib/plan";
 import { nodeAddress } from "./lib/nodes/address";
 import { podSecurityLabels } from "./lib/k8s";
 import { speculationToml } from "./lib/speculationToml";
+import { SentinelSchedule, sentinelSchedule } from "./lib/watchdog/sentinel";
+import { sentinelAlertSettings } from "./config/sentinel";
 import { BakeWindow } from "./providers/bakeWindow";
 import { BenchRun } from "./providers/benchRun";
 import { ErrorBaseline } from "./providers/errorBaseline";
@@ -176,6 +178,14 @@ function imageOf(image: LoadedConfig["config"]["release"]["images"]["speculation
 
 
 /** A value supplied after it is used: lets a workload wait for a runbook step that needs the program's Secret. */
+/** The watchdog's sentinel schedule once the plan has reached 100 % (lib/watchdog/sentinel.ts says when and why). */
+function sentinelOf(config: LoadedConfig["config"], topPercentage: number): { sentinel?: SentinelSchedule } {
+    const s = sentinelSchedule({
+        sentinel: config.watchdog.sentinel, topPercentage, speculationEnabled: config.service.speculationEnabled, rollbackMode: config.rollback.mode,
+    });
+    return "schedule" in s ? { sentinel: s.schedule } : {};
+}
+
 function later<T>() {
     let resolve!: (value: T) => void;
     const promise = new Promise<T>((r) => (resolve = r));
@@ -218,6 +228,7 @@ function deployKubernetes(loaded: LoadedConfig,
         nodeHosts: config.nodes.hosts.map((h) => h.host),
         receivers: loaded.receivers,
         receiverSecrets: secrets.alertReceivers,
+        sentinel: sentinelAlertSettings(config.watchdog.sentinel),
     }, providers);
 
     const workloadsMayChange = later<pulumi.Resource>();
@@ -295,6 +306,7 @@ function deployKubernetes(loaded: LoadedConfig,
         image: config.watchdog.image,
         replicas: config.watchdog.replicas,
         revertDeadlineSeconds: parseDuration(config.watchdog.revertDeadline),
+        ...sentinelOf(config, top),
         monitoringMode: config.monitoring.mode,
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,

@@ -2,9 +2,13 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { AlertReceivers } from "../config";
+import { SentinelAlertSettings } from "../config/sentinel";
 import { StageThresholds } from "../config/thresholds";
 import { CONFIG_CHECKSUM_ANNOTATION, configChecksum, restrictedPod, TMP_DIR, WritableDir } from "../lib/k8s";
-import { alertmanagerConfig, RECEIVER_SECRET_FILES, ReceiverPresence, WATCHDOG_PATH, WATCHDOG_RECEIVER } from "../lib/monitoring/alertmanager";
+import {
+    alertmanagerConfig, crdMatchers, KILL_SWITCH_ROUTE_MATCHERS, RECEIVER_SECRET_FILES, ReceiverPresence, WATCHDOG_PATH, WATCHDOG_RECEIVER,
+    WATCHDOG_ROUTE_MATCHERS,
+} from "../lib/monitoring/alertmanager";
 import { dashboards } from "../lib/monitoring/dashboards";
 import { alertNames, ruleGroups, RuleGroup } from "../lib/monitoring/rules";
 import { prometheusConfig, scrapeJobs, ScrapeJob, WATCHDOG_SCRAPE_JOB } from "../lib/monitoring/scrape";
@@ -24,6 +28,8 @@ export interface MonitoringStackArgs {
     receiverSecrets: pulumi.Output<AlertReceivers>;
     /** The watchdog's in-cluster URL (components/Watchdog.ts): rollback triggers are routed to it before paging. */
     watchdogUrl?: string;
+    /** The sentinel judgement's window and minimum probes (`watchdog.sentinel`; default: the config defaults). */
+    sentinel?: SentinelAlertSettings;
 }
 
 export const RULE_FILE = "agenc-rules.yml";
@@ -59,7 +65,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         const ns = args.namespace;
         const labels = { app: "agenc-monitoring" };
 
-        this.ruleGroups = ruleGroups(args.thresholds, args.evaluationInterval);
+        this.ruleGroups = ruleGroups(args.thresholds, args.evaluationInterval, undefined, args.sentinel);
         this.alertNames = alertNames(this.ruleGroups);
         this.scrapeJobs = [...scrapeJobs(args.nodeHosts), ...(args.watchdogUrl ? [WATCHDOG_SCRAPE_JOB] : [])];
         this.ruleResourceName = "agenc-speculation-rules";
@@ -248,11 +254,12 @@ function operatorAlertmanagerConfig(r: ReceiverPresence, watchdogUrl: string | u
             receiver: "null",
             groupBy: ["alertname", "component"],
             routes: [
-                // Every rollback trigger reaches the watchdog's revert first (continue: the page follows).
-                ...(watchdogUrl ? [{
-                    receiver: WATCHDOG_RECEIVER, matchers: [{ name: "rollback_trigger", value: "true", matchType: "=" }], continue: true,
+                // Every kill-switch alert reaches the watchdog's kill switch, every other rollback trigger its revert,
+                // first (continue: the page follows); the same routes as the standalone config.
+                ...(watchdogUrl ? [KILL_SWITCH_ROUTE_MATCHERS, WATCHDOG_ROUTE_MATCHERS].map((m) => ({
+                    receiver: WATCHDOG_RECEIVER, matchers: crdMatchers(m), continue: true,
                     groupBy: ["alertname"], groupWait: "0s", groupInterval: "10s", repeatInterval: "5m",
-                }] : []),
+                })) : []),
                 { receiver: pager, matchers: match("critical") },
                 { receiver: pager, matchers: match("high") },
                 { receiver: slack ? "slack" : "null", matchers: match("warning") },

@@ -4,6 +4,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { configChecksum, CONFIG_CHECKSUM_ANNOTATION, MonitoringMode, restrictedPod, serviceMonitor } from "../lib/k8s";
 import { networkRole } from "../lib/network/peers";
+import { SentinelSchedule } from "../lib/watchdog/sentinel";
 
 /** The port the watchdog listens on: Alertmanager's webhook and Prometheus's scrape. */
 export const WATCHDOG_PORT = 9095;
@@ -16,6 +17,8 @@ export const WATCHDOG_IMAGE = "docker.io/library/node:22-alpine@sha256:8094c002d
 /** The watchdog's in-cluster URL (Alertmanager posts to it; the route is written before the watchdog exists). */
 export const watchdogUrl = (namespace: string) => `http://${WATCHDOG_APP}.${namespace}.svc.cluster.local:${WATCHDOG_PORT}`;
 export const WATCHDOG_SCRIPT_PATH = path.resolve(__dirname, "../lib/watchdog/action.js");
+/** The synthetic speculation action.js requires (its sentinel probe), mounted beside it from the same ConfigMap. */
+export const WATCHDOG_SYNTHETIC_PATH = path.resolve(__dirname, "../lib/watchdog/synthetic.js");
 
 export interface WatchdogArgs {
     /** The Namespace resource's name output: everything here is created after the Namespace. */
@@ -28,8 +31,13 @@ export interface WatchdogArgs {
     /** The image that runs the script; a stock Node image pinned by digest. */
     image: string;
     replicas: number;
-    /** How long one revert keeps trying (admin API, then the kill switch) before it counts as failed. */
+    /** How long one revert or kill switch keeps trying (admin API, then the next path) before it counts as failed. */
     revertDeadlineSeconds: number;
+    /**
+     * The sentinel probes' schedule (lib/watchdog/sentinel.ts: once the plan has reached 100 %); without it the
+     * watchdog does not probe (SENTINEL_INTERVAL_SECONDS=0) but still pulls the kill switch for any kill-switch alert.
+     */
+    sentinel?: SentinelSchedule;
     monitoringMode: MonitoringMode;
     prometheusReleaseLabel: string;
     scrapeInterval: string;
@@ -37,7 +45,8 @@ export interface WatchdogArgs {
 
 /**
  * What protects a stage between `pulumi up`s (window bake mode, and after 100 %): the revert action Alertmanager
- * calls for every rollback-trigger alert (lib/monitoring/alertmanager.ts routes them here before paging).  The
+ * calls for every rollback-trigger alert and the kill switch it calls for every kill-switch alert
+ * (lib/monitoring/alertmanager.ts routes them here before paging), and after 100 % the sentinel probes.  The
  * script is lib/watchdog/action.js, mounted from a ConfigMap into a stock Node image; the admin token reaches it only
  * through the Secret.  Its pods carry the `watchdog` network role, so the NetworkPolicies admit them to the admin
  * port; Prometheus scrapes it (ServiceMonitor, or the standalone `speculation-watchdog` job), so every revert is a
@@ -56,10 +65,11 @@ export class Watchdog extends pulumi.ComponentResource {
         const child = { parent: this };
         const labels = { app: WATCHDOG_APP };
         const script = readFileSync(WATCHDOG_SCRIPT_PATH, "utf8");
+        const synthetic = readFileSync(WATCHDOG_SYNTHETIC_PATH, "utf8");
         this.url = watchdogUrl(args.namespaceName);
         this.configMap = new k8s.core.v1.ConfigMap(`${name}-script`, {
             metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
-            data: { "action.js": script },
+            data: { "action.js": script, "synthetic.js": synthetic },
         }, child);
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
             metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
@@ -67,7 +77,7 @@ export class Watchdog extends pulumi.ComponentResource {
                 replicas: args.replicas,
                 selector: { matchLabels: labels },
                 template: {
-                    metadata: { labels: { ...labels, ...networkRole("watchdog") }, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(script) } },
+                    metadata: { labels: { ...labels, ...networkRole("watchdog") }, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(script + synthetic) } },
                     // Pod Security restricted (lib/k8s.ts restrictedPod); node:22-alpine's `node` user is uid 1000.
                     spec: restrictedPod({
                         automountServiceAccountToken: false,
@@ -81,6 +91,8 @@ export class Watchdog extends pulumi.ComponentResource {
                                 { name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: args.adminTokenSecret.name, key: args.adminTokenSecret.key } } },
                                 { name: "PORT", value: String(WATCHDOG_PORT) },
                                 { name: "REVERT_DEADLINE_SECONDS", value: String(args.revertDeadlineSeconds) },
+                                { name: "SENTINEL_INTERVAL_SECONDS", value: String(args.sentinel?.intervalSeconds ?? 0) },
+                                ...(args.sentinel ? [{ name: "SENTINEL_TIMEOUT_MS", value: String(args.sentinel.timeoutMs) }] : []),
                             ],
                             resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
                             readinessProbe: { httpGet: { path: "/healthz", port: WATCHDOG_PORT }, periodSeconds: 5 },

@@ -12,6 +12,7 @@ import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_PATTERN, PUBLIC_PATH_TYPES } from "../lib/ingress/routes";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
 import { preflightSchema, recordsSchema, rollbackSchema, smokeSchema, verifySchema } from "./runbook";
+import { sentinelSchema } from "./sentinel";
 
 export const CONFIG_NAMESPACE = "speculation";
 
@@ -372,8 +373,10 @@ export const stackConfigSchema = z.object({
             .default("docker.io/library/node:22-alpine@sha256:8094c002d08262dba12645a3b4a15cd6cd627d30bc782f53229a2ec13ee22a00"),
         replicas: z.number({ error: "must be a whole number from 1 to 5" }).int({ error: "must be a whole number from 1 to 5" })
             .min(1, { error: "must be from 1 to 5" }).max(5, { error: "must be from 1 to 5" }).default(2),
-        /** How long one revert keeps trying (admin API, then the kill switch) before it fails loudly. */
+        /** How long one revert or kill switch keeps trying before it fails loudly. */
         revertDeadline: duration("how long one revert keeps trying").default("2m"),
+        /** Sentinel probes after 100 % and the kill switch they pull (config/sentinel.ts). */
+        sentinel: sentinelSchema,
     }).strict().prefault({}),
     nodes: z.object({
         hosts: z.array(nodeSchema, { error: "must be a list of { name, host, port, user, hostKey }" }).default([]),

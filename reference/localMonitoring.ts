@@ -1,8 +1,9 @@
 /**
  * The monitoring loop of the local rehearsal, for real: Debian's Prometheus and Alertmanager on loopback with the
  * stack's own rules (lib/monitoring/rules.ts) and routes (lib/monitoring/alertmanager.ts), and the watchdog's
- * revert action (lib/watchdog/action.js) as a local process — the same script the Watchdog component mounts from a
- * ConfigMap in the cluster.  Prometheus scrapes the reference workloads and the watchdog every `scrapeInterval`.
+ * revert action, kill switch and sentinel probes (lib/watchdog/action.js) as a local process — the same script the
+ * Watchdog component mounts from a ConfigMap in the cluster.  Prometheus scrapes the reference workloads and the
+ * watchdog every `scrapeInterval`.
  * Everything started here is stopped by PID in stop().
  */
 import { ChildProcess, spawn } from "child_process";
@@ -32,6 +33,22 @@ export interface LocalMonitoringOptions {
     dataDir?: string;
     /** How long the watchdog keeps retrying one revert. */
     revertDeadlineSeconds?: number;
+    /**
+     * The watchdog's sentinel probes (as the Watchdog component runs them once the plan has reached 100 %) and the
+     * rule that judges them.  Default: no probes, and the rule with the config's default window and minimum.
+     */
+    sentinel?: LocalSentinel;
+}
+
+export interface LocalSentinel {
+    /** Seconds between two probes (SENTINEL_INTERVAL_SECONDS). */
+    intervalSeconds: number;
+    /** The success ratio's window, seconds (the alert rule). */
+    windowSeconds: number;
+    /** The fewest probes in the window before the ratio is judged. */
+    minProbes: number;
+    /** Each of a probe's two requests, milliseconds (default 2000). */
+    timeoutMs?: number;
 }
 
 export interface LocalMonitoring {
@@ -80,6 +97,7 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
         const watchdog = start(process.execPath, [WATCHDOG_SCRIPT], {
             ...process.env, SERVICE_URL: o.serviceUrl, ADMIN_TOKEN: o.adminToken, PORT: String(wdPort), LISTEN_HOST: "127.0.0.1",
             REVERT_DEADLINE_SECONDS: String(o.revertDeadlineSeconds ?? 30), ATTEMPT_TIMEOUT_MS: "2000",
+            SENTINEL_INTERVAL_SECONDS: String(o.sentinel?.intervalSeconds ?? 0), SENTINEL_TIMEOUT_MS: String(o.sentinel?.timeoutMs ?? 2000),
         });
         started.push(watchdog);
         const watchdogUrl = `http://127.0.0.1:${wdPort}`;
@@ -95,7 +113,7 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
         await waitReady(`${alertmanagerUrl}/-/ready`, am.child, "alertmanager", am.output);
 
         const host = (u: string) => new URL(u).host;
-        writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(o.thresholds ?? DEFAULT_STAGE_THRESHOLDS, interval, o.alertFor ?? "2s") }));
+        writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(o.thresholds ?? DEFAULT_STAGE_THRESHOLDS, interval, o.alertFor ?? "2s", o.sentinel) }));
         writeFileSync(path.join(dir, "prometheus.yml"), stringify({
             global: { scrape_interval: interval, evaluation_interval: interval },
             alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },

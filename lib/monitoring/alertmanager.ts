@@ -13,9 +13,24 @@ export const RECEIVER_SECRET_FILES = {
     pagerdutyRoutingKey: "/etc/alertmanager/secrets/pagerduty-routing-key",
 } as const;
 
-/** The watchdog's route: every rollback trigger goes to its revert action first, then on to the pager as usual. */
+/**
+ * The watchdog's routes, both before the pager (continue: true) and both to the same webhook: every kill-switch alert
+ * (kill_switch="true": sentinels below target, a drift alarm) to its kill switch, every other rollback trigger
+ * (rollback_trigger="true") to its revert.  The revert route leaves out kill-switch alerts, so an alert that carried
+ * both labels would still reach the watchdog once; the watchdog itself picks the action by the same labels.
+ */
 export const WATCHDOG_RECEIVER = "speculation-watchdog";
-export const WATCHDOG_ROUTE_MATCHER = 'rollback_trigger="true"';
+export const KILL_SWITCH_ROUTE_MATCHERS = ['kill_switch="true"'];
+export const WATCHDOG_ROUTE_MATCHERS = ['rollback_trigger="true"', 'kill_switch!="true"'];
+
+/** The same matchers in the AlertmanagerConfig CRD's shape (operator mode): `{ name, value, matchType }`. */
+export function crdMatchers(matchers: readonly string[]): { name: string; value: string; matchType: string }[] {
+    return matchers.map((m) => {
+        const parsed = /^([a-zA-Z_][a-zA-Z0-9_]*)(=~|!~|!=|=)"(.*)"$/.exec(m);
+        if (!parsed) throw new Error(`matcher ${m}: expected name="value" (=, !=, =~ or !~)`);
+        return { name: parsed[1], value: parsed[3], matchType: parsed[2] };
+    });
+}
 export const WATCHDOG_PATH = "/alerts";
 
 export interface WatchdogRoute {
@@ -44,11 +59,13 @@ export function alertmanagerConfig(r: ReceiverPresence, watchdog?: WatchdogRoute
             group_interval: "5m",
             repeat_interval: "4h",
             routes: [
-                // continue: the revert does not replace the page, it comes before it.
-                ...(watchdog ? [{
-                    receiver: WATCHDOG_RECEIVER, matchers: [WATCHDOG_ROUTE_MATCHER], continue: true, group_by: ["alertname"],
+                // continue: the kill switch and the revert do not replace the page, they come before it.  A kill
+                // switch is repeated every 5 min while its alert fires: re-enabling speculation by hand while the
+                // sentinels still fail is undone (silence the alert to override; see the README).
+                ...(watchdog ? [KILL_SWITCH_ROUTE_MATCHERS, WATCHDOG_ROUTE_MATCHERS].map((matchers) => ({
+                    receiver: WATCHDOG_RECEIVER, matchers, continue: true, group_by: ["alertname"],
                     group_wait: watchdog.groupWait ?? "0s", group_interval: "10s", repeat_interval: "5m",
-                }] : []),
+                })) : []),
                 { receiver: pager, matchers: ['severity="critical"'], repeat_interval: "1h" },
                 { receiver: pager, matchers: ['severity="high"'] },
                 { receiver: chat, matchers: ['severity="warning"'] },

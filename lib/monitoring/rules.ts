@@ -3,6 +3,8 @@
  * The 001 rules are kept with their mistakes corrected: MemoryLeak used rate() on a gauge (deriv() is right),
  * and HighLatency took a quantile over unaggregated buckets (sum by (le) first).
  */
+import { SENTINEL_DEFAULTS, SentinelAlertSettings } from "../../config/sentinel";
+import { parseDuration } from "../../config/duration";
 import { GO_NO_GO, StageThresholds } from "../../config/thresholds";
 
 export type Severity = "info" | "warning" | "high" | "critical";
@@ -11,7 +13,12 @@ export interface AlertRule {
     alert: string;
     expr: string;
     for: string;
-    labels: { severity: Severity; component: string; rollback_trigger?: "true" };
+    /**
+     * rollback_trigger: Alertmanager sends it to the watchdog's revert (rollout to 0 %); kill_switch: to the watchdog's
+     * kill switch (speculation disabled and 0 %).  An alert carries at most one of them (the kill switch includes
+     * the revert); lib/monitoring/alertmanager.ts routes each to the watchdog once.
+     */
+    labels: { severity: Severity; component: string; rollback_trigger?: "true"; kill_switch?: "true" };
     annotations: { summary: string; description: string };
 }
 
@@ -42,7 +49,22 @@ export const WATCHDOG_METRICS = {
     reverts: "agenc_watchdog_reverts_total",
     failures: "agenc_watchdog_revert_failures_total",
     lastRevert: "agenc_watchdog_last_revert_timestamp_seconds",
+    killSwitches: "agenc_watchdog_kill_switches_total",
+    killSwitchFailures: "agenc_watchdog_kill_switch_failures_total",
+    lastKillSwitch: "agenc_watchdog_last_kill_switch_timestamp_seconds",
 } as const;
+
+/** What the watchdog's sentinel probes expose (lib/watchdog/action.js, SENTINEL_INTERVAL_SECONDS). */
+export const SENTINEL_METRICS = {
+    /** Counter by result="success" | "failure"; both exposed from 0 so increase() sees the first probe. */
+    probes: "agenc_sentinel_probes_total",
+    lastProbe: "agenc_sentinel_last_probe_timestamp_seconds",
+    /** 0 when the watchdog does not probe (the plan is below 100 %, or sentinels are off). */
+    interval: "agenc_sentinel_interval_seconds",
+} as const;
+
+/** Alerts that pull the kill switch (label kill_switch="true"); a CUSUM drift alarm may join them by its label. */
+export const KILL_SWITCH_ALERTS = ["SpeculationSentinelFailing"] as const;
 
 /** Which alert stands for each rollback trigger of SPEC §2; the policy pack checks every one is present. */
 export const ROLLBACK_TRIGGER_ALERTS = [
@@ -178,6 +200,26 @@ export function watchdogAlerts(): AlertRule[] {
             },
         },
         {
+            alert: "SpeculationKillSwitchActivated",
+            expr: `increase(${WATCHDOG_METRICS.killSwitches}[15m]) > 0`,
+            for: "0s",
+            labels: { severity: "critical", component: "watchdog" },
+            annotations: {
+                summary: "The watchdog pulled the kill switch: speculation disabled, traffic at 0 %",
+                description: "A kill-switch alert (sentinel probes below target, or a drift alarm) fired and the watchdog disabled speculation and confirmed it. Speculation stays off until an operator re-enables it: see the README (watchdog, kill switch).",
+            },
+        },
+        {
+            alert: "SpeculationKillSwitchFailed",
+            expr: `increase(${WATCHDOG_METRICS.killSwitchFailures}[15m]) > 0`,
+            for: "0s",
+            labels: { severity: "critical", component: "watchdog" },
+            annotations: {
+                summary: "The watchdog could not confirm the kill switch",
+                description: "A kill-switch alert fired and the admin API never read back speculation disabled at 0 % before the deadline: disable speculation by hand now.",
+            },
+        },
+        {
             alert: "SpeculationWatchdogRevertFailed",
             expr: `increase(${WATCHDOG_METRICS.failures}[15m]) > 0`,
             for: "0s",
@@ -185,6 +227,42 @@ export function watchdogAlerts(): AlertRule[] {
             annotations: {
                 summary: "The watchdog could not confirm a revert",
                 description: "A rollback trigger fired and neither the admin API nor the kill switch confirmed 0 %: set it by hand now.",
+            },
+        },
+    ];
+}
+
+/**
+ * The sentinel probes' judgement (seed 003: success > 95 %), from the go/no-go table: below the target over the
+ * window, with at least `minProbes` probes in it, the kill switch is pulled.  No `for:` — the window and the
+ * minimum count are the debounce, and a `for:` would only add its length to the detection delay.  Probes of every
+ * watchdog replica count together (each replica probes on its own schedule).  A watchdog that should probe and has
+ * not in three intervals pages (high): the sentinels are blind, which is not a reason to kill.
+ */
+export function sentinelAlerts(s: SentinelAlertSettings = { windowSeconds: parseDuration(SENTINEL_DEFAULTS.window), minProbes: SENTINEL_DEFAULTS.minProbes }): AlertRule[] {
+    const w = seconds(s.windowSeconds);
+    const probes = (result?: string) => `sum(increase(${SENTINEL_METRICS.probes}{result=${result ? `"${result}"` : '~"success|failure"'}}[${w}]))`;
+    const target = GO_NO_GO.sentinelProbeSuccess;
+    return [
+        {
+            alert: "SpeculationSentinelFailing",
+            expr: `(${probes("success")} / clamp_min(${probes()}, 1)) < ${target} and ${probes()} >= ${s.minProbes}`,
+            for: "0s",
+            labels: { severity: "critical", component: "sentinel", kill_switch: "true" },
+            annotations: {
+                summary: "Sentinel probes below their success target: kill switch",
+                description: `The synthetic speculation succeeded in {{ $value | humanizePercentage }} of the probes over the last ${w} ` +
+                    `(target ${target * 100} %, at least ${s.minProbes} probes): the watchdog disables speculation and sets traffic to 0 %.`,
+            },
+        },
+        {
+            alert: "SpeculationSentinelsStale",
+            expr: `(time() - max(${SENTINEL_METRICS.lastProbe})) > 3 * max(${SENTINEL_METRICS.interval}) and max(${SENTINEL_METRICS.interval}) > 0`,
+            for: "0s",
+            labels: { severity: "high", component: "sentinel" },
+            annotations: {
+                summary: "The sentinel probes stopped",
+                description: "The watchdog should probe but its last probe is {{ $value | humanize }}s old: the kill switch is blind until it probes again.",
             },
         },
     ];
@@ -255,14 +333,16 @@ export function nodeAlerts(): AlertRule[] {
 
 /**
  * The rule groups.  `rehearsalFor` replaces every speculation alert's `for:` — only the local rehearsal uses it, so
- * that a bake of seconds meets alerts of seconds; a deployed stack always has the seeds' durations.
+ * that a bake of seconds meets alerts of seconds; a deployed stack always has the seeds' durations.  `sentinel` is
+ * the sentinel judgement's window and minimum probe count (`watchdog.sentinel`; default: the config defaults).
  */
-export function ruleGroups(t: StageThresholds, evaluationInterval: string, rehearsalFor?: string): RuleGroup[] {
+export function ruleGroups(t: StageThresholds, evaluationInterval: string, rehearsalFor?: string, sentinel?: SentinelAlertSettings): RuleGroup[] {
     const alerts = speculationAlerts(t).map((a) => (rehearsalFor ? { ...a, for: rehearsalFor } : a));
     return [
         { name: "agenc-speculation.recording", interval: evaluationInterval, rules: recordingRules() },
         { name: "agenc-speculation.alerts", interval: evaluationInterval, rules: alerts },
         { name: "agenc-speculation.watchdog", interval: evaluationInterval, rules: watchdogAlerts() },
+        { name: "agenc-speculation.sentinel", interval: evaluationInterval, rules: sentinelAlerts(sentinel) },
         { name: "alys-nodes.alerts", interval: evaluationInterval, rules: nodeAlerts() },
     ];
 }

@@ -11,6 +11,7 @@ import { GO_NO_GO } from "../../config/thresholds";
 import { readAdminConfig } from "../adminApi";
 import { fetchWithin } from "../http";
 import { Check, runChecks, StepReport } from "../runbook/steps";
+import { syntheticSpeculation } from "../watchdog/synthetic";
 
 export interface SmokeTarget {
     /** The track's service URL (stable, canary or green). */
@@ -75,20 +76,8 @@ export function smokeChecks(t: SmokeTarget): Check[] {
     if (t.synthetic !== false) {
         checks.push({
             name: "7-synthetic", target: `POST ${s}/admin/test/speculation, GET …/latest`, expected: "latest is this run, result \"ok\"",
-            run: async () => {
-                const before = Date.now();
-                const res = await fetchWithin(`${s}/admin/test/speculation`, {
-                    method: "POST", headers: { authorization: `Bearer ${t.adminToken}`, "content-type": "application/json" },
-                    body: JSON.stringify({ type: "synthetic", depth: 2 }),
-                }, t.timeoutMs);
-                if (!res.ok) throw new Error(res.why);
-                if (res.status < 200 || res.status > 299) return { ok: false, observed: `POST: HTTP ${res.status} ${res.text.slice(0, 60)}` };
-                const latest = await getJson(`${s}/admin/test/speculation/latest`, t.timeoutMs, t.adminToken);
-                const l = latest.body?.latest;
-                // The latest run must be the one just started (not an older one still reported).
-                const ours = typeof l?.at === "string" && Date.parse(l.at) >= before - 1000;
-                return { ok: latest.status === 200 && ours && l.result === "ok", observed: `${ours ? "" : "stale: "}${brief(l)}` };
-            },
+            // The same judgement as the watchdog's sentinel probes (one function, plain Node, beside action.js).
+            run: () => syntheticSpeculation({ serviceUrl: s, adminToken: t.adminToken, timeoutMs: t.timeoutMs }),
         });
     }
     return checks;

@@ -1,43 +1,76 @@
 #!/usr/bin/env node
 /*
- * The watchdog's revert action: what protects a stage between `pulumi up`s (seed 000's abort loop, as a service).
+ * The watchdog: what protects a stage between `pulumi up`s (seed 000's abort loop, as a service), and after 100 %
+ * the sentinel probes with the kill switch they pull (seed 003).
  *
- * Prometheus evaluates the rollback-trigger alerts (rollback_trigger="true"); Alertmanager routes them here as a
- * webhook; this sets the rollout percentage to 0 through the admin API and reads it back, retrying with backoff
- * until it is confirmed or a hard deadline passes, falling back to the kill switch (speculation disabled).  Every
- * revert is a metric, a log line and (through the stack's rules) an alert; the window judgement of the next
- * `pulumi up` reads the last-revert gauge from Prometheus.
+ * Revert.  Prometheus evaluates the rollback-trigger alerts (rollback_trigger="true"); Alertmanager routes them here
+ * as a webhook; this sets the rollout percentage to 0 through the admin API and reads it back, retrying with backoff
+ * until it is confirmed or a hard deadline passes, falling back to the kill switch (speculation disabled).
+ *
+ * Kill switch.  An alert labelled kill_switch="true" (SpeculationSentinelFailing; a drift alarm may carry the same
+ * label) disables speculation AND sets traffic to 0 %, and is confirmed only when /admin/status reads back both.  It
+ * includes the revert: a webhook with both kinds of alert pulls the kill switch once.  Speculation stays off until an
+ * operator turns it back on (no automatic recovery: traffic errs toward less).
+ *
+ * Sentinels.  With SENTINEL_INTERVAL_SECONDS > 0 (the program sets it once the plan has reached 100 %) it runs
+ * seed 000's synthetic speculation (lib/watchdog/synthetic.js, the same judgement as the smoke tests) on that
+ * schedule, counts each result and logs one JSON line per probe; Prometheus judges the success ratio over a window
+ * (lib/monitoring/rules.ts sentinelAlerts) and fires the kill-switch alert.  A probe that cannot be sent or read is
+ * a failure.
+ *
+ * Every revert and kill switch is a metric, a log line and (through the stack's rules) an alert; the window
+ * judgement of the next `pulumi up` reads the last-revert gauge from Prometheus (a kill switch sets it too).
  *
  * Plain Node with no dependencies, so it runs unchanged from a ConfigMap in a stock, digest-pinned node image (the
- * Watchdog component) and as a local process in the local stack (scripts/localStack.ts): one mechanism.
+ * Watchdog component) and as a local process in the local stack (reference/localMonitoring.ts): one mechanism.
  *
  * Environment:
  *   SERVICE_URL                 the speculation service's admin API (http://agenc-speculation.<ns>.svc:9090)
  *   ADMIN_TOKEN | ADMIN_TOKEN_FILE  the bearer token (in the cluster: from Secret agenc-speculation-secrets)
  *   PORT (9095), LISTEN_HOST (0.0.0.0)
- *   REVERT_DEADLINE_SECONDS (120)  give up (and report a failed revert) after this long
+ *   REVERT_DEADLINE_SECONDS (120)  give up (and report a failed revert or kill switch) after this long
  *   ATTEMPT_TIMEOUT_MS (5000)      one admin API call
- * Endpoints: POST /alerts (Alertmanager webhook), GET /metrics, GET /reverts (JSON), GET /healthz.
+ *   SENTINEL_INTERVAL_SECONDS (0)  seconds between two sentinel probes; 0 or unset: no probes
+ *   SENTINEL_TIMEOUT_MS (10000)    each of a probe's two requests
+ * Endpoints: POST /alerts (Alertmanager webhook), GET /metrics, GET /reverts (JSON: reverts and kill switches),
+ * GET /sentinel (JSON: the last probes), GET /healthz.
  */
 "use strict";
 const http = require("http");
 const fs = require("fs");
+const { syntheticSpeculation } = require("./synthetic.js");
 
 const env = process.env;
+const fail = (msg) => {
+    console.error(JSON.stringify({ level: "error", component: "agenc-watchdog", msg }));
+    process.exit(2);
+};
+/** A numeric setting, or exit naming the variable and what it allows (before anything listens or probes). */
+function number(name, fallback, min, allowed) {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min) fail(`${name}=${JSON.stringify(raw)}: must be ${allowed}`);
+    return n;
+}
 const SERVICE_URL = (env.SERVICE_URL || "").replace(/\/$/, "");
 const TOKEN = (env.ADMIN_TOKEN_FILE ? fs.readFileSync(env.ADMIN_TOKEN_FILE, "utf8") : env.ADMIN_TOKEN || "").trim();
-const PORT = Number(env.PORT || 9095);
+const PORT = number("PORT", 9095, 0, "a port number (0 to 65535)");
 const HOST = env.LISTEN_HOST || "0.0.0.0";
-const DEADLINE_MS = Number(env.REVERT_DEADLINE_SECONDS || 120) * 1000;
-const ATTEMPT_TIMEOUT_MS = Number(env.ATTEMPT_TIMEOUT_MS || 5000);
+const DEADLINE_MS = number("REVERT_DEADLINE_SECONDS", 120, 1, "a number of seconds, at least 1") * 1000;
+const ATTEMPT_TIMEOUT_MS = number("ATTEMPT_TIMEOUT_MS", 5000, 1, "a number of milliseconds, at least 1");
+const SENTINEL_INTERVAL_S = number("SENTINEL_INTERVAL_SECONDS", 0, 0, "0 (no sentinel probes) or a number of seconds between two probes");
+const SENTINEL_TIMEOUT_MS = number("SENTINEL_TIMEOUT_MS", 10000, 1, "a number of milliseconds, at least 1");
 const ROLLOUT_KEY = "speculation.features.rollout_percentage";
 
-if (!SERVICE_URL || !TOKEN) {
-    console.error(JSON.stringify({ level: "error", msg: "SERVICE_URL and ADMIN_TOKEN (or ADMIN_TOKEN_FILE) are required" }));
-    process.exit(2);
-}
+if (!SERVICE_URL || !TOKEN) fail("SERVICE_URL and ADMIN_TOKEN (or ADMIN_TOKEN_FILE) are required");
 
-const state = { reverts: new Map(), confirmed: 0, failures: 0, lastRevert: 0, history: [] };
+const state = {
+    reverts: new Map(), confirmed: 0, failures: 0, lastRevert: 0,
+    kills: new Map(), killsConfirmed: 0, killFailures: 0, lastKill: 0,
+    history: [],
+};
+const sentinel = { success: 0, failure: 0, lastProbe: undefined, lastOk: undefined, recent: [] };
 const log = (fields) => console.log(JSON.stringify({ time: new Date().toISOString(), component: "agenc-watchdog", ...fields }));
 
 async function call(path, init) {
@@ -50,7 +83,9 @@ async function call(path, init) {
 async function status() {
     const body = await call("/admin/status", {});
     const s = body && body.speculation;
-    if (!s || typeof s.rollout_percentage !== "number") throw new Error("/admin/status: no speculation.rollout_percentage");
+    if (!s || typeof s.rollout_percentage !== "number" || typeof s.enabled !== "boolean") {
+        throw new Error("/admin/status: no speculation.enabled / speculation.rollout_percentage");
+    }
     return { enabled: s.enabled, percentage: s.rollout_percentage };
 }
 
@@ -58,61 +93,144 @@ const post = (body) => call("/admin/config", {
     method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body),
 });
 
-/** The paths, in order: the rollout percentage to 0, then the kill switch. Each is confirmed by reading back. */
-const PATHS = [
-    { name: "admin-api", apply: () => post({ [ROLLOUT_KEY]: 0 }), confirmed: (s) => s.percentage === 0 },
-    { name: "kill-switch", apply: () => post({ "speculation.enabled": false, [ROLLOUT_KEY]: 0 }), confirmed: (s) => s.enabled === false || s.percentage === 0 },
-];
+const killed = (s) => s.enabled === false && s.percentage === 0;
+const readBack = (s) => `read back ${s.percentage} %${s.enabled ? "" : " (disabled)"}`;
 
-async function revertUntilConfirmed(alertnames) {
+/**
+ * What each action does, in order of its paths (two attempts each, then the next); each is confirmed by reading
+ * /admin/status back.  `done` is what the first read must show for there to be nothing to do.
+ */
+const ACTIONS = {
+    revert: {
+        done: (s) => s.percentage === 0,
+        paths: [
+            { name: "admin-api", apply: () => post({ [ROLLOUT_KEY]: 0 }), confirmed: (s) => s.percentage === 0 },
+            { name: "kill-switch", apply: () => post({ "speculation.enabled": false, [ROLLOUT_KEY]: 0 }), confirmed: (s) => s.enabled === false || s.percentage === 0 },
+        ],
+    },
+    "kill-switch": {
+        done: killed,
+        paths: [
+            { name: "kill-switch", apply: () => post({ "speculation.enabled": false, [ROLLOUT_KEY]: 0 }), confirmed: killed },
+            {
+                // A service that refuses one of the keys in a combined update still gets the other.
+                name: "key-by-key",
+                apply: async () => {
+                    const errors = [];
+                    for (const body of [{ "speculation.enabled": false }, { [ROLLOUT_KEY]: 0 }]) {
+                        try { await post(body); } catch (e) { errors.push(e.message); }
+                    }
+                    if (errors.length === 2) throw new Error(errors.join("; "));
+                },
+                confirmed: killed,
+            },
+        ],
+    },
+};
+
+async function untilConfirmed(kind, alertnames) {
+    const action = ACTIONS[kind];
     const started = Date.now();
     const attempts = [];
     for (let n = 0; Date.now() - started < DEADLINE_MS; n++) {
-        const path = PATHS[Math.min(PATHS.length - 1, Math.floor(n / 2))];
+        const path = action.paths[Math.min(action.paths.length - 1, Math.floor(n / 2))];
         const at = new Date().toISOString();
         try {
             const before = n === 0 ? await status() : undefined;
-            if (before && before.percentage === 0) return { outcome: "already-zero", attempts };
+            if (before && action.done(before)) return { outcome: kind === "revert" ? "already-zero" : "already-killed", attempts };
             await path.apply();
             const after = await status();
-            attempts.push({ at, path: path.name, result: `read back ${after.percentage} %${after.enabled ? "" : " (disabled)"}` });
+            attempts.push({ at, path: path.name, result: readBack(after) });
             if (path.confirmed(after)) return { outcome: "confirmed", path: path.name, attempts };
         } catch (e) {
             attempts.push({ at, path: path.name, result: `failed: ${e.message}` });
         }
-        log({ level: "warn", msg: "revert not confirmed yet, retrying", alerts: alertnames, attempt: attempts[attempts.length - 1] });
+        log({ level: "warn", msg: `${kind} not confirmed yet, retrying`, action: kind, alerts: alertnames, attempt: attempts[attempts.length - 1] });
         await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** n)));
     }
     return { outcome: "unconfirmed", attempts };
 }
 
+/** Which action a webhook asks for: the kill switch when any firing alert carries kill_switch="true". */
+function classify(payload) {
+    const firing = ((payload && payload.alerts) || []).filter((a) => a && a.status === "firing" && a.labels);
+    const kill = firing.filter((a) => a.labels.kill_switch === "true");
+    if (kill.length > 0) return { kind: "kill-switch", alerts: kill };
+    const revert = firing.filter((a) => a.labels.rollback_trigger === "true");
+    return revert.length > 0 ? { kind: "revert", alerts: revert } : undefined;
+}
+
 let queue = Promise.resolve();
 function onAlerts(payload) {
-    const firing = (payload.alerts || []).filter((a) => a.status === "firing" && a.labels && a.labels.rollback_trigger === "true");
-    if (firing.length === 0) return Promise.resolve({ outcome: "ignored" });
-    const names = [...new Set(firing.map((a) => a.labels.alertname))];
-    // One revert at a time: a second webhook waits for the first and then finds 0 % already.
+    const what = classify(payload);
+    if (!what) return Promise.resolve({ outcome: "ignored" });
+    const names = [...new Set(what.alerts.map((a) => a.labels.alertname))];
+    const kill = what.kind === "kill-switch";
+    // One action at a time: a second webhook waits for the first and then finds it done already.
     const run = queue.then(async () => {
-        const r = await revertUntilConfirmed(names);
+        const r = await untilConfirmed(what.kind, names);
         const at = Date.now() / 1000;
+        const when = new Date(at * 1000).toISOString();
         if (r.outcome === "confirmed") {
-            state.confirmed += 1;
-            for (const a of names) state.reverts.set(a, (state.reverts.get(a) || 0) + 1);
+            if (kill) {
+                state.killsConfirmed += 1;
+                for (const a of names) state.kills.set(a, (state.kills.get(a) || 0) + 1);
+                state.lastKill = at;
+                log({ level: "error", msg: "KILL SWITCH: speculation disabled and traffic at 0 %, confirmed", action: what.kind, alerts: names, path: r.path, attempts: r.attempts.length });
+            } else {
+                state.confirmed += 1;
+                for (const a of names) state.reverts.set(a, (state.reverts.get(a) || 0) + 1);
+                log({ level: "error", msg: "REVERTED: rollout percentage set to 0 and confirmed", action: what.kind, alerts: names, path: r.path, attempts: r.attempts.length });
+            }
+            // Traffic was taken away either way: the next window judgement must see it.
             state.lastRevert = at;
-            state.history.push({ at: new Date(at * 1000).toISOString(), alerts: names, path: r.path, attempts: r.attempts });
-            log({ level: "error", msg: "REVERTED: rollout percentage set to 0 and confirmed", alerts: names, path: r.path, attempts: r.attempts.length });
+            state.history.push({ at: when, action: what.kind, alerts: names, path: r.path, attempts: r.attempts });
         } else if (r.outcome === "unconfirmed") {
-            state.failures += 1;
-            state.history.push({ at: new Date(at * 1000).toISOString(), alerts: names, failed: true, attempts: r.attempts });
-            log({ level: "error", msg: "REVERT FAILED: not confirmed before the deadline", alerts: names, attempts: r.attempts });
+            if (kill) state.killFailures += 1;
+            else state.failures += 1;
+            state.history.push({ at: when, action: what.kind, alerts: names, failed: true, attempts: r.attempts });
+            log({ level: "error", msg: kill ? "KILL SWITCH FAILED: not confirmed before the deadline" : "REVERT FAILED: not confirmed before the deadline", action: what.kind, alerts: names, attempts: r.attempts });
         } else {
-            log({ level: "info", msg: "rollback trigger firing; traffic already at 0 %", alerts: names });
+            log({ level: "info", msg: kill ? "kill-switch alert firing; speculation already disabled at 0 %" : "rollback trigger firing; traffic already at 0 %", action: what.kind, alerts: names });
         }
         state.history = state.history.slice(-100);
-        return r;
+        return { ...r, action: what.kind };
     });
     queue = run.catch(() => undefined);
     return run;
+}
+
+/** One sentinel probe: seed 000's synthetic speculation, judged as the smoke tests judge it; never throws. */
+async function probe() {
+    const started = Date.now();
+    let r;
+    try {
+        r = await syntheticSpeculation({ serviceUrl: SERVICE_URL, adminToken: TOKEN, timeoutMs: SENTINEL_TIMEOUT_MS });
+    } catch (e) {
+        r = { ok: false, observed: `probe failed: ${e.message}` };
+    }
+    const result = r.ok ? "success" : "failure";
+    sentinel[result] += 1;
+    sentinel.lastProbe = Date.now() / 1000;
+    sentinel.lastOk = r.ok;
+    const entry = { at: new Date(started).toISOString(), result, duration_ms: Date.now() - started, observed: r.observed };
+    sentinel.recent = [...sentinel.recent, entry].slice(-100);
+    log({ level: r.ok ? "info" : "warn", msg: "sentinel probe", ...entry });
+}
+
+/** Probes every SENTINEL_INTERVAL_SECONDS from start, never two at once (a slow probe delays the next one). */
+function scheduleSentinels() {
+    if (!(SENTINEL_INTERVAL_S > 0)) return undefined;
+    const every = SENTINEL_INTERVAL_S * 1000;
+    let next = Date.now();
+    let timer;
+    const tick = async () => {
+        await probe();
+        next = Math.max(next + every, Date.now());
+        timer = setTimeout(tick, next - Date.now());
+    };
+    timer = setTimeout(tick, 0);
+    return () => clearTimeout(timer);
 }
 
 function metrics() {
@@ -127,10 +245,40 @@ function metrics() {
         "# HELP agenc_watchdog_revert_failures_total Reverts not confirmed before the deadline.",
         "# TYPE agenc_watchdog_revert_failures_total counter",
         `agenc_watchdog_revert_failures_total ${state.failures}`,
-        "# HELP agenc_watchdog_last_revert_timestamp_seconds When the last confirmed revert happened (0: none since start).",
+        "# HELP agenc_watchdog_last_revert_timestamp_seconds When traffic was last taken away and confirmed, by a revert or the kill switch (0: none since start).",
         "# TYPE agenc_watchdog_last_revert_timestamp_seconds gauge",
         `agenc_watchdog_last_revert_timestamp_seconds ${state.lastRevert}`,
+        "# HELP agenc_watchdog_kill_switches_total Kill switches (speculation disabled and 0 %) the watchdog pulled and confirmed.",
+        "# TYPE agenc_watchdog_kill_switches_total counter",
+        `agenc_watchdog_kill_switches_total ${state.killsConfirmed}`,
+        "# HELP agenc_watchdog_kill_switch_triggers_total Kill-switch alerts behind the confirmed kill switches.",
+        "# TYPE agenc_watchdog_kill_switch_triggers_total counter",
+        ...[...state.kills].map(([a, n]) => `agenc_watchdog_kill_switch_triggers_total{alertname="${a}"} ${n}`),
+        "# HELP agenc_watchdog_kill_switch_failures_total Kill switches not confirmed before the deadline.",
+        "# TYPE agenc_watchdog_kill_switch_failures_total counter",
+        `agenc_watchdog_kill_switch_failures_total ${state.killFailures}`,
+        "# HELP agenc_watchdog_last_kill_switch_timestamp_seconds When the last confirmed kill switch happened (0: none since start).",
+        "# TYPE agenc_watchdog_last_kill_switch_timestamp_seconds gauge",
+        `agenc_watchdog_last_kill_switch_timestamp_seconds ${state.lastKill}`,
+        "# HELP agenc_sentinel_interval_seconds Seconds between two sentinel probes (0: this watchdog does not probe).",
+        "# TYPE agenc_sentinel_interval_seconds gauge",
+        `agenc_sentinel_interval_seconds ${SENTINEL_INTERVAL_S}`,
+        "# HELP agenc_sentinel_probes_total Sentinel probes (seed 000's synthetic speculation) by result.",
+        "# TYPE agenc_sentinel_probes_total counter",
+        `agenc_sentinel_probes_total{result="success"} ${sentinel.success}`,
+        `agenc_sentinel_probes_total{result="failure"} ${sentinel.failure}`,
     ];
+    if (sentinel.lastProbe !== undefined) {
+        // Absent until the first probe has finished: a timestamp of 0 would read as a probe long overdue.
+        lines.push(
+            "# HELP agenc_sentinel_last_probe_timestamp_seconds When the last sentinel probe finished.",
+            "# TYPE agenc_sentinel_last_probe_timestamp_seconds gauge",
+            `agenc_sentinel_last_probe_timestamp_seconds ${sentinel.lastProbe}`,
+            "# HELP agenc_sentinel_last_probe_success 1 when the last sentinel probe succeeded.",
+            "# TYPE agenc_sentinel_last_probe_success gauge",
+            `agenc_sentinel_last_probe_success ${sentinel.lastOk ? 1 : 0}`,
+        );
+    }
     return lines.join("\n") + "\n";
 }
 
@@ -139,13 +287,16 @@ const server = http.createServer((req, res) => {
     if (req.method === "GET" && req.url === "/metrics") return reply(200, metrics(), "text/plain; version=0.0.4");
     if (req.method === "GET" && req.url === "/healthz") return reply(200, JSON.stringify({ status: "ok" }));
     if (req.method === "GET" && req.url === "/reverts") return reply(200, JSON.stringify({ reverts: state.history }));
+    if (req.method === "GET" && req.url === "/sentinel") {
+        return reply(200, JSON.stringify({ intervalSeconds: SENTINEL_INTERVAL_S, success: sentinel.success, failure: sentinel.failure, probes: sentinel.recent }));
+    }
     if (req.method === "POST" && req.url === "/alerts") {
         let body = "";
         req.on("data", (c) => { body += c; if (body.length > 1e6) req.destroy(); });
         req.on("end", () => {
             let payload;
             try { payload = JSON.parse(body); } catch { return reply(400, JSON.stringify({ error: "not JSON" })); }
-            // A revert that is not confirmed answers 500, so Alertmanager sends the notification again.
+            // An action that is not confirmed answers 500, so Alertmanager sends the notification again.
             onAlerts(payload).then((r) => reply(r.outcome === "unconfirmed" ? 500 : 200, JSON.stringify(r)),
                 (e) => reply(500, JSON.stringify({ error: e.message })));
         });
@@ -153,7 +304,11 @@ const server = http.createServer((req, res) => {
     }
     return reply(404, JSON.stringify({ error: "not found" }));
 });
-server.listen(PORT, HOST, () => log({ level: "info", msg: "watchdog listening", port: server.address().port, service: SERVICE_URL }));
-const stop = () => server.close(() => process.exit(0));
+let stopSentinels;
+server.listen(PORT, HOST, () => {
+    log({ level: "info", msg: "watchdog listening", port: server.address().port, service: SERVICE_URL, sentinelIntervalSeconds: SENTINEL_INTERVAL_S });
+    stopSentinels = scheduleSentinels();
+});
+const stop = () => { if (stopSentinels) stopSentinels(); server.close(() => process.exit(0)); };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

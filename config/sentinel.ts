@@ -1,0 +1,63 @@
+/**
+ * The watchdog's sentinel probes (seed 003, issue 14): once the plan has reached 100 % the watchdog
+ * (lib/watchdog/action.js) runs seed 000's synthetic speculation every `interval`.  Prometheus judges the success
+ * ratio over `window` against the go/no-go table's `sentinelProbeSuccess` (95 %) and, below it with at least
+ * `minProbes` probes in the window, fires SpeculationSentinelFailing, which Alertmanager routes to the watchdog's
+ * kill switch (speculation disabled and traffic at 0 %).  Key `speculation:watchdog.sentinel`.
+ */
+import { z } from "zod";
+import { isDuration, parseDuration } from "./duration";
+import { GO_NO_GO } from "./thresholds";
+
+const positiveDuration = (what: string) =>
+    z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` }).superRefine((text, ctx) => {
+        if (!isDuration(text)) ctx.addIssue({ code: "custom", message: `must be a duration such as 30s, 15m or 4h (${what})` });
+        else if (parseDuration(text) <= 0) ctx.addIssue({ code: "custom", message: `must be longer than 0s (${what})` });
+    });
+
+/**
+ * The fewest probes in a window for which one failed probe alone cannot put the ratio below the target
+ * (1 / (1 − 0.95) = 20): a single unlucky probe never pulls the kill switch.
+ */
+export const SENTINEL_MIN_PROBES_DEFAULT = Math.round(1 / (1 - GO_NO_GO.sentinelProbeSuccess));
+
+/** What the alert rule needs (lib/monitoring/rules.ts sentinelAlerts); the defaults are the config defaults. */
+export interface SentinelAlertSettings {
+    /** The window the success ratio is measured over, seconds. */
+    windowSeconds: number;
+    /** The fewest probes in the window before the ratio is judged at all. */
+    minProbes: number;
+}
+
+export const SENTINEL_DEFAULTS = { interval: "1m", window: "1h", timeout: "10s", minProbes: SENTINEL_MIN_PROBES_DEFAULT } as const;
+
+export const sentinelSchema = z.object({
+    /** Probe once the plan has reached 100 % (false: never). */
+    enabled: z.boolean({ error: "must be true or false" }).default(true),
+    /** Time between two probes (each probe is one synthetic speculation: a POST and a GET). */
+    interval: positiveDuration("time between two sentinel probes").default(SENTINEL_DEFAULTS.interval),
+    /** The success ratio is measured over this window. */
+    window: positiveDuration("the window the sentinel success ratio is measured over").default(SENTINEL_DEFAULTS.window),
+    /** Below this many probes in the window the ratio is not judged (too few to say anything). */
+    minProbes: z.number({ error: "must be a whole number from 1 to 10000" }).int({ error: "must be a whole number from 1 to 10000" })
+        .min(1, { error: "must be from 1 to 10000" }).max(10_000, { error: "must be from 1 to 10000" }).default(SENTINEL_DEFAULTS.minProbes),
+    /** How long each of a probe's two requests may take before the probe fails (fail closed). */
+    timeout: positiveDuration("longest wait for one sentinel request").default(SENTINEL_DEFAULTS.timeout),
+}).strict().superRefine((s, ctx) => {
+    if (!isDuration(s.window) || !isDuration(s.interval)) return;
+    const fits = Math.floor(parseDuration(s.window) / parseDuration(s.interval));
+    if (fits < s.minProbes) {
+        ctx.addIssue({
+            code: "custom", path: ["window"],
+            message: `holds only ${fits} probe(s) at interval ${s.interval}, fewer than minProbes (${s.minProbes}): the alert could never fire; ` +
+                `make the window at least ${s.minProbes} × interval, shorten the interval, or lower minProbes`,
+        });
+    }
+}).prefault({});
+
+export type SentinelConfig = z.infer<typeof sentinelSchema>;
+
+/** The rule's settings from the stack config (seconds and a count). */
+export function sentinelAlertSettings(s: Pick<SentinelConfig, "window" | "minProbes">): SentinelAlertSettings {
+    return { windowSeconds: parseDuration(s.window), minProbes: s.minProbes };
+}
