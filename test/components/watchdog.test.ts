@@ -7,7 +7,9 @@ import { readFileSync } from "fs";
 import { parse } from "yaml";
 import { defineStack } from "../../program";
 import { loadStackConfig } from "../../config";
-import { WATCHDOG_SCRIPT_PATH } from "../../components/Watchdog";
+import { WATCHDOG_SCRIPT_PATH, WATCHDOG_SYNTHETIC_PATH } from "../../components/Watchdog";
+import { GO_NO_GO } from "../../config/thresholds";
+import { sentinelSchedule } from "../../lib/watchdog/sentinel";
 import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
@@ -40,6 +42,9 @@ describe("the watchdog and window bake mode under mocks", () => {
             expect(c.securityContext).to.deep.include({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
             const cm = engine.byK8sName(CONFIGMAP, "speculation-watchdog").inputs;
             expect(cm.data["action.js"]).to.equal(readFileSync(WATCHDOG_SCRIPT_PATH, "utf8"));
+            // The sentinel probe action.js requires, beside it (a missing file would crash the pod at start).
+            expect(cm.data["synthetic.js"]).to.equal(readFileSync(WATCHDOG_SYNTHETIC_PATH, "utf8"));
+            expect(readFileSync(WATCHDOG_SCRIPT_PATH, "utf8")).to.contain('require("./synthetic.js")');
             expect(pod.volumes[0].configMap.name).to.equal("speculation-watchdog");
         });
 
@@ -56,14 +61,49 @@ describe("the watchdog and window bake mode under mocks", () => {
             expect(froms).to.include(`"${role![0]}":"${role![1]}"`);
         });
 
-        it("Alertmanager sends every rollback trigger to the watchdog first (continue: the page follows), and Prometheus scrapes it", () => {
+        it("Alertmanager sends every kill-switch alert and every other rollback trigger to the watchdog first (continue: the page follows), and Prometheus scrapes it", () => {
             const am = parse(engine.byK8sName(CONFIGMAP, "alertmanager-config").inputs.data["alertmanager.yml"]);
-            const route = am.route.routes[0];
-            expect(route).to.deep.include({ receiver: "speculation-watchdog", matchers: ['rollback_trigger="true"'], continue: true });
+            expect(am.route.routes[0]).to.deep.include({ receiver: "speculation-watchdog", matchers: ['kill_switch="true"'], continue: true });
+            expect(am.route.routes[1]).to.deep.include({ receiver: "speculation-watchdog", matchers: ['rollback_trigger="true"', 'kill_switch!="true"'], continue: true });
             const receiver = am.receivers.find((r: { name: string }) => r.name === "speculation-watchdog");
             expect(receiver.webhook_configs[0].url).to.equal("http://speculation-watchdog.agenc-staging.svc.cluster.local:9095/alerts");
             const prom = parse(engine.byK8sName(CONFIGMAP, "prometheus-config").inputs.data["prometheus.yml"]);
             expect(prom.scrape_configs.map((j: { job_name: string }) => j.job_name)).to.include("speculation-watchdog");
+        });
+    });
+
+    describe("sentinel probes: only once the plan has reached 100 %", () => {
+        const envOf = () => Object.fromEntries((engine.byK8sName(DEPLOYMENT, "speculation-watchdog").inputs.spec.template.spec.containers[0].env as { name: string; value?: string }[])
+            .filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+        const sentinelRule = () => {
+            const rules = engine.ofType("kubernetes:monitoring.coreos.com/v1:PrometheusRule")[0].inputs.spec.groups.flatMap((g: { rules: unknown[] }) => g.rules);
+            return rules.find((r: { alert?: string }) => r.alert === "SpeculationSentinelFailing");
+        };
+
+        it("below 100 % the watchdog does not probe (the stages' gates judge), but the rule and the kill-switch route are in place", async () => {
+            await render(engine, { ...stackConfig("production"), "speculation:rolloutPercentage": 50 });
+            expect(envOf()).to.include({ SENTINEL_INTERVAL_SECONDS: "0" });
+            expect(envOf()).to.not.have.property("SENTINEL_TIMEOUT_MS");
+            expect(sentinelRule().labels).to.deep.equal({ severity: "critical", component: "sentinel", kill_switch: "true" });
+        });
+
+        it("at 100 % it probes at watchdog.sentinel.interval, and the rule judges over watchdog.sentinel.window with its minProbes", async () => {
+            let config: Record<string, unknown> = { ...stackConfig("production"), "speculation:rolloutPercentage": 100 };
+            config = withEdit(config, "speculation:watchdog", "sentinel.interval", "30s");
+            config = withEdit(config, "speculation:watchdog", "sentinel.window", "2h");
+            config = withEdit(config, "speculation:watchdog", "sentinel.minProbes", 40);
+            await render(engine, config);
+            expect(envOf()).to.include({ SENTINEL_INTERVAL_SECONDS: "30", SENTINEL_TIMEOUT_MS: "10000" });
+            expect(sentinelRule().expr).to.contain("[120m]").and.to.contain(">= 40").and.to.contain(`< ${GO_NO_GO.sentinelProbeSuccess}`);
+        });
+
+        it("at 100 % with watchdog.sentinel.enabled false, or during a rollback, it does not probe", async () => {
+            await render(engine, withEdit({ ...stackConfig("production"), "speculation:rolloutPercentage": 100 }, "speculation:watchdog", "sentinel.enabled", false));
+            expect(envOf()).to.include({ SENTINEL_INTERVAL_SECONDS: "0" });
+            expect(sentinelSchedule({ sentinel: { enabled: true, interval: "1m", timeout: "10s" }, topPercentage: 100, speculationEnabled: true, rollbackMode: "full" }))
+                .to.deep.equal({ off: "rollback.mode is full: speculation stays off" });
+            expect(sentinelSchedule({ sentinel: { enabled: true, interval: "1m", timeout: "10s" }, topPercentage: 100, speculationEnabled: true, rollbackMode: "none" }))
+                .to.deep.equal({ schedule: { intervalSeconds: 60, timeoutMs: 10_000 } });
         });
     });
 
@@ -72,7 +112,11 @@ describe("the watchdog and window bake mode under mocks", () => {
 
         it("routes rollback triggers to the watchdog in the AlertmanagerConfig and selects it with a ServiceMonitor", () => {
             const amc = engine.ofType("kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig")[0].inputs.spec;
-            expect(amc.route.routes[0]).to.deep.include({ receiver: "speculation-watchdog", continue: true });
+            expect(amc.route.routes[0]).to.deep.include({ receiver: "speculation-watchdog", continue: true, matchers: [{ name: "kill_switch", value: "true", matchType: "=" }] });
+            expect(amc.route.routes[1]).to.deep.include({
+                receiver: "speculation-watchdog", continue: true,
+                matchers: [{ name: "rollback_trigger", value: "true", matchType: "=" }, { name: "kill_switch", value: "true", matchType: "!=" }],
+            });
             expect(amc.receivers.find((r: { name: string }) => r.name === "speculation-watchdog").webhookConfigs[0].url)
                 .to.equal("http://speculation-watchdog.agenc-production.svc.cluster.local:9095/alerts");
             const sm = engine.ofType("kubernetes:monitoring.coreos.com/v1:ServiceMonitor").find((r) => r.inputs.metadata.name === "speculation-watchdog");

@@ -4,13 +4,13 @@
  */
 import { expect } from "chai";
 import { execFileSync } from "child_process";
-import { mkdtempSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { DEFAULT_STAGE_THRESHOLDS } from "../../config/thresholds";
+import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO } from "../../config/thresholds";
 import { alertmanagerConfig } from "../../lib/monitoring/alertmanager";
-import { AlertRule, alertNames, ROLLBACK_TRIGGER_ALERTS, ruleGroups } from "../../lib/monitoring/rules";
+import { AlertRule, alertNames, KILL_SWITCH_ALERTS, ROLLBACK_TRIGGER_ALERTS, ruleGroups } from "../../lib/monitoring/rules";
 import { prometheusConfig, scrapeJobs } from "../../lib/monitoring/scrape";
 
 const groups = ruleGroups(DEFAULT_STAGE_THRESHOLDS, "15s");
@@ -130,6 +130,43 @@ const CASES: Record<string, AlertCase> = {
         firing: { series: [{ series: "agenc_watchdog_revert_failures_total", values: "0 0 1 1 1" }], evalTime: "3m", value: 1 },
         silent: [{ series: [{ series: "agenc_watchdog_revert_failures_total", values: "0x20" }], evalTime: "10m" }],
     },
+    SpeculationKillSwitchActivated: {
+        firing: { series: [{ series: "agenc_watchdog_kill_switches_total", values: "0 0 1 1 1" }], evalTime: "3m", value: 1 },
+        silent: [{ series: [{ series: "agenc_watchdog_kill_switches_total", values: "0x20" }], evalTime: "10m" }],
+    },
+    SpeculationKillSwitchFailed: {
+        firing: { series: [{ series: "agenc_watchdog_kill_switch_failures_total", values: "0 0 1 1 1" }], evalTime: "3m", value: 1 },
+        silent: [{ series: [{ series: "agenc_watchdog_kill_switch_failures_total", values: "0x20" }], evalTime: "10m" }],
+    },
+    // The default window (1 h) and minimum (20 probes); one probe a minute from each series' point of view.
+    SpeculationSentinelFailing: {
+        firing: {
+            series: [
+                { series: 'agenc_sentinel_probes_total{result="success"}', values: "0+1x120" },
+                { series: 'agenc_sentinel_probes_total{result="failure"}', values: "0+1x120" },
+            ],
+            evalTime: "90m", value: 0.5,
+        },
+        silent: [
+            // Healthy.
+            { series: [{ series: 'agenc_sentinel_probes_total{result="success"}', values: "0+1x120" }, { series: 'agenc_sentinel_probes_total{result="failure"}', values: "0x120" }], evalTime: "90m" },
+            // 1 failure in 40 (97.5 %): above the target.
+            { series: [{ series: 'agenc_sentinel_probes_total{result="success"}', values: "0+39x120" }, { series: 'agenc_sentinel_probes_total{result="failure"}', values: "0+1x120" }], evalTime: "90m" },
+            // Every probe failed, but only 10 of them in the window: too few to judge (fewer than minProbes).
+            { series: [{ series: 'agenc_sentinel_probes_total{result="success"}', values: "0x30" }, { series: 'agenc_sentinel_probes_total{result="failure"}', values: "0+1x10 10x20" }], evalTime: "15m" },
+        ],
+    },
+    SpeculationSentinelsStale: {
+        firing: {
+            series: [{ series: "agenc_sentinel_interval_seconds", values: "60x30" }, { series: "agenc_sentinel_last_probe_timestamp_seconds", values: "0+60x10 600x20" }],
+            evalTime: "20m", value: 600,
+        },
+        silent: [
+            { series: [{ series: "agenc_sentinel_interval_seconds", values: "60x30" }, { series: "agenc_sentinel_last_probe_timestamp_seconds", values: "0+60x30" }], evalTime: "20m" },
+            // Not probing (below 100 %): an old timestamp is no news.
+            { series: [{ series: "agenc_sentinel_interval_seconds", values: "0x30" }, { series: "agenc_sentinel_last_probe_timestamp_seconds", values: "0+60x10 600x20" }], evalTime: "20m" },
+        ],
+    },
     MemoryLeak: {
         firing: { series: [{ series: "process_resident_memory_bytes{instance=\"n1\"}", values: "9e9+1e7x120" }], evalTime: "100m", value: 0, labels: { instance: "n1" } },
         silent: [
@@ -212,6 +249,34 @@ describe("monitoring config under promtool and amtool", () => {
         };
         writeFileSync(path.join(dir, "prometheus-static.yml"), stringify(withoutSd));
         expect(run("promtool", ["check", "config", "prometheus-static.yml"], dir)).to.contain("SUCCESS");
+    });
+
+    it("routes a kill-switch alert, a rollback trigger, and an alert with both to the watchdog exactly once each (amtool config routes test)", () => {
+        const file = path.join(dir, "alertmanager-watchdog.yml");
+        writeFileSync(file, stringify(alertmanagerConfig({ slack: false, pagerduty: false }, { url: "http://127.0.0.1:9095" })));
+        const receivers = (f: string, ...labels: string[]) => run("amtool", ["config", "routes", "test", `--config.file=${f}`, "alertname=X", ...labels], dir).trim().split(",");
+        const watchdogCalls = (f: string, ...labels: string[]) => receivers(f, ...labels).filter((r) => r === "speculation-watchdog").length;
+        expect(watchdogCalls(file, "kill_switch=true", "severity=critical")).to.equal(1);
+        expect(watchdogCalls(file, "rollback_trigger=true", "severity=critical")).to.equal(1);
+        expect(watchdogCalls(file, "kill_switch=true", "rollback_trigger=true", "severity=critical")).to.equal(1);
+        expect(watchdogCalls(file, "severity=critical")).to.equal(0);
+        // The harness can fail: without the revert route's exclusion an alert with both labels is handled twice.
+        const twice = path.join(dir, "alertmanager-twice.yml");
+        writeFileSync(twice, readFileSync(file, "utf8").replace(/\n\s*- kill_switch!="true"/, ""));
+        expect(watchdogCalls(twice, "kill_switch=true", "rollback_trigger=true", "severity=critical")).to.equal(2);
+    });
+
+    it("the sentinel alert is the go/no-go table's target, pulls the kill switch (never also the revert) and follows the configured window", () => {
+        const sentinel = alerts.find((a) => a.alert === "SpeculationSentinelFailing")!;
+        expect(sentinel.expr).to.contain(`< ${GO_NO_GO.sentinelProbeSuccess} and`);
+        expect(sentinel.labels).to.deep.equal({ severity: "critical", component: "sentinel", kill_switch: "true" });
+        expect(KILL_SWITCH_ALERTS).to.include("SpeculationSentinelFailing");
+        expect(alerts.filter((a) => a.labels.kill_switch === "true" && a.labels.rollback_trigger === "true").map((a) => a.alert), "an alert with both labels").to.deep.equal([]);
+        const custom = ruleGroups(DEFAULT_STAGE_THRESHOLDS, "15s", undefined, { windowSeconds: 600, minProbes: 5 })
+            .flatMap((g) => g.rules).find((r): r is AlertRule => "alert" in r && r.alert === "SpeculationSentinelFailing")!;
+        expect(custom.expr).to.equal(
+            '(sum(increase(agenc_sentinel_probes_total{result="success"}[10m])) / clamp_min(sum(increase(agenc_sentinel_probes_total{result=~"success|failure"}[10m])), 1)) < 0.95' +
+            ' and sum(increase(agenc_sentinel_probes_total{result=~"success|failure"}[10m])) >= 5');
     });
 
     for (const receivers of [{ slack: true, pagerduty: true }, { slack: false, pagerduty: false }]) {

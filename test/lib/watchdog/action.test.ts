@@ -47,7 +47,11 @@ describe("watchdog: rollback triggers revert traffic with no Pulumi process runn
         await until("traffic at 0 %", async () => (service.state.rolloutPercentage === 0 ? true : undefined));
         const seconds = (Date.now() - injected) / 1000;
         expect(seconds).to.be.greaterThan(0);
-        const reverts = await (await fetch(`${mon.watchdogUrl}/reverts`)).json() as { reverts: { alerts: string[]; path: string }[] };
+        // The service reads 0 % as soon as the write lands; the watchdog records it after its read-back.
+        const reverts = await until("the revert recorded", async () => {
+            const r = await (await fetch(`${mon.watchdogUrl}/reverts`)).json() as { reverts: { alerts: string[]; path: string }[] };
+            return r.reverts.length > 0 ? r : undefined;
+        });
         expect(reverts.reverts[0].alerts).to.include("SpeculationRollbackRateAbort");
         expect(reverts.reverts[0].path).to.equal("admin-api");
         expect(mon.watchdogLog()).to.match(/REVERTED: rollout percentage set to 0 and confirmed/);
