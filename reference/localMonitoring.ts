@@ -49,6 +49,11 @@ export interface LocalSentinel {
     minProbes: number;
     /** Each of a probe's two requests, milliseconds (default 2000). */
     timeoutMs?: number;
+    /**
+     * false: the rule is in place but the watchdog does not probe until startSentinels() (the local stack turns the
+     * probes on after the up that reaches 100 %, as the cluster's watchdog pods roll then).  Default true.
+     */
+    probing?: boolean;
 }
 
 export interface LocalMonitoring {
@@ -57,6 +62,8 @@ export interface LocalMonitoring {
     watchdogUrl: string;
     /** What the watchdog printed (its log lines are JSON). */
     watchdogLog(): string;
+    /** Restarts the watchdog on the same port with its sentinel probes on (options.sentinel); no-op when probing. */
+    startSentinels(): Promise<void>;
     stop(): Promise<void>;
 }
 
@@ -94,14 +101,31 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
     };
     try {
         const [wdPort, amPort, promPort] = [await freePort(), await freePort(), await freePort()];
-        const watchdog = start(process.execPath, [WATCHDOG_SCRIPT], {
-            ...process.env, SERVICE_URL: o.serviceUrl, ADMIN_TOKEN: o.adminToken, PORT: String(wdPort), LISTEN_HOST: "127.0.0.1",
-            REVERT_DEADLINE_SECONDS: String(o.revertDeadlineSeconds ?? 30), ATTEMPT_TIMEOUT_MS: "2000",
-            SENTINEL_INTERVAL_SECONDS: String(o.sentinel?.intervalSeconds ?? 0), SENTINEL_TIMEOUT_MS: String(o.sentinel?.timeoutMs ?? 2000),
-        });
-        started.push(watchdog);
         const watchdogUrl = `http://127.0.0.1:${wdPort}`;
-        await waitReady(`${watchdogUrl}/healthz`, watchdog.child, "watchdog", watchdog.output);
+        let probing = o.sentinel !== undefined && o.sentinel.probing !== false;
+        const logs: (() => string)[] = [];
+        const startWatchdog = async () => {
+            const watchdog = start(process.execPath, [WATCHDOG_SCRIPT], {
+                ...process.env, SERVICE_URL: o.serviceUrl, ADMIN_TOKEN: o.adminToken, PORT: String(wdPort), LISTEN_HOST: "127.0.0.1",
+                REVERT_DEADLINE_SECONDS: String(o.revertDeadlineSeconds ?? 30), ATTEMPT_TIMEOUT_MS: "2000",
+                SENTINEL_INTERVAL_SECONDS: String(probing ? o.sentinel!.intervalSeconds : 0), SENTINEL_TIMEOUT_MS: String(o.sentinel?.timeoutMs ?? 2000),
+            });
+            started.unshift(watchdog); // stopped last, as the first one started
+            logs.push(watchdog.output);
+            await waitReady(`${watchdogUrl}/healthz`, watchdog.child, "watchdog", watchdog.output);
+            return watchdog;
+        };
+        let watchdog = await startWatchdog();
+        const watchdogLog = () => logs.map((l) => l()).join("");
+        const startSentinels = async () => {
+            if (probing) return;
+            if (!o.sentinel) throw new Error("startSentinels: no sentinel options were given");
+            probing = true;
+            started.splice(started.indexOf(watchdog), 1);
+            watchdog.child.kill("SIGTERM");
+            await watchdog.exited;
+            watchdog = await startWatchdog();
+        };
 
         writeFileSync(path.join(dir, "alertmanager.yml"), stringify(alertmanagerConfig({ slack: false, pagerduty: false }, { url: watchdogUrl, groupWait: o.groupWait ?? "0s" })));
         const am = start("prometheus-alertmanager", [
@@ -131,7 +155,7 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
         started.push(prom);
         const prometheusUrl = `http://127.0.0.1:${promPort}`;
         await waitReady(`${prometheusUrl}/-/ready`, prom.child, "prometheus", prom.output);
-        return { prometheusUrl, alertmanagerUrl, watchdogUrl, watchdogLog: watchdog.output, stop };
+        return { prometheusUrl, alertmanagerUrl, watchdogUrl, watchdogLog, startSentinels, stop };
     } catch (e) {
         await stop();
         throw e;

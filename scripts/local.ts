@@ -38,6 +38,11 @@ async function main(): Promise<void> {
             const result = await stack.up({ onOutput: (s) => process.stdout.write(s), policyPacks: [POLICY_PACK], policyPackConfigs: [policyConfig("local")] });
             console.log(`[local] ${result.summary.result}: live rollout ${env.service.state.rolloutPercentage} %, gates ${JSON.stringify(result.outputs.gateVerdicts?.value)}, nodes ${JSON.stringify(result.outputs.nodeDeployment?.value)}`);
             console.log(`[local] stages ${JSON.stringify(result.outputs.stages?.value)}`);
+            if (pct === 100) {
+                // As the cluster's watchdog pods roll with the sentinel probes on once the plan is at 100 %.
+                await env.monitoring.startSentinels();
+                console.log(`[local] sentinel probes on: ${env.monitoring.watchdogUrl}/sentinel (SpeculationSentinelFailing pulls the kill switch)`);
+            }
         }
         if (values.stay) {
             console.log("[local] workloads keep running (Ctrl-C stops them). From another shell:");

@@ -12,7 +12,9 @@ import { parse } from "yaml";
 import { ConfigMap, LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { nodeAddress } from "../lib/nodes/address";
 import { defineStack } from "../program";
-import { LocalMonitoring, startLocalMonitoring } from "../reference/localMonitoring";
+import { parseDuration } from "../config/duration";
+import { sentinelSchema } from "../config/sentinel";
+import { LocalMonitoring, LocalSentinel, startLocalMonitoring } from "../reference/localMonitoring";
 import { startProofWorker, RunningProofWorker } from "../reference/proofWorker";
 import { startFleet, TestFleet, writeAlysBinary } from "../reference/sshFleet";
 import { RunningChainRpc, startChainRpc } from "../reference/solanaRpc";
@@ -63,7 +65,7 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
     const worker = await startProofWorker({ adminToken });
     const service = await startSpeculationService({ adminToken, version: opts.release ?? "v1.2.4" });
     const chain = await startChainRpc({ adminToken });
-    const monitoring = await startLocalMonitoring({ serviceUrl: service.url, proofWorkerUrl: worker.url, adminToken });
+    const monitoring = await startLocalMonitoring({ serviceUrl: service.url, proofWorkerUrl: worker.url, adminToken, sentinel: localSentinel() });
     let fleet: TestFleet | undefined;
     let nodeBinary: string | undefined;
     if (opts.nodes > 0) {
@@ -88,6 +90,16 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
             await fleet?.stop();
         },
     };
+}
+
+/**
+ * The local stack's `watchdog.sentinel` (Pulumi.local.yaml) for the local watchdog: the rule from the start, the probes
+ * only once startSentinels() is called after the up that reaches 100 % (lib/watchdog/sentinel.ts's rule).
+ */
+export function localSentinel(): LocalSentinel {
+    const doc = parse(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, any> };
+    const s = sentinelSchema.parse(doc.config["speculation:watchdog"]?.sentinel ?? {});
+    return { intervalSeconds: parseDuration(s.interval), windowSeconds: parseDuration(s.window), minProbes: s.minProbes, timeoutMs: parseDuration(s.timeout) * 1000, probing: false };
 }
 
 /** Pulumi.local.yaml plus what exists only at run time; secrets go in as secrets. */

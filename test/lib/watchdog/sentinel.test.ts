@@ -101,9 +101,11 @@ describe("sentinel probes and the kill switch (real Prometheus and Alertmanager)
         const status = await (await fetch(`${service.url}/admin/status`)).json() as { speculation: { enabled: boolean; rollout_percentage: number } };
         expect(status.speculation).to.include({ enabled: false, rollout_percentage: 0 });
 
-        const history = (await (await fetch(`${mon.watchdogUrl}/reverts`)).json() as { reverts: { action: string; alerts: string[]; path: string }[] }).reverts;
-        const kill = history.find((h) => h.action === "kill-switch");
-        expect(kill, JSON.stringify(history)).to.not.equal(undefined);
+        // The service reads disabled as soon as the write lands; the watchdog records it after its read-back.
+        const kill = await eventually("the kill switch recorded", async () => {
+            const history = (await (await fetch(`${mon.watchdogUrl}/reverts`)).json() as { reverts: { action: string; alerts: string[]; path: string }[] }).reverts;
+            return history.find((h) => h.action === "kill-switch");
+        });
         expect(kill!.alerts).to.deep.equal(["SpeculationSentinelFailing"]);
         expect(kill!.path).to.equal("kill-switch");
         expect(mon.watchdogLog()).to.match(/KILL SWITCH: speculation disabled and traffic at 0 %, confirmed/);
@@ -228,5 +230,30 @@ describe("the watchdog's kill switch and sentinel scheduler by themselves", func
         const code = await new Promise<number | null>((r) => bad.once("exit", (c) => r(c)));
         expect(code).to.equal(2);
         expect(err).to.contain('SENTINEL_INTERVAL_SECONDS=\\"hourly\\": must be 0 (no sentinel probes) or a number of seconds between two probes');
+    });
+});
+
+describe("the local stack's watchdog: probes only from startSentinels() (after the up that reaches 100 %)", function () {
+    this.timeout(60_000);
+
+    it("no probe before; after it the same watchdog URL probes, and a kill-switch alert still reaches it", async () => {
+        const service = await startSpeculationService({ adminToken: token, version: "v1.2.4" });
+        const mon = await startLocalMonitoring({
+            serviceUrl: service.url, proofWorkerUrl: service.url, adminToken: token,
+            sentinel: { intervalSeconds: 0.2, windowSeconds: 10, minProbes: 10, probing: false },
+        });
+        try {
+            expect(await metric(mon.watchdogUrl, /^agenc_sentinel_interval_seconds 0$/m)).to.not.equal(null);
+            await mon.startSentinels();
+            await eventually("a probe from the restarted watchdog", async () => (await metric(mon.watchdogUrl, /^agenc_sentinel_probes_total\{result="success"\} [1-9]/m)) ?? undefined);
+            expect(await metric(mon.watchdogUrl, /^agenc_sentinel_interval_seconds 0.2$/m)).to.not.equal(null);
+            await setRolloutPercentage(service.url, token, 100);
+            const r = await postAlerts(mon.watchdogUrl, [alert({ alertname: "SpeculationSentinelFailing", kill_switch: "true" })]);
+            expect(r.body).to.include({ outcome: "confirmed", action: "kill-switch" });
+            expect(mon.watchdogLog()).to.match(/"sentinelIntervalSeconds":0[,}][\s\S]*"sentinelIntervalSeconds":0.2/);
+        } finally {
+            await mon.stop();
+            await service.close();
+        }
     });
 });
