@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { isDuration, parseDuration } from "./duration";
-import { GO_NO_GO } from "./thresholds";
+import { SENTINEL_DEFAULTS, SentinelAlertSettings } from "./sentinelDefaults";
 
 const positiveDuration = (what: string) =>
     z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` }).superRefine((text, ctx) => {
@@ -15,21 +15,7 @@ const positiveDuration = (what: string) =>
         else if (parseDuration(text) <= 0) ctx.addIssue({ code: "custom", message: `must be longer than 0s (${what})` });
     });
 
-/**
- * The fewest probes in a window for which one failed probe alone cannot put the ratio below the target
- * (1 / (1 − 0.95) = 20): a single unlucky probe never pulls the kill switch.
- */
-export const SENTINEL_MIN_PROBES_DEFAULT = Math.round(1 / (1 - GO_NO_GO.sentinelProbeSuccess));
-
-/** What the alert rule needs (lib/monitoring/rules.ts sentinelAlerts); the defaults are the config defaults. */
-export interface SentinelAlertSettings {
-    /** The window the success ratio is measured over, seconds. */
-    windowSeconds: number;
-    /** The fewest probes in the window before the ratio is judged at all. */
-    minProbes: number;
-}
-
-export const SENTINEL_DEFAULTS = { interval: "1m", window: "1h", timeout: "10s", minProbes: SENTINEL_MIN_PROBES_DEFAULT } as const;
+export { SENTINEL_DEFAULTS, SENTINEL_MIN_PROBES_DEFAULT, SentinelAlertSettings } from "./sentinelDefaults";
 
 export const sentinelSchema = z.object({
     /** Probe once the plan has reached 100 % (false: never). */

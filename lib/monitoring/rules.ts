@@ -3,7 +3,7 @@
  * The 001 rules are kept with their mistakes corrected: MemoryLeak used rate() on a gauge (deriv() is right),
  * and HighLatency took a quantile over unaggregated buckets (sum by (le) first).
  */
-import { SENTINEL_DEFAULTS, SentinelAlertSettings } from "../../config/sentinel";
+import { SENTINEL_DEFAULTS, SentinelAlertSettings } from "../../config/sentinelDefaults";
 import { parseDuration } from "../../config/duration";
 import { GO_NO_GO, StageThresholds } from "../../config/thresholds";
 
