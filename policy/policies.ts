@@ -10,7 +10,7 @@
  */
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, StageThresholds } from "../config/thresholds";
-import { ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
+import { KILL_SWITCH_ALERTS, ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { SPECULATION_PROBES } from "../lib/probes";
 import { ingressExposure, PRIVATE_PATHS } from "../lib/ingress/routes";
@@ -258,12 +258,16 @@ export const nodesPinnedAndBounded = resourcePolicy(
 
 export const rollbackTriggerAlerts: ResourceValidationPolicy = resourcePolicy(
     "rollback-trigger-alerts",
-    `An alert rule exists for every rollback trigger (${ROLLBACK_TRIGGER_ALERTS.join(", ")}).`,
+    `An alert rule exists for every rollback trigger (${ROLLBACK_TRIGGER_ALERTS.join(", ")}) and every kill-switch alert ` +
+    `(${KILL_SWITCH_ALERTS.join(", ")}, labelled kill_switch="true" so Alertmanager routes it to the watchdog's kill switch).`,
     [TYPES.prometheusRule, TYPES.configMap],
     (args, report) => {
         let alerts: string[];
         if (args.type === TYPES.prometheusRule) {
-            alerts = (args.props?.spec?.groups ?? []).flatMap((g: any) => (g?.rules ?? []).map((r: any) => r?.alert)).filter(Boolean);
+            const rules: any[] = (args.props?.spec?.groups ?? []).flatMap((g: any) => g?.rules ?? []);
+            alerts = rules.map((r) => r?.alert).filter(Boolean);
+            const unlabelled = KILL_SWITCH_ALERTS.filter((a) => rules.some((r) => r?.alert === a && r?.labels?.kill_switch !== "true"));
+            if (unlabelled.length > 0) report(`${k8sName(args.props)}: ${unlabelled.join(", ")} lacks the label kill_switch="true": it would never reach the kill switch.`);
         } else {
             if (k8sName(args.props) !== "prometheus-config") return;
             const text = Object.values<string>(args.props?.data ?? {}).join("\n");
@@ -271,6 +275,8 @@ export const rollbackTriggerAlerts: ResourceValidationPolicy = resourcePolicy(
         }
         const missing = ROLLBACK_TRIGGER_ALERTS.filter((a) => !alerts.includes(a));
         if (missing.length > 0) report(`${k8sName(args.props)} lacks the rollback-trigger alerts ${missing.join(", ")}.`);
+        const noKill = KILL_SWITCH_ALERTS.filter((a) => !alerts.includes(a));
+        if (noKill.length > 0) report(`${k8sName(args.props)} lacks the kill-switch alerts ${noKill.join(", ")}.`);
     },
 );
 
