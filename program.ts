@@ -186,6 +186,18 @@ function sentinelOf(config: LoadedConfig["config"], topPercentage: number): { se
     return "schedule" in s ? { sentinel: s.schedule } : {};
 }
 
+/** What `pulumi stack output sentinels` says: the watchdog's probes and their judgement, or why it does not probe. */
+function sentinelStatus(config: LoadedConfig["config"], topPercentage: number): string {
+    const s = config.watchdog.sentinel;
+    const { sentinel } = sentinelOf(config, topPercentage);
+    if (!sentinel) {
+        const off = sentinelSchedule({ sentinel: s, topPercentage, speculationEnabled: config.service.speculationEnabled, rollbackMode: config.rollback.mode });
+        return `off: ${"off" in off ? off.off : "no schedule"}`;
+    }
+    return `probing every ${s.interval}; below ${GO_NO_GO.sentinelProbeSuccess * 100} % success over ${s.window} ` +
+        `(at least ${s.minProbes} probes) SpeculationSentinelFailing pulls the kill switch`;
+}
+
 function later<T>() {
     let resolve!: (value: T) => void;
     const promise = new Promise<T>((r) => (resolve = r));
@@ -606,6 +618,7 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
         alertRules: kube.monitoring.alertNames,
         ruleResourceName: kube.monitoring.ruleResourceName,
         dashboards: kube.monitoring.dashboardNames,
+        sentinels: kube.watchdog ? sentinelStatus(config, top?.percentage ?? 0) : "off: watchdog.enabled is false",
     } : {};
     return {
         environment: config.environment,

@@ -81,7 +81,8 @@ describe("the watchdog and window bake mode under mocks", () => {
         };
 
         it("below 100 % the watchdog does not probe (the stages' gates judge), but the rule and the kill-switch route are in place", async () => {
-            await render(engine, { ...stackConfig("production"), "speculation:rolloutPercentage": 50 });
+            const outputs = await render(engine, { ...stackConfig("production"), "speculation:rolloutPercentage": 50 });
+            expect((outputs as { sentinels?: string }).sentinels).to.equal("off: the plan is at 50 %, below 100 %: the stages' gates judge it");
             expect(envOf()).to.include({ SENTINEL_INTERVAL_SECONDS: "0" });
             expect(envOf()).to.not.have.property("SENTINEL_TIMEOUT_MS");
             expect(sentinelRule().labels).to.deep.equal({ severity: "critical", component: "sentinel", kill_switch: "true" });
@@ -92,7 +93,8 @@ describe("the watchdog and window bake mode under mocks", () => {
             config = withEdit(config, "speculation:watchdog", "sentinel.interval", "30s");
             config = withEdit(config, "speculation:watchdog", "sentinel.window", "2h");
             config = withEdit(config, "speculation:watchdog", "sentinel.minProbes", 40);
-            await render(engine, config);
+            const outputs = await render(engine, config);
+            expect((outputs as { sentinels?: string }).sentinels).to.equal("probing every 30s; below 95 % success over 2h (at least 40 probes) SpeculationSentinelFailing pulls the kill switch");
             expect(envOf()).to.include({ SENTINEL_INTERVAL_SECONDS: "30", SENTINEL_TIMEOUT_MS: "10000" });
             expect(sentinelRule().expr).to.contain("[120m]").and.to.contain(">= 40").and.to.contain(`< ${GO_NO_GO.sentinelProbeSuccess}`);
         });
