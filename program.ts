@@ -17,6 +17,7 @@ import { parseDuration } from "./config/duration";
 import { bakeModeOf, GATE_METRICS } from "./config/schema";
 import { PROVIDER_MUTABILITY } from "./lib/k8s";
 import { CompareSpec } from "./lib/gate/compare";
+import { AlertSource } from "./lib/gate/measure";
 import { PROOF_WORKERS_JOB, SPECULATION_JOB, SPECULATION_PORT } from "./lib/monitoring/scrape";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO } from "./config/thresholds";
 import { effectiveThresholds, plannedStages, stageName } from "./lib/plan";
@@ -58,9 +59,21 @@ function gateReadings(config: LoadedConfig["config"], serviceUrl: string) {
             pollSeconds: parseDuration(g.pollInterval),
             timeoutMs: parseDuration(g.timeout) * 1000,
             noData: Object.fromEntries(GATE_METRICS.map((m) => [m, g.noDataByMetric[m] ?? g.noData])),
+            alerts: alertSource(g),
+            ...(g.cusum.enabled ? { cusum: { k: g.cusum.k, h: g.cusum.h, latencySigma: g.cusum.latencySigma } } : {}),
         },
         deadlineAfter: (bakeSeconds: number) => bakeSeconds + slackSeconds,
     };
+}
+
+/**
+ * Where every gate reads the critical alerts: Prometheus's ALERTS when the gate reads Prometheus, else Alertmanager's
+ * API, else the configured Prometheus (the schema requires one of the two).
+ */
+function alertSource(g: LoadedConfig["config"]["canary"]["gate"]): AlertSource {
+    if (g.source === "prometheus" && g.prometheusUrl) return { prometheusUrl: g.prometheusUrl };
+    if (g.alertmanagerUrl) return { alertmanagerUrl: g.alertmanagerUrl };
+    return { prometheusUrl: g.prometheusUrl! };
 }
 
 /** In-cluster address of one of the speculation Services. */
@@ -112,15 +125,23 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
     const revertOptions = {
         deadlineSeconds: parseDuration(g.revert.deadline),
         ...(g.revert.watchdogActionUrl ? { watchdogActionUrl: g.revert.watchdogActionUrl } : {}),
-        ...(g.revert.alertmanagerUrl ? { alertmanagerUrl: g.revert.alertmanagerUrl } : {}),
+        ...(g.alertmanagerUrl ? { alertmanagerUrl: g.alertmanagerUrl } : {}),
     };
     return (stage, parent, after) => {
         const baseline = new ErrorBaseline(`${stage.name}-baseline`, {
             stage: stage.name, version: readings.version, serviceUrl, prometheusUrl: readings.prometheusUrl, source: readings.source,
-            windowSeconds: readings.pollSeconds, timeoutMs: readings.timeoutMs,
+            windowSeconds: readings.pollSeconds, timeoutMs: readings.timeoutMs, percentage: stage.percentage, thresholds: stage.thresholds,
+            noData: readings.noData, alerts: readings.alerts, ...(readings.proofWorkerUrl ? { proofWorkerUrl: readings.proofWorkerUrl } : {}),
         }, { parent, dependsOn: after });
         return {
             beforeShift: [baseline],
+            preShift: {
+                serviceUrl, source: readings.source, timeoutMs: readings.timeoutMs, thresholds: stage.thresholds, noData: readings.noData,
+                alerts: readings.alerts, windowSeconds: readings.pollSeconds,
+                ...(readings.proofWorkerUrl ? { proofWorkerUrl: readings.proofWorkerUrl } : {}),
+                ...(readings.prometheusUrl ? { prometheusUrl: readings.prometheusUrl } : {}),
+            },
+            checkedAt: baseline.measuredAt,
             judge: (shift) => new HealthGate(`${stage.name}-gate`, {
                 ...readings,
                 ...(({ url, version, compare }) => ({ serviceUrl: url, version, ...(compare ? { compare } : {}) }))(gateTarget(loaded, serviceUrl, stage.percentage)),
@@ -129,6 +150,7 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
                 adminToken,
                 thresholds: stage.thresholds,
                 baselineErrorRate: baseline.errorRate,
+                baselineP95Seconds: baseline.p95Seconds,
                 bakeSeconds: stage.bakeSeconds,
                 deadlineSeconds: deadlineAfter(stage.bakeSeconds),
                 onFailure,

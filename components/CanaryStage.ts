@@ -7,7 +7,7 @@ import { ingressPaths, PublicRoute } from "../lib/ingress/routes";
 import { PlannedStage } from "../lib/plan";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
 import { SmokeTest } from "../providers/smokeTest";
-import { TrafficShift } from "../providers/trafficShift";
+import { TrafficShift, TrafficShiftInputs } from "../providers/trafficShift";
 
 /**
  * How a stage is judged (program.ts builds it from the stack config; tests may pass their own).  `beforeShift`
@@ -17,6 +17,12 @@ import { TrafficShift } from "../providers/trafficShift";
 export type GateFactory = (stage: PlannedStage, parent: pulumi.Resource, after: pulumi.Input<pulumi.Resource>[]) => {
     beforeShift: pulumi.Resource[];
     judge: (shift: pulumi.Resource, beforeShift: pulumi.Resource[]) => pulumi.Resource;
+    /**
+     * Feature-flag mode: the health check a TrafficShift runs before it raises traffic again (lib/preshift), and when
+     * the stage's baseline last ran it.
+     */
+    preShift?: TrafficShiftInputs["preShift"];
+    checkedAt?: pulumi.Input<string>;
     /**
      * Window bake mode: creates what the NEXT stage waits for — the judgement of this stage's whole bake window
      * (providers/bakeWindow.ts).  Called only when a next stage is declared; without it the gate is the promotion.
@@ -130,6 +136,8 @@ export class CanaryStage extends pulumi.ComponentResource {
                 percentage: args.stage.percentage,
                 previousPercentage: args.stage.previousPercentage,
                 stage: name,
+                ...(gate?.preShift ? { preShift: gate.preShift } : {}),
+                ...(gate?.checkedAt ? { checkedAt: gate.checkedAt } : {}),
             }, { parent: this, dependsOn: after });
         } else if (args.shiftMode === "ingress-weight") {
             this.shift = this.canaryWorkload(args, after);

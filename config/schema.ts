@@ -7,10 +7,9 @@
  */
 import { z } from "zod";
 import { formatDuration, isDuration, parseDuration } from "./duration";
-import { METRIC_CHECKS } from "../lib/gate/decision";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_PATTERN, PUBLIC_PATH_TYPES } from "../lib/ingress/routes";
-import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
+import { CUSUM_DEFAULTS, DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, METRIC_CHECKS, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
 import { preflightSchema, recordsSchema, rollbackSchema, smokeSchema, verifySchema } from "./runbook";
 import { sentinelSchema } from "./sentinel";
 
@@ -231,6 +230,26 @@ const gateSchema = z.object({
     /** Where the gate reaches the proof workers' metrics. */
     proofWorkerUrl: z.url({ error: "must be an http(s) URL" }).optional(),
     prometheusUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    /**
+     * Alertmanager's base URL.  Every gate checks that no critical alert is firing (seed 000: any critical alert is a
+     * rollback): from Prometheus's ALERTS when source is prometheus, otherwise from Alertmanager's API here (or, when
+     * this is not set, from prometheusUrl's ALERTS).  A revert that cannot be confirmed pages through it too.
+     */
+    alertmanagerUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    /**
+     * CUSUM drift detection in every live gate (seed 003), on the error rate and the p95 latency against the stage's
+     * pre-shift baseline; an alarm is a no-go (the revert is the kill switch).  Larger k or h: rarer false alarms
+     * (longer in-control run length ARL₀) and slower detection (longer ARL₁); see the README.
+     */
+    cusum: z.object({
+        /** Allowance, in standard deviations: drifts smaller than k never accumulate. */
+        k: z.number({ error: "must be a number from 0 to 5" }).min(0, { error: "must be at least 0" }).max(5, { error: "must be at most 5" }).default(CUSUM_DEFAULTS.k),
+        /** Decision interval: the alarm sounds when the statistic exceeds h. */
+        h: z.number({ error: "must be a number above 0, at most 50" }).positive({ error: "must be greater than 0" }).max(50, { error: "must be at most 50" }).default(CUSUM_DEFAULTS.h),
+        /** One σ of a sample's p95, relative to the baseline p95 (0.1 = 10 %). */
+        latencySigma: z.number({ error: "must be a number above 0, at most 1" }).positive({ error: "must be greater than 0" }).max(1, { error: "must be at most 1" }).default(CUSUM_DEFAULTS.latencySigma),
+        enabled: z.boolean({ error: "must be true or false" }).default(true),
+    }).strict().prefault({}),
     source: z.enum(METRIC_SOURCES, { error: `must be one of: ${METRIC_SOURCES.join(", ")}` }).default("metrics-endpoint"),
     pollInterval: positiveDuration("time between two samples").default("1m"),
     /** Extra time past the bake the gate waits for data before it gives up (fail closed). */
@@ -250,8 +269,6 @@ const gateSchema = z.object({
         deadline: positiveDuration("how long a revert keeps retrying before it fails loudly").default("5m"),
         /** The watchdog's revert action (an Alertmanager webhook receiver): the last path a revert tries. */
         watchdogActionUrl: z.url({ error: "must be an http(s) URL" }).optional(),
-        /** Alertmanager base URL: a revert unconfirmed at its deadline pushes a critical alert to /api/v2/alerts. */
-        alertmanagerUrl: z.url({ error: "must be an http(s) URL" }).optional(),
     }).strict().prefault({}),
     /**
      * watch: a stage's `pulumi up` runs the live gate for the whole bake (short bakes: local, staging).
@@ -429,8 +446,8 @@ export const stackConfigSchema = z.object({
             .max(GO_NO_GO.benchMaxP95BaselineMultiple, { error: `must not be looser than ${GO_NO_GO.benchMaxP95BaselineMultiple}` })
             .default(GO_NO_GO.benchMaxP95BaselineMultiple),
         maxTailRatio: z.number({ error: "must be a number" }).min(1, { error: "must be at least 1" })
-            .max(GO_NO_GO.benchMaxTailRatio, { error: `must not be looser than ${GO_NO_GO.benchMaxTailRatio}` })
-            .default(GO_NO_GO.benchMaxTailRatio),
+            .max(GO_NO_GO.maxTailRatio, { error: `must not be looser than ${GO_NO_GO.maxTailRatio}` })
+            .default(GO_NO_GO.maxTailRatio),
         extraGates: z.array(z.object({
             metric: z.enum(BENCH_METRICS, { error: `must be one of: ${BENCH_METRICS.join(", ")}` }),
             comparator: z.enum(COMPARATORS, { error: `must be one of: ${COMPARATORS.join(", ")}` }),
@@ -620,6 +637,12 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
     problems.push(...thresholdOrderProblems(cfg), ...productionProblems(cfg), ...runbookProblems(cfg));
     const canary = cfg.canary;
     if (!canary) return problems;
+    if (!canary.gate.prometheusUrl && !canary.gate.alertmanagerUrl) {
+        ctx.addIssue({
+            code: "custom", path: ["canary", "gate", "alertmanagerUrl"],
+            message: "must be set (or canary.gate.prometheusUrl): every gate checks that no critical alert is firing (seed 000: any critical alert is a rollback)",
+        });
+    }
     if (canary.gate.source === "prometheus" && !canary.gate.prometheusUrl) {
         ctx.addIssue({ code: "custom", path: ["canary", "gate", "prometheusUrl"], message: "must be set when canary.gate.source is prometheus" });
     }
@@ -645,7 +668,9 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
 }
 
 /** Each promote threshold and the abort threshold of the same metric: the abort may never be below the promote. */
-export const PROMOTE_ABORT_PAIRS = [["maxRollbackRate", "abortRollbackRate"], ["maxErrorRate", "abortErrorRate"]] as const;
+export const PROMOTE_ABORT_PAIRS = [
+    ["maxRollbackRate", "abortRollbackRate"], ["maxErrorRate", "abortErrorRate"], ["maxP99LatencySeconds", "abortP99LatencySeconds"],
+] as const;
 
 /**
  * An abort threshold below its promote threshold (abort rollback rate 0.03 with promote 0.05) would abort a stage

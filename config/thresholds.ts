@@ -25,10 +25,12 @@ export const GO_NO_GO = {
     memoryWarningPercent: 80,
     /** Bench: p95 latency at most this multiple of the accepted baseline (003). */
     benchMaxP95BaselineMultiple: 1.1,
-    /** Bench: p99 / p95 at most this (003). */
-    benchMaxTailRatio: 2.0,
+    /** Tail latency: p99 / p95 at most this, in the bench and in every gate (003: roll back on p99 > 2 × p95 sustained). */
+    maxTailRatio: 2.0,
     /** Bench: throughput floor in operations per second (004: 50 K/s testnet). */
     benchMinThroughputPerSecond: 50_000,
+    /** Operation p99 latency, seconds, below which a canary step may be promoted (001: p99 < 1 s). */
+    promoteMaxP99Seconds: 1,
     /** API p99 latency alert, seconds, held for apiLatencyForSeconds (001). */
     apiLatencyP99Seconds: 1,
     apiLatencyForSeconds: 300,
@@ -68,6 +70,11 @@ export interface StageThresholds {
     maxErrorRateBaselineMultiple: number;
     maxProofQueueSize: number;
     maxMemoryPercent: number;
+    /** Operation p99 latency (seconds): promote below, abort above abortP99LatencySeconds. */
+    maxP99LatencySeconds: number;
+    abortP99LatencySeconds: number;
+    /** p99 / p95 of the operation latency: above it aborts (a tail that grows faster than the body). */
+    maxTailRatio: number;
 }
 
 export const DEFAULT_STAGE_THRESHOLDS: StageThresholds = {
@@ -78,7 +85,26 @@ export const DEFAULT_STAGE_THRESHOLDS: StageThresholds = {
     maxErrorRateBaselineMultiple: GO_NO_GO.abortErrorRateBaselineMultiple,
     maxProofQueueSize: GO_NO_GO.maxProofQueueSize,
     maxMemoryPercent: GO_NO_GO.memoryCriticalPercent,
+    maxP99LatencySeconds: GO_NO_GO.promoteMaxP99Seconds,
+    abortP99LatencySeconds: GO_NO_GO.pageP99Seconds,
+    maxTailRatio: GO_NO_GO.maxTailRatio,
 };
+
+/**
+ * The metric checks of every health gate (live and window), each of which may declare what no data means
+ * (`canary.gate.noDataByMetric`).  Here rather than in lib/gate so the config schema does not import from lib/.
+ */
+export const METRIC_CHECKS = [
+    "rollbackRate", "errorRate", "errorRateVsBaseline", "proofQueue", "memoryPercent", "latencyP99", "latencyTailRatio",
+] as const;
+export type MetricCheck = typeof METRIC_CHECKS[number];
+
+/**
+ * CUSUM drift detection in the gates (seed 003; lib/drift/cusum.ts): the allowance k and decision interval h in
+ * standard deviations, and the relative spread σᵣ one sample of p95 latency is expected to have.  k = 0.5, h = 5 is
+ * Montgomery's textbook pair: an in-control average run length of about 465 samples, a 1σ shift caught in about 10.
+ */
+export const CUSUM_DEFAULTS = { k: 0.5, h: 5, latencySigma: 0.1 } as const;
 
 /** For each stage threshold, which direction is "looser": all of them are upper bounds. */
 export const STAGE_THRESHOLD_KEYS = Object.keys(DEFAULT_STAGE_THRESHOLDS) as (keyof StageThresholds)[];

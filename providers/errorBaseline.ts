@@ -1,12 +1,17 @@
 /**
- * ErrorBaseline: the error rate measured just before a stage shifts traffic.  The stage's HealthGate aborts when the
- * error rate climbs above this baseline times the go/no-go multiple (SPEC §2: > 10 × the pre-deploy baseline).
- *   create → measures over one window (fails closed: no baseline, no shift)
+ * ErrorBaseline: the error rate (and p95 latency) measured just before a stage shifts traffic, and the health check
+ * of that same reading (lib/preshift).  The stage's HealthGate aborts when the error rate climbs above this baseline
+ * times the go/no-go multiple (SPEC §2: > 10 × the pre-deploy baseline); its CUSUM drifts against both values.
+ *   create → measures over one window and judges the reading: a no-go refuses the shift before it happens (fails
+ *            closed: no baseline, no shift)
  *   read   → keeps the recorded value: a baseline is a point in time, a refresh must not move it
  *   delete → nothing to undo
  */
 import * as pulumi from "@pulumi/pulumi";
-import { captureBaseline } from "../lib/gate/run";
+import { StageThresholds } from "../config/thresholds";
+import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
+import { AlertSource } from "../lib/gate/measure";
+import { preShiftCheck, refusalMessage } from "../lib/preshift/check";
 
 export const ERROR_BASELINE_TYPE = "ErrorBaseline";
 
@@ -18,6 +23,14 @@ export interface ErrorBaselineInputs {
     source: pulumi.Input<"metrics-endpoint" | "prometheus">;
     windowSeconds: pulumi.Input<number>;
     timeoutMs: pulumi.Input<number>;
+    /** The stage's percentage, for the refusal message. */
+    percentage: pulumi.Input<number>;
+    /** The stage's thresholds and no-data policies: the pre-shift reading is judged as the gate judges. */
+    thresholds: pulumi.Input<StageThresholds>;
+    noData: pulumi.Input<Partial<Record<MetricCheck, NoDataPolicy>>>;
+    proofWorkerUrl?: pulumi.Input<string>;
+    /** Where the critical alerts are read: none may be firing when traffic rises. */
+    alerts?: pulumi.Input<AlertSource>;
 }
 
 interface BaselineState {
@@ -28,24 +41,42 @@ interface BaselineState {
     source: "metrics-endpoint" | "prometheus";
     windowSeconds: number;
     timeoutMs: number;
+    percentage: number;
+    thresholds: StageThresholds;
+    noData: Partial<Record<MetricCheck, NoDataPolicy>>;
+    proofWorkerUrl?: string;
+    alerts?: AlertSource;
     errorRate: number;
+    p95Seconds?: number;
     measuredAt: string;
     query: string;
+    /** The pre-shift health check's verdict ("go": a no-go never creates the resource) and how many checks it read. */
+    preShift: string;
 }
 
 export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: BaselineState, news: BaselineState) {
         // A new stage, version or endpoint needs a new baseline, measured before its shift.
         const replaces = (["stage", "version", "serviceUrl", "prometheusUrl", "source"] as const).filter((k) => olds[k] !== news[k]);
-        const changed = (["windowSeconds", "timeoutMs"] as const).filter((k) => olds[k] !== news[k]);
-        return { changes: replaces.length + changed.length > 0, replaces };
+        const changed = (["windowSeconds", "timeoutMs", "percentage", "proofWorkerUrl"] as const).filter((k) => olds[k] !== news[k]);
+        const settings = (["thresholds", "noData", "alerts"] as const).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        return { changes: replaces.length + changed.length + settings.length > 0, replaces };
     },
     async create(inputs: BaselineState) {
-        const measured = await captureBaseline(inputs, inputs.windowSeconds);
-        return { id: `${inputs.stage}-baseline`, outs: { ...inputs, ...measured } };
+        console.log(`[${inputs.stage}] pre-shift health check and baseline: reading the service over ${inputs.windowSeconds} s`);
+        const result = await preShiftCheck({ ...inputs, windowSeconds: inputs.windowSeconds });
+        if (result.verdict === "no-go") throw new Error(refusalMessage(inputs.stage, inputs.percentage, result));
+        const { errorRate, measuredAt, query, p95Seconds } = result.baseline;
+        console.log(`[${inputs.stage}] pre-shift health check: go (${result.sample.checks.length} checks), baseline error rate ${errorRate}` +
+            (p95Seconds !== undefined ? `, p95 ${(p95Seconds * 1000).toFixed(2)} ms` : ""));
+        return {
+            id: `${inputs.stage}-baseline`,
+            outs: { ...inputs, errorRate, measuredAt, query, ...(p95Seconds !== undefined ? { p95Seconds } : {}), preShift: `go (${result.sample.checks.length} checks)` },
+        };
     },
     async update(_id: string, olds: BaselineState, news: BaselineState) {
-        return { outs: { ...news, errorRate: olds.errorRate, measuredAt: olds.measuredAt, query: olds.query } };
+        // A baseline is a point in time before the shift: settings edits keep it.
+        return { outs: { ...news, errorRate: olds.errorRate, p95Seconds: olds.p95Seconds, measuredAt: olds.measuredAt, query: olds.query, preShift: olds.preShift } };
     },
     async read(id: string, props: BaselineState) {
         return { id, props };
@@ -57,9 +88,12 @@ export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = {
 
 export class ErrorBaseline extends pulumi.dynamic.Resource {
     declare readonly errorRate: pulumi.Output<number>;
+    /** The pre-shift p95 operation latency, seconds (undefined when it could not be read). */
+    declare readonly p95Seconds: pulumi.Output<number | undefined>;
     declare readonly measuredAt: pulumi.Output<string>;
 
     constructor(name: string, args: ErrorBaselineInputs, opts?: pulumi.CustomResourceOptions) {
-        super(errorBaselineProvider, name, { ...args, errorRate: undefined, measuredAt: undefined, query: undefined }, opts, "agenc", ERROR_BASELINE_TYPE);
+        super(errorBaselineProvider, name, { ...args, errorRate: undefined, p95Seconds: undefined, measuredAt: undefined, query: undefined, preShift: undefined },
+            opts, "agenc", ERROR_BASELINE_TYPE);
     }
 }

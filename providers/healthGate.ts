@@ -70,7 +70,7 @@ export interface HealthGateState extends GateSpec, WindowInputs {
 const JUDGED_INPUTS = [
     "stage", "percentage", "version", "serviceUrl", "proofWorkerUrl", "prometheusUrl", "source", "thresholds",
     "baselineErrorRate", "bakeSeconds", "pollSeconds", "deadlineSeconds", "onFailure", "noData", "checkRolloutPercentage", "compare",
-    "bakeMode", "entrySeconds",
+    "bakeMode", "entrySeconds", "alerts", "cusum", "baselineP95Seconds",
 ] as const;
 
 function writeRecord(dir: string, record: DecisionRecord, all: unknown[]): string {

@@ -1,11 +1,15 @@
 /**
  * TrafficShift: owns the live rollout percentage of one canary stage (feature-flag mode).
- *   create  → sets the stage's percentage through the admin API and confirms it took
+ *   create  → sets the stage's percentage through the admin API and confirms it took; when the stage's pre-shift
+ *             health check (its ErrorBaseline) is older than a few seconds, takes it again first
+ *   update  → re-applies the percentage (after a revert or an out-of-band edit found by refresh); raising traffic
+ *             runs the pre-shift health check first (lib/preshift): a failing service never gets more traffic
  *   delete  → hands traffic back to the previous stage's percentage (0 for the first stage), never more than is live
  *   read    → reads /admin/status, so `pulumi refresh` shows a percentage changed out of band (or a gate's revert)
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readAdminStatus, setRolloutPercentage } from "../lib/adminApi";
+import { PreShiftSpec, preShiftCheck, refusalMessage } from "../lib/preshift/check";
 
 export const TRAFFIC_SHIFT_TYPE = "TrafficShift";
 
@@ -15,6 +19,10 @@ export interface TrafficShiftInputs {
     percentage: pulumi.Input<number>;
     previousPercentage: pulumi.Input<number>;
     stage: pulumi.Input<string>;
+    /** The health check run before traffic rises (the gate's settings); without it a shift is not checked here. */
+    preShift?: pulumi.Input<Omit<PreShiftSpec, "stage" | "adminToken">>;
+    /** When the stage's ErrorBaseline last checked health; a create within CHECK_FRESH_MS of it does not check again. */
+    checkedAt?: pulumi.Input<string>;
 }
 
 interface ShiftState {
@@ -23,8 +31,25 @@ interface ShiftState {
     percentage: number;
     previousPercentage: number;
     stage: string;
+    preShift?: Omit<PreShiftSpec, "stage">;
+    checkedAt?: string;
     livePercentage: number;
     appliedAt: string;
+}
+
+/** How recent the baseline's health check must be for a create to rely on it: its window plus reading time. */
+const freshMs = (s: ShiftState) => ((s.preShift?.windowSeconds ?? 0) * 2 + 10) * 1000;
+
+/** Raising traffic above what is live: the pre-shift health check first, refusing the shift on a no-go. */
+async function checkBeforeRaise(s: ShiftState, recentlyChecked: boolean) {
+    if (!s.preShift || recentlyChecked) return;
+    const live = await readAdminStatus(s.serviceUrl);
+    const current = live.enabled ? live.rolloutPercentage : 0;
+    if (s.percentage <= current) return;
+    console.log(`[${s.stage}] pre-shift health check before raising traffic from ${current} % to ${s.percentage} %`);
+    const result = await preShiftCheck({ ...s.preShift, stage: s.stage });
+    if (result.verdict === "no-go") throw new Error(refusalMessage(s.stage, s.percentage, result));
+    console.log(`[${s.stage}] pre-shift health check: go (${result.sample.checks.length} checks)`);
 }
 
 export const trafficShiftProvider: pulumi.dynamic.ResourceProvider = {
@@ -47,11 +72,14 @@ export const trafficShiftProvider: pulumi.dynamic.ResourceProvider = {
         };
     },
     async create(inputs: ShiftState) {
+        const checked = inputs.checkedAt ? Date.parse(inputs.checkedAt) : NaN;
+        await checkBeforeRaise(inputs, Date.now() - checked < freshMs(inputs));
         const status = await setRolloutPercentage(inputs.serviceUrl, inputs.adminToken, inputs.percentage);
         const outs: ShiftState = { ...inputs, livePercentage: status.rolloutPercentage, appliedAt: new Date().toISOString() };
         return { id: `${inputs.stage}`, outs };
     },
     async update(_id: string, _olds: ShiftState, news: ShiftState) {
+        await checkBeforeRaise(news, false);
         const status = await setRolloutPercentage(news.serviceUrl, news.adminToken, news.percentage);
         return { outs: { ...news, livePercentage: status.rolloutPercentage, appliedAt: new Date().toISOString() } };
     },

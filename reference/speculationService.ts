@@ -21,6 +21,11 @@ export interface Faults {
     errorRate: number;
     /** Added latency per synthetic request and per operation, milliseconds. */
     latencyMs: number;
+    /**
+     * Added latency, milliseconds, for one operation in TAIL_EVERY only (a fat tail: p99 moves, p95 does not), so
+     * p99 / p95 grows while the body of the distribution stays where it was.
+     */
+    tailLatencyMs: number;
     /** Components reported unhealthy by /health/detailed. */
     unhealthy: Component[];
     /** /ready answers false until this long after the service (re)started, milliseconds. */
@@ -57,7 +62,7 @@ export interface Faults {
 }
 
 export const DEFAULT_FAULTS: Faults = {
-    rollbackRate: 0.01, errorRate: 0.002, latencyMs: 0, unhealthy: [], readinessDelayMs: 0, memoryPercent: 45,
+    rollbackRate: 0.01, errorRate: 0.002, latencyMs: 0, tailLatencyMs: 0, unhealthy: [], readinessDelayMs: 0, memoryPercent: 45,
     proofQueue: 120, responseDelayMs: 0, httpStatus: 0, malformed: false, dropMetrics: [], freezeMetrics: false,
     pendingOperations: 0, drainPerSecond: 1000,
     adminDelayMs: 0, adminFlapMs: 0, adminDown: false,
@@ -153,7 +158,7 @@ function metrics(registry: Registry) {
         configChanges: new Counter({ name: "speculation_config_changes_total", help: "Admin config changes applied", ...r }),
         duration: new Histogram({
             name: "speculation_operation_duration_seconds", help: "Time to settle one operation",
-            buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], ...r,
+            buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], ...r,
         }),
         http: new Histogram({
             name: "http_request_duration_seconds", help: "HTTP request latency", labelNames: ["path"],
@@ -166,6 +171,8 @@ function metrics(registry: Registry) {
 
 /** Latency observations per traffic tick (the histogram is a sample of the operations, not every one). */
 const LATENCY_SAMPLES_PER_TICK = 20;
+/** One observed operation in this many gets the tail latency fault (3 %: above p97, so p99 moves and p95 does not). */
+const TAIL_EVERY = 33;
 
 export async function startSpeculationService(opts: SpeculationServiceOptions): Promise<RunningSpeculationService> {
     const registry = new Registry();
@@ -179,7 +186,7 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
     let frozen: string | undefined;
     let flapSince = Date.now();
     let lastSynthetic: unknown = null;
-    const acc = { ops: 0, errors: 0, rolledBack: 0, spread: 0, synthetic: 0 };
+    const acc = { ops: 0, errors: 0, rolledBack: 0, spread: 0, synthetic: 0, observed: 0 };
     // In-flight speculative operations: held while speculation runs, settling at drainPerSecond once it is off.
     const pending = { value: 0 };
     const settlePending = (seconds: number) => {
@@ -230,7 +237,9 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
         // LATENCY_SAMPLES_PER_TICK are observed per tick, so a busy reference stays cheap to run beside the tests.
         for (let i = 0; i < Math.min(whole, LATENCY_SAMPLES_PER_TICK); i++) {
             acc.spread = (acc.spread + 0.6180339887498949) % 1;
-            m.duration.observe((1 + 9 * acc.spread + faults.latencyMs) / 1000);
+            acc.observed = (acc.observed + 1) % TAIL_EVERY;
+            const tail = acc.observed === 0 ? faults.tailLatencyMs : 0;
+            m.duration.observe((1 + 9 * acc.spread + faults.latencyMs + tail) / 1000);
         }
     };
     const timer = setInterval(tick, tickMs);

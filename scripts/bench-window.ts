@@ -58,7 +58,7 @@ async function main() {
             const j = judgeWindow({
                 stage: "stage-3-50pct", shiftedAt: start * 1000, bakeSeconds: hours * 3600, stepSeconds: step, maxGapSeconds: 60,
                 thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002,
-                noData: { rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail" },
+                noData: { rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail", latencyP99: "fail", latencyTailRatio: "fail" },
             }, history, (end + 1) * 1000);
             console.log(`run ${run}: read ${read} ms, judged in ${Date.now() - t - read} ms, ${j.points} points per series, verdict ${j.verdict} (${j.reason})`);
         }

@@ -107,9 +107,9 @@ export function localConfig(env: LocalEnvironment, edit: (c: Record<string, any>
     const doc = parse(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, any> };
     const c: Record<string, any> = JSON.parse(JSON.stringify(doc.config));
     c["speculation:canary"].gate = { ...c["speculation:canary"].gate, serviceUrl: env.service.url, proofWorkerUrl: env.worker.url,
-        prometheusUrl: env.monitoring.prometheusUrl, artifactsDir: path.join(env.workDir, "artifacts/gates"),
+        prometheusUrl: env.monitoring.prometheusUrl, alertmanagerUrl: env.monitoring.alertmanagerUrl, artifactsDir: path.join(env.workDir, "artifacts/gates"),
         // A revert's last path is the watchdog's action; an unconfirmed one pages through the local Alertmanager.
-        revert: { ...c["speculation:canary"].gate?.revert, watchdogActionUrl: `${env.monitoring.watchdogUrl}/alerts`, alertmanagerUrl: env.monitoring.alertmanagerUrl } };
+        revert: { ...c["speculation:canary"].gate?.revert, watchdogActionUrl: `${env.monitoring.watchdogUrl}/alerts` } };
     c["speculation:bench"] = {
         ...c["speculation:bench"],
         command: `npm run -s reference -- bench --url "$BENCH_TARGET_URL" --requests 2000 --concurrency 16`,

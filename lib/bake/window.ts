@@ -21,7 +21,7 @@ import { formatTable } from "../table";
 export interface Point { t: number; v: number }
 
 export type WindowMetric = Exclude<MetricCheck, "errorRateVsBaseline">;
-export const WINDOW_METRICS: WindowMetric[] = ["rollbackRate", "errorRate", "proofQueue", "memoryPercent"];
+export const WINDOW_METRICS: WindowMetric[] = ["rollbackRate", "errorRate", "proofQueue", "memoryPercent", "latencyP99", "latencyTailRatio"];
 
 /** What the history holds for one stage's window. */
 export interface WindowHistory {
@@ -100,6 +100,8 @@ function limitsOf(check: MetricCheck, t: StageThresholds, baseline: number): Lim
         case "errorRateVsBaseline": { const s = spikeLimit(baseline, t.maxErrorRateBaselineMultiple); return both(s, s); }
         case "proofQueue": return both(t.maxProofQueueSize, t.maxProofQueueSize);
         case "memoryPercent": return both(t.maxMemoryPercent, t.maxMemoryPercent);
+        case "latencyP99": return both(t.maxP99LatencySeconds, t.abortP99LatencySeconds);
+        case "latencyTailRatio": return both(t.maxTailRatio, t.maxTailRatio);
     }
 }
 

@@ -18,6 +18,8 @@
  * Pure functions; state is the last S per metric, so a gate can carry it from sample to sample.
  */
 
+import { CUSUM_DEFAULTS } from "../../config/thresholds";
+
 export interface CusumParams {
     /** Allowance, in standard deviations: shifts smaller than k never accumulate. */
     k: number;
@@ -25,7 +27,7 @@ export interface CusumParams {
     h: number;
 }
 
-export const DEFAULT_CUSUM: CusumParams = { k: 0.5, h: 5 };
+export const DEFAULT_CUSUM: CusumParams = { k: CUSUM_DEFAULTS.k, h: CUSUM_DEFAULTS.h };
 
 export interface CusumState {
     s: number;

@@ -10,7 +10,7 @@
  * The gate passes after `requiredSamples` consecutive all-pass samples, one per poll interval, which together cover
  * the bake window; it fails on the first fail sample, or when the deadline comes before that.
  */
-import { StageThresholds } from "../../config/thresholds";
+import { METRIC_CHECKS, MetricCheck, StageThresholds } from "../../config/thresholds";
 import { ERROR_BASELINE_FLOOR } from "../monitoring/rules";
 import { formatTable } from "../table";
 
@@ -18,15 +18,17 @@ export type Verdict = "pass" | "hold" | "fail";
 
 /** Why a reading could not be used.  Each is a no-go of its own, named in the decision record. */
 export type ReadFailure =
-    | "unreachable" | "timeout" | "http-status" | "malformed" | "rejected-token" | "missing-metric" | "nan" | "stale";
+    | "unreachable" | "timeout" | "http-status" | "malformed" | "rejected-token" | "missing-metric" | "nan" | "stale"
+    /** Too few observations for the statistic to mean anything (a p99 of 20 operations): always holds, never passes. */
+    | "sparse";
 
 /** Failures that mean "no data" (a metric's no-data policy applies); the rest are always a no-go. */
 export const NO_DATA_FAILURES: ReadFailure[] = ["missing-metric", "nan", "stale"];
 
 export type Measured<T> = { ok: true; value: T } | { ok: false; failure: ReadFailure; detail: string };
 
-export const METRIC_CHECKS = ["rollbackRate", "errorRate", "errorRateVsBaseline", "proofQueue", "memoryPercent"] as const;
-export type MetricCheck = typeof METRIC_CHECKS[number];
+export { METRIC_CHECKS };
+export type { MetricCheck };
 export type NoDataPolicy = "fail" | "hold";
 
 /** One reading of everything the gate looks at. */
@@ -40,6 +42,11 @@ export interface Reading {
     metrics: Record<Exclude<MetricCheck, "errorRateVsBaseline">, Measured<number>>;
     /** The query or scrape each metric came from, for the failure message. */
     queries: Record<Exclude<MetricCheck, "errorRateVsBaseline">, string>;
+    /** Critical alerts firing (their names), from Prometheus's ALERTS or Alertmanager's API; any one is a no-go. */
+    criticalAlerts?: Measured<string[]>;
+    criticalAlertsQuery?: string;
+    /** This sample's own counts (since the previous one), for the CUSUM drift check; undefined when there are none. */
+    sample?: { errors: number; operations: number; p95?: number };
 }
 
 export interface CheckResult {
@@ -49,6 +56,8 @@ export interface CheckResult {
     threshold: string;
     verdict: Verdict;
     reason?: string;
+    /** A hold because there is no data (the no-data policy said hold, or too few observations), not a bad value. */
+    noData?: true;
 }
 
 export interface Sample {
@@ -77,12 +86,18 @@ export function judgeMetric(check: MetricCheck, query: string, measured: Measure
     abortAbove: number, noData: NoDataPolicy): CheckResult {
     const threshold = promoteBelow === abortAbove ? `≤ ${fmt(abortAbove)}` : `< ${fmt(promoteBelow)} to promote, > ${fmt(abortAbove)} aborts`;
     if (!measured.ok) {
+        // Too little data is inconclusive whatever the policy: it holds (the deadline fails it), it never passes.
+        if (measured.failure === "sparse") return { check, query, observed: "too few observations", threshold, verdict: "hold", reason: `inconclusive: ${measured.detail}`, noData: true };
         const isNoData = NO_DATA_FAILURES.includes(measured.failure);
         const verdict: Verdict = isNoData && noData === "hold" ? "hold" : "fail";
-        return { check, query, observed: `no data (${measured.failure})`, threshold, verdict, reason: `${measured.failure}: ${measured.detail}` };
+        return { check, query, observed: `no data (${measured.failure})`, threshold, verdict, reason: `${measured.failure}: ${measured.detail}`, ...(verdict === "hold" ? { noData: true as const } : {}) };
     }
     const v = measured.value;
-    if (Number.isNaN(v)) return { check, query, observed: "NaN", threshold, verdict: noData === "hold" ? "hold" : "fail", reason: "nan: the metric is NaN" };
+    if (Number.isNaN(v)) {
+        return noData === "hold"
+            ? { check, query, observed: "NaN", threshold, verdict: "hold", reason: "nan: the metric is NaN", noData: true }
+            : { check, query, observed: "NaN", threshold, verdict: "fail", reason: "nan: the metric is NaN" };
+    }
     if (v > abortAbove) return { check, query, observed: fmt(v), threshold, verdict: "fail", reason: `above the abort threshold ${fmt(abortAbove)}` };
     if (promoteBelow !== abortAbove && v >= promoteBelow) {
         return { check, query, observed: fmt(v), threshold, verdict: "hold", reason: `not below the promote threshold ${fmt(promoteBelow)}` };
@@ -101,6 +116,16 @@ function judgeProbe<T>(check: string, query: string, measured: Measured<T> | und
     if (!measured.ok) return { check, query, observed: `no answer (${measured.failure})`, threshold: expected, verdict: "fail", reason: `${measured.failure}: ${measured.detail}` };
     const ok = green(measured.value);
     return { check, query, observed: show(measured.value), threshold: expected, verdict: ok ? "pass" : "hold", ...(ok ? {} : { reason: `expected ${expected}` }) };
+}
+
+/** Seed 000: any critical alert firing is a rollback.  An answer that cannot be read is a no-go too (fail closed). */
+export function judgeCriticalAlerts(alerts: Measured<string[]>, query: string): CheckResult {
+    const check = "critical alerts";
+    const threshold = "none firing";
+    if (!alerts.ok) return { check, query, observed: `no answer (${alerts.failure})`, threshold, verdict: "fail", reason: `${alerts.failure}: ${alerts.detail}` };
+    if (alerts.value.length === 0) return { check, query, observed: "none", threshold, verdict: "pass" };
+    const names = [...new Set(alerts.value)].sort();
+    return { check, query, observed: names.join(", "), threshold, verdict: "fail", reason: `critical alert firing: ${names.join(", ")}` };
 }
 
 export function judgeReading(reading: Reading, limits: GateLimits): Sample {
@@ -130,6 +155,9 @@ export function judgeReading(reading: Reading, limits: GateLimits): Sample {
         spike, spike, limits.noData.errorRateVsBaseline));
     checks.push(judgeMetric("proofQueue", q.proofQueue, m.proofQueue, t.maxProofQueueSize, t.maxProofQueueSize, limits.noData.proofQueue));
     checks.push(judgeMetric("memoryPercent", q.memoryPercent, m.memoryPercent, t.maxMemoryPercent, t.maxMemoryPercent, limits.noData.memoryPercent));
+    checks.push(judgeMetric("latencyP99", q.latencyP99, m.latencyP99, t.maxP99LatencySeconds, t.abortP99LatencySeconds, limits.noData.latencyP99));
+    checks.push(judgeMetric("latencyTailRatio", q.latencyTailRatio, m.latencyTailRatio, t.maxTailRatio, t.maxTailRatio, limits.noData.latencyTailRatio));
+    if (reading.criticalAlerts) checks.push(judgeCriticalAlerts(reading.criticalAlerts, reading.criticalAlertsQuery ?? "critical alerts"));
     return { at: reading.at, verdict: worst(checks.map((c) => c.verdict)), checks };
 }
 

@@ -5,8 +5,12 @@
  */
 import { fetchWithin } from "../http";
 import { RECORDED } from "../monitoring/rules";
-import { TrackCounts } from "../judge/judge";
+import { TrackCounts, windowBetween } from "../judge/judge";
+import { binnedQuantile } from "../judge/stats";
 import { errorRateBetween, Measured, ReadFailure, Reading } from "./decision";
+
+/** Where the gate reads the critical alerts firing: Prometheus's ALERTS series, or Alertmanager's API. */
+export type AlertSource = { prometheusUrl: string } | { alertmanagerUrl: string };
 
 export interface MeasureTarget {
     serviceUrl: string;
@@ -18,12 +22,25 @@ export interface MeasureTarget {
     adminToken?: string;
     /** Prometheus samples older than this are stale. */
     maxSampleAgeSeconds: number;
+    /** Where critical alerts are read (every gate checks that none is firing). */
+    alerts?: AlertSource;
+    /** Prometheus source: the span one sample's counts cover (the poll interval), for the CUSUM drift check. */
+    sampleSeconds?: number;
 }
 
+/** Cumulative counters read from /metrics; the next reading's rates are differences of two of these. */
 export interface Counters {
     errors: number;
     operations: number;
+    /** speculation_operation_duration_seconds: cumulative count at each upper bound (seconds, +Inf included). */
+    latency?: TrackCounts["latency"];
 }
+
+/** Fewer operation-latency observations than this in a sample and a p99 means nothing: the check holds (sparse). */
+export const LATENCY_MIN_OBSERVATIONS = 100;
+
+/** The operation-latency histogram every gate judges (p99 and p99/p95) and the canary judge compares. */
+export const LATENCY_HISTOGRAM = "speculation_operation_duration_seconds";
 
 type Fetched = { ok: true; status: number; text: string } | { ok: false; failure: ReadFailure; detail: string };
 
@@ -86,6 +103,45 @@ function maxOf(families: Family[], name: string): Measured<number> {
     return values.some(Number.isNaN) ? fail("nan", `${name} is NaN`) : { ok: true, value: Math.max(...values) };
 }
 
+/** The operation-latency histogram's buckets, summed over every series that has them. */
+function latencyBuckets(families: Family[]): Measured<TrackCounts["latency"]> {
+    const fam = families.find((f) => f.name === LATENCY_HISTOGRAM) as (Family & { metrics: { buckets?: Record<string, string> }[] }) | undefined;
+    if (!fam || fam.metrics.length === 0) return fail("missing-metric", `${LATENCY_HISTOGRAM} is not exposed`);
+    const sums = new Map<number, number>();
+    for (const m of fam.metrics) {
+        for (const [le, count] of Object.entries(m.buckets ?? {})) {
+            const bound = le === "+Inf" ? Infinity : Number(le);
+            sums.set(bound, (sums.get(bound) ?? 0) + Number(count));
+        }
+    }
+    const latency = [...sums.entries()].sort((a, b) => a[0] - b[0]).map(([le, cumulative]) => ({ le, cumulative }));
+    if (latency.some((b) => Number.isNaN(b.le) || Number.isNaN(b.cumulative))) return fail("nan", `${LATENCY_HISTOGRAM} has a NaN bucket`);
+    if (!latency.some((b) => !Number.isFinite(b.le))) return fail("malformed", `${LATENCY_HISTOGRAM} has no +Inf bucket`);
+    return { ok: true, value: latency };
+}
+
+export interface LatencyQuantiles { p95: number; p99: number; observations: number }
+
+/**
+ * p95 and p99 of the operations observed between two readings of the histogram, interpolated inside their bucket as
+ * PromQL's histogram_quantile does.  No earlier reading, a reset, or too few observations is no data.
+ */
+export function latencyBetween(prev: TrackCounts["latency"] | undefined, cur: TrackCounts["latency"]): Measured<LatencyQuantiles> {
+    if (!prev) return fail("stale", "no earlier scrape to compare with");
+    const w = windowBetween({ requests: 0, errors: 0, latency: prev }, { requests: 0, errors: 0, latency: cur });
+    if (!w) return fail("stale", `${LATENCY_HISTOGRAM} went backwards (the service restarted)`);
+    const bounds = w.latency.map((b) => b.le);
+    const counts = w.latency.map((b, i) => Math.max(0, b.cumulative - (i === 0 ? 0 : w.latency[i - 1].cumulative)));
+    const observations = counts.reduce((a, b) => a + b, 0);
+    if (observations < LATENCY_MIN_OBSERVATIONS) {
+        return fail("sparse", `${observations} operation-latency observations since the last sample (a p99 needs at least ${LATENCY_MIN_OBSERVATIONS})`);
+    }
+    return { ok: true, value: { p95: binnedQuantile(0.95, bounds, counts), p99: binnedQuantile(0.99, bounds, counts), observations } };
+}
+
+/** p99 / p95; a p95 of 0 (every observation in the first bucket's lowest edge) has no meaningful ratio: 1. */
+export const tailRatio = (q: LatencyQuantiles) => (q.p95 > 0 ? q.p99 / q.p95 : 1);
+
 async function scrape(url: string, timeoutMs: number): Promise<Measured<Family[]>> {
     const r = await get(url, timeoutMs);
     if (!r.ok) return r;
@@ -124,7 +180,42 @@ export const PROMQL = {
     errorRate: RECORDED.errorRate,
     memoryPercent: RECORDED.memoryPercent,
     proofQueue: RECORDED.proofQueue,
+    latencyP99: RECORDED.latencyP99,
+    latencyTailRatio: RECORDED.latencyTailRatio,
 } as const;
+
+/** The PromQL of the critical alerts every gate checks, and Alertmanager's equivalent. */
+export const CRITICAL_ALERTS_PROMQL = 'ALERTS{alertstate="firing",severity="critical"}';
+export const CRITICAL_ALERTS_FILTER = 'severity="critical"';
+
+/**
+ * The critical alerts firing now.  Prometheus: the ALERTS series (an empty answer is "none firing").  Alertmanager:
+ * GET /api/v2/alerts, active ones, silenced and inhibited included — a silence hides a page, not a failing service,
+ * so both sources see the same set.
+ */
+export async function readCriticalAlerts(source: AlertSource, timeoutMs: number): Promise<{ alerts: Measured<string[]>; query: string }> {
+    if ("prometheusUrl" in source) {
+        const query = `${CRITICAL_ALERTS_PROMQL} on ${source.prometheusUrl}`;
+        const m = await getJson(`${source.prometheusUrl}/api/v1/query?query=${encodeURIComponent(CRITICAL_ALERTS_PROMQL)}`, timeoutMs);
+        if (!m.ok) return { alerts: m, query };
+        const body = m.value;
+        if (body.status !== "success" || body.data?.resultType !== "vector" || !Array.isArray(body.data.result)) {
+            return { alerts: fail("malformed", `${CRITICAL_ALERTS_PROMQL}: not a successful instant-vector answer`), query };
+        }
+        return { alerts: { ok: true, value: body.data.result.map((r: { metric?: { alertname?: string } }) => r.metric?.alertname ?? "(unnamed)") }, query };
+    }
+    const qs = new URLSearchParams({ active: "true", silenced: "true", inhibited: "true", unprocessed: "true", filter: CRITICAL_ALERTS_FILTER });
+    const url = `${source.alertmanagerUrl}/api/v2/alerts?${qs}`;
+    const query = `GET ${source.alertmanagerUrl}/api/v2/alerts?filter=${CRITICAL_ALERTS_FILTER}`;
+    const r = await get(url, timeoutMs);
+    if (!r.ok) return { alerts: r, query };
+    if (r.status < 200 || r.status > 299) return { alerts: fail("http-status", `${url}: HTTP ${r.status}`), query };
+    let body: unknown;
+    try { body = JSON.parse(r.text); } catch { return { alerts: fail("malformed", `${url}: body is not JSON`), query }; }
+    if (!Array.isArray(body)) return { alerts: fail("malformed", `${url}: not a JSON array of alerts`), query };
+    const firing = body.map((a: { labels?: { alertname?: string } }) => a?.labels?.alertname ?? "(unnamed)");
+    return { alerts: { ok: true, value: firing }, query };
+}
 
 export interface MeasureResult {
     reading: Reading;
@@ -142,6 +233,7 @@ export async function measure(target: MeasureTarget, previous?: Counters, now: (
         target.proofWorkerUrl ? getJson(`${target.proofWorkerUrl}/health`, target.timeoutMs, [503]) : Promise.resolve(undefined),
         target.adminToken !== undefined ? get(`${s}/admin/config`, target.timeoutMs, { authorization: `Bearer ${target.adminToken}` }) : Promise.resolve(undefined),
     ]);
+    const alerts = target.alerts ? await readCriticalAlerts(target.alerts, target.timeoutMs) : undefined;
     const reading: Reading = {
         at,
         health: field(health, `${s}/health`, (b) => (typeof b.status === "string" ? { status: b.status, version: b.version } : undefined), "status"),
@@ -155,16 +247,21 @@ export async function measure(target: MeasureTarget, previous?: Counters, now: (
         } : {}),
         metrics: {} as Reading["metrics"],
         queries: {} as Reading["queries"],
+        ...(alerts ? { criticalAlerts: alerts.alerts, criticalAlertsQuery: alerts.query } : {}),
     };
 
     if (target.source === "prometheus") {
         const p = target.prometheusUrl!;
-        const keys = ["rollbackRate", "errorRate", "memoryPercent", "proofQueue"] as const;
-        const values = await Promise.all(keys.map((k) => promQuery(p, PROMQL[k], target.timeoutMs, target.maxSampleAgeSeconds)));
+        const keys = ["rollbackRate", "errorRate", "memoryPercent", "proofQueue", "latencyP99", "latencyTailRatio"] as const;
+        const [values, sample] = await Promise.all([
+            Promise.all(keys.map((k) => promQuery(p, PROMQL[k], target.timeoutMs, target.maxSampleAgeSeconds))),
+            target.sampleSeconds ? promSampleCounts(p, target.sampleSeconds, target.timeoutMs) : Promise.resolve(undefined),
+        ]);
         keys.forEach((k, i) => {
             reading.metrics[k] = values[i];
             reading.queries[k] = PROMQL[k];
         });
+        if (sample) reading.sample = sample;
         return { reading };
     }
 
@@ -177,10 +274,12 @@ export async function measure(target: MeasureTarget, previous?: Counters, now: (
         errorRate: "Δspeculation_errors_total / Δspeculation_operations_total between scrapes",
         memoryPercent: "100 × speculation_memory_usage_bytes / speculation_memory_limit_bytes from /metrics",
         proofQueue: target.proofWorkerUrl ? "max(proof_queue_size) from the proof workers' /metrics" : "speculation_proof_queue_size from /metrics",
+        latencyP99: `p99 of Δ${LATENCY_HISTOGRAM}_bucket between scrapes`,
+        latencyTailRatio: `p99 / p95 of Δ${LATENCY_HISTOGRAM}_bucket between scrapes`,
     };
     if (!service.ok) {
         const failed: Measured<number> = service;
-        for (const k of ["rollbackRate", "errorRate", "memoryPercent"] as const) reading.metrics[k] = failed;
+        for (const k of ["rollbackRate", "errorRate", "memoryPercent", "latencyP99", "latencyTailRatio"] as const) reading.metrics[k] = failed;
         reading.metrics.proofQueue = !workerMetrics ? failed
             : workerMetrics.ok ? maxOf(workerMetrics.value, "proof_queue_size") : workerMetrics;
         return { reading };
@@ -196,6 +295,22 @@ export async function measure(target: MeasureTarget, previous?: Counters, now: (
         counters = { errors: errors.value, operations: operations.value };
         reading.metrics.errorRate = errorRateBetween(previous, counters);
     }
+    const buckets = latencyBuckets(f);
+    if (!buckets.ok) {
+        reading.metrics.latencyP99 = buckets;
+        reading.metrics.latencyTailRatio = buckets;
+    } else {
+        if (counters) counters.latency = buckets.value;
+        const q = latencyBetween(previous?.latency, buckets.value);
+        reading.metrics.latencyP99 = q.ok ? { ok: true, value: q.value.p99 } : q;
+        reading.metrics.latencyTailRatio = q.ok ? { ok: true, value: tailRatio(q.value) } : q;
+        if (q.ok && previous && counters && counters.operations > previous.operations && counters.errors >= previous.errors) {
+            reading.sample = { errors: counters.errors - previous.errors, operations: counters.operations - previous.operations, p95: q.value.p95 };
+        }
+    }
+    if (counters && !reading.sample && previous && counters.operations > previous.operations && counters.errors >= previous.errors) {
+        reading.sample = { errors: counters.errors - previous.errors, operations: counters.operations - previous.operations };
+    }
     const usage = maxOf(f, "speculation_memory_usage_bytes");
     const limit = maxOf(f, "speculation_memory_limit_bytes");
     reading.metrics.memoryPercent = !usage.ok ? usage : !limit.ok ? limit
@@ -206,13 +321,28 @@ export async function measure(target: MeasureTarget, previous?: Counters, now: (
     return { reading, counters };
 }
 
+/**
+ * Prometheus source: one sample's own counts for the CUSUM drift check — the operations, errors and p95 of the last
+ * `seconds` (the poll interval), so consecutive samples do not overlap.  Undefined when Prometheus has none yet.
+ */
+async function promSampleCounts(prometheusUrl: string, seconds: number, timeoutMs: number): Promise<Reading["sample"]> {
+    const w = `[${Math.max(1, Math.round(seconds))}s]`;
+    const [ops, errs, p95] = await Promise.all([
+        `sum(increase(speculation_operations_total${w}))`,
+        `sum(increase(speculation_errors_total${w}))`,
+        `histogram_quantile(0.95, sum by (le) (increase(${LATENCY_HISTOGRAM}_bucket${w})))`,
+    ].map(async (e) => vectorValue(await getJson(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(e)}`, timeoutMs), e)));
+    if (!ops.ok || !errs.ok || !(ops.value > 0)) return undefined;
+    return { operations: ops.value, errors: errs.value, ...(p95.ok && Number.isFinite(p95.value) ? { p95: p95.value } : {}) };
+}
+
 // ---- Both tracks, for the canary judge (lib/judge): the same counters read from the canary and the stable track.
 
 /** The series the canary judge compares; each track's Service carries a `track` label (stable | canary). */
 export const TRACK_SERIES = {
     operations: "speculation_operations_total",
     errors: "speculation_errors_total",
-    latency: "speculation_operation_duration_seconds",
+    latency: LATENCY_HISTOGRAM,
 } as const;
 
 export type Track = "canary" | "stable";
@@ -231,18 +361,9 @@ function trackCounts(families: Family[]): Measured<TrackCounts> {
     if (!operations.ok) return operations;
     const errors = sumOf(families, TRACK_SERIES.errors);
     if (!errors.ok) return errors;
-    const fam = families.find((f) => f.name === TRACK_SERIES.latency) as (Family & { metrics: { buckets?: Record<string, string> }[] }) | undefined;
-    if (!fam || fam.metrics.length === 0) return fail("missing-metric", `${TRACK_SERIES.latency} is not exposed`);
-    const sums = new Map<number, number>();
-    for (const m of fam.metrics) {
-        for (const [le, count] of Object.entries(m.buckets ?? {})) {
-            const bound = le === "+Inf" ? Infinity : Number(le);
-            sums.set(bound, (sums.get(bound) ?? 0) + Number(count));
-        }
-    }
-    const latency = [...sums.entries()].sort((a, b) => a[0] - b[0]).map(([le, cumulative]) => ({ le, cumulative }));
-    if (latency.some((b) => Number.isNaN(b.le) || Number.isNaN(b.cumulative))) return fail("nan", `${TRACK_SERIES.latency} has a NaN bucket`);
-    return { ok: true, value: { requests: operations.value, errors: errors.value, latency } };
+    const latency = latencyBuckets(families);
+    if (!latency.ok) return latency;
+    return { ok: true, value: { requests: operations.value, errors: errors.value, latency: latency.value } };
 }
 
 /** Metrics-endpoint source: both tracks' cumulative counters, scraped at the same moment. */

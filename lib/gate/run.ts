@@ -7,9 +7,10 @@ import { StageThresholds } from "../../config/thresholds";
 import { readAdminStatus } from "../adminApi";
 import { describeRevert, revertTraffic, RevertOptions, RevertRecord } from "../revert/revert";
 import {
-    advanceBake, BakeState, formatChecks, judgeReading, METRIC_CHECKS, MetricCheck, NoDataPolicy, requiredSamples, Sample, startBake,
+    advanceBake, BakeState, Reading, formatChecks, judgeReading, METRIC_CHECKS, MetricCheck, NoDataPolicy, requiredSamples, Sample, startBake,
 } from "./decision";
-import { Counters, measure, MeasureTarget, promQuery, PROMQL } from "./measure";
+import { DRIFT_START, driftChecks, DriftSettings, DriftState } from "../drift/check";
+import { AlertSource, Counters, latencyBetween, measure, MeasureTarget, promQuery, PROMQL } from "./measure";
 import { compareChecks, CompareSpec, CompareWindow, openWindow } from "./compare";
 
 export interface GateSpec {
@@ -36,6 +37,12 @@ export interface GateSpec {
     revert?: RevertOptions;
     /** Two tracks (ingress-weight, mirrored blue-green): serviceUrl is the canary, judged against this stable track. */
     compare?: CompareSpec;
+    /** Where the critical alerts are read; any one firing is a no-go (seed 000).  The stack config requires one. */
+    alerts?: AlertSource;
+    /** CUSUM drift detection against the pre-shift baseline (seed 003); without it no drift check runs. */
+    cusum?: DriftSettings;
+    /** The pre-shift p95 operation latency (seconds), the latency CUSUM's reference. */
+    baselineP95Seconds?: number;
 }
 
 export interface Clock {
@@ -92,6 +99,8 @@ function target(spec: GateSpec): MeasureTarget {
         adminToken: spec.onFailure === "revert" ? spec.adminToken : undefined,
         // A sample older than three poll intervals (and at least the usual 60 s of a 15 s scrape) is stale.
         maxSampleAgeSeconds: Math.max(60, 3 * spec.pollSeconds),
+        ...(spec.alerts ? { alerts: spec.alerts } : {}),
+        ...(spec.cusum ? { sampleSeconds: spec.pollSeconds } : {}),
     };
 }
 
@@ -100,11 +109,18 @@ export function noDataPolicies(spec: Pick<GateSpec, "noData">): Record<MetricChe
 }
 
 /** One judged sample: the probes and metrics, plus the live rollout percentage in feature-flag mode. */
-export async function takeSample(spec: GateSpec, previous: Counters | undefined, clock: Clock, window?: CompareWindow): Promise<{ sample: Sample; counters?: Counters }> {
+export async function takeSample(spec: GateSpec, previous: Counters | undefined, clock: Clock, window?: CompareWindow,
+    drift: DriftState = DRIFT_START): Promise<{ sample: Sample; counters?: Counters; drift: DriftState }> {
     const { reading, counters } = await measure(target(spec), previous, () => new Date(clock.now()));
     const sample = judgeReading(reading, {
         thresholds: spec.thresholds, baselineErrorRate: spec.baselineErrorRate, noData: noDataPolicies(spec), expectedVersion: spec.version,
     });
+    if (spec.cusum) {
+        const folded = driftChecks(drift, reading.sample, { errorRate: spec.baselineErrorRate, p95Seconds: spec.baselineP95Seconds }, spec.cusum);
+        drift = folded.state;
+        sample.checks.push(...folded.checks);
+        if (folded.checks.some((c) => c.verdict === "fail")) sample.verdict = "fail";
+    }
     if (spec.compare && window) {
         sample.checks.push(...await compareChecks({ ...spec, compare: spec.compare }, window, clock.now()));
         sample.verdict = sample.checks.some((c) => c.verdict === "fail") ? "fail" : sample.checks.some((c) => c.verdict === "hold") ? "hold" : "pass";
@@ -123,7 +139,7 @@ export async function takeSample(spec: GateSpec, previous: Counters | undefined,
         }
         if (sample.checks[0].verdict === "fail") sample.verdict = "fail";
     }
-    return { sample, counters };
+    return { sample, counters, drift };
 }
 
 /** Runs the gate to a verdict. Never throws for a no-go: the record says why. */
@@ -138,11 +154,13 @@ export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSampl
     if (spec.source === "metrics-endpoint") counters = (await measure(target(spec), undefined)).counters;
     const window = spec.compare ? await openWindow({ ...spec, compare: spec.compare }, clock.now()) : undefined;
     let last: Sample | undefined;
+    let drift = DRIFT_START;
     while (bake.status === "baking") {
         const wait = Math.min(spec.pollSeconds * 1000, Math.max(0, deadline - clock.now()));
         await clock.sleep(wait);
-        const taken = await takeSample(spec, counters, clock, window);
+        const taken = await takeSample(spec, counters, clock, window, drift);
         counters = taken.counters ?? counters;
+        drift = taken.drift;
         last = taken.sample;
         all.push(last);
         bake = advanceBake(bake, last, clock.now() >= deadline);
@@ -189,14 +207,19 @@ export function failureMessage(record: DecisionRecord, artifact?: string): strin
  * The error rate before the shift, which the spike check compares against.  Measured over one window; a reading
  * that fails (or a service with no traffic) is an error, so the stage never shifts without a baseline.
  */
-export async function captureBaseline(spec: Pick<GateSpec, "serviceUrl" | "prometheusUrl" | "source" | "timeoutMs">, windowSeconds: number,
-    clock: Clock = REAL_CLOCK): Promise<{ errorRate: number; measuredAt: string; query: string }> {
+export async function captureBaseline(spec: Pick<GateSpec, "serviceUrl" | "prometheusUrl" | "source" | "timeoutMs"> & { proofWorkerUrl?: string }, windowSeconds: number,
+    clock: Clock = REAL_CLOCK): Promise<BaselineReading> {
     if (spec.source === "prometheus") {
-        const m = await promQuery(spec.prometheusUrl!, PROMQL.errorRate, spec.timeoutMs, Math.max(60, 3 * windowSeconds));
+        const maxAge = Math.max(60, 3 * windowSeconds);
+        const m = await promQuery(spec.prometheusUrl!, PROMQL.errorRate, spec.timeoutMs, maxAge);
         if (!m.ok) throw new Error(`cannot capture the error-rate baseline (${m.failure}): ${m.detail}`);
-        return { errorRate: m.value, measuredAt: new Date(clock.now()).toISOString(), query: PROMQL.errorRate };
+        const p95 = await promQuery(spec.prometheusUrl!, BASELINE_P95_PROMQL, spec.timeoutMs, maxAge);
+        return {
+            errorRate: m.value, measuredAt: new Date(clock.now()).toISOString(), query: PROMQL.errorRate,
+            ...(p95.ok && Number.isFinite(p95.value) && p95.value > 0 ? { p95Seconds: p95.value } : {}),
+        };
     }
-    const t: MeasureTarget = { serviceUrl: spec.serviceUrl, source: "metrics-endpoint", timeoutMs: spec.timeoutMs, maxSampleAgeSeconds: 60 };
+    const t: MeasureTarget = { serviceUrl: spec.serviceUrl, proofWorkerUrl: spec.proofWorkerUrl, source: "metrics-endpoint", timeoutMs: spec.timeoutMs, maxSampleAgeSeconds: 60 };
     const first = await measure(t, undefined);
     if (!first.counters) {
         const f = first.reading.metrics.errorRate;
@@ -206,5 +229,24 @@ export async function captureBaseline(spec: Pick<GateSpec, "serviceUrl" | "prome
     const second = await measure(t, first.counters);
     const m = second.reading.metrics.errorRate;
     if (!m.ok) throw new Error(`cannot capture the error-rate baseline (${m.failure}: ${m.detail})`);
-    return { errorRate: m.value, measuredAt: new Date(clock.now()).toISOString(), query: "Δspeculation_errors_total / Δspeculation_operations_total" };
+    const q = second.counters?.latency ? latencyBetween(first.counters.latency, second.counters.latency) : undefined;
+    return {
+        errorRate: m.value, measuredAt: new Date(clock.now()).toISOString(), query: "Δspeculation_errors_total / Δspeculation_operations_total",
+        ...(q?.ok && q.value.p95 > 0 ? { p95Seconds: q.value.p95 } : {}),
+        reading: second.reading,
+    };
 }
+
+/** What a baseline capture measured: the error rate (and p95) the gate compares against, and the reading itself. */
+export interface BaselineReading {
+    errorRate: number;
+    measuredAt: string;
+    query: string;
+    /** The p95 operation latency before the shift, seconds (the latency CUSUM's reference), when it could be read. */
+    p95Seconds?: number;
+    /** Metrics-endpoint source: the full second reading, which the pre-shift health check judges. */
+    reading?: Reading;
+}
+
+/** The p95 operation latency over 5 m, the latency CUSUM's pre-shift reference (Prometheus source). */
+export const BASELINE_P95_PROMQL = "histogram_quantile(0.95, sum by (le) (rate(speculation_operation_duration_seconds_bucket[5m])))";

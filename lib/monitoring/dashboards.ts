@@ -71,7 +71,12 @@ export function canaryDashboard(t: StageThresholds): Record<string, unknown> {
         { title: "Memory (% of limit)", expr: [RECORDED.memoryPercent], unit: "percent", thresholds: [{ value: t.maxMemoryPercent, color: "red" }] },
         { title: "Proof queue", expr: [RECORDED.proofQueue], thresholds: [{ value: t.maxProofQueueSize, color: "red" }] },
         {
-            title: "Latency p50 / p95 / p99", unit: "s",
+            title: "Operation latency p99 (gate)", expr: [RECORDED.latencyP99], unit: "s",
+            thresholds: [{ value: t.maxP99LatencySeconds, color: "orange" }, { value: t.abortP99LatencySeconds, color: "red" }],
+        },
+        { title: "Operation latency p99 / p95 (gate)", expr: [RECORDED.latencyTailRatio], thresholds: [{ value: t.maxTailRatio, color: "red" }] },
+        {
+            title: "API latency p50 / p95 / p99", unit: "s",
             expr: [0.5, 0.95, 0.99].map((q) => `histogram_quantile(${q}, sum by (le) (rate(http_request_duration_seconds_bucket{job="agenc-speculation"}[5m])))`),
         },
         { title: "Pending speculative operations", expr: ["sum(speculation_pending_operations_count)"] },

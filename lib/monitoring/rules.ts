@@ -39,7 +39,13 @@ export const RECORDED = {
     rollbackRate: "speculation:rollback_rate:max",
     memoryPercent: "speculation:memory_usage:percent",
     proofQueue: "proof_workers:queue_size:max",
+    /** Operation latency (speculation_operation_duration_seconds) over 5 m: p99, and p99 / p95 (the tail ratio). */
+    latencyP99: "speculation:operation_latency_seconds:p99_rate5m",
+    latencyTailRatio: "speculation:operation_latency:p99_over_p95_rate5m",
 } as const;
+
+/** The operation-latency quantiles the recorded latency series are made of. */
+const latencyQuantile = (q: number) => `histogram_quantile(${q}, sum by (le) (rate(speculation_operation_duration_seconds_bucket[5m])))`;
 
 /**
  * What the watchdog (lib/watchdog/action.js, the revert action Alertmanager calls between `pulumi up`s) exposes.
@@ -73,6 +79,7 @@ export const ROLLBACK_TRIGGER_ALERTS = [
     "SpeculationMemoryCritical",
     "SpeculationCircuitBreakerOpen",
     "ProofQueueOverflow",
+    "SpeculationLatencyTailRatio",
 ] as const;
 
 function seconds(s: number): string {
@@ -91,6 +98,9 @@ export function recordingRules(): RecordingRule[] {
             expr: "100 * max(speculation_memory_usage_bytes / speculation_memory_limit_bytes)",
         },
         { record: RECORDED.proofQueue, expr: "max(proof_queue_size)" },
+        { record: RECORDED.latencyP99, expr: latencyQuantile(0.99) },
+        // A p95 of 0 has no meaningful ratio; clamp_min keeps the series a number instead of +Inf.
+        { record: RECORDED.latencyTailRatio, expr: `${latencyQuantile(0.99)} / clamp_min(${latencyQuantile(0.95)}, 1e-9)` },
     ];
 }
 
@@ -174,13 +184,25 @@ export function speculationAlerts(t: StageThresholds): AlertRule[] {
             },
         },
         {
+            // 003 pages on p99 > 5 s: the gates' abort limit for the same recorded series.
             alert: "SpeculationLatencyP99Page",
-            expr: `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{job="agenc-speculation"}[5m]))) > ${GO_NO_GO.pageP99Seconds}`,
+            expr: `${RECORDED.latencyP99} > ${t.abortP99LatencySeconds}`,
             for: "5m",
             labels: { severity: "critical", component: "speculation" },
             annotations: {
-                summary: "Speculation p99 latency above 5 s",
-                description: "P99 latency is {{ $value | humanize }}s.",
+                summary: `Speculation operation p99 latency above ${t.abortP99LatencySeconds} s`,
+                description: "P99 operation latency is {{ $value | humanize }}s.",
+            },
+        },
+        {
+            // 003's rollback trigger "P99 latency > 2 × P95 sustained": the gates' tail-ratio limit, held for 5 m.
+            alert: "SpeculationLatencyTailRatio",
+            expr: `${RECORDED.latencyTailRatio} > ${t.maxTailRatio}`,
+            for: "5m",
+            labels: { severity: "critical", component: "speculation", rollback_trigger: "true" },
+            annotations: {
+                summary: "Speculation tail latency out of control",
+                description: `Operation p99 is {{ $value | humanize }} × p95 (limit ${t.maxTailRatio}) for 5 minutes: set rollout_percentage to 0.`,
             },
         },
     ];

@@ -53,6 +53,14 @@ const latency = (job: string, fastPerMin: number, slowPerMin: number) => [
     { series: `http_request_duration_seconds_bucket{job="${job}",le="+Inf"}`, values: `0+${fastPerMin + slowPerMin}x30` },
 ];
 
+/** Operation latency per minute: `fast` at ≤ 10 ms, `mid` in (10 ms, 1 s], `slow` in (1 s, 10 s]. */
+const opLatency = (fast: number, mid: number, slow: number) => [
+    { series: 'speculation_operation_duration_seconds_bucket{le="0.01"}', values: `0+${fast}x30` },
+    { series: 'speculation_operation_duration_seconds_bucket{le="1"}', values: `0+${fast + mid}x30` },
+    { series: 'speculation_operation_duration_seconds_bucket{le="10"}', values: `0+${fast + mid + slow}x30` },
+    { series: 'speculation_operation_duration_seconds_bucket{le="+Inf"}', values: `0+${fast + mid + slow}x30` },
+];
+
 /** Firing and silent input series for every alert. */
 const CASES: Record<string, AlertCase> = {
     SpeculationRollbackRateHigh: {
@@ -91,8 +99,15 @@ const CASES: Record<string, AlertCase> = {
         silent: [{ series: [{ series: "proof_queue_size{pod=\"w1\"}", values: "1500x20" }], evalTime: "10m" }],
     },
     SpeculationLatencyP99Page: {
-        firing: { series: latency("agenc-speculation", 0, 100), evalTime: "15m", value: 9.91 },
-        silent: [{ series: latency("agenc-speculation", 100, 0), evalTime: "15m" }],
+        // Every operation in (1 s, 10 s]: p99 = 1 + 9 × 0.99.
+        firing: { series: opLatency(0, 0, 100), evalTime: "15m", value: 9.91 },
+        silent: [{ series: opLatency(0, 100, 0), evalTime: "15m" }],
+    },
+    SpeculationLatencyTailRatio: {
+        // 96 fast, 4 in (10 ms, 1 s]: p95 = 10 ms × 95/96, p99 = 10 ms + 990 ms × 3/4, a ratio of 76.04.
+        firing: { series: opLatency(96, 4, 0), evalTime: "15m", value: 0.7525 / (0.01 * 95 / 96) },
+        // The same shape shifted whole (p95 and p99 both slow): a slow service, not a fat tail — silent.
+        silent: [{ series: opLatency(100, 0, 0), evalTime: "15m" }, { series: opLatency(0, 100, 0), evalTime: "15m" }],
     },
     ConsensusHalted: {
         firing: { series: [{ series: "alys_blocks_produced{instance=\"n1\"}", values: "100x20" }], evalTime: "10m", value: 0, labels: { instance: "n1" } },

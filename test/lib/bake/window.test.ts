@@ -8,7 +8,7 @@ const step = 15;
 const spec: WindowSpec = {
     stage: "stage-1-10pct", shiftedAt: T0 * 1000, bakeSeconds: 3600, stepSeconds: step, maxGapSeconds: 60,
     thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002,
-    noData: { rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail" },
+    noData: { rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail", latencyP99: "fail", latencyTailRatio: "fail" },
 };
 const series = (v: number, until = 3600, edit: (t: number, v: number) => number | undefined = (_t, x) => x) => {
     const out: { t: number; v: number }[] = [];
@@ -17,8 +17,8 @@ const series = (v: number, until = 3600, edit: (t: number, v: number) => number 
 };
 function history(over: Partial<WindowHistory["metrics"]> = {}, rest: Partial<WindowHistory> = {}): WindowHistory {
     return {
-        metrics: { rollbackRate: series(0.01), errorRate: series(0.002), proofQueue: series(100), memoryPercent: series(45), ...over },
-        queries: { rollbackRate: "rb", errorRate: "er", proofQueue: "pq", memoryPercent: "mem" },
+        metrics: { rollbackRate: series(0.01), errorRate: series(0.002), proofQueue: series(100), memoryPercent: series(45), latencyP99: series(0.0099), latencyTailRatio: series(1.04), ...over },
+        queries: { rollbackRate: "rb", errorRate: "er", proofQueue: "pq", memoryPercent: "mem", latencyP99: "p99", latencyTailRatio: "tail" },
         criticalAlerts: { ok: true, value: [] }, alertsQuery: "ALERTS",
         watchdogReverts: { ok: true, value: [] }, watchdogQuery: "wd",
         ...rest,

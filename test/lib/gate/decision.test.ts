@@ -44,10 +44,10 @@ describe("gate decision: a whole reading", () => {
         health: { ok: true, value: { status: "healthy", version: "v1.2.4" } },
         ready: { ok: true, value: true },
         components: { ok: true, value: { speculation: "healthy", proof_workers: "healthy", chain_connection: "healthy", stake_pool: "healthy" } },
-        metrics: { rollbackRate: ok(0.01), errorRate: ok(0.002), proofQueue: ok(100), memoryPercent: ok(45) },
-        queries: { rollbackRate: "rb", errorRate: "er", proofQueue: "pq", memoryPercent: "mem" },
+        metrics: { rollbackRate: ok(0.01), errorRate: ok(0.002), proofQueue: ok(100), memoryPercent: ok(45), latencyP99: ok(0.0099), latencyTailRatio: ok(1.04) },
+        queries: { rollbackRate: "rb", errorRate: "er", proofQueue: "pq", memoryPercent: "mem", latencyP99: "p99", latencyTailRatio: "tail" },
     };
-    const noData = { rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail" } as Record<MetricCheck, "fail">;
+    const noData = { rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail", latencyP99: "fail", latencyTailRatio: "fail" } as Record<MetricCheck, "fail">;
     const limits = { thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002, noData, expectedVersion: "v1.2.4" };
     const judge = (edit: (r: Reading) => void) => {
         const r: Reading = JSON.parse(JSON.stringify(green));
