@@ -20,9 +20,12 @@ export interface RunningPrometheus {
 /** A job's targets: plain addresses, or groups of addresses with labels (e.g. `track` for a canary pair). */
 export type JobTargets = string[] | { targets: string[]; labels: Record<string, string> }[];
 
-export async function startPrometheus(jobs: Record<string, JobTargets>): Promise<RunningPrometheus> {
+/**
+ * `rehearsalFor` shortens every speculation alert's `for:` (as a rehearsal stack does) so a test meets it in seconds.
+ */
+export async function startPrometheus(jobs: Record<string, JobTargets>, opts: { rehearsalFor?: string } = {}): Promise<RunningPrometheus> {
     const dir = mkdtempSync(path.join(tmpdir(), "prometheus-"));
-    writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(DEFAULT_STAGE_THRESHOLDS, "1s") }));
+    writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(DEFAULT_STAGE_THRESHOLDS, "1s", opts.rehearsalFor) }));
     writeFileSync(path.join(dir, "prometheus.yml"), stringify({
         global: { scrape_interval: "1s", evaluation_interval: "1s" },
         rule_files: [path.join(dir, "rules.yml")],

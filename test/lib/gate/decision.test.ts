@@ -59,7 +59,20 @@ describe("gate decision: a whole reading", () => {
     it("passes when every check is green, and shows one row per check", () => {
         const s = judge(() => undefined);
         expect(s.verdict).to.equal("pass");
-        expect(s.checks.map((c) => c.check)).to.include.members(["health", "ready", "component stake_pool", "rollbackRate", "errorRate", "errorRateVsBaseline", "proofQueue", "memoryPercent"]);
+        expect(s.checks.map((c) => c.check)).to.include.members(["health", "ready", "component stake_pool", "rollbackRate", "errorRate", "errorRateVsBaseline", "proofQueue", "memoryPercent", "latencyP99", "latencyTailRatio"]);
+    });
+
+    it("checks the critical alerts when the reading has them: none firing passes", () => {
+        const s = judge((r) => { r.criticalAlerts = { ok: true, value: [] }; r.criticalAlertsQuery = "ALERTS"; });
+        expect(s.verdict).to.equal("pass");
+        expect(s.checks.find((c) => c.check === "critical alerts")).to.include({ observed: "none", verdict: "pass", query: "ALERTS" });
+    });
+
+    it("marks holds for want of data (sparse, or a hold policy) apart from holds for a bad value", () => {
+        const sparse = judge((r) => { r.metrics.latencyTailRatio = { ok: false, failure: "sparse", detail: "3 observations" }; });
+        expect(sparse.checks.find((c) => c.check === "latencyTailRatio")).to.include({ verdict: "hold", noData: true });
+        const slow = judge((r) => { r.metrics.latencyP99 = ok(1.5); });
+        expect(slow.checks.find((c) => c.check === "latencyP99")!.noData).to.equal(undefined);
     });
     const cases: [string, (r: Reading) => void, "hold" | "fail", string][] = [
         ["an unhealthy component holds", (r) => { (r.components as any).value.stake_pool = "unhealthy"; }, "hold", "component stake_pool"],
@@ -69,6 +82,12 @@ describe("gate decision: a whole reading", () => {
         ["error rate above 10 % fails", (r) => { r.metrics.errorRate = ok(0.11); }, "fail", "errorRate"],
         ["error rate 1-10 % holds", (r) => { r.metrics.errorRate = ok(0.012); }, "hold", "errorRate"],
         ["memory above the critical percentage fails", (r) => { r.metrics.memoryPercent = ok(91); }, "fail", "memoryPercent"],
+        ["a p99 at or above the promote limit (1 s) holds", (r) => { r.metrics.latencyP99 = ok(1.2); }, "hold", "latencyP99"],
+        ["a p99 above the abort limit (5 s) fails", (r) => { r.metrics.latencyP99 = ok(5.5); }, "fail", "latencyP99"],
+        ["p99 more than 2 × p95 fails", (r) => { r.metrics.latencyTailRatio = ok(2.4); }, "fail", "latencyTailRatio"],
+        ["too few latency observations holds, whatever the no-data policy", (r) => { r.metrics.latencyP99 = { ok: false, failure: "sparse", detail: "12 observations" }; }, "hold", "latencyP99"],
+        ["a critical alert firing fails", (r) => { r.criticalAlerts = { ok: true, value: ["SpeculationMemoryCritical"] }; }, "fail", "critical alerts"],
+        ["alerts that cannot be read fail (fail closed)", (r) => { r.criticalAlerts = { ok: false, failure: "unreachable", detail: "ECONNREFUSED" }; }, "fail", "critical alerts"],
         ["proof queue above 2000 fails", (r) => { r.metrics.proofQueue = ok(2001); }, "fail", "proofQueue"],
     ];
     for (const [name, edit, verdict, check] of cases) {
