@@ -143,7 +143,9 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
             },
             checkedAt: baseline.measuredAt,
             judge: (shift) => new HealthGate(`${stage.name}-gate`, {
-                ...readings,
+                // Two tracks (ingress-weight, mirrored blue-green): the canary judge compares the canary with stable over
+                // the same window, which is what CUSUM's pre-shift baseline (stable's) would approximate — it replaces it.
+                ...(({ cusum, ...rest }) => (gateTarget(loaded, serviceUrl, stage.percentage).compare ? rest : { ...rest, ...(cusum ? { cusum } : {}) }))(readings),
                 ...(({ url, version, compare }) => ({ serviceUrl: url, version, ...(compare ? { compare } : {}) }))(gateTarget(loaded, serviceUrl, stage.percentage)),
                 stage: stage.name,
                 percentage: stage.percentage,

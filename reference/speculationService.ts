@@ -170,7 +170,7 @@ function metrics(registry: Registry) {
 }
 
 /** Latency observations per traffic tick (the histogram is a sample of the operations, not every one). */
-const LATENCY_SAMPLES_PER_TICK = 20;
+const LATENCY_SAMPLES_PER_TICK = 50;
 /** One observed operation in this many gets the tail latency fault (3 %: above p97, so p99 moves and p95 does not). */
 const TAIL_EVERY = 33;
 

@@ -115,15 +115,15 @@ export async function takeSample(spec: GateSpec, previous: Counters | undefined,
     const sample = judgeReading(reading, {
         thresholds: spec.thresholds, baselineErrorRate: spec.baselineErrorRate, noData: noDataPolicies(spec), expectedVersion: spec.version,
     });
+    if (spec.compare && window) {
+        sample.checks.push(...await compareChecks({ ...spec, compare: spec.compare }, window, clock.now()));
+        sample.verdict = sample.checks.some((c) => c.verdict === "fail") ? "fail" : sample.checks.some((c) => c.verdict === "hold") ? "hold" : "pass";
+    }
     if (spec.cusum) {
         const folded = driftChecks(drift, reading.sample, { errorRate: spec.baselineErrorRate, p95Seconds: spec.baselineP95Seconds }, spec.cusum);
         drift = folded.state;
         sample.checks.push(...folded.checks);
         if (folded.checks.some((c) => c.verdict === "fail")) sample.verdict = "fail";
-    }
-    if (spec.compare && window) {
-        sample.checks.push(...await compareChecks({ ...spec, compare: spec.compare }, window, clock.now()));
-        sample.verdict = sample.checks.some((c) => c.verdict === "fail") ? "fail" : sample.checks.some((c) => c.verdict === "hold") ? "hold" : "pass";
     }
     if (spec.checkRolloutPercentage) {
         const check = { check: "rollout percentage", query: "GET /admin/status", threshold: `= ${spec.percentage}` };

@@ -134,8 +134,20 @@ describe("the program under mocks", () => {
             ]);
             expect(gates[1].inputs.thresholds).to.include({ maxRollbackRate: 0.03, abortRollbackRate: 0.15, maxErrorRate: 0.01 });
             expect(gates[0].inputs).to.include({ onFailure: "revert", checkRolloutPercentage: true, source: "metrics-endpoint" });
-            expect(gates[0].inputs.noData).to.deep.equal({ rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail" });
-            expect(engine.ofType("pulumi-nodejs:dynamic/agenc:ErrorBaseline").map((b) => b.name)).to.deep.equal(["stage-1-10pct-baseline", "stage-2-25pct-baseline"]);
+            expect(gates[0].inputs.noData).to.deep.equal({
+                rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail", latencyP99: "fail", latencyTailRatio: "fail",
+            });
+            // Every gate: latency limits from the table, critical alerts from Alertmanager, CUSUM at the default k and h.
+            expect(gates[1].inputs.thresholds).to.include({ maxP99LatencySeconds: 1, abortP99LatencySeconds: 5, maxTailRatio: 2 });
+            expect(gates[0].inputs.alerts).to.deep.equal({ alertmanagerUrl: "http://kube-prometheus-stack-alertmanager.monitoring.svc.cluster.local:9093" });
+            expect(gates[0].inputs.cusum).to.deep.equal({ k: 0.5, h: 5, latencySigma: 0.1 });
+            const baselines = engine.ofType("pulumi-nodejs:dynamic/agenc:ErrorBaseline");
+            expect(baselines.map((b) => b.name)).to.deep.equal(["stage-1-10pct-baseline", "stage-2-25pct-baseline"]);
+            // The pre-shift health check judges with the stage's own thresholds and reads the same alerts.
+            expect(baselines[1].inputs.thresholds).to.include({ maxRollbackRate: 0.03 });
+            expect(baselines[1].inputs).to.deep.include({ percentage: 25, alerts: gates[0].inputs.alerts });
+            const shifts = engine.ofType("pulumi-nodejs:dynamic/agenc:TrafficShift");
+            expect(shifts[1].inputs.preShift).to.deep.include({ alerts: gates[0].inputs.alerts, windowSeconds: 60 });
         });
 
         it("runs the final bench before the first stage when bench.enabled, with the go/no-go limits", async () => {

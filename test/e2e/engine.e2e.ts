@@ -96,16 +96,37 @@ describe("the real engine: operator workflows on the local stack", function () {
         expect(state.deployment.resources.filter((r: { urn: string }) => /(TrafficShift|ErrorBaseline)::stage-3-100pct/.test(r.urn))).to.deep.equal([]);
     });
 
-    it("a fault in the service fails the next stage at its gate: traffic back to 0 %, the message names the metric", async () => {
-        env.service.setFaults({ rollbackRate: 0.3 });
+    it("a failing service is never given more traffic: the health check right before the shift refuses it, nothing changes", async () => {
+        // A component gone unhealthy (no alert rule covers it, so the watchdog stays out of this).
+        env.service.setFaults({ unhealthy: ["stake_pool"] });
         await open(100);
         const err = await stack.up(pack("local")).then(() => undefined, (e: Error) => e);
-        expect(err, "the stage with a 30 % rollback rate passed").to.not.equal(undefined);
-        expect(err!.message).to.match(/health gate stage-3-100pct \(100 %, v1\.2\.4\) failed .*no-go: rollbackRate \(above the abort threshold 0\.15\)/);
+        env.service.setFaults({ unhealthy: [] });
+        expect(err, "traffic rose onto a service with an unhealthy component").to.not.equal(undefined);
+        expect(err!.message).to.match(/stage-3-100pct: the health check before the shift to 100 % is a no-go — traffic was NOT raised: component stake_pool \(expected healthy\)/);
+        expect(err!.message).to.match(/^component stake_pool\s+GET \/health\/detailed\s+unhealthy\s+healthy\s+HOLD$/m);
+        expect(env.service.state).to.include({ enabled: true, rolloutPercentage: 50 });
+        const state = await stack.exportStack();
+        expect(state.deployment.resources.filter((r: { urn: string }) => /(TrafficShift|HealthGate)::stage-3-100pct/.test(r.urn))).to.deep.equal([]);
+    });
+
+    it("a fault after the shift fails the stage at its gate — a fat latency tail: traffic back to 0 %, the message names p99/p95", async () => {
+        // The fault goes in when the gate says it has started sampling (its first progress line), after the shift.
+        let injected = false;
+        const onOutput = (o: string) => {
+            log(o);
+            if (!injected && /\[gate stage-3-100pct\] bake: 100 % of traffic/.test(o)) { injected = true; env.service.setFaults({ tailLatencyMs: 200 }); }
+        };
+        await open(100, (c) => { c["speculation:canary"].steps[2].bake = "30s"; });
+        const err = await stack.up({ ...pack("local"), onOutput }).then(() => undefined, (e: Error) => e);
+        env.service.setFaults({ tailLatencyMs: 0 });
+        expect(injected, "the gate never said it started").to.equal(true);
+        expect(err, "the stage with a fat latency tail passed").to.not.equal(undefined);
+        expect(err!.message).to.match(/health gate stage-3-100pct \(100 %, v1\.2\.4\) failed .*no-go: latencyTailRatio \(above the abort threshold 2\)/);
         expect(err!.message).to.include("Traffic reverted: rollout percentage is 0 (confirmed).");
-        expect(err!.message).to.match(/rollbackRate\s+max\(speculation_rollback_rate\) from \/metrics\s+0\.3\s+< 0\.05 to promote, > 0\.15 aborts\s+FAIL/);
+        expect(err!.message).to.match(/^latencyP99\s+p99 of Δspeculation_operation_duration_seconds_bucket between scrapes\s+0\.\d+\s+< 1 to promote, > 5 aborts\s+PASS$/m);
+        expect(err!.message).to.match(/^critical alerts\s+GET http:\S+\/api\/v2\/alerts\?filter=severity="critical"\s+none\s+none firing\s+PASS$/m);
         expect(env.service.state.rolloutPercentage).to.equal(0);
-        env.service.setFaults({ rollbackRate: 0.01 });
     });
 
     it("pulumi preview with the policy pack: the valid plan passes; a violating one is rejected in production and warned in staging", async () => {

@@ -31,7 +31,7 @@ describe("HealthGate over PromQL against a real Prometheus", function () {
         prometheusUrl: prom.url, source: "prometheus", adminToken: ADMIN_TOKEN, thresholds: DEFAULT_STAGE_THRESHOLDS,
         baselineErrorRate: 0.002, bakeSeconds: 2, pollSeconds: 0.5, deadlineSeconds: 30, timeoutMs: 2000, onFailure: "revert",
         // Until Prometheus has scraped twice and evaluated the rules, the recorded series do not exist: wait for them.
-        noData: { rollbackRate: "hold", errorRate: "hold", errorRateVsBaseline: "hold", proofQueue: "hold", memoryPercent: "hold" },
+        noData: { rollbackRate: "hold", errorRate: "hold", errorRateVsBaseline: "hold", proofQueue: "hold", memoryPercent: "hold", latencyP99: "hold", latencyTailRatio: "hold" },
         checkRolloutPercentage: true, artifactsDir: mkdtempSync(path.join(tmpdir(), "gates-")), ...edit,
     });
 

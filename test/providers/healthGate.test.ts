@@ -13,6 +13,7 @@ import { DecisionRecord } from "../../lib/gate/run";
 import { Faults } from "../../reference/speculationService";
 import { healthGateProvider, HealthGateState } from "../../providers/healthGate";
 import { errorBaselineProvider } from "../../providers/errorBaseline";
+import { startAlertmanager } from "../helpers/alertmanager";
 import { ADMIN_TOKEN, Reference, startReference } from "../helpers/reference";
 
 const p = healthGateProvider as Required<pulumi.dynamic.ResourceProvider>;
@@ -67,6 +68,8 @@ describe("HealthGate provider against the reference workloads", function () {
         ["error rate above 10 %", { errorRate: 0.12 }, /errorRate\s+Δspeculation_errors_total.*\s0\.1[12]\d*\s+< 0\.01 to promote, > 0\.1 aborts\s+FAIL/],
         ["error rate above 10 × the baseline", { errorRate: 0.05 }, /errorRateVsBaseline\s+.*vs baseline 0\.002\s+0\.0[45]\d*\s+≤ 0\.02\s+FAIL/],
         ["memory above the critical percentage", { memoryPercent: 95 }, /memoryPercent\s+.*\s95\s+≤ 90\s+FAIL/],
+        ["p99 above 2 × p95 (a fat latency tail)", { tailLatencyMs: 200 }, /latencyTailRatio\s+p99 \/ p95 of Δspeculation_operation_duration_seconds_bucket between scrapes\s+\d+(\.\d+)?\s+≤ 2\s+FAIL/],
+        ["p99 above the 5 s abort limit", { latencyMs: 6000 }, /latencyP99\s+p99 of Δspeculation_operation_duration_seconds_bucket between scrapes\s+9\.\d+\s+< 1 to promote, > 5 aborts\s+FAIL/],
     ];
     for (const [name, faults, row] of aborts) {
         it(`aborts on ${name}, reverts the service to 0 % and names the check in the message`, async () => {
@@ -84,6 +87,40 @@ describe("HealthGate provider against the reference workloads", function () {
             expect(JSON.parse(readFileSync(f.properties.artifact, "utf8")).verdict).to.equal("fail");
         });
     }
+
+    it("aborts on a CUSUM alarm: a 4× error-rate drift that stays under the 1 % promote and the 10× spike limits", async () => {
+        ref = await startReference({ rolloutPercentage: 25 });
+        ref.service.setFaults({ errorRate: 0.008 });
+        const f = await failingGate(ref, { cusum: { k: 0.5, h: 5, latencySigma: 0.1 }, baselineP95Seconds: 0.0095, bakeSeconds: 2, deadlineSeconds: 4 });
+        expect(f.message).to.match(/no-go: cusum errorRate \(CUSUM alarm: the error rate drifted above its pre-shift baseline\)/);
+        expect(f.message).to.match(/^cusum errorRate\s+errors per sample vs baseline 0\.002\s+S \d+\.\d+ \(alarm at sample \d+\)\s+S ≤ h = 5 \(k = 0\.5\)\s+FAIL$/m);
+        expect(f.message).to.match(/^errorRate\s.*\s+PASS$/m);
+        expect(f.message).to.match(/^errorRateVsBaseline\s.*\s+PASS$/m);
+        expect(ref.service.state.rolloutPercentage, "the alarm's revert is the kill switch").to.equal(0);
+        expect(ref.service.state.enabled).to.equal(false);
+    });
+
+    it("without the drift, CUSUM stays in control and the gate passes", async () => {
+        ref = await startReference({ rolloutPercentage: 25 });
+        const { outs } = await p.create(inputs(ref, { cusum: { k: 0.5, h: 5, latencySigma: 0.1 }, baselineP95Seconds: 0.0095 }));
+        expect(outs.verdict).to.equal("pass");
+        const last = (outs.decision as DecisionRecord).decisive.checks.filter((c) => c.check.startsWith("cusum"));
+        expect(last.map((c) => c.verdict)).to.deep.equal(["pass", "pass"]);
+    });
+
+    it("aborts on a critical alert firing in Alertmanager, naming it", async () => {
+        ref = await startReference({ rolloutPercentage: 25 });
+        const am = await startAlertmanager();
+        try {
+            await fetch(`${am.url}/api/v2/alerts`, {
+                method: "POST", headers: { "content-type": "application/json" },
+                body: JSON.stringify([{ labels: { alertname: "SpeculationCircuitBreakerOpen", severity: "critical" }, startsAt: new Date().toISOString() }]),
+            });
+            const f = await failingGate(ref, { alerts: { alertmanagerUrl: am.url }, deadlineSeconds: 5 });
+            expect(f.message).to.match(/no-go: critical alerts \(critical alert firing: SpeculationCircuitBreakerOpen\)/);
+            expect(ref.service.state.rolloutPercentage).to.equal(0);
+        } finally { await am.close(); }
+    });
 
     it("aborts on a proof queue above 2000 (read from the proof workers' /metrics)", async () => {
         ref = await startReference({ rolloutPercentage: 25 });
@@ -168,12 +205,23 @@ describe("ErrorBaseline provider", function () {
     let ref: Reference;
     afterEach(async () => ref?.close());
     const b = errorBaselineProvider as Required<pulumi.dynamic.ResourceProvider>;
-    const base = (url: string) => ({ stage: "stage-1-10pct", version: "v1.2.4", serviceUrl: url, source: "metrics-endpoint", windowSeconds: 0.3, timeoutMs: 300 });
+    const base = (url: string) => ({
+        stage: "stage-1-10pct", version: "v1.2.4", serviceUrl: url, source: "metrics-endpoint", windowSeconds: 0.3, timeoutMs: 300,
+        percentage: 10, thresholds: DEFAULT_STAGE_THRESHOLDS, noData: {},
+    });
 
-    it("measures the error rate before the shift over one window", async () => {
-        ref = await startReference({ faults: { errorRate: 0.02 } });
+    it("measures the error rate and p95 before the shift over one window, and says the health check was a go", async () => {
+        ref = await startReference({ faults: { errorRate: 0.005 } });
         const { outs } = await b.create(base(ref.service.url));
-        expect(outs.errorRate).to.be.closeTo(0.02, 0.005);
+        expect(outs.errorRate).to.be.closeTo(0.005, 0.002);
+        expect(outs.p95Seconds).to.be.within(0.005, 0.011);
+        expect(outs.preShift).to.match(/^go \(\d+ checks\)$/);
+    });
+
+    it("refuses the shift when the service is not green right before it (2 % errors: above the 1 % promote limit)", async () => {
+        ref = await startReference({ faults: { errorRate: 0.02 } });
+        await b.create(base(ref.service.url)).then(() => expect.fail("shifted onto a failing service"),
+            (e: Error) => expect(e.message).to.match(/stage-1-10pct: the health check before the shift to 10 % is a no-go — traffic was NOT raised: errorRate/));
     });
 
     it("fails closed when it cannot measure, so the stage never shifts without a baseline", async () => {
