@@ -23,6 +23,7 @@ import { StageThresholds } from "../config/thresholds";
 import { readWindow } from "../lib/bake/history";
 import { judgeWindow, WindowJudgement } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
+import { survivePipeLoss, watchEngine } from "../lib/lifecycle/engine";
 import { progressLine } from "../lib/gate/progress";
 import { DecisionRecord, failureMessage, GateSpec, noDataPolicies, REAL_CLOCK, runGate, takeSample } from "../lib/gate/run";
 
@@ -105,11 +106,19 @@ async function judge(inputs: HealthGateState, id: string) {
     const deadline = started + spec.deadlineSeconds * 1000;
     console.log(`[gate ${spec.stage}] ${phase}: ${spec.percentage} % of traffic on ${spec.version}, a sample every ${spec.pollSeconds}s for ${spec.bakeSeconds}s ` +
         `(deadline ${new Date(deadline).toISOString()})${inputs.bakeMode === "window" ? `; the stage then bakes until ${new Date(Date.parse(shiftedAt) + inputs.bakeSeconds * 1000).toISOString()}` : ""}`);
+    // A killed `pulumi up` leaves this provider running in its own process group: it stops at the next sample, records
+    // what it saw as interrupted and exits, instead of judging (and recording a verdict) for nobody.
+    survivePipeLoss();
+    const engine = watchEngine();
     const { record, all } = await runGate(spec, REAL_CLOCK, (sample, bake) => {
         const now = Date.now();
         console.log(progressLine(spec.stage, phase, sample, bake, started + spec.bakeSeconds * 1000 - now, deadline - now));
-    });
+    }, () => engine.gone).finally(() => engine.stop());
     const artifact = writeRecord(inputs.artifactsDir, record, all);
+    if (record.verdict === "interrupted") {
+        setTimeout(() => process.exit(1), 200).unref();
+        throw new Error(`[gate ${spec.stage}] ${record.reason} (decision record: ${artifact})`);
+    }
     const window = inputs.bakeMode === "window";
     // A fresh judgement replaces what an earlier refresh found (no undefined anywhere: the engine refuses it).
     const { current: _stale, ...rest } = inputs;

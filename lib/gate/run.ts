@@ -68,7 +68,8 @@ export interface DecisionRecord {
     source: GateSpec["source"];
     startedAt: string;
     finishedAt: string;
-    verdict: "pass" | "fail";
+    /** interrupted: the engine went away mid-gate (a killed `pulumi up`); the record says only what was sampled. */
+    verdict: "pass" | "fail" | "interrupted";
     reason: string;
     requiredSamples: number;
     pollSeconds: number;
@@ -142,8 +143,14 @@ export async function takeSample(spec: GateSpec, previous: Counters | undefined,
     return { sample, counters, drift };
 }
 
-/** Runs the gate to a verdict. Never throws for a no-go: the record says why. */
-export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSample?: (s: Sample, b: BakeState) => void): Promise<{ record: DecisionRecord; all: Sample[] }> {
+/**
+ * Runs the gate to a verdict. Never throws for a no-go: the record says why.  `interrupt` is asked before each
+ * sample: once it names a reason (the engine is gone), the gate stops there with verdict `interrupted`, reverts
+ * nothing (a green stage is not undone because a terminal closed; the watchdog guards it) and claims nothing more
+ * than the samples it took.
+ */
+export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSample?: (s: Sample, b: BakeState) => void,
+    interrupt: () => string | undefined = () => undefined): Promise<{ record: DecisionRecord; all: Sample[] }> {
     const started = clock.now();
     const deadline = started + spec.deadlineSeconds * 1000;
     const required = requiredSamples(spec.bakeSeconds, spec.pollSeconds);
@@ -155,9 +162,12 @@ export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSampl
     const window = spec.compare ? await openWindow({ ...spec, compare: spec.compare }, clock.now()) : undefined;
     let last: Sample | undefined;
     let drift = DRIFT_START;
+    let interrupted: string | undefined;
     while (bake.status === "baking") {
         const wait = Math.min(spec.pollSeconds * 1000, Math.max(0, deadline - clock.now()));
         await clock.sleep(wait);
+        interrupted = interrupt();
+        if (interrupted) break;
         const taken = await takeSample(spec, counters, clock, window, drift);
         counters = taken.counters ?? counters;
         drift = taken.drift;
@@ -173,15 +183,17 @@ export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSampl
         source: spec.source,
         startedAt: new Date(started).toISOString(),
         finishedAt: new Date(clock.now()).toISOString(),
-        verdict: bake.status === "passed" ? "pass" : "fail",
-        reason: bake.reason ?? "",
+        verdict: interrupted ? "interrupted" : bake.status === "passed" ? "pass" : "fail",
+        reason: interrupted
+            ? `interrupted after ${all.length} sample(s) (${bake.consecutivePasses} of ${required} consecutive green): ${interrupted}; nothing reverted, the stage's traffic is as it was`
+            : bake.reason ?? "",
         requiredSamples: required,
         pollSeconds: spec.pollSeconds,
         bakeSeconds: spec.bakeSeconds,
         baselineErrorRate: spec.baselineErrorRate,
         samples: all.slice(-SAMPLES_KEPT).map(summary),
         sampleCount: all.length,
-        decisive: bake.decisive ?? last!,
+        decisive: bake.decisive ?? last ?? { at: new Date(clock.now()).toISOString(), verdict: "hold", checks: [] },
     };
     if (record.verdict === "fail" && spec.onFailure === "revert") {
         record.revert = await revertTraffic({

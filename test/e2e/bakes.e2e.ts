@@ -12,7 +12,7 @@
 import { expect } from "chai";
 import { execFile, spawn } from "child_process";
 import { promisify } from "util";
-import { mkdtempSync, writeFileSync } from "fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
@@ -152,6 +152,9 @@ describe("the real engine: window bake mode, the watchdog, and recovery from a k
 
     it("kill -9 of the whole pulumi up during an entry analysis: the documented recovery clears the lock, and the re-run resumes", async () => {
         await open(10, "killed", true);
+        const gates = path.join(env.workDir, "artifacts/gates");
+        const gateFiles = () => (existsSync(gates) ? readdirSync(gates) : []).filter((f) => f.startsWith("stage-1-10pct-"));
+        const earlier = new Set(gateFiles());
         const args = path.join(env.workDir, "child.json");
         writeFileSync(args, JSON.stringify({ workDir: env.workDir, binDir: env.binDir, envVars: env.envVars, stack: "killed" }));
         const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "../helpers/upInChild.ts"), args],
@@ -164,6 +167,13 @@ describe("the real engine: window bake mode, the watchdog, and recovery from a k
         await exited;
         console.log(`      (killed: ${out.split("\n").filter((l) => /\[gate|updating|creat/.test(l)).slice(-3).join(" / ").slice(0, 300)})`);
         expect(out).to.not.match(/\[child\] succeeded/);
+        // The gate's provider outlives the kill in its own process group: it notices the engine is gone, stops at the
+        // next sample and records what it saw as interrupted — never a verdict nobody received.
+        const records = () => gateFiles().filter((f) => !earlier.has(f))
+            .map((f) => JSON.parse(readFileSync(path.join(gates, f), "utf8")) as { verdict: string; reason: string; sampleCount: number });
+        const interrupted = await until("the orphaned gate records an interruption", async () => records().find((r) => r.verdict === "interrupted"), 60_000);
+        expect(interrupted.reason).to.match(/^interrupted after \d+ sample\(s\) .*: the engine(?:'s gRPC endpoint| process)/);
+        expect(records().map((r) => r.verdict), "no pass or fail recorded for the killed update").to.deep.equal(["interrupted"]);
         // The shift took and stays recorded; the gate's update was interrupted.
         expect(env.service.state.rolloutPercentage).to.equal(10);
         // Asynchronously: the reference service lives in this process and must keep answering while the CLI runs.
