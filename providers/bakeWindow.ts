@@ -13,6 +13,7 @@
  *   delete       → nothing to undo (the record stays under the artifacts folder)
  */
 import * as pulumi from "@pulumi/pulumi";
+import { failStep } from "../lib/runbook/steps";
 import { StageThresholds } from "../config/thresholds";
 import { readAdminStatus } from "../lib/adminApi";
 import { readWindow } from "../lib/bake/history";
@@ -99,7 +100,7 @@ async function judge(s: BakeWindowState, id: string): Promise<BakeWindowState> {
     const what = revertRecord ? describeRevert(revertRecord) : "Traffic left as it is (onFailure: fail).";
     const message = [`bake window of ${s.stage} (${s.percentage} %, ${s.version}) failed: ${j.reason}`, what, formatFindings(j), `window record: ${artifact}`].join("\n");
     const { adminToken: _t, ...properties } = outs;
-    throw { message, id, properties, reasons: [message] };
+    failStep(id, properties, message);
 }
 
 function writeRecord(dir: string, j: WindowJudgement): string {

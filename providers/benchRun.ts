@@ -10,6 +10,7 @@
  *   diff          → a new version, command or limit runs the bench again
  */
 import * as pulumi from "@pulumi/pulumi";
+import { failStep } from "../lib/runbook/steps";
 import { connect, NodeAddress } from "../lib/nodes/ssh";
 import { BenchGateRow, BenchLimits, BenchResult, formatBenchRows, judgeBench, metricsCsv, parseBenchOutput, signOffSummary } from "../lib/bench/gates";
 
@@ -119,7 +120,7 @@ async function bench(inputs: BenchState, olds: BenchState | undefined, id: strin
     if (verdict === "fail") {
         // Under the engine only `reasons` reach the operator (the message is dropped): the whole table goes there.
         const message = `bench run for ${inputs.version} missed its gates (results in ${inputs.resultsDir}):\n${formatBenchRows(rows)}`;
-        throw { message, id, properties: outs, reasons: [message] };
+        failStep(id, outs as unknown as Record<string, unknown>, message);
     }
     return outs;
 }

@@ -19,6 +19,7 @@
  * The provider enforces its own deadline (the engine does not time dynamic providers out).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { failStep } from "../lib/runbook/steps";
 import { StageThresholds } from "../config/thresholds";
 import { readWindow } from "../lib/bake/history";
 import { judgeWindow, WindowJudgement } from "../lib/bake/window";
@@ -133,7 +134,7 @@ async function judge(inputs: HealthGateState, id: string) {
         const { adminToken: _t, ...properties } = outs;
         // Under the engine only `reasons` reach the operator (the message is dropped): the whole table goes there.
         const message = failureMessage(record, artifact);
-        throw { message, id, properties, reasons: [message] };
+        failStep(id, properties, message);
     }
     return outs;
 }

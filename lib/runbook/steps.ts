@@ -78,10 +78,12 @@ export function stepFailureMessage(report: StepReport, headline: string): string
 /**
  * Fails a dynamic provider's create/update with the step's table, keeping the report as the resource's state
  * (created-but-failed, so the next `pulumi up` runs the step again).  Under the engine only `reasons` reach the
- * operator, so the whole message goes there.
+ * operator, so the whole message goes there.  Every provider's no-go goes through here (gates, windows, bench,
+ * runbook steps).  The properties go through JSON: the engine's protobuf Struct refuses a nested `undefined`
+ * ("Unexpected struct type"), which kills the provider's answer and leaves `pulumi up` waiting for ever; mocks accept it.
  */
 export function failStep(id: string, properties: Record<string, unknown>, message: string): never {
-    throw { message, id, properties, reasons: [message] };
+    throw { message, id, properties: JSON.parse(JSON.stringify(properties)), reasons: [message] };
 }
 
 /** Writes a step's report as JSON under `dir` (created when missing) and returns the file's path. */

@@ -47,6 +47,20 @@ describe("BenchRun provider with the bench workload against the reference servic
         expect(readFileSync(path.join(dir, "sign_off_summary.md"), "utf8")).to.match(/NO-GO/);
     });
 
+    it("a first run that misses a gate (no baseline yet) fails with properties the engine can carry (no nested undefined)", async () => {
+        ref = await startReference();
+        const dir = mkdtempSync(path.join(tmpdir(), "bench-"));
+        const failure = await p.create(inputs(dir, ref.service.url, { limits: { maxP95BaselineMultiple: 1.1, maxTailRatio: 20, minThroughputPerSecond: 1e9, extraGates: [] } }))
+            .then(() => undefined, (e: { message: string; properties: Record<string, unknown> }) => e);
+        expect(failure?.message).to.match(/throughput\s+.*FAIL/);
+        // What the engine does with them: a nested undefined (`accepted` with no baseline) is "Unexpected struct type",
+        // the provider's answer is lost and `pulumi up` waits for ever.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { Struct } = require("google-protobuf/google/protobuf/struct_pb") as { Struct: { fromJavaScript(v: unknown): unknown } };
+        expect(() => Struct.fromJavaScript(failure!.properties)).to.not.throw();
+        expect(failure!.properties).to.not.have.property("accepted");
+    });
+
     it("runs a relative command in the project folder it is given, wherever the engine runs", async () => {
         const project = mkdtempSync(path.join(tmpdir(), "project-"));
         writeFileSync(path.join(project, "bench.sh"), `#!/bin/sh\necho '{"p50_ms":1,"p95_ms":2,"p99_ms":3,"throughput_per_s":500,"error_rate":0}'\n`, { mode: 0o755 });
