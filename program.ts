@@ -18,6 +18,7 @@ import { bakeModeOf, GATE_METRICS } from "./config/schema";
 import { PROVIDER_MUTABILITY } from "./lib/k8s";
 import { CompareSpec } from "./lib/gate/compare";
 import { AlertSource } from "./lib/gate/measure";
+import { RecordSink } from "./lib/records/record";
 import { PROOF_WORKERS_JOB, SPECULATION_JOB, SPECULATION_PORT } from "./lib/monitoring/scrape";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO } from "./config/thresholds";
 import { effectiveThresholds, plannedStages, stageName } from "./lib/plan";
@@ -122,6 +123,12 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
     const maxGapSeconds = parseDuration(g.maxGap);
     const onFailure = featureFlag ? g.onFailure : "fail";
     const artifactsDir = path.resolve(g.artifactsDir);
+    // A gate's revert is recorded like a release: the deployment log and the Pushgateway (the dashboard's reverts).
+    const records: RecordSink = {
+        environment: config.environment, previousVersion: config.release.previousVersion,
+        operator: config.records.operator ?? process.env.USER ?? "unknown", logFile: path.resolve(config.records.artifactsDir, "deployments.log"),
+        timeoutMs: parseDuration(g.timeout) * 1000, ...(config.records.pushgatewayUrl ? { pushgatewayUrl: config.records.pushgatewayUrl } : {}),
+    };
     const revertOptions = {
         deadlineSeconds: parseDuration(g.revert.deadline),
         ...(g.revert.watchdogActionUrl ? { watchdogActionUrl: g.revert.watchdogActionUrl } : {}),
@@ -159,6 +166,7 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
                 checkRolloutPercentage: featureFlag,
                 revert: revertOptions,
                 artifactsDir,
+                records,
                 bakeMode,
                 ...(bakeMode === "window" ? {
                     entrySeconds: parseDuration(g.entryAnalysis), stepSeconds, maxGapSeconds,
@@ -172,7 +180,7 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
                     shiftedAt: (judged as HealthGate).shiftedAt, bakeSeconds: stage.bakeSeconds, stepSeconds, maxGapSeconds,
                     prometheusUrl: readings.prometheusUrl!, serviceUrl, adminToken, thresholds: stage.thresholds,
                     baselineErrorRate: baseline.errorRate, noData: readings.noData, timeoutMs: readings.timeoutMs, onFailure,
-                    checkRolloutPercentage: featureFlag, artifactsDir, revert: revertOptions,
+                    checkRolloutPercentage: featureFlag, artifactsDir, revert: revertOptions, records,
                 // Not parented to the stage: a stage's own objects may depend on the stage component (ingress mode's
                 // lower stages), and a child that waits for them would close a cycle.
                 }, { dependsOn: [judged] }),

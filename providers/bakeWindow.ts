@@ -21,6 +21,7 @@ import { formatFindings, judgeWindow, notYetElapsed, WindowJudgement } from "../
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { noDataPolicies } from "../lib/gate/run";
 import { describeRevert, revertTraffic, RevertOptions, RevertRecord } from "../lib/revert/revert";
+import { recordGateRevert, RecordSink } from "../lib/records/record";
 
 export const BAKE_WINDOW_TYPE = "BakeWindow";
 
@@ -51,6 +52,8 @@ export interface BakeWindowState {
     artifact?: string;
     /** The revert's record: every attempt, and whether traffic read back off. */
     revertRecord?: RevertRecord;
+    /** Where a revert is recorded (the stack's deployment records: log and Pushgateway). */
+    records?: RecordSink;
 }
 
 const JUDGED = ["stage", "percentage", "version", "shiftedAt", "bakeSeconds", "stepSeconds", "maxGapSeconds", "prometheusUrl", "serviceUrl",
@@ -98,7 +101,11 @@ async function judge(s: BakeWindowState, id: string): Promise<BakeWindowState> {
     }) : undefined;
     const outs: BakeWindowState = { ...s, verdict: "fail", judgement: j, artifact, ...(revertRecord ? { revertRecord } : {}) };
     const what = revertRecord ? describeRevert(revertRecord) : "Traffic left as it is (onFailure: fail).";
-    const message = [`bake window of ${s.stage} (${s.percentage} %, ${s.version}) failed: ${j.reason}`, what, formatFindings(j), `window record: ${artifact}`].join("\n");
+    const recorded = revertRecord && s.records ? await recordGateRevert(s.records, {
+        stage: s.stage, percentage: s.percentage, version: s.version, reason: j.reason, confirmed: revertRecord.confirmed, startedAt: j.shiftedAt,
+    }) : undefined;
+    const message = [`bake window of ${s.stage} (${s.percentage} %, ${s.version}) failed: ${j.reason}`, what, formatFindings(j), `window record: ${artifact}`,
+        ...(recorded ? [recorded] : [])].join("\n");
     const { adminToken: _t, ...properties } = outs;
     failStep(id, properties, message);
 }

@@ -25,6 +25,7 @@ import { readWindow } from "../lib/bake/history";
 import { judgeWindow, WindowJudgement } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { survivePipeLoss, watchEngine } from "../lib/lifecycle/engine";
+import { recordGateRevert, RecordSink } from "../lib/records/record";
 import { progressLine } from "../lib/gate/progress";
 import { DecisionRecord, failureMessage, GateSpec, noDataPolicies, REAL_CLOCK, runGate, takeSample } from "../lib/gate/run";
 
@@ -37,6 +38,8 @@ export interface HealthGateArgs extends Inputs<Omit<GateSpec, "noData" | "thresh
     noData: pulumi.Input<Partial<Record<MetricCheck, NoDataPolicy>>>;
     /** Absolute folder for the decision records (deployment-artifacts/gates). */
     artifactsDir: pulumi.Input<string>;
+    /** Where a revert is recorded: the stack's deployment log and Pushgateway (records.*). */
+    records?: pulumi.Input<RecordSink>;
     /** watch: the live loop covers the bake; window: the live loop is the entry analysis only (default watch). */
     bakeMode?: pulumi.Input<"watch" | "window">;
     /** Window mode: how long the live entry analysis runs. */
@@ -59,6 +62,8 @@ interface WindowInputs {
 
 export interface HealthGateState extends GateSpec, WindowInputs {
     artifactsDir: string;
+    /** Where a revert is recorded (the stack's deployment records: log and Pushgateway). */
+    records?: RecordSink;
     verdict: "pass" | "fail";
     decision: DecisionRecord;
     artifact: string;
@@ -86,7 +91,7 @@ function writeRecord(dir: string, record: DecisionRecord, all: unknown[]): strin
 
 function specOf(s: HealthGateState): GateSpec {
     const {
-        artifactsDir: _a, verdict: _v, decision: _d, artifact: _f, current: _c, phase: _p, bakeEndsAt: _b,
+        artifactsDir: _a, records: _r, verdict: _v, decision: _d, artifact: _f, current: _c, phase: _p, bakeEndsAt: _b,
         bakeMode: _m, entrySeconds: _e, shiftedAt: _s, stepSeconds: _st, maxGapSeconds: _g, ...spec
     } = s;
     return spec;
@@ -132,8 +137,13 @@ async function judge(inputs: HealthGateState, id: string) {
         // Created-but-failed: the engine keeps these properties (the decision record) and fails the update.
         // The token is left out of them: only outputs that echo a secret input are re-marked secret.
         const { adminToken: _t, ...properties } = outs;
+        // A revert is a release event: recorded in the deployment log and on the Pushgateway (the dashboard's reverts).
+        const recorded = record.revert && inputs.records ? await recordGateRevert(inputs.records, {
+            stage: spec.stage, percentage: spec.percentage, version: spec.version, reason: record.reason, confirmed: record.revert.confirmed, startedAt: record.startedAt,
+        }) : undefined;
         // Under the engine only `reasons` reach the operator (the message is dropped): the whole table goes there.
-        const message = failureMessage(record, artifact);
+        const message = failureMessage(record, artifact) + (recorded ? `
+${recorded}` : "");
         failStep(id, properties, message);
     }
     return outs;

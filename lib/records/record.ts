@@ -6,7 +6,8 @@
  */
 import { RECORD_JOB, RECORD_SERIES } from "./series";
 
-export type RecordOutcome = "released" | "rollback-full" | "rollback-emergency";
+/** gate-revert: a gate (live or window) said no-go and took the stage's traffic away (its revert's outcome decides the percentage). */
+export type RecordOutcome = "released" | "rollback-full" | "rollback-emergency" | "gate-revert";
 
 export interface DeploymentRecord {
     date: string;
@@ -54,8 +55,41 @@ export async function pushRecord(pushgatewayUrl: string, record: DeploymentRecor
         .set({ ...base, outcome: record.outcome, previous_version: record.previousVersion, operator: record.operator, ...verdictLabels }, 1);
     if (record.outcome !== "released") {
         g(RECORD_SERIES.revertTimestamp, "Unix time of the last revert", ["environment", "version", "mode"])
-            .set({ ...base, mode: record.outcome.replace("rollback-", "") }, at);
+            .set({ ...base, mode: record.outcome === "gate-revert" ? "gate" : record.outcome.replace("rollback-", "") }, at);
     }
     const gateway = new prom.Pushgateway(pushgatewayUrl, { timeout: timeoutMs }, registry);
     await gateway.pushAdd({ jobName: RECORD_JOB, groupings: base });
+}
+
+/** Where a gate writes the record of its revert (the stack's `records` settings), passed to the gate providers. */
+export interface RecordSink {
+    environment: string;
+    previousVersion: string;
+    operator: string;
+    logFile: string;
+    pushgatewayUrl?: string;
+    timeoutMs: number;
+}
+
+/**
+ * The record of a gate's revert: which stage said no-go, and the percentage traffic reads back at (0 when the revert
+ * was confirmed; the stage's own when it was not — a record never claims more than happened).  Appended and pushed;
+ * returns one line for the gate's failure message (a failed push is said there, never thrown over the no-go).
+ */
+export async function recordGateRevert(sink: RecordSink, gate: { stage: string; percentage: number; version: string; reason: string;
+    confirmed: boolean; startedAt: string }, now: Date = new Date()): Promise<string> {
+    const record: DeploymentRecord = {
+        date: now.toISOString(), environment: sink.environment, version: gate.version, previousVersion: sink.previousVersion,
+        outcome: "gate-revert", stagesReached: [], rolloutPercentage: gate.confirmed ? 0 : gate.percentage,
+        verdicts: { [gate.stage]: `fail: ${gate.reason}`.slice(0, 200), revert: gate.confirmed ? "confirmed" : "unconfirmed" },
+        durationSeconds: Math.max(0, (now.getTime() - Date.parse(gate.startedAt)) / 1000), operator: sink.operator,
+    };
+    appendRecord(sink.logFile, record);
+    if (!sink.pushgatewayUrl) return `Deployment record: gate-revert appended to ${sink.logFile}.`;
+    try {
+        await pushRecord(sink.pushgatewayUrl, record, sink.timeoutMs);
+        return `Deployment record: gate-revert appended to ${sink.logFile} and pushed to ${sink.pushgatewayUrl}.`;
+    } catch (e) {
+        return `Deployment record: gate-revert appended to ${sink.logFile}; the push to ${sink.pushgatewayUrl} FAILED: ${(e as Error).message}.`;
+    }
 }

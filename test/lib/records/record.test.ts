@@ -10,6 +10,8 @@ import { canaryDashboard } from "../../../lib/monitoring/dashboards";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../../config/thresholds";
 import { RELEASES_EXPR, REVERTS_EXPR, RECORD_SERIES } from "../../../lib/records/series";
 import { deploymentRecordProvider } from "../../../providers/deploymentRecord";
+import { healthGateProvider } from "../../../providers/healthGate";
+import { ADMIN_TOKEN, startReference } from "../../helpers/reference";
 import { freePort } from "../../../reference/ports";
 import { deserialised } from "../../helpers/deserialise";
 import { startPrometheus } from "../../helpers/prometheus";
@@ -85,5 +87,27 @@ describe("deployment records: log, Pushgateway, Prometheus, dashboard", function
         // The next up pushes again (the record did not reach the gateway).
         const olds = { ...inputs(dir, { pushgatewayUrl: dead }), pushed: false };
         expect((await provider.diff("deployment-record", olds, { ...olds })).changes).to.equal(true);
+    });
+
+    it("a gate's revert is a record too: the no-go stage, traffic read back at 0 %, the revert series with mode gate", async () => {
+        const ref = await startReference({ rolloutPercentage: 25, faults: { rollbackRate: 0.3 } });
+        const dir = mkdtempSync(path.join(tmpdir(), "records-"));
+        const gate = await deserialised(healthGateProvider);
+        try {
+            const failed = await gate.create({
+                stage: "stage-2-25pct", percentage: 25, version: "v1.2.9", serviceUrl: ref.service.url, source: "metrics-endpoint",
+                adminToken: ADMIN_TOKEN, thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002, bakeSeconds: 0.3, pollSeconds: 0.1,
+                deadlineSeconds: 2, timeoutMs: 500, onFailure: "revert", noData: {}, checkRolloutPercentage: true, artifactsDir: dir,
+                records: { environment: "local", previousVersion: "v1.2.3", operator: "sre-on-call", logFile: path.join(dir, "deployments.log"), pushgatewayUrl: gateway.url, timeoutMs: 2000 },
+            }).then(() => undefined, (e: { message: string }) => e);
+            expect(failed?.message).to.match(/no-go: rollbackRate/);
+            expect(failed?.message).to.include(`Deployment record: gate-revert appended to ${path.join(dir, "deployments.log")} and pushed to ${gateway.url}.`);
+        } finally { await ref.close(); }
+        const [line] = readFileSync(path.join(dir, "deployments.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        expect(line).to.include({ outcome: "gate-revert", version: "v1.2.9", rolloutPercentage: 0, operator: "sre-on-call" });
+        expect(line.verdicts).to.include({ revert: "confirmed" });
+        expect(line.verdicts["stage-2-25pct"]).to.match(/^fail: no-go: rollbackRate/);
+        const exposed = await (await fetch(`${gateway.url}/metrics`)).text();
+        expect(exposed).to.match(new RegExp(`${RECORD_SERIES.revertTimestamp}\\{environment="local",instance="",job="agenc_deployments",mode="gate",version="v1.2.9"\\}`));
     });
 });
