@@ -142,7 +142,7 @@ describe("the program under mocks", () => {
             expect(gates[0].inputs.alerts).to.deep.equal({ alertmanagerUrl: "http://kube-prometheus-stack-alertmanager.monitoring.svc.cluster.local:9093" });
             expect(gates[0].inputs.cusum).to.deep.equal({ k: 0.5, h: 5, latencySigma: 0.1 });
             // A gate's revert goes to the deployment log (and the Pushgateway when set), like a release.
-            expect(gates[0].inputs.records).to.include({ environment: "production", previousVersion: config["speculation:release"].previousVersion });
+            expect(gates[0].inputs.records).to.include({ environment: "production", previousVersion: (config["speculation:release"] as { previousVersion: string }).previousVersion });
             expect(gates[0].inputs.records.logFile).to.match(/deployment-artifacts\/releases\/deployments\.log$/);
             const baselines = engine.ofType("pulumi-nodejs:dynamic/agenc:ErrorBaseline");
             expect(baselines.map((b) => b.name)).to.deep.equal(["stage-1-10pct-baseline", "stage-2-25pct-baseline"]);
