@@ -391,7 +391,7 @@ function preflight(loaded: LoadedConfig, serviceUrl: string,
 }
 
 /**
- * Seed 000's smoke tests and the synthetic speculation against the stable service (providers/smokeTest.ts), once it
+ * Seed 000's smoke tests and the synthetic speculation against the stable service (providers/releaseSmoke.ts), once it
  * is ready and before stage 1 shifts traffic (`speculation:smoke.enabled`, on by default).
  */
 function smokeTests(loaded: LoadedConfig, serviceUrl: string, adminToken: pulumi.Input<string>, serviceReady: pulumi.Resource[],
@@ -606,9 +606,13 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
                 prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
                 scrapeInterval: config.monitoring.scrapeInterval,
             } : undefined,
-            smoke: mode === "blue-green" ? {
-                url: greenUrl(loaded), timeoutMs: parseDuration(config.canary.gate.timeout) * 1000,
+            // The new track's smoke tests before it gets traffic (the suite the stable service passed), retried while its
+            // pods come up: green's own Service, or the canary's (the gate's canary address).
+            smoke: mode === "blue-green" || mode === "ingress-weight" ? {
+                url: mode === "blue-green" ? greenUrl(loaded) : (config.canary.gate.canaryUrl ?? inCluster(CANARY_NAME, loaded.namespace)),
+                timeoutMs: parseDuration(config.canary.gate.timeout) * 1000,
                 deadlineSeconds: parseDuration(config.canary.gate.deadlineSlack), pollSeconds: Math.min(10, parseDuration(config.canary.gate.pollInterval)),
+                artifactsDir: path.resolve(config.records.artifactsDir),
             } : undefined,
             primarySwitch: mode === "blue-green" && stage.percentage === 100 ? kube?.speculation.service : undefined,
             gate,

@@ -6,7 +6,7 @@ import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 import { ingressPaths, PublicRoute } from "../lib/ingress/routes";
 import { PlannedStage } from "../lib/plan";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
-import { SmokeTest } from "../providers/smokeTest";
+import { ReleaseSmokeTest } from "../providers/releaseSmoke";
 import { TrafficShift, TrafficShiftInputs } from "../providers/trafficShift";
 
 /**
@@ -71,8 +71,11 @@ export interface CanaryStageArgs {
         paths: PublicRoute[] };
     /** Ingress-weight and blue-green modes: the new version's workload. */
     track?: NewTrack;
-    /** Blue-green mode: where green's own Service answers for the smoke tests, and how long they may retry. */
-    smoke?: { url: string; timeoutMs: number; deadlineSeconds: number; pollSeconds: number };
+    /**
+     * Ingress-weight and blue-green modes: seed 000's smoke tests against the new track's own Service before it gets
+     * any traffic (lib/smoke, the suite the stable service passed): where it answers, and how long it may retry.
+     */
+    smoke?: { url: string; proofWorkerUrl?: string; timeoutMs: number; deadlineSeconds: number; pollSeconds: number; artifactsDir: string };
     /** Blue-green mode, the 100 % stage: the primary Service whose selector switch to green is this stage's shift. */
     primarySwitch?: pulumi.Resource;
     /** The health gate seam (providers/healthGate.ts); without it the shift itself counts as the promotion. */
@@ -110,8 +113,8 @@ export class CanaryStage extends pulumi.ComponentResource {
     readonly percentage: number;
     /** What ran before the shift (the baseline), and what must have passed before the shift (blue-green switch). */
     readonly beforeShift: pulumi.Resource[];
-    /** Blue-green: the smoke tests against green (top stage only). */
-    readonly smokeTest?: SmokeTest;
+    /** The smoke tests against the new track (canary or green; top stage only), set while the track is created. */
+    smokeTest?: ReleaseSmokeTest;
 
     constructor(name: string, args: CanaryStageArgs, opts?: pulumi.ComponentResourceOptions) {
         super(CanaryStage.type, name, {
@@ -252,6 +255,9 @@ export class CanaryStage extends pulumi.ComponentResource {
         if (!this.isTop(args) || !args.track) return this;
         const withAliases = this.owned(args, after);
         const { deployment, service } = this.newTrack(args, CANARY_NAME, "canary", withAliases);
+        // The canary's first weight waits for its smoke tests against its own Service.
+        const smoke = this.trackSmoke(args, "canary", withAliases, [deployment, service]);
+        this.smokeTest = smoke;
         const awaitPolicy = ingressAwait(ing.await);
         return new k8s.networking.v1.Ingress("canary-ingress", {
             metadata: {
@@ -268,19 +274,32 @@ export class CanaryStage extends pulumi.ComponentResource {
                 // The primary Ingress's paths, built by the same function: the pair matches, and /admin is in neither.
                 rules: [{ host: ing.host, http: { paths: ingressPaths(ing.paths, CANARY_NAME, SPECULATION_PORT) } }],
             },
-        }, { ...withAliases("canary-ingress", [deployment, service]), ...awaitPolicy.opts });
+        }, { ...withAliases("canary-ingress", [deployment, service, ...(smoke ? [smoke] : [])]), ...awaitPolicy.opts });
     }
 
     /** Green and its smoke tests (top stage only); green is created as soon as the service is, not after a gate. */
-    private greenWorkload(args: CanaryStageArgs): SmokeTest | undefined {
+    private greenWorkload(args: CanaryStageArgs): ReleaseSmokeTest | undefined {
         if (!this.isTop(args)) return undefined;
         if (!args.smoke) throw new Error("CanaryStage: blue-green mode needs args.smoke");
         const withAliases = this.owned(args, args.dependsOn ?? []);
         const { deployment, service } = this.newTrack(args, GREEN_NAME, "green", withAliases);
-        return new SmokeTest("green-smoke", {
-            stage: args.stage.name, url: args.smoke.url, version: args.track!.version, timeoutMs: args.smoke.timeoutMs,
-            deadlineSeconds: args.smoke.deadlineSeconds, pollSeconds: args.smoke.pollSeconds,
-        }, withAliases("green-smoke", [deployment, service]));
+        return this.trackSmoke(args, "green", withAliases, [deployment, service]);
+    }
+
+    /**
+     * Seed 000's smoke tests and the synthetic speculation against a new track's own Service (lib/smoke: the suite the
+     * stable service passed before stage 1), at the release version, retried while the track's pods come up.
+     */
+    private trackSmoke(args: CanaryStageArgs, track: "canary" | "green",
+        withAliases: (logical: string, extra?: pulumi.Input<pulumi.Resource>[]) => pulumi.CustomResourceOptions,
+        after: pulumi.Resource[]): ReleaseSmokeTest | undefined {
+        const smoke = args.smoke;
+        if (!smoke) return undefined;
+        return new ReleaseSmokeTest(`${track}-smoke`, {
+            track, version: args.track!.version, serviceUrl: smoke.url, adminToken: args.adminToken, timeoutMs: smoke.timeoutMs,
+            artifactsDir: smoke.artifactsDir, expectVersion: true, retry: { deadlineSeconds: smoke.deadlineSeconds, pollSeconds: smoke.pollSeconds },
+            ...(smoke.proofWorkerUrl ? { proofWorkerUrl: smoke.proofWorkerUrl } : {}),
+        }, withAliases(`${track}-smoke`, after));
     }
 }
 

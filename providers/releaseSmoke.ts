@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
-import { runSmokeTests } from "../lib/smoke/suite";
+import { runSmokeTests, runSmokeUntilGreen, SmokeRetry } from "../lib/smoke/suite";
 
 export const RELEASE_SMOKE_TEST_TYPE = "ReleaseSmokeTest";
 
@@ -27,6 +27,10 @@ export interface ReleaseSmokeTestArgs {
     /** Anything else that should run the suite again when it changes (e.g. the config checksum of the pods). */
     trigger?: pulumi.Input<string>;
     artifactsDir: pulumi.Input<string>;
+    /** A track created in the same update (canary, green): test 1 wants this version too. */
+    expectVersion?: pulumi.Input<boolean>;
+    /** Run again until green or this deadline (a track whose pods just started); once when absent. */
+    retry?: pulumi.Input<SmokeRetry>;
 }
 
 interface SmokeState {
@@ -39,22 +43,27 @@ interface SmokeState {
     synthetic?: boolean;
     trigger?: string;
     artifactsDir: string;
+    expectVersion?: boolean;
+    retry?: SmokeRetry;
     verdict?: "pass" | "fail";
+    attempts?: number;
     report?: StepReport;
     artifact?: string;
 }
 
 async function runStep(inputs: SmokeState, id: string): Promise<SmokeState> {
     const step = `smoke-${inputs.track}`;
-    const report = await runSmokeTests({
+    const target = {
         step, serviceUrl: inputs.serviceUrl, proofWorkerUrl: inputs.proofWorkerUrl || undefined, adminToken: inputs.adminToken,
-        timeoutMs: inputs.timeoutMs, synthetic: inputs.synthetic !== false,
-    });
+        timeoutMs: inputs.timeoutMs, synthetic: inputs.synthetic !== false, ...(inputs.expectVersion ? { version: inputs.version } : {}),
+    };
+    const { report, attempts } = inputs.retry ? await runSmokeUntilGreen(target, inputs.retry) : { report: await runSmokeTests(target), attempts: 1 };
     const artifact = writeStepReport(inputs.artifactsDir, step, report);
-    const outs: SmokeState = { ...inputs, verdict: report.verdict, report, artifact };
+    const outs: SmokeState = { ...inputs, verdict: report.verdict, report, artifact, attempts };
     if (report.verdict === "fail") {
         const { adminToken: _t, ...properties } = outs;
-        failStep(id, properties, `${stepFailureMessage(report, `smoke tests of the ${inputs.track} track (${inputs.version}) failed`)}\nreport: ${artifact}`);
+        const headline = `smoke tests of the ${inputs.track} track (${inputs.serviceUrl}, ${inputs.version}) failed after ${attempts} attempt(s); no traffic moved to it`;
+        failStep(id, properties, `${stepFailureMessage(report, headline)}\nreport: ${artifact}`);
     }
     return outs;
 }
@@ -66,7 +75,7 @@ export const releaseSmokeTestProvider: pulumi.dynamic.ResourceProvider = {
         return { inputs: news, failures };
     },
     async diff(_id: string, olds: SmokeState, news: SmokeState) {
-        const keys = ["track", "version", "serviceUrl", "proofWorkerUrl", "timeoutMs", "synthetic", "trigger", "adminToken"] as const;
+        const keys = ["track", "version", "serviceUrl", "proofWorkerUrl", "timeoutMs", "synthetic", "trigger", "adminToken", "expectVersion"] as const;
         const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
         return { changes: changed.length > 0 || olds.verdict !== "pass" };
     },
@@ -91,7 +100,7 @@ export class ReleaseSmokeTest extends pulumi.dynamic.Resource {
     declare readonly report: pulumi.Output<StepReport>;
 
     constructor(name: string, args: ReleaseSmokeTestArgs, opts?: pulumi.CustomResourceOptions) {
-        super(releaseSmokeTestProvider, name, { ...args, verdict: undefined, report: undefined, artifact: undefined },
+        super(releaseSmokeTestProvider, name, { ...args, verdict: undefined, report: undefined, artifact: undefined, attempts: undefined },
             { ...opts, additionalSecretOutputs: ["adminToken"] }, "agenc", RELEASE_SMOKE_TEST_TYPE);
     }
 }

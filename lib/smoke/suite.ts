@@ -24,6 +24,8 @@ export interface SmokeTarget {
     synthetic?: boolean;
     /** Name in the progress lines and the report (`smoke`, `smoke-canary`). */
     step?: string;
+    /** The release the track must run: test 1 then also wants `.version` to be it (a canary or green track). */
+    version?: string;
 }
 
 async function getJson(url: string, timeoutMs: number, token?: string): Promise<{ status: number; body: any }> {
@@ -40,8 +42,12 @@ export function smokeChecks(t: SmokeTarget): Check[] {
     const s = t.serviceUrl;
     const checks: Check[] = [
         {
-            name: "1-health", target: `GET ${s}/health`, expected: ".status == \"healthy\"",
-            run: async () => { const r = await getJson(`${s}/health`, t.timeoutMs); return { ok: r.status === 200 && r.body?.status === "healthy", observed: `HTTP ${r.status} ${brief(r.body)}` }; },
+            name: "1-health", target: `GET ${s}/health`, expected: `.status == "healthy"${t.version ? ` and .version == "${t.version}"` : ""}`,
+            run: async () => {
+                const r = await getJson(`${s}/health`, t.timeoutMs);
+                const ok = r.status === 200 && r.body?.status === "healthy" && (!t.version || r.body?.version === t.version);
+                return { ok, observed: `HTTP ${r.status} ${brief(r.body)}` };
+            },
         },
         {
             name: "2-metrics", target: `GET ${s}/metrics`, expected: `> ${GO_NO_GO.smokeMinSpeculationMetrics} lines ^speculation_`,
@@ -86,4 +92,26 @@ export function smokeChecks(t: SmokeTarget): Check[] {
 /** Runs the suite against one track and returns its report (never throws; a failed check is a row). */
 export function runSmokeTests(t: SmokeTarget, log?: (line: string) => void): Promise<StepReport> {
     return runChecks(t.step ?? "smoke", smokeChecks(t), log);
+}
+
+/** How long a track that was just created may take to pass (its pods becoming ready, its Service's endpoints). */
+export interface SmokeRetry {
+    deadlineSeconds: number;
+    pollSeconds: number;
+}
+
+/**
+ * Runs the suite until it passes or the deadline comes, one progress line per attempt: a new track's pods may need a
+ * moment after their Deployment reports ready.  The last report says what failed; `attempts` how often it ran.
+ */
+export async function runSmokeUntilGreen(t: SmokeTarget, retry: SmokeRetry, log: (line: string) => void = (l) => console.log(l),
+    sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))): Promise<{ report: StepReport; attempts: number }> {
+    const deadline = Date.now() + retry.deadlineSeconds * 1000;
+    for (let attempts = 1; ; attempts++) {
+        const report = await runSmokeTests(t, () => undefined);
+        const failed = report.checks.filter((c) => c.verdict === "fail").map((c) => `${c.name}: ${c.observed}`);
+        log(`[${t.step ?? "smoke"}] ${t.serviceUrl} attempt ${attempts}: ${failed.length === 0 ? "all green" : `not green (${failed.join("; ")})`}`);
+        if (report.verdict === "pass" || Date.now() + retry.pollSeconds * 1000 > deadline) return { report, attempts };
+        await sleep(retry.pollSeconds * 1000);
+    }
 }

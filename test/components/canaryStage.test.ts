@@ -17,7 +17,7 @@ const INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
 const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
 const MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor";
 const GATE = "pulumi-nodejs:dynamic/agenc:HealthGate";
-const SMOKE = "pulumi-nodejs:dynamic/agenc:SmokeTest";
+const SMOKE = "pulumi-nodejs:dynamic/agenc:ReleaseSmokeTest";
 const PREVIOUS_DIGEST = `sha256:${"ab".repeat(32)}`;
 
 async function render(engine: MockEngine, config: Record<string, unknown>) {
@@ -50,6 +50,15 @@ describe("ingress-weight mode", () => {
         expect(canary.spec.rules[0].http.paths[0].backend.service).to.deep.equal({ name: "agenc-speculation-canary", port: { number: 9090 } });
         expect(primary.metadata.annotations ?? {}).to.not.have.any.keys("nginx.ingress.kubernetes.io/canary", "nginx.ingress.kubernetes.io/canary-weight");
         expect(canary.metadata.annotations).to.include({ "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "10" });
+    });
+
+    it("the canary's first weight waits for seed 000's smoke tests against the canary's own Service, at the release", async () => {
+        await render(engine, mode("staging", "ingress-weight", 10));
+        const smoke = engine.one(SMOKE, "canary-smoke");
+        expect(smoke.inputs).to.include({ track: "canary", serviceUrl: "http://agenc-speculation-canary.agenc-staging.svc.cluster.local:9090", version: "v1.2.3", expectVersion: true });
+        expect(smoke.inputs.retry).to.deep.equal({ deadlineSeconds: 600, pollSeconds: 10 });
+        expect(smoke.dependencies).to.include(engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary").urn);
+        expect(engine.byK8sName(INGRESS, "agenc-speculation-canary").dependencies, "no weight before the smoke tests passed").to.include(smoke.urn);
     });
 
     it("routes only the public paths: the pair lists the same paths, none reaches /admin or /metrics, whatever the config lists", async () => {
@@ -148,8 +157,8 @@ describe("blue-green mode", () => {
         expect(image(engine, "agenc-speculation-green"), "green").to.equal("ghcr.io/agenc/speculation:v1.2.3");
         expect(engine.byK8sName(SERVICE, "agenc-speculation-green").inputs.spec.selector).to.deep.equal({ app: "agenc-speculation-green" });
         expect(service().inputs.spec.selector).to.deep.equal({ app: "agenc-speculation" });
-        const [smoke] = engine.ofType(SMOKE);
-        expect(smoke.inputs).to.include({ url: "http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090", version: "v1.2.3" });
+        const smoke = engine.one(SMOKE, "green-smoke");
+        expect(smoke.inputs).to.include({ track: "green", serviceUrl: "http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090", version: "v1.2.3", expectVersion: true });
         // Hold: blue keeps serving, so the lower stages judge blue at the previous version.
         expect(engine.ofType(GATE).map((g) => [g.inputs.serviceUrl, g.inputs.version, g.inputs.compare])).to.deep.equal([
             ["http://agenc-speculation.agenc-staging.svc.cluster.local:9090", "v1.2.2", undefined],

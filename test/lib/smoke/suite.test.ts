@@ -82,7 +82,7 @@ describe("smoke tests against the reference workloads", function () {
             expect.fail("a track with a disconnected chain passed");
         } catch (e) {
             const err = e as { reasons: string[]; properties: Record<string, unknown> };
-            expect(err.reasons[0]).to.match(/^smoke tests of the canary track \(v1\.2\.5\) failed: 2 check\(s\) failed \(1-health, 6-chain\)/);
+            expect(err.reasons[0]).to.match(/^smoke tests of the canary track \(http:\/\/127\.0\.0\.1:\d+, v1\.2\.5\) failed after 1 attempt\(s\); no traffic moved to it: 2 check\(s\) failed \(1-health, 6-chain\)/);
             expect(err.reasons[0]).to.match(/6-chain\s+GET http:\S+\/admin\/chain-status \(bearer\)\s+HTTP 200 \{"connected":false\}\s+\.connected == true\s+FAIL/);
             expect(JSON.stringify(err.properties)).to.not.contain(ADMIN_TOKEN);
         } finally { ref.service.setFaults({ unhealthy: [] }); }
