@@ -1,0 +1,79 @@
+/**
+ * The emergency rollback (seed 000: scale both workloads to 0 and wait for termination, then redeploy the last known
+ * good with speculation disabled) on a real control plane.  The program registers both Deployments delete-first
+ * (deleteBeforeReplace, every change a replacement); the pulumi-kubernetes provider deletes with foreground
+ * propagation (its default, pulumi/pulumi-kubernetes#2379: the delete returns once the dependents are gone) and then
+ * creates.  Here the same order runs against the API server and its garbage collector: no pod of the release is left
+ * when the first new pod is created, and the new pods run the last known good with speculation off.
+ */
+import { expect } from "chai";
+import { loadStackConfig } from "../../config";
+import { defineStack } from "../../program";
+import { ControlPlane, controlPlane } from "../helpers/controlPlane";
+import { Cluster, inNamespace, K8sObject, objectsOf, podsSelected, settled } from "../helpers/kube";
+import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+
+const WORKLOADS = ["agenc-speculation", "proof-workers"];
+
+async function registrations(config: Record<string, unknown>) {
+    const engine = new MockEngine();
+    engine.install(config);
+    await settle(defineStack(loadStackConfig()) as unknown as Record<string, unknown>);
+    return engine;
+}
+
+describe("the emergency rollback on a real control plane (issue 14)", function () {
+    this.timeout(5 * 60_000);
+    let cp: ControlPlane;
+    before(async function () {
+        this.timeout(45 * 60_000); // the first suite to ask may build the control plane's binaries
+        cp = await controlPlane();
+    });
+
+    it("both workloads go to zero and terminate before the last known good comes up, with speculation disabled", async () => {
+        const namespace = "rollback-emergency";
+        const release = withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 10), "speculation:monitoring", "mode", "standalone");
+        const emergency = withEdit(withEdit(release, "speculation:rollback", undefined, { mode: "emergency", lastKnownGood: "v1.2.1" }),
+            "speculation:rolloutPercentage", undefined, 0);
+        const cluster = new Cluster(cp);
+        await cluster.update(inNamespace(objectsOf(await registrations(release)), "agenc-staging", namespace));
+        const before = await settled(cp, namespace);
+        const releaseVersion = (stackConfig("staging")["speculation:release"] as { version: string }).version;
+        for (const name of WORKLOADS) {
+            const d = before.deployments.find((x) => x.metadata.name === name);
+            expect(podsSelected(before, d.spec.selector).length, `${name} pods before`).to.be.greaterThan(0);
+        }
+
+        const engine = await registrations(emergency);
+        const next = inNamespace(objectsOf(engine), "agenc-staging", namespace);
+        // The program's part: both Deployments replaced delete-first, and nothing asks for a background delete.
+        const deployments = engine.resources.filter((r) => r.type === "kubernetes:apps/v1:Deployment" && WORKLOADS.includes(r.inputs.metadata.name));
+        expect(deployments.map((d) => [d.inputs.metadata.name, d.options?.deleteBeforeReplace, d.options?.replaceOnChanges]))
+            .to.have.deep.members(WORKLOADS.map((n) => [n, true, ["*"]]));
+        for (const d of next.filter((o) => o.kind === "Deployment")) {
+            expect(d.metadata.annotations?.["pulumi.com/deletionPropagationPolicy"], "a background delete would not wait for the pods").to.equal(undefined);
+        }
+
+        // The engine's order for a delete-first replacement, with the provider's foreground propagation.
+        const old = cluster.ofKind("Deployment").filter((o) => WORKLOADS.includes(o.metadata.name));
+        await cp.kubectl(["delete", "--cascade=foreground", "--wait=true", "--timeout=120s", "-n", namespace, ...old.map((o) => `deployment/${o.metadata.name}`)]);
+        const pods = JSON.parse(await cp.kubectl(["get", "pods", "-n", namespace, "-o", "json"])) as { items: { metadata: { labels: Record<string, string> } }[] };
+        const left = pods.items.filter((p) => WORKLOADS.includes(p.metadata.labels.app));
+        expect(left, "pods of the release still there when the replacement is created").to.deep.equal([]);
+
+        await cluster.update(next);
+        const after = await settled(cp, namespace);
+        for (const name of WORKLOADS) {
+            const d = after.deployments.find((x) => x.metadata.name === name);
+            const own = podsSelected(after, d.spec.selector);
+            expect(own.length, `${name} pods after`).to.equal(d.spec.replicas);
+            for (const p of own) {
+                const c = p.spec.containers[0];
+                expect(c.image, `${name} image`).to.contain(":v1.2.1").and.not.contain(`:${releaseVersion}`);
+                if (name === "agenc-speculation") expect(c.env.find((e: { name: string }) => e.name === "SPECULATION_ENABLED")?.value).to.equal("false");
+            }
+        }
+        const toml = (next.find((o) => o.kind === "ConfigMap" && /speculation\.toml/.test(JSON.stringify(o.data ?? {}))) as K8sObject).data["speculation.toml"] as string;
+        expect(toml, "the config the last known good starts with").to.match(/enabled\s*=\s*false/);
+    });
+});
