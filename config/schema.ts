@@ -7,8 +7,8 @@
  */
 import { z } from "zod";
 import { formatDuration, isDuration, parseDuration } from "./duration";
-import { PINNED_HOST_KEY } from "../lib/nodes/address";
-import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_PATTERN, PUBLIC_PATH_TYPES } from "../lib/ingress/routes";
+import { PINNED_HOST_KEY } from "./hostKey";
+import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_PATTERN, PUBLIC_PATH_TYPES } from "./ingress";
 import { CUSUM_DEFAULTS, DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, METRIC_CHECKS, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
 import { preflightSchema, recordsSchema, rollbackSchema, smokeSchema, verifySchema } from "./runbook";
 import { sentinelSchema } from "./sentinel";

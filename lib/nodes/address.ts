@@ -9,8 +9,7 @@ export interface NodeAddress {
     hostKey: string;
 }
 
-/** A pinned public host key: its type and base64 key, no host name. */
-export const PINNED_HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;
+export { PINNED_HOST_KEY } from "../../config/hostKey";
 
 /** Just the address fields of anything that describes a node (a config entry, a test node). */
 export function nodeAddress({ name, host, port, user, hostKey }: NodeAddress): NodeAddress {
