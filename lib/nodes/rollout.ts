@@ -533,6 +533,14 @@ function heartbeat(ctx: Ctx): () => void {
     return () => clearInterval(timer);
 }
 
+/**
+ * The gate between node batches, judged against the service as it was before the first batch: the spike check's error
+ * rate and the latency CUSUM's p95, as a canary stage's gate is against its ErrorBaseline.
+ */
+export function batchGateSpec(batchGate: Omit<GateSpec, "baselineErrorRate">, baseline: { errorRate: number; p95Seconds?: number }): GateSpec {
+    return { ...batchGate, baselineErrorRate: baseline.errorRate, ...(baseline.p95Seconds !== undefined ? { baselineP95Seconds: baseline.p95Seconds } : {}) };
+}
+
 export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutHooks | RolloutHooks["onTransition"]): Promise<RolloutResult> {
     const hooks = hooksOf(hooksOrTransition);
     const started = Date.now();
@@ -576,9 +584,7 @@ export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutH
         // A rollout that had failed and was restoring when it stopped finishes its restore, never its deploy.
         let abort: string | undefined = journal.aborting ? `resumed the restore of a failed rollout: ${journal.aborting}` : undefined;
         let interrupted: string | undefined;
-        const gate = spec.batchGate
-            ? { ...spec.batchGate, baselineErrorRate: (await captureBaseline(spec.batchGate, spec.batchGate.pollSeconds)).errorRate }
-            : undefined;
+        const gate = spec.batchGate ? batchGateSpec(spec.batchGate, await captureBaseline(spec.batchGate, spec.batchGate.pollSeconds)) : undefined;
         let index = 0;
         let deployedAny = Object.values(journal.nodes).some((n) => n.status === "healthy");
         for (const [b, size] of abort ? [] : batches.entries()) {
