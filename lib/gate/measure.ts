@@ -207,13 +207,10 @@ export async function readCriticalAlerts(source: AlertSource, timeoutMs: number)
     const qs = new URLSearchParams({ active: "true", silenced: "true", inhibited: "true", unprocessed: "true", filter: CRITICAL_ALERTS_FILTER });
     const url = `${source.alertmanagerUrl}/api/v2/alerts?${qs}`;
     const query = `GET ${source.alertmanagerUrl}/api/v2/alerts?filter=${CRITICAL_ALERTS_FILTER}`;
-    const r = await get(url, timeoutMs);
-    if (!r.ok) return { alerts: r, query };
-    if (r.status < 200 || r.status > 299) return { alerts: fail("http-status", `${url}: HTTP ${r.status}`), query };
-    let body: unknown;
-    try { body = JSON.parse(r.text); } catch { return { alerts: fail("malformed", `${url}: body is not JSON`), query }; }
-    if (!Array.isArray(body)) return { alerts: fail("malformed", `${url}: not a JSON array of alerts`), query };
-    const firing = body.map((a: { labels?: { alertname?: string } }) => a?.labels?.alertname ?? "(unnamed)");
+    const body = await getJson(url, timeoutMs);
+    if (!body.ok) return { alerts: body, query };
+    if (!Array.isArray(body.value)) return { alerts: fail("malformed", `${url}: not a JSON array of alerts`), query };
+    const firing = body.value.map((a: { labels?: { alertname?: string } }) => a?.labels?.alertname ?? "(unnamed)");
     return { alerts: { ok: true, value: firing }, query };
 }
 
@@ -296,6 +293,7 @@ export async function measure(target: MeasureTarget, previous?: Counters, now: (
         reading.metrics.errorRate = errorRateBetween(previous, counters);
     }
     const buckets = latencyBuckets(f);
+    let p95: number | undefined;
     if (!buckets.ok) {
         reading.metrics.latencyP99 = buckets;
         reading.metrics.latencyTailRatio = buckets;
@@ -304,12 +302,11 @@ export async function measure(target: MeasureTarget, previous?: Counters, now: (
         const q = latencyBetween(previous?.latency, buckets.value);
         reading.metrics.latencyP99 = q.ok ? { ok: true, value: q.value.p99 } : q;
         reading.metrics.latencyTailRatio = q.ok ? { ok: true, value: tailRatio(q.value) } : q;
-        if (q.ok && previous && counters && counters.operations > previous.operations && counters.errors >= previous.errors) {
-            reading.sample = { errors: counters.errors - previous.errors, operations: counters.operations - previous.operations, p95: q.value.p95 };
-        }
+        if (q.ok) p95 = q.value.p95;
     }
-    if (counters && !reading.sample && previous && counters.operations > previous.operations && counters.errors >= previous.errors) {
-        reading.sample = { errors: counters.errors - previous.errors, operations: counters.operations - previous.operations };
+    // This sample's own counts, for CUSUM: only when the counters advanced (a restart or a still scrape has none).
+    if (previous && counters && counters.operations > previous.operations && counters.errors >= previous.errors) {
+        reading.sample = { errors: counters.errors - previous.errors, operations: counters.operations - previous.operations, ...(p95 !== undefined ? { p95 } : {}) };
     }
     const usage = maxOf(f, "speculation_memory_usage_bytes");
     const limit = maxOf(f, "speculation_memory_limit_bytes");
