@@ -124,36 +124,35 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
     const onFailure = featureFlag ? g.onFailure : "fail";
     const artifactsDir = path.resolve(g.artifactsDir);
     // A gate's revert is recorded like a release: the deployment log and the Pushgateway (the dashboard's reverts).
-    const records: RecordSink = {
-        environment: config.environment, previousVersion: config.release.previousVersion,
-        operator: config.records.operator ?? process.env.USER ?? "unknown", logFile: path.resolve(config.records.artifactsDir, "deployments.log"),
-        timeoutMs: parseDuration(g.timeout) * 1000, ...(config.records.pushgatewayUrl ? { pushgatewayUrl: config.records.pushgatewayUrl } : {}),
-    };
+    const records = recordSink(config);
     const revertOptions = {
         deadlineSeconds: parseDuration(g.revert.deadline),
         ...(g.revert.watchdogActionUrl ? { watchdogActionUrl: g.revert.watchdogActionUrl } : {}),
         ...(g.alertmanagerUrl ? { alertmanagerUrl: g.alertmanagerUrl } : {}),
     };
+    const { cusum, ...judged } = readings;
     return (stage, parent, after) => {
+        // The health check right before the shift: the ErrorBaseline runs it, a TrafficShift raising traffic again too.
+        const preShift = {
+            serviceUrl, source: readings.source, timeoutMs: readings.timeoutMs, thresholds: stage.thresholds, noData: readings.noData,
+            alerts: readings.alerts, windowSeconds: readings.pollSeconds,
+            ...(readings.proofWorkerUrl ? { proofWorkerUrl: readings.proofWorkerUrl } : {}),
+            ...(readings.prometheusUrl ? { prometheusUrl: readings.prometheusUrl } : {}),
+        };
         const baseline = new ErrorBaseline(`${stage.name}-baseline`, {
-            stage: stage.name, version: readings.version, serviceUrl, prometheusUrl: readings.prometheusUrl, source: readings.source,
-            windowSeconds: readings.pollSeconds, timeoutMs: readings.timeoutMs, percentage: stage.percentage, thresholds: stage.thresholds,
-            noData: readings.noData, alerts: readings.alerts, ...(readings.proofWorkerUrl ? { proofWorkerUrl: readings.proofWorkerUrl } : {}),
+            stage: stage.name, version: readings.version, percentage: stage.percentage, ...preShift,
         }, { parent, dependsOn: after });
+        const target = gateTarget(loaded, serviceUrl, stage.percentage);
         return {
             beforeShift: [baseline],
-            preShift: {
-                serviceUrl, source: readings.source, timeoutMs: readings.timeoutMs, thresholds: stage.thresholds, noData: readings.noData,
-                alerts: readings.alerts, windowSeconds: readings.pollSeconds,
-                ...(readings.proofWorkerUrl ? { proofWorkerUrl: readings.proofWorkerUrl } : {}),
-                ...(readings.prometheusUrl ? { prometheusUrl: readings.prometheusUrl } : {}),
-            },
+            preShift,
             checkedAt: baseline.measuredAt,
             judge: (shift) => new HealthGate(`${stage.name}-gate`, {
+                ...judged,
                 // Two tracks (ingress-weight, mirrored blue-green): the canary judge compares the canary with stable over
                 // the same window, which is what CUSUM's pre-shift baseline (stable's) would approximate — it replaces it.
-                ...(({ cusum, ...rest }) => (gateTarget(loaded, serviceUrl, stage.percentage).compare ? rest : { ...rest, ...(cusum ? { cusum } : {}) }))(readings),
-                ...(({ url, version, compare }) => ({ serviceUrl: url, version, ...(compare ? { compare } : {}) }))(gateTarget(loaded, serviceUrl, stage.percentage)),
+                ...(cusum && !target.compare ? { cusum } : {}),
+                serviceUrl: target.url, version: target.version, ...(target.compare ? { compare: target.compare } : {}),
                 stage: stage.name,
                 percentage: stage.percentage,
                 adminToken,
@@ -460,19 +459,23 @@ function deploymentRecord(loaded: LoadedConfig, startedAt: string, steps: {
     const waitFor = [steps.preflight, steps.drain, steps.smoke, steps.bench, ...steps.canaryStages.map((s) => s.promotion), steps.verified, steps.nodes]
         .filter((r): r is pulumi.Resource => r !== undefined);
     return new DeploymentRecordResource("deployment-record", {
-        environment: config.environment,
+        ...recordSink(config),
         version: config.release.version,
-        previousVersion: config.release.previousVersion,
         outcome: config.rollback.mode === "none" ? "released" : `rollback-${config.rollback.mode}`,
         stagesReached: steps.canaryStages.map((s) => ({ name: s.stage.name, percentage: s.percentage })),
         rolloutPercentage: steps.canaryStages[steps.canaryStages.length - 1]?.percentage ?? 0,
         verdicts,
         startedAt,
-        operator: config.records.operator ?? process.env.USER ?? "unknown",
-        logFile: path.resolve(config.records.artifactsDir, "deployments.log"),
-        pushgatewayUrl: config.records.pushgatewayUrl,
-        timeoutMs: parseDuration(config.canary.gate.timeout) * 1000,
     }, { dependsOn: waitFor });
+}
+
+/** Where every deployment record goes (`records.*`): the release's at the end of an update, and each gate's revert. */
+function recordSink(config: LoadedConfig["config"]): RecordSink {
+    return {
+        environment: config.environment, previousVersion: config.release.previousVersion,
+        operator: config.records.operator ?? process.env.USER ?? "unknown", logFile: path.resolve(config.records.artifactsDir, "deployments.log"),
+        timeoutMs: parseDuration(config.canary.gate.timeout) * 1000, ...(config.records.pushgatewayUrl ? { pushgatewayUrl: config.records.pushgatewayUrl } : {}),
+    };
 }
 
 /** The version both workloads go back to during a rollback (undefined in normal operation). */

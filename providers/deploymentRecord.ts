@@ -7,7 +7,7 @@
  *   read/delete   → the log is history: nothing to read back or undo
  */
 import * as pulumi from "@pulumi/pulumi";
-import { appendRecord, DeploymentRecord, pushRecord, RecordOutcome } from "../lib/records/record";
+import { appendRecord, DeploymentRecord, pushRecord, RecordFacts, recordOf, RecordOutcome, RecordSink } from "../lib/records/record";
 import { failStep } from "../lib/runbook/steps";
 
 export const DEPLOYMENT_RECORD_TYPE = "DeploymentRecord";
@@ -28,32 +28,17 @@ export interface DeploymentRecordArgs {
     timeoutMs: pulumi.Input<number>;
 }
 
-interface RecordState {
-    environment: string;
-    version: string;
-    previousVersion: string;
-    outcome: RecordOutcome;
-    stagesReached: { name: string; percentage: number }[];
-    rolloutPercentage: number;
-    verdicts: Record<string, string>;
+interface RecordState extends RecordSink, RecordFacts {
     startedAt: string;
-    operator: string;
-    logFile: string;
-    pushgatewayUrl?: string;
-    timeoutMs: number;
     record?: DeploymentRecord;
     pushed?: boolean;
 }
 
 async function write(inputs: RecordState, id: string): Promise<RecordState> {
     const now = new Date();
-    const record: DeploymentRecord = {
-        date: now.toISOString(), environment: inputs.environment, version: inputs.version, previousVersion: inputs.previousVersion,
-        outcome: inputs.outcome, stagesReached: inputs.stagesReached, rolloutPercentage: inputs.rolloutPercentage,
-        verdicts: Object.fromEntries(Object.entries(inputs.verdicts ?? {}).map(([k, v]) => [k, String(v ?? "not run")])),
-        durationSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(inputs.startedAt)) / 100) / 10),
-        operator: inputs.operator,
-    };
+    const record = recordOf(inputs, {
+        ...inputs, verdicts: Object.fromEntries(Object.entries(inputs.verdicts ?? {}).map(([k, v]) => [k, String(v ?? "not run")])),
+    }, inputs.startedAt, now);
     appendRecord(inputs.logFile, record);
     console.log(`[record] ${record.version} ${record.outcome} at ${record.rolloutPercentage} % appended to ${inputs.logFile}`);
     if (!inputs.pushgatewayUrl) return { ...inputs, record, pushed: false };

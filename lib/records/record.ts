@@ -24,6 +24,19 @@ export interface DeploymentRecord {
     operator: string;
 }
 
+/** What a record says about one update, beside where it goes (RecordSink) and when. */
+export type RecordFacts = Pick<DeploymentRecord, "version" | "outcome" | "stagesReached" | "rolloutPercentage" | "verdicts">;
+
+/** A record as of `now`: its sink's environment, previous version and operator, the duration since `startedAt`. */
+export function recordOf(sink: Pick<RecordSink, "environment" | "previousVersion" | "operator">, facts: RecordFacts, startedAt: string,
+    now: Date = new Date()): DeploymentRecord {
+    return {
+        date: now.toISOString(), environment: sink.environment, version: facts.version, previousVersion: sink.previousVersion,
+        outcome: facts.outcome, stagesReached: facts.stagesReached, rolloutPercentage: facts.rolloutPercentage, verdicts: facts.verdicts,
+        durationSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(startedAt)) / 100) / 10), operator: sink.operator,
+    };
+}
+
 export function appendRecord(logFile: string, record: DeploymentRecord): void {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const fs = require("fs") as typeof import("fs");
@@ -78,12 +91,10 @@ export interface RecordSink {
  */
 export async function recordGateRevert(sink: RecordSink, gate: { stage: string; percentage: number; version: string; reason: string;
     confirmed: boolean; startedAt: string }, now: Date = new Date()): Promise<string> {
-    const record: DeploymentRecord = {
-        date: now.toISOString(), environment: sink.environment, version: gate.version, previousVersion: sink.previousVersion,
-        outcome: "gate-revert", stagesReached: [], rolloutPercentage: gate.confirmed ? 0 : gate.percentage,
+    const record = recordOf(sink, {
+        version: gate.version, outcome: "gate-revert", stagesReached: [], rolloutPercentage: gate.confirmed ? 0 : gate.percentage,
         verdicts: { [gate.stage]: `fail: ${gate.reason}`.slice(0, 200), revert: gate.confirmed ? "confirmed" : "unconfirmed" },
-        durationSeconds: Math.max(0, (now.getTime() - Date.parse(gate.startedAt)) / 1000), operator: sink.operator,
-    };
+    }, gate.startedAt, now);
     appendRecord(sink.logFile, record);
     if (!sink.pushgatewayUrl) return `Deployment record: gate-revert appended to ${sink.logFile}.`;
     try {
