@@ -24,7 +24,7 @@ import { StageThresholds } from "../config/thresholds";
 import { readWindow } from "../lib/bake/history";
 import { judgeWindow, WindowJudgement } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
-import { survivePipeLoss, watchEngine } from "../lib/lifecycle/engine";
+import { providerLifecycle } from "../lib/lifecycle/engine";
 import { recordGateRevert, RecordSink } from "../lib/records/record";
 import { progressLine } from "../lib/gate/progress";
 import { DecisionRecord, failureMessage, GateSpec, noDataPolicies, REAL_CLOCK, runGate, takeSample } from "../lib/gate/run";
@@ -114,15 +114,14 @@ async function judge(inputs: HealthGateState, id: string) {
         `(deadline ${new Date(deadline).toISOString()})${inputs.bakeMode === "window" ? `; the stage then bakes until ${new Date(Date.parse(shiftedAt) + inputs.bakeSeconds * 1000).toISOString()}` : ""}`);
     // A killed `pulumi up` leaves this provider running in its own process group: it stops at the next sample, records
     // what it saw as interrupted and exits, instead of judging (and recording a verdict) for nobody.
-    survivePipeLoss();
-    const engine = watchEngine();
+    const engine = providerLifecycle();
     const { record, all } = await runGate(spec, REAL_CLOCK, (sample, bake) => {
         const now = Date.now();
         console.log(progressLine(spec.stage, phase, sample, bake, started + spec.bakeSeconds * 1000 - now, deadline - now));
-    }, () => engine.gone).finally(() => engine.stop());
+    }, () => engine.gone).finally(() => engine.done());
+    // Written at once: when the engine is gone, done() has left the record 200 ms before the process ends.
     const artifact = writeRecord(inputs.artifactsDir, record, all);
     if (record.verdict === "interrupted") {
-        setTimeout(() => process.exit(1), 200).unref();
         throw new Error(`[gate ${spec.stage}] ${record.reason} (decision record: ${artifact})`);
     }
     const window = inputs.bakeMode === "window";

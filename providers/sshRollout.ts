@@ -13,7 +13,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DeploymentRecord, forEachLimited, RolloutError, RolloutHooks, RolloutSpec, runRollout, undoRollout } from "../lib/nodes/rollout";
-import { survivePipeLoss, watchEngine } from "../lib/lifecycle/engine";
+import { providerLifecycle } from "../lib/lifecycle/engine";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { RolloutJournal } from "../lib/nodes/plan";
 import { connect } from "../lib/nodes/ssh";
@@ -39,19 +39,14 @@ interface RolloutState extends RolloutSpec {
 
 /** Progress on the operator's terminal, and the engine watched: the rollout stops at a safe point once it is gone. */
 function lifecycle(inputs: RolloutState): { hooks: RolloutHooks; done: () => void } {
-    survivePipeLoss();
-    const engine = watchEngine();
+    const engine = providerLifecycle();
     const label = `[${inputs.serviceName} nodes]`;
     return {
         hooks: {
             interrupt: () => engine.gone,
             progress: (line) => console.log(`${label} ${line}`),
         },
-        done: () => {
-            engine.stop();
-            // Nobody is left to answer: once stopped safely, this provider process ends instead of lingering.
-            if (engine.gone) setTimeout(() => process.exit(1), 200).unref();
-        },
+        done: engine.done,
     };
 }
 

@@ -105,3 +105,21 @@ export function survivePipeLoss(): void {
         if (stream.listenerCount("error") === 0) stream.on("error", () => undefined);
     }
 }
+
+/**
+ * What a long-running provider call (a node rollout, a health gate) does about the engine: its progress lines
+ * survive the engine's pipes closing, it asks `gone` at its safe points, and `done()` — once the call has stopped —
+ * ends the watch and, when the engine is gone, the provider process itself: nobody is left to answer, so it exits
+ * instead of lingering.
+ */
+export function providerLifecycle(): { readonly gone: string | undefined; done(): void } {
+    survivePipeLoss();
+    const engine = watchEngine();
+    return {
+        get gone() { return engine.gone; },
+        done: () => {
+            engine.stop();
+            if (engine.gone) setTimeout(() => process.exit(1), 200).unref();
+        },
+    };
+}
