@@ -13,6 +13,8 @@ export interface RunningAlertmanager {
     url: string;
     /** Active alerts, optionally filtered by label matchers such as `alertname="X"`. */
     alerts(...filters: string[]): Promise<{ labels: Record<string, string>; annotations: Record<string, string>; status: { state: string } }[]>;
+    /** Posts one alert as Prometheus would: started a second ago, firing until `endsAt` (a past time resolves it). */
+    push(labels: Record<string, string>, endsAt?: Date): Promise<void>;
     close(): Promise<void>;
 }
 
@@ -44,6 +46,13 @@ export async function startAlertmanager(): Promise<RunningAlertmanager> {
             const res = await fetch(`${url}/api/v2/alerts${q ? `?${q}` : ""}`, { signal: AbortSignal.timeout(5000) });
             if (!res.ok) throw new Error(`GET /api/v2/alerts: HTTP ${res.status}`);
             return await res.json() as never;
+        },
+        push: async (labels, endsAt) => {
+            const res = await fetch(`${url}/api/v2/alerts`, {
+                method: "POST", headers: { "content-type": "application/json" }, signal: AbortSignal.timeout(5000),
+                body: JSON.stringify([{ labels, annotations: {}, startsAt: new Date(Date.now() - 1000).toISOString(), ...(endsAt ? { endsAt: endsAt.toISOString() } : {}) }]),
+            });
+            if (!res.ok) throw new Error(`POST /api/v2/alerts: HTTP ${res.status}`);
         },
         close: async () => { child.kill("SIGTERM"); await exited; },
     };
