@@ -31,7 +31,9 @@ describe("the gate judges the canary against the stable track", function () {
     const inputs = (edit: Record<string, unknown> = {}) => ({
         stage: "stage-1-10pct", percentage: 10, version: "v1.2.4", serviceUrl: canary.url, source: "metrics-endpoint",
         adminToken: ADMIN_TOKEN, thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002,
-        bakeSeconds: 0.6, pollSeconds: 0.2, deadlineSeconds: 12, timeoutMs: 1000, onFailure: "fail", noData: {},
+        bakeSeconds: 0.6, pollSeconds: 0.2, deadlineSeconds: 12,
+        // A generous read timeout: on a loaded machine a slow read must not become a no-go these tests are not about.
+        timeoutMs: 5000, onFailure: "fail", noData: {},
         checkRolloutPercentage: false, artifactsDir: mkdtempSync(path.join(tmpdir(), "gates-")),
         compare: { stableUrl: stable.url, ...JUDGE }, ...edit,
     });
@@ -70,7 +72,7 @@ describe("the gate judges the canary against the stable track", function () {
         await start({ errorRate: 0 }, 20);
         const f = await failing({ deadlineSeconds: 1.5 });
         const record = f.properties.decision;
-        expect(record.samples.every((s) => s.verdict === "hold"), "every sample held").to.equal(true);
+        expect(record.samples.map((s) => s.verdict), JSON.stringify(record.samples.filter((s) => s.verdict !== "hold"))).to.satisfy((v: string[]) => v.every((x) => x === "hold"));
         expect(record.reason).to.match(/^deadline: 0 of 3 consecutive green samples .*canary vs stable: errorRate \(inconclusive: too little traffic to judge: canary/);
     });
 
