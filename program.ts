@@ -110,22 +110,26 @@ const greenUrl = (loaded: LoadedConfig) => loaded.config.canary.blueGreen.greenU
 
 /**
  * The default gate of every stage, from `speculation:canary.gate`: the error-rate baseline is measured before the
- * stage shifts, the HealthGate judges the stage after it.  Ingress-weight and blue-green modes cannot revert through
- * the admin API, so their gates only fail the update.
+ * stage shifts, the HealthGate judges the stage after it.  A failing gate reverts (`onFailure: revert`) in
+ * feature-flag mode through the admin API, and in ingress-weight mode through the watchdog's action (the canary's
+ * weight to 0), when the gate can reach it (`canary.gate.revert.watchdogActionUrl`).  Otherwise — blue-green, or
+ * ingress-weight without that URL — the gate only fails the update.
  */
 export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken: pulumi.Input<string>): GateFactory {
     const { config } = loaded;
     const g = config.canary.gate;
     const featureFlag = config.canary.shiftMode === "feature-flag";
+    const canaryWeight = config.canary.shiftMode === "ingress-weight";
     const { readings, deadlineAfter } = gateReadings(config, serviceUrl);
     const bakeMode = bakeModeOf(config);
     const stepSeconds = parseDuration(config.monitoring.scrapeInterval);
     const maxGapSeconds = parseDuration(g.maxGap);
-    const onFailure = featureFlag ? g.onFailure : "fail";
+    const onFailure = featureFlag || (canaryWeight && g.revert.watchdogActionUrl) ? g.onFailure : "fail";
     const artifactsDir = path.resolve(g.artifactsDir);
     // A gate's revert is recorded like a release: the deployment log and the Pushgateway (the dashboard's reverts).
     const records = recordSink(config);
     const revertOptions = {
+        target: canaryWeight ? "canary-weight" as const : "rollout-percentage" as const,
         deadlineSeconds: parseDuration(g.revert.deadline),
         ...(g.revert.watchdogActionUrl ? { watchdogActionUrl: g.revert.watchdogActionUrl } : {}),
         ...(g.alertmanagerUrl ? { alertmanagerUrl: g.alertmanagerUrl } : {}),
@@ -350,6 +354,8 @@ function deployKubernetes(loaded: LoadedConfig,
         replicas: config.watchdog.replicas,
         revertDeadlineSeconds: parseDuration(config.watchdog.revertDeadline),
         ...sentinelOf(config, top),
+        // Ingress-weight mode: a revert takes the canary's weight to 0 (the admin API is not its traffic path).
+        ...(mode === "ingress-weight" ? { canaryIngress: CANARY_NAME } : {}),
         monitoringMode: config.monitoring.mode,
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,

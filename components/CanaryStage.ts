@@ -265,6 +265,10 @@ export class CanaryStage extends pulumi.ComponentResource {
                 namespace: args.namespace,
                 annotations: {
                     ...awaitPolicy.annotations,
+                    // The watchdog may set the weight to 0 (a revert, with its own field manager).  Server-side apply
+                    // would then refuse the next `pulumi up`'s weight as a field conflict; the provider forces it when
+                    // this annotation is set: the operator's explicit `pulumi up` takes the field back.
+                    [PATCH_FORCE]: "true",
                     "nginx.ingress.kubernetes.io/canary": "true",
                     "nginx.ingress.kubernetes.io/canary-weight": String(args.stage.percentage),
                 },
@@ -304,3 +308,5 @@ export class CanaryStage extends pulumi.ComponentResource {
 }
 
 const SPECULATION_CONFIGMAP_PREFIX = "speculation-config";
+/** pulumi-kubernetes: apply this object with force, taking fields back from other field managers. */
+export const PATCH_FORCE = "pulumi.com/patchForce";

@@ -38,6 +38,11 @@ export interface WatchdogArgs {
      * watchdog does not probe (SENTINEL_INTERVAL_SECONDS=0) but still pulls the kill switch for any kill-switch alert.
      */
     sentinel?: SentinelSchedule;
+    /**
+     * Ingress-weight mode: the canary Ingress whose `canary-weight` a revert sets to 0 (Flagger's answer to a failed
+     * analysis).  The watchdog then gets a service account whose Role may only get and patch that one Ingress.
+     */
+    canaryIngress?: string;
     monitoringMode: MonitoringMode;
     prometheusReleaseLabel: string;
     scrapeInterval: string;
@@ -67,6 +72,8 @@ export class Watchdog extends pulumi.ComponentResource {
         const script = readFileSync(WATCHDOG_SCRIPT_PATH, "utf8");
         const synthetic = readFileSync(WATCHDOG_SYNTHETIC_PATH, "utf8");
         this.url = watchdogUrl(args.namespaceName);
+        // Ingress-weight mode: its own identity, allowed exactly what a revert needs and nothing else.
+        const account = args.canaryIngress ? canaryRevertAccess(name, args.namespace, args.canaryIngress, labels, child) : undefined;
         this.configMap = new k8s.core.v1.ConfigMap(`${name}-script`, {
             metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
             data: { "action.js": script, "synthetic.js": synthetic },
@@ -80,7 +87,8 @@ export class Watchdog extends pulumi.ComponentResource {
                     metadata: { labels: { ...labels, ...networkRole("watchdog") }, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(script + synthetic) } },
                     // Pod Security restricted (lib/k8s.ts restrictedPod); node:22-alpine's `node` user is uid 1000.
                     spec: restrictedPod({
-                        automountServiceAccountToken: false,
+                        // The API server's token only where a revert needs it (ingress-weight mode).
+                        ...(account ? { serviceAccountName: account.metadata.name, automountServiceAccountToken: true } : { automountServiceAccountToken: false }),
                         containers: [{
                             name: "watchdog",
                             image: args.image,
@@ -93,6 +101,7 @@ export class Watchdog extends pulumi.ComponentResource {
                                 { name: "REVERT_DEADLINE_SECONDS", value: String(args.revertDeadlineSeconds) },
                                 { name: "SENTINEL_INTERVAL_SECONDS", value: String(args.sentinel?.intervalSeconds ?? 0) },
                                 ...(args.sentinel ? [{ name: "SENTINEL_TIMEOUT_MS", value: String(args.sentinel.timeoutMs) }] : []),
+                                ...(args.canaryIngress ? [{ name: "CANARY_INGRESS", value: args.canaryIngress }] : []),
                             ],
                             resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
                             readinessProbe: { httpGet: { path: "/healthz", port: WATCHDOG_PORT }, periodSeconds: 5 },
@@ -122,4 +131,25 @@ export class Watchdog extends pulumi.ComponentResource {
         }
         this.registerOutputs({ url: this.url });
     }
+}
+
+/**
+ * The watchdog's service account in ingress-weight mode, and a Role that lets it get and patch the canary Ingress
+ * by name: nothing else in the namespace, no list, no delete (the revert's read-back is a get).
+ */
+function canaryRevertAccess(name: string, namespace: pulumi.Input<string>, ingress: string, labels: Record<string, string>,
+    opts: pulumi.CustomResourceOptions): k8s.core.v1.ServiceAccount {
+    const account = new k8s.core.v1.ServiceAccount(`${name}-account`, {
+        metadata: { name: WATCHDOG_APP, namespace, labels },
+    }, opts);
+    const role = new k8s.rbac.v1.Role(`${name}-role`, {
+        metadata: { name: WATCHDOG_APP, namespace, labels },
+        rules: [{ apiGroups: ["networking.k8s.io"], resources: ["ingresses"], resourceNames: [ingress], verbs: ["get", "patch"] }],
+    }, opts);
+    new k8s.rbac.v1.RoleBinding(`${name}-rolebinding`, {
+        metadata: { name: WATCHDOG_APP, namespace, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: account.metadata.name, namespace }],
+    }, opts);
+    return account;
 }

@@ -8,6 +8,9 @@
  *   watchdog     POST the watchdog's action URL (canary.gate.revert.watchdogActionUrl) with an Alertmanager webhook
  *                payload, the same one Alertmanager sends it: the in-cluster action reaches the service even when
  *                the operator's path to the admin API is down.
+ * In ingress-weight mode (target "canary-weight") the traffic is the canary Ingress's weight, which only the in-cluster
+ * watchdog may patch (its Role names that one Ingress): the revert's one path is the watchdog, and the watchdog's
+ * answer is the read-back (it answers 200 only once it has read the weight back at 0 from the API server).
  * After each write the revert reads the traffic back: GET /admin/status, or, when that read fails, the service's
  * own gauges on /metrics (speculation_rollout_percentage, speculation_enabled), which do not go through the admin API.
  * Traffic is off when speculation is disabled or the percentage is 0.  A path whose write or read-back fails is
@@ -32,6 +35,11 @@ export const DEFAULT_REVERT_DEADLINE_SECONDS = 300;
 
 /** What the stack configures about reverts (canary.gate.revert). */
 export interface RevertOptions {
+    /**
+     * What traffic is: the rollout percentage behind the admin API (feature-flag mode, default), or the canary
+     * Ingress's weight (ingress-weight mode), which only the watchdog's action can lower.
+     */
+    target?: "rollout-percentage" | "canary-weight";
     /** Hard deadline, seconds from the first attempt. */
     deadlineSeconds?: number;
     /** The watchdog's revert action (an Alertmanager webhook receiver), when the stack has one. */
@@ -117,6 +125,8 @@ export interface RevertRecord {
     attempts: RevertAttempt[];
     /** Only for an unconfirmed revert. */
     alert?: AlertOutcome;
+    /** Only for an unconfirmed revert: what to do by hand. */
+    actNow?: string;
 }
 
 /**
@@ -183,7 +193,14 @@ export function watchdogPayload(req: RevertRequest, now: Date): unknown {
     };
 }
 
-async function write(req: RevertRequest, path: RevertPath, timeoutMs: number, now: Date): Promise<ReturnType<typeof problem> | undefined> {
+/** What the watchdog answered (lib/watchdog/action.js): the outcome of its action, with its own read-backs. */
+interface WatchdogAnswer {
+    outcome?: string;
+    path?: string;
+    attempts?: { result?: string }[];
+}
+
+async function write(req: RevertRequest, path: RevertPath, timeoutMs: number, now: Date): Promise<ReturnType<typeof problem> | WatchdogAnswer | undefined> {
     try {
         if (path === "admin-api") {
             await postAdminConfig(req.serviceUrl, req.adminToken, { "speculation.enabled": false, [ROLLOUT_KEY]: 0 }, timeoutMs);
@@ -195,12 +212,19 @@ async function write(req: RevertRequest, path: RevertPath, timeoutMs: number, no
             }, timeoutMs);
             if (!r.ok) return problem("write", r.failure, `${req.watchdogActionUrl}: ${r.why}`);
             if (r.status < 200 || r.status > 299) return problem("write", "http-status", `${req.watchdogActionUrl}: HTTP ${r.status}`);
+            try {
+                return JSON.parse(r.text) as WatchdogAnswer;
+            } catch {
+                return {};
+            }
         }
         return undefined;
     } catch (e) {
         return problem("write", (e as { reason?: AdminApiErrorReason }).reason ?? "unreachable", (e as Error).message);
     }
 }
+
+const isProblem = (w: ReturnType<typeof problem> | WatchdogAnswer | undefined): w is ReturnType<typeof problem> => !!w && "failedStep" in w;
 
 const WHAT: Record<RevertPath, string> = {
     "admin-api": "rollout percentage set to 0 through the admin API",
@@ -213,8 +237,17 @@ async function attempt(req: RevertRequest, path: RevertPath, n: number, round: n
     // Every request gets the round's timeout, but never beyond the deadline.
     const within = () => Math.max(1, Math.min(timeoutMs, deadline - clock.now()));
     const base = { n, round, path, at: new Date(started).toISOString(), timeoutMs };
-    const failed = await write(req, path, within(), new Date(started));
-    if (failed) return { ...base, ms: clock.now() - started, outcome: "failed", ...failed };
+    const written = await write(req, path, within(), new Date(started));
+    if (isProblem(written)) return { ...base, ms: clock.now() - started, outcome: "failed", ...written };
+    if (req.target === "canary-weight") {
+        // The watchdog read the canary Ingress back from the API server before it answered: its answer is the read-back.
+        const ms = clock.now() - started;
+        const seen = written?.attempts?.at(-1)?.result;
+        if (written?.outcome === "confirmed" || written?.outcome === "already-zero") {
+            return { ...base, ms, outcome: "confirmed", detail: `the watchdog set the canary Ingress's weight to 0 and read it back (${written.outcome}${seen ? `: ${seen}` : ""})` };
+        }
+        return { ...base, ms, outcome: "failed", ...problem("read-back", "not-off", `the watchdog answered ${JSON.stringify(written?.outcome ?? "nothing")}${seen ? ` (${seen})` : ""}, not a confirmed canary weight of 0`) };
+    }
     const read = await readTraffic(req.serviceUrl, within);
     const ms = clock.now() - started;
     if (typeof read === "string") return { ...base, ms, outcome: "failed", ...problem("read-back", "unreadable", read) };
@@ -230,7 +263,10 @@ export async function revertTraffic(req: RevertRequest, clock: RevertClock = REA
     const started = clock.now();
     const deadlineSeconds = req.deadlineSeconds ?? DEFAULT_REVERT_DEADLINE_SECONDS;
     const deadline = started + deadlineSeconds * 1000;
-    const paths = REVERT_PATHS.filter((p) => p !== "watchdog" || !!req.watchdogActionUrl);
+    // The canary's weight has one writer the gate can reach: the watchdog.
+    const paths = req.target === "canary-weight"
+        ? REVERT_PATHS.filter((p) => p === "watchdog" && !!req.watchdogActionUrl)
+        : REVERT_PATHS.filter((p) => p !== "watchdog" || !!req.watchdogActionUrl);
     const initialBackoff = req.initialBackoffMs ?? 500;
     const maxBackoff = req.maxBackoffMs ?? 15_000;
     const maxTimeout = Math.max(req.timeoutMs, req.maxRequestTimeoutMs ?? 60_000);
@@ -273,15 +309,21 @@ export async function revertTraffic(req: RevertRequest, clock: RevertClock = REA
     const when = dropped.size === paths.length ? "every path refused for good" : `the deadline (${deadlineSeconds} s) passed`;
     const alert = await fireRevertAlert(req.alertmanagerUrl, {
         stage: req.stage, percentage: req.percentage, version: req.version,
-        summary: `Traffic revert of stage ${req.stage} NOT confirmed (${when}): speculation may still carry ${req.percentage} %`,
-        description: [`gate no-go: ${req.reason}`, ...lastPerPath.map((l) => `${l.path}: ${l.line}`),
-            `act now: set speculation.features.rollout_percentage to 0 (or speculation.enabled false) on ${req.serviceUrl}`].join("\n"),
+        summary: `Traffic revert of stage ${req.stage} NOT confirmed (${when}): ${req.target === "canary-weight" ? "the canary" : "speculation"} may still carry ${req.percentage} %`,
+        description: [`gate no-go: ${req.reason}`, ...lastPerPath.map((l) => `${l.path}: ${l.line}`), `act now: ${actNow(req)}`].join("\n"),
     }, { timeoutMs: Math.max(2000, Math.min(req.timeoutMs, 10_000)), now: () => clock.now() });
     log(`[revert ${req.stage}] UNCONFIRMED: ${when}, after ${attempts.length} attempts; ${alert.detail}`);
     return {
-        ...base, status: "unconfirmed", confirmed: false, at: new Date(clock.now()).toISOString(), alert,
+        ...base, status: "unconfirmed", confirmed: false, at: new Date(clock.now()).toISOString(), alert, actNow: actNow(req),
         detail: `not confirmed: ${when}, after ${attempts.length} attempts (${lastPerPath.map((l) => `${l.path}: ${l.failure}`).join("; ")})`,
     };
+}
+
+/** What the operator does by hand when no path confirmed the revert. */
+function actNow(req: RevertRequest): string {
+    return req.target === "canary-weight"
+        ? "set the canary Ingress's weight to 0 (kubectl annotate --overwrite -n <namespace> ingress/agenc-speculation-canary nginx.ingress.kubernetes.io/canary-weight=0)"
+        : `set speculation.features.rollout_percentage to 0 (or speculation.enabled false) on ${req.serviceUrl}`;
 }
 
 function lastFailures(attempts: RevertAttempt[]): { path: RevertPath; failure: string; line: string }[] {
@@ -309,7 +351,7 @@ export function describeRevert(record: RevertRecord): string {
         "Each path's last failure:",
         ...lastFailures(record.attempts).map((l) => `  ${l.path}: ${l.line}`),
         record.alert?.sent ? `Alert ${REVERT_ALERT_NAME} fired: ${record.alert.detail}.` : `NO ALERT FIRED: ${record.alert?.detail ?? "none"}.`,
-        "Act now: set speculation.features.rollout_percentage to 0 (or speculation.enabled to false) on the service by any path you have, " +
+        `Act now, by any path you have: ${record.actNow ?? "set speculation.features.rollout_percentage to 0 (or speculation.enabled to false) on the service"}; ` +
         "then `pulumi refresh` to record it.",
         ...(shown.length < record.attempts.length ? [`(the last ${shown.length} of ${record.attempts.length} attempts; the decision record has them all)`] : []),
         formatTable([["attempt", "path", "took", "timeout", "result", "detail"], ...rows]),

@@ -7,6 +7,12 @@
  * as a webhook; this sets the rollout percentage to 0 through the admin API and reads it back, retrying with backoff
  * until it is confirmed or a hard deadline passes, falling back to the kill switch (speculation disabled).
  *
+ * Ingress-weight mode (CANARY_INGRESS set): the traffic a revert takes away is the canary's share, the canary
+ * Ingress's `nginx.ingress.kubernetes.io/canary-weight`, as Flagger does on a failed analysis.  The watchdog patches
+ * it to "0" through the API server with its own service account (a Role that may only get and patch that one
+ * Ingress) and reads it back; a canary Ingress that is gone carries no traffic.  The admin API is not a traffic path
+ * in this mode (the canary boots with speculation disabled), so the revert does not touch it.
+ *
  * Kill switch.  An alert labelled kill_switch="true" (SpeculationSentinelFailing; a drift alarm may carry the same
  * label) disables speculation AND sets traffic to 0 %, and is confirmed only when /admin/status reads back both.  It
  * includes the revert: a webhook with both kinds of alert pulls the kill switch once.  Speculation stays off until an
@@ -32,11 +38,15 @@
  *   ATTEMPT_TIMEOUT_MS (5000)      one admin API call
  *   SENTINEL_INTERVAL_SECONDS (0)  seconds between two sentinel probes; 0 or unset: no probes
  *   SENTINEL_TIMEOUT_MS (10000)    each of a probe's two requests
+ *   CANARY_INGRESS                 ingress-weight mode: the canary Ingress whose weight a revert sets to 0
+ *   KUBE_API_URL, KUBE_TOKEN_FILE, KUBE_CA_FILE, KUBE_NAMESPACE  where and as whom (default: the pod's service
+ *                                  account: KUBERNETES_SERVICE_HOST/PORT and /var/run/secrets/kubernetes.io/serviceaccount)
  * Endpoints: POST /alerts (Alertmanager webhook), GET /metrics, GET /reverts (JSON: reverts and kill switches),
  * GET /sentinel (JSON: the last probes), GET /healthz.
  */
 "use strict";
 const http = require("http");
+const https = require("https");
 const fs = require("fs");
 const { syntheticSpeculation } = require("./synthetic.js");
 
@@ -65,6 +75,27 @@ const ROLLOUT_KEY = "speculation.features.rollout_percentage";
 
 if (!SERVICE_URL || !TOKEN) fail("SERVICE_URL and ADMIN_TOKEN (or ADMIN_TOKEN_FILE) are required");
 
+const CANARY_INGRESS = env.CANARY_INGRESS || "";
+const CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight";
+const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** The API server and the service account's credentials, read when CANARY_INGRESS is set (else undefined). */
+const KUBE = CANARY_INGRESS ? (() => {
+    const host = env.KUBERNETES_SERVICE_HOST;
+    const api = (env.KUBE_API_URL || (host ? `https://${host.includes(":") ? `[${host}]` : host}:${env.KUBERNETES_SERVICE_PORT || 443}` : "")).replace(/\/$/, "");
+    const tokenFile = env.KUBE_TOKEN_FILE || `${SA_DIR}/token`;
+    const caFile = env.KUBE_CA_FILE || `${SA_DIR}/ca.crt`;
+    let namespace = env.KUBE_NAMESPACE;
+    if (!namespace) {
+        try { namespace = fs.readFileSync(`${SA_DIR}/namespace`, "utf8").trim(); } catch { /* named below */ }
+    }
+    if (!api) fail("CANARY_INGRESS is set but there is no API server: set KUBE_API_URL or run in a pod (KUBERNETES_SERVICE_HOST)");
+    if (!namespace) fail("CANARY_INGRESS is set but there is no namespace: set KUBE_NAMESPACE or mount the service account");
+    for (const [name, file] of [["KUBE_TOKEN_FILE", tokenFile], ["KUBE_CA_FILE", caFile]]) {
+        if (!fs.existsSync(file)) fail(`CANARY_INGRESS is set but ${name} ${file} does not exist (is the service account token mounted?)`);
+    }
+    return { api, tokenFile, ca: fs.readFileSync(caFile), namespace };
+})() : undefined;
+
 const state = {
     reverts: new Map(), confirmed: 0, failures: 0, lastRevert: 0,
     kills: new Map(), killsConfirmed: 0, killFailures: 0, lastKill: 0,
@@ -89,6 +120,50 @@ async function status() {
     return { enabled: s.enabled, percentage: s.rollout_percentage };
 }
 
+/**
+ * One request to the API server as the watchdog's service account.  The token is read at every call: a projected
+ * token is rotated by the kubelet.  Resolves { status, body }; rejects only when the API server cannot be reached.
+ */
+function kube(method, apiPath, body) {
+    const token = fs.readFileSync(KUBE.tokenFile, "utf8").trim();
+    return new Promise((resolve, reject) => {
+        const req = https.request(`${KUBE.api}${apiPath}`, {
+            method, ca: KUBE.ca, signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+            headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body ? { "content-type": "application/merge-patch+json" } : {}) },
+        }, (res) => {
+            let text = "";
+            res.on("data", (c) => { text += c; });
+            res.on("end", () => {
+                let parsed;
+                try { parsed = JSON.parse(text); } catch { parsed = undefined; }
+                resolve({ status: res.statusCode, body: parsed });
+            });
+        });
+        req.on("error", (e) => reject(new Error(`${method} ${apiPath}: ${e.name === "AbortError" ? `timeout after ${ATTEMPT_TIMEOUT_MS} ms` : e.message}`)));
+        req.end(body ? JSON.stringify(body) : undefined);
+    });
+}
+
+const ingressPath = () => `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(KUBE.namespace)}/ingresses/${encodeURIComponent(CANARY_INGRESS)}`;
+const kubeError = (what, r) => new Error(`${what} ingress/${CANARY_INGRESS}: HTTP ${r.status}${r.body && r.body.message ? ` ${r.body.message}` : ""}`);
+
+/** The canary's weight as the API server has it; a canary Ingress that is gone carries no traffic (weight 0). */
+async function canaryWeight() {
+    const r = await kube("GET", ingressPath());
+    if (r.status === 404) return { weight: 0, gone: true };
+    if (r.status < 200 || r.status > 299) throw kubeError("GET", r);
+    const annotations = (r.body && r.body.metadata && r.body.metadata.annotations) || {};
+    const weight = Number(annotations[CANARY_WEIGHT]);
+    if (annotations[CANARY_WEIGHT] === undefined || !Number.isFinite(weight)) throw new Error(`ingress/${CANARY_INGRESS}: no numeric ${CANARY_WEIGHT} annotation`);
+    return { weight, gone: false };
+}
+
+async function zeroCanaryWeight() {
+    const r = await kube("PATCH", `${ingressPath()}?fieldManager=agenc-watchdog`, { metadata: { annotations: { [CANARY_WEIGHT]: "0" } } });
+    if (r.status === 404) return;
+    if (r.status < 200 || r.status > 299) throw kubeError("PATCH", r);
+}
+
 const post = (body) => call("/admin/config", {
     method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body),
 });
@@ -97,11 +172,21 @@ const killed = (s) => s.enabled === false && s.percentage === 0;
 const readBack = (s) => `read back ${s.percentage} %${s.enabled ? "" : " (disabled)"}`;
 
 /**
- * What each action does, in order of its paths (two attempts each, then the next); each is confirmed by reading
- * /admin/status back.  `done` is what the first read must show for there to be nothing to do.
+ * What each action does, in order of its paths (two attempts each, then the next); each is confirmed by reading the
+ * traffic back (`read`: /admin/status, or the canary Ingress in ingress-weight mode).  `done` is what the first read
+ * must show for there to be nothing to do; `what` is the log line of a confirmed action.
  */
 const ACTIONS = {
-    revert: {
+    revert: CANARY_INGRESS ? {
+        read: canaryWeight,
+        show: (s) => (s.gone ? `ingress/${CANARY_INGRESS} is gone` : `read back ${CANARY_WEIGHT} ${s.weight}`),
+        done: (s) => s.weight === 0,
+        what: `REVERTED: canary weight of ingress/${CANARY_INGRESS} set to 0 and confirmed`,
+        paths: [{ name: "canary-weight", apply: zeroCanaryWeight, confirmed: (s) => s.weight === 0 }],
+    } : {
+        read: status,
+        show: readBack,
+        what: "REVERTED: rollout percentage set to 0 and confirmed",
         done: (s) => s.percentage === 0,
         paths: [
             { name: "admin-api", apply: () => post({ [ROLLOUT_KEY]: 0 }), confirmed: (s) => s.percentage === 0 },
@@ -109,6 +194,9 @@ const ACTIONS = {
         ],
     },
     "kill-switch": {
+        read: status,
+        show: readBack,
+        what: "KILL SWITCH: speculation disabled and traffic at 0 %, confirmed",
         done: killed,
         paths: [
             { name: "kill-switch", apply: () => post({ "speculation.enabled": false, [ROLLOUT_KEY]: 0 }), confirmed: killed },
@@ -136,11 +224,11 @@ async function untilConfirmed(kind, alertnames) {
         const path = action.paths[Math.min(action.paths.length - 1, Math.floor(n / 2))];
         const at = new Date().toISOString();
         try {
-            const before = n === 0 ? await status() : undefined;
+            const before = n === 0 ? await action.read() : undefined;
             if (before && action.done(before)) return { outcome: kind === "revert" ? "already-zero" : "already-killed", attempts };
             await path.apply();
-            const after = await status();
-            attempts.push({ at, path: path.name, result: readBack(after) });
+            const after = await action.read();
+            attempts.push({ at, path: path.name, result: action.show(after) });
             if (path.confirmed(after)) return { outcome: "confirmed", path: path.name, attempts };
         } catch (e) {
             attempts.push({ at, path: path.name, result: `failed: ${e.message}` });
@@ -176,11 +264,11 @@ function onAlerts(payload) {
                 state.killsConfirmed += 1;
                 for (const a of names) state.kills.set(a, (state.kills.get(a) || 0) + 1);
                 state.lastKill = at;
-                log({ level: "error", msg: "KILL SWITCH: speculation disabled and traffic at 0 %, confirmed", action: what.kind, alerts: names, path: r.path, attempts: r.attempts.length });
+                log({ level: "error", msg: ACTIONS[what.kind].what, action: what.kind, alerts: names, path: r.path, attempts: r.attempts.length });
             } else {
                 state.confirmed += 1;
                 for (const a of names) state.reverts.set(a, (state.reverts.get(a) || 0) + 1);
-                log({ level: "error", msg: "REVERTED: rollout percentage set to 0 and confirmed", action: what.kind, alerts: names, path: r.path, attempts: r.attempts.length });
+                log({ level: "error", msg: ACTIONS[what.kind].what, action: what.kind, alerts: names, path: r.path, attempts: r.attempts.length });
             }
             // Traffic was taken away either way: the next window judgement must see it.
             state.lastRevert = at;
@@ -191,7 +279,7 @@ function onAlerts(payload) {
             state.history.push({ at: when, action: what.kind, alerts: names, failed: true, attempts: r.attempts });
             log({ level: "error", msg: kill ? "KILL SWITCH FAILED: not confirmed before the deadline" : "REVERT FAILED: not confirmed before the deadline", action: what.kind, alerts: names, attempts: r.attempts });
         } else {
-            log({ level: "info", msg: kill ? "kill-switch alert firing; speculation already disabled at 0 %" : "rollback trigger firing; traffic already at 0 %", action: what.kind, alerts: names });
+            log({ level: "info", msg: kill ? "kill-switch alert firing; speculation already disabled at 0 %" : `rollback trigger firing; traffic already at 0 %${CANARY_INGRESS ? ` (canary weight of ingress/${CANARY_INGRESS})` : ""}`, action: what.kind, alerts: names });
         }
         state.history = state.history.slice(-100);
         return { ...r, action: what.kind };
@@ -306,7 +394,8 @@ const server = http.createServer((req, res) => {
 });
 let stopSentinels;
 server.listen(PORT, HOST, () => {
-    log({ level: "info", msg: "watchdog listening", port: server.address().port, service: SERVICE_URL, sentinelIntervalSeconds: SENTINEL_INTERVAL_S });
+    log({ level: "info", msg: "watchdog listening", port: server.address().port, service: SERVICE_URL, sentinelIntervalSeconds: SENTINEL_INTERVAL_S,
+        ...(KUBE ? { reverts: `canary weight of ingress/${CANARY_INGRESS} in ${KUBE.namespace} (${KUBE.api})` } : {}) });
     stopSentinels = scheduleSentinels();
 });
 const stop = () => { if (stopSentinels) stopSentinels(); server.close(() => process.exit(0)); };

@@ -200,10 +200,36 @@ describe("the program under mocks", () => {
             const canary = engine.byK8sName("kubernetes:networking.k8s.io/v1:Ingress", "agenc-speculation-canary");
             expect(canary.inputs.metadata.annotations).to.deep.equal({
                 "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "50", "pulumi.com/skipAwait": "true",
+                // The watchdog may have set the weight to 0: the next `pulumi up` takes it back (server-side apply, forced).
+                "pulumi.com/patchForce": "true",
             });
             expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary").inputs.spec.template.spec.containers[0].image).to.equal("ghcr.io/agenc/speculation:v1.2.3");
             expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec.template.spec.containers[0].image).to.equal("ghcr.io/agenc/speculation:v1.2.2");
             expect(engine.ofType("pulumi-nodejs:dynamic/agenc:TrafficShift")).to.have.length(0);
+        });
+
+        it("in ingress-weight mode a failed gate reverts the canary's weight through the watchdog, whose account may patch only that Ingress", async () => {
+            let config = withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 10);
+            config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");
+            await render(engine, config);
+            // Without a way to reach the watchdog the gate cannot lower the weight: it fails the update, and says so.
+            expect(engine.ofType("pulumi-nodejs:dynamic/agenc:HealthGate").map((g) => g.inputs.onFailure)).to.deep.equal(["fail"]);
+            const watchdog = engine.byK8sName(DEPLOYMENT, "speculation-watchdog").inputs.spec.template.spec;
+            expect(watchdog.containers[0].env).to.deep.include({ name: "CANARY_INGRESS", value: "agenc-speculation-canary" });
+            expect([watchdog.serviceAccountName, watchdog.automountServiceAccountToken]).to.deep.equal(["speculation-watchdog", true]);
+            expect(engine.byK8sName("kubernetes:rbac.authorization.k8s.io/v1:Role", "speculation-watchdog").inputs.rules).to.deep.equal([
+                { apiGroups: ["networking.k8s.io"], resources: ["ingresses"], resourceNames: ["agenc-speculation-canary"], verbs: ["get", "patch"] },
+            ]);
+
+            await render(engine, withEdit(config, "speculation:canary", "gate.revert.watchdogActionUrl", "http://127.0.0.1:9095/alerts"));
+            const [gate] = engine.ofType("pulumi-nodejs:dynamic/agenc:HealthGate");
+            expect(gate.inputs.onFailure).to.equal("revert");
+            expect(gate.inputs.revert).to.include({ target: "canary-weight", watchdogActionUrl: "http://127.0.0.1:9095/alerts" });
+
+            // Feature-flag mode: no account, no token in the watchdog's pods.
+            await render(engine, stackConfig("staging"));
+            expect(engine.byK8sName(DEPLOYMENT, "speculation-watchdog").inputs.spec.template.spec.automountServiceAccountToken).to.equal(false);
+            expect(engine.ofType("kubernetes:rbac.authorization.k8s.io/v1:Role")).to.have.length(0);
         });
 
         it("changes the config checksum when the speculation config changes", async () => {

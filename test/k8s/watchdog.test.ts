@@ -6,8 +6,16 @@
  * the kill-switch route and rule pass the prometheus-operator CRDs' validation.
  */
 import { expect } from "chai";
+import { ChildProcess, spawn } from "child_process";
+import { mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { PATCH_FORCE } from "../../components/CanaryStage";
+import { WATCHDOG_SCRIPT_PATH } from "../../components/Watchdog";
+import { revertTraffic } from "../../lib/revert/revert";
+import { freePort } from "../../reference/ports";
 import { ControlPlane, controlPlane } from "../helpers/controlPlane";
-import { Cluster, danglingReferences, inNamespace, K8sObject, podsSelected, programObjects, readyAddresses, selects, serviceMonitorTargets, settled } from "../helpers/kube";
+import { Cluster, danglingReferences, documents, eventually, FIELD_MANAGER, inNamespace, K8sObject, podsSelected, programObjects, readyAddresses, selects, serviceMonitorTargets, settled } from "../helpers/kube";
 import { stackConfig, withEdit } from "../helpers/stack";
 
 describe("the watchdog on a real control plane (issue 11)", function () {
@@ -45,6 +53,81 @@ describe("the watchdog on a real control plane (issue 11)", function () {
         const own = policies.find((p) => p.metadata.name === "watchdog")!;
         expect(pods.every((p) => selects(own.spec.podSelector, p.metadata.labels))).to.equal(true);
         expect(own.spec.ingress[0].ports).to.deep.equal([{ protocol: "TCP", port: 9095 }]);
+    });
+
+    it("ingress-weight: a revert sets the canary's weight to 0 as the watchdog's own service account, allowed nothing else; the next apply takes the weight back only by force", async () => {
+        const namespace = "watchdog-ingress";
+        let config = withEdit(stackConfig("staging"), "speculation:canary", "shiftMode", "ingress-weight");
+        config = withEdit(config, "speculation:rolloutPercentage", undefined, 10);
+        const objects = inNamespace(await programObjects(config), "agenc-staging", namespace);
+        const cluster = new Cluster(cp);
+        const result = await cluster.update(objects);
+        expect(result.warnings, "warnings from the API server").to.deep.equal([]);
+        const snap = await settled(cp, namespace);
+        const d = snap.deployments.find((x) => x.metadata.name === "speculation-watchdog");
+        const pod = d.spec.template.spec;
+        expect([pod.serviceAccountName, pod.automountServiceAccountToken]).to.deep.equal(["speculation-watchdog", true]);
+        expect(podsSelected(snap, d.spec.selector).every((p) => p.spec.serviceAccountName === "speculation-watchdog"), "pods run as the watchdog's account").to.equal(true);
+
+        // The account's token (TokenRequest, as the kubelet would mount it) may get and patch the canary Ingress only.
+        const token = (await cp.kubectl(["create", "token", "speculation-watchdog", "-n", namespace, "--duration=10m"])).trim();
+        // `auth can-i` exits 1 for "no": its answer is stdout either way.
+        const can = async (...args: string[]) => (await cp.kubectl(["--token", token, "auth", "can-i", ...args, "-n", namespace])
+            .catch((e: { stdout?: string }) => e.stdout ?? "error")).trim();
+        expect(await can("patch", "ingresses/agenc-speculation-canary")).to.equal("yes");
+        expect(await can("get", "ingresses/agenc-speculation-canary")).to.equal("yes");
+        for (const denied of [["patch", "ingresses/agenc-speculation"], ["delete", "ingresses/agenc-speculation-canary"], ["list", "ingresses"], ["get", "secrets"], ["patch", "deployments/agenc-speculation-canary"]]) {
+            expect(await can(...denied), denied.join(" ")).to.equal("no");
+        }
+
+        // lib/watchdog/action.js as a process, with the account's token and the API server's CA, and the gate's
+        // revert (lib/revert, target canary-weight) through it.
+        const dir = mkdtempSync(path.join(tmpdir(), "watchdog-sa-"));
+        writeFileSync(path.join(dir, "token"), token, { mode: 0o600 });
+        const port = await freePort();
+        const weight = async () => (await cp.getJson<any>(["get", "ingress", "agenc-speculation-canary", "-n", namespace])).metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"];
+        expect(await weight()).to.equal("10");
+        let output = "";
+        const watchdog: ChildProcess = spawn(process.execPath, [WATCHDOG_SCRIPT_PATH], {
+            env: {
+                PATH: process.env.PATH, SERVICE_URL: "http://127.0.0.1:9", ADMIN_TOKEN: "not-used-in-this-mode", PORT: String(port), LISTEN_HOST: "127.0.0.1",
+                CANARY_INGRESS: "agenc-speculation-canary", KUBE_API_URL: cp.server, KUBE_TOKEN_FILE: path.join(dir, "token"),
+                KUBE_CA_FILE: path.join(cp.dir, "ca.crt"), KUBE_NAMESPACE: namespace,
+            },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        watchdog.stdout!.on("data", (c) => { output += c; });
+        watchdog.stderr!.on("data", (c) => { output += c; });
+        try {
+            const url = `http://127.0.0.1:${port}`;
+            await eventually("the watchdog listening", async () => (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) || undefined, 20_000);
+            const revert = await revertTraffic({
+                target: "canary-weight", watchdogActionUrl: `${url}/alerts`, stage: "stage-1-10pct", percentage: 10, serviceUrl: "http://127.0.0.1:9",
+                adminToken: "", reason: "no-go: canary vs stable: errorRate", timeoutMs: 10_000, deadlineSeconds: 60, log: () => undefined,
+            });
+            expect(revert.status, JSON.stringify(revert.attempts)).to.equal("confirmed");
+            expect(revert.attempts.map((a) => a.path)).to.deep.equal(["watchdog"]);
+            expect(await weight(), "the canary's weight on the API server").to.equal("0");
+            expect(output).to.match(/REVERTED: canary weight of ingress\/agenc-speculation-canary set to 0 and confirmed/);
+            const again = await (await fetch(`${url}/alerts`, { method: "POST", body: JSON.stringify({ alerts: [{ status: "firing", labels: { alertname: "SpeculationErrorRateSpike", rollback_trigger: "true" } }] }) })).json() as { outcome: string };
+            expect(again.outcome, "a second trigger finds the weight at 0").to.equal("already-zero");
+            expect(output.includes(token), "the account's token in the watchdog's log").to.equal(false);
+        } finally {
+            watchdog.kill("SIGTERM");
+        }
+
+        // Server-side apply: the watchdog now owns the weight, so the program's next apply of another weight is a
+        // field conflict — unless forced, which pulumi-kubernetes does for an object annotated pulumi.com/patchForce.
+        const canary = objects.find((o) => o.kind === "Ingress" && o.metadata.name === "agenc-speculation-canary")!;
+        const managers = (await cp.getJson<any>(["get", "ingress", "agenc-speculation-canary", "-n", namespace, "--show-managed-fields"])).metadata.managedFields.map((m: any) => m.manager);
+        expect(managers).to.include("agenc-watchdog");
+        const applyCanary = (force: boolean) => cp.kubectl(["apply", "--server-side", "--validate=strict", `--field-manager=${FIELD_MANAGER}`,
+            ...(force ? ["--force-conflicts"] : []), "-f", "-"], documents([canary]));
+        const refused = await applyCanary(false).then(() => "applied", (e: Error) => e.message);
+        expect(refused).to.match(/conflict/i).and.to.match(/agenc-watchdog/);
+        expect(canary.metadata.annotations?.[PATCH_FORCE], "the canary Ingress asks the provider to force its apply").to.equal("true");
+        await applyCanary(canary.metadata.annotations?.[PATCH_FORCE] === "true");
+        expect(await weight(), "the operator's `pulumi up` takes the weight back").to.equal("10");
     });
 
     it("production at 100 %: the pods roll with the sentinel probes on, the script's ConfigMap holds the probe, the kill-switch route and rule are stored as declared", async () => {

@@ -138,6 +138,45 @@ describe("revert: retries until the traffic reads off, or fails loudly at its de
         expect(describeRevert(r)).to.match(/^Traffic reverted: the watchdog's action took the traffic away and read back \(attempt 3 of 3/);
     });
 
+    it("ingress-weight (target canary-weight): the watchdog is the only path, its answer is the read-back, a 500 is retried; the admin API is never touched", async () => {
+        ref = await startReference({ rolloutPercentage: 50 });
+        const answers = [
+            { status: 500, body: { outcome: "unconfirmed", attempts: [{ result: "failed: PATCH ingress/agenc-speculation-canary: HTTP 503" }] } },
+            { status: 200, body: { outcome: "confirmed", path: "canary-weight", attempts: [{ result: "read back nginx.ingress.kubernetes.io/canary-weight 0" }] } },
+        ];
+        const payloads: any[] = [];
+        const server = createServer((req, res) => {
+            req.resume();
+            req.on("end", () => {
+                payloads.push(true);
+                const a = answers[Math.min(payloads.length, answers.length) - 1];
+                res.writeHead(a.status, { "content-type": "application/json" }).end(JSON.stringify(a.body));
+            });
+        });
+        stub = server;
+        const { url } = await listen(server);
+        const r = await revertTraffic(request(ref, { target: "canary-weight", watchdogActionUrl: `${url}/alerts` }));
+        expect(r).to.include({ status: "confirmed", path: "watchdog" });
+        expect(r.paths).to.deep.equal(["watchdog"]);
+        expect(r.attempts.map((a) => [a.path, a.failure ?? "ok"])).to.deep.equal([["watchdog", "http-status"], ["watchdog", "ok"]]);
+        expect(r.attempts[1].detail).to.match(/weight to 0 and read it back \(confirmed: read back nginx\.ingress\.kubernetes\.io\/canary-weight 0\)/);
+        expect(ref.service.state.rolloutPercentage, "the admin API is not the canary's traffic path").to.equal(50);
+    });
+
+    it("ingress-weight: a watchdog that answers without confirming is no confirmation; unconfirmed at the deadline, saying how to zero the weight by hand", async () => {
+        ref = await startReference({ rolloutPercentage: 50 });
+        const server = createServer((req, res) => {
+            req.resume();
+            req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ outcome: "ignored" })));
+        });
+        stub = server;
+        const { url } = await listen(server);
+        const r = await revertTraffic(request(ref, { target: "canary-weight", watchdogActionUrl: `${url}/alerts`, deadlineSeconds: 0.5 }));
+        expect(r.status).to.equal("unconfirmed");
+        expect(r.attempts.every((a) => a.path === "watchdog" && a.failure === "not-off")).to.equal(true);
+        expect(describeRevert(r)).to.match(/Act now, by any path you have: set the canary Ingress's weight to 0 \(kubectl annotate --overwrite/);
+    });
+
     it("a dead admin API and no watchdog: unconfirmed at the deadline, names each path's failure and fires an alert to a real Alertmanager", async () => {
         am ??= await startAlertmanager();
         ref = await startReference({ rolloutPercentage: 50 });
