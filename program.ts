@@ -125,6 +125,15 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
     const stepSeconds = parseDuration(config.monitoring.scrapeInterval);
     const maxGapSeconds = parseDuration(g.maxGap);
     const onFailure = featureFlag || (canaryWeight && g.revert.watchdogActionUrl) ? g.onFailure : "fail";
+    // A no-go that cannot revert says what it left and how to lower it.
+    const leftAs = onFailure === "revert" ? undefined
+        : canaryWeight ? (g.onFailure === "revert"
+            ? "Traffic left as it is: the canary keeps its weight. The gate cannot reach it (ingress-weight mode without canary.gate.revert.watchdogActionUrl); "
+            : "Traffic left as it is (onFailure: fail): the canary keeps its weight. ") +
+            "Lower it: `pulumi config set speculation:rolloutPercentage <a lower step, or 0> && pulumi up`; the watchdog sets it to 0 if a rollback trigger fires."
+        : config.canary.shiftMode === "blue-green"
+            ? "Traffic left as it is (blue-green: traffic moves only with the switch). Back to blue: `pulumi config set speculation:rolloutPercentage <below 100> && pulumi up`."
+            : undefined;
     const artifactsDir = path.resolve(g.artifactsDir);
     // A gate's revert is recorded like a release: the deployment log and the Pushgateway (the dashboard's reverts).
     const records = recordSink(config);
@@ -166,6 +175,7 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
                 bakeSeconds: stage.bakeSeconds,
                 deadlineSeconds: deadlineAfter(stage.bakeSeconds),
                 onFailure,
+                ...(leftAs ? { leftAs } : {}),
                 checkRolloutPercentage: featureFlag,
                 revert: revertOptions,
                 artifactsDir,
@@ -183,7 +193,7 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
                     shiftedAt: (judged as HealthGate).shiftedAt, bakeSeconds: stage.bakeSeconds, stepSeconds, maxGapSeconds,
                     prometheusUrl: readings.prometheusUrl!, serviceUrl, adminToken, thresholds: stage.thresholds,
                     baselineErrorRate: baseline.errorRate, noData: readings.noData, timeoutMs: readings.timeoutMs, onFailure,
-                    checkRolloutPercentage: featureFlag, artifactsDir, revert: revertOptions, records,
+                    checkRolloutPercentage: featureFlag, artifactsDir, revert: revertOptions, records, ...(leftAs ? { leftAs } : {}),
                 // Not parented to the stage: a stage's own objects may depend on the stage component (ingress mode's
                 // lower stages), and a child that waits for them would close a cycle.
                 }, { dependsOn: [judged] }),

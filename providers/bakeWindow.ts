@@ -47,6 +47,8 @@ export interface BakeWindowState {
     artifactsDir: string;
     /** How a no-go's revert retries (lib/revert, the gates' own): paths, deadline, alert. */
     revert: RevertOptions;
+    /** A no-go that does not revert: what traffic was left at, and how to lower it (the gates' own words). */
+    leftAs?: string;
     verdict?: "pass" | "fail";
     judgement?: WindowJudgement;
     artifact?: string;
@@ -100,7 +102,7 @@ async function judge(s: BakeWindowState, id: string): Promise<BakeWindowState> {
         adminToken: s.adminToken, reason: j.reason, timeoutMs: s.timeoutMs,
     }) : undefined;
     const outs: BakeWindowState = { ...s, verdict: "fail", judgement: j, artifact, ...(revertRecord ? { revertRecord } : {}) };
-    const what = revertRecord ? describeRevert(revertRecord) : "Traffic left as it is (onFailure: fail).";
+    const what = revertRecord ? describeRevert(revertRecord) : s.leftAs ?? "Traffic left as it is (onFailure: fail).";
     const recorded = revertRecord && s.records ? await recordGateRevert(s.records, {
         stage: s.stage, percentage: s.percentage, version: s.version, reason: j.reason, confirmed: revertRecord.confirmed, startedAt: j.shiftedAt,
     }) : undefined;

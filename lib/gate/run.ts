@@ -35,6 +35,8 @@ export interface GateSpec {
     checkRolloutPercentage: boolean;
     /** How a revert retries (deadline, watchdog action, Alertmanager for the page): lib/revert. */
     revert?: RevertOptions;
+    /** What a failure that does not revert leaves, and how the operator lowers it (the shift mode's own words). */
+    leftAs?: string;
     /** Two tracks (ingress-weight, mirrored blue-green): serviceUrl is the canary, judged against this stable track. */
     compare?: CompareSpec;
     /** Where the critical alerts are read; any one firing is a no-go (seed 000).  The stack config requires one. */
@@ -82,6 +84,8 @@ export interface DecisionRecord {
     decisive: Sample;
     /** Every attempt of the revert (onFailure: revert), its status and, when unconfirmed, the alert. */
     revert?: RevertRecord;
+    /** A failure without a revert: what traffic was left at, and how to lower it. */
+    leftAs?: string;
 }
 
 export const SAMPLES_KEPT = 50;
@@ -200,13 +204,15 @@ export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSampl
             ...spec.revert, stage: spec.stage, percentage: spec.percentage, version: spec.version, serviceUrl: spec.serviceUrl,
             adminToken: spec.adminToken, reason: record.reason, timeoutMs: spec.timeoutMs,
         }, clock);
+    } else if (record.verdict === "fail" && spec.leftAs) {
+        record.leftAs = spec.leftAs;
     }
     return { record, all };
 }
 
 /** The message a failed gate fails `pulumi up` with. */
 export function failureMessage(record: DecisionRecord, artifact?: string): string {
-    const revert = record.revert ? describeRevert(record.revert) : "Traffic left as it is (onFailure: fail).";
+    const revert = record.revert ? describeRevert(record.revert) : record.leftAs ?? "Traffic left as it is (onFailure: fail).";
     return [
         `health gate ${record.stage} (${record.percentage} %, ${record.version}) failed after ${record.sampleCount} sample(s): ${record.reason}`,
         revert,

@@ -213,7 +213,9 @@ describe("the program under mocks", () => {
             config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");
             await render(engine, config);
             // Without a way to reach the watchdog the gate cannot lower the weight: it fails the update, and says so.
-            expect(engine.ofType("pulumi-nodejs:dynamic/agenc:HealthGate").map((g) => g.inputs.onFailure)).to.deep.equal(["fail"]);
+            const [failing] = engine.ofType("pulumi-nodejs:dynamic/agenc:HealthGate");
+            expect(failing.inputs.onFailure).to.equal("fail");
+            expect(failing.inputs.leftAs).to.match(/the canary keeps its weight\. The gate cannot reach it \(ingress-weight mode without canary\.gate\.revert\.watchdogActionUrl\)/);
             const watchdog = engine.byK8sName(DEPLOYMENT, "speculation-watchdog").inputs.spec.template.spec;
             expect(watchdog.containers[0].env).to.deep.include({ name: "CANARY_INGRESS", value: "agenc-speculation-canary" });
             expect([watchdog.serviceAccountName, watchdog.automountServiceAccountToken]).to.deep.equal(["speculation-watchdog", true]);
@@ -225,6 +227,7 @@ describe("the program under mocks", () => {
             const [gate] = engine.ofType("pulumi-nodejs:dynamic/agenc:HealthGate");
             expect(gate.inputs.onFailure).to.equal("revert");
             expect(gate.inputs.revert).to.include({ target: "canary-weight", watchdogActionUrl: "http://127.0.0.1:9095/alerts" });
+            expect(gate.inputs).to.not.have.property("leftAs");
 
             // Feature-flag mode: no account, no token in the watchdog's pods.
             await render(engine, stackConfig("staging"));

@@ -149,6 +149,15 @@ describe("HealthGate provider against the reference workloads", function () {
         });
     }
 
+    it("a no-go that cannot revert (ingress-weight without a way to the watchdog) says what it left and how to lower it", async () => {
+        ref = await startReference({ rolloutPercentage: 25 });
+        ref.service.setFaults({ rollbackRate: 0.3 });
+        const leftAs = "Traffic left as it is: the canary keeps its weight. Lower it: `pulumi config set speculation:rolloutPercentage 0 && pulumi up`.";
+        const f = await failingGate(ref, { onFailure: "fail", leftAs });
+        expect(f.message).to.include(leftAs).and.not.include("(onFailure: fail)");
+        expect(f.properties.decision.leftAs).to.equal(leftAs);
+    });
+
     it("a metric whose no-data policy is hold waits for data until the deadline, then fails naming it", async () => {
         ref = await startReference({ rolloutPercentage: 25 });
         ref.service.setFaults({ dropMetrics: ["speculation_memory_usage_bytes"] });
