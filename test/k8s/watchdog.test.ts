@@ -101,12 +101,14 @@ describe("the watchdog on a real control plane (issue 11)", function () {
         try {
             const url = `http://127.0.0.1:${port}`;
             await eventually("the watchdog listening", async () => (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) || undefined, 20_000);
+            const started = Date.now();
             const revert = await revertTraffic({
                 target: "canary-weight", watchdogActionUrl: `${url}/alerts`, stage: "stage-1-10pct", percentage: 10, serviceUrl: "http://127.0.0.1:9",
                 adminToken: "", reason: "no-go: canary vs stable: errorRate", timeoutMs: 10_000, deadlineSeconds: 60, log: () => undefined,
             });
             expect(revert.status, JSON.stringify(revert.attempts)).to.equal("confirmed");
             expect(revert.attempts.map((a) => a.path)).to.deep.equal(["watchdog"]);
+            console.log(`      (the gate's revert → canary weight 0 through the watchdog and the API server, read back: ${Date.now() - started} ms)`);
             expect(await weight(), "the canary's weight on the API server").to.equal("0");
             expect(output).to.match(/REVERTED: canary weight of ingress\/agenc-speculation-canary set to 0 and confirmed/);
             const again = await (await fetch(`${url}/alerts`, { method: "POST", body: JSON.stringify({ alerts: [{ status: "firing", labels: { alertname: "SpeculationErrorRateSpike", rollback_trigger: "true" } }] }) })).json() as { outcome: string };
