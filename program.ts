@@ -21,7 +21,7 @@ import { AlertSource } from "./lib/gate/measure";
 import { RecordSink } from "./lib/records/record";
 import { PROOF_WORKERS_JOB, SPECULATION_JOB, SPECULATION_PORT } from "./lib/monitoring/scrape";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO } from "./config/thresholds";
-import { effectiveThresholds, plannedStages, stageName } from "./lib/plan";
+import { canaryReplicas, effectiveThresholds, plannedStages, stageName } from "./lib/plan";
 import { nodeAddress } from "./lib/nodes/address";
 import { podSecurityLabels } from "./lib/k8s";
 import { speculationToml } from "./lib/speculationToml";
@@ -614,8 +614,8 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
             } : undefined,
             track: kube && mode !== "feature-flag" ? {
                 version: config.release.version,
-                // The canary is one pod carrying a share; green is a full copy of blue, since it takes all traffic at 100 %.
-                replicas: mode === "blue-green" ? config.service.replicas : 1,
+                // The canary is sized to its share (lib/plan.ts); green is a full copy of blue, since it takes all traffic at 100 %.
+                replicas: mode === "blue-green" ? config.service.replicas : canaryReplicas(config.service.replicas, stages[stages.length - 1].percentage),
                 image: imageOf(config.release.images.speculation, config.release.version, config.release.version),
                 resources: config.service.resources,
                 configToml: speculationToml(config, namespaceName),

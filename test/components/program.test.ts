@@ -208,6 +208,18 @@ describe("the program under mocks", () => {
             expect(engine.ofType("pulumi-nodejs:dynamic/agenc:TrafficShift")).to.have.length(0);
         });
 
+        it("in ingress-weight mode the canary grows with its weight: one pod at 10 %, two of production's three at 50 %, all at 100 %", async () => {
+            const podsAt = async (percentage: number) => {
+                let config = withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, percentage);
+                config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");
+                config = withEdit(config, "speculation:release", "images.speculation.previousDigest", `sha256:${"b".repeat(64)}`);
+                await render(engine, config);
+                return engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary").inputs.spec.replicas;
+            };
+            expect([await podsAt(10), await podsAt(50), await podsAt(100)]).to.deep.equal([1, 2, 3]);
+            expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec.replicas, "production's stable pods").to.equal(3);
+        });
+
         it("in ingress-weight mode a failed gate reverts the canary's weight through the watchdog, whose account may patch only that Ingress", async () => {
             let config = withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 10);
             config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { parseStackConfig } from "../../config";
-import { effectiveThresholds, plannedStages } from "../../lib/plan";
+import { canaryReplicas, effectiveThresholds, plannedStages } from "../../lib/plan";
 import { encodeConfig, stackConfig, withEdit } from "../helpers/stack";
 
 describe("canary plan", () => {
@@ -26,5 +26,12 @@ describe("canary plan", () => {
         ]);
         expect(effectiveThresholds(config, 0)).to.include({ maxRollbackRate: 0.03, maxProofQueueSize: 2000, abortRollbackRate: 0.15 });
         expect(effectiveThresholds(config, 1)).to.include({ maxRollbackRate: 0.02, maxProofQueueSize: 1000, maxErrorRate: 0.01 });
+    });
+
+    it("sizes the ingress-weight canary to its share of the stable pods, at least one and never more than stable", () => {
+        // Production's 4 pods along the plan: a canary pod carries about what a stable pod carries.
+        expect([10, 25, 50, 100].map((w) => canaryReplicas(4, w))).to.deep.equal([1, 1, 2, 4]);
+        expect([1, 34, 67, 100].map((w) => canaryReplicas(3, w))).to.deep.equal([1, 2, 3, 3]);
+        expect(canaryReplicas(1, 50)).to.equal(1);
     });
 });
