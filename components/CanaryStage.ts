@@ -237,7 +237,10 @@ export class CanaryStage extends pulumi.ComponentResource {
             metadata: { name, namespace: args.namespace, labels },
             spec: disruptionBudgetSpec({ app: name }),
         }, withAliases(`${prefix}-pdb`));
-        if (t.monitoringMode === "operator") {
+        // Blue-green at 100 %: the primary Service selects green's pods and its ServiceMonitor scrapes them (as
+        // track="stable", which green now is); green's own would scrape each pod a second time.
+        const greenServesPrimary = prefix === "green" && args.stage.percentage === 100;
+        if (t.monitoringMode === "operator" && !greenServesPrimary) {
             serviceMonitor(`${prefix}-servicemonitor`, {
                 namespace: args.namespace, namespaceName: t.namespaceName, app: name, releaseLabel: t.prometheusReleaseLabel, interval: t.scrapeInterval,
                 targetLabels: ["track"],

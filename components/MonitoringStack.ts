@@ -24,6 +24,8 @@ export interface MonitoringStackArgs {
     grafanaDashboardLabel: string;
     /** Bare-metal node hosts scraped by static jobs. */
     nodeHosts: string[];
+    /** Blue-green at 100 %: the primary Service selects green's pods, and green's own Service is not scraped. */
+    greenServesPrimary?: boolean;
     receivers: ReceiverPresence;
     receiverSecrets: pulumi.Output<AlertReceivers>;
     /** The watchdog's in-cluster URL (components/Watchdog.ts): rollback triggers are routed to it before paging. */
@@ -67,7 +69,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
 
         this.ruleGroups = ruleGroups(args.thresholds, args.evaluationInterval, undefined, args.sentinel);
         this.alertNames = alertNames(this.ruleGroups);
-        this.scrapeJobs = [...scrapeJobs(args.nodeHosts), ...(args.watchdogUrl ? [WATCHDOG_SCRAPE_JOB] : [])];
+        this.scrapeJobs = [...scrapeJobs(args.nodeHosts, { greenServesPrimary: args.greenServesPrimary }), ...(args.watchdogUrl ? [WATCHDOG_SCRAPE_JOB] : [])];
         this.ruleResourceName = "agenc-speculation-rules";
         this.prometheusConfig = prometheusConfig({
             namespace: args.namespaceName,

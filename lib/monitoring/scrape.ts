@@ -18,11 +18,16 @@ export const PROOF_WORKERS_JOB = "proof-workers";
 /** The watchdog (components/Watchdog.ts) is scraped so that every revert it makes is in Prometheus. */
 export const WATCHDOG_SCRAPE_JOB: ScrapeJob = { job: "speculation-watchdog", app: "speculation-watchdog", port: 9095 };
 
-export function scrapeJobs(nodeHosts: string[]): ScrapeJob[] {
+/**
+ * The scrape jobs.  `greenServesPrimary` (blue-green at 100 %): the primary Service selects green's pods, so green's
+ * own Service is left out — scraping both would count each green pod twice, once per Service.
+ */
+export function scrapeJobs(nodeHosts: string[], options: { greenServesPrimary?: boolean } = {}): ScrapeJob[] {
     const on = (port: number) => nodeHosts.map((h) => `${h}:${port}`);
+    const tracks = ["agenc-speculation", "agenc-speculation-canary", ...(options.greenServesPrimary ? [] : ["agenc-speculation-green"])];
     return [
         // Both tracks of a canary or blue-green pair, told apart by their Service's track label (lib/judge reads it).
-        { job: SPECULATION_JOB, app: "agenc-speculation|agenc-speculation-canary|agenc-speculation-green", port: SPECULATION_PORT, tracks: true },
+        { job: SPECULATION_JOB, app: tracks.join("|"), port: SPECULATION_PORT, tracks: true },
         { job: PROOF_WORKERS_JOB, app: "proof-workers", port: PROOF_WORKER_PORT },
         { job: "alys-consensus", port: 9090, staticTargets: on(9090) },
         { job: "alys-lighthouse", port: 5054, staticTargets: on(5054) },

@@ -90,6 +90,17 @@ describe("shift modes on the real control plane", function () {
         expect(targets.map((t) => t.address.split(":")[0]).sort()).to.deep.equal([...podIps(snap, "agenc-speculation"), ...podIps(snap, "agenc-speculation-canary")].sort());
     });
 
+    it("blue-green at 100 %, standalone monitoring: the scrape job scrapes each green pod once, through the primary Service", async () => {
+        const ns = "traffic-bluegreen-standalone";
+        const standalone = (c: Record<string, unknown>) => withEdit(c, "speculation:monitoring", "mode", "standalone");
+        const { objects, snap } = await deploy(new Cluster(cp), ns, config("blue-green", 100, standalone));
+        const promConfig = parse(objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "prometheus-config")!.data["prometheus.yml"]);
+        const job = promConfig.scrape_configs.find((j: any) => j.job_name === "agenc-speculation");
+        const targets = scrapeJobTargets({ ...job, kubernetes_sd_configs: job.kubernetes_sd_configs.map((sd: any) => ({ ...sd, namespaces: { names: [ns] } })) }, snap);
+        expect(targets.map((t) => t.service)).to.satisfy((s: string[]) => s.every((x) => x === "agenc-speculation"));
+        expect(targets.map((t) => t.address.split(":")[0]).sort()).to.deep.equal(podIps(snap, "agenc-speculation-green"));
+    });
+
     it("blue-green: the primary Service's endpoints follow its selector to green at 100 % and back to blue on the switch back", async () => {
         const ns = "traffic-bluegreen";
         const cluster = new Cluster(cp);
@@ -103,9 +114,17 @@ describe("shift modes on the real control plane", function () {
         expect(primary(snap), "below 100 % the primary Service serves blue").to.deep.equal(blue);
         expect(readyAddresses(snap, "agenc-speculation-green").sort(), "green has its own Service for the smoke tests").to.deep.equal(green);
 
-        ({ snap } = await deploy(cluster, ns, config("blue-green", 100)));
+        let objects: K8sObject[];
+        ({ snap, objects } = await deploy(cluster, ns, config("blue-green", 100)));
         expect(primary(snap), "at 100 % the primary Service serves green").to.deep.equal(podIps(snap, "agenc-speculation-green"));
         expect(podIps(snap, "agenc-speculation"), "blue is kept").to.have.length(blue.length);
+        // Each green pod is scraped once, through the primary Service (as track="stable", which green now is), not a
+        // second time through green's own Service: every ServiceMonitor's Services, and the pod addresses behind them.
+        const scraped: string[] = [];
+        for (const sm of objects.filter((o) => o.kind === "ServiceMonitor" && /^agenc-speculation/.test(o.metadata.name))) {
+            for (const t of await serviceMonitorTargets(cp, sm)) scraped.push(...readyAddresses(snap, t.service));
+        }
+        expect(scraped.sort(), "each serving pod scraped exactly once").to.deep.equal(podIps(snap, "agenc-speculation-green"));
 
         ({ snap } = await deploy(cluster, ns, config("blue-green", 50)));
         expect(primary(snap), "the switch back: blue again").to.deep.equal(podIps(snap, "agenc-speculation"));
