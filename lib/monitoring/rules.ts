@@ -45,7 +45,7 @@ export const RECORDED = {
 } as const;
 
 /** The operation-latency quantiles the recorded latency series are made of. */
-const latencyQuantile = (q: number) => `histogram_quantile(${q}, sum by (le) (rate(speculation_operation_duration_seconds_bucket[5m])))`;
+const latencyQuantile = (q: number) => `histogram_quantile(${q}, sum by (le, track) (rate(speculation_operation_duration_seconds_bucket[5m])))`;
 
 /**
  * What the watchdog (lib/watchdog/action.js, the revert action Alertmanager calls between `pulumi up`s) exposes.
@@ -86,16 +86,23 @@ function seconds(s: number): string {
     return s % 60 === 0 ? `${s / 60}m` : `${s}s`;
 }
 
+/**
+ * The recorded series every gate, window judgement, alert and dashboard reads.  The speculation service's are one
+ * series per track (stable, canary: the Service's `track` label; none where nothing sets it): a canary with a tenth
+ * of the traffic is judged on its own numbers, not on a blend in which stable's traffic dilutes them (a canary at
+ * 5 % errors beside a clean stable would read 0.5 %).  Readers take the worst track (lib/gate/measure.ts,
+ * lib/bake/history.ts: the max over the series), and an alert fires for the track that breaches.
+ */
 export function recordingRules(): RecordingRule[] {
     return [
         {
             record: RECORDED.errorRate,
-            expr: "sum(rate(speculation_errors_total[5m])) / clamp_min(sum(rate(speculation_operations_total[5m])), 1e-9)",
+            expr: "sum by (track) (rate(speculation_errors_total[5m])) / clamp_min(sum by (track) (rate(speculation_operations_total[5m])), 1e-9)",
         },
-        { record: RECORDED.rollbackRate, expr: "max(speculation_rollback_rate)" },
+        { record: RECORDED.rollbackRate, expr: "max by (track) (speculation_rollback_rate)" },
         {
             record: RECORDED.memoryPercent,
-            expr: "100 * max(speculation_memory_usage_bytes / speculation_memory_limit_bytes)",
+            expr: "100 * max by (track) (speculation_memory_usage_bytes / speculation_memory_limit_bytes)",
         },
         { record: RECORDED.proofQueue, expr: "max(proof_queue_size)" },
         { record: RECORDED.latencyP99, expr: latencyQuantile(0.99) },
@@ -145,12 +152,14 @@ export function speculationAlerts(t: StageThresholds): AlertRule[] {
         },
         {
             alert: "SpeculationErrorRateSpike",
-            expr: `${RECORDED.errorRate} > ${t.maxErrorRateBaselineMultiple} * clamp_min(${RECORDED.errorRate} offset 1h, ${ERROR_BASELINE_FLOOR})`,
+            // Each track against the best track's rate an hour ago: a canary younger than an hour has no history of
+            // its own, and the baseline is the service's, not the canary's.
+            expr: `${RECORDED.errorRate} / on() group_left() clamp_min(min(${RECORDED.errorRate} offset 1h), ${ERROR_BASELINE_FLOOR}) > ${t.maxErrorRateBaselineMultiple}`,
             for: "2m",
             labels: { severity: "critical", component: "speculation", rollback_trigger: "true" },
             annotations: {
                 summary: "Speculation error rate spiked against its baseline",
-                description: `Error rate {{ $value | humanizePercentage }} is more than ${t.maxErrorRateBaselineMultiple}x the rate an hour ago: roll back.`,
+                description: `Error rate is {{ $value | humanize }}x the service's rate an hour ago (more than ${t.maxErrorRateBaselineMultiple}x): roll back.`,
             },
         },
         {

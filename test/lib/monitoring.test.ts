@@ -82,7 +82,8 @@ const CASES: Record<string, AlertCase> = {
     SpeculationErrorRateSpike: {
         firing: {
             series: [{ series: "speculation_errors_total{pod=\"a\"}", values: "0+1x70 100+30x30" }, { series: "speculation_operations_total{pod=\"a\",result=\"committed\"}", values: "0+100x100" }],
-            evalTime: "85m", value: 0.3,
+            // 30 % now against 1 % an hour ago: the value is the multiple.
+            evalTime: "85m", value: 30,
         },
         silent: [{ series: [{ series: "speculation_errors_total{pod=\"a\"}", values: "0+1x100" }, { series: "speculation_operations_total{pod=\"a\",result=\"committed\"}", values: "0+100x100" }], evalTime: "85m" }],
     },
@@ -234,6 +235,37 @@ describe("monitoring config under promtool and amtool", () => {
         });
         writeFileSync(path.join(dir, "rules.test.yml"), stringify({ rule_files: ["rules.yml"], evaluation_interval: "1m", tests }));
         expect(run("promtool", ["test", "rules", "rules.test.yml"], dir)).to.contain("SUCCESS");
+    });
+
+    it("judges each track on its own: a canary breaching beside a clean stable fires with track=\"canary\", also in its first hour (promtool)", () => {
+        const rule = (name: string) => alerts.find((a) => a.alert === name)!;
+        const expected = (name: string, value: number) => {
+            const labels = { alertname: name, ...rule(name).labels, track: "canary" };
+            const { alertname: _omit, ...expLabels } = labels;
+            return [{ exp_labels: expLabels, exp_annotations: Object.fromEntries(Object.entries(rule(name).annotations).map(([k, v]) => [k, renderTemplate(v, value, labels)])) }];
+        };
+        const tests = [
+            {
+                // 5 % errors on a tenth of the traffic: the blend would read 0.64 %, under the 1 % page.
+                interval: "1m",
+                input_series: [
+                    { series: 'speculation_operations_total{track="stable"}', values: "0+100x20" }, { series: 'speculation_errors_total{track="stable"}', values: "0+0.2x20" },
+                    { series: 'speculation_operations_total{track="canary"}', values: "0+10x20" }, { series: 'speculation_errors_total{track="canary"}', values: "0+0.5x20" },
+                ],
+                alert_rule_test: [{ eval_time: "15m", alertname: "SpeculationErrorRateHigh", exp_alerts: expected("SpeculationErrorRateHigh", 0.05) }],
+            },
+            {
+                // A canary born 20 minutes ago has no rate of its own an hour ago: it is held to the service's.
+                interval: "1m",
+                input_series: [
+                    { series: 'speculation_operations_total{track="stable"}', values: "0+100x100" }, { series: 'speculation_errors_total{track="stable"}', values: "0+0.1x100" },
+                    { series: 'speculation_operations_total{track="canary"}', values: "_x80 0+10x20" }, { series: 'speculation_errors_total{track="canary"}', values: "_x80 0+3x20" },
+                ],
+                alert_rule_test: [{ eval_time: "95m", alertname: "SpeculationErrorRateSpike", exp_alerts: expected("SpeculationErrorRateSpike", 300) }],
+            },
+        ];
+        writeFileSync(path.join(dir, "tracks.test.yml"), stringify({ rule_files: ["rules.yml"], evaluation_interval: "1m", tests }));
+        expect(run("promtool", ["test", "rules", "tracks.test.yml"], dir)).to.contain("SUCCESS");
     });
 
     it("catches a broken rule (the harness can fail)", () => {
