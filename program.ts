@@ -152,10 +152,13 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
             ...(readings.proofWorkerUrl ? { proofWorkerUrl: readings.proofWorkerUrl } : {}),
             ...(readings.prometheusUrl ? { prometheusUrl: readings.prometheusUrl } : {}),
         };
+        const target = gateTarget(loaded, serviceUrl, stage.percentage);
         const baseline = new ErrorBaseline(`${stage.name}-baseline`, {
             stage: stage.name, version: readings.version, percentage: stage.percentage, ...preShift,
+            // Ingress-weight, past the first stage: the canary exists (the previous stage's gate judged it) and this
+            // shift raises its weight, so it is checked too.  Stage 1's canary is new: its smoke tests come first.
+            ...(canaryWeight && stage.previousPercentage > 0 ? { raisedTrackUrl: target.url } : {}),
         }, { parent, dependsOn: after });
-        const target = gateTarget(loaded, serviceUrl, stage.percentage);
         return {
             beforeShift: [baseline],
             preShift,

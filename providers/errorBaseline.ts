@@ -31,6 +31,11 @@ export interface ErrorBaselineInputs {
     proofWorkerUrl?: pulumi.Input<string>;
     /** Where the critical alerts are read: none may be firing when traffic rises. */
     alerts?: pulumi.Input<AlertSource>;
+    /**
+     * Ingress-weight mode, a stage after the first: the canary's address.  This shift gives the canary more traffic,
+     * so it passes the same check on its own reading too (the baseline stays the service's, from serviceUrl).
+     */
+    raisedTrackUrl?: pulumi.Input<string>;
 }
 
 interface BaselineState {
@@ -46,6 +51,7 @@ interface BaselineState {
     noData: Partial<Record<MetricCheck, NoDataPolicy>>;
     proofWorkerUrl?: string;
     alerts?: AlertSource;
+    raisedTrackUrl?: string;
     errorRate: number;
     p95Seconds?: number;
     measuredAt: string;
@@ -58,16 +64,21 @@ export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: BaselineState, news: BaselineState) {
         // A new stage, version or endpoint needs a new baseline, measured before its shift.
         const replaces = (["stage", "version", "serviceUrl", "prometheusUrl", "source"] as const).filter((k) => olds[k] !== news[k]);
-        const changed = (["windowSeconds", "timeoutMs", "percentage", "proofWorkerUrl"] as const).filter((k) => olds[k] !== news[k]);
+        const changed = (["windowSeconds", "timeoutMs", "percentage", "proofWorkerUrl", "raisedTrackUrl"] as const).filter((k) => olds[k] !== news[k]);
         const settings = (["thresholds", "noData", "alerts"] as const).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
         return { changes: replaces.length + changed.length + settings.length > 0, replaces };
     },
     async create(inputs: BaselineState) {
-        console.log(`[${inputs.stage}] pre-shift health check and baseline: reading the service over ${inputs.windowSeconds} s`);
-        const result = await preShiftCheck({ ...inputs, windowSeconds: inputs.windowSeconds });
+        const raised = inputs.raisedTrackUrl;
+        console.log(`[${inputs.stage}] pre-shift health check and baseline: reading the service${raised ? ` and the canary (${raised}), which this shift gives more traffic,` : ""} over ${inputs.windowSeconds} s`);
+        const [result, canary] = await Promise.all([
+            preShiftCheck({ ...inputs, windowSeconds: inputs.windowSeconds }),
+            raised ? preShiftCheck({ ...inputs, serviceUrl: raised, windowSeconds: inputs.windowSeconds }) : undefined,
+        ]);
         if (result.verdict === "no-go") throw new Error(refusalMessage(inputs.stage, inputs.percentage, result));
+        if (canary?.verdict === "no-go") throw new Error(refusalMessage(`${inputs.stage} (the canary, ${raised})`, inputs.percentage, canary));
         const { errorRate, measuredAt, query, p95Seconds } = result.baseline;
-        console.log(`[${inputs.stage}] pre-shift health check: go (${result.sample.checks.length} checks), baseline error rate ${errorRate}` +
+        console.log(`[${inputs.stage}] pre-shift health check: go (${result.sample.checks.length} checks${canary ? `, and ${canary.sample.checks.length} on the canary` : ""}), baseline error rate ${errorRate}` +
             (p95Seconds !== undefined ? `, p95 ${(p95Seconds * 1000).toFixed(2)} ms` : ""));
         return {
             id: `${inputs.stage}-baseline`,

@@ -206,6 +206,11 @@ describe("the program under mocks", () => {
             expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary").inputs.spec.template.spec.containers[0].image).to.equal("ghcr.io/agenc/speculation:v1.2.3");
             expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec.template.spec.containers[0].image).to.equal("ghcr.io/agenc/speculation:v1.2.2");
             expect(engine.ofType("pulumi-nodejs:dynamic/agenc:TrafficShift")).to.have.length(0);
+            // Each stage past the first raises an existing canary's weight: its pre-shift check reads the canary too.
+            const baselines = engine.ofType("pulumi-nodejs:dynamic/agenc:ErrorBaseline").map((b) => [b.inputs.stage, b.inputs.raisedTrackUrl]);
+            expect(baselines[0]).to.deep.equal(["stage-1-10pct", undefined]);
+            expect(baselines.length).to.be.greaterThan(1);
+            for (const [, url] of baselines.slice(1)) expect(url).to.equal("http://agenc-speculation-canary.agenc-staging.svc.cluster.local:9090");
         });
 
         it("in ingress-weight mode the canary grows with its weight: one pod at 10 %, two of production's three at 50 %, all at 100 %", async () => {

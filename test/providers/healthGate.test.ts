@@ -15,6 +15,7 @@ import { healthGateProvider, HealthGateState } from "../../providers/healthGate"
 import { errorBaselineProvider } from "../../providers/errorBaseline";
 import { startAlertmanager } from "../helpers/alertmanager";
 import { ADMIN_TOKEN, Reference, startReference } from "../helpers/reference";
+import { startSpeculationService } from "../../reference/speculationService";
 
 const p = healthGateProvider as Required<pulumi.dynamic.ResourceProvider>;
 const artifactsDir = mkdtempSync(path.join(tmpdir(), "gates-"));
@@ -228,6 +229,23 @@ describe("ErrorBaseline provider", function () {
         ref = await startReference({ faults: { errorRate: 0.02 } });
         await b.create(base(ref.service.url)).then(() => expect.fail("shifted onto a failing service"),
             (e: Error) => expect(e.message).to.match(/stage-1-10pct: the health check before the shift to 10 % is a no-go — traffic was NOT raised: errorRate/));
+    });
+
+    it("ingress-weight past the first stage: a failing canary refuses its higher weight though the stable service is green; a healthy one goes", async () => {
+        ref = await startReference({ faults: { errorRate: 0.002 } });
+        const canary = await startSpeculationService({ adminToken: ADMIN_TOKEN, version: "v1.2.4", faults: { errorRate: 0.03 } });
+        try {
+            const raised = { ...base(ref.service.url), stage: "stage-2-25pct", percentage: 25, raisedTrackUrl: canary.url };
+            await b.create(raised).then(() => expect.fail("raised the weight of a failing canary"), (e: Error) => {
+                expect(e.message).to.match(new RegExp(`stage-2-25pct \\(the canary, ${canary.url.replace(/[.]/g, "\\.")}\\): the health check before the shift to 25 % is a no-go — traffic was NOT raised: errorRate`));
+            });
+            canary.setFaults({ errorRate: 0.002 });
+            const { outs } = await b.create(raised);
+            expect(outs.preShift).to.match(/^go/);
+            expect(outs.errorRate, "the baseline is the service's, not the canary's").to.be.closeTo(0.002, 0.002);
+        } finally {
+            await canary.close();
+        }
     });
 
     it("fails closed when it cannot measure, so the stage never shifts without a baseline", async () => {
