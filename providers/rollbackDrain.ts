@@ -8,7 +8,7 @@
  *   delete        → nothing: speculation stays disabled until the operator raises the rollout again
  */
 import * as pulumi from "@pulumi/pulumi";
-import { disableAndDrain } from "../lib/rollback/drain";
+import { disableAndDrain, DrainSpec } from "../lib/rollback/drain";
 import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
 
 export const ROLLBACK_DRAIN_TYPE = "RollbackDrain";
@@ -26,15 +26,10 @@ export interface RollbackDrainArgs {
     artifactsDir: pulumi.Input<string>;
 }
 
-interface DrainState {
+/** The drain's own settings (lib/rollback), with what this resource adds around them. */
+interface DrainState extends Omit<DrainSpec, "drain"> {
     mode: "full" | "emergency";
     targetVersion: string;
-    serviceUrl: string;
-    adminToken: string;
-    maxPending: number;
-    pollSeconds: number;
-    deadlineSeconds: number;
-    timeoutMs: number;
     artifactsDir: string;
     verdict?: "pass" | "fail";
     report?: StepReport;

@@ -2,12 +2,11 @@
  * A real Alertmanager (Debian's prometheus-alertmanager) on loopback for a test: clustering off (no gossip port to
  * collide with other worktrees' tests), a free port, a temp storage folder, one "null" receiver.
  */
-import { ChildProcess, spawn } from "child_process";
 import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { freePort } from "../../reference/ports";
+import { startDaemon } from "./daemon";
 
 export interface RunningAlertmanager {
     url: string;
@@ -21,24 +20,11 @@ export interface RunningAlertmanager {
 export async function startAlertmanager(): Promise<RunningAlertmanager> {
     const dir = mkdtempSync(path.join(tmpdir(), "alertmanager-"));
     writeFileSync(path.join(dir, "alertmanager.yml"), stringify({ route: { receiver: "null" }, receivers: [{ name: "null" }] }));
-    const port = await freePort();
-    const child: ChildProcess = spawn("prometheus-alertmanager", [
+    const d = await startDaemon("prometheus-alertmanager", (port) => [
         `--config.file=${path.join(dir, "alertmanager.yml")}`, `--storage.path=${path.join(dir, "data")}`,
         `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address=", "--log.level=warn",
-    ], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr!.on("data", (c) => (stderr += c));
-    const url = `http://127.0.0.1:${port}`;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    const until = Date.now() + 30_000;
-    for (;;) {
-        if (child.exitCode !== null) throw new Error(`alertmanager exited: ${stderr}`);
-        try {
-            if ((await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok) break;
-        } catch { /* not listening yet */ }
-        if (Date.now() > until) { child.kill("SIGKILL"); throw new Error(`alertmanager not ready after 30 s: ${stderr}`); }
-        await new Promise((r) => setTimeout(r, 100));
-    }
+    ]);
+    const url = d.url;
     return {
         url,
         alerts: async (...filters) => {
@@ -54,6 +40,6 @@ export async function startAlertmanager(): Promise<RunningAlertmanager> {
             });
             if (!res.ok) throw new Error(`POST /api/v2/alerts: HTTP ${res.status}`);
         },
-        close: async () => { child.kill("SIGTERM"); await exited; },
+        close: d.close,
     };
 }

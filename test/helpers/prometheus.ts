@@ -2,14 +2,13 @@
  * A real Prometheus (Debian's package) on loopback for a test: scrapes the given targets every second and evaluates
  * the project's own rule groups, so the gates' PromQL path reads the same recorded series the alerts use.
  */
-import { ChildProcess, spawn } from "child_process";
 import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { stringify } from "yaml";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../config/thresholds";
 import { ruleGroups } from "../../lib/monitoring/rules";
-import { freePort } from "../../reference/ports";
+import { startDaemon } from "./daemon";
 
 export interface RunningPrometheus {
     url: string;
@@ -34,24 +33,9 @@ export async function startPrometheus(jobs: Record<string, JobTargets>, opts: { 
             static_configs: targets.length > 0 && typeof targets[0] !== "string" ? targets : [{ targets }],
         })),
     }));
-    const port = await freePort();
-    const child: ChildProcess = spawn("prometheus", [
+    const d = await startDaemon("prometheus", (port) => [
         `--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`,
         `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn",
-    ], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr!.on("data", (c) => (stderr += c));
-    const url = `http://127.0.0.1:${port}`;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    // Ready is Prometheus's own readiness endpoint; give up after 30 s with its log.
-    const until = Date.now() + 30_000;
-    for (;;) {
-        if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr}`);
-        try {
-            if ((await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok) break;
-        } catch { /* not listening yet */ }
-        if (Date.now() > until) { child.kill("SIGKILL"); throw new Error(`prometheus not ready after 30 s: ${stderr}`); }
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    return { url, close: async () => { child.kill("SIGTERM"); await exited; } };
+    ]);
+    return { url: d.url, close: d.close };
 }
