@@ -628,6 +628,7 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
                 monitoringMode: config.monitoring.mode,
                 prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
                 scrapeInterval: config.monitoring.scrapeInterval,
+                spread: config.hardening.topologySpread,
             } : undefined,
             // The new track's smoke tests before it gets traffic (the suite the stable service passed), retried while its
             // pods come up: green's own Service, or the canary's (the gate's canary address).

@@ -1,7 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StageThresholds } from "../config/thresholds";
-import { disruptionBudgetSpec, imageRef, ingressAwait, IngressAwaitPolicy, MonitoringMode, restrictedPod, serviceMonitor } from "../lib/k8s";
+import {
+    CONFIG_CHECKSUM_ANNOTATION, configChecksum, disruptionBudgetSpec, ingressAwait, IngressAwaitPolicy, MonitoringMode, rollingDeployment, scrapeAnnotations,
+    serviceMonitor, speculationContainer, spreadAcrossNodes, TopologySpread,
+} from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 import { ingressPaths, PublicRoute } from "../lib/ingress/routes";
 import { PlannedStage } from "../lib/plan";
@@ -34,9 +37,9 @@ export type GateFactory = (stage: PlannedStage, parent: pulumi.Resource, after: 
 export interface NewTrack {
     version: string;
     /**
-     * Pods of the new track.  ingress-weight: 1 (the canary carries a share of traffic; while it has no ready pod,
-     * ingress-nginx sends that share to the primary backend).  blue-green: the service's replicas, since green takes
-     * all traffic at 100 %.  Its PodDisruptionBudget follows it (disruptionBudgetSpec in lib/k8s.ts).
+     * Pods of the new track.  ingress-weight: its share of the stable pods, at least 1 (lib/plan.ts canaryReplicas;
+     * while it has no ready pod, ingress-nginx sends that share to the primary backend).  blue-green: the service's
+     * replicas, since green takes all traffic at 100 %.  Its PodDisruptionBudget follows it (disruptionBudgetSpec in lib/k8s.ts).
      */
     replicas: number;
     /** The image of `version`: its own digest, never another version's. */
@@ -50,6 +53,8 @@ export interface NewTrack {
     monitoringMode: MonitoringMode;
     prometheusReleaseLabel: string;
     scrapeInterval: string;
+    /** Spread of the track's pods across nodes, as the stable workloads' (hardening.topologySpread). */
+    spread: TopologySpread;
 }
 
 export interface CanaryStageArgs {
@@ -200,33 +205,21 @@ export class CanaryStage extends pulumi.ComponentResource {
             metadata: { name: configName, namespace: args.namespace, labels },
             data: { "speculation.toml": t.configToml },
         }, withAliases(`${prefix}-config`));
-        const deployment = new k8s.apps.v1.Deployment(`${prefix}-deployment`, {
-            metadata: { name, namespace: args.namespace, labels: { ...labels, version: t.version } },
-            spec: {
-                replicas: t.replicas,
-                selector: { matchLabels: { app: name } },
-                template: {
-                    metadata: { labels: { ...labels, version: t.version } },
-                    spec: restrictedPod({
-                        containers: [{
-                            name: "speculation",
-                            image: imageRef(t.image, t.version),
-                            args: ["--config", "/etc/speculation/speculation.toml"],
-                            ports: [{ name: "metrics", containerPort: SPECULATION_PORT }],
-                            env: [
-                                { name: "SPECULATION_ENABLED", value: "false" },
-                                { name: SPECULATION_SECRET_KEY, valueFrom: { secretKeyRef: { name: t.secretName, key: SPECULATION_SECRET_KEY } } },
-                            ],
-                            resources: t.resources,
-                            livenessProbe: httpProbe(SPECULATION_PROBES.liveness, SPECULATION_PORT),
-                            readinessProbe: httpProbe(SPECULATION_PROBES.readiness, SPECULATION_PORT),
-                            volumeMounts: [{ name: "config", mountPath: "/etc/speculation", readOnly: true }],
-                        }],
-                        volumes: [{ name: "config", configMap: { name: configName } }],
-                    }),
-                },
+        // Built like the stable Deployment (lib/k8s.ts): the same container, a rolling update that never drops below
+        // the replicas, the config's checksum (a config edit rolls the pods: the file is read at start-up), the
+        // scrape annotations, and the spread across nodes — green serves everything at 100 %.
+        const deployment = new k8s.apps.v1.Deployment(`${prefix}-deployment`, rollingDeployment({
+            name, namespace: args.namespace, version: t.version, replicas: t.replicas, labels: { track: "canary" },
+            annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(t.configToml), ...scrapeAnnotations(t.monitoringMode, SPECULATION_PORT) },
+            pod: {
+                containers: [speculationContainer({
+                    image: t.image, version: t.version, secretName: t.secretName, secretKey: SPECULATION_SECRET_KEY, resources: t.resources, port: SPECULATION_PORT,
+                    probes: { liveness: httpProbe(SPECULATION_PROBES.liveness, SPECULATION_PORT), readiness: httpProbe(SPECULATION_PROBES.readiness, SPECULATION_PORT) },
+                })],
+                volumes: [{ name: "config", configMap: { name: configName } }],
+                topologySpreadConstraints: spreadAcrossNodes(name, t.spread),
             },
-        }, withAliases(`${prefix}-deployment`, [config]));
+        }), withAliases(`${prefix}-deployment`, [config]));
         const service = new k8s.core.v1.Service(`${prefix}-service`, {
             metadata: { name, namespace: args.namespace, labels },
             spec: { selector: { app: name }, ports: [{ name: "metrics", port: SPECULATION_PORT, targetPort: SPECULATION_PORT }] },

@@ -3,8 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
 import * as random from "@pulumi/random";
 import {
-    CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, imageRef, ingressAwait, IngressAwaitPolicy, MonitoringMode, REPLACE_FIRST, Resources, rollingDeployment, scrapeAnnotations,
-    spreadAcrossNodes, TopologySpread,
+    CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, ingressAwait, IngressAwaitPolicy, MonitoringMode, REPLACE_FIRST, Resources, rollingDeployment, scrapeAnnotations,
+    speculationContainer, spreadAcrossNodes, TopologySpread,
 } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 import { ingressPaths, PublicRoute } from "../lib/ingress/routes";
@@ -92,20 +92,11 @@ export class SpeculationService extends pulumi.ComponentResource {
                 ...scrapeAnnotations(args.monitoringMode, SPECULATION_PORT),
             },
             pod: {
-                containers: [{
-                    name: "speculation",
-                    image: imageRef(args.image, args.version),
-                    args: ["--config", "/etc/speculation/speculation.toml"],
-                    ports: [{ name: "metrics", containerPort: SPECULATION_PORT }],
-                    env: [
-                        { name: "SPECULATION_ENABLED", value: "false" },
-                        { name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: SPECULATION_SECRET, key: "ADMIN_TOKEN" } } },
-                    ],
-                    resources: args.resources,
-                    livenessProbe: httpProbe(SPECULATION_PROBES.liveness, SPECULATION_PORT),
-                    readinessProbe: httpProbe(SPECULATION_PROBES.readiness, SPECULATION_PORT),
-                    volumeMounts: [{ name: "config", mountPath: "/etc/speculation", readOnly: true }],
-                }],
+                containers: [speculationContainer({
+                    image: args.image, version: args.version, secretName: SPECULATION_SECRET, secretKey: "ADMIN_TOKEN",
+                    resources: args.resources, port: SPECULATION_PORT,
+                    probes: { liveness: httpProbe(SPECULATION_PROBES.liveness, SPECULATION_PORT), readiness: httpProbe(SPECULATION_PROBES.readiness, SPECULATION_PORT) },
+                })],
                 volumes: [{ name: "config", configMap: { name: SPECULATION_CONFIGMAP } }],
                 topologySpreadConstraints: spreadAcrossNodes(this.name, args.spread),
             },

@@ -223,16 +223,19 @@ export function rollingDeployment(args: {
     pod: k8s.types.input.core.v1.PodSpec;
     /** Folders the containers write to (emptyDirs); default /tmp. */
     writable?: WritableDir[];
+    /** Labels besides app and version (a new track's `track: canary`); never in the selector. */
+    labels?: Record<string, string>;
 }): k8s.apps.v1.DeploymentArgs {
-    const labels = { app: args.name };
+    const selector = { app: args.name };
+    const labels = { ...selector, ...args.labels, version: args.version };
     return {
-        metadata: { name: args.name, namespace: args.namespace, labels: { ...labels, version: args.version } },
+        metadata: { name: args.name, namespace: args.namespace, labels },
         spec: {
             replicas: args.replicas,
-            selector: { matchLabels: labels },
+            selector: { matchLabels: selector },
             strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
             template: {
-                metadata: { labels: { ...labels, version: args.version }, annotations: args.annotations },
+                metadata: { labels, annotations: args.annotations },
                 spec: restrictedPod(args.pod, { writable: args.writable }),
             },
         },
@@ -246,3 +249,36 @@ export function rollingDeployment(args: {
  * (the speculation service) before what it depends on (the proof workers), then creates them in order.
  */
 export const REPLACE_FIRST: { deleteBeforeReplace: boolean; replaceOnChanges: string[] } = { deleteBeforeReplace: true, replaceOnChanges: ["*"] };
+
+/** Where every speculation pod reads its config (the ConfigMap mounted read-only). */
+export const SPECULATION_CONFIG_DIR = "/etc/speculation";
+
+/**
+ * The speculation service's container, the same on every track (stable, canary, green): the version's image, the
+ * config from `speculation.toml`, speculation off until a stage turns it on, the admin token from the Secret only.
+ */
+export function speculationContainer(args: {
+    image: { repository: string; digest?: string };
+    version: string;
+    /** Secret and key holding the admin token. */
+    secretName: pulumi.Input<string>;
+    secretKey: string;
+    resources: k8s.types.input.core.v1.ResourceRequirements;
+    port: number;
+    probes: { liveness: k8s.types.input.core.v1.Probe; readiness: k8s.types.input.core.v1.Probe };
+}): k8s.types.input.core.v1.Container {
+    return {
+        name: "speculation",
+        image: imageRef(args.image, args.version),
+        args: ["--config", `${SPECULATION_CONFIG_DIR}/speculation.toml`],
+        ports: [{ name: "metrics", containerPort: args.port }],
+        env: [
+            { name: "SPECULATION_ENABLED", value: "false" },
+            { name: args.secretKey, valueFrom: { secretKeyRef: { name: args.secretName, key: args.secretKey } } },
+        ],
+        resources: args.resources,
+        livenessProbe: args.probes.liveness,
+        readinessProbe: args.probes.readiness,
+        volumeMounts: [{ name: "config", mountPath: SPECULATION_CONFIG_DIR, readOnly: true }],
+    };
+}

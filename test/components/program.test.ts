@@ -213,6 +213,23 @@ describe("the program under mocks", () => {
             for (const [, url] of baselines.slice(1)) expect(url).to.equal("http://agenc-speculation-canary.agenc-staging.svc.cluster.local:9090");
         });
 
+        it("the new track's Deployment is built like stable's: a config edit rolls its pods, it spreads across nodes, a rollout keeps every replica", async () => {
+            for (const [mode, name] of [["ingress-weight", "agenc-speculation-canary"], ["blue-green", "agenc-speculation-green"]] as const) {
+                const base = withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 100), "speculation:canary", "shiftMode", mode);
+                await render(engine, base);
+                const before = engine.byK8sName(DEPLOYMENT, name).inputs.spec;
+                const stable = engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec;
+                expect(before.template.spec.topologySpreadConstraints, `${name} spreads as stable does`).to.deep.equal(
+                    stable.template.spec.topologySpreadConstraints.map((c: any) => ({ ...c, labelSelector: { matchLabels: { app: name } } })));
+                expect(before.strategy).to.deep.equal({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+                expect(before.template.spec.containers[0]).to.deep.equal({ ...stable.template.spec.containers[0], image: before.template.spec.containers[0].image });
+                await render(engine, withEdit(base, "speculation:service", "maxDepth", 3));
+                const after = engine.byK8sName(DEPLOYMENT, name).inputs.spec;
+                expect(after.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION], `a config edit rolls ${name}'s pods`)
+                    .to.not.equal(before.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION]);
+            }
+        });
+
         it("in ingress-weight mode the canary grows with its weight: one pod at 10 %, two of production's three at 50 %, all at 100 %", async () => {
             const podsAt = async (percentage: number) => {
                 let config = withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, percentage);

@@ -90,6 +90,7 @@ async function updateAndVerify(cp: ControlPlane, cluster: Cluster, stack: Stack,
 
     const metricsServices = snap.services.filter((svc) => (svc.spec.ports ?? []).some((p: any) => p.name === "metrics")).map((svc) => svc.metadata.name);
     const scraped = new Set<string>();
+    const scrapedPods: string[] = [];
     const mode = s.config["speculation:monitoring"] as { mode: string };
     if (mode.mode === "operator") {
         const monitors = objects.filter((o) => o.kind === "ServiceMonitor");
@@ -102,6 +103,7 @@ async function updateAndVerify(cp: ControlPlane, cluster: Cluster, stack: Stack,
                 expect(t.ports, `ServiceMonitor ${sm.metadata.name} port on Service ${t.service}`).to.not.be.empty;
                 expect(readyAddresses(snap, t.service)).to.not.be.empty;
                 scraped.add(t.service);
+                scrapedPods.push(...readyAddresses(snap, t.service));
             }
         }
         for (const rule of objects.filter((o) => o.kind === "PrometheusRule")) expect(rule.metadata.labels?.release).to.equal(RELEASE_LABEL);
@@ -113,7 +115,7 @@ async function updateAndVerify(cp: ControlPlane, cluster: Cluster, stack: Stack,
         for (const job of inNamespace(jobs, `agenc-${stack}`, namespace)) {
             const targets = scrapeJobTargets(job, snap);
             expect(targets, `targets of scrape job ${job.job_name}`).to.not.be.empty;
-            for (const t of targets) scraped.add(t.service);
+            for (const t of targets) { scraped.add(t.service); scrapedPods.push(t.address.split(":")[0]); }
         }
         // Prometheus may read what its discovery needs, and the addresses its config names are Services here.
         const can = await cp.kubectl(["auth", "can-i", "list", "endpoints", "-n", namespace, `--as=system:serviceaccount:${namespace}:prometheus`]);
@@ -124,8 +126,11 @@ async function updateAndVerify(cp: ControlPlane, cluster: Cluster, stack: Stack,
             expect(svc?.spec.ports.map((p: any) => String(p.port)), `Service for Alertmanager target ${target}`).to.include(port);
         }
     }
-    const unscraped = metricsServices.filter((svc) => !scraped.has(svc));
-    expect(unscraped, "metrics Services nothing scrapes").to.deep.equal([]);
+    // A Service nothing scrapes is fine only when its pods are scraped through another (blue-green at 100 %: green's
+    // pods through the primary Service); and no pod is scraped twice.
+    const unscraped = metricsServices.filter((svc) => !scraped.has(svc) && !readyAddresses(snap, svc).every((a) => scrapedPods.includes(a)));
+    expect(unscraped, "metrics Services whose pods nothing scrapes").to.deep.equal([]);
+    expect(scrapedPods.filter((a, i) => scrapedPods.indexOf(a) !== i), "pods scraped more than once").to.deep.equal([]);
 
     // Every canary Ingress has its primary (ingress-nginx ignores it otherwise), and every Ingress backend is a
     // Service with that port and ready endpoints.
