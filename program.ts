@@ -120,15 +120,20 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
     const g = config.canary.gate;
     const featureFlag = config.canary.shiftMode === "feature-flag";
     const canaryWeight = config.canary.shiftMode === "ingress-weight";
+    // The canary's weight is ours to lower only where the stack deploys the canary Ingress and the watchdog that may
+    // patch it (kubernetes.enabled); elsewhere whoever runs the ingress owns the weight.
+    const canLowerWeight = canaryWeight && config.kubernetes.enabled && config.watchdog.enabled && !!g.revert.watchdogActionUrl;
     const { readings, deadlineAfter } = gateReadings(config, serviceUrl);
     const bakeMode = bakeModeOf(config);
     const stepSeconds = parseDuration(config.monitoring.scrapeInterval);
     const maxGapSeconds = parseDuration(g.maxGap);
-    const onFailure = featureFlag || (canaryWeight && g.revert.watchdogActionUrl) ? g.onFailure : "fail";
+    const onFailure = featureFlag || canLowerWeight ? g.onFailure : "fail";
     // A no-go that cannot revert says what it left and how to lower it.
     const leftAs = onFailure === "revert" ? undefined
         : canaryWeight ? (g.onFailure === "revert"
-            ? "Traffic left as it is: the canary keeps its weight. The gate cannot reach it (ingress-weight mode without canary.gate.revert.watchdogActionUrl); "
+            ? `Traffic left as it is: the canary keeps its weight. The gate cannot reach it (${!config.kubernetes.enabled
+                ? "kubernetes.enabled is false: whoever runs the ingress owns the weight"
+                : !config.watchdog.enabled ? "watchdog.enabled is false" : "ingress-weight mode without canary.gate.revert.watchdogActionUrl"}); `
             : "Traffic left as it is (onFailure: fail): the canary keeps its weight. ") +
             "Lower it: `pulumi config set speculation:rolloutPercentage <a lower step, or 0> && pulumi up`; the watchdog sets it to 0 if a rollback trigger fires."
         : config.canary.shiftMode === "blue-green"

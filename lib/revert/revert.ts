@@ -196,6 +196,8 @@ export function watchdogPayload(req: RevertRequest, now: Date): unknown {
 /** What the watchdog answered (lib/watchdog/action.js): the outcome of its action, with its own read-backs. */
 interface WatchdogAnswer {
     outcome?: string;
+    /** What the watchdog's action took away: the rollout percentage, or (with CANARY_INGRESS) the canary's weight. */
+    target?: string;
     path?: string;
     attempts?: { result?: string }[];
 }
@@ -243,6 +245,9 @@ async function attempt(req: RevertRequest, path: RevertPath, n: number, round: n
         // The watchdog read the canary Ingress back from the API server before it answered: its answer is the read-back.
         const ms = clock.now() - started;
         const seen = written?.attempts?.at(-1)?.result;
+        if (written?.target !== "canary-weight") {
+            return { ...base, ms, outcome: "failed", ...problem("read-back", "not-off", `the watchdog took away ${JSON.stringify(written?.target ?? "nothing it named")}, not the canary's weight (is CANARY_INGRESS set on it?)`) };
+        }
         if (written?.outcome === "confirmed" || written?.outcome === "already-zero") {
             return { ...base, ms, outcome: "confirmed", detail: `the watchdog set the canary Ingress's weight to 0 and read it back (${written.outcome}${seen ? `: ${seen}` : ""})` };
         }

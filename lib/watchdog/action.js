@@ -282,7 +282,8 @@ function onAlerts(payload) {
             log({ level: "info", msg: kill ? "kill-switch alert firing; speculation already disabled at 0 %" : `rollback trigger firing; traffic already at 0 %${CANARY_INGRESS ? ` (canary weight of ingress/${CANARY_INGRESS})` : ""}`, action: what.kind, alerts: names });
         }
         state.history = state.history.slice(-100);
-        return { ...r, action: what.kind };
+        // What the action took away: a gate's revert (lib/revert) trusts a confirmation only for the traffic it means.
+        return { ...r, action: what.kind, target: what.kind === "revert" && CANARY_INGRESS ? "canary-weight" : "rollout-percentage" };
     });
     queue = run.catch(() => undefined);
     return run;

@@ -141,8 +141,8 @@ describe("revert: retries until the traffic reads off, or fails loudly at its de
     it("ingress-weight (target canary-weight): the watchdog is the only path, its answer is the read-back, a 500 is retried; the admin API is never touched", async () => {
         ref = await startReference({ rolloutPercentage: 50 });
         const answers = [
-            { status: 500, body: { outcome: "unconfirmed", attempts: [{ result: "failed: PATCH ingress/agenc-speculation-canary: HTTP 503" }] } },
-            { status: 200, body: { outcome: "confirmed", path: "canary-weight", attempts: [{ result: "read back nginx.ingress.kubernetes.io/canary-weight 0" }] } },
+            { status: 500, body: { outcome: "unconfirmed", target: "canary-weight", attempts: [{ result: "failed: PATCH ingress/agenc-speculation-canary: HTTP 503" }] } },
+            { status: 200, body: { outcome: "confirmed", target: "canary-weight", path: "canary-weight", attempts: [{ result: "read back nginx.ingress.kubernetes.io/canary-weight 0" }] } },
         ];
         const payloads: any[] = [];
         const server = createServer((req, res) => {
@@ -163,17 +163,22 @@ describe("revert: retries until the traffic reads off, or fails loudly at its de
         expect(ref.service.state.rolloutPercentage, "the admin API is not the canary's traffic path").to.equal(50);
     });
 
-    it("ingress-weight: a watchdog that answers without confirming is no confirmation; unconfirmed at the deadline, saying how to zero the weight by hand", async () => {
+    it("ingress-weight: a watchdog that does not confirm the canary's weight is no confirmation (ignored, or it reverted the rollout percentage); unconfirmed at the deadline, saying how to zero the weight by hand", async () => {
         ref = await startReference({ rolloutPercentage: 50 });
+        let n = 0;
         const server = createServer((req, res) => {
             req.resume();
-            req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ outcome: "ignored" })));
+            // A watchdog without CANARY_INGRESS confirms the rollout percentage: not the traffic this revert means.
+            const body = n++ % 2 === 0 ? { outcome: "ignored" } : { outcome: "confirmed", target: "rollout-percentage" };
+            req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body)));
         });
         stub = server;
         const { url } = await listen(server);
         const r = await revertTraffic(request(ref, { target: "canary-weight", watchdogActionUrl: `${url}/alerts`, deadlineSeconds: 0.5 }));
         expect(r.status).to.equal("unconfirmed");
         expect(r.attempts.every((a) => a.path === "watchdog" && a.failure === "not-off")).to.equal(true);
+        expect(r.attempts.length).to.be.at.least(2);
+        expect(r.attempts.some((a) => /took away "rollout-percentage", not the canary's weight/.test(a.detail))).to.equal(true);
         expect(describeRevert(r)).to.match(/Act now, by any path you have: set the canary Ingress's weight to 0 \(kubectl annotate --overwrite/);
     });
 
