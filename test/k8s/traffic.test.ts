@@ -101,6 +101,27 @@ describe("shift modes on the real control plane", function () {
         expect(targets.map((t) => t.address.split(":")[0]).sort()).to.deep.equal(podIps(snap, "agenc-speculation-green"));
     });
 
+    it("blue-green, lowerSteps mirror: the primary Ingress mirrors to green's own Service (name, namespace, port), whose endpoints are green's pods; blue still serves", async () => {
+        const ns = "traffic-mirror";
+        const mirror = (c: Record<string, unknown>) => withEdit(c, "speculation:canary", "blueGreen.lowerSteps", "mirror");
+        const { objects, snap } = await deploy(new Cluster(cp), ns, config("blue-green", 50, mirror));
+        const primary = objects.find((o) => o.kind === "Ingress" && o.metadata.name === "agenc-speculation")!;
+        const target = primary.metadata.annotations?.["nginx.ingress.kubernetes.io/mirror-target"];
+        expect(target, "the primary Ingress mirrors").to.be.a("string");
+        // ingress-nginx appends $request_uri; the host is the in-cluster DNS name <service>.<namespace>.svc.cluster.local.
+        const url = new URL(target!.replace(/\$request_uri$/, ""));
+        const [service, namespace] = url.hostname.split(".");
+        expect([namespace, url.hostname.split(".").slice(2).join(".")]).to.deep.equal(["agenc-staging", "svc.cluster.local"]);
+        const svc = snap.services.find((x) => x.metadata.name === service);
+        expect(svc, `the mirror's Service ${service}`).to.not.equal(undefined);
+        expect(svc.spec.ports.map((p: any) => String(p.port))).to.include(url.port);
+        expect(readyAddresses(snap, service).sort(), "the mirror reaches green's pods").to.deep.equal(podIps(snap, "agenc-speculation-green"));
+        expect(readyAddresses(snap, "agenc-speculation").sort(), "blue keeps serving").to.deep.equal(podIps(snap, "agenc-speculation"));
+        // Nothing is mirrored once green serves everything.
+        const { objects: full } = await deploy(new Cluster(cp), `${ns}-full`, config("blue-green", 100, mirror));
+        expect(full.find((o) => o.kind === "Ingress" && o.metadata.name === "agenc-speculation")!.metadata.annotations?.["nginx.ingress.kubernetes.io/mirror-target"]).to.equal(undefined);
+    });
+
     it("blue-green: the primary Service's endpoints follow its selector to green at 100 % and back to blue on the switch back", async () => {
         const ns = "traffic-bluegreen";
         const cluster = new Cluster(cp);
