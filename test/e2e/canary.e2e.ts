@@ -30,7 +30,9 @@ describe("the real engine: the canary judged against stable (ingress-weight on t
         stack = await openStack(env, "e2e-canary", localConfig(env, (c) => {
             c["speculation:rolloutPercentage"] = pct;
             c["speculation:canary"].shiftMode = "ingress-weight";
-            c["speculation:canary"].gate = { ...c["speculation:canary"].gate, serviceUrl: stable.url, canaryUrl: canary.url, deadlineSlack: "5s", bakeMode: "watch" };
+            c["speculation:canary"].gate = { ...c["speculation:canary"].gate, serviceUrl: stable.url, canaryUrl: canary.url, deadlineSlack: "5s", bakeMode: "watch",
+                // A loaded CI machine must not turn a slow read into a no-go these cases are not about.
+                timeout: "10s" };
             c["speculation:bench"] = { ...c["speculation:bench"], enabled: false };
         }), fresh);
     };
@@ -77,7 +79,8 @@ describe("the real engine: the canary judged against stable (ingress-weight on t
         expect(err!.message, said(err!)).to.match(/health gate stage-1-10pct \(10 %, v1\.2\.4\) failed after \d+ sample\(s\): deadline: 0 of 3 consecutive green samples/);
         expect(err!.message, said(err!)).to.match(/canary vs stable: errorRate \(inconclusive: too little traffic to judge: canary \d+ \(needs 500 per track\)\)/);
         const record = await gateRecord("stage-1-10pct");
-        expect(record.samples.every((s: { verdict: string }) => s.verdict === "hold"), "every sample held").to.equal(true);
+        const notHeld = record.samples.filter((s: { verdict: string }) => s.verdict !== "hold");
+        expect(notHeld, `every sample held: ${JSON.stringify(notHeld).slice(0, 800)}`).to.deep.equal([]);
     });
 
     it("a canary worse than stable fails, though every absolute threshold passes", async () => {
