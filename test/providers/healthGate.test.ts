@@ -27,7 +27,7 @@ function inputs(ref: Reference, edit: Partial<GateInputs> = {}): GateInputs {
         stage: "stage-2-25pct", percentage: 25, version: "v1.2.4",
         serviceUrl: ref.service.url, proofWorkerUrl: ref.worker.url, source: "metrics-endpoint",
         adminToken: ADMIN_TOKEN, thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002,
-        bakeSeconds: 0.3, pollSeconds: 0.1, deadlineSeconds: 1.5, timeoutMs: 300,
+        bakeSeconds: 0.3, pollSeconds: 0.1, deadlineSeconds: 1.5, timeoutMs: 1000,
         onFailure: "revert", noData: {}, checkRolloutPercentage: true, artifactsDir, ...edit,
     };
 }
@@ -129,7 +129,7 @@ describe("HealthGate provider against the reference workloads", function () {
 
     const failClosed: [string, (r: Reference) => Partial<GateInputs> | void, RegExp][] = [
         ["unreachable", (r) => ({ serviceUrl: "http://127.0.0.1:9", proofWorkerUrl: r.worker.url }), /unreachable/],
-        ["timeout", (r) => { r.service.setFaults({ responseDelayMs: 1000 }); }, /timeout: .*no answer within 300 ms/],
+        ["timeout", (r) => { r.service.setFaults({ responseDelayMs: 3000 }); }, /timeout: .*no answer within 1000 ms/],
         ["a non-2xx answer", (r) => { r.service.setFaults({ httpStatus: 500 }); }, /http-status: .*HTTP 500/],
         ["a malformed body", (r) => { r.service.setFaults({ malformed: true }); }, /malformed: .*(not JSON|Prometheus text format)/],
         ["a missing metric", (r) => { r.service.setFaults({ dropMetrics: ["speculation_rollback_rate"] }); }, /missing-metric: speculation_rollback_rate is not exposed/],
@@ -213,7 +213,7 @@ describe("ErrorBaseline provider", function () {
     afterEach(async () => ref?.close());
     const b = errorBaselineProvider as Required<pulumi.dynamic.ResourceProvider>;
     const base = (url: string) => ({
-        stage: "stage-1-10pct", version: "v1.2.4", serviceUrl: url, source: "metrics-endpoint", windowSeconds: 0.3, timeoutMs: 300,
+        stage: "stage-1-10pct", version: "v1.2.4", serviceUrl: url, source: "metrics-endpoint", windowSeconds: 0.3, timeoutMs: 1000,
         percentage: 10, thresholds: DEFAULT_STAGE_THRESHOLDS, noData: {},
     });
 
