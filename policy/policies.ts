@@ -27,6 +27,9 @@ export const TYPES = {
     configMap: "kubernetes:core/v1:ConfigMap",
     networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     ingress: "kubernetes:networking.k8s.io/v1:Ingress",
+    role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    clusterRole: "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+    clusterRoleBinding: "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
     prometheusRule: "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
     canaryStage: "agenc:deploy:CanaryStage",
     healthGate: "pulumi-nodejs:dynamic/agenc:HealthGate",
@@ -346,6 +349,30 @@ export const ingressPublicPathsOnly = resourcePolicy(
     },
 );
 
+/** Verbs that change the cluster: a rule granting one must name the objects it may change. */
+const WRITE_VERBS = ["create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "impersonate"];
+
+export const rbacLeastPrivilege = resourcePolicy(
+    "rbac-least-privilege",
+    "The stack grants only what its workloads need, in its own namespace: no ClusterRole or ClusterRoleBinding, no wildcard, no access to Secrets, and every rule that may change an object names it (resourceNames) — the watchdog may patch the canary Ingress and nothing else.",
+    [TYPES.role, TYPES.clusterRole, TYPES.clusterRoleBinding],
+    (args, report) => {
+        const name = k8sName(args.props);
+        if (args.type !== TYPES.role) {
+            report(`${args.type.split(":").pop()} ${name}: the stack grants nothing cluster-wide; use a Role in its namespace.`);
+            return;
+        }
+        for (const [i, rule] of ((args.props?.rules ?? []) as any[]).entries()) {
+            const where = `Role ${name} rule ${i + 1}`;
+            const lists = { apiGroups: rule.apiGroups ?? [], resources: rule.resources ?? [], verbs: rule.verbs ?? [] } as Record<string, string[]>;
+            for (const [field, values] of Object.entries(lists)) if (values.includes("*")) report(`${where} grants "*" in ${field}: name them.`);
+            if ((rule.resources ?? []).some((r: string) => r === "secrets" || r.startsWith("secrets/"))) report(`${where} reaches Secrets: the admin token is mounted, never read through the API.`);
+            const writes = (rule.verbs ?? []).filter((v: string) => WRITE_VERBS.includes(v));
+            if (writes.length > 0 && !(rule.resourceNames?.length > 0)) report(`${where} may ${writes.join(", ")} any ${(rule.resources ?? []).join(", ")}: name the objects (resourceNames).`);
+        }
+    },
+);
+
 export const podSecurityRestricted = resourcePolicy(
     "pod-security-restricted",
     "Every workload runs under Pod Security `restricted` (non-root, seccomp RuntimeDefault, all capabilities dropped, no privilege escalation) with a read-only root filesystem, and the namespace enforces at least the configured level (restricted).",
@@ -476,7 +503,7 @@ export type ResourcePolicyLike = ResourceValidationPolicy;
 export const resourcePolicies: ResourceValidationPolicy[] = [
     proofWorkersMinReplicas, containerResources, speculationProbes, imagesPinned, speculationBootsDisabled,
     adminTokenFromSecret, canaryPlan, gateThresholds, nodesPinnedAndBounded, rollbackTriggerAlerts,
-    topologySpread, proofWorkerProbes, ingressAwait, ingressPublicPathsOnly, podSecurityRestricted,
+    topologySpread, proofWorkerProbes, ingressAwait, ingressPublicPathsOnly, podSecurityRestricted, rbacLeastPrivilege,
 ];
 export const stackPolicies: StackValidationPolicy[] = [pdbsExist, networkIsolation, everyStageGated, verdictsRecorded];
 export const policies = [...resourcePolicies, ...stackPolicies];

@@ -59,6 +59,7 @@ const namespace = (level?: string): PolicyInput => ({
     type: T.namespace, name: "namespace", props: { metadata: { name: "agenc-production", labels: level ? { "pod-security.kubernetes.io/enforce": level } : {} } },
 });
 
+const role = (rules: unknown[]): PolicyInput => ({ type: T.role, name: "watchdog-role", props: { metadata: { name: "speculation-watchdog" }, rules } });
 const SENTINEL_RULE = { alert: "SpeculationSentinelFailing", labels: { severity: "critical", kill_switch: "true" } };
 interface Row { policy: P.ResourcePolicyLike; ok: PolicyInput; bad: PolicyInput; message: RegExp; stack?: Stack }
 const rows: [string, Row][] = [
@@ -99,6 +100,9 @@ const rows: [string, Row][] = [
     ["a writable root filesystem", { policy: P.podSecurityRestricted, ok: restricted(), bad: restricted((pod) => { pod.containers[0].securityContext = { ...pod.containers[0].securityContext, readOnlyRootFilesystem: false }; }), message: /^agenc-speculation: container speculation does not set readOnlyRootFilesystem: true\.$/ }],
     ["a hostPath volume and an added capability", { policy: P.podSecurityRestricted, ok: restricted(), bad: restricted((pod) => { pod.volumes = [{ name: "host", hostPath: { path: "/" } }]; pod.containers[0].securityContext = { ...pod.containers[0].securityContext, capabilities: { drop: ["ALL"], add: ["SYS_ADMIN"] } }; }), message: /volume host is of type hostPath\.\n.*adds capabilities SYS_ADMIN\./ }],
     ["a namespace that enforces only baseline", { policy: P.podSecurityRestricted, ok: namespace("restricted"), bad: namespace("baseline"), message: /^Namespace agenc-production enforces Pod Security baseline \(label pod-security\.kubernetes\.io\/enforce\); this stack requires restricted \(set speculation:kubernetes\.podSecurity\)\.$/ }],
+    ["a Role that may patch every Ingress", { policy: P.rbacLeastPrivilege, ok: role([{ apiGroups: ["networking.k8s.io"], resources: ["ingresses"], resourceNames: ["agenc-speculation-canary"], verbs: ["get", "patch"] }, { apiGroups: [""], resources: ["services", "endpoints", "pods"], verbs: ["get", "list", "watch"] }]), bad: role([{ apiGroups: ["networking.k8s.io"], resources: ["ingresses"], verbs: ["get", "patch"] }]), message: /^Role speculation-watchdog rule 1 may patch any ingresses: name the objects \(resourceNames\)\.$/ }],
+    ["a Role with a wildcard that reads Secrets", { policy: P.rbacLeastPrivilege, ok: role([{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }]), bad: role([{ apiGroups: [""], resources: ["secrets"], verbs: ["*"] }]), message: /rule 1 grants "\*" in verbs: name them\.\n.*rule 1 reaches Secrets/ }],
+    ["a ClusterRole", { policy: P.rbacLeastPrivilege, ok: role([]), bad: { type: T.clusterRole, name: "c", props: { metadata: { name: "agenc-all" }, rules: [] } }, message: /^ClusterRole agenc-all: the stack grants nothing cluster-wide; use a Role in its namespace\.$/ }],
     ["a namespace without Pod Security labels", { policy: P.podSecurityRestricted, ok: namespace("restricted"), bad: namespace(), message: /enforces Pod Security nothing/ }],
 ];
 
