@@ -11,7 +11,8 @@
  * Ingress's `nginx.ingress.kubernetes.io/canary-weight`, as Flagger does on a failed analysis.  The watchdog patches
  * it to "0" through the API server with its own service account (a Role that may only get and patch that one
  * Ingress) and reads it back; a canary Ingress that is gone carries no traffic.  The admin API is not a traffic path
- * in this mode (the canary boots with speculation disabled), so the revert does not touch it.
+ * in this mode (the canary boots with speculation disabled), so the revert does not touch it; the kill switch takes the
+ * weight to 0 as well (it includes the revert in every mode).
  *
  * Kill switch.  An alert labelled kill_switch="true" (SpeculationSentinelFailing; a drift alarm may carry the same
  * label) disables speculation AND sets traffic to 0 %, and is confirmed only when /admin/status reads back both.  It
@@ -176,6 +177,32 @@ const readBack = (s) => `read back ${s.percentage} %${s.enabled ? "" : " (disabl
  * traffic back (`read`: /admin/status, or the canary Ingress in ingress-weight mode).  `done` is what the first read
  * must show for there to be nothing to do; `what` is the log line of a confirmed action.
  */
+/**
+ * Ingress-weight mode: the kill switch includes the revert, as it does in feature-flag mode — the canary's weight
+ * goes to 0 first, then speculation off; confirmed only when both read back.
+ */
+function withCanaryWeight(action) {
+    if (!CANARY_INGRESS) return action;
+    const both = (ok) => (s) => ok(s) && s.weight === 0;
+    return {
+        read: async () => ({ ...(await action.read()), ...(await canaryWeight()) }),
+        show: (s) => `${action.show(s)}; ${CANARY_WEIGHT} ${s.weight}`,
+        what: `${action.what.replace(/, confirmed$/, "")} and the canary weight of ingress/${CANARY_INGRESS} 0, confirmed`,
+        done: both(action.done),
+        paths: action.paths.map((p) => ({
+            name: p.name,
+            apply: async () => {
+                const errors = [];
+                for (const step of [zeroCanaryWeight, p.apply]) {
+                    try { await step(); } catch (e) { errors.push(e.message); }
+                }
+                if (errors.length > 0) throw new Error(errors.join("; "));
+            },
+            confirmed: both(p.confirmed),
+        })),
+    };
+}
+
 const ACTIONS = {
     revert: CANARY_INGRESS ? {
         read: canaryWeight,
@@ -193,7 +220,7 @@ const ACTIONS = {
             { name: "kill-switch", apply: () => post({ "speculation.enabled": false, [ROLLOUT_KEY]: 0 }), confirmed: (s) => s.enabled === false || s.percentage === 0 },
         ],
     },
-    "kill-switch": {
+    "kill-switch": withCanaryWeight({
         read: status,
         show: readBack,
         what: "KILL SWITCH: speculation disabled and traffic at 0 %, confirmed",
@@ -213,7 +240,7 @@ const ACTIONS = {
                 confirmed: killed,
             },
         ],
-    },
+    }),
 };
 
 async function untilConfirmed(kind, alertnames) {

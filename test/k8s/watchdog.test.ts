@@ -14,6 +14,8 @@ import { PATCH_FORCE } from "../../components/CanaryStage";
 import { WATCHDOG_SCRIPT_PATH } from "../../components/Watchdog";
 import { revertTraffic } from "../../lib/revert/revert";
 import { freePort } from "../../reference/ports";
+import { startSpeculationService } from "../../reference/speculationService";
+import { ADMIN_TOKEN } from "../helpers/reference";
 import { ControlPlane, controlPlane } from "../helpers/controlPlane";
 import { Cluster, danglingReferences, documents, eventually, FIELD_MANAGER, inNamespace, K8sObject, podsSelected, programObjects, readyAddresses, selects, serviceMonitorTargets, settled } from "../helpers/kube";
 import { stackConfig, withEdit } from "../helpers/stack";
@@ -88,9 +90,12 @@ describe("the watchdog on a real control plane (issue 11)", function () {
         const weight = async () => (await cp.getJson<any>(["get", "ingress", "agenc-speculation-canary", "-n", namespace])).metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"];
         expect(await weight()).to.equal("10");
         let output = "";
+        // The service the kill switch turns off (a reference service playing the in-cluster one).
+        const service = await startSpeculationService({ adminToken: ADMIN_TOKEN, version: "v1.2.4" });
+        Object.assign(service.state, { enabled: true, rolloutPercentage: 10 });
         const watchdog: ChildProcess = spawn(process.execPath, [WATCHDOG_SCRIPT_PATH], {
             env: {
-                PATH: process.env.PATH, SERVICE_URL: "http://127.0.0.1:9", ADMIN_TOKEN: "not-used-in-this-mode", PORT: String(port), LISTEN_HOST: "127.0.0.1",
+                PATH: process.env.PATH, SERVICE_URL: service.url, ADMIN_TOKEN, PORT: String(port), LISTEN_HOST: "127.0.0.1", REVERT_DEADLINE_SECONDS: "30",
                 CANARY_INGRESS: "agenc-speculation-canary", KUBE_API_URL: cp.server, KUBE_TOKEN_FILE: path.join(dir, "token"),
                 KUBE_CA_FILE: path.join(cp.dir, "ca.crt"), KUBE_NAMESPACE: namespace,
             },
@@ -114,22 +119,29 @@ describe("the watchdog on a real control plane (issue 11)", function () {
             const again = await (await fetch(`${url}/alerts`, { method: "POST", body: JSON.stringify({ alerts: [{ status: "firing", labels: { alertname: "SpeculationErrorRateSpike", rollback_trigger: "true" } }] }) })).json() as { outcome: string };
             expect(again.outcome, "a second trigger finds the weight at 0").to.equal("already-zero");
             expect(output.includes(token), "the account's token in the watchdog's log").to.equal(false);
+
+            // Server-side apply: the watchdog now owns the weight, so the program's next apply of another weight is a
+            // field conflict — unless forced, which pulumi-kubernetes does for an object annotated pulumi.com/patchForce.
+            const canary = objects.find((o) => o.kind === "Ingress" && o.metadata.name === "agenc-speculation-canary")!;
+            const managers = (await cp.getJson<any>(["get", "ingress", "agenc-speculation-canary", "-n", namespace, "--show-managed-fields"])).metadata.managedFields.map((m: any) => m.manager);
+            expect(managers).to.include("agenc-watchdog");
+            const applyCanary = (force: boolean) => cp.kubectl(["apply", "--server-side", "--validate=strict", `--field-manager=${FIELD_MANAGER}`,
+                ...(force ? ["--force-conflicts"] : []), "-f", "-"], documents([canary]));
+            const refused = await applyCanary(false).then(() => "applied", (e: Error) => e.message);
+            expect(refused).to.match(/conflict/i).and.to.match(/agenc-watchdog/);
+            expect(canary.metadata.annotations?.[PATCH_FORCE], "the canary Ingress asks the provider to force its apply").to.equal("true");
+            await applyCanary(canary.metadata.annotations?.[PATCH_FORCE] === "true");
+            expect(await weight(), "the operator's `pulumi up` takes the weight back").to.equal("10");
+
+            // The kill switch includes the revert here too: the canary's weight to 0, then speculation off.
+            const kill = await (await fetch(`${url}/alerts`, { method: "POST", body: JSON.stringify({ alerts: [{ status: "firing", labels: { alertname: "SpeculationSentinelFailing", kill_switch: "true" } }] }) })).json() as { outcome: string; action: string };
+            expect([kill.action, kill.outcome], JSON.stringify(kill)).to.deep.equal(["kill-switch", "confirmed"]);
+            expect(await weight(), "the kill switch took the canary's weight").to.equal("0");
+            expect([service.state.enabled, service.state.rolloutPercentage]).to.deep.equal([false, 0]);
         } finally {
             watchdog.kill("SIGTERM");
+            await service.close();
         }
-
-        // Server-side apply: the watchdog now owns the weight, so the program's next apply of another weight is a
-        // field conflict — unless forced, which pulumi-kubernetes does for an object annotated pulumi.com/patchForce.
-        const canary = objects.find((o) => o.kind === "Ingress" && o.metadata.name === "agenc-speculation-canary")!;
-        const managers = (await cp.getJson<any>(["get", "ingress", "agenc-speculation-canary", "-n", namespace, "--show-managed-fields"])).metadata.managedFields.map((m: any) => m.manager);
-        expect(managers).to.include("agenc-watchdog");
-        const applyCanary = (force: boolean) => cp.kubectl(["apply", "--server-side", "--validate=strict", `--field-manager=${FIELD_MANAGER}`,
-            ...(force ? ["--force-conflicts"] : []), "-f", "-"], documents([canary]));
-        const refused = await applyCanary(false).then(() => "applied", (e: Error) => e.message);
-        expect(refused).to.match(/conflict/i).and.to.match(/agenc-watchdog/);
-        expect(canary.metadata.annotations?.[PATCH_FORCE], "the canary Ingress asks the provider to force its apply").to.equal("true");
-        await applyCanary(canary.metadata.annotations?.[PATCH_FORCE] === "true");
-        expect(await weight(), "the operator's `pulumi up` takes the weight back").to.equal("10");
     });
 
     it("production at 100 %: the pods roll with the sentinel probes on, the script's ConfigMap holds the probe, the kill-switch route and rule are stored as declared", async () => {
