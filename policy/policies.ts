@@ -42,7 +42,7 @@ export const TYPES = {
 const WORKLOADS: string[] = [TYPES.deployment, TYPES.statefulSet, TYPES.daemonSet];
 const SPECULATION_DEPLOYMENTS = ["agenc-speculation", "agenc-speculation-canary", "agenc-speculation-green"];
 /**
- * The one Deployment a drain may empty: the ingress-weight canary (one pod carrying a share).  While it has no ready
+ * The one Deployment a drain may empty: the ingress-weight canary (sized to its share: one pod at low weights).  While it has no ready
  * pod, ingress-nginx sends its share to the primary backend, so evicting it costs no request; a budget that forbade
  * it would block every drain of its node for the whole bake.
  */
