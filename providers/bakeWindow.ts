@@ -20,7 +20,7 @@ import { readWindow } from "../lib/bake/history";
 import { formatFindings, judgeWindow, notYetElapsed, WindowJudgement } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { noDataPolicies } from "../lib/gate/run";
-import { describeRevert, revertTraffic, RevertOptions, RevertRecord } from "../lib/revert/revert";
+import { describeTrafficAfter, revertTraffic, RevertOptions, RevertRecord } from "../lib/revert/revert";
 import { recordGateRevert, RecordSink } from "../lib/records/record";
 
 export const BAKE_WINDOW_TYPE = "BakeWindow";
@@ -102,7 +102,7 @@ async function judge(s: BakeWindowState, id: string): Promise<BakeWindowState> {
         adminToken: s.adminToken, reason: j.reason, timeoutMs: s.timeoutMs,
     }) : undefined;
     const outs: BakeWindowState = { ...s, verdict: "fail", judgement: j, artifact, ...(revertRecord ? { revertRecord } : {}) };
-    const what = revertRecord ? describeRevert(revertRecord) : s.leftAs ?? "Traffic left as it is (onFailure: fail).";
+    const what = describeTrafficAfter(revertRecord, s.leftAs);
     const recorded = revertRecord && s.records ? await recordGateRevert(s.records, {
         stage: s.stage, percentage: s.percentage, version: s.version, reason: j.reason, confirmed: revertRecord.confirmed, startedAt: j.shiftedAt,
     }) : undefined;

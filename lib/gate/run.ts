@@ -5,7 +5,7 @@
  */
 import { StageThresholds } from "../../config/thresholds";
 import { readAdminStatus } from "../adminApi";
-import { describeRevert, revertTraffic, RevertOptions, RevertRecord } from "../revert/revert";
+import { describeTrafficAfter, revertTraffic, RevertOptions, RevertRecord } from "../revert/revert";
 import {
     advanceBake, BakeState, Reading, formatChecks, judgeReading, METRIC_CHECKS, MetricCheck, NoDataPolicy, requiredSamples, Sample, startBake,
 } from "./decision";
@@ -212,7 +212,7 @@ export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSampl
 
 /** The message a failed gate fails `pulumi up` with. */
 export function failureMessage(record: DecisionRecord, artifact?: string): string {
-    const revert = record.revert ? describeRevert(record.revert) : record.leftAs ?? "Traffic left as it is (onFailure: fail).";
+    const revert = describeTrafficAfter(record.revert, record.leftAs);
     return [
         `health gate ${record.stage} (${record.percentage} %, ${record.version}) failed after ${record.sampleCount} sample(s): ${record.reason}`,
         revert,

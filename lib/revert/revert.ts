@@ -340,6 +340,14 @@ function lastFailures(attempts: RevertAttempt[]): { path: RevertPath; failure: s
     return out;
 }
 
+/**
+ * What a failed gate or bake window says about traffic: its revert, or — when it did not revert — what it left
+ * (`leftAs`, the shift mode's own words) or that onFailure was fail.
+ */
+export function describeTrafficAfter(revert: RevertRecord | undefined, leftAs: string | undefined): string {
+    return revert ? describeRevert(revert) : leftAs ?? "Traffic left as it is (onFailure: fail).";
+}
+
 /** What the gate's failure says about its revert (feature-flag mode with onFailure: revert). */
 export function describeRevert(record: RevertRecord): string {
     if (record.status === "confirmed") {
