@@ -119,31 +119,21 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
     const { config } = loaded;
     const g = config.canary.gate;
     const featureFlag = config.canary.shiftMode === "feature-flag";
-    const canaryWeight = config.canary.shiftMode === "ingress-weight";
+    const ingressWeight = config.canary.shiftMode === "ingress-weight";
     // The canary's weight is ours to lower only where the stack deploys the canary Ingress and the watchdog that may
     // patch it (kubernetes.enabled); elsewhere whoever runs the ingress owns the weight.
-    const canLowerWeight = canaryWeight && config.kubernetes.enabled && config.watchdog.enabled && !!g.revert.watchdogActionUrl;
+    const canLowerWeight = ingressWeight && config.kubernetes.enabled && config.watchdog.enabled && !!g.revert.watchdogActionUrl;
     const { readings, deadlineAfter } = gateReadings(config, serviceUrl);
     const bakeMode = bakeModeOf(config);
     const stepSeconds = parseDuration(config.monitoring.scrapeInterval);
     const maxGapSeconds = parseDuration(g.maxGap);
     const onFailure = featureFlag || canLowerWeight ? g.onFailure : "fail";
-    // A no-go that cannot revert says what it left and how to lower it.
-    const leftAs = onFailure === "revert" ? undefined
-        : canaryWeight ? (g.onFailure === "revert"
-            ? `Traffic left as it is: the canary keeps its weight. The gate cannot reach it (${!config.kubernetes.enabled
-                ? "kubernetes.enabled is false: whoever runs the ingress owns the weight"
-                : !config.watchdog.enabled ? "watchdog.enabled is false" : "ingress-weight mode without canary.gate.revert.watchdogActionUrl"}); `
-            : "Traffic left as it is (onFailure: fail): the canary keeps its weight. ") +
-            "Lower it: `pulumi config set speculation:rolloutPercentage <a lower step, or 0> && pulumi up`; the watchdog sets it to 0 if a rollback trigger fires."
-        : config.canary.shiftMode === "blue-green"
-            ? "Traffic left as it is (blue-green: traffic moves only with the switch). Back to blue: `pulumi config set speculation:rolloutPercentage <below 100> && pulumi up`."
-            : undefined;
+    const leftAs = onFailure === "revert" ? undefined : notRevertedWords(config);
     const artifactsDir = path.resolve(g.artifactsDir);
     // A gate's revert is recorded like a release: the deployment log and the Pushgateway (the dashboard's reverts).
     const records = recordSink(config);
     const revertOptions = {
-        target: canaryWeight ? "canary-weight" as const : "rollout-percentage" as const,
+        target: ingressWeight ? "canary-weight" as const : "rollout-percentage" as const,
         deadlineSeconds: parseDuration(g.revert.deadline),
         ...(g.revert.watchdogActionUrl ? { watchdogActionUrl: g.revert.watchdogActionUrl } : {}),
         ...(g.alertmanagerUrl ? { alertmanagerUrl: g.alertmanagerUrl } : {}),
@@ -162,7 +152,7 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
             stage: stage.name, version: readings.version, percentage: stage.percentage, ...preShift,
             // Ingress-weight, past the first stage: the canary exists (the previous stage's gate judged it) and this
             // shift raises its weight, so it is checked too.  Stage 1's canary is new: its smoke tests come first.
-            ...(canaryWeight && stage.previousPercentage > 0 ? { raisedTrackUrl: target.url } : {}),
+            ...(ingressWeight && stage.previousPercentage > 0 ? { raisedTrackUrl: target.url } : {}),
         }, { parent, dependsOn: after });
         return {
             beforeShift: [baseline],
@@ -208,6 +198,24 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
             } : {}),
         };
     };
+}
+
+/**
+ * What a no-go that does not revert says it left and how to lower it, in the shift mode's words (undefined:
+ * feature-flag with onFailure fail, whose default sentence says it).
+ */
+function notRevertedWords(config: LoadedConfig["config"]): string | undefined {
+    const g = config.canary.gate;
+    if (config.canary.shiftMode === "blue-green") {
+        return "Traffic left as it is (blue-green: traffic moves only with the switch). Back to blue: `pulumi config set speculation:rolloutPercentage <below 100> && pulumi up`.";
+    }
+    if (config.canary.shiftMode !== "ingress-weight") return undefined;
+    const lower = "Lower it: `pulumi config set speculation:rolloutPercentage <a lower step, or 0> && pulumi up`; the watchdog sets it to 0 if a rollback trigger fires.";
+    if (g.onFailure !== "revert") return `Traffic left as it is (onFailure: fail): the canary keeps its weight. ${lower}`;
+    const why = !config.kubernetes.enabled ? "kubernetes.enabled is false: whoever runs the ingress owns the weight"
+        : !config.watchdog.enabled ? "watchdog.enabled is false"
+            : "ingress-weight mode without canary.gate.revert.watchdogActionUrl";
+    return `Traffic left as it is: the canary keeps its weight. The gate cannot reach it (${why}); ${lower}`;
 }
 
 /** The gate between node batches: the canary gate's checks on the service, with the stack's thresholds. */
@@ -278,6 +286,8 @@ function deployKubernetes(loaded: LoadedConfig,
     const ns = namespace.metadata.name;
     const providers = { providers: { kubernetes: provider } };
 
+    const mode = config.canary.shiftMode;
+    const top = plannedStages(config).at(-1)?.percentage ?? 0;
     // The watchdog's URL is known from the namespace, so Alertmanager's route can name it before it exists.
     const watchdogAt = config.watchdog.enabled ? watchdogUrl(namespaceName) : undefined;
     const monitoring = new MonitoringStack("monitoring", {
@@ -291,7 +301,7 @@ function deployKubernetes(loaded: LoadedConfig,
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         grafanaDashboardLabel: config.monitoring.grafanaDashboardLabel,
         nodeHosts: config.nodes.hosts.map((h) => h.host),
-        greenServesPrimary: config.canary.shiftMode === "blue-green" && plannedStages(config).at(-1)?.percentage === 100,
+        greenServesPrimary: mode === "blue-green" && top === 100,
         receivers: loaded.receivers,
         receiverSecrets: secrets.alertReceivers,
         sentinel: sentinelAlertSettings(config.watchdog.sentinel),
@@ -318,8 +328,6 @@ function deployKubernetes(loaded: LoadedConfig,
 
     // The stable track (blue) keeps the known-good version: in ingress-weight mode until the plan reaches 100 %, in
     // blue-green mode until the next release (green takes the primary Service at 100 %; blue stays for the switch back).
-    const mode = config.canary.shiftMode;
-    const top = plannedStages(config).at(-1)?.percentage ?? 0;
     const stableVersion = mode === "blue-green" || (mode === "ingress-weight" && top < 100) ? config.release.previousVersion : config.release.version;
     const mirrorToGreen = mode === "blue-green" && config.canary.blueGreen.lowerSteps === "mirror" && top > 0 && top < 100;
     // Blue-green: the primary Service switches only after what program.ts names once the stages exist (smoke tests,
