@@ -181,13 +181,13 @@ const readBack = (s) => `read back ${s.percentage} %${s.enabled ? "" : " (disabl
  * Ingress-weight mode: the kill switch includes the revert, as it does in feature-flag mode — the canary's weight
  * goes to 0 first, then speculation off; confirmed only when both read back.
  */
-function withCanaryWeight(action) {
+function withCanaryWeight(action, what) {
     if (!CANARY_INGRESS) return action;
     const both = (ok) => (s) => ok(s) && s.weight === 0;
     return {
         read: async () => ({ ...(await action.read()), ...(await canaryWeight()) }),
         show: (s) => `${action.show(s)}; ${CANARY_WEIGHT} ${s.weight}`,
-        what: `${action.what.replace(/, confirmed$/, "")} and the canary weight of ingress/${CANARY_INGRESS} 0, confirmed`,
+        what,
         done: both(action.done),
         paths: action.paths.map((p) => ({
             name: p.name,
@@ -240,7 +240,7 @@ const ACTIONS = {
                 confirmed: killed,
             },
         ],
-    }),
+    }, `KILL SWITCH: speculation disabled and traffic at 0 % and the canary weight of ingress/${CANARY_INGRESS} 0, confirmed`),
 };
 
 async function untilConfirmed(kind, alertnames) {
