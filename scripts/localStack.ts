@@ -134,8 +134,25 @@ export function localConfig(env: LocalEnvironment, edit: (c: Record<string, any>
     return map;
 }
 
+/**
+ * Gives every gRPC channel the SDK opens in this process its own subchannels. The local stack runs many inline updates
+ * in one process, and each update's engine listens on a fresh loopback port; grpc-js shares subchannels process-wide
+ * by address, so when a port repeats one that an earlier update's still-open channel saw fail, the new update's
+ * channel inherits that subchannel in TRANSIENT_FAILURE and the update fails at once with "14 UNAVAILABLE: No
+ * connection established. Last error: null". A `pulumi up` from the CLI is a new process and never meets this.
+ */
+export function isolateInlineGrpcChannels(): void {
+    // The SDK's client options are a module-level object (runtime/settings.grpcClientOptions, marked @internal); every
+    // resource monitor and engine client of an inline run is created with it.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const settings = require("@pulumi/pulumi/runtime/settings") as { grpcClientOptions?: Record<string, unknown> };
+    if (!settings.grpcClientOptions) throw new Error("@pulumi/pulumi no longer exports runtime/settings.grpcClientOptions: re-check isolateInlineGrpcChannels");
+    settings.grpcClientOptions["grpc.use_local_subchannel_pool"] = 1;
+}
+
 /** The stack, with the program as an inline program; `fresh` removes an earlier stack of the same name first. */
 export async function openStack(env: LocalEnvironment, stackName: string, config: ConfigMap, fresh = false): Promise<Stack> {
+    isolateInlineGrpcChannels();
     const pulumiCommand = await PulumiCommand.get({ root: path.dirname(env.binDir), skipVersionCheck: true });
     const ws = await LocalWorkspace.create({
         workDir: env.workDir,

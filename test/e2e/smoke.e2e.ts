@@ -10,7 +10,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { ReleaseSmokeTest } from "../../providers/releaseSmoke";
-import { LocalEnvironment, PROJECT, startLocalEnvironment, toolchain } from "../../scripts/localStack";
+import { isolateInlineGrpcChannels, LocalEnvironment, PROJECT, startLocalEnvironment, toolchain } from "../../scripts/localStack";
 
 describe("the real engine: smoke tests against green before it gets traffic", function () {
     this.timeout(300_000);
@@ -21,6 +21,7 @@ describe("the real engine: smoke tests against green before it gets traffic", fu
 
     before(async () => {
         env = await startLocalEnvironment({ workDir: mkdtempSync(path.join(tmpdir(), "e2e-smoke-")), binDir: toolchain(), nodes: 0, release: "v1.2.4" });
+        isolateInlineGrpcChannels();
         const ws = await LocalWorkspace.create({
             workDir: env.workDir,
             pulumiCommand: await PulumiCommand.get({ root: path.dirname(env.binDir), skipVersionCheck: true }),
