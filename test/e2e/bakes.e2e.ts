@@ -17,24 +17,10 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { LocalEnvironment, localConfig, openStack, startLocalEnvironment, toolchain, waitForBakes } from "../../scripts/localStack";
+import { promValue } from "../helpers/prometheus";
+import { eventually } from "../helpers/wait";
 
 const BAKES = { 10: 40, 50: 20, 100: 10 };
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await probe().catch(() => undefined);
-        if (v !== undefined) return v;
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 250));
-    }
-}
-
-async function promValue(prom: string, expr: string): Promise<number | undefined> {
-    const body = await (await fetch(`${prom}/api/v1/query?query=${encodeURIComponent(expr)}`)).json() as any;
-    const r = body.data?.result?.[0];
-    return r ? Number(r.value[1]) : undefined;
-}
 
 describe("the real engine: window bake mode, the watchdog, and recovery from a kill", function () {
     this.timeout(600_000);
@@ -113,17 +99,17 @@ describe("the real engine: window bake mode, the watchdog, and recovery from a k
     it("a rollback trigger between ups, with no Pulumi process running, is reverted by the watchdog; refresh and the next up report it", async () => {
         const injected = Date.now();
         env.service.setFaults({ memoryPercent: 95 });
-        await until("the watchdog's revert", async () => (env.service.state.rolloutPercentage === 0 ? true : undefined));
+        await eventually("the watchdog's revert", async () => (env.service.state.rolloutPercentage === 0 ? true : undefined), 90_000);
         console.log(`      (fault → traffic at 0 % by the watchdog in ${((Date.now() - injected) / 1000).toFixed(1)} s: 1 s scrape, 2 s for:, group_wait 0 s)`);
         env.service.setFaults({ memoryPercent: 45 });
-        await until("the revert in Prometheus", async () => ((await promValue(env.monitoring.prometheusUrl, "agenc_watchdog_last_revert_timestamp_seconds")) ?? 0) * 1000 >= injected - 1000 ? true : undefined);
+        await eventually("the revert in Prometheus", async () => ((await promValue(env.monitoring.prometheusUrl, "agenc_watchdog_last_revert_timestamp_seconds")) ?? 0) * 1000 >= injected - 1000 ? true : undefined, 90_000);
         const refresh = await stack.refresh({ onOutput: log });
         expect(refresh.stdout).to.match(/\[gate stage-2-50pct\] window so far: fail — .*watchdog reverts reverted at/);
         const shift = await resource("TrafficShift::stage-2-50pct-shift");
         expect(shift.outputs.livePercentage).to.equal(0);
         // The operator fixes the cause and runs up: every stage's shift drifted to 0 %, so the plan re-enters at
         // stage 1 (10 %) and re-bakes it before stage 2 shifts again — traffic errs toward less, as Argo's retry.
-        await until("the memory alert resolved", async () => ((await promValue(env.monitoring.prometheusUrl, 'ALERTS{alertname="SpeculationMemoryCritical",alertstate="firing"}')) === undefined ? true : undefined));
+        await eventually("the memory alert resolved", async () => ((await promValue(env.monitoring.prometheusUrl, 'ALERTS{alertname="SpeculationMemoryCritical",alertstate="firing"}')) === undefined ? true : undefined), 90_000);
         const reentered = await stack.up({ onOutput: log }).then(() => undefined, (e: Error) => e);
         expect(reentered?.message ?? "", "stage 2 re-shifted without re-baking stage 1").to.match(/promotion refused: stage-1-10pct has baked \d+s of 40s/);
         expect(env.service.state.rolloutPercentage).to.equal(10);
@@ -137,7 +123,7 @@ describe("the real engine: window bake mode, the watchdog, and recovery from a k
 
     it("a fault inside the window makes the next up revert to 0 % and fail, naming the check, the time and the value", async () => {
         env.service.setFaults({ errorRate: 0.3 });
-        await until("the error rate in Prometheus", async () => (((await promValue(env.monitoring.prometheusUrl, "speculation:error_rate:ratio_rate5m")) ?? 0) > 0.1 ? true : undefined));
+        await eventually("the error rate in Prometheus", async () => (((await promValue(env.monitoring.prometheusUrl, "speculation:error_rate:ratio_rate5m")) ?? 0) > 0.1 ? true : undefined), 90_000);
         env.service.setFaults({ errorRate: 0.002 });
         await waitForBakes(stack);
         await open(100);
@@ -162,7 +148,7 @@ describe("the real engine: window bake mode, the watchdog, and recovery from a k
         let out = "";
         child.stdout!.on("data", (c) => (out += c));
         const exited = new Promise((r) => child.once("exit", r));
-        await until("the entry analysis's first sample", async () => (/\[gate stage-1-10pct\] entry analysis sample 1/.test(out) ? true : undefined), 180_000);
+        await eventually("the entry analysis's first sample", async () => (/\[gate stage-1-10pct\] entry analysis sample 1/.test(out) ? true : undefined), 180_000);
         process.kill(-child.pid!, "SIGKILL");
         await exited;
         console.log(`      (killed: ${out.split("\n").filter((l) => /\[gate|updating|creat/.test(l)).slice(-3).join(" / ").slice(0, 300)})`);
@@ -171,7 +157,7 @@ describe("the real engine: window bake mode, the watchdog, and recovery from a k
         // next sample and records what it saw as interrupted — never a verdict nobody received.
         const records = () => gateFiles().filter((f) => !earlier.has(f))
             .map((f) => JSON.parse(readFileSync(path.join(gates, f), "utf8")) as { verdict: string; reason: string; sampleCount: number });
-        const interrupted = await until("the orphaned gate records an interruption", async () => records().find((r) => r.verdict === "interrupted"), 60_000);
+        const interrupted = await eventually("the orphaned gate records an interruption", async () => records().find((r) => r.verdict === "interrupted"), 60_000);
         expect(interrupted.reason).to.match(/^interrupted after \d+ sample\(s\) .*: the engine(?:'s gRPC endpoint| process)/);
         expect(records().map((r) => r.verdict), "no pass or fail recorded for the killed update").to.deep.equal(["interrupted"]);
         // The shift took and stays recorded; the gate's update was interrupted.

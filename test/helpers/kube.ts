@@ -12,6 +12,7 @@ import { loadStackConfig } from "../../config";
 import { defineStack } from "../../program";
 import { ControlPlane } from "./controlPlane";
 import { MockEngine, settle } from "./stack";
+import { eventually } from "./wait";
 
 export interface K8sObject {
     apiVersion: string;
@@ -203,25 +204,6 @@ export function selectorArg(selector: Selector | Record<string, string>): string
         else if (e.operator === "DoesNotExist") parts.push(`!${e.key}`);
     }
     return parts.join(",");
-}
-
-/** Polls `probe` until it returns a truthy value or the deadline passes (then throws with `what` and the last value).
- * A probe that throws an error marked `fatal` stops the wait at once. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-        try {
-            const v = await probe();
-            if (v) return v;
-            last = v;
-        } catch (err) {
-            if ((err as { fatal?: boolean }).fatal) throw err;
-            last = err;
-        }
-        if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-        await new Promise((r) => setTimeout(r, 250));
-    }
 }
 
 const fatal = (message: string) => Object.assign(new Error(message), { fatal: true });

@@ -39,3 +39,19 @@ export async function startPrometheus(jobs: Record<string, JobTargets>, opts: { 
     ]);
     return { url: d.url, close: d.close };
 }
+
+/** One sample of an instant query's vector. */
+export interface Sample { metric: Record<string, string>; value: [number, string] }
+
+/** An instant query against a real Prometheus: the result vector (throws on anything but success). */
+export async function instant(prometheusUrl: string, expr: string): Promise<Sample[]> {
+    const body = await (await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`)).json() as { status: string; data?: { result: Sample[] } };
+    if (body.status !== "success" || !body.data) throw new Error(`${expr}: ${JSON.stringify(body)}`);
+    return body.data.result;
+}
+
+/** The first sample's value of an instant query, or undefined when the vector is empty. */
+export async function promValue(prometheusUrl: string, expr: string): Promise<number | undefined> {
+    const r = (await instant(prometheusUrl, expr))[0];
+    return r ? Number(r.value[1]) : undefined;
+}

@@ -6,7 +6,8 @@
  */
 import { expect } from "chai";
 import { ControlPlane, controlPlane } from "../helpers/controlPlane";
-import { Cluster, eventually, inNamespace, K8sObject, podsSelected, programObjects, settled } from "../helpers/kube";
+import { Cluster, inNamespace, K8sObject, podsSelected, programObjects, settled } from "../helpers/kube";
+import { eventually } from "../helpers/wait";
 import { stackConfig, withEdit } from "../helpers/stack";
 
 const RECEIVERS = { slackWebhookUrl: "https://hooks.slack.example/T000/B000/XYZ", pagerdutyRoutingKey: "0123456789abcdef0123456789abcdef" };

@@ -11,9 +11,10 @@
 import { expect } from "chai";
 import { ControlPlane, controlPlane } from "../helpers/controlPlane";
 import {
-    Cluster, eventually, inNamespace, K8sObject, orphanCanaryIngresses, programObjects, readyAddresses, scrapeJobTargets, serviceMonitorTargets, settled, snapshot,
+    Cluster, inNamespace, K8sObject, orphanCanaryIngresses, programObjects, readyAddresses, scrapeJobTargets, serviceMonitorTargets, settled, snapshot,
     podsSelected, Snapshot,
 } from "../helpers/kube";
+import { eventually } from "../helpers/wait";
 import { ingressExposure } from "../../lib/ingress/routes";
 import { SPECULATION_APPS } from "../../lib/network/peers";
 import { stackConfig, withEdit } from "../helpers/stack";

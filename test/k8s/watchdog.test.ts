@@ -17,7 +17,8 @@ import { freePort } from "../../reference/ports";
 import { startSpeculationService } from "../../reference/speculationService";
 import { ADMIN_TOKEN } from "../helpers/reference";
 import { ControlPlane, controlPlane } from "../helpers/controlPlane";
-import { Cluster, danglingReferences, documents, eventually, FIELD_MANAGER, inNamespace, K8sObject, podsSelected, programObjects, readyAddresses, selects, serviceMonitorTargets, settled } from "../helpers/kube";
+import { Cluster, danglingReferences, documents, FIELD_MANAGER, inNamespace, K8sObject, podsSelected, programObjects, readyAddresses, selects, serviceMonitorTargets, settled } from "../helpers/kube";
+import { eventually } from "../helpers/wait";
 import { stackConfig, withEdit } from "../helpers/stack";
 
 describe("the watchdog on a real control plane (issue 11)", function () {

@@ -8,8 +8,8 @@ import { expect } from "chai";
 import { readWindow } from "../../../lib/bake/history";
 import { PROMQL, promQuery } from "../../../lib/gate/measure";
 import { RunningSpeculationService, startSpeculationService } from "../../../reference/speculationService";
-import { RunningPrometheus, startPrometheus } from "../../helpers/prometheus";
-import { eventually } from "../../helpers/kube";
+import { instant, RunningPrometheus, startPrometheus } from "../../helpers/prometheus";
+import { eventually } from "../../helpers/wait";
 import { ADMIN_TOKEN } from "../../helpers/reference";
 
 describe("per-track recorded series against a real Prometheus (the window judgement and the live gate read the worst track)", function () {
@@ -32,8 +32,7 @@ describe("per-track recorded series against a real Prometheus (the window judgem
         const started = Date.now();
         // Both tracks' error rates recorded (rate() needs two scrapes of each).
         const tracks = await eventually("both tracks recorded", async () => {
-            const body = await (await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(PROMQL.errorRate)}`)).json() as any;
-            const byTrack = Object.fromEntries((body.data?.result ?? []).map((r: any) => [r.metric.track, Number(r.value[1])]));
+            const byTrack = Object.fromEntries((await instant(prom.url, PROMQL.errorRate)).map((r) => [r.metric.track, Number(r.value[1])]));
             return byTrack.canary > 0 && byTrack.stable > 0 ? byTrack as Record<string, number> : undefined;
         }, 30_000);
         expect(tracks.canary).to.be.within(0.04, 0.06);

@@ -10,7 +10,7 @@ import { latencyBetween, LATENCY_MIN_OBSERVATIONS, measure, MeasureTarget, readC
 import { freePort } from "../../../reference/ports";
 import { RunningSpeculationService, startSpeculationService } from "../../../reference/speculationService";
 import { RunningAlertmanager, startAlertmanager } from "../../helpers/alertmanager";
-import { eventually } from "../../helpers/kube";
+import { eventually } from "../../helpers/wait";
 import { RunningPrometheus, startPrometheus } from "../../helpers/prometheus";
 import { ADMIN_TOKEN } from "../../helpers/reference";
 

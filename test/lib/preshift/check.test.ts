@@ -10,7 +10,7 @@ import { DEFAULT_STAGE_THRESHOLDS } from "../../../config/thresholds";
 import { preShiftCheck, PreShiftSpec, refusalMessage } from "../../../lib/preshift/check";
 import { trafficShiftProvider } from "../../../providers/trafficShift";
 import { RunningAlertmanager, startAlertmanager } from "../../helpers/alertmanager";
-import { eventually } from "../../helpers/kube";
+import { eventually } from "../../helpers/wait";
 import { ADMIN_TOKEN, Reference, startReference } from "../../helpers/reference";
 
 describe("pre-shift health check (lib/preshift) against the reference service and a real Alertmanager", function () {

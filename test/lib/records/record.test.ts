@@ -14,13 +14,8 @@ import { healthGateProvider } from "../../../providers/healthGate";
 import { ADMIN_TOKEN, startReference } from "../../helpers/reference";
 import { freePort } from "../../../reference/ports";
 import { deserialised } from "../../helpers/deserialise";
-import { startPrometheus } from "../../helpers/prometheus";
+import { instant as query, startPrometheus } from "../../helpers/prometheus";
 import { RunningPushgateway, startPushgateway } from "../../helpers/pushgateway";
-
-async function query(prometheusUrl: string, expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-    const body = await (await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`)).json() as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
-    return body.data.result;
-}
 
 describe("deployment records: log, Pushgateway, Prometheus, dashboard", function () {
     this.timeout(90_000);

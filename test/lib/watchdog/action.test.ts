@@ -8,22 +8,8 @@ import { setRolloutPercentage } from "../../../lib/adminApi";
 import { startLocalMonitoring, LocalMonitoring, WATCHDOG_SCRIPT } from "../../../reference/localMonitoring";
 import { freePort } from "../../../reference/ports";
 import { RunningSpeculationService, startSpeculationService } from "../../../reference/speculationService";
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await probe().catch(() => undefined);
-        if (v !== undefined) return v;
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 200));
-    }
-}
-
-async function promValue(prom: string, expr: string): Promise<number | undefined> {
-    const body = await (await fetch(`${prom}/api/v1/query?query=${encodeURIComponent(expr)}`)).json() as any;
-    const r = body.data?.result?.[0];
-    return r ? Number(r.value[1]) : undefined;
-}
+import { promValue } from "../../helpers/prometheus";
+import { eventually } from "../../helpers/wait";
 
 describe("watchdog: rollback triggers revert traffic with no Pulumi process running (real Prometheus and Alertmanager)", function () {
     this.timeout(120_000);
@@ -40,15 +26,15 @@ describe("watchdog: rollback triggers revert traffic with no Pulumi process runn
     it("a rollback rate above the abort threshold fires the alert, Alertmanager calls the watchdog, traffic goes to 0 and is reported", async () => {
         await setRolloutPercentage(service.url, token, 25);
         // Healthy first: the watchdog's gauge is scraped at 0 and nothing reverts.
-        await until("the watchdog scraped", () => promValue(mon.prometheusUrl, "agenc_watchdog_last_revert_timestamp_seconds"));
+        await eventually("the watchdog scraped", async () => (await promValue(mon.prometheusUrl, "agenc_watchdog_last_revert_timestamp_seconds")) !== undefined);
         expect(service.state.rolloutPercentage).to.equal(25);
         const injected = Date.now();
         service.setFaults({ rollbackRate: 0.3 });
-        await until("traffic at 0 %", async () => (service.state.rolloutPercentage === 0 ? true : undefined));
+        await eventually("traffic at 0 %", async () => (service.state.rolloutPercentage === 0 ? true : undefined));
         const seconds = (Date.now() - injected) / 1000;
         expect(seconds).to.be.greaterThan(0);
         // The service reads 0 % as soon as the write lands; the watchdog records it after its read-back.
-        const reverts = await until("the revert recorded", async () => {
+        const reverts = await eventually("the revert recorded", async () => {
             const r = await (await fetch(`${mon.watchdogUrl}/reverts`)).json() as { reverts: { alerts: string[]; path: string }[] };
             return r.reverts.length > 0 ? r : undefined;
         });
@@ -56,12 +42,12 @@ describe("watchdog: rollback triggers revert traffic with no Pulumi process runn
         expect(reverts.reverts[0].path).to.equal("admin-api");
         expect(mon.watchdogLog()).to.match(/REVERTED: rollout percentage set to 0 and confirmed/);
         // Visible as a metric and as an alert of its own.
-        const last = await until("the revert in Prometheus", async () => {
+        const last = await eventually("the revert in Prometheus", async () => {
             const v = await promValue(mon.prometheusUrl, "agenc_watchdog_last_revert_timestamp_seconds");
             return v && v > 0 ? v : undefined;
         });
         expect(last * 1000).to.be.at.least(injected - 1000);
-        await until("SpeculationWatchdogReverted firing", () => promValue(mon.prometheusUrl, 'ALERTS{alertname="SpeculationWatchdogReverted",alertstate="firing"}'));
+        await eventually("SpeculationWatchdogReverted firing", () => promValue(mon.prometheusUrl, 'ALERTS{alertname="SpeculationWatchdogReverted",alertstate="firing"}'));
         expect(mon.watchdogLog().includes(token), "the admin token in the watchdog's log").to.equal(false);
         service.setFaults({ rollbackRate: 0.01 });
     });
@@ -74,7 +60,7 @@ describe("watchdog: rollback triggers revert traffic with no Pulumi process runn
         });
         try {
             const url = `http://127.0.0.1:${port}`;
-            await until("watchdog up", async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined));
+            await eventually("watchdog up", async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined));
             const res = await fetch(`${url}/alerts`, {
                 method: "POST", body: JSON.stringify({ alerts: [{ status: "firing", labels: { alertname: "SpeculationMemoryCritical", rollback_trigger: "true" } }] }),
             });

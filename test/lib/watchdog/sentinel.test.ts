@@ -10,15 +10,10 @@ import { setRolloutPercentage } from "../../../lib/adminApi";
 import { startLocalMonitoring, LocalMonitoring, WATCHDOG_SCRIPT } from "../../../reference/localMonitoring";
 import { freePort } from "../../../reference/ports";
 import { RunningSpeculationService, startSpeculationService } from "../../../reference/speculationService";
-import { eventually } from "../../helpers/kube";
+import { instant as query } from "../../helpers/prometheus";
+import { eventually } from "../../helpers/wait";
 
 const token = "sentinel-test-token-0123456789";
-
-async function query(prom: string, expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-    const body = await (await fetch(`${prom}/api/v1/query?query=${encodeURIComponent(expr)}`)).json() as any;
-    if (body.status !== "success") throw new Error(`${expr}: ${JSON.stringify(body)}`);
-    return body.data.result;
-}
 
 async function rule(prom: string, name: string): Promise<{ state: string; lastEvaluation: string; health: string } | undefined> {
     const body = await (await fetch(`${prom}/api/v1/rules?type=alert`)).json() as any;
