@@ -202,7 +202,11 @@ interface WatchdogAnswer {
     attempts?: { result?: string }[];
 }
 
-async function write(req: RevertRequest, path: RevertPath, timeoutMs: number, now: Date): Promise<ReturnType<typeof problem> | WatchdogAnswer | undefined> {
+/** A write that landed (with the watchdog's answer on that path), or the step that failed and how. */
+type Written = { landed: true; answer?: WatchdogAnswer } | { landed: false; problem: ReturnType<typeof problem> };
+
+async function write(req: RevertRequest, path: RevertPath, timeoutMs: number, now: Date): Promise<Written> {
+    const failed = (failure: AttemptFailure, detail: string): Written => ({ landed: false, problem: problem("write", failure, detail) });
     try {
         if (path === "admin-api") {
             await postAdminConfig(req.serviceUrl, req.adminToken, { "speculation.enabled": false, [ROLLOUT_KEY]: 0 }, timeoutMs);
@@ -212,21 +216,19 @@ async function write(req: RevertRequest, path: RevertPath, timeoutMs: number, no
             const r = await fetchWithin(req.watchdogActionUrl!, {
                 method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(watchdogPayload(req, now)),
             }, timeoutMs);
-            if (!r.ok) return problem("write", r.failure, `${req.watchdogActionUrl}: ${r.why}`);
-            if (r.status < 200 || r.status > 299) return problem("write", "http-status", `${req.watchdogActionUrl}: HTTP ${r.status}`);
+            if (!r.ok) return failed(r.failure, `${req.watchdogActionUrl}: ${r.why}`);
+            if (r.status < 200 || r.status > 299) return failed("http-status", `${req.watchdogActionUrl}: HTTP ${r.status}`);
             try {
-                return JSON.parse(r.text) as WatchdogAnswer;
+                return { landed: true, answer: JSON.parse(r.text) as WatchdogAnswer };
             } catch {
-                return {};
+                return { landed: true, answer: {} };
             }
         }
-        return undefined;
+        return { landed: true };
     } catch (e) {
-        return problem("write", (e as { reason?: AdminApiErrorReason }).reason ?? "unreachable", (e as Error).message);
+        return failed((e as { reason?: AdminApiErrorReason }).reason ?? "unreachable", (e as Error).message);
     }
 }
-
-const isProblem = (w: ReturnType<typeof problem> | WatchdogAnswer | undefined): w is ReturnType<typeof problem> => !!w && "failedStep" in w;
 
 const WHAT: Record<RevertPath, string> = {
     "admin-api": "rollout percentage set to 0 through the admin API",
@@ -240,18 +242,19 @@ async function attempt(req: RevertRequest, path: RevertPath, n: number, round: n
     const within = () => Math.max(1, Math.min(timeoutMs, deadline - clock.now()));
     const base = { n, round, path, at: new Date(started).toISOString(), timeoutMs };
     const written = await write(req, path, within(), new Date(started));
-    if (isProblem(written)) return { ...base, ms: clock.now() - started, outcome: "failed", ...written };
+    if (!written.landed) return { ...base, ms: clock.now() - started, outcome: "failed", ...written.problem };
     if (req.target === "canary-weight") {
         // The watchdog read the canary Ingress back from the API server before it answered: its answer is the read-back.
         const ms = clock.now() - started;
-        const seen = written?.attempts?.at(-1)?.result;
-        if (written?.target !== "canary-weight") {
-            return { ...base, ms, outcome: "failed", ...problem("read-back", "not-off", `the watchdog took away ${JSON.stringify(written?.target ?? "nothing it named")}, not the canary's weight (is CANARY_INGRESS set on it?)`) };
+        const answer = written.answer ?? {};
+        const seen = answer.attempts?.at(-1)?.result;
+        if (answer.target !== "canary-weight") {
+            return { ...base, ms, outcome: "failed", ...problem("read-back", "not-off", `the watchdog took away ${JSON.stringify(answer.target ?? "nothing it named")}, not the canary's weight (is CANARY_INGRESS set on it?)`) };
         }
-        if (written?.outcome === "confirmed" || written?.outcome === "already-zero") {
-            return { ...base, ms, outcome: "confirmed", detail: `the watchdog set the canary Ingress's weight to 0 and read it back (${written.outcome}${seen ? `: ${seen}` : ""})` };
+        if (answer.outcome === "confirmed" || answer.outcome === "already-zero") {
+            return { ...base, ms, outcome: "confirmed", detail: `the watchdog set the canary Ingress's weight to 0 and read it back (${answer.outcome}${seen ? `: ${seen}` : ""})` };
         }
-        return { ...base, ms, outcome: "failed", ...problem("read-back", "not-off", `the watchdog answered ${JSON.stringify(written?.outcome ?? "nothing")}${seen ? ` (${seen})` : ""}, not a confirmed canary weight of 0`) };
+        return { ...base, ms, outcome: "failed", ...problem("read-back", "not-off", `the watchdog answered ${JSON.stringify(answer.outcome ?? "nothing")}${seen ? ` (${seen})` : ""}, not a confirmed canary weight of 0`) };
     }
     const read = await readTraffic(req.serviceUrl, within);
     const ms = clock.now() - started;
