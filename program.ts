@@ -37,6 +37,7 @@ import { Verification } from "./providers/verification";
 import { DeploymentRecordResource } from "./providers/deploymentRecord";
 import { RollbackDrain } from "./providers/rollbackDrain";
 import { TrafficShift } from "./providers/trafficShift";
+import { operatorName } from "./lib/records/operator";
 
 export interface ProgramOptions {
     /** How each stage is judged; by default an ErrorBaseline before the shift and a HealthGate after it. */
@@ -506,7 +507,7 @@ function deploymentRecord(loaded: LoadedConfig, startedAt: string, steps: {
 function recordSink(config: LoadedConfig["config"]): RecordSink {
     return {
         environment: config.environment, previousVersion: config.release.previousVersion,
-        operator: config.records.operator ?? process.env.USER ?? "unknown", logFile: path.resolve(config.records.artifactsDir, "deployments.log"),
+        operator: operatorName(config.records.operator), logFile: path.resolve(config.records.artifactsDir, "deployments.log"),
         timeoutMs: parseDuration(config.canary.gate.timeout) * 1000, ...(config.records.pushgatewayUrl ? { pushgatewayUrl: config.records.pushgatewayUrl } : {}),
     };
 }

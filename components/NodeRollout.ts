@@ -7,6 +7,7 @@ import { StackConfig } from "../config/schema";
 import { nodeAddress } from "../lib/nodes/address";
 import { planBatches } from "../lib/nodes/plan";
 import { RolloutSpec } from "../lib/nodes/rollout";
+import { operatorName } from "../lib/records/operator";
 import { SshRollout } from "../providers/sshRollout";
 
 export interface NodeRolloutArgs {
@@ -68,7 +69,7 @@ export class NodeRollout extends pulumi.ComponentResource {
             clearRestoreFailed: n.clearRestoreFailed,
             journalPath: path.resolve(n.artifactsDir, "rollout-journal.json"),
             deploymentLog: path.resolve(n.artifactsDir, "deployments.log"),
-            operator: n.operator ?? process.env.USER ?? "unknown",
+            operator: operatorName(n.operator),
             ...(args.batchGate ? { batchGate: args.batchGate } : {}),
         }, { parent: this, dependsOn: args.dependsOn ?? [] });
         this.registerOutputs({ record: this.rollout.record });

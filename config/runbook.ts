@@ -42,7 +42,7 @@ export const recordsSchema = z.object({
     pushgatewayUrl: z.url({ error: "must be an http(s) URL" }).optional(),
     /** The log (deployments.log) and the step reports, relative to the project folder. */
     artifactsDir: z.string().min(1).default("deployment-artifacts/releases"),
-    /** Who the record names (default: $USER of the machine running pulumi). */
+    /** Who the record names (default: lib/records/operator.ts — GITHUB_ACTOR in GitHub Actions, else `whoami`). */
     operator: z.string().min(1).optional(),
 }).strict().prefault({});
 

@@ -420,7 +420,7 @@ export const stackConfigSchema = z.object({
         minFreeDiskGb: z.number().min(0, { error: "must be 0 or more" }).default(50),
         /** Proves the service exists before anything is touched (default: systemctl cat <serviceName>). */
         serviceCheckCommand: z.string().min(1).optional(),
-        /** Who the deployment record names (default: $USER of the machine running pulumi). */
+        /** Who the deployment record names (default: lib/records/operator.ts — GITHUB_ACTOR in GitHub Actions, else `whoami`). */
         operator: z.string().min(1).optional(),
         /** Health gate between batches: the canary gate's checks (canary.gate settings) must stay green for `bake`. */
         batchGate: z.object({

@@ -82,8 +82,9 @@ export const sshRolloutProvider: pulumi.dynamic.ResourceProvider = {
         const keys = ["version", "contentHash", "nodes", "installPath", "configFile", "binary"] as const;
         const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
         const drifted = olds.liveVersions !== undefined && Object.values(olds.liveVersions).some((v) => !v.includes(olds.version));
-        const settings = JSON.stringify({ ...news, journal: undefined, record: undefined, liveVersions: undefined }) !==
-            JSON.stringify({ ...olds, journal: undefined, record: undefined, liveVersions: undefined });
+        // Who runs the update is what its record names, not a setting: another operator's preview is still a no-op.
+        const settingsOf = (s: RolloutState) => JSON.stringify({ ...s, journal: undefined, record: undefined, liveVersions: undefined, operator: undefined });
+        const settings = settingsOf(news) !== settingsOf(olds);
         return { changes: changed.length > 0 || drifted || settings };
     },
     async create(inputs: RolloutState) {

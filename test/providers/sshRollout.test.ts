@@ -50,6 +50,15 @@ async function assertConsistent(fleet: TestFleet, newVersion: string, oldVersion
     }
 }
 
+describe("SshRollout diff", () => {
+    const olds = { version: "v2.0.0", contentHash: "abc", nodes: [{ name: "node-1" }], serial: [1], operator: "alice", record: { status: "deployed" } };
+    it("another operator's preview of the same rollout is a no-op; a changed setting is not", async () => {
+        expect((await p.diff("rollout-alys", olds, { ...olds, operator: "bob", record: undefined })).changes, "a new operator alone").to.equal(false);
+        expect((await p.diff("rollout-alys", olds, { ...olds, serial: [1, "25%"], record: undefined })).changes, "a new batch plan").to.equal(true);
+        expect((await p.diff("rollout-alys", olds, { ...olds, version: "v2.0.1", record: undefined })).changes, "a new version").to.equal(true);
+    });
+});
+
 describe("SshRollout against real SSH nodes", function () {
     this.timeout(120_000);
     let fleet: TestFleet;
