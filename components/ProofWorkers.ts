@@ -1,23 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { exposeWorkload, imageRef, MonitoringMode, REPLACE_FIRST, Resources, rollingDeployment, scrapeAnnotations, spreadAcrossNodes, TopologySpread } from "../lib/k8s";
+import { exposeWorkload, imageRef, REPLACE_FIRST, rollingDeployment, scrapeAnnotations, spreadAcrossNodes, WorkloadArgs } from "../lib/k8s";
 import { proofWorkerProbes } from "../lib/probes";
 import { PROOF_WORKER_PORT } from "../lib/monitoring/scrape";
 
-export interface ProofWorkersArgs {
-    namespace: pulumi.Input<string>;
-    namespaceName: string;
-    version: string;
-    image: { repository: string; digest?: string };
-    replicas: number;
-    resources: Resources;
-    monitoringMode: MonitoringMode;
-    prometheusReleaseLabel: string;
-    scrapeInterval: string;
+export interface ProofWorkersArgs extends WorkloadArgs {
     /** Readiness GET path; liveness is a TCP check on the same port. */
     readinessPath: string;
-    /** How the pods spread across nodes (hardening.topologySpread). */
-    spread: TopologySpread;
     /** What the Deployment waits for before it changes (the release's preflight, a rollback's drain). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
     /** Emergency rollback: any change replaces the Deployment delete-first (all pods gone, then the new ones). */

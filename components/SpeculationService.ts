@@ -3,26 +3,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { httpProbe, SPECULATION_PROBES } from "../lib/probes";
 import * as random from "@pulumi/random";
 import {
-    CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, ingressAwait, IngressAwaitPolicy, MonitoringMode, REPLACE_FIRST, Resources, rollingDeployment, scrapeAnnotations,
-    speculationContainer, spreadAcrossNodes, TopologySpread,
+    CONFIG_CHECKSUM_ANNOTATION, configChecksum, exposeWorkload, ingressAwait, IngressAwaitPolicy, REPLACE_FIRST, rollingDeployment, scrapeAnnotations,
+    speculationContainer, spreadAcrossNodes, WorkloadArgs,
 } from "../lib/k8s";
 import { SPECULATION_PORT } from "../lib/monitoring/scrape";
 import { ingressPaths, PublicRoute } from "../lib/ingress/routes";
 
-export interface SpeculationServiceArgs {
-    namespace: pulumi.Input<string>;
-    namespaceName: string;
-    version: string;
-    image: { repository: string; digest?: string };
-    replicas: number;
-    resources: Resources;
+export interface SpeculationServiceArgs extends WorkloadArgs {
     /** speculation-<env>.toml, rendered from the stack config (lib/speculationToml.ts). */
     configToml: string;
-    monitoringMode: MonitoringMode;
-    prometheusReleaseLabel: string;
-    scrapeInterval: string;
-    /** How the pods spread across nodes (hardening.topologySpread). */
-    spread: TopologySpread;
     /** Resources that must be ready first: the proof workers. */
     dependsOn: pulumi.Input<pulumi.Resource>[];
     /**

@@ -8,6 +8,30 @@ export type MonitoringMode = StackConfig["monitoring"]["mode"];
 export type Resources = StackConfig["service"]["resources"];
 export type TopologySpread = StackConfig["hardening"]["topologySpread"];
 
+/** What every workload component takes (ProofWorkers, SpeculationService): where it runs, what, and how it is watched. */
+export interface WorkloadArgs {
+    /** The namespace as the Namespace resource's output: every object takes it, so each is ordered after the Namespace. */
+    namespace: pulumi.Input<string>;
+    /** The same name as a plain string, for what must be known when the program runs (a ServiceMonitor's namespaceSelector). */
+    namespaceName: string;
+    /** The release version (`release.version`): the image tag, and the `version` label of the pods. */
+    version: string;
+    /** The image (`release.images.*`): a repository without a tag, and this version's own digest when it is pinned. */
+    image: { repository: string; digest?: string };
+    /** How many pods (`service.replicas`, `proofWorkers.replicas`). */
+    replicas: number;
+    /** Each container's requests and limits. */
+    resources: Resources;
+    /** `operator`: a ServiceMonitor per workload; `standalone`: the pods carry the `prometheus.io/*` scrape annotations. */
+    monitoringMode: MonitoringMode;
+    /** Operator mode: the `release` label kube-prometheus-stack's Prometheus selects ServiceMonitors by. */
+    prometheusReleaseLabel: string;
+    /** How often Prometheus scrapes the pods (`monitoring.scrapeInterval`). */
+    scrapeInterval: string;
+    /** How the pods spread across nodes (`hardening.topologySpread`). */
+    spread: TopologySpread;
+}
+
 /**
  * Spreads an app's pods across nodes (`hardening.topologySpread`): with the defaults no node holds two more of them
  * than another, and the scheduler leaves a pod Pending rather than stack them (DoNotSchedule), so losing one node

@@ -217,49 +217,29 @@ export function speculationAlerts(t: StageThresholds): AlertRule[] {
     ];
 }
 
+/** An alert that fires for 15 minutes after a watchdog counter moves: each action is visible as an alert of its own. */
+function watchdogCounterAlert(alert: string, counter: keyof typeof WATCHDOG_METRICS, severity: "high" | "critical", summary: string, description: string): AlertRule {
+    return {
+        alert, expr: `increase(${WATCHDOG_METRICS[counter]}[15m]) > 0`, for: "0s",
+        labels: { severity, component: "watchdog" }, annotations: { summary, description },
+    };
+}
+
 /** Every revert the watchdog makes is an alert of its own; a revert it could not confirm pages as critical. */
 export function watchdogAlerts(): AlertRule[] {
     return [
-        {
-            alert: "SpeculationWatchdogReverted",
-            expr: `increase(${WATCHDOG_METRICS.reverts}[15m]) > 0`,
-            for: "0s",
-            labels: { severity: "high", component: "watchdog" },
-            annotations: {
-                summary: "The watchdog reverted speculation traffic to 0 %",
-                description: "A rollback trigger fired between pulumi updates and the watchdog set rollout_percentage to 0: run pulumi refresh to see it, fix the cause, then pulumi up.",
-            },
-        },
-        {
-            alert: "SpeculationKillSwitchActivated",
-            expr: `increase(${WATCHDOG_METRICS.killSwitches}[15m]) > 0`,
-            for: "0s",
-            labels: { severity: "critical", component: "watchdog" },
-            annotations: {
-                summary: "The watchdog pulled the kill switch: speculation disabled, traffic at 0 %",
-                description: "A kill-switch alert (sentinel probes below target, or a drift alarm) fired and the watchdog disabled speculation and confirmed it. Speculation stays off until an operator re-enables it: see the README (watchdog, kill switch).",
-            },
-        },
-        {
-            alert: "SpeculationKillSwitchFailed",
-            expr: `increase(${WATCHDOG_METRICS.killSwitchFailures}[15m]) > 0`,
-            for: "0s",
-            labels: { severity: "critical", component: "watchdog" },
-            annotations: {
-                summary: "The watchdog could not confirm the kill switch",
-                description: "A kill-switch alert fired and the admin API never read back speculation disabled at 0 % before the deadline: disable speculation by hand now.",
-            },
-        },
-        {
-            alert: "SpeculationWatchdogRevertFailed",
-            expr: `increase(${WATCHDOG_METRICS.failures}[15m]) > 0`,
-            for: "0s",
-            labels: { severity: "critical", component: "watchdog" },
-            annotations: {
-                summary: "The watchdog could not confirm a revert",
-                description: "A rollback trigger fired and neither the admin API nor the kill switch confirmed 0 %: set it by hand now.",
-            },
-        },
+        watchdogCounterAlert("SpeculationWatchdogReverted", "reverts", "high",
+            "The watchdog reverted speculation traffic to 0 %",
+            "A rollback trigger fired between pulumi updates and the watchdog set rollout_percentage to 0: run pulumi refresh to see it, fix the cause, then pulumi up."),
+        watchdogCounterAlert("SpeculationKillSwitchActivated", "killSwitches", "critical",
+            "The watchdog pulled the kill switch: speculation disabled, traffic at 0 %",
+            "A kill-switch alert (sentinel probes below target, or a drift alarm) fired and the watchdog disabled speculation and confirmed it. Speculation stays off until an operator re-enables it: see the README (watchdog, kill switch)."),
+        watchdogCounterAlert("SpeculationKillSwitchFailed", "killSwitchFailures", "critical",
+            "The watchdog could not confirm the kill switch",
+            "A kill-switch alert fired and the admin API never read back speculation disabled at 0 % before the deadline: disable speculation by hand now."),
+        watchdogCounterAlert("SpeculationWatchdogRevertFailed", "failures", "critical",
+            "The watchdog could not confirm a revert",
+            "A rollback trigger fired and neither the admin API nor the kill switch confirmed 0 %: set it by hand now."),
     ];
 }
 
