@@ -60,13 +60,28 @@ export async function rangeQuery(t: HistoryTarget, expr: string, start: number, 
     return { ok: true, value: [...merged.values()] };
 }
 
-/** Every point of a metric: the max over its series at each step; no series at all is a missing metric. */
+/**
+ * The worst track at each step: the max over a metric's series (one per `track`), at the steps where EVERY series
+ * of the window has a value.  A step where one track has no value is no point at all, so it counts towards a gap
+ * (judged by the no-data allowance) instead of being read from the other track alone: a canary whose series
+ * stopped would otherwise pass its bake on stable's values.
+ */
+export function worstOfEveryTrack(series: RangeSeries[]): Point[] {
+    const byT = new Map<number, { v: number; n: number }>();
+    for (const s of series) {
+        for (const p of s.points) {
+            const at = byT.get(p.t);
+            byT.set(p.t, { v: Math.max(at?.v ?? -Infinity, p.v), n: (at?.n ?? 0) + 1 });
+        }
+    }
+    return [...byT.entries()].filter(([, x]) => x.n === series.length).sort((a, b) => a[0] - b[0]).map(([t, x]) => ({ t, v: x.v }));
+}
+
+/** Every point of a metric (worstOfEveryTrack); no series at all is a missing metric. */
 function maxPoints(series: Measured<RangeSeries[]>, expr: string): Measured<Point[]> {
     if (!series.ok) return series;
     if (series.value.length === 0) return fail("missing-metric", `${expr}: no series in the window`);
-    const byT = new Map<number, number>();
-    for (const s of series.value) for (const p of s.points) byT.set(p.t, Math.max(byT.get(p.t) ?? -Infinity, p.v));
-    return { ok: true, value: [...byT.entries()].sort((a, b) => a[0] - b[0]).map(([t, v]) => ({ t, v })) };
+    return { ok: true, value: worstOfEveryTrack(series.value) };
 }
 
 export const windowQueries = (stepSeconds: number) => ({

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../../config/thresholds";
+import { worstOfEveryTrack } from "../../../lib/bake/history";
 import { gaps, judgeWindow, notYetElapsed, WindowHistory, WindowSpec } from "../../../lib/bake/window";
 import { Measured } from "../../../lib/gate/decision";
 
@@ -87,6 +88,19 @@ describe("bake window judgement (lib/bake/window.ts)", () => {
         // A short gap (one missed scrape) is not a gap.
         const short = series(0.01, 3600, (t, v) => (t === T0 + 1005 ? undefined : v));
         expect(judgeWindow(spec, history({ rollbackRate: short }), at(3600)).verdict).to.equal("pass");
+    });
+
+    it("reads the worst track at each step, and a step one track misses is no point: a canary gone quiet is a gap, never judged on stable alone", () => {
+        const stable = { labels: { track: "stable" }, points: series(0.002).value };
+        const canary = { labels: { track: "canary" }, points: series(0.004).value };
+        expect(worstOfEveryTrack([stable, canary]).map((p) => p.v)).to.satisfy((vs: number[]) => vs.every((v) => v === 0.004));
+        // The canary's series stops 20 minutes in; stable's goes on, green.
+        const quiet = { labels: { track: "canary" }, points: series(0.004, 1200).value };
+        const points = worstOfEveryTrack([stable, quiet]);
+        expect(points.at(-1)!.t, "a step with stable's value only").to.equal(T0 + 1200);
+        const j = judgeWindow(spec, history({ errorRate: { ok: true, value: points } }), at(3600));
+        expect(j.verdict).to.equal("fail");
+        expect(j.findings.find((f) => f.check === "errorRate")!.observed).to.match(/no data for 40m/);
     });
 
     it("a metric that cannot be read is a no-go (fail closed)", () => {
