@@ -10,7 +10,9 @@ export type Fetched =
 
 export async function fetchWithin(url: string, init: RequestInit, timeoutMs: number): Promise<Fetched> {
     try {
-        const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+        // AbortSignal.timeout takes whole milliseconds only: a fraction (what is left of a deadline, a jittered
+        // budget) throws a RangeError that would read as an unreachable service on every attempt.
+        const res = await fetch(url, { ...init, signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))) });
         return { ok: true, status: res.status, text: await res.text() };
     } catch (err) {
         const e = err as Error;

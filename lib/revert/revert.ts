@@ -46,7 +46,7 @@ export interface RevertOptions {
     watchdogActionUrl?: string;
     /** Alertmanager base URL; an unconfirmed revert pushes a critical alert to its /api/v2/alerts. */
     alertmanagerUrl?: string;
-    /** Pause after the first round, ms; doubles each round up to maxBackoffMs. */
+    /** Pause after the first round, ms; doubles each round up to maxBackoffMs, each pause jittered (half to all of it). */
     initialBackoffMs?: number;
     maxBackoffMs?: number;
     /** Longest one request may take, however many rounds have passed, ms. */
@@ -71,9 +71,21 @@ export interface RevertRequest extends RevertOptions {
 export interface RevertClock {
     now(): number;
     sleep(ms: number): Promise<void>;
+    /** A number in [0, 1) for the backoff's jitter (default Math.random). */
+    random?(): number;
 }
 
 const REAL_CLOCK: RevertClock = { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+
+/**
+ * "Equal jitter": half the backoff, plus a random share of the other half.  Rounds spaced by exact doublings meet
+ * a fault that has a period (a flapping admin API, a pod in a restart loop) in the same phase every time — a revert
+ * against a 100 ms down / 100 ms up API failed 16 attempts out of 16 that way; jitter decorrelates them and keeps
+ * the backoff's growth.
+ */
+export function jittered(backoffMs: number, random: () => number = Math.random): number {
+    return backoffMs / 2 + random() * (backoffMs / 2);
+}
 
 export type AttemptFailure = AdminApiErrorReason | "not-off" | "unreadable";
 
@@ -306,7 +318,7 @@ export async function revertTraffic(req: RevertRequest, clock: RevertClock = REA
                 (dropped.has(path) ? " (retrying cannot fix this: path dropped)" : ""));
         }
         if (dropped.size === paths.length) break;
-        const pause = Math.min(maxBackoff, initialBackoff * 2 ** round, deadline - clock.now());
+        const pause = Math.min(jittered(Math.min(maxBackoff, initialBackoff * 2 ** round), clock.random), deadline - clock.now());
         if (pause > 0) {
             log(`[revert ${req.stage}] traffic not confirmed off; next round in ${(pause / 1000).toFixed(1)} s (deadline in ${((deadline - clock.now()) / 1000).toFixed(0)} s)`);
             await clock.sleep(pause);

@@ -69,7 +69,8 @@ const TOKEN = (env.ADMIN_TOKEN_FILE ? fs.readFileSync(env.ADMIN_TOKEN_FILE, "utf
 const PORT = number("PORT", 9095, 0, "a port number (0 to 65535)");
 const HOST = env.LISTEN_HOST || "0.0.0.0";
 const DEADLINE_MS = number("REVERT_DEADLINE_SECONDS", 120, 1, "a number of seconds, at least 1") * 1000;
-const ATTEMPT_TIMEOUT_MS = number("ATTEMPT_TIMEOUT_MS", 5000, 1, "a number of milliseconds, at least 1");
+// Whole milliseconds: AbortSignal.timeout throws on a fraction.
+const ATTEMPT_TIMEOUT_MS = Math.ceil(number("ATTEMPT_TIMEOUT_MS", 5000, 1, "a number of milliseconds, at least 1"));
 const SENTINEL_INTERVAL_S = number("SENTINEL_INTERVAL_SECONDS", 0, 0, "0 (no sentinel probes) or a number of seconds between two probes");
 const SENTINEL_TIMEOUT_MS = number("SENTINEL_TIMEOUT_MS", 10000, 1, "a number of milliseconds, at least 1");
 const ROLLOUT_KEY = "speculation.features.rollout_percentage";
@@ -261,7 +262,9 @@ async function untilConfirmed(kind, alertnames) {
             attempts.push({ at, path: path.name, result: `failed: ${e.message}` });
         }
         log({ level: "warn", msg: `${kind} not confirmed yet, retrying`, action: kind, alerts: alertnames, attempt: attempts[attempts.length - 1] });
-        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** n)));
+        // Equal jitter (as lib/revert/revert.ts jittered): doublings alone retry a periodic fault in the same phase.
+        const backoff = Math.min(5000, 250 * 2 ** n);
+        await new Promise((r) => setTimeout(r, backoff / 2 + Math.random() * (backoff / 2)));
     }
     return { outcome: "unconfirmed", attempts };
 }

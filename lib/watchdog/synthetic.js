@@ -19,7 +19,7 @@ async function syntheticSpeculation(target) {
     const brief = (v) => { const s = JSON.stringify(v) ?? String(v); return s.length > 80 ? `${s.slice(0, 77)}...` : s; };
     const request = async (what, path, init) => {
         try {
-            const res = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(target.timeoutMs) });
+            const res = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(Math.max(1, Math.ceil(target.timeoutMs))) });
             return { status: res.status, text: await res.text() };
         } catch (e) {
             const timedOut = e && (e.name === "TimeoutError" || e.name === "AbortError");

@@ -11,7 +11,7 @@ import * as path from "path";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../../config/thresholds";
 import { failureMessage, GateSpec, runGate } from "../../../lib/gate/run";
 import { REVERT_ALERT_NAME } from "../../../lib/revert/alert";
-import { describeRevert, RevertRequest, revertTraffic } from "../../../lib/revert/revert";
+import { describeRevert, jittered, RevertRequest, revertTraffic } from "../../../lib/revert/revert";
 import { healthGateProvider, HealthGateState } from "../../../providers/healthGate";
 import { listen } from "../../../reference/http";
 import { freePort } from "../../../reference/ports";
@@ -109,7 +109,7 @@ describe("revert: retries until the traffic reads off, or fails loudly at its de
         expect(r.attempts.filter((a) => a.outcome === "failed").every((a) => a.failure === "timeout")).to.equal(true);
         expect(r.attempts[r.attempts.length - 1].outcome).to.equal("confirmed");
         expect(r.attempts[r.attempts.length - 1].timeoutMs, "confirmed once a request may take longer than the API's delay").to.be.at.least(800);
-        expect(new Date(r.attempts[1].at).getTime() - new Date(r.attempts[0].at).getTime(), "a backoff pause between rounds").to.be.at.least(200 + 100);
+        expect(new Date(r.attempts[1].at).getTime() - new Date(r.attempts[0].at).getTime(), "a backoff pause between rounds: at least half the 100 ms backoff (jitter)").to.be.at.least(200 + 50);
     });
 
     it("a flapping admin API (adminFlapMs: connection resets half the time): retries until an attempt lands and reads back", async () => {
@@ -120,6 +120,49 @@ describe("revert: retries until the traffic reads off, or fails loudly at its de
         expect(trafficOff(ref)).to.equal(true);
         expect(r.attempts[0]).to.include({ outcome: "failed", failedStep: "write", failure: "unreachable" });
         expect(r.attempts.length).to.be.at.least(2);
+    });
+
+    it("an admin API that flaps with the backoff's own period: a jittered round lands (exact doublings met it down every time)", async () => {
+        // Virtual time, so nothing drifts: the API is down 100 ms, up 100 ms, down first; the revert's clock is the
+        // API's clock, and the pause before each round (200 ms without jitter) is a whole period.
+        let virtual = 0;
+        const state = { enabled: true, rollout_percentage: 50 };
+        const server = createServer((req, res) => {
+            if (Math.floor(virtual / 100) % 2 === 0) { req.socket.destroy(); return; }
+            let body = "";
+            req.on("data", (c) => (body += c));
+            req.on("end", () => {
+                if (req.method === "POST") {
+                    const u = JSON.parse(body);
+                    state.enabled = u["speculation.enabled"] ?? state.enabled;
+                    state.rollout_percentage = u["speculation.features.rollout_percentage"] ?? state.rollout_percentage;
+                }
+                res.setHeader("content-type", "application/json");
+                res.end(JSON.stringify({ speculation: state }));
+            });
+        });
+        const port = await freePort();
+        await listen(server, port);
+        try {
+            const clock = { now: () => virtual, sleep: async (ms: number) => { virtual += ms; } };
+            const r = await revertTraffic(request({ service: { url: `http://127.0.0.1:${port}` } } as Reference,
+                { initialBackoffMs: 200, maxBackoffMs: 200, deadlineSeconds: 2 }), clock);
+            expect(r.status, `${r.detail}: ${r.attempts.map((a) => `${a.path}@${Date.parse(a.at)} ${a.failure} ${a.detail}`).join(" ")}`).to.equal("confirmed");
+            expect(state.rollout_percentage).to.equal(0);
+        } finally {
+            server.close();
+        }
+    });
+
+    it("each pause is half the backoff plus a random share of the other half, and the rounds still double", async () => {
+        expect([0, 0.5, 0.999].map((x) => jittered(400, () => x))).to.deep.equal([200, 300, 399.8]);
+        const pauses: number[] = [];
+        let virtual = Date.now();
+        const clock = { now: () => virtual, sleep: async (ms: number) => { pauses.push(ms); virtual += ms; }, random: () => 0 };
+        const r = await revertTraffic(request({ service: { url: `http://127.0.0.1:${await freePort()}` } } as Reference,
+            { initialBackoffMs: 100, maxBackoffMs: 400, deadlineSeconds: 1 }), clock);
+        expect(r.status).to.equal("unconfirmed");
+        expect(pauses.slice(0, 4)).to.deep.equal([50, 100, 200, 200]);
     });
 
     it("a dead admin API (503) with a watchdog: the watchdog's action reverts, confirmed from /metrics", async () => {
@@ -270,7 +313,7 @@ describe("revert: retries until the traffic reads off, or fails loudly at its de
         } finally {
             console.log = log;
         }
-        expect(failure?.message).to.match(/Traffic reverted/);
+        expect(failure?.message, failure?.message).to.match(/Traffic reverted/);
         expect(trafficOff(ref)).to.equal(true);
         const revert = failure!.properties.decision.revert!;
         expect(revert.status).to.equal("confirmed");
