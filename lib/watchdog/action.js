@@ -174,11 +174,6 @@ const killed = (s) => s.enabled === false && s.percentage === 0;
 const readBack = (s) => `read back ${s.percentage} %${s.enabled ? "" : " (disabled)"}`;
 
 /**
- * What each action does, in order of its paths (two attempts each, then the next); each is confirmed by reading the
- * traffic back (`read`: /admin/status, or the canary Ingress in ingress-weight mode).  `done` is what the first read
- * must show for there to be nothing to do; `what` is the log line of a confirmed action.
- */
-/**
  * Ingress-weight mode: the kill switch includes the revert, as it does in feature-flag mode — the canary's weight
  * goes to 0 first, then speculation off; confirmed only when both read back.
  */
@@ -204,6 +199,11 @@ function withCanaryWeight(action, what) {
     };
 }
 
+/**
+ * What each action does, in order of its paths (two attempts each, then the next); each is confirmed by reading the
+ * traffic back (`read`: /admin/status, or the canary Ingress in ingress-weight mode).  `done` is what the first read
+ * must show for there to be nothing to do; `what` is the log line of a confirmed action.
+ */
 const ACTIONS = {
     revert: CANARY_INGRESS ? {
         read: canaryWeight,
