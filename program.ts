@@ -107,6 +107,19 @@ export function gateTarget(loaded: LoadedConfig, serviceUrl: string, percentage:
     }
 }
 
+/**
+ * The track a stage's shift gives more traffic, where that is not the service the baseline reads: its pre-shift
+ * check reads it too.  Ingress-weight past the first stage: the canary exists (the previous stage's gate judged it)
+ * and its weight rises; stage 1's canary is new, and its smoke tests come first.  Blue-green at 100 %: the switch
+ * hands green all traffic, while the primary Service still selects blue — green's smoke tests may be days old.
+ */
+function raisedTrack(loaded: LoadedConfig, stage: { percentage: number; previousPercentage: number }, targetUrl: string): string | undefined {
+    const mode = loaded.config.canary.shiftMode;
+    if (mode === "ingress-weight" && stage.previousPercentage > 0) return targetUrl;
+    if (mode === "blue-green" && stage.percentage === 100) return greenUrl(loaded);
+    return undefined;
+}
+
 const greenUrl = (loaded: LoadedConfig) => loaded.config.canary.blueGreen.greenUrl ?? inCluster(GREEN_NAME, loaded.namespace);
 
 /**
@@ -151,9 +164,7 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
         const target = gateTarget(loaded, serviceUrl, stage.percentage);
         const baseline = new ErrorBaseline(`${stage.name}-baseline`, {
             stage: stage.name, version: readings.version, percentage: stage.percentage, ...preShift,
-            // Ingress-weight, past the first stage: the canary exists (the previous stage's gate judged it) and this
-            // shift raises its weight, so it is checked too.  Stage 1's canary is new: its smoke tests come first.
-            ...(ingressWeight && stage.previousPercentage > 0 ? { raisedTrackUrl: target.url } : {}),
+            ...(raisedTrack(loaded, stage, target.url) ? { raisedTrackUrl: raisedTrack(loaded, stage, target.url) } : {}),
         }, { parent, dependsOn: after });
         return {
             beforeShift: [baseline],
@@ -461,7 +472,11 @@ function verification(loaded: LoadedConfig, serviceUrl: string, canaryStages: Ca
         serviceUrl,
         proofWorkerUrl: config.canary.gate.proofWorkerUrl,
         timeoutMs: parseDuration(config.canary.gate.timeout) * 1000,
-        pods: kube ? pulumi.all([readiness(kube.proofWorkers.deployment, "proof-workers"), readiness(kube.speculation.deployment, "agenc-speculation")]) : [],
+        // Every Deployment that serves at 100 %: blue-green's green behind the primary Service, ingress-weight's canary.
+        pods: kube ? pulumi.all([
+            readiness(kube.proofWorkers.deployment, "proof-workers"), readiness(kube.speculation.deployment, "agenc-speculation"),
+            ...(top.trackDeployment ? [readiness(top.trackDeployment, config.canary.shiftMode === "blue-green" ? GREEN_NAME : CANARY_NAME)] : []),
+        ]) : [],
         ...(config.canary.shiftMode === "feature-flag" ? { expectRolloutPercentage: 100 } : {}),
         limits: {
             minSpeculationMetrics: GO_NO_GO.smokeMinSpeculationMetrics, maxRollbackRate: thresholds.maxRollbackRate,

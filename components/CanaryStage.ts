@@ -120,6 +120,8 @@ export class CanaryStage extends pulumi.ComponentResource {
     readonly beforeShift: pulumi.Resource[];
     /** The smoke tests against the new track (canary or green; top stage only), set while the track is created. */
     smokeTest?: ReleaseSmokeTest;
+    /** The new track's Deployment (canary or green; top stage only): verification at 100 % checks it is ready. */
+    trackDeployment?: k8s.apps.v1.Deployment;
 
     constructor(name: string, args: CanaryStageArgs, opts?: pulumi.ComponentResourceOptions) {
         super(CanaryStage.type, name, {
@@ -239,6 +241,7 @@ export class CanaryStage extends pulumi.ComponentResource {
                 targetLabels: ["track"],
             }, withAliases(`${prefix}-servicemonitor`));
         }
+        this.trackDeployment = deployment;
         return { deployment, service };
     }
 

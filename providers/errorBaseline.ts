@@ -32,8 +32,9 @@ export interface ErrorBaselineInputs {
     /** Where the critical alerts are read: none may be firing when traffic rises. */
     alerts?: pulumi.Input<AlertSource>;
     /**
-     * Ingress-weight mode, a stage after the first: the canary's address.  This shift gives the canary more traffic,
-     * so it passes the same check on its own reading too (the baseline stays the service's, from serviceUrl).
+     * The new track this shift gives more traffic (program.ts raisedTrack: the canary past ingress-weight's first
+     * stage, green at blue-green's switch): it passes the same check on its own reading too (the baseline stays the
+     * service's, from serviceUrl).
      */
     raisedTrackUrl?: pulumi.Input<string>;
 }
@@ -70,15 +71,15 @@ export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = {
     },
     async create(inputs: BaselineState) {
         const raised = inputs.raisedTrackUrl;
-        console.log(`[${inputs.stage}] pre-shift health check and baseline: reading the service${raised ? ` and the canary (${raised}), which this shift gives more traffic,` : ""} over ${inputs.windowSeconds} s`);
+        console.log(`[${inputs.stage}] pre-shift health check and baseline: reading the service${raised ? ` and the new track (${raised}), which this shift gives more traffic,` : ""} over ${inputs.windowSeconds} s`);
         const [result, canary] = await Promise.all([
             preShiftCheck({ ...inputs, windowSeconds: inputs.windowSeconds }),
             raised ? preShiftCheck({ ...inputs, serviceUrl: raised, windowSeconds: inputs.windowSeconds }) : undefined,
         ]);
         if (result.verdict === "no-go") throw new Error(refusalMessage(inputs.stage, inputs.percentage, result));
-        if (canary?.verdict === "no-go") throw new Error(refusalMessage(`${inputs.stage} (the canary, ${raised})`, inputs.percentage, canary));
+        if (canary?.verdict === "no-go") throw new Error(refusalMessage(`${inputs.stage} (the new track, ${raised})`, inputs.percentage, canary));
         const { errorRate, measuredAt, query, p95Seconds } = result.baseline;
-        console.log(`[${inputs.stage}] pre-shift health check: go (${result.sample.checks.length} checks${canary ? `, and ${canary.sample.checks.length} on the canary` : ""}), baseline error rate ${errorRate}` +
+        console.log(`[${inputs.stage}] pre-shift health check: go (${result.sample.checks.length} checks${canary ? `, and ${canary.sample.checks.length} on the new track` : ""}), baseline error rate ${errorRate}` +
             (p95Seconds !== undefined ? `, p95 ${(p95Seconds * 1000).toFixed(2)} ms` : ""));
         return {
             id: `${inputs.stage}-baseline`,

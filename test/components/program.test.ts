@@ -213,6 +213,16 @@ describe("the program under mocks", () => {
             for (const [, url] of baselines.slice(1)) expect(url).to.equal("http://agenc-speculation-canary.agenc-staging.svc.cluster.local:9090");
         });
 
+        it("in blue-green mode the switch to green is preceded by a health check of green itself, not only of blue", async () => {
+            let config = withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 100);
+            config = withEdit(config, "speculation:canary", "shiftMode", "blue-green");
+            await render(engine, config);
+            const baselines = engine.ofType("pulumi-nodejs:dynamic/agenc:ErrorBaseline").map((b) => [b.inputs.stage, b.inputs.raisedTrackUrl]);
+            // Below 100 % green gets no traffic (hold): nothing is raised.  At 100 % the switch hands green everything.
+            expect(baselines.slice(0, -1).every(([, url]) => url === undefined), JSON.stringify(baselines)).to.equal(true);
+            expect(baselines[baselines.length - 1]).to.deep.equal(["stage-3-100pct", "http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090"]);
+        });
+
         it("the new track's Deployment is built like stable's: a config edit rolls its pods, it spreads across nodes, a rollout keeps every replica", async () => {
             for (const [mode, name] of [["ingress-weight", "agenc-speculation-canary"], ["blue-green", "agenc-speculation-green"]] as const) {
                 const base = withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 100), "speculation:canary", "shiftMode", mode);

@@ -79,6 +79,14 @@ describe("runbook steps in the program (mocks)", () => {
         expect(v.inputs.limits).to.deep.equal({ minSpeculationMetrics: 10, maxRollbackRate: 0.05, maxMemoryPercent: 90, maxProofQueueSize: 2000 });
     });
 
+    it("verification at 100 % also checks the new track that serves: green behind the primary Service, the canary at full weight", async () => {
+        for (const [mode, track] of [["blue-green", "agenc-speculation-green"], ["ingress-weight", "agenc-speculation-canary"]] as const) {
+            await render(engine, withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 100), "speculation:canary", "shiftMode", mode));
+            const v = engine.one(VERIFY, "verify-100pct");
+            expect(v.inputs.pods.map((p: { name: string }) => p.name), mode).to.deep.equal(["proof-workers", "agenc-speculation", track]);
+        }
+    });
+
     it("the deployment record comes last: after every gate, the verification and the nodes, naming each verdict", async () => {
         await render(engine, withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 100));
         const rec = engine.one(RECORD, "deployment-record");

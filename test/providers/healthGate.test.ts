@@ -237,7 +237,7 @@ describe("ErrorBaseline provider", function () {
         try {
             const raised = { ...base(ref.service.url), stage: "stage-2-25pct", percentage: 25, raisedTrackUrl: canary.url };
             await b.create(raised).then(() => expect.fail("raised the weight of a failing canary"), (e: Error) => {
-                expect(e.message).to.match(new RegExp(`stage-2-25pct \\(the canary, ${canary.url.replace(/[.]/g, "\\.")}\\): the health check before the shift to 25 % is a no-go — traffic was NOT raised: errorRate`));
+                expect(e.message).to.match(new RegExp(`stage-2-25pct \\(the new track, ${canary.url.replace(/[.]/g, "\\.")}\\): the health check before the shift to 25 % is a no-go — traffic was NOT raised: errorRate`));
             });
             canary.setFaults({ errorRate: 0.002 });
             const { outs } = await b.create(raised);
