@@ -17,6 +17,7 @@ import { parseDuration } from "./config/duration";
 import { bakeModeOf, GATE_METRICS } from "./config/schema";
 import { PROVIDER_MUTABILITY } from "./lib/k8s";
 import { CompareSpec } from "./lib/gate/compare";
+import { JudgeSettings } from "./lib/judge/judge";
 import { AlertSource } from "./lib/gate/measure";
 import { RecordSink } from "./lib/records/record";
 import { PROOF_WORKERS_JOB, SPECULATION_JOB, SPECULATION_PORT } from "./lib/monitoring/scrape";
@@ -120,6 +121,9 @@ function raisedTrack(loaded: LoadedConfig, stage: { percentage: number; previous
     return undefined;
 }
 
+/** The judge's settings of a comparison (the window reads both tracks by label from Prometheus: no address). */
+const judgeSettings = ({ stableUrl: _stable, ...settings }: CompareSpec): JudgeSettings => settings;
+
 const greenUrl = (loaded: LoadedConfig) => loaded.config.canary.blueGreen.greenUrl ?? inCluster(GREEN_NAME, loaded.namespace);
 
 /**
@@ -204,6 +208,8 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
                     prometheusUrl: readings.prometheusUrl!, serviceUrl, adminToken, thresholds: stage.thresholds,
                     baselineErrorRate: baseline.errorRate, noData: readings.noData, timeoutMs: readings.timeoutMs, onFailure,
                     checkRolloutPercentage: featureFlag, artifactsDir, revert: revertOptions, records, ...(leftAs ? { leftAs } : {}),
+                    // Two tracks: the canary judged against stable over the whole bake, not only its entry analysis.
+                    ...(target.compare ? { compare: judgeSettings(target.compare) } : {}),
                 // Not parented to the stage: a stage's own objects may depend on the stage component (ingress mode's
                 // lower stages), and a child that waits for them would close a cycle.
                 }, { dependsOn: [judged] }),

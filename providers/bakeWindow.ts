@@ -16,9 +16,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { failStep } from "../lib/runbook/steps";
 import { StageThresholds } from "../config/thresholds";
 import { readAdminStatus } from "../lib/adminApi";
-import { readWindow } from "../lib/bake/history";
-import { formatFindings, judgeWindow, notYetElapsed, WindowJudgement } from "../lib/bake/window";
+import { judgeBakeWindow } from "../lib/bake/judge";
+import { formatFindings, notYetElapsed, WindowJudgement } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
+import { JudgeSettings } from "../lib/judge/judge";
 import { noDataPolicies } from "../lib/gate/run";
 import { describeTrafficAfter, revertTraffic, RevertOptions, RevertRecord } from "../lib/revert/revert";
 import { recordGateRevert, RecordSink } from "../lib/records/record";
@@ -44,6 +45,8 @@ export interface BakeWindowState {
     onFailure: "revert" | "fail";
     /** Feature-flag mode: the live percentage must still be the stage's (a revert or an edit is a no-go). */
     checkRolloutPercentage: boolean;
+    /** Two tracks (ingress-weight, mirrored blue-green): the canary judged against stable over the whole window. */
+    compare?: JudgeSettings;
     artifactsDir: string;
     /** How a no-go's revert retries (lib/revert, the gates' own): paths, deadline, alert. */
     revert: RevertOptions;
@@ -59,7 +62,7 @@ export interface BakeWindowState {
 }
 
 const JUDGED = ["stage", "percentage", "version", "shiftedAt", "bakeSeconds", "stepSeconds", "maxGapSeconds", "prometheusUrl", "serviceUrl",
-    "thresholds", "baselineErrorRate", "noData", "onFailure", "checkRolloutPercentage"] as const;
+    "thresholds", "baselineErrorRate", "noData", "onFailure", "checkRolloutPercentage", "compare"] as const;
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -74,12 +77,12 @@ async function judge(s: BakeWindowState, id: string): Promise<BakeWindowState> {
     // A plain error: nothing is recorded, nothing has changed.
     if (notYet) throw new Error(`promotion refused: ${notYet}`);
     console.log(`[window ${s.stage}] judging the bake window ${s.shiftedAt} → ${new Date(now).toISOString()} from ${s.prometheusUrl} (step ${s.stepSeconds}s)`);
-    const history = await readWindow({ prometheusUrl: s.prometheusUrl, timeoutMs: s.timeoutMs, stepSeconds: s.stepSeconds }, Date.parse(s.shiftedAt), now);
-    let j = judgeWindow({
+    let j = await judgeBakeWindow({ prometheusUrl: s.prometheusUrl, timeoutMs: s.timeoutMs, stepSeconds: s.stepSeconds }, {
         stage: s.stage, shiftedAt: Date.parse(s.shiftedAt), bakeSeconds: s.bakeSeconds, stepSeconds: s.stepSeconds, maxGapSeconds: s.maxGapSeconds,
         thresholds: s.thresholds, baselineErrorRate: s.baselineErrorRate,
         noData: noDataPolicies({ noData: s.noData ?? {} }),
-    }, history, now);
+        ...(s.compare ? { compare: s.compare } : {}),
+    }, now);
     if (s.checkRolloutPercentage && j.verdict !== "fail") {
         // The live percentage now: a revert by the watchdog (or by hand) that history has not shown yet.
         const row = { check: "rollout percentage", query: "GET /admin/status", at: new Date(now).toISOString(), threshold: `= ${s.percentage}` };

@@ -21,8 +21,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { failStep } from "../lib/runbook/steps";
 import { StageThresholds } from "../config/thresholds";
-import { readWindow } from "../lib/bake/history";
-import { judgeWindow, WindowJudgement } from "../lib/bake/window";
+import { judgeBakeWindow } from "../lib/bake/judge";
+import { WindowJudgement } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { providerLifecycle } from "../lib/lifecycle/engine";
 import { recordGateRevert, RecordSink } from "../lib/records/record";
@@ -216,12 +216,12 @@ export const healthGateProvider: pulumi.dynamic.ResourceProvider = {
 /** Window mode: the stage's window from its shift to now, from Prometheus history. */
 export async function judgeSoFar(props: HealthGateState, now = Date.now()): Promise<WindowJudgement> {
     const step = props.stepSeconds ?? 15;
-    const history = await readWindow({ prometheusUrl: props.prometheusUrl!, timeoutMs: props.timeoutMs, stepSeconds: step }, Date.parse(props.shiftedAt!), now);
-    return judgeWindow({
+    return judgeBakeWindow({ prometheusUrl: props.prometheusUrl!, timeoutMs: props.timeoutMs, stepSeconds: step }, {
         stage: props.stage, shiftedAt: Date.parse(props.shiftedAt!), bakeSeconds: props.bakeSeconds, stepSeconds: step,
         maxGapSeconds: props.maxGapSeconds ?? Math.max(60, 3 * step), thresholds: props.thresholds, baselineErrorRate: props.baselineErrorRate,
         noData: noDataPolicies({ noData: props.noData ?? {} }),
-    }, history, now);
+        ...(props.compare ? { compare: props.compare } : {}),
+    }, now);
 }
 
 export class HealthGate extends pulumi.dynamic.Resource {

@@ -4,6 +4,7 @@
  * only: lib/bake/window.ts decides.  Every way a read can go wrong comes back as a named failure (fail closed).
  */
 import { Measured, ReadFailure } from "../gate/decision";
+import { queryTracks, trackQueries } from "../gate/measure";
 import { fetchWithin } from "../http";
 import { RECORDED, WATCHDOG_METRICS } from "../monitoring/rules";
 import { Point, WINDOW_METRICS, WindowHistory, WindowMetric } from "./window";
@@ -90,15 +91,27 @@ export const windowQueries = (stepSeconds: number) => ({
     watchdog: `max(max_over_time(${WATCHDOG_METRICS.lastRevert}[${stepSeconds}s]))`,
 });
 
-/** Reads the whole window [startMs, endMs] of one stage. */
-export async function readWindow(t: HistoryTarget, startMs: number, endMs: number): Promise<WindowHistory> {
+/**
+ * The seconds both tracks' counts are compared over: the whole window, and at least a few scrape steps, since
+ * increase() needs several samples in its range.
+ */
+export const tracksWindowSeconds = (t: HistoryTarget, startMs: number, endMs: number) => Math.max((endMs - startMs) / 1000, 4 * t.stepSeconds);
+
+/**
+ * Reads the whole window [startMs, endMs] of one stage.  With `tracks` (two tracks: ingress-weight, mirrored
+ * blue-green) it also reads both tracks' operations, errors and latency histogram over the whole window, evaluated
+ * at its end, for the canary judge (lib/judge).
+ */
+export async function readWindow(t: HistoryTarget, startMs: number, endMs: number, opts: { tracks?: boolean } = {}): Promise<WindowHistory> {
     const q = windowQueries(t.stepSeconds);
     const start = startMs / 1000 + t.stepSeconds;
     const end = Math.max(start, endMs / 1000);
-    const [metrics, alerts, watchdog] = await Promise.all([
+    const trackSeconds = tracksWindowSeconds(t, startMs, endMs);
+    const [metrics, alerts, watchdog, tracks] = await Promise.all([
         Promise.all(WINDOW_METRICS.map(async (m) => maxPoints(await rangeQuery(t, q.metrics[m], start, end), q.metrics[m]))),
         rangeQuery(t, q.alerts, start, end),
         rangeQuery(t, q.watchdog, start, end),
+        opts.tracks ? queryTracks(t, trackSeconds, endMs) : undefined,
     ]);
     const wd = maxPoints(watchdog, q.watchdog);
     return {
@@ -111,5 +124,9 @@ export async function readWindow(t: HistoryTarget, startMs: number, endMs: numbe
         // The gauge holds the time of the watchdog's last revert (0 before any): every distinct value is one revert.
         watchdogReverts: wd.ok ? { ok: true, value: [...new Set(wd.value.map((p) => p.v).filter((v) => v > 0))] } : wd,
         watchdogQuery: q.watchdog,
+        ...(tracks ? {
+            tracks,
+            tracksQuery: `${trackQueries("canary", trackSeconds).errors}, …operations and …_bucket by le, track="canary" vs track="stable"`,
+        } : {}),
     };
 }

@@ -12,9 +12,15 @@
  *   hold  a point at or above a promote threshold (or a gap where no data means hold): the bake starts again after
  *         it, as a hold does in watch mode — nothing changes, the refusal names the earliest promotion time;
  *   pass  the window is at least the bake long, counted from the last hold, and every point is green.
+ * Two tracks (ingress-weight, mirrored blue-green): the canary judge (lib/judge) also compares the canary with stable
+ * over the whole window, as the live gate does over its own; a fail is a no-go, an inconclusive comparison (too little
+ * traffic, or an interval that straddles the margin) withholds the pass without restarting the bake — it is the
+ * same evidence, only not yet enough of it.
  */
 import { StageThresholds } from "../../config/thresholds";
 import { fmt, Measured, MetricCheck, NoDataPolicy, spikeLimit, Verdict } from "../gate/decision";
+import type { TrackPair } from "../gate/measure";
+import { judgeCanary, JudgeSettings } from "../judge/judge";
 import { formatTable } from "../table";
 
 /** One point of a range query: unix seconds and value. */
@@ -33,6 +39,9 @@ export interface WindowHistory {
     /** Times (unix seconds) of the watchdog's reverts, as its last-revert gauge shows them over the window. */
     watchdogReverts: Measured<number[]>;
     watchdogQuery: string;
+    /** Two tracks: both tracks' counts over the whole window (read when the spec compares them). */
+    tracks?: Measured<TrackPair>;
+    tracksQuery?: string;
 }
 
 export interface WindowSpec {
@@ -47,6 +56,8 @@ export interface WindowSpec {
     thresholds: StageThresholds;
     baselineErrorRate: number;
     noData: Record<MetricCheck, NoDataPolicy>;
+    /** Two tracks: the canary judge's settings; the canary must be no worse than stable over the whole window. */
+    compare?: JudgeSettings;
 }
 
 export interface WindowFinding {
@@ -186,6 +197,9 @@ export function judgeWindow(spec: WindowSpec, history: WindowHistory, nowMs: num
             : { check: "watchdog reverts", query: history.watchdogQuery, at: iso(endSec), observed: "none", threshold: "none since the shift", verdict: "pass", reason: "" });
     }
 
+    const compared = spec.compare ? compareFindings(spec.compare, history, endSec) : [];
+    findings.push(...compared);
+
     const elapsed = endSec - startSec;
     const clean = endSec - cleanSince;
     const earliest = cleanSince + spec.bakeSeconds;
@@ -204,7 +218,30 @@ export function judgeWindow(spec: WindowSpec, history: WindowHistory, nowMs: num
             reason: `${spec.stage} has baked ${formatSeconds(clean)} of ${formatSeconds(spec.bakeSeconds)}${held}; promotion is possible from ${iso(earliest)}`,
         };
     }
+    const inconclusive = compared.filter((f) => f.verdict === "hold");
+    if (inconclusive.length > 0) {
+        return {
+            ...base, verdict: "baking",
+            reason: `${spec.stage} has baked ${formatSeconds(clean)} of ${formatSeconds(spec.bakeSeconds)}, but ${inconclusive.map((f) => `${f.check} is ${f.reason}`).join("; ")}: ` +
+                "promotion waits until the window holds enough evidence",
+        };
+    }
     return { ...base, verdict: "pass", reason: `${formatSeconds(elapsed)} baked, ${points} point(s) per series, every point green` };
+}
+
+/** The canary judge over the whole window: one finding per metric (pass, fail, or hold for inconclusive). */
+function compareFindings(settings: JudgeSettings, history: WindowHistory, endSec: number): WindowFinding[] {
+    const query = history.tracksQuery ?? "both tracks over the window";
+    const tracks = history.tracks;
+    if (!tracks || !tracks.ok) {
+        const why = tracks && !tracks.ok ? `${tracks.failure}: ${tracks.detail}` : "not read";
+        return [{ check: "canary vs stable", query, at: iso(endSec), observed: "no data", threshold: "both tracks readable", verdict: "fail", reason: why }];
+    }
+    return judgeCanary(tracks.value.canary, tracks.value.stable, settings).metrics.map((m) => ({
+        check: `canary vs stable: ${m.metric}`, query, at: iso(endSec), observed: m.observed, threshold: m.threshold,
+        verdict: m.verdict === "inconclusive" ? "hold" : m.verdict,
+        reason: m.verdict === "pass" ? "" : m.verdict === "inconclusive" ? `inconclusive (${m.reason})` : m.reason,
+    }));
 }
 
 /** The table a window judgement prints: one row per check. */

@@ -397,7 +397,7 @@ export function trackQueries(track: Track, seconds: number) {
 }
 
 /** Prometheus source: both tracks' increase over the same window, evaluated at the same instant `at` (ms). */
-export async function queryTracks(t: TracksTarget, seconds: number, at: number): Promise<Measured<TrackPair>> {
+export async function queryTracks(t: Pick<TracksTarget, "prometheusUrl" | "timeoutMs">, seconds: number, at: number): Promise<Measured<TrackPair>> {
     const one = async (track: Track): Promise<Measured<TrackCounts>> => {
         const q = trackQueries(track, seconds);
         const [ops, errs, lat] = await Promise.all([q.operations, q.errors, q.latency].map((e) => promVector(t.prometheusUrl!, e, at, t.timeoutMs)));

@@ -134,6 +134,16 @@ describe("the watchdog and window bake mode under mocks", () => {
             const baseline2 = engine.one("pulumi-nodejs:dynamic/agenc:ErrorBaseline", "stage-2-25pct-baseline");
             expect(baseline2.dependencies, "stage 2 does not wait for stage 1's window").to.include(window.urn);
             expect(engine.ofType("pulumi-nodejs:dynamic/agenc:BakeWindow").map((r) => r.name), "the top stage has no window yet").to.deep.equal(["stage-1-10pct-window"]);
+            expect(window.inputs.compare, "one track (feature-flag): nothing to compare").to.equal(undefined);
+        });
+
+        it("ingress-weight: the bake window also judges the canary against stable over the whole bake, with the judge's settings", async () => {
+            let config = withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 25);
+            config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");
+            config = withEdit(config, "speculation:release", "images.speculation.previousDigest", `sha256:${"b".repeat(64)}`);
+            await render(engine, config);
+            const window = engine.one("pulumi-nodejs:dynamic/agenc:BakeWindow", "stage-1-10pct-window");
+            expect(window.inputs.compare).to.deep.equal({ errorRateMargin: 0.005, latencyMargin: 0.1, confidence: 0.95, minRequests: 500 });
         });
     });
 });

@@ -6,6 +6,8 @@
  */
 import { expect } from "chai";
 import { readWindow } from "../../../lib/bake/history";
+import { judgeWindow } from "../../../lib/bake/window";
+import { DEFAULT_STAGE_THRESHOLDS } from "../../../config/thresholds";
 import { PROMQL, promQuery } from "../../../lib/gate/measure";
 import { RunningSpeculationService, startSpeculationService } from "../../../reference/speculationService";
 import { instant, RunningPrometheus, startPrometheus } from "../../helpers/prometheus";
@@ -49,5 +51,26 @@ describe("per-track recorded series against a real Prometheus (the window judgem
             return er.ok && er.value.length >= 3 ? er.value : undefined;
         }, 30_000);
         for (const p of points.slice(-3)) expect(p.v, "each point of the window is the worst track's: the canary's").to.be.within(0.04, 0.06);
+    });
+
+    it("reads both tracks' counts over the whole window by their label, and the canary judge over the window fails the 5 % canary", async () => {
+        const from = Date.now() - 20_000;
+        const history = await eventually("both tracks counted over the window", async () => {
+            const h = await readWindow({ prometheusUrl: prom.url, timeoutMs: 2000, stepSeconds: 1 }, from, Date.now(), { tracks: true });
+            return h.tracks?.ok && h.tracks.value.canary.requests >= 500 && h.tracks.value.stable.requests >= 500 ? h : undefined;
+        }, 30_000);
+        if (!history.tracks?.ok) throw new Error("tracks not read");
+        const { canary: c, stable: s } = history.tracks.value;
+        expect(c.errors / c.requests, "the canary's own errors").to.be.within(0.03, 0.07);
+        expect(s.errors / s.requests, "stable's own errors").to.be.below(0.006);
+        expect(s.requests, "stable carries about ten times the canary's traffic").to.be.greaterThan(5 * c.requests);
+        expect(c.latency.at(-1)!.le).to.equal(Infinity);
+        const j = judgeWindow({
+            stage: "stage-1-10pct", shiftedAt: from, bakeSeconds: 1, stepSeconds: 1, maxGapSeconds: 3600, thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002,
+            noData: { rollbackRate: "hold", errorRate: "hold", errorRateVsBaseline: "hold", proofQueue: "hold", memoryPercent: "hold", latencyP99: "hold", latencyTailRatio: "hold" },
+            compare: { errorRateMargin: 0.005, latencyMargin: 0.1, confidence: 0.95, minRequests: 500 },
+        }, history, Date.now());
+        const row = j.findings.find((f) => f.check === "canary vs stable: errorRate")!;
+        expect(row.verdict, row.reason).to.equal("fail");
     });
 });

@@ -103,6 +103,36 @@ describe("bake window judgement (lib/bake/window.ts)", () => {
         expect(j.findings.find((f) => f.check === "errorRate")!.observed).to.match(/no data for 40m/);
     });
 
+    it("two tracks: the canary is judged against stable over the whole window — worse fails, too little traffic withholds the pass, unreadable fails", () => {
+        const judge = { errorRateMargin: 0.005, latencyMargin: 0.1, confidence: 0.95, minRequests: 500 };
+        const counts = (requests: number, errors: number) => ({
+            requests, errors, latency: [{ le: 0.01, cumulative: Math.round(requests * 0.6) }, { le: 0.05, cumulative: Math.round(requests * 0.95) }, { le: Infinity, cumulative: requests }],
+        });
+        const withTracks = (canary: ReturnType<typeof counts>, stable = counts(3_600_000, 7200)) =>
+            history({}, { tracks: { ok: true, value: { canary, stable } }, tracksQuery: "increase by track" });
+        const compare = { ...spec, compare: judge };
+
+        const same = judgeWindow(compare, withTracks(counts(360_000, 720)), at(3600));
+        expect(same.verdict, same.reason).to.equal("pass");
+        expect(same.findings.filter((f) => f.check.startsWith("canary vs stable")).map((f) => f.verdict)).to.deep.equal(["pass", "pass"]);
+
+        // 1.5 % errors on the canary against stable's 0.2 %: every point of the recorded series could be under the
+        // 10x spike limit of a blend, the comparison over the window is not.
+        const worse = judgeWindow(compare, withTracks(counts(360_000, 5400)), at(3600));
+        expect(worse.verdict).to.equal("fail");
+        expect(worse.findings.find((f) => f.check === "canary vs stable: errorRate")!.verdict).to.equal("fail");
+
+        const thin = judgeWindow(compare, withTracks(counts(120, 0)), at(3600));
+        expect(thin.verdict, "inconclusive is never a pass").to.equal("baking");
+        expect(thin.reason).to.match(/inconclusive/);
+        expect(thin.earliestPromotion, "the bake itself is not restarted").to.equal(new Date(at(3600)).toISOString());
+
+        const unread = judgeWindow(compare, history({}, { tracks: { ok: false, failure: "timeout", detail: "no answer" } }), at(3600));
+        expect(unread.verdict).to.equal("fail");
+        // Without a comparison configured (one track) the same history passes: the check is the spec's.
+        expect(judgeWindow(spec, withTracks(counts(360_000, 5400)), at(3600)).verdict).to.equal("pass");
+    });
+
     it("a metric that cannot be read is a no-go (fail closed)", () => {
         const j = judgeWindow(spec, history({ memoryPercent: { ok: false, failure: "timeout", detail: "no answer within 10000 ms" } }), at(3600));
         expect(j.verdict).to.equal("fail");

@@ -53,7 +53,7 @@ describe("the canary judge over PromQL against a real Prometheus", function () {
     });
 
     it("reads each track by its label, over the same window", async () => {
-        const read = await queryTracks({ urls: { canary: canary.url, stable: stable.url }, prometheusUrl: prom.url, source: "prometheus", timeoutMs: 2000 }, 60, Date.now());
+        const read = await queryTracks({ prometheusUrl: prom.url, timeoutMs: 2000 }, 60, Date.now());
         if (!read.ok) throw new Error(read.detail);
         for (const t of [read.value.canary, read.value.stable]) {
             expect(t.requests).to.be.greaterThan(1000);
