@@ -11,7 +11,7 @@ import {
 } from "../lib/monitoring/alertmanager";
 import { dashboards } from "../lib/monitoring/dashboards";
 import { alertNames, ruleGroups, RuleGroup } from "../lib/monitoring/rules";
-import { prometheusConfig, scrapeJobs, ScrapeJob, WATCHDOG_SCRAPE_JOB } from "../lib/monitoring/scrape";
+import { prometheusConfig, scrapeJobs, ScrapeJob, staticJobs, WATCHDOG_SCRAPE_JOB } from "../lib/monitoring/scrape";
 
 export interface MonitoringStackArgs {
     namespace: pulumi.Input<string>;
@@ -24,6 +24,8 @@ export interface MonitoringStackArgs {
     grafanaDashboardLabel: string;
     /** Bare-metal node hosts scraped by static jobs. */
     nodeHosts: string[];
+    /** The Pushgateway of the deployment records (`records.pushgatewayUrl`): scraped with honor_labels. */
+    pushgatewayUrl?: string;
     /** Blue-green at 100 %: the primary Service selects green's pods, and green's own Service is not scraped. */
     greenServesPrimary?: boolean;
     receivers: ReceiverPresence;
@@ -69,7 +71,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
 
         this.ruleGroups = ruleGroups(args.thresholds, args.evaluationInterval, undefined, args.sentinel);
         this.alertNames = alertNames(this.ruleGroups);
-        this.scrapeJobs = [...scrapeJobs(args.nodeHosts, { greenServesPrimary: args.greenServesPrimary }), ...(args.watchdogUrl ? [WATCHDOG_SCRAPE_JOB] : [])];
+        this.scrapeJobs = [
+            ...scrapeJobs(args.nodeHosts, { greenServesPrimary: args.greenServesPrimary, ...(args.pushgatewayUrl ? { pushgatewayUrl: args.pushgatewayUrl } : {}) }),
+            ...(args.watchdogUrl ? [WATCHDOG_SCRAPE_JOB] : []),
+        ];
         this.ruleResourceName = "agenc-speculation-rules";
         this.prometheusConfig = prometheusConfig({
             namespace: args.namespaceName,
@@ -111,6 +116,20 @@ export class MonitoringStack extends pulumi.ComponentResource {
                 metadata: { name: "agenc-speculation", namespace: ns, labels: { ...labels, release: args.prometheusReleaseLabel } },
                 spec: operatorAlertmanagerConfig(args.receivers, args.watchdogUrl, this.receiverSecret?.metadata.name ?? RECEIVER_SECRET),
             }, child);
+            // Static targets (the bare-metal nodes, the Pushgateway) have no Service for a ServiceMonitor to select:
+            // a ScrapeConfig each, which kube-prometheus-stack's Prometheus selects by the same release label.
+            for (const j of staticJobs(this.scrapeJobs)) {
+                new k8s.apiextensions.CustomResource(`${name}-scrape-${j.job}`, {
+                    apiVersion: "monitoring.coreos.com/v1alpha1",
+                    kind: "ScrapeConfig",
+                    metadata: { name: j.job, namespace: ns, labels: { ...labels, release: args.prometheusReleaseLabel } },
+                    spec: {
+                        ...(j.honorLabels ? { honorLabels: true } : {}),
+                        scrapeInterval: args.scrapeInterval,
+                        staticConfigs: [{ targets: j.staticTargets, labels: { job: j.job } }],
+                    },
+                }, child);
+            }
             for (const [file, board] of Object.entries(boards)) {
                 new k8s.core.v1.ConfigMap(`${name}-dashboard-${board.uid}`, {
                     metadata: { name: `dashboard-${board.uid}`, namespace: ns, labels: { ...labels, [args.grafanaDashboardLabel]: "1" } },

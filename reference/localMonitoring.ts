@@ -3,7 +3,8 @@
  * stack's own rules (lib/monitoring/rules.ts) and routes (lib/monitoring/alertmanager.ts), and the watchdog's
  * revert action, kill switch and sentinel probes (lib/watchdog/action.js) as a local process — the same script the
  * Watchdog component mounts from a ConfigMap in the cluster.  Prometheus scrapes the reference workloads and the
- * watchdog every `scrapeInterval`.
+ * watchdog every `scrapeInterval`, and Debian's Pushgateway, where the deployment records are pushed, with the
+ * stack's own job (honor_labels), so the rehearsal's releases and reverts are in Prometheus as the dashboard reads them.
  * Everything started here is stopped by PID in stop().
  */
 import { ChildProcess, spawn } from "child_process";
@@ -14,6 +15,7 @@ import { stringify } from "yaml";
 import { DEFAULT_STAGE_THRESHOLDS, StageThresholds } from "../config/thresholds";
 import { alertmanagerConfig } from "../lib/monitoring/alertmanager";
 import { ruleGroups } from "../lib/monitoring/rules";
+import { prometheusConfig, pushgatewayJob } from "../lib/monitoring/scrape";
 import { freePort } from "./ports";
 
 export const WATCHDOG_SCRIPT = path.resolve(__dirname, "../lib/watchdog/action.js");
@@ -60,6 +62,8 @@ export interface LocalMonitoring {
     prometheusUrl: string;
     alertmanagerUrl: string;
     watchdogUrl: string;
+    /** Debian's Pushgateway: the stack's `records.pushgatewayUrl`. */
+    pushgatewayUrl: string;
     /** What the watchdog printed (its log lines are JSON). */
     watchdogLog(): string;
     /** Restarts the watchdog on the same port with its sentinel probes on (options.sentinel); no-op when probing. */
@@ -100,7 +104,7 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
         }
     };
     try {
-        const [wdPort, amPort, promPort] = [await freePort(), await freePort(), await freePort()];
+        const [wdPort, amPort, promPort, pgPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
         const watchdogUrl = `http://127.0.0.1:${wdPort}`;
         let probing = o.sentinel !== undefined && o.sentinel.probing !== false;
         const logs: (() => string)[] = [];
@@ -136,6 +140,11 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
         const alertmanagerUrl = `http://127.0.0.1:${amPort}`;
         await waitReady(`${alertmanagerUrl}/-/ready`, am.child, "alertmanager", am.output);
 
+        const pg = start("prometheus-pushgateway", [`--web.listen-address=127.0.0.1:${pgPort}`, "--log.level=warn"]);
+        started.push(pg);
+        const pushgatewayUrl = `http://127.0.0.1:${pgPort}`;
+        await waitReady(`${pushgatewayUrl}/-/ready`, pg.child, "pushgateway", pg.output);
+
         const host = (u: string) => new URL(u).host;
         writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(o.thresholds ?? DEFAULT_STAGE_THRESHOLDS, interval, o.alertFor ?? "2s", o.sentinel) }));
         writeFileSync(path.join(dir, "prometheus.yml"), stringify({
@@ -146,6 +155,9 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
                 { job_name: "agenc-speculation", static_configs: [{ targets: [host(o.serviceUrl)] }] },
                 { job_name: "proof-workers", static_configs: [{ targets: [host(o.proofWorkerUrl)] }] },
                 { job_name: "speculation-watchdog", static_configs: [{ targets: [host(watchdogUrl)] }] },
+                // The stack's own Pushgateway job, as the standalone Prometheus of a Kubernetes stack renders it.
+                ...(prometheusConfig({ namespace: "", scrapeInterval: interval, evaluationInterval: interval, alertmanagerTarget: "", ruleFiles: [],
+                    jobs: [pushgatewayJob(pushgatewayUrl)] }).scrape_configs as Record<string, unknown>[]),
             ],
         }));
         const prom = start("prometheus", [
@@ -155,7 +167,7 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
         started.push(prom);
         const prometheusUrl = `http://127.0.0.1:${promPort}`;
         await waitReady(`${prometheusUrl}/-/ready`, prom.child, "prometheus", prom.output);
-        return { prometheusUrl, alertmanagerUrl, watchdogUrl, watchdogLog, startSentinels, stop };
+        return { prometheusUrl, alertmanagerUrl, watchdogUrl, pushgatewayUrl, watchdogLog, startSentinels, stop };
     } catch (e) {
         await stop();
         throw e;

@@ -116,7 +116,7 @@ export function localConfig(env: LocalEnvironment, edit: (c: Record<string, any>
         resultsDir: path.join(env.workDir, "artifacts/benchmarks"),
     };
     c["speculation:preflight"] = { ...c["speculation:preflight"], chainRpcUrl: env.chain.url };
-    c["speculation:records"] = { ...c["speculation:records"], artifactsDir: path.join(env.workDir, "artifacts/releases") };
+    c["speculation:records"] = { ...c["speculation:records"], artifactsDir: path.join(env.workDir, "artifacts/releases"), pushgatewayUrl: env.monitoring.pushgatewayUrl };
     if (env.fleet) {
         const p = env.fleet.paths;
         c["speculation:nodes"] = {

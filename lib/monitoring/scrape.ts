@@ -7,6 +7,8 @@ export interface ScrapeJob {
     tracks?: boolean;
     port: number;
     staticTargets?: string[];
+    /** Keep the scraped series' own labels (a Pushgateway's job, environment and version are the pusher's). */
+    honorLabels?: boolean;
 }
 
 export const SPECULATION_PORT = 9090;
@@ -22,7 +24,19 @@ export const WATCHDOG_SCRAPE_JOB: ScrapeJob = { job: "speculation-watchdog", app
  * The scrape jobs.  `greenServesPrimary` (blue-green at 100 %): the primary Service selects green's pods, so green's
  * own Service is left out — scraping both would count each green pod twice, once per Service.
  */
-export function scrapeJobs(nodeHosts: string[], options: { greenServesPrimary?: boolean } = {}): ScrapeJob[] {
+/**
+ * The Pushgateway the deployment records are pushed to (`records.pushgatewayUrl`), scraped with its series' own labels
+ * (Prometheus's advice for a Pushgateway): the canary dashboard's releases and reverts come from it.
+ */
+export const PUSHGATEWAY_JOB = "pushgateway";
+
+export function pushgatewayJob(pushgatewayUrl: string): ScrapeJob {
+    const u = new URL(pushgatewayUrl);
+    const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+    return { job: PUSHGATEWAY_JOB, port, staticTargets: [`${u.hostname}:${port}`], honorLabels: true };
+}
+
+export function scrapeJobs(nodeHosts: string[], options: { greenServesPrimary?: boolean; pushgatewayUrl?: string } = {}): ScrapeJob[] {
     const on = (port: number) => nodeHosts.map((h) => `${h}:${port}`);
     const tracks = ["agenc-speculation", "agenc-speculation-canary", ...(options.greenServesPrimary ? [] : ["agenc-speculation-green"])];
     return [
@@ -34,8 +48,12 @@ export function scrapeJobs(nodeHosts: string[], options: { greenServesPrimary?: 
         { job: "alys-actors", port: 9091, staticTargets: on(9091) },
         { job: "alys-governance", port: 9092, staticTargets: on(9092) },
         { job: "alys-metrics", port: 9464, staticTargets: on(9464) },
+        ...(options.pushgatewayUrl ? [pushgatewayJob(options.pushgatewayUrl)] : []),
     ];
 }
+
+/** The jobs scraped from static targets (bare-metal nodes, the Pushgateway): in operator mode, ScrapeConfigs. */
+export const staticJobs = (jobs: ScrapeJob[]) => jobs.filter((j) => !j.app && (j.staticTargets?.length ?? 0) > 0);
 
 export interface PrometheusConfigArgs {
     namespace: string;
@@ -65,6 +83,6 @@ export function prometheusConfig(a: PrometheusConfigArgs): Record<string, unknow
                     ] : []),
                 ],
             }
-            : { job_name: j.job, static_configs: [{ targets: j.staticTargets }] }),
+            : { job_name: j.job, ...(j.honorLabels ? { honor_labels: true } : {}), static_configs: [{ targets: j.staticTargets }] }),
     };
 }

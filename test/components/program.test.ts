@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { parse } from "yaml";
 import { defineStack } from "../../program";
 import { loadStackConfig } from "../../config";
 import { CONFIG_CHECKSUM_ANNOTATION } from "../../components/SpeculationService";
@@ -13,7 +14,7 @@ const SERVICE = "kubernetes:core/v1:Service";
 const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
 const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
 const SECRET = "kubernetes:core/v1:Secret";
-const CUSTOM = (kind: string) => `kubernetes:monitoring.coreos.com/${kind === "AlertmanagerConfig" ? "v1alpha1" : "v1"}:${kind}`;
+const CUSTOM = (kind: string) => `kubernetes:monitoring.coreos.com/${["AlertmanagerConfig", "ScrapeConfig"].includes(kind) ? "v1alpha1" : "v1"}:${kind}`;
 
 async function render(engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) {
     engine.install(config, secretKeys);
@@ -305,6 +306,33 @@ describe("the program under mocks", () => {
             expect(engine.byK8sName(CONFIGMAP, "alertmanager-config").inputs.data["alertmanager.yml"]).to.contain("api_url_file");
             const receivers = engine.byK8sName(SECRET, "agenc-alert-receivers").inputs.stringData;
             expect(secretEnvelope(receivers)).to.deep.equal({ "slack-webhook-url": "https://hooks.slack.example/T000/B000/SECRETVALUE" });
+        });
+    });
+
+    describe("static scrape targets: the deployment records' Pushgateway and the bare-metal nodes", () => {
+        const PUSHGATEWAY = "http://prometheus-pushgateway.monitoring.svc.cluster.local:9091";
+        const withPushgateway = (mode: string) =>
+            withEdit(withEdit(withNodes(stackConfig("staging"), 2), "speculation:records", "pushgatewayUrl", PUSHGATEWAY), "speculation:monitoring", "mode", mode);
+
+        it("operator mode: a ScrapeConfig per static job, selected by the release label; the Pushgateway's keeps its series' labels", async () => {
+            await render(engine, withPushgateway("operator"), NODE_SECRET_KEYS);
+            const scrapes = engine.ofType(CUSTOM("ScrapeConfig"));
+            expect(scrapes.map((r) => r.inputs.metadata.name).sort()).to.deep.equal(
+                ["alys-actors", "alys-consensus", "alys-governance", "alys-lighthouse", "alys-metrics", "pushgateway"]);
+            const pg = scrapes.find((r) => r.inputs.metadata.name === "pushgateway")!;
+            expect(pg.inputs.metadata.labels.release).to.equal("kube-prometheus-stack");
+            expect(pg.inputs.spec).to.deep.include({ honorLabels: true, staticConfigs: [{ targets: ["prometheus-pushgateway.monitoring.svc.cluster.local:9091"], labels: { job: "pushgateway" } }] });
+            expect(scrapes.find((r) => r.inputs.metadata.name === "alys-consensus")!.inputs.spec.honorLabels, "a node's own labels do not win").to.equal(undefined);
+        });
+
+        it("standalone mode: the Pushgateway job with honor_labels in prometheus.yml; without records.pushgatewayUrl, no such job", async () => {
+            await render(engine, withPushgateway("standalone"), NODE_SECRET_KEYS);
+            const yml = parse(engine.byK8sName(CONFIGMAP, "prometheus-config").inputs.data["prometheus.yml"]) as { scrape_configs: { job_name: string; honor_labels?: boolean; static_configs?: { targets: string[] }[] }[] };
+            const pg = yml.scrape_configs.find((j) => j.job_name === "pushgateway");
+            expect(pg).to.deep.equal({ job_name: "pushgateway", honor_labels: true, static_configs: [{ targets: ["prometheus-pushgateway.monitoring.svc.cluster.local:9091"] }] });
+            await render(engine, withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"));
+            const without = parse(engine.byK8sName(CONFIGMAP, "prometheus-config").inputs.data["prometheus.yml"]) as { scrape_configs: { job_name: string }[] };
+            expect(without.scrape_configs.map((j) => j.job_name)).to.not.include("pushgateway");
         });
     });
 

@@ -17,7 +17,8 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { LocalEnvironment, localConfig, openStack, startLocalEnvironment, toolchain, waitForBakes } from "../../scripts/localStack";
-import { promValue } from "../helpers/prometheus";
+import { instant, promValue } from "../helpers/prometheus";
+import { RECORD_SERIES, RELEASES_EXPR } from "../../lib/records/series";
 import { eventually } from "../helpers/wait";
 
 const BAKES = { 10: 40, 50: 20, 100: 10 };
@@ -94,6 +95,14 @@ describe("the real engine: window bake mode, the watchdog, and recovery from a k
         expect(env.service.state.rolloutPercentage).to.equal(50);
         const stages = up.outputs.stages.value as { verdict: string }[];
         expect(stages.map((s) => s.verdict)).to.deep.equal(["promoted", "baking"]);
+        // The update's deployment record went to the Pushgateway, and Prometheus (scraping it with the stack's own
+        // job) has the series the canary dashboard draws releases from: the rollout this update reached.
+        const reached = await eventually("the deployment record scraped from the Pushgateway", async () => {
+            const rows = await instant(env.monitoring.prometheusUrl, `${RECORD_SERIES.rolloutPercentage}{environment="local",job="agenc_deployments"}`);
+            return rows.find((r) => Number(r.value[1]) === 50);
+        }, 30_000);
+        expect(reached.metric).to.include({ environment: "local", job: "agenc_deployments" });
+        expect(await instant(env.monitoring.prometheusUrl, RELEASES_EXPR), "the dashboard's Releases annotation").to.have.length.greaterThan(0);
     });
 
     it("a rollback trigger between ups, with no Pulumi process running, is reverted by the watchdog; refresh and the next up report it", async () => {

@@ -46,6 +46,9 @@ function scenario(stack: Stack, edits: { monitoring: string; shift: string; perc
             slackWebhookUrl: "https://hooks.slack.example/T000/B000/SECRETVALUE", pagerdutyRoutingKey: "0123456789abcdef0123456789abcdef",
         });
         secretKeys.push("speculation:alertReceivers");
+        // …and a Pushgateway for the deployment records: operator mode scrapes it through a ScrapeConfig (CRD-validated
+        // here), standalone mode through a static job with honor_labels.
+        c = withEdit(c, "speculation:records", "pushgatewayUrl", "http://prometheus-pushgateway.monitoring.svc.cluster.local:9091");
     }
     const label = `${edits.monitoring} monitoring, ${edits.shift}, ${edits.percentage} %${edits.version ? ` of ${edits.version[0]}` : ""}`;
     return { label, config: c, secretKeys };
@@ -107,6 +110,8 @@ async function updateAndVerify(cp: ControlPlane, cluster: Cluster, stack: Stack,
             }
         }
         for (const rule of objects.filter((o) => o.kind === "PrometheusRule")) expect(rule.metadata.labels?.release).to.equal(RELEASE_LABEL);
+        for (const sc of objects.filter((o) => o.kind === "ScrapeConfig")) expect(sc.metadata.labels?.release, `ScrapeConfig ${sc.metadata.name} release label`).to.equal(RELEASE_LABEL);
+        if (stack === "production") expect(objects.filter((o) => o.kind === "ScrapeConfig").map((o) => o.metadata.name)).to.include("pushgateway");
     } else {
         const cm = snap.configMaps.find((c) => c.metadata.name === "prometheus-config");
         const config = parse(cm.data["prometheus.yml"]) as { scrape_configs: any[]; alerting: any };

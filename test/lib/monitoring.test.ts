@@ -282,8 +282,10 @@ describe("monitoring config under promtool and amtool", () => {
     it("generates a Prometheus config that passes promtool check config", () => {
         const config = prometheusConfig({
             namespace: "agenc-staging", scrapeInterval: "15s", evaluationInterval: "15s", alertmanagerTarget: "alertmanager:9093",
-            ruleFiles: [path.join(dir, "rules.yml")], jobs: scrapeJobs(["10.0.0.1", "10.0.0.2"]),
+            ruleFiles: [path.join(dir, "rules.yml")], jobs: scrapeJobs(["10.0.0.1", "10.0.0.2"], { pushgatewayUrl: "http://prometheus-pushgateway.monitoring.svc:9091" }),
         });
+        // The Pushgateway's series keep their own job, environment and version (honor_labels); nothing else does.
+        expect((config.scrape_configs as Record<string, unknown>[]).filter((j) => j.honor_labels).map((j) => j.job_name)).to.deep.equal(["pushgateway"]);
         // Debian builds Prometheus without Kubernetes service discovery, so its promtool rejects the field name
         // itself.  Check that this is the only complaint, then check the rest with those jobs as static targets.
         writeFileSync(path.join(dir, "prometheus.yml"), stringify(config));
