@@ -1,8 +1,9 @@
 /**
  * The pull-request workflow (.github/workflows/preview.yml) and the scripts a hosted runner runs: actionlint (built
  * from the Go module proxy at the pinned version) passes on the workflow and catches a broken copy; the workflow
- * uses the project's Node version, caches the built toolchain, runs the root-needing suites under sudo; setup.sh
- * installs Debian packages through sudo when it is not root.
+ * uses the project's Node version and its Go version (.go-version, at least every pinned Go module's `go` line),
+ * caches the built toolchain, runs the root-needing suites under sudo; setup.sh installs Debian packages through
+ * sudo when it is not root.
  */
 import { expect } from "chai";
 import { execFileSync, spawnSync } from "child_process";
@@ -56,6 +57,36 @@ describe("the pull-request workflow on a hosted runner", function () {
         expect(runs.filter((r) => /npm (test|run test:e2e)/.test(r))).to.deep.equal([
             'sudo -E env "PATH=$PATH" "HOME=$HOME" npm test', 'sudo -E env "PATH=$PATH" "HOME=$HOME" npm run test:e2e',
         ]);
+    });
+
+    it("installs the project's one Go version (.go-version), at least every pinned Go module's `go` line", () => {
+        const go = readFileSync(path.join(ROOT, ".go-version"), "utf8").trim();
+        expect(go, "an exact release, as the local runs used").to.match(/^\d+\.\d+\.\d+$/);
+        const setupGo = workflow().jobs.test.steps.find((s) => String(s.uses).startsWith("actions/setup-go@"))!;
+        expect(setupGo.with).to.deep.equal({ "go-version-file": ".go-version", cache: false });
+        // What the scripts build: build-k8s.sh (GOTOOLCHAIN=local: an older Go refuses, none is downloaded),
+        // build-toolchain.sh, build-actionlint.sh.  The wrappers' `go mod tidy` raises their own go line to these
+        // (the 33 k8s.io staging modules at v0.X.Y declare the same as k8s.io/kubernetes).
+        const modules = [
+            `k8s.io/kubernetes@v${versions.KUBERNETES_VERSION}`, `go.etcd.io/etcd/server/v3@v${versions.ETCD_VERSION}`,
+            `sigs.k8s.io/kwok@v${versions.KWOK_VERSION}`, `github.com/pulumi/pulumi/pkg/v3@v${versions.PULUMI_VERSION}`,
+            `github.com/pulumi/pulumi/sdk/v3@v${versions.PULUMI_VERSION}`, `github.com/rhysd/actionlint@v${versions.ACTIONLINT_VERSION}`,
+        ];
+        // `go list -m` reads each module's go.mod only (from the module cache, else the proxy), outside any module.
+        const out = execFileSync("go", ["list", "-m", "-f", "{{.Path}}@{{.Version}} {{.GoVersion}}", ...modules], { encoding: "utf8", cwd: tmpdir() });
+        const declared = out.trim().split("\n").map((l) => l.split(" ") as [string, string]);
+        expect(declared.map(([m]) => m)).to.deep.equal(modules);
+        const parts = (v: string) => v.split(".").map(Number);
+        const atLeast = (a: string, b: string) => {
+            const [x, y] = [parts(a), parts(b)];
+            for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
+            return true;
+        };
+        for (const [m, v] of declared) {
+            expect(v, `${m}'s go line`).to.match(/^\d+\.\d+(\.\d+)?$/);
+            expect(atLeast(go, v), `.go-version ${go} >= ${m}'s go ${v}`).to.equal(true);
+        }
+        expect(atLeast("1.26.8", "1.26.0") && !atLeast("1.25.11", "1.26.0") && atLeast("1.26", "1.26.0")).to.equal(true);
     });
 
     it("previews both stacks only after the tests passed, with the CLI of the SDK's version", () => {
