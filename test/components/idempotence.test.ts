@@ -11,6 +11,8 @@ const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
 const SECRET = "kubernetes:core/v1:Secret";
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
+const SERVICE = "kubernetes:core/v1:Service";
+const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
 
 async function render(engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) {
     engine.install(config, secretKeys);
@@ -21,8 +23,21 @@ async function render(engine: MockEngine, config: Record<string, unknown>, secre
 
 const RECEIVERS = { slackWebhookUrl: "https://hooks.slack.example/T000/B000/XYZ", pagerdutyRoutingKey: "0123456789abcdef0123456789abcdef" };
 
-/** Every shape of the Kubernetes side: both monitoring modes, with and without receivers, both shift modes. */
-const SHAPES: Array<[string, () => [Record<string, unknown>, string[]]]> = [
+/** The new track a shape must register (its Deployment, Service, PodDisruptionBudget and ConfigMap are checked too). */
+type NewTrack = "canary" | "green";
+
+/** Staging in a shift mode at a rollout percentage (a step of staging's 10 → 50 → 100 plan), then any further edit. */
+const shift = (shiftMode: string, percentage: number, edit: (c: Record<string, unknown>) => Record<string, unknown> = (c) => c) =>
+    edit(withEdit(withEdit(stackConfig("staging"), "speculation:canary", "shiftMode", shiftMode), "speculation:rolloutPercentage", undefined, percentage));
+const mirror = (c: Record<string, unknown>) => withEdit(c, "speculation:canary", "blueGreen.lowerSteps", "mirror");
+const standalone = (c: Record<string, unknown>) => withEdit(c, "speculation:monitoring", "mode", "standalone");
+
+/**
+ * Every shape of the Kubernetes side: both monitoring modes, with and without receivers, every shift mode at its
+ * first step and at 100 % (the new track's Deployment, Service and PodDisruptionBudget exist only above 0 %: the
+ * canary in ingress-weight mode, green in blue-green mode), blue-green's lower steps held and mirrored.
+ */
+const SHAPES: Array<[string, () => [Record<string, unknown>, string[]], NewTrack?]> = [
     ["staging (operator monitoring, no receivers)", () => [stackConfig("staging"), []]],
     ["production (operator monitoring, receivers)", () => [{ ...stackConfig("production"), "speculation:alertReceivers": RECEIVERS }, ["speculation:alertReceivers"]]],
     ["standalone monitoring with receivers", () => [
@@ -30,16 +45,31 @@ const SHAPES: Array<[string, () => [Record<string, unknown>, string[]]]> = [
         ["speculation:alertReceivers"]]],
     ["standalone monitoring, no receivers", () => [withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"), []]],
     ["ingress-weight at 50 %", () => [
-        withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 50), "speculation:canary", "shiftMode", "ingress-weight"), []]],
+        withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 50), "speculation:canary", "shiftMode", "ingress-weight"), []], "canary"],
+    ["ingress-weight at the first step (10 %)", () => [shift("ingress-weight", 10), []], "canary"],
+    ["ingress-weight at 100 %", () => [shift("ingress-weight", 100), []], "canary"],
+    ["feature-flag at the first step (10 %)", () => [shift("feature-flag", 10), []]],
+    ["feature-flag at 100 %", () => [shift("feature-flag", 100), []]],
+    ["blue-green at 50 % (lower steps held on blue)", () => [shift("blue-green", 50), []], "green"],
+    ["blue-green at 100 % (the primary Service on green)", () => [shift("blue-green", 100), []], "green"],
+    ["blue-green at 100 %, standalone monitoring", () => [shift("blue-green", 100, standalone), []], "green"],
+    ["blue-green at the first step (10 %), lower steps mirrored to green", () => [shift("blue-green", 10, mirror), []], "green"],
+    ["blue-green at 100 %, lower steps mirrored", () => [shift("blue-green", 100, mirror), []], "green"],
 ];
 
 const kubernetesObjects = (engine: MockEngine) => engine.resources.filter((r) => r.type.startsWith("kubernetes:"));
+
+/** The new track's objects, by type and Kubernetes name: present, so the checks over every object reach them. */
+const newTrackObjects = (track: NewTrack) => [
+    [DEPLOYMENT, `agenc-speculation-${track}`], [SERVICE, `agenc-speculation-${track}`], [PDB, `agenc-speculation-${track}`],
+    [CONFIGMAP, `speculation-config-${track}`],
+] as const;
 
 describe("idempotent preview, bounded awaits and explicit ordering (issue 17)", () => {
     const engine = new MockEngine();
 
     describe("ConfigMaps and Secrets", () => {
-        for (const [label, shape] of SHAPES) {
+        for (const [label, shape, track] of SHAPES) {
             it(`${label}: every ConfigMap and Secret is updated in place through the stack's provider, never deleted before its successor`, async () => {
                 const [config, secretKeys] = shape();
                 await render(engine, config, secretKeys);
@@ -48,6 +78,7 @@ describe("idempotent preview, bounded awaits and explicit ordering (issue 17)", 
                 expect(String(provider.inputs.enableSecretMutable), "Secrets are mutable").to.equal("true");
                 const objects = [...engine.ofType(CONFIGMAP), ...engine.ofType(SECRET)];
                 expect(objects.length).to.be.greaterThan(1);
+                if (track) expect(objects.map((o) => o.inputs.metadata?.name), "the new track's ConfigMap").to.include(`speculation-config-${track}`);
                 for (const o of objects) {
                     const name = `${o.type}/${o.inputs.metadata?.name ?? o.name}`;
                     expect(o.options?.provider, `${name} goes through the stack's provider`).to.match(new RegExp(`^${provider.urn.replace(/[$]/g, "\\$")}::`));
@@ -125,13 +156,16 @@ describe("idempotent preview, bounded awaits and explicit ordering (issue 17)", 
     });
 
     describe("ordering", () => {
-        for (const [label, shape] of SHAPES) {
+        for (const [label, shape, track] of SHAPES) {
             it(`${label}: every namespaced object depends on the Namespace resource`, async () => {
                 const [config, secretKeys] = shape();
                 await render(engine, config, secretKeys);
                 const [namespace] = engine.ofType(NAMESPACE);
                 const namespaced = kubernetesObjects(engine).filter((r) => r.type !== NAMESPACE);
                 expect(namespaced.length).to.be.greaterThan(5);
+                for (const [type, name] of track ? newTrackObjects(track) : []) {
+                    expect(namespaced.filter((r) => r.type === type && r.inputs.metadata?.name === name), `${type}/${name}`).to.have.length(1);
+                }
                 const missing = namespaced.filter((r) => !r.dependencies.includes(namespace.urn)).map((r) => `${r.type}/${r.name}`);
                 expect(missing, "objects that could start before their namespace exists").to.deep.equal([]);
                 for (const r of namespaced) expect(r.inputs.metadata?.namespace, `${r.type}/${r.name}`).to.equal(namespace.inputs.metadata.name);
