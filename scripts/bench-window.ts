@@ -21,24 +21,34 @@ async function main() {
     const dir = mkdtempSync(path.join(tmpdir(), "bench-window-"));
     const end = Math.floor(Date.now() / 1000) - 120;
     const start = end - hours * 3600;
-    const values: Record<string, (i: number) => number> = {
-        [RECORDED.rollbackRate]: (i) => 0.01 + 0.005 * Math.sin(i / 50),
-        [RECORDED.errorRate]: (i) => 0.002 + 0.001 * Math.sin(i / 70),
-        [RECORDED.memoryPercent]: (i) => 45 + 5 * Math.sin(i / 300),
-        [RECORDED.proofQueue]: (i) => 100 + (i % 40),
-        [WATCHDOG_METRICS.lastRevert]: () => 0,
-    };
+    // Every series the judgement reads, as the stack's recording rules write them: one series per track for the
+    // per-track ones (stable and a canary on a tenth of the traffic), so the judgement merges tracks as it does live.
+    const tracks = ["stable", "canary"];
+    const series: { name: string; labels: string[]; f: (i: number) => number }[] = [
+        { name: RECORDED.rollbackRate, labels: tracks, f: (i) => 0.01 + 0.005 * Math.sin(i / 50) },
+        { name: RECORDED.errorRate, labels: tracks, f: (i) => 0.002 + 0.001 * Math.sin(i / 70) },
+        { name: RECORDED.memoryPercent, labels: tracks, f: (i) => 45 + 5 * Math.sin(i / 300) },
+        { name: RECORDED.latencyP99, labels: tracks, f: (i) => 0.2 + 0.05 * Math.sin(i / 90) },
+        { name: RECORDED.latencyTailRatio, labels: tracks, f: (i) => 1.4 + 0.2 * Math.sin(i / 110) },
+        { name: RECORDED.proofQueue, labels: [], f: (i) => 100 + (i % 40) },
+        { name: WATCHDOG_METRICS.lastRevert, labels: [], f: () => 0 },
+    ];
     const t0 = Date.now();
     const lines: string[] = [];
-    for (const [name, f] of Object.entries(values)) {
+    let count = 0;
+    for (const { name, labels, f } of series) {
         lines.push(`# TYPE ${name.replace(/:/g, "_")} gauge`);
-        for (let t = start, i = 0; t <= end; t += step, i++) lines.push(`${name} ${f(i).toFixed(6)} ${t}`);
+        for (const track of labels.length ? labels : [undefined]) {
+            count++;
+            const sel = track ? `{track="${track}"}` : "";
+            for (let t = start, i = 0; t <= end; t += step, i++) lines.push(`${name}${sel} ${f(i).toFixed(6)} ${t}`);
+        }
     }
     lines.push("# EOF");
     writeFileSync(path.join(dir, "history.om"), lines.join("\n") + "\n");
     execFileSync("promtool", ["tsdb", "create-blocks-from", "openmetrics", path.join(dir, "history.om"), path.join(dir, "data")], { stdio: "ignore" });
     const points = (end - start) / step + 1;
-    console.log(`backfilled ${hours} h × ${Object.keys(values).length} series at ${step} s (${points} points each) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`backfilled ${hours} h × ${count} series at ${step} s (${points} points each) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     const port = await freePort();
     writeFileSync(path.join(dir, "prometheus.yml"), "global:\n  scrape_interval: 15s\n");
@@ -61,6 +71,8 @@ async function main() {
                 noData: { rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail", latencyP99: "fail", latencyTailRatio: "fail" },
             }, history, (end + 1) * 1000);
             console.log(`run ${run}: read ${read} ms, judged in ${Date.now() - t - read} ms, ${j.points} points per series, verdict ${j.verdict} (${j.reason})`);
+            // The history is healthy: anything but a pass means the benchmark measured a judgement that stopped early.
+            if (j.verdict !== "pass") throw new Error(`a healthy 24 h window was judged ${j.verdict}: the benchmark's history is out of date`);
         }
     } finally {
         prom.kill();
