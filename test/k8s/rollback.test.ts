@@ -22,12 +22,46 @@ async function registrations(config: Record<string, unknown>) {
     return engine;
 }
 
-describe("the emergency rollback on a real control plane (issue 14)", function () {
+describe("the full and emergency rollbacks on a real control plane (issue 14)", function () {
     this.timeout(5 * 60_000);
     let cp: ControlPlane;
     before(async function () {
         this.timeout(45 * 60_000); // the first suite to ask may build the control plane's binaries
         cp = await controlPlane();
+    });
+
+    it("full rollback: both workloads roll back in place to previousVersion and become ready, speculation disabled, nothing replaced", async () => {
+        const namespace = "rollback-full";
+        const release = withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 10), "speculation:monitoring", "mode", "standalone");
+        const full = withEdit(withEdit(release, "speculation:rollback", undefined, { mode: "full" }), "speculation:rolloutPercentage", undefined, 0);
+        const previous = (stackConfig("staging")["speculation:release"] as { previousVersion: string }).previousVersion;
+        const cluster = new Cluster(cp);
+        await cluster.update(inNamespace(objectsOf(await registrations(release)), "agenc-staging", namespace));
+        const before = await settled(cp, namespace);
+        const uids = Object.fromEntries(before.deployments.filter((d) => WORKLOADS.includes(d.metadata.name)).map((d) => [d.metadata.name, d.metadata.uid]));
+
+        const engine = await registrations(full);
+        // The program's part: a rolling update (no delete-first), after the drain.
+        const drain = engine.resources.find((r) => r.type === "pulumi-nodejs:dynamic/agenc:RollbackDrain")!;
+        for (const d of engine.resources.filter((r) => r.type === "kubernetes:apps/v1:Deployment" && WORKLOADS.includes(r.inputs.metadata.name))) {
+            expect(d.options?.deleteBeforeReplace, `${d.inputs.metadata.name}: a full rollback rolls, it does not delete`).to.not.equal(true);
+            expect(d.dependencies, `${d.inputs.metadata.name} waits for the drain`).to.include(drain.urn);
+        }
+        const result = await cluster.update(inNamespace(objectsOf(engine), "agenc-staging", namespace));
+        expect(result.replaced, "objects replaced instead of updated in place").to.deep.equal([]);
+        const after = await settled(cp, namespace);
+        for (const name of WORKLOADS) {
+            const d = after.deployments.find((x) => x.metadata.name === name);
+            expect(d.metadata.uid, `${name} is the same Deployment, rolled`).to.equal(uids[name]);
+            expect(d.status.readyReplicas, `${name} ready`).to.equal(d.spec.replicas);
+            const own = podsSelected(after, d.spec.selector);
+            expect(own.length, `${name} pods after`).to.equal(d.spec.replicas);
+            for (const p of own) {
+                const c = p.spec.containers[0];
+                expect(c.image, `${name} image`).to.contain(`:${previous}`);
+                if (name === "agenc-speculation") expect(c.env.find((e: { name: string }) => e.name === "SPECULATION_ENABLED")?.value).to.equal("false");
+            }
+        }
     });
 
     it("both workloads go to zero and terminate before the last known good comes up, with speculation disabled", async () => {
