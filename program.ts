@@ -353,6 +353,9 @@ function deployKubernetes(loaded: LoadedConfig,
     // the previous stage's gate, the 100 % stage's baseline).
     let switchAfter!: (resources: pulumi.Resource[]) => void;
     const switchDependsOn = new Promise<pulumi.Resource[]>((resolve) => { switchAfter = resolve; });
+    // Blue-green, mirror: the primary Ingress starts mirroring to green only after green's smoke tests passed.
+    let mirrorAfter!: (resources: pulumi.Resource[]) => void;
+    const mirrorDependsOn = new Promise<pulumi.Resource[]>((resolve) => { mirrorAfter = resolve; });
     const speculation = new SpeculationService("speculation", {
         namespace: ns,
         namespaceName,
@@ -373,7 +376,10 @@ function deployKubernetes(loaded: LoadedConfig,
                 await: { mode: config.canary.ingress.await, timeout: config.canary.ingress.awaitTimeout },
                 paths: config.canary.ingress.publicPaths,
                 // ingress-nginx mirrors every request to green and discards green's answers (blue-green, mirror).
-                ...(mirrorToGreen ? { annotations: { "nginx.ingress.kubernetes.io/mirror-target": `${inCluster(GREEN_NAME, namespaceName)}$request_uri` } } : {}),
+                ...(mirrorToGreen ? {
+                    annotations: { "nginx.ingress.kubernetes.io/mirror-target": `${inCluster(GREEN_NAME, namespaceName)}$request_uri` },
+                    dependsOn: mirrorDependsOn,
+                } : {}),
             },
         }),
         ...(mode === "blue-green" ? { selectApp: top === 100 ? GREEN_NAME : "agenc-speculation", serviceDependsOn: switchDependsOn } : {}),
@@ -406,7 +412,7 @@ function deployKubernetes(loaded: LoadedConfig,
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,
     }, { ...providers, dependsOn: [namespace] }) : undefined;
-    return { provider, ns, monitoring, proofWorkers, speculation, isolation, watchdog, providers, switchAfter, runbookGate };
+    return { provider, ns, monitoring, proofWorkers, speculation, isolation, watchdog, providers, switchAfter, mirrorAfter, runbookGate };
 }
 
 /**
@@ -687,6 +693,7 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
         ...(greenOwner?.smokeTest ? [greenOwner.smokeTest] : []), ...full.beforeShift,
         ...(canaryStages.length > 1 ? [canaryStages[canaryStages.length - 2].promotion] : []),
     ] : []);
+    kube?.mirrorAfter(greenOwner?.smokeTest ? [greenOwner.smokeTest] : []);
 
     // The bare-metal fleet (seed 001) rolls out beside the Kubernetes side, node by node.
     const nodes = config.nodes.hosts.length > 0

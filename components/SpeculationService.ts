@@ -22,6 +22,8 @@ export interface SpeculationServiceArgs extends WorkloadArgs {
         host: string; className: string; await: IngressAwaitPolicy; annotations?: Record<string, string>;
         /** The only paths routed (canary.ingress.publicPaths): never `/`, `/admin` or `/metrics` (lib/ingress/routes.ts). */
         paths: PublicRoute[];
+        /** What the primary Ingress waits for besides its Service (blue-green mirror: green's smoke tests). */
+        dependsOn?: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
     };
     /** Blue-green: the `app` whose pods the primary Service selects (its own, blue, or green at 100 %). */
     selectApp?: pulumi.Input<string>;
@@ -105,7 +107,7 @@ export class SpeculationService extends pulumi.ComponentResource {
                     // The public API only: the admin API and /metrics share port 9090 and stay inside the cluster.
                     rules: [{ host: args.ingress.host, http: { paths: ingressPaths(args.ingress.paths, this.name, SPECULATION_PORT) } }],
                 },
-            }, { ...child, ...awaitPolicy.opts, dependsOn: [this.service] });
+            }, { ...child, ...awaitPolicy.opts, dependsOn: pulumi.output(args.ingress.dependsOn ?? []).apply((d) => [this.service, ...d]) });
         }
         this.serviceName = this.service.metadata.name;
         this.registerOutputs({ serviceName: this.serviceName, configChecksum: this.configChecksum });

@@ -201,6 +201,10 @@ describe("blue-green mode", () => {
         const [gate] = engine.ofType(GATE);
         expect(gate.inputs.serviceUrl).to.equal("http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090");
         expect(gate.inputs.compare.stableUrl).to.equal("http://agenc-speculation.agenc-staging.svc.cluster.local:9090");
+        // Green gets mirrored requests only once its smoke tests passed; the primary Service waits for nothing.
+        const smoke = engine.ofType("pulumi-nodejs:dynamic/agenc:ReleaseSmokeTest").find((r) => r.name === "green-smoke")!;
+        expect(engine.byK8sName(INGRESS, "agenc-speculation").dependencies, "the mirror waits for green's smoke tests").to.include(smoke.urn);
+        expect(engine.byK8sName("kubernetes:core/v1:Service", "agenc-speculation").dependencies.filter((d) => d.includes("dynamic/agenc:"))).to.deep.equal([]);
     });
 });
 
