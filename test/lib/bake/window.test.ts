@@ -56,6 +56,18 @@ describe("bake window judgement (lib/bake/window.ts)", () => {
         expect(j.findings.find((x) => x.check === "errorRate")!.verdict).to.equal("hold");
     });
 
+    it("judges latency from the recorded series: a p99 past the abort limit fails, a tail ratio above 2 fails, a p99 between the limits holds", () => {
+        const p99 = judgeWindow(spec, history({ latencyP99: series(0.2, 3600, (t, v) => (t === T0 + 300 ? 6 : v)) }), at(3600));
+        expect(p99.verdict).to.equal("fail");
+        expect(p99.findings.find((f) => f.check === "latencyP99")).to.include({ verdict: "fail", observed: "6", at: new Date(at(300)).toISOString() });
+        const tail = judgeWindow(spec, history({ latencyTailRatio: series(1.3, 3600, (t, v) => (t === T0 + 1500 ? 2.4 : v)) }), at(3600));
+        expect(tail.verdict).to.equal("fail");
+        expect(tail.findings.find((f) => f.check === "latencyTailRatio")).to.include({ verdict: "fail", observed: "2.4" });
+        const slow = judgeWindow(spec, history({ latencyP99: series(0.2, 3600, (t, v) => (t === T0 + 1800 ? 2 : v)) }), at(3600));
+        expect(slow.verdict, "1 s < 2 s ≤ 5 s: not green, not an abort").to.equal("baking");
+        expect(slow.findings.find((f) => f.check === "latencyP99")!.verdict).to.equal("hold");
+    });
+
     it("a point between promote and abort restarts the bake after it: baking, not failed, with a later earliest promotion", () => {
         const j = judgeWindow(spec, history({ rollbackRate: series(0.01, 3600, (t, v) => (t === T0 + 1200 ? 0.08 : v)) }), at(3600));
         expect(j.verdict).to.equal("baking");
