@@ -191,21 +191,41 @@ const nodeSchema = z.object({
 /**
  * Decodes a pinned host key with ssh2's own key parser (the one the rollout verifies the node's key with) and checks
  * that the key inside is of the stated type: a key of another type, or a blob that is no key at all, is refused here
- * instead of failing at connect time.
+ * instead of failing at connect time.  The parser reads the fields it needs and ignores the rest, but the rollout
+ * compares the node's key with the whole decoded blob (lib/nodes/ssh.ts pinnedKeyBlob), so the blob must be exactly
+ * the key's own public blob (no bytes appended, no field the parser skipped over) and written as its canonical base64
+ * (what ssh-keyscan prints: Node's decoder would also take missing or extra padding and stray low bits in the last
+ * character, so a hand-edited key could pass while reading differently from the one checked out of band).
  */
 export function hostKeyProblem(hostKey: string): string | undefined {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { utils } = require("ssh2") as typeof import("ssh2");
     const [stated, blob] = hostKey.split(" ");
+    const keyscan = `ssh-keyscan -t ${stated.replace(/^ssh-|-sha2-nistp\d+$/g, "")} <host>, checked out of band`;
     const parsed = utils.parseKey(hostKey);
     if (!(parsed instanceof Error)) {
         const key = Array.isArray(parsed) ? parsed[0] : parsed;
-        return key.type === stated ? undefined : `the key inside is ${key.type}, not ${stated}`;
+        if (key.type !== stated) return `the key inside is ${key.type}, not ${stated}`;
+        const own = key.getPublicSSH();
+        const decoded = Buffer.from(blob, "base64");
+        if (decoded.length > own.length && decoded.subarray(0, own.length).equals(own)) {
+            return `holds ${decoded.length - own.length} byte(s) after the ${stated} key itself (the base64 part is longer than the key: ` +
+                `two keys run together, or text appended?): copy the node's ${stated} key alone (${keyscan})`;
+        }
+        if (!decoded.equals(own)) {
+            return `is not exactly a ${stated} public key (the base64 part holds fields that are not the key's own): copy the node's ${stated} key (${keyscan})`;
+        }
+        const canonical = own.toString("base64");
+        if (blob !== canonical) {
+            return `is not the canonical base64 of the ${stated} key it holds (padding or the last characters differ: ` +
+                `ssh-keyscan writes it ending "…${canonical.slice(-8)}", here "…${blob.slice(-8)}"): copy the key exactly as ssh-keyscan prints it`;
+        }
+        return undefined;
     }
     const types = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
     const actual = types.find((t) => t !== stated && !(utils.parseKey(`${t} ${blob}`) instanceof Error));
     return actual
-        ? `the key inside is ${actual}, not ${stated}: copy the node's ${stated} key (ssh-keyscan -t ${stated.replace(/^ssh-|-sha2-nistp\d+$/g, "")} <host>, checked out of band)`
+        ? `the key inside is ${actual}, not ${stated}: copy the node's ${stated} key (${keyscan})`
         : `is not a decodable ${stated} public key (the base64 part is truncated or not an SSH key)`;
 }
 

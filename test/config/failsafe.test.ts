@@ -14,6 +14,11 @@ type Config = Record<string, unknown>;
 const key = (k: string) => `speculation:${k}`;
 const ED25519_BLOB = TEST_HOST_KEY.split(" ")[1];
 const DIGEST = `sha256:${"a".repeat(64)}`;
+/** A real ecdsa-sha2-nistp256 host key (ssh-keygen): 104 bytes, so its canonical base64 ends in one "=". */
+const ECDSA_BLOB = "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEYChos8dZXFWdp4wd9iNOOCxL+e7qEjUEPdZOn/y4VffYM2ftWfYFbGdr+l7541kJjBRbVu6nUkB7mMhSWZags=";
+/** SSH wire encoding of one string (uint32 length, bytes). */
+const sshString = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+const oneHost = (hostKey: string) => withNodes(stackConfig("staging"), 1, { hosts: [{ name: "alys-1", host: "10.0.0.1", user: "deploy", hostKey }] });
 
 
 /** [class, case, config, the exact problems (a pattern where other work adds keys to the same object)] */
@@ -71,6 +76,24 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
     ["host key type checked against the blob", "base64 that is no key at all",
         () => withNodes(stackConfig("staging"), 1, { hosts: [{ name: "alys-1", host: "10.0.0.1", user: "deploy", hostKey: "ecdsa-sha2-nistp256 QUFBQUFBQUFBQUFB" }] }),
         ["speculation:nodes.hosts[0].hostKey: is not a decodable ecdsa-sha2-nistp256 public key (the base64 part is truncated or not an SSH key)"]],
+    ["host key is exactly the key", "a valid ed25519 key with bytes appended (ssh2's parser ignores them; the rollout compares the whole blob)",
+        () => oneHost(`ssh-ed25519 ${Buffer.concat([Buffer.from(ED25519_BLOB, "base64"), Buffer.from("junk")]).toString("base64")}`),
+        ["speculation:nodes.hosts[0].hostKey: holds 4 byte(s) after the ssh-ed25519 key itself (the base64 part is longer than the key: two keys run together, or text appended?): copy the node's ssh-ed25519 key alone (ssh-keyscan -t ed25519 <host>, checked out of band)"]],
+    ["host key is exactly the key", "two ed25519 keys run together",
+        () => oneHost(`ssh-ed25519 ${Buffer.concat([Buffer.from(ED25519_BLOB, "base64"), Buffer.from(ED25519_BLOB, "base64")]).toString("base64")}`),
+        ["speculation:nodes.hosts[0].hostKey: holds 51 byte(s) after the ssh-ed25519 key itself (the base64 part is longer than the key: two keys run together, or text appended?): copy the node's ssh-ed25519 key alone (ssh-keyscan -t ed25519 <host>, checked out of band)"]],
+    ["host key is exactly the key", "an ed25519 certificate's type name with the key's bytes, pinned as a plain ssh-ed25519 key",
+        () => oneHost(`ssh-ed25519 ${Buffer.concat([sshString(Buffer.from("ssh-ed25519-cert-v01@openssh.com")), sshString(Buffer.from(ED25519_BLOB, "base64").subarray(-32))]).toString("base64")}`),
+        ["speculation:nodes.hosts[0].hostKey: is not exactly a ssh-ed25519 public key (the base64 part holds fields that are not the key's own): copy the node's ssh-ed25519 key (ssh-keyscan -t ed25519 <host>, checked out of band)"]],
+    ["host key is exactly the key", "non-canonical base64: padding left off",
+        () => oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB.replace(/=$/, "")}`),
+        ["speculation:nodes.hosts[0].hostKey: is not the canonical base64 of the ecdsa-sha2-nistp256 key it holds (padding or the last characters differ: ssh-keyscan writes it ending \"…hSWZags=\", here \"…MhSWZags\"): copy the key exactly as ssh-keyscan prints it"]],
+    ["host key is exactly the key", "non-canonical base64: stray low bits in the last character (decodes to the same key)",
+        () => oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB.replace(/s=$/, "t=")}`),
+        ["speculation:nodes.hosts[0].hostKey: is not the canonical base64 of the ecdsa-sha2-nistp256 key it holds (padding or the last characters differ: ssh-keyscan writes it ending \"…hSWZags=\", here \"…hSWZagt=\"): copy the key exactly as ssh-keyscan prints it"]],
+    ["host key is exactly the key", "non-canonical base64: padding added to a key that has none",
+        () => oneHost(`ssh-ed25519 ${ED25519_BLOB}=`),
+        ["speculation:nodes.hosts[0].hostKey: is not the canonical base64 of the ssh-ed25519 key it holds (padding or the last characters differ: ssh-keyscan writes it ending \"…h2l9GKJl\", here \"…2l9GKJl=\"): copy the key exactly as ssh-keyscan prints it"]],
     ["nested unknown keys", "a typo in canary.gate",
         () => withEdit(stackConfig("staging"), key("canary"), "gate.pollIntervall", "30s"),
         [/^speculation:canary\.gate: unknown key "pollIntervall" \(did you mean "pollInterval"\?\); allowed: (\w+, )*artifactsDir, (\w+, )*deadlineSlack, (\w+, )*pollInterval, (\w+, )*timeout/]],
@@ -125,6 +148,7 @@ describe("config refused before anything registers (issue 15's classes)", functi
             withNodes(stackConfig("staging"), 2),
             withEdit(stackConfig("staging"), key("canary"), "gate.pollInterval", "1s"),
             withNodes(stackConfig("production"), 2),
+            oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB}`),
         ];
         for (const c of fixed) {
             engine.install(c, "speculation:sshPrivateKey" in c ? NODE_SECRET_KEYS : []);
