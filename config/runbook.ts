@@ -4,12 +4,9 @@
  * `speculation` namespace (schema.ts adds them to the stack schema).
  */
 import { z } from "zod";
-import { isDuration } from "./duration";
+import { duration } from "./durationSchema";
 import { GO_NO_GO } from "./thresholds";
 
-const duration = (what: string) =>
-    z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` })
-        .refine(isDuration, { error: `must be a duration such as 30s, 15m or 4h (${what})` });
 const VERSION = /^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 /** A Solana address: base58, 32 to 44 characters. */
 const SOLANA_ADDRESS = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/;

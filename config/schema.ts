@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { formatDuration, isDuration, parseDuration } from "./duration";
+import { duration, durationAtLeast, positiveDuration } from "./durationSchema";
 import { PINNED_HOST_KEY } from "./hostKey";
 import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_PATTERN, PUBLIC_PATH_TYPES } from "./ingress";
 import { CUSUM_DEFAULTS, DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, METRIC_CHECKS, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
@@ -14,6 +15,13 @@ import { preflightSchema, recordsSchema, rollbackSchema, smokeSchema, verifySche
 import { sentinelSchema } from "./sentinel";
 
 export const CONFIG_NAMESPACE = "speculation";
+
+/**
+ * The shortest revert deadline the watchdog starts with: lib/watchdog/action.js exits (and its pod crash-loops) when
+ * REVERT_DEADLINE_SECONDS is below it.  Here, not read from lib/, so config/ imports nothing from lib/; a test runs the
+ * script on both sides of it.
+ */
+export const WATCHDOG_MIN_REVERT_DEADLINE_SECONDS = 1;
 
 export const ENVIRONMENTS = ["local", "staging", "production"] as const;
 export const SHIFT_MODES = ["feature-flag", "ingress-weight", "blue-green"] as const;
@@ -48,17 +56,6 @@ const SERIAL_PERCENT = /^(?:[1-9]\d?|100)%$/;
 const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\/(?:3[0-2]|[12]?\d)$|^[0-9a-fA-F:]+\/\d{1,3}$/;
 const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-
-const duration = (what: string) =>
-    z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` })
-        .refine(isDuration, { error: `must be a duration such as 30s, 15m or 4h (${what})` });
-
-/** A duration that must not be zero: an interval or timeout of 0s would spin or never wait. */
-const positiveDuration = (what: string) =>
-    z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` }).superRefine((text, ctx) => {
-        if (!isDuration(text)) ctx.addIssue({ code: "custom", message: `must be a duration such as 30s, 15m or 4h (${what})` });
-        else if (parseDuration(text) <= 0) ctx.addIssue({ code: "custom", message: `must be longer than 0s (${what})` });
-    });
 
 /** Why an image repository is not one, naming a tag or digest written into it; undefined when it is fine. */
 export function imageRepositoryProblem(repository: string): string | undefined {
@@ -411,7 +408,8 @@ export const stackConfigSchema = z.object({
         replicas: z.number({ error: "must be a whole number from 1 to 5" }).int({ error: "must be a whole number from 1 to 5" })
             .min(1, { error: "must be from 1 to 5" }).max(5, { error: "must be from 1 to 5" }).default(2),
         /** How long one revert or kill switch keeps trying before it fails loudly. */
-        revertDeadline: duration("how long one revert keeps trying").default("2m"),
+        revertDeadline: durationAtLeast("how long one revert keeps trying", WATCHDOG_MIN_REVERT_DEADLINE_SECONDS,
+            "the watchdog (lib/watchdog/action.js) exits at start on a shorter REVERT_DEADLINE_SECONDS, and its pods would crash-loop").default("2m"),
         /** Sentinel probes after 100 % and the kill switch they pull (config/sentinel.ts). */
         sentinel: sentinelSchema,
     }).strict().prefault({}),

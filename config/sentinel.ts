@@ -7,13 +7,8 @@
  */
 import { z } from "zod";
 import { isDuration, parseDuration } from "./duration";
+import { positiveDuration } from "./durationSchema";
 import { SENTINEL_DEFAULTS, SentinelAlertSettings } from "./sentinelDefaults";
-
-const positiveDuration = (what: string) =>
-    z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` }).superRefine((text, ctx) => {
-        if (!isDuration(text)) ctx.addIssue({ code: "custom", message: `must be a duration such as 30s, 15m or 4h (${what})` });
-        else if (parseDuration(text) <= 0) ctx.addIssue({ code: "custom", message: `must be longer than 0s (${what})` });
-    });
 
 export { SENTINEL_DEFAULTS, SENTINEL_MIN_PROBES_DEFAULT, SentinelAlertSettings } from "./sentinelDefaults";
 
