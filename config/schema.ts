@@ -270,7 +270,7 @@ const gateSchema = z.object({
     source: z.enum(METRIC_SOURCES, { error: `must be one of: ${METRIC_SOURCES.join(", ")}` }).default("metrics-endpoint"),
     pollInterval: positiveDuration("time between two samples").default("1m"),
     /** Extra time past the bake the gate waits for data before it gives up (fail closed). */
-    deadlineSlack: duration("time past the bake window before the gate gives up").default("10m"),
+    deadlineSlack: positiveDuration("time past the bake window before the gate gives up").default("10m"),
     onFailure: z.enum(GATE_ACTIONS, { error: `must be one of: ${GATE_ACTIONS.join(", ")}` }).default("revert"),
     noData: z.enum(NO_DATA_POLICIES, { error: `must be one of: ${NO_DATA_POLICIES.join(", ")}` }).default("fail"),
     /** Per-metric override of noData (hold = wait for data until the deadline instead of failing at once). */
@@ -294,9 +294,9 @@ const gateSchema = z.object({
      */
     bakeMode: z.enum(BAKE_MODES, { error: `must be one of: ${BAKE_MODES.join(", ")}` }).optional(),
     /** Window mode: how long the live analysis right after a shift runs (same checks, same revert). */
-    entryAnalysis: duration("how long the live entry analysis after a shift runs").default("5m"),
+    entryAnalysis: positiveDuration("how long the live entry analysis after a shift runs").default("5m"),
     /** Window mode: the longest stretch of a bake window without a point that is not a gap in the data. */
-    maxGap: duration("longest stretch without data that is not a gap").default("1m"),
+    maxGap: positiveDuration("longest stretch without data that is not a gap").default("1m"),
 }).strict();
 
 export const stackConfigSchema = z.object({
@@ -345,7 +345,7 @@ export const stackConfigSchema = z.object({
              * until the controller publishes its address in .status.loadBalancer, at most awaitTimeout.
              */
             await: z.enum(INGRESS_AWAIT_MODES, { error: `must be one of: ${INGRESS_AWAIT_MODES.join(", ")}` }).default("skip"),
-            awaitTimeout: duration("longest wait for the ingress controller to publish an address").default("5m"),
+            awaitTimeout: positiveDuration("longest wait for the ingress controller to publish an address").default("5m"),
             /**
              * The only paths the primary and canary Ingresses route (the service's public API): never `/`, `/admin` or
              * `/metrics`, which stay inside the cluster (lib/ingress/routes.ts).

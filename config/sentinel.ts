@@ -25,7 +25,8 @@ export const sentinelSchema = z.object({
     /** How long each of a probe's two requests may take before the probe fails (fail closed). */
     timeout: positiveDuration("longest wait for one sentinel request").default(SENTINEL_DEFAULTS.timeout),
 }).strict().superRefine((s, ctx) => {
-    if (!isDuration(s.window) || !isDuration(s.interval)) return;
+    // A window or interval that is no duration, or 0s, is already refused on its own key.
+    if (!isDuration(s.window) || !isDuration(s.interval) || parseDuration(s.window) <= 0 || parseDuration(s.interval) <= 0) return;
     const fits = Math.floor(parseDuration(s.window) / parseDuration(s.interval));
     if (fits < s.minProbes) {
         ctx.addIssue({

@@ -1,17 +1,91 @@
 /**
- * watchdog.revertDeadline keeps the watchdog script's own minimum: refused below it with the key and the minimum named.
+ * Every duration key of the stack config, found by walking the schema (a key added later is found too): each interval,
+ * timeout and deadline is refused at 0s with the key named, before anything is registered; the few waits whose 0
+ * means "no wait" accept it; and watchdog.revertDeadline keeps the watchdog script's own minimum.
  */
 import { expect } from "chai";
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { ConfigError, formatDuration, parseStackConfig, WATCHDOG_MIN_REVERT_DEADLINE_SECONDS } from "../../config";
-import { encodeConfig, ROOT, stackConfig, withEdit } from "../helpers/stack";
+import { z } from "zod";
+import { ConfigError, formatDuration, loadStackConfig, parseStackConfig, stackConfigSchema, WATCHDOG_MIN_REVERT_DEADLINE_SECONDS } from "../../config";
+import { defineStack } from "../../program";
+import { encodeConfig, MockEngine, ROOT, stackConfig, withEdit } from "../helpers/stack";
+
+/**
+ * Waits whose 0s is documented to mean "no wait" (the README's node rollout: grace and pause; Pulumi.local.yaml sets
+ * all three to 0s, and the node benchmark runs with them at 0).
+ */
+const ZERO_MEANS_NO_WAIT = ["nodes.firstNodeGrace", "nodes.nodeGrace", "nodes.pauseBetweenNodes"];
+
+/** Every duration key the schema has today: a new one must be added here, and so decided on (0s refused or not). */
+const DURATION_KEYS = [
+    "canary.steps[0].bake",
+    "canary.ingress.awaitTimeout",
+    "canary.gate.pollInterval", "canary.gate.deadlineSlack", "canary.gate.timeout", "canary.gate.revert.deadline",
+    "canary.gate.entryAnalysis", "canary.gate.maxGap",
+    "monitoring.scrapeInterval", "monitoring.evaluationInterval",
+    "watchdog.revertDeadline", "watchdog.sentinel.interval", "watchdog.sentinel.window", "watchdog.sentinel.timeout",
+    "nodes.healthInterval", "nodes.firstNodeGrace", "nodes.nodeGrace", "nodes.pauseBetweenNodes", "nodes.batchGate.bake",
+    "bench.timeout",
+    "preflight.timeout", "smoke.timeout",
+    "rollback.drainTimeout", "rollback.drainPollInterval",
+];
+
+type Def = { type: string; innerType?: z.ZodType; element?: z.ZodType; shape?: Record<string, z.ZodType> };
+const def = (t: z.ZodType) => (t as unknown as { _zod: { def: Def } })._zod.def;
+
+/** The paths of every string key that answers a non-duration with the duration message (lists: their first item). */
+function durationKeys(schema: z.ZodType, at: string): string[] {
+    const d = def(schema);
+    if (["optional", "default", "prefault", "nullable", "readonly", "catch"].includes(d.type)) return durationKeys(d.innerType!, at);
+    if (d.type === "object") return Object.entries(d.shape!).flatMap(([k, s]) => durationKeys(s, at ? `${at}.${k}` : k));
+    if (d.type === "array") return durationKeys(d.element!, `${at}[0]`);
+    if (d.type !== "string") return [];
+    const r = schema.safeParse("fast");
+    return !r.success && r.error.issues.some((i) => /^must be a duration such as/.test(i.message)) ? [at] : [];
+}
 
 /** The staging stack with one key (a path such as canary.gate.maxGap) set. */
 function withKey(dotted: string, value: unknown): Record<string, unknown> {
     const [top, ...rest] = dotted.split(".");
     return withEdit(stackConfig("staging"), `speculation:${top}`, rest.join(".") || undefined, value);
 }
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+describe("config: every duration key", function () {
+    this.timeout(30_000);
+    const engine = new MockEngine();
+
+    it("the schema's duration keys are the ones listed here (a new one must be decided on)", () => {
+        expect(durationKeys(stackConfigSchema, "")).to.have.members(DURATION_KEYS).and.to.have.length(DURATION_KEYS.length);
+    });
+
+    for (const dotted of DURATION_KEYS.filter((k) => !ZERO_MEANS_NO_WAIT.includes(k))) {
+        it(`${dotted}: 0s is refused, naming the key, before anything registers`, () => {
+            engine.install(withKey(dotted, "0s"));
+            let error: unknown;
+            try {
+                defineStack(loadStackConfig());
+            } catch (e) {
+                error = e;
+            }
+            expect(error, "refused").to.be.instanceOf(ConfigError);
+            const problems = (error as ConfigError).problems;
+            expect(problems).to.have.length(1);
+            expect(problems[0]).to.match(dotted === "watchdog.revertDeadline"
+                ? new RegExp(`^speculation:${escape(dotted)}: must be at least ${formatDuration(WATCHDOG_MIN_REVERT_DEADLINE_SECONDS)} \\(.+\\): `)
+                : new RegExp(`^speculation:${escape(dotted)}: must be longer than 0s \\(.+\\)$`));
+            expect(engine.resources, "nothing registered before the error").to.have.length(0);
+        });
+    }
+
+    for (const dotted of ZERO_MEANS_NO_WAIT) {
+        it(`${dotted}: 0s is accepted (no wait)`, () => {
+            expect(parseStackConfig(encodeConfig(withKey(dotted, "0s"))).config.nodes).to.have.property(dotted.split(".")[1], "0s");
+        });
+    }
+});
 
 describe("config: watchdog.revertDeadline and the watchdog's own minimum", () => {
     /** Runs the watchdog script with only REVERT_DEADLINE_SECONDS set: it exits at once either way (no service URL). */
