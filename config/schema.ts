@@ -5,6 +5,7 @@
  * (`speculation:release`, `speculation:canary`, …).  Structured keys are set with
  * `pulumi config set --path 'speculation:canary.steps[1].bake' 8h`.
  */
+import { posix } from "path";
 import { z } from "zod";
 import { formatDuration, isDuration, parseDuration } from "./duration";
 import { duration, durationAtLeast, positiveDuration } from "./durationSchema";
@@ -625,6 +626,7 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             });
         }
     });
+    problems.push(...nodeFolderProblems(cfg));
     if (cfg.nodes && cfg.nodes.hosts.length > 0 && !cfg.nodes.binary) {
         ctx.addIssue({ code: "custom", path: ["nodes", "binary"], message: "must name the local path of the binary to roll out when nodes.hosts is set" });
     }
@@ -683,6 +685,40 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
         }
     });
     return problems;
+}
+
+/** A POSIX absolute path as the node's shell reaches it: `.`, `..`, `//` and a trailing slash resolved (symlinks are not). */
+function normalisedFolder(p: string): string {
+    const n = posix.normalize(p);
+    return n.length > 1 ? n.replace(/\/+$/, "") : n;
+}
+
+/** `inner` is `outer` or below it (element-wise: /opt/alys-backup is not below /opt/alys). */
+function within(inner: string, outer: string): boolean {
+    return inner === outer || outer === "/" || inner.startsWith(`${outer}/`);
+}
+
+/**
+ * The node rollout backs the install folder up with `cp -a <installPath>/. <backupPath>/<service>-<stamp>.partial/`:
+ * a backupPath equal to or inside installPath copies the folder into itself (and each backup carries the earlier
+ * ones); an installPath inside backupPath puts the installation among the backups, the rollout's state file and its
+ * lock.  Either is refused, both keys named.
+ */
+function nodeFolderProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
+    if (!cfg.nodes) return [];
+    const install = normalisedFolder(cfg.nodes.installPath);
+    const backup = normalisedFolder(cfg.nodes.backupPath);
+    const fix = "keep each folder outside the other (the defaults: /opt/alys and /var/backups/alys/rollback)";
+    if (install === backup) {
+        return [{ path: ["nodes", "backupPath"], message: `must not be nodes.installPath (both are ${install}): the backup would copy the install folder into itself; ${fix}` }];
+    }
+    if (within(backup, install)) {
+        return [{ path: ["nodes", "backupPath"], message: `must not be inside nodes.installPath (${backup} is inside ${install}): the backup would copy the install folder into itself; ${fix}` }];
+    }
+    if (within(install, backup)) {
+        return [{ path: ["nodes", "installPath"], message: `must not be inside nodes.backupPath (${install} is inside ${backup}): the installation would sit among the backups, the rollout's state and its lock; ${fix}` }];
+    }
+    return [];
 }
 
 /** Each promote threshold and the abort threshold of the same metric: the abort may never be below the promote. */

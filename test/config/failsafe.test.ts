@@ -94,6 +94,18 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
     ["host key is exactly the key", "non-canonical base64: padding added to a key that has none",
         () => oneHost(`ssh-ed25519 ${ED25519_BLOB}=`),
         ["speculation:nodes.hosts[0].hostKey: is not the canonical base64 of the ssh-ed25519 key it holds (padding or the last characters differ: ssh-keyscan writes it ending \"…h2l9GKJl\", here \"…2l9GKJl=\"): copy the key exactly as ssh-keyscan prints it"]],
+    ["backup and install folders nested", "backupPath equal to installPath but for a trailing slash",
+        () => withNodes(stackConfig("staging"), 1, { installPath: "/opt/alys", backupPath: "/opt/alys/" }),
+        ["speculation:nodes.backupPath: must not be nodes.installPath (both are /opt/alys): the backup would copy the install folder into itself; keep each folder outside the other (the defaults: /opt/alys and /var/backups/alys/rollback)"]],
+    ["backup and install folders nested", "backupPath inside installPath, written with .. and //",
+        () => withNodes(stackConfig("staging"), 1, { installPath: "/opt/alys/./", backupPath: "/var/../opt//alys/backups/" }),
+        ["speculation:nodes.backupPath: must not be inside nodes.installPath (/opt/alys/backups is inside /opt/alys): the backup would copy the install folder into itself; keep each folder outside the other (the defaults: /opt/alys and /var/backups/alys/rollback)"]],
+    ["backup and install folders nested", "installPath inside backupPath",
+        () => withNodes(stackConfig("staging"), 1, { installPath: "/srv/alys", backupPath: "/srv" }),
+        ["speculation:nodes.installPath: must not be inside nodes.backupPath (/srv/alys is inside /srv): the installation would sit among the backups, the rollout's state and its lock; keep each folder outside the other (the defaults: /opt/alys and /var/backups/alys/rollback)"]],
+    ["backup and install folders nested", "installPath the root folder (.. past it stays at /)",
+        () => withNodes(stackConfig("staging"), 1, { installPath: "/opt/../.." }),
+        ["speculation:nodes.backupPath: must not be inside nodes.installPath (/var/backups/alys/rollback is inside /): the backup would copy the install folder into itself; keep each folder outside the other (the defaults: /opt/alys and /var/backups/alys/rollback)"]],
     ["nested unknown keys", "a typo in canary.gate",
         () => withEdit(stackConfig("staging"), key("canary"), "gate.pollIntervall", "30s"),
         [/^speculation:canary\.gate: unknown key "pollIntervall" \(did you mean "pollInterval"\?\); allowed: (\w+, )*artifactsDir, (\w+, )*deadlineSlack, (\w+, )*pollInterval, (\w+, )*timeout/]],
@@ -149,6 +161,8 @@ describe("config refused before anything registers (issue 15's classes)", functi
             withEdit(stackConfig("staging"), key("canary"), "gate.pollInterval", "1s"),
             withNodes(stackConfig("production"), 2),
             oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB}`),
+            // Side by side, one name a prefix of the other: neither folder is inside the other.
+            withNodes(stackConfig("staging"), 1, { installPath: "/opt/alys", backupPath: "/opt/alys-backups" }),
         ];
         for (const c of fixed) {
             engine.install(c, "speculation:sshPrivateKey" in c ? NODE_SECRET_KEYS : []);
