@@ -8,7 +8,7 @@
 import { posix } from "path";
 import { z } from "zod";
 import { formatDuration, isDuration, parseDuration } from "./duration";
-import { duration, durationAtLeast, positiveDuration } from "./durationSchema";
+import { duration, durationAtLeast, positiveDuration, TIMER_MAX_SECONDS } from "./durationSchema";
 import { PINNED_HOST_KEY } from "./hostKey";
 import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_PATTERN, PUBLIC_PATH_TYPES } from "./ingress";
 import { CUSUM_DEFAULTS, DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, METRIC_CHECKS, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
@@ -269,7 +269,7 @@ const gateSchema = z.object({
         enabled: z.boolean({ error: "must be true or false" }).default(true),
     }).strict().prefault({}),
     source: z.enum(METRIC_SOURCES, { error: `must be one of: ${METRIC_SOURCES.join(", ")}` }).default("metrics-endpoint"),
-    pollInterval: positiveDuration("time between two samples").default("1m"),
+    pollInterval: positiveDuration("time between two samples", { timer: true }).default("1m"),
     /** Extra time past the bake the gate waits for data before it gives up (fail closed). */
     deadlineSlack: positiveDuration("time past the bake window before the gate gives up").default("10m"),
     onFailure: z.enum(GATE_ACTIONS, { error: `must be one of: ${GATE_ACTIONS.join(", ")}` }).default("revert"),
@@ -279,7 +279,7 @@ const gateSchema = z.object({
         z.enum(NO_DATA_POLICIES, { error: `must be one of: ${NO_DATA_POLICIES.join(", ")}` }).optional()])) as
         Record<typeof GATE_METRICS[number], z.ZodOptional<z.ZodEnum<{ fail: "fail"; hold: "hold" }>>>).strict().default({}),
     /** How long one HTTP read may take before it counts as a timeout (a no-go). */
-    timeout: positiveDuration("longest wait for one reading").default("10s"),
+    timeout: positiveDuration("longest wait for one reading", { timer: true }).default("10s"),
     /** Where decision records are written, relative to the project folder. */
     artifactsDir: z.string().min(1).default("deployment-artifacts/gates"),
     /** How a failing gate's revert retries (lib/revert): until traffic reads off, or this deadline. */
@@ -435,7 +435,7 @@ export const stackConfigSchema = z.object({
         healthInterval: positiveDuration("time between two health polls").default("2s"),
         firstNodeGrace: duration("wait after restarting the first node").default("60s"),
         nodeGrace: duration("wait after restarting later nodes").default("30s"),
-        pauseBetweenNodes: duration("pause before the next node").default("60s"),
+        pauseBetweenNodes: duration("pause before the next node", { timer: true }).default("60s"),
         minFreeDiskGb: z.number().min(0, { error: "must be 0 or more" }).default(50),
         /** Proves the service exists before anything is touched (default: systemctl cat <serviceName>). */
         serviceCheckCommand: z.string().min(1).optional(),
@@ -476,7 +476,7 @@ export const stackConfigSchema = z.object({
         /** Run the bench command on this node (a name from nodes.hosts) over SSH instead of locally. */
         onNode: z.string().min(1).optional(),
         /** The bench command is killed (a no-go) after this long. */
-        timeout: positiveDuration("longest a bench run may take").default("30m"),
+        timeout: positiveDuration("longest a bench run may take", { timer: true }).default("30m"),
     }).strict().prefault({}),
     hardening: hardeningSchema.prefault({}),
     /** The runbook around a release (config/runbook.ts). */
@@ -626,7 +626,7 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             });
         }
     });
-    problems.push(...nodeFolderProblems(cfg));
+    problems.push(...nodeFolderProblems(cfg), ...nodeCommandBudgetProblems(cfg));
     if (cfg.nodes && cfg.nodes.hosts.length > 0 && !cfg.nodes.binary) {
         ctx.addIssue({ code: "custom", path: ["nodes", "binary"], message: "must name the local path of the binary to roll out when nodes.hosts is set" });
     }
@@ -719,6 +719,24 @@ function nodeFolderProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
         return [{ path: ["nodes", "installPath"], message: `must not be inside nodes.backupPath (${install} is inside ${backup}): the installation would sit among the backups, the rollout's state and its lock; ${fix}` }];
     }
     return [];
+}
+
+/**
+ * The node rollout runs restart → grace → health poll as one command on the node, bounded by one Node timer of
+ * (grace + healthRetries × (healthInterval + 30 s)) + 120 s (lib/nodes/rollout.ts healthBudgetMs).  Past 2^31 − 1 ms
+ * that timer fires at once and every node fails its restart step, so the sum is refused above TIMER_MAX_SECONDS.
+ */
+function nodeCommandBudgetProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
+    const n = cfg.nodes;
+    if (!n) return [];
+    const grace = Math.max(parseDuration(n.firstNodeGrace), parseDuration(n.nodeGrace));
+    const budget = grace + n.healthRetries * (parseDuration(n.healthInterval) + 30) + 120;
+    if (budget <= TIMER_MAX_SECONDS) return [];
+    return [{
+        path: ["nodes"],
+        message: `a node's restart step may take ${formatDuration(budget)} (the longer grace + healthRetries × (healthInterval + 30s) + 2m), ` +
+            `more than ${formatDuration(TIMER_MAX_SECONDS)}, the longest a Node timer waits: lower nodes.healthRetries, nodes.healthInterval, nodes.firstNodeGrace or nodes.nodeGrace`,
+    }];
 }
 
 /** Each promote threshold and the abort threshold of the same metric: the abort may never be below the promote. */

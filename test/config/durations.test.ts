@@ -1,13 +1,15 @@
 /**
  * Every duration key of the stack config, found by walking the schema (a key added later is found too): each interval,
  * timeout and deadline is refused at 0s with the key named, before anything is registered; the few waits whose 0
- * means "no wait" accept it; and watchdog.revertDeadline keeps the watchdog script's own minimum.
+ * means "no wait" accept it; the keys waited on with one Node timer are refused past what a timer can wait; and
+ * watchdog.revertDeadline keeps the watchdog script's own minimum.
  */
 import { expect } from "chai";
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { z } from "zod";
 import { ConfigError, formatDuration, loadStackConfig, parseStackConfig, stackConfigSchema, WATCHDOG_MIN_REVERT_DEADLINE_SECONDS } from "../../config";
+import { TIMER_MAX_SECONDS } from "../../config/durationSchema";
 import { defineStack } from "../../program";
 import { encodeConfig, MockEngine, ROOT, stackConfig, withEdit } from "../helpers/stack";
 
@@ -31,6 +33,17 @@ const DURATION_KEYS = [
     "rollback.drainTimeout", "rollback.drainPollInterval",
 ];
 
+/**
+ * The keys the program waits on with one Node timer (setTimeout, AbortSignal.timeout), which ends a wait past
+ * 2^31 − 1 ms at once: the gate's sleep and reading timeout, the watchdog's probe schedule and probe timeout, the bench
+ * kill timer, preflight and smoke request timeouts, the drain's sleep and the pause between node batches.  The others
+ * are compared with the clock (bakes, deadlines, maxGap), handed to Prometheus or the engine, or run on the node.
+ */
+const TIMER_KEYS = [
+    "canary.gate.pollInterval", "canary.gate.timeout", "watchdog.sentinel.interval", "watchdog.sentinel.timeout",
+    "nodes.pauseBetweenNodes", "bench.timeout", "preflight.timeout", "smoke.timeout", "rollback.drainPollInterval",
+];
+
 type Def = { type: string; innerType?: z.ZodType; element?: z.ZodType; shape?: Record<string, z.ZodType> };
 const def = (t: z.ZodType) => (t as unknown as { _zod: { def: Def } })._zod.def;
 
@@ -43,6 +56,19 @@ function durationKeys(schema: z.ZodType, at: string): string[] {
     if (d.type !== "string") return [];
     const r = schema.safeParse("fast");
     return !r.success && r.error.issues.some((i) => /^must be a duration such as/.test(i.message)) ? [at] : [];
+}
+
+/** Of the given duration keys, those refused just past what one Node timer can wait. */
+function timerKeys(keys: string[]): string[] {
+    const tooLong = formatDuration(TIMER_MAX_SECONDS + 1);
+    return keys.filter((dotted) => {
+        try {
+            parseStackConfig(encodeConfig(withKey(dotted, tooLong)));
+            return false;
+        } catch (e) {
+            return (e as ConfigError).problems.some((p) => p.startsWith(`speculation:${dotted}: must be at most ${formatDuration(TIMER_MAX_SECONDS)} (`));
+        }
+    });
 }
 
 /** The staging stack with one key (a path such as canary.gate.maxGap) set. */
@@ -79,6 +105,39 @@ describe("config: every duration key", function () {
             expect(engine.resources, "nothing registered before the error").to.have.length(0);
         });
     }
+
+    it("the keys waited on with one Node timer are the ones listed here", () => {
+        expect(timerKeys(DURATION_KEYS)).to.have.members(TIMER_KEYS).and.to.have.length(TIMER_KEYS.length);
+    });
+
+    for (const dotted of TIMER_KEYS) {
+        it(`${dotted}: just past 2^31 − 1 ms is refused, naming the key and the maximum, before anything registers`, () => {
+            engine.install(withKey(dotted, formatDuration(TIMER_MAX_SECONDS + 1)));
+            let error: unknown;
+            try {
+                defineStack(loadStackConfig());
+            } catch (e) {
+                error = e;
+            }
+            expect(error, "refused").to.be.instanceOf(ConfigError);
+            const own = (error as ConfigError).problems.filter((p) => p.startsWith(`speculation:${dotted}: `));
+            expect(own).to.have.length(1);
+            expect(own[0]).to.match(new RegExp(`^speculation:${escape(dotted)}: must be at most 24d20h31m23s \\(.+\\): a Node timer ends a longer wait at once \\(2\\^31 − 1 ms\\)$`));
+            expect(engine.resources, "nothing registered before the error").to.have.length(0);
+        });
+    }
+
+    it("a node's restart step, one timer of grace + healthRetries × (healthInterval + 30s) + 2m, is refused past 2^31 − 1 ms", () => {
+        const nodes = (healthInterval: string) => withEdit(withKey("nodes.healthRetries", 600), "speculation:nodes", "healthInterval", healthInterval);
+        // 60s + 600 × (3600 + 30) s + 120 s = 2,178,180 s: past the 2,147,483 s a timer can wait.
+        engine.install(nodes("1h"));
+        expect(() => loadStackConfig()).to.throw(ConfigError).with.property("problems").that.deep.equals([
+            "speculation:nodes: a node's restart step may take 25d5h3m (the longer grace + healthRetries × (healthInterval + 30s) + 2m), " +
+            "more than 24d20h31m23s, the longest a Node timer waits: lower nodes.healthRetries, nodes.healthInterval, nodes.firstNodeGrace or nodes.nodeGrace",
+        ]);
+        // 60s + 600 × (3540 + 30) s + 120 s = 2,142,180 s fits.
+        expect(() => parseStackConfig(encodeConfig(nodes("59m")))).to.not.throw();
+    });
 
     for (const dotted of ZERO_MEANS_NO_WAIT) {
         it(`${dotted}: 0s is accepted (no wait)`, () => {
