@@ -346,7 +346,11 @@ export const stackConfigSchema = z.object({
              * until the controller publishes its address in .status.loadBalancer, at most awaitTimeout.
              */
             await: z.enum(INGRESS_AWAIT_MODES, { error: `must be one of: ${INGRESS_AWAIT_MODES.join(", ")}` }).default("skip"),
-            awaitTimeout: positiveDuration("longest wait for the ingress controller to publish an address").default("5m"),
+            awaitTimeout: positiveDuration("longest wait for the ingress controller to publish an address")
+                // It becomes the Ingresses' customTimeouts, which the engine parses as a Go duration: no d unit.
+                .refine((t) => !isDuration(t) || !t.includes("d"), {
+                    error: "must be written in h, m and s, such as 24h (it is the Ingresses' customTimeouts, which Pulumi reads as a Go duration: no d)",
+                }).default("5m"),
             /**
              * The only paths the primary and canary Ingresses route (the service's public API): never `/`, `/admin` or
              * `/metrics`, which stay inside the cluster (lib/ingress/routes.ts).

@@ -52,6 +52,9 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
         () => withEdit(withEdit(stackConfig("staging"), key("canary"), "gate.timeout", "0s"), key("monitoring"), "scrapeInterval", "0m"),
         ["speculation:canary.gate.timeout: must be longer than 0s (longest wait for one reading)",
             "speculation:monitoring.scrapeInterval: must be longer than 0s (Prometheus scrape interval)"]],
+    ["a duration the consumer cannot read", "canary.ingress.awaitTimeout in days (Pulumi's customTimeouts are Go durations)",
+        () => withEdit(withEdit(stackConfig("staging"), key("canary"), "ingress.await", "load-balancer"), key("canary"), "ingress.awaitTimeout", "1d"),
+        ["speculation:canary.ingress.awaitTimeout: must be written in h, m and s, such as 24h (it is the Ingresses' customTimeouts, which Pulumi reads as a Go duration: no d)"]],
     ["production minimums", `proof workers below ${PRODUCTION_RULES.minProofWorkerReplicas}`,
         () => withEdit(stackConfig("production"), key("proofWorkers"), "replicas", 3),
         ["speculation:proofWorkers.replicas: must be at least 4 in production (policy proof-workers-min-replicas)"]],
@@ -159,6 +162,7 @@ describe("config refused before anything registers (issue 15's classes)", functi
             withEdit(stackConfig("staging"), key("release"), "images.speculation.repository", "registry.local:5000/agenc/speculation"),
             withNodes(stackConfig("staging"), 2),
             withEdit(stackConfig("staging"), key("canary"), "gate.pollInterval", "1s"),
+            withEdit(withEdit(stackConfig("staging"), key("canary"), "ingress.await", "load-balancer"), key("canary"), "ingress.awaitTimeout", "24h"),
             withNodes(stackConfig("production"), 2),
             oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB}`),
             // Side by side, one name a prefix of the other: neither folder is inside the other.
