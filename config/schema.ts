@@ -227,6 +227,15 @@ export function hostKeyProblem(hostKey: string): string | undefined {
         : `is not a decodable ${stated} public key (the base64 part is truncated or not an SSH key)`;
 }
 
+/**
+ * A folder on the nodes.  The rollout writes it into shell commands inside double quotes (lib/nodes/rollout.ts), where
+ * $, `, " and \ would still be read by the shell: `/opt/$(reboot)` would run on every node.  Only plain path
+ * characters are allowed.
+ */
+const nodeFolder = (what: string) => z.string({ error: `must be an absolute path (${what})` }).regex(/^\/[A-Za-z0-9._+@:,\/-]*$/, {
+    error: `must be an absolute path of letters, digits and . _ - + @ : , / (${what}; it is written into the node's shell commands)`,
+});
+
 const SERIAL_ERROR = "each batch must be a node count (1, 5) or a percentage of the nodes (\"20%\")";
 const serialEntry = z.union([
     z.number({ error: SERIAL_ERROR }).int({ error: SERIAL_ERROR }).min(1, { error: SERIAL_ERROR }),
@@ -429,8 +438,8 @@ export const stackConfigSchema = z.object({
             .min(1, { error: "must be from 1 to 200" }).max(200, { error: "must be from 1 to 200" }).default(5),
         binary: z.string().min(1).optional(),
         configFile: z.string().min(1).optional(),
-        installPath: z.string().regex(/^\/[^\s]*$/, { error: "must be an absolute path" }).default("/opt/alys"),
-        backupPath: z.string().regex(/^\/[^\s]*$/, { error: "must be an absolute path" }).default("/var/backups/alys/rollback"),
+        installPath: nodeFolder("the install folder").default("/opt/alys"),
+        backupPath: nodeFolder("the backups, the rollout's state and its lock").default("/var/backups/alys/rollback"),
         serviceName: z.string().regex(/^[a-zA-Z0-9@._-]+$/, { error: "must be a systemd unit name" }).default("alys"),
         restartCommand: z.string().min(1).optional(),
         healthCommand: z.string().min(1).default("curl -sf http://localhost:8545/health"),
