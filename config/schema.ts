@@ -827,6 +827,9 @@ function runbookProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
     if (r && r.mode === "none" && r.lastKnownGood !== undefined) {
         problems.push({ path: ["rollback", "lastKnownGood"], message: "only applies with rollback.mode emergency" });
     }
+    if (r && parseDuration(r.drainTimeout) < parseDuration(r.drainPollInterval)) {
+        problems.push({ path: ["rollback", "drainTimeout"], message: `must be at least rollback.drainPollInterval (${r.drainPollInterval}): a shorter drain reads the pending operations once and gives up` });
+    }
     // In production images are pinned by digest: a rollback needs the digest of the version it goes back to.
     if (r && r.mode !== "none" && cfg.environment === "production" && cfg.release) {
         if (r.lastKnownGood !== undefined && r.lastKnownGood !== cfg.release.previousVersion) {

@@ -55,6 +55,9 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
     ["a duration the consumer cannot read", "canary.ingress.awaitTimeout in days (Pulumi's customTimeouts are Go durations)",
         () => withEdit(withEdit(stackConfig("staging"), key("canary"), "ingress.await", "load-balancer"), key("canary"), "ingress.awaitTimeout", "1d"),
         ["speculation:canary.ingress.awaitTimeout: must be written in h, m and s, such as 24h (it is the Ingresses' customTimeouts, which Pulumi reads as a Go duration: no d)"]],
+    ["a deadline shorter than its own poll", "rollback.drainTimeout under rollback.drainPollInterval",
+        () => withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "5s"),
+        ["speculation:rollback.drainTimeout: must be at least rollback.drainPollInterval (10s): a shorter drain reads the pending operations once and gives up"]],
     ["production minimums", `proof workers below ${PRODUCTION_RULES.minProofWorkerReplicas}`,
         () => withEdit(stackConfig("production"), key("proofWorkers"), "replicas", 3),
         ["speculation:proofWorkers.replicas: must be at least 4 in production (policy proof-workers-min-replicas)"]],
@@ -173,6 +176,7 @@ describe("config refused before anything registers (issue 15's classes)", functi
             oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB}`),
             // Side by side, one name a prefix of the other: neither folder is inside the other.
             withNodes(stackConfig("staging"), 1, { installPath: "/opt/alys", backupPath: "/opt/alys-backups" }),
+            withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "10s"),
         ];
         for (const c of fixed) {
             engine.install(c, "speculation:sshPrivateKey" in c ? NODE_SECRET_KEYS : []);
