@@ -70,18 +70,23 @@ export function configKeyPath(path: ReadonlyArray<PropertyKey>): string {
     return key;
 }
 
-/** Edit distance between two keys, ignoring case (pollintreval → pollInterval). */
+/**
+ * Edit distance between two keys, ignoring case (pollintreval → pollInterval): optimal string alignment, where an
+ * insertion, a deletion, a substitution or a swap of two neighbours (nodse → nodes) each count as one edit.  The swap
+ * case reads the row two back (d[i-2][j-2]), so three rows are kept.
+ */
 function distance(a: string, b: string): number {
     const x = a.toLowerCase();
     const y = b.toLowerCase();
+    let twoBack: number[] = [];
     let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
     for (let i = 1; i <= x.length; i++) {
         const cur = [i];
         for (let j = 1; j <= y.length; j++) {
             cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
-            // a swap of two neighbours counts as one edit
-            if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) cur[j] = Math.min(cur[j], (prev[j - 2] ?? 0) + 1);
+            if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) cur[j] = Math.min(cur[j], twoBack[j - 2] + 1);
         }
+        twoBack = prev;
         prev = cur;
     }
     return prev[y.length];

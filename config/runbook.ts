@@ -4,12 +4,9 @@
  * `speculation` namespace (schema.ts adds them to the stack schema).
  */
 import { z } from "zod";
-import { isDuration } from "./duration";
+import { positiveDuration } from "./durationSchema";
 import { GO_NO_GO } from "./thresholds";
 
-const duration = (what: string) =>
-    z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` })
-        .refine(isDuration, { error: `must be a duration such as 30s, 15m or 4h (${what})` });
 const VERSION = /^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 /** A Solana address: base58, 32 to 44 characters. */
 const SOLANA_ADDRESS = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/;
@@ -23,13 +20,13 @@ export const preflightSchema = z.object({
     stakePoolAddress: z.string({ error: "must be a Solana address" })
         .regex(SOLANA_ADDRESS, { error: "must be a Solana address (base58, 32-44 characters)" }).optional(),
     minStakeSol: z.number({ error: "must be a number" }).min(0, { error: "must be 0 or more" }).default(GO_NO_GO.minStakePoolSol),
-    timeout: duration("longest wait for one preflight reading").default("10s"),
+    timeout: positiveDuration("longest wait for one preflight reading", { timer: true }).default("10s"),
 }).strict().prefault({});
 
 /** Seed 000's six smoke tests and the synthetic speculation, after the service is ready and before stage 1. */
 export const smokeSchema = z.object({
     enabled: z.boolean({ error: "must be true or false" }).default(true),
-    timeout: duration("longest wait for one smoke-test request").default("10s"),
+    timeout: positiveDuration("longest wait for one smoke-test request", { timer: true }).default("10s"),
 }).strict().prefault({});
 
 /** Seed 000's verify script at 100 %: recorded under artifactsDir. */
@@ -54,8 +51,8 @@ export const recordsSchema = z.object({
 export const rollbackSchema = z.object({
     mode: z.enum(ROLLBACK_MODES, { error: `must be one of: ${ROLLBACK_MODES.join(", ")}` }).default("none"),
     /** The drain gives up (and fails `pulumi up`) after this long. */
-    drainTimeout: duration("longest the drain may take").default("10m"),
-    drainPollInterval: duration("time between two reads of the pending operations").default("10s"),
+    drainTimeout: positiveDuration("longest the drain may take").default("10m"),
+    drainPollInterval: positiveDuration("time between two reads of the pending operations", { timer: true }).default("10s"),
     /** Emergency: the version to bring back (seed 000: the last known good, which may be older than previousVersion). */
     lastKnownGood: z.string().regex(VERSION, { error: "must be a release tag such as v1.2.1 (not latest)" }).optional(),
 }).strict().prefault({});

@@ -5,8 +5,10 @@
  * (`speculation:release`, `speculation:canary`, …).  Structured keys are set with
  * `pulumi config set --path 'speculation:canary.steps[1].bake' 8h`.
  */
+import { posix } from "path";
 import { z } from "zod";
 import { formatDuration, isDuration, parseDuration } from "./duration";
+import { duration, durationAtLeast, positiveDuration, TIMER_MAX_SECONDS } from "./durationSchema";
 import { PINNED_HOST_KEY } from "./hostKey";
 import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_PATTERN, PUBLIC_PATH_TYPES } from "./ingress";
 import { CUSUM_DEFAULTS, DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, METRIC_CHECKS, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
@@ -14,6 +16,13 @@ import { preflightSchema, recordsSchema, rollbackSchema, smokeSchema, verifySche
 import { sentinelSchema } from "./sentinel";
 
 export const CONFIG_NAMESPACE = "speculation";
+
+/**
+ * The shortest revert deadline the watchdog starts with: lib/watchdog/action.js exits (and its pod crash-loops) when
+ * REVERT_DEADLINE_SECONDS is below it.  Here, not read from lib/, so config/ imports nothing from lib/; a test runs the
+ * script on both sides of it.
+ */
+export const WATCHDOG_MIN_REVERT_DEADLINE_SECONDS = 1;
 
 export const ENVIRONMENTS = ["local", "staging", "production"] as const;
 export const SHIFT_MODES = ["feature-flag", "ingress-weight", "blue-green"] as const;
@@ -48,17 +57,6 @@ const SERIAL_PERCENT = /^(?:[1-9]\d?|100)%$/;
 const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\/(?:3[0-2]|[12]?\d)$|^[0-9a-fA-F:]+\/\d{1,3}$/;
 const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-
-const duration = (what: string) =>
-    z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` })
-        .refine(isDuration, { error: `must be a duration such as 30s, 15m or 4h (${what})` });
-
-/** A duration that must not be zero: an interval or timeout of 0s would spin or never wait. */
-const positiveDuration = (what: string) =>
-    z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` }).superRefine((text, ctx) => {
-        if (!isDuration(text)) ctx.addIssue({ code: "custom", message: `must be a duration such as 30s, 15m or 4h (${what})` });
-        else if (parseDuration(text) <= 0) ctx.addIssue({ code: "custom", message: `must be longer than 0s (${what})` });
-    });
 
 /** Why an image repository is not one, naming a tag or digest written into it; undefined when it is fine. */
 export function imageRepositoryProblem(repository: string): string | undefined {
@@ -191,23 +189,52 @@ const nodeSchema = z.object({
 /**
  * Decodes a pinned host key with ssh2's own key parser (the one the rollout verifies the node's key with) and checks
  * that the key inside is of the stated type: a key of another type, or a blob that is no key at all, is refused here
- * instead of failing at connect time.
+ * instead of failing at connect time.  The parser reads the fields it needs and ignores the rest, but the rollout
+ * compares the node's key with the whole decoded blob (lib/nodes/ssh.ts pinnedKeyBlob), so the blob must be exactly
+ * the key's own public blob (no bytes appended, no field the parser skipped over) and written as its canonical base64
+ * (what ssh-keyscan prints: Node's decoder would also take missing or extra padding and stray low bits in the last
+ * character, so a hand-edited key could pass while reading differently from the one checked out of band).
  */
 export function hostKeyProblem(hostKey: string): string | undefined {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { utils } = require("ssh2") as typeof import("ssh2");
     const [stated, blob] = hostKey.split(" ");
+    const keyscan = `ssh-keyscan -t ${stated.replace(/^ssh-|-sha2-nistp\d+$/g, "")} <host>, checked out of band`;
     const parsed = utils.parseKey(hostKey);
     if (!(parsed instanceof Error)) {
         const key = Array.isArray(parsed) ? parsed[0] : parsed;
-        return key.type === stated ? undefined : `the key inside is ${key.type}, not ${stated}`;
+        if (key.type !== stated) return `the key inside is ${key.type}, not ${stated}`;
+        const own = key.getPublicSSH();
+        const decoded = Buffer.from(blob, "base64");
+        if (decoded.length > own.length && decoded.subarray(0, own.length).equals(own)) {
+            return `holds ${decoded.length - own.length} byte(s) after the ${stated} key itself (the base64 part is longer than the key: ` +
+                `two keys run together, or text appended?): copy the node's ${stated} key alone (${keyscan})`;
+        }
+        if (!decoded.equals(own)) {
+            return `is not exactly a ${stated} public key (the base64 part holds fields that are not the key's own): copy the node's ${stated} key (${keyscan})`;
+        }
+        const canonical = own.toString("base64");
+        if (blob !== canonical) {
+            return `is not the canonical base64 of the ${stated} key it holds (padding or the last characters differ: ` +
+                `ssh-keyscan writes it ending "…${canonical.slice(-8)}", here "…${blob.slice(-8)}"): copy the key exactly as ssh-keyscan prints it`;
+        }
+        return undefined;
     }
     const types = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
     const actual = types.find((t) => t !== stated && !(utils.parseKey(`${t} ${blob}`) instanceof Error));
     return actual
-        ? `the key inside is ${actual}, not ${stated}: copy the node's ${stated} key (ssh-keyscan -t ${stated.replace(/^ssh-|-sha2-nistp\d+$/g, "")} <host>, checked out of band)`
+        ? `the key inside is ${actual}, not ${stated}: copy the node's ${stated} key (${keyscan})`
         : `is not a decodable ${stated} public key (the base64 part is truncated or not an SSH key)`;
 }
+
+/**
+ * A folder on the nodes.  The rollout writes it into shell commands inside double quotes (lib/nodes/rollout.ts), where
+ * $, `, " and \ would still be read by the shell: `/opt/$(reboot)` would run on every node.  Only plain path
+ * characters are allowed.
+ */
+const nodeFolder = (what: string) => z.string({ error: `must be an absolute path (${what})` }).regex(/^\/[A-Za-z0-9._+@:,\/-]*$/, {
+    error: `must be an absolute path of letters, digits and . _ - + @ : , / (${what}; it is written into the node's shell commands)`,
+});
 
 const SERIAL_ERROR = "each batch must be a node count (1, 5) or a percentage of the nodes (\"20%\")";
 const serialEntry = z.union([
@@ -251,9 +278,9 @@ const gateSchema = z.object({
         enabled: z.boolean({ error: "must be true or false" }).default(true),
     }).strict().prefault({}),
     source: z.enum(METRIC_SOURCES, { error: `must be one of: ${METRIC_SOURCES.join(", ")}` }).default("metrics-endpoint"),
-    pollInterval: positiveDuration("time between two samples").default("1m"),
+    pollInterval: positiveDuration("time between two samples", { timer: true }).default("1m"),
     /** Extra time past the bake the gate waits for data before it gives up (fail closed). */
-    deadlineSlack: duration("time past the bake window before the gate gives up").default("10m"),
+    deadlineSlack: positiveDuration("time past the bake window before the gate gives up").default("10m"),
     onFailure: z.enum(GATE_ACTIONS, { error: `must be one of: ${GATE_ACTIONS.join(", ")}` }).default("revert"),
     noData: z.enum(NO_DATA_POLICIES, { error: `must be one of: ${NO_DATA_POLICIES.join(", ")}` }).default("fail"),
     /** Per-metric override of noData (hold = wait for data until the deadline instead of failing at once). */
@@ -261,7 +288,7 @@ const gateSchema = z.object({
         z.enum(NO_DATA_POLICIES, { error: `must be one of: ${NO_DATA_POLICIES.join(", ")}` }).optional()])) as
         Record<typeof GATE_METRICS[number], z.ZodOptional<z.ZodEnum<{ fail: "fail"; hold: "hold" }>>>).strict().default({}),
     /** How long one HTTP read may take before it counts as a timeout (a no-go). */
-    timeout: positiveDuration("longest wait for one reading").default("10s"),
+    timeout: positiveDuration("longest wait for one reading", { timer: true }).default("10s"),
     /** Where decision records are written, relative to the project folder. */
     artifactsDir: z.string().min(1).default("deployment-artifacts/gates"),
     /** How a failing gate's revert retries (lib/revert): until traffic reads off, or this deadline. */
@@ -277,9 +304,9 @@ const gateSchema = z.object({
      */
     bakeMode: z.enum(BAKE_MODES, { error: `must be one of: ${BAKE_MODES.join(", ")}` }).optional(),
     /** Window mode: how long the live analysis right after a shift runs (same checks, same revert). */
-    entryAnalysis: duration("how long the live entry analysis after a shift runs").default("5m"),
+    entryAnalysis: positiveDuration("how long the live entry analysis after a shift runs").default("5m"),
     /** Window mode: the longest stretch of a bake window without a point that is not a gap in the data. */
-    maxGap: duration("longest stretch without data that is not a gap").default("1m"),
+    maxGap: positiveDuration("longest stretch without data that is not a gap").default("1m"),
 }).strict();
 
 export const stackConfigSchema = z.object({
@@ -328,7 +355,11 @@ export const stackConfigSchema = z.object({
              * until the controller publishes its address in .status.loadBalancer, at most awaitTimeout.
              */
             await: z.enum(INGRESS_AWAIT_MODES, { error: `must be one of: ${INGRESS_AWAIT_MODES.join(", ")}` }).default("skip"),
-            awaitTimeout: duration("longest wait for the ingress controller to publish an address").default("5m"),
+            awaitTimeout: positiveDuration("longest wait for the ingress controller to publish an address")
+                // It becomes the Ingresses' customTimeouts, which the engine parses as a Go duration: no d unit.
+                .refine((t) => !isDuration(t) || !t.includes("d"), {
+                    error: "must be written in h, m and s, such as 24h (it is the Ingresses' customTimeouts, which Pulumi reads as a Go duration: no d)",
+                }).default("5m"),
             /**
              * The only paths the primary and canary Ingresses route (the service's public API): never `/`, `/admin` or
              * `/metrics`, which stay inside the cluster (lib/ingress/routes.ts).
@@ -391,7 +422,8 @@ export const stackConfigSchema = z.object({
         replicas: z.number({ error: "must be a whole number from 1 to 5" }).int({ error: "must be a whole number from 1 to 5" })
             .min(1, { error: "must be from 1 to 5" }).max(5, { error: "must be from 1 to 5" }).default(2),
         /** How long one revert or kill switch keeps trying before it fails loudly. */
-        revertDeadline: duration("how long one revert keeps trying").default("2m"),
+        revertDeadline: durationAtLeast("how long one revert keeps trying", WATCHDOG_MIN_REVERT_DEADLINE_SECONDS,
+            "the watchdog (lib/watchdog/action.js) exits at start on a shorter REVERT_DEADLINE_SECONDS, and its pods would crash-loop").default("2m"),
         /** Sentinel probes after 100 % and the kill switch they pull (config/sentinel.ts). */
         sentinel: sentinelSchema,
     }).strict().prefault({}),
@@ -406,8 +438,8 @@ export const stackConfigSchema = z.object({
             .min(1, { error: "must be from 1 to 200" }).max(200, { error: "must be from 1 to 200" }).default(5),
         binary: z.string().min(1).optional(),
         configFile: z.string().min(1).optional(),
-        installPath: z.string().regex(/^\/[^\s]*$/, { error: "must be an absolute path" }).default("/opt/alys"),
-        backupPath: z.string().regex(/^\/[^\s]*$/, { error: "must be an absolute path" }).default("/var/backups/alys/rollback"),
+        installPath: nodeFolder("the install folder").default("/opt/alys"),
+        backupPath: nodeFolder("the backups, the rollout's state and its lock").default("/var/backups/alys/rollback"),
         serviceName: z.string().regex(/^[a-zA-Z0-9@._-]+$/, { error: "must be a systemd unit name" }).default("alys"),
         restartCommand: z.string().min(1).optional(),
         healthCommand: z.string().min(1).default("curl -sf http://localhost:8545/health"),
@@ -416,7 +448,7 @@ export const stackConfigSchema = z.object({
         healthInterval: positiveDuration("time between two health polls").default("2s"),
         firstNodeGrace: duration("wait after restarting the first node").default("60s"),
         nodeGrace: duration("wait after restarting later nodes").default("30s"),
-        pauseBetweenNodes: duration("pause before the next node").default("60s"),
+        pauseBetweenNodes: duration("pause before the next node", { timer: true }).default("60s"),
         minFreeDiskGb: z.number().min(0, { error: "must be 0 or more" }).default(50),
         /** Proves the service exists before anything is touched (default: systemctl cat <serviceName>). */
         serviceCheckCommand: z.string().min(1).optional(),
@@ -457,7 +489,7 @@ export const stackConfigSchema = z.object({
         /** Run the bench command on this node (a name from nodes.hosts) over SSH instead of locally. */
         onNode: z.string().min(1).optional(),
         /** The bench command is killed (a no-go) after this long. */
-        timeout: positiveDuration("longest a bench run may take").default("30m"),
+        timeout: positiveDuration("longest a bench run may take", { timer: true }).default("30m"),
     }).strict().prefault({}),
     hardening: hardeningSchema.prefault({}),
     /** The runbook around a release (config/runbook.ts). */
@@ -607,6 +639,7 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             });
         }
     });
+    problems.push(...nodeFolderProblems(cfg), ...nodeCommandBudgetProblems(cfg));
     if (cfg.nodes && cfg.nodes.hosts.length > 0 && !cfg.nodes.binary) {
         ctx.addIssue({ code: "custom", path: ["nodes", "binary"], message: "must name the local path of the binary to roll out when nodes.hosts is set" });
     }
@@ -665,6 +698,58 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
         }
     });
     return problems;
+}
+
+/** A POSIX absolute path as the node's shell reaches it: `.`, `..`, `//` and a trailing slash resolved (symlinks are not). */
+function normalisedFolder(p: string): string {
+    const n = posix.normalize(p);
+    return n.length > 1 ? n.replace(/\/+$/, "") : n;
+}
+
+/** `inner` is `outer` or below it (element-wise: /opt/alys-backup is not below /opt/alys). */
+function within(inner: string, outer: string): boolean {
+    return inner === outer || outer === "/" || inner.startsWith(`${outer}/`);
+}
+
+/**
+ * The node rollout backs the install folder up with `cp -a <installPath>/. <backupPath>/<service>-<stamp>.partial/`:
+ * a backupPath equal to or inside installPath copies the folder into itself (and each backup carries the earlier
+ * ones); an installPath inside backupPath puts the installation among the backups, the rollout's state file and its
+ * lock.  Either is refused, both keys named.
+ */
+function nodeFolderProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
+    if (!cfg.nodes) return [];
+    const install = normalisedFolder(cfg.nodes.installPath);
+    const backup = normalisedFolder(cfg.nodes.backupPath);
+    const fix = "keep each folder outside the other (the defaults: /opt/alys and /var/backups/alys/rollback)";
+    if (install === backup) {
+        return [{ path: ["nodes", "backupPath"], message: `must not be nodes.installPath (both are ${install}): the backup would copy the install folder into itself; ${fix}` }];
+    }
+    if (within(backup, install)) {
+        return [{ path: ["nodes", "backupPath"], message: `must not be inside nodes.installPath (${backup} is inside ${install}): the backup would copy the install folder into itself; ${fix}` }];
+    }
+    if (within(install, backup)) {
+        return [{ path: ["nodes", "installPath"], message: `must not be inside nodes.backupPath (${install} is inside ${backup}): the installation would sit among the backups, the rollout's state and its lock; ${fix}` }];
+    }
+    return [];
+}
+
+/**
+ * The node rollout runs restart → grace → health poll as one command on the node, bounded by one Node timer of
+ * (grace + healthRetries × (healthInterval + 30 s)) + 120 s (lib/nodes/rollout.ts healthBudgetMs).  Past 2^31 − 1 ms
+ * that timer fires at once and every node fails its restart step, so the sum is refused above TIMER_MAX_SECONDS.
+ */
+function nodeCommandBudgetProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
+    const n = cfg.nodes;
+    if (!n) return [];
+    const grace = Math.max(parseDuration(n.firstNodeGrace), parseDuration(n.nodeGrace));
+    const budget = grace + n.healthRetries * (parseDuration(n.healthInterval) + 30) + 120;
+    if (budget <= TIMER_MAX_SECONDS) return [];
+    return [{
+        path: ["nodes"],
+        message: `a node's restart step may take ${formatDuration(budget)} (the longer grace + healthRetries × (healthInterval + 30s) + 2m), ` +
+            `more than ${formatDuration(TIMER_MAX_SECONDS)}, the longest a Node timer waits: lower nodes.healthRetries, nodes.healthInterval, nodes.firstNodeGrace or nodes.nodeGrace`,
+    }];
 }
 
 /** Each promote threshold and the abort threshold of the same metric: the abort may never be below the promote. */
@@ -741,6 +826,9 @@ function runbookProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
     const r = cfg.rollback;
     if (r && r.mode === "none" && r.lastKnownGood !== undefined) {
         problems.push({ path: ["rollback", "lastKnownGood"], message: "only applies with rollback.mode emergency" });
+    }
+    if (r && parseDuration(r.drainTimeout) < parseDuration(r.drainPollInterval)) {
+        problems.push({ path: ["rollback", "drainTimeout"], message: `must be at least rollback.drainPollInterval (${r.drainPollInterval}): a shorter drain reads the pending operations once and gives up` });
     }
     // In production images are pinned by digest: a rollback needs the digest of the version it goes back to.
     if (r && r.mode !== "none" && cfg.environment === "production" && cfg.release) {

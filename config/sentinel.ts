@@ -7,13 +7,8 @@
  */
 import { z } from "zod";
 import { isDuration, parseDuration } from "./duration";
+import { positiveDuration } from "./durationSchema";
 import { SENTINEL_DEFAULTS, SentinelAlertSettings } from "./sentinelDefaults";
-
-const positiveDuration = (what: string) =>
-    z.string({ error: `must be a duration string such as 30s, 15m or 4h (${what})` }).superRefine((text, ctx) => {
-        if (!isDuration(text)) ctx.addIssue({ code: "custom", message: `must be a duration such as 30s, 15m or 4h (${what})` });
-        else if (parseDuration(text) <= 0) ctx.addIssue({ code: "custom", message: `must be longer than 0s (${what})` });
-    });
 
 export { SENTINEL_DEFAULTS, SENTINEL_MIN_PROBES_DEFAULT, SentinelAlertSettings } from "./sentinelDefaults";
 
@@ -21,16 +16,17 @@ export const sentinelSchema = z.object({
     /** Probe once the plan has reached 100 % (false: never). */
     enabled: z.boolean({ error: "must be true or false" }).default(true),
     /** Time between two probes (each probe is one synthetic speculation: a POST and a GET). */
-    interval: positiveDuration("time between two sentinel probes").default(SENTINEL_DEFAULTS.interval),
+    interval: positiveDuration("time between two sentinel probes", { timer: true }).default(SENTINEL_DEFAULTS.interval),
     /** The success ratio is measured over this window. */
     window: positiveDuration("the window the sentinel success ratio is measured over").default(SENTINEL_DEFAULTS.window),
     /** Below this many probes in the window the ratio is not judged (too few to say anything). */
     minProbes: z.number({ error: "must be a whole number from 1 to 10000" }).int({ error: "must be a whole number from 1 to 10000" })
         .min(1, { error: "must be from 1 to 10000" }).max(10_000, { error: "must be from 1 to 10000" }).default(SENTINEL_DEFAULTS.minProbes),
     /** How long each of a probe's two requests may take before the probe fails (fail closed). */
-    timeout: positiveDuration("longest wait for one sentinel request").default(SENTINEL_DEFAULTS.timeout),
+    timeout: positiveDuration("longest wait for one sentinel request", { timer: true }).default(SENTINEL_DEFAULTS.timeout),
 }).strict().superRefine((s, ctx) => {
-    if (!isDuration(s.window) || !isDuration(s.interval)) return;
+    // A window or interval that is no duration, or 0s, is already refused on its own key.
+    if (!isDuration(s.window) || !isDuration(s.interval) || parseDuration(s.window) <= 0 || parseDuration(s.interval) <= 0) return;
     const fits = Math.floor(parseDuration(s.window) / parseDuration(s.interval));
     if (fits < s.minProbes) {
         ctx.addIssue({

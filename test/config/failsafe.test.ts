@@ -14,6 +14,11 @@ type Config = Record<string, unknown>;
 const key = (k: string) => `speculation:${k}`;
 const ED25519_BLOB = TEST_HOST_KEY.split(" ")[1];
 const DIGEST = `sha256:${"a".repeat(64)}`;
+/** A real ecdsa-sha2-nistp256 host key (ssh-keygen): 104 bytes, so its canonical base64 ends in one "=". */
+const ECDSA_BLOB = "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEYChos8dZXFWdp4wd9iNOOCxL+e7qEjUEPdZOn/y4VffYM2ftWfYFbGdr+l7541kJjBRbVu6nUkB7mMhSWZags=";
+/** SSH wire encoding of one string (uint32 length, bytes). */
+const sshString = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+const oneHost = (hostKey: string) => withNodes(stackConfig("staging"), 1, { hosts: [{ name: "alys-1", host: "10.0.0.1", user: "deploy", hostKey }] });
 
 
 /** [class, case, config, the exact problems (a pattern where other work adds keys to the same object)] */
@@ -47,6 +52,12 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
         () => withEdit(withEdit(stackConfig("staging"), key("canary"), "gate.timeout", "0s"), key("monitoring"), "scrapeInterval", "0m"),
         ["speculation:canary.gate.timeout: must be longer than 0s (longest wait for one reading)",
             "speculation:monitoring.scrapeInterval: must be longer than 0s (Prometheus scrape interval)"]],
+    ["a duration the consumer cannot read", "canary.ingress.awaitTimeout in days (Pulumi's customTimeouts are Go durations)",
+        () => withEdit(withEdit(stackConfig("staging"), key("canary"), "ingress.await", "load-balancer"), key("canary"), "ingress.awaitTimeout", "1d"),
+        ["speculation:canary.ingress.awaitTimeout: must be written in h, m and s, such as 24h (it is the Ingresses' customTimeouts, which Pulumi reads as a Go duration: no d)"]],
+    ["a deadline shorter than its own poll", "rollback.drainTimeout under rollback.drainPollInterval",
+        () => withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "5s"),
+        ["speculation:rollback.drainTimeout: must be at least rollback.drainPollInterval (10s): a shorter drain reads the pending operations once and gives up"]],
     ["production minimums", `proof workers below ${PRODUCTION_RULES.minProofWorkerReplicas}`,
         () => withEdit(stackConfig("production"), key("proofWorkers"), "replicas", 3),
         ["speculation:proofWorkers.replicas: must be at least 4 in production (policy proof-workers-min-replicas)"]],
@@ -71,6 +82,42 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
     ["host key type checked against the blob", "base64 that is no key at all",
         () => withNodes(stackConfig("staging"), 1, { hosts: [{ name: "alys-1", host: "10.0.0.1", user: "deploy", hostKey: "ecdsa-sha2-nistp256 QUFBQUFBQUFBQUFB" }] }),
         ["speculation:nodes.hosts[0].hostKey: is not a decodable ecdsa-sha2-nistp256 public key (the base64 part is truncated or not an SSH key)"]],
+    ["host key is exactly the key", "a valid ed25519 key with bytes appended (ssh2's parser ignores them; the rollout compares the whole blob)",
+        () => oneHost(`ssh-ed25519 ${Buffer.concat([Buffer.from(ED25519_BLOB, "base64"), Buffer.from("junk")]).toString("base64")}`),
+        ["speculation:nodes.hosts[0].hostKey: holds 4 byte(s) after the ssh-ed25519 key itself (the base64 part is longer than the key: two keys run together, or text appended?): copy the node's ssh-ed25519 key alone (ssh-keyscan -t ed25519 <host>, checked out of band)"]],
+    ["host key is exactly the key", "two ed25519 keys run together",
+        () => oneHost(`ssh-ed25519 ${Buffer.concat([Buffer.from(ED25519_BLOB, "base64"), Buffer.from(ED25519_BLOB, "base64")]).toString("base64")}`),
+        ["speculation:nodes.hosts[0].hostKey: holds 51 byte(s) after the ssh-ed25519 key itself (the base64 part is longer than the key: two keys run together, or text appended?): copy the node's ssh-ed25519 key alone (ssh-keyscan -t ed25519 <host>, checked out of band)"]],
+    ["host key is exactly the key", "an ed25519 certificate's type name with the key's bytes, pinned as a plain ssh-ed25519 key",
+        () => oneHost(`ssh-ed25519 ${Buffer.concat([sshString(Buffer.from("ssh-ed25519-cert-v01@openssh.com")), sshString(Buffer.from(ED25519_BLOB, "base64").subarray(-32))]).toString("base64")}`),
+        ["speculation:nodes.hosts[0].hostKey: is not exactly a ssh-ed25519 public key (the base64 part holds fields that are not the key's own): copy the node's ssh-ed25519 key (ssh-keyscan -t ed25519 <host>, checked out of band)"]],
+    ["host key is exactly the key", "non-canonical base64: padding left off",
+        () => oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB.replace(/=$/, "")}`),
+        ["speculation:nodes.hosts[0].hostKey: is not the canonical base64 of the ecdsa-sha2-nistp256 key it holds (padding or the last characters differ: ssh-keyscan writes it ending \"…hSWZags=\", here \"…MhSWZags\"): copy the key exactly as ssh-keyscan prints it"]],
+    ["host key is exactly the key", "non-canonical base64: stray low bits in the last character (decodes to the same key)",
+        () => oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB.replace(/s=$/, "t=")}`),
+        ["speculation:nodes.hosts[0].hostKey: is not the canonical base64 of the ecdsa-sha2-nistp256 key it holds (padding or the last characters differ: ssh-keyscan writes it ending \"…hSWZags=\", here \"…hSWZagt=\"): copy the key exactly as ssh-keyscan prints it"]],
+    ["host key is exactly the key", "non-canonical base64: padding added to a key that has none",
+        () => oneHost(`ssh-ed25519 ${ED25519_BLOB}=`),
+        ["speculation:nodes.hosts[0].hostKey: is not the canonical base64 of the ssh-ed25519 key it holds (padding or the last characters differ: ssh-keyscan writes it ending \"…h2l9GKJl\", here \"…2l9GKJl=\"): copy the key exactly as ssh-keyscan prints it"]],
+    ["backup and install folders nested", "backupPath equal to installPath but for a trailing slash",
+        () => withNodes(stackConfig("staging"), 1, { installPath: "/opt/alys", backupPath: "/opt/alys/" }),
+        ["speculation:nodes.backupPath: must not be nodes.installPath (both are /opt/alys): the backup would copy the install folder into itself; keep each folder outside the other (the defaults: /opt/alys and /var/backups/alys/rollback)"]],
+    ["backup and install folders nested", "backupPath inside installPath, written with .. and //",
+        () => withNodes(stackConfig("staging"), 1, { installPath: "/opt/alys/./", backupPath: "/var/../opt//alys/backups/" }),
+        ["speculation:nodes.backupPath: must not be inside nodes.installPath (/opt/alys/backups is inside /opt/alys): the backup would copy the install folder into itself; keep each folder outside the other (the defaults: /opt/alys and /var/backups/alys/rollback)"]],
+    ["backup and install folders nested", "installPath inside backupPath",
+        () => withNodes(stackConfig("staging"), 1, { installPath: "/srv/alys", backupPath: "/srv" }),
+        ["speculation:nodes.installPath: must not be inside nodes.backupPath (/srv/alys is inside /srv): the installation would sit among the backups, the rollout's state and its lock; keep each folder outside the other (the defaults: /opt/alys and /var/backups/alys/rollback)"]],
+    ["backup and install folders nested", "installPath the root folder (.. past it stays at /)",
+        () => withNodes(stackConfig("staging"), 1, { installPath: "/opt/../.." }),
+        ["speculation:nodes.backupPath: must not be inside nodes.installPath (/var/backups/alys/rollback is inside /): the backup would copy the install folder into itself; keep each folder outside the other (the defaults: /opt/alys and /var/backups/alys/rollback)"]],
+    ["a node folder the shell would read", "command substitution in installPath (double quotes do not stop it)",
+        () => withNodes(stackConfig("staging"), 1, { installPath: "/opt/$(reboot)" }),
+        ["speculation:nodes.installPath: must be an absolute path of letters, digits and . _ - + @ : , / (the install folder; it is written into the node's shell commands)"]],
+    ["a node folder the shell would read", "a double quote in backupPath",
+        () => withNodes(stackConfig("staging"), 1, { backupPath: "/var/backups/\"alys" }),
+        ["speculation:nodes.backupPath: must be an absolute path of letters, digits and . _ - + @ : , / (the backups, the rollout's state and its lock; it is written into the node's shell commands)"]],
     ["nested unknown keys", "a typo in canary.gate",
         () => withEdit(stackConfig("staging"), key("canary"), "gate.pollIntervall", "30s"),
         [/^speculation:canary\.gate: unknown key "pollIntervall" \(did you mean "pollInterval"\?\); allowed: (\w+, )*artifactsDir, (\w+, )*deadlineSlack, (\w+, )*pollInterval, (\w+, )*timeout/]],
@@ -81,6 +128,16 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
     ["nested unknown keys", "two unknown keys, one far from anything",
         () => withEdit(withEdit(stackConfig("staging"), key("canary"), "gate.revert.deadlin", "1m"), key("canary"), "gate.revert.colour", "red"),
         ["speculation:canary.gate.revert: unknown keys \"deadlin\" (did you mean \"deadline\"?), \"colour\"; allowed: deadline, watchdogActionUrl"]],
+    ["nested unknown keys", "two neighbours swapped in a short top-level key (nodse)",
+        () => withEdit(stackConfig("staging"), key("nodse"), undefined, { forks: 2 }),
+        ["speculation:nodse: unknown key (did you mean \"nodes\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, records, release, rollback, rolloutPercentage, service, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
+    ["nested unknown keys", "two neighbours swapped in a short key of nodes (fokrs)",
+        () => withEdit(stackConfig("staging"), key("nodes"), "fokrs", 2),
+        [/^speculation:nodes: unknown key "fokrs" \(did you mean "forks"\?\); allowed: /]],
+    ["nested unknown keys", "two neighbours swapped in a key inside a list item (uesr)",
+        () => withNodes(stackConfig("staging"), 1, { hosts: [{ name: "alys-1", host: "10.0.0.1", uesr: "deploy", hostKey: TEST_HOST_KEY }] }),
+        ["speculation:nodes.hosts[0].user: is required (must be a user name)",
+            "speculation:nodes.hosts[0]: unknown key \"uesr\" (did you mean \"user\"?); allowed: host, hostKey, name, port, user"]],
     ["nested unknown keys", "a top-level typo",
         () => withEdit(stackConfig("staging"), key("canery"), undefined, { steps: [] }),
         ["speculation:canery: unknown key (did you mean \"canary\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, records, release, rollback, rolloutPercentage, service, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
@@ -114,7 +171,12 @@ describe("config refused before anything registers (issue 15's classes)", functi
             withEdit(stackConfig("staging"), key("release"), "images.speculation.repository", "registry.local:5000/agenc/speculation"),
             withNodes(stackConfig("staging"), 2),
             withEdit(stackConfig("staging"), key("canary"), "gate.pollInterval", "1s"),
+            withEdit(withEdit(stackConfig("staging"), key("canary"), "ingress.await", "load-balancer"), key("canary"), "ingress.awaitTimeout", "24h"),
             withNodes(stackConfig("production"), 2),
+            oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB}`),
+            // Side by side, one name a prefix of the other: neither folder is inside the other.
+            withNodes(stackConfig("staging"), 1, { installPath: "/opt/alys", backupPath: "/opt/alys-backups" }),
+            withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "10s"),
         ];
         for (const c of fixed) {
             engine.install(c, "speculation:sshPrivateKey" in c ? NODE_SECRET_KEYS : []);

@@ -121,6 +121,22 @@ describe("stack config", () => {
         }
     });
 
+    it("accepts a real host key of every pinned type, exactly as ssh-keyscan prints it (base64 with and without padding)", () => {
+        // Generated with ssh-keygen for this test; the schema requires the blob to be the key's own, canonically encoded.
+        const keys = [
+            "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEYChos8dZXFWdp4wd9iNOOCxL+e7qEjUEPdZOn/y4VffYM2ftWfYFbGdr+l7541kJjBRbVu6nUkB7mMhSWZags=",
+            "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBC5FuZUhaBZW8xiQXTDlUeU84WKf6fZTKBmNW/eEp1QuwBdkidlJoiG/FrS17bYe8XI4qlFwJfh3OhugIACxi1kWCtGwdJ6RDGvktWEdeAMo5WvwUhjwTxJu5lwZm4NGww==",
+            "ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBABEZKQ077uu+AZrX13l2T6sdKemCkg2mNRl9rbjDGNTI6oV5mELLQb1x/S9o2vkhay4GdTI5KCGWVYZt5a3gvdDPgH+b+EasPSzizcBz2K8Welmcax5ZRbfb6hKQGauna9sn3hoNHZxUdIS269s719Xlbxl6gt6InAe/Rs2VcqES97b9Q==",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC85bgfqK50K974NGIgJcOmjMq05N3l509U6QOq0I7oA",
+            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC9+/wU4w605X5pKpnbuX/BUtViZOtST14zF83VpVy+h9pYJhFTnowT/g3f+qrc69wmNFk4O2rCap4gGLz0lHp0LdDYFdfC/nIMqY6XLVv0ujIBZ6YZ1xIDpcEltmNQnoHhGExsCTI5BLFVww8ku9+QyBKe3eTXNINp78Cmimq5t1BFPfSsI/0DT6wfpSGF2Heco2JQtowDFOAq7G4REVSRk8nAJ025cvgv58YRml/mK8QIjR8N6wxvsnaSoMrOJjMwDeCwmBNfpoDZgqh/WvRDWu3Oat+aHRSqJ/vj4pTyuzPPnzLjrBwPdE/XI7r6Mlu7uxoHi29Uklc6leMEklnn",
+            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQDgxlf0jECXFXNHDvGFaFCWioQzrWRJ2RErd+YVmCcePdcqjrCc0eNv+FCIqrL3gwpjB1lKMuBx0OF5BjnqaJxFimuLTRD+cqq4QE1R9G2r4kFuoYZ4dO2Z1Pq/vvjrI/nHXDVii+LWdQTxqwraVr6ZRhfhW6hQSDyKePelhaJ/xk+UNNRulbp2QKDVvrpzmIjZOXZx22+LjI+6Pn+7P4TCGL/zzElQhfyiV2KwR+KSLOF1ZEuAqqXdHCoImO3EY+9YdQ/rLEi868X5N0PPZPFqWRU1lc6y2RY3pskRepy5zuFBqEzz1Lcao1EdU1pl28u8HwAovExfwsJ6gmPtD/nojodR0z4h7PVMsErdr2+QpWtUlP3LjFRLySaOkj4WhJ/j0f0wW0WqBkm3fdF5eiQkSl9Ty86WIo/bP00rJpl3ZwQg8MlvNreYUn7S2XnoMJCkuDs3d4WhHONBihy4UIFkcz2qKxEv67TJoRlMY85YJgAQYXNrSoMGQdwEHhWzMW8=",
+        ];
+        for (const hostKey of keys) {
+            const config = apply("staging", [[key("nodes"), "hosts", [{ ...HOST, hostKey }]], [key("nodes"), "binary", BINARY], SSH_KEY]);
+            expect(() => parseStackConfig(encodeConfig(config), new Set([key("sshPrivateKey")])), hostKey.split(" ")[0]).to.not.throw();
+        }
+    });
+
     it("lists every problem at once", () => {
         const config = apply("production", [[key("proofWorkers"), "replicas", 1], [key("canary"), "shiftMode", "dns"], [key("release"), "version", "latest"]]);
         expect(() => parseStackConfig(encodeConfig(config))).to.throw(ConfigError).with.property("problems").that.has.length(3);
