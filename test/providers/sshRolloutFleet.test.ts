@@ -16,6 +16,7 @@ import { nodeAddress } from "../../lib/nodes/address";
 import { DeploymentRecord, loadJournal, RolloutSpec, runRollout } from "../../lib/nodes/rollout";
 import { connect } from "../../lib/nodes/ssh";
 import { judgeUnsettled } from "../../lib/nodes/nodeState";
+import { sshRolloutProvider } from "../../providers/sshRollout";
 import { startFleet, TestFleet, TestNode, writeAlysBinary } from "../../reference/sshFleet";
 
 const judgeAgain = (state: Parameters<typeof judgeUnsettled>[1]) =>
@@ -97,6 +98,33 @@ describe("node rollout at fleet scale, against real SSH nodes", function () {
         expect(result.record.nodes).to.deep.equal({ "node-1": "healthy", "node-2": "restored", "node-3": "healthy", "node-4": "healthy" });
         expect(fleet.installedVersion(fleet.nodes[1])).to.equal("v1.0.0");
         for (const n of [0, 2, 3].map((i) => fleet.nodes[i])) expect(fleet.installedVersion(n)).to.equal("v2.0.0");
+    });
+
+    it("records restore-failed, not deployed, when a node that failed within the budget cannot be restored; pulumi up fails; later rollouts are refused", async () => {
+        fleet = await startFleet(4);
+        // node-2 stays sick: its deploy fails (within 50 % of a batch of 2), and so does its restore.
+        sick(fleet.nodes[1]);
+        const s = spec(fleet, { serial: [2], forks: 2, maxFailPercentage: 50 });
+        const err = await sshRolloutProvider.create!({ ...s, contentHash: "h", batches: [2, 2] }).then(() => undefined, (e: Error) => e);
+        expect(err?.message, "pulumi up fails").to.match(/node rollout of v2\.0\.0: node-2 failed within the maxFailPercentage budget \(50 %\) and restoring it failed too: it is NOT on its previous version/);
+        expect(err?.message).to.match(/node-2: restart failed/);
+        expect(err?.message).to.match(/next: restore by hand: node-2 \(cp -a '\/var\/backups\/alys\/rollback\/alys-\d+\/\.' '\/opt\/alys\/'/);
+        expect(err?.message).to.match(/node-2\s+restore-failed/);
+        const rec = records(s).pop()!;
+        expect(rec.status).to.equal("restore-failed");
+        expect(rec.nodes).to.deep.equal({ "node-1": "healthy", "node-2": "restore-failed", "node-3": "healthy", "node-4": "healthy" });
+        expect(rec.next).to.match(/restore by hand: node-2 \(cp -a '\/var\/backups\/alys\/rollback\/alys-\d+\/\.' '\/opt\/alys\/'/);
+        for (const n of [0, 2, 3].map((i) => fleet.nodes[i])) expect(fleet.installedVersion(n), n.name).to.equal("v2.0.0");
+        expect(loadJournal(s.journalPath)!.concluded).to.equal("restore-failed");
+        const left = nodeState(fleet.nodes[1]);
+        expect(left).to.include({ step: "restore-failed", concluded: true });
+        expect(left.detail, "the node keeps what failed").to.match(/^restore: restart failed/);
+        // The next rollout, from anywhere, is refused before anything is touched until that failure is acknowledged.
+        const work = mkdtempSync(path.join(tmpdir(), "next-release-"));
+        const refused = await runRollout(spec(fleet, { version: "v3.0.0", binary: writeAlysBinary(path.join(work, "alys"), "v3.0.0") })).then(() => undefined, (e: Error) => e);
+        expect(refused?.message).to.match(/^pre-checks failed, no node was touched: 1 node\(s\) are in an unknown state after a failed restore/);
+        expect(refused?.message).to.contain(`pulumi config set --path 'speculation:nodes.clearRestoreFailed[0]' 'node-2@${left.stamp}'`);
+        for (const n of fleet.nodes) expect(fleet.backups(n), n.name).to.have.length(1);
     });
 
     it("stops at a safe point when told to (the engine is gone), records interrupted, and the next run resumes", async () => {
