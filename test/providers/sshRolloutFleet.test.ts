@@ -6,7 +6,8 @@
  * batch stopped with several nodes in flight).
  *
  * A node is made sick by a marker file its restart command checks, so one node of a batch fails on purpose, at
- * once.  Health polls allow a slow machine a minute (600 × 0.1 s) wherever a node must come up.
+ * once.  Health polls allow a slow machine a minute (600 × 0.1 s) wherever a node must come up, restores included:
+ * where a binary must fail its health polls, 120 × 0.5 s (the same minute for its restore, a fifth of the polls).
  */
 import { expect } from "chai";
 import { execFileSync, fork } from "child_process";
@@ -75,7 +76,10 @@ describe("node rollout at fleet scale, against real SSH nodes", function () {
 
     it("records rolled-back only when every touched node is restored and healthy (a node that never becomes healthy, in parallel)", async () => {
         fleet = await startFleet(3);
-        const s = spec(fleet, { binary: writeAlysBinary(path.join(mkdtempSync(path.join(tmpdir(), "bin-")), "alys"), "v2.0.0", false), forks: 3, healthRetries: 100 });
+        // One health budget serves deploy and restore: the restores get a minute to come up on a loaded machine.
+        const s = spec(fleet, {
+            binary: writeAlysBinary(path.join(mkdtempSync(path.join(tmpdir(), "bin-")), "alys"), "v2.0.0", false), forks: 3, healthRetries: 120, healthIntervalSeconds: 0.5,
+        });
         // The broken binary fails every node; restored nodes run the old binary, which is healthy: rolled back.
         const err = await runRollout(s).then(() => undefined, (e: Error) => e);
         expect(err?.message).to.match(/every touched node was restored from its backup and is healthy/);
