@@ -149,6 +149,7 @@ describe("SshRollout against real SSH nodes", function () {
         watching = false;
         await watch;
         expect(err?.message).to.match(/node-2: .*(upload|No response|closed|ECONNRESET|Not connected)/i);
+        expect(err?.message, "rolled back: every restore succeeded").to.match(/every touched node was restored from its backup and is healthy/);
         expect(existsSync(path.join(target.home, "opt/alys/bin/alys.new")), "no half-uploaded binary left").to.equal(false);
         for (const n of fleet.nodes) expect(fleet.installedVersion(n)).to.equal("v1.0.0");
         await assertConsistent(fleet, "v2.0.0");
