@@ -91,7 +91,8 @@ function keygen(file: string): string {
 }
 
 function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
-    const until = Date.now() + 15_000;
+    // Generous: several sshds starting on a loaded machine; a dead sshd is reported at once (exitCode).
+    const until = Date.now() + 60_000;
     return new Promise((resolve, reject) => {
         const attempt = () => {
             if (child.exitCode !== null) return reject(new Error(`sshd exited: ${log()}`));
@@ -170,7 +171,7 @@ export async function startFleet(count: number, version = "v1.0.0", opts: FleetO
         installedVersion: (n) => execFileSync(path.join(n.home, "opt/alys/bin/alys"), ["--version"]).toString().trim().replace(/^alys /, ""),
         healthy: async (n) => {
             try {
-                return (await fetch(`http://127.0.0.1:${n.httpPort}/health`, { signal: AbortSignal.timeout(2000) })).ok;
+                return (await fetch(`http://127.0.0.1:${n.httpPort}/health`, { signal: AbortSignal.timeout(10_000) })).ok;
             } catch { return false; }
         },
         backups: (n) => readdirSync(path.join(n.home, "backups/rollback")).filter((b) => b !== "latest" && !b.startsWith(".")).sort(),

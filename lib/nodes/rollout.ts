@@ -6,6 +6,8 @@
  *     link) → upload binary and config as `.new` → atomic rename + restart + grace + health poll + version check
  *   → a batch whose failures exceed `maxFailPercentage` of it stops new work; nodes in flight finish; then every
  *     touched node is restored from its backup, restarted and health-checked, and the rollout fails with a table
+ *   → a node failing within the budget is restored at once; if its restore fails too, the rollout goes on but ends
+ *     `restore-failed` (never `deployed`) and fails, as the abort path's does
  *   → a deployment record appended to the log, saying node by node what happened.
  *
  * Speed (issue 16): one SSH connection per node, kept for the whole rollout; one long-lived shell on it through
@@ -655,11 +657,21 @@ export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutH
                     : `node rollout of ${spec.version} failed and its restore stopped at a safe point: ${why}.`;
             throw rolloutError(`${head}\n${abort}\n${rec.next ? `next: ${rec.next}\n` : ""}${table(spec, journal)}`, journal, rec);
         }
-        journal.concluded = "deployed";
+        // A node that failed within the budget was restored at once; if that restore failed too, the node runs
+        // neither version and the record says so (restore-failed, not deployed), as the abort path's does.
+        const unrestored = spec.nodes.filter((n) => journal.nodes[n.name]?.status === "restore-failed").map((n) => n.name);
+        const outcome = unrestored.length > 0 ? "restore-failed" : "deployed";
+        journal.concluded = outcome;
         concluded = true;
         saveJournal(spec.journalPath, journal);
-        const rec = makeRecord(spec, journal, "deployed", started);
+        const rec = makeRecord(spec, journal, outcome, started);
         appendRecord(spec.deploymentLog, rec);
+        if (outcome === "restore-failed") {
+            const them = unrestored.length === 1 ? "it is" : "they are";
+            throw rolloutError(`node rollout of ${spec.version}: ${unrestored.join(", ")} failed within the maxFailPercentage budget (${spec.maxFailPercentage} %) ` +
+                `and restoring ${unrestored.length === 1 ? "it" : "them"} failed too: ${them} NOT on ${unrestored.length === 1 ? "its" : "their"} previous version; ` +
+                `every other node runs ${spec.version} or was restored.${failures.map((f) => `\n  ${f}`).join("")}\nnext: ${rec.next}\n${table(spec, journal)}`, journal, rec);
+        }
         return { journal, record: rec, batches };
     } finally {
         stopBeat();

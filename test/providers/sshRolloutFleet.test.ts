@@ -2,10 +2,12 @@
  * The node rollout at fleet scale, against real SSH nodes (Debian's sshd on loopback, pinned host keys): nodes of a
  * batch really in parallel (bounded by forks), maxFailPercentage per batch ("must be exceeded"), a failure that
  * stops new work while in-flight nodes finish, records that never claim more than happened, the fleet lock, a stop
- * at a safe point, and a resume from the nodes' own state with no local journal.
+ * at a safe point, and a resume from the nodes' own state with no local journal (one node at a time, and a parallel
+ * batch stopped with several nodes in flight).
  *
  * A node is made sick by a marker file its restart command checks, so one node of a batch fails on purpose, at
- * once.  Health polls allow a slow machine a minute (600 × 0.1 s) wherever a node must come up.
+ * once.  Health polls allow a slow machine a minute (600 × 0.1 s) wherever a node must come up, restores included:
+ * where a binary must fail its health polls, 120 × 0.5 s (the same minute for its restore, a fifth of the polls).
  */
 import { expect } from "chai";
 import { execFileSync, fork } from "child_process";
@@ -16,6 +18,7 @@ import { nodeAddress } from "../../lib/nodes/address";
 import { DeploymentRecord, loadJournal, RolloutSpec, runRollout } from "../../lib/nodes/rollout";
 import { connect } from "../../lib/nodes/ssh";
 import { judgeUnsettled } from "../../lib/nodes/nodeState";
+import { sshRolloutProvider } from "../../providers/sshRollout";
 import { startFleet, TestFleet, TestNode, writeAlysBinary } from "../../reference/sshFleet";
 
 const judgeAgain = (state: Parameters<typeof judgeUnsettled>[1]) =>
@@ -73,7 +76,10 @@ describe("node rollout at fleet scale, against real SSH nodes", function () {
 
     it("records rolled-back only when every touched node is restored and healthy (a node that never becomes healthy, in parallel)", async () => {
         fleet = await startFleet(3);
-        const s = spec(fleet, { binary: writeAlysBinary(path.join(mkdtempSync(path.join(tmpdir(), "bin-")), "alys"), "v2.0.0", false), forks: 3, healthRetries: 100 });
+        // One health budget serves deploy and restore: the restores get a minute to come up on a loaded machine.
+        const s = spec(fleet, {
+            binary: writeAlysBinary(path.join(mkdtempSync(path.join(tmpdir(), "bin-")), "alys"), "v2.0.0", false), forks: 3, healthRetries: 120, healthIntervalSeconds: 0.5,
+        });
         // The broken binary fails every node; restored nodes run the old binary, which is healthy: rolled back.
         const err = await runRollout(s).then(() => undefined, (e: Error) => e);
         expect(err?.message).to.match(/every touched node was restored from its backup and is healthy/);
@@ -97,6 +103,33 @@ describe("node rollout at fleet scale, against real SSH nodes", function () {
         expect(result.record.nodes).to.deep.equal({ "node-1": "healthy", "node-2": "restored", "node-3": "healthy", "node-4": "healthy" });
         expect(fleet.installedVersion(fleet.nodes[1])).to.equal("v1.0.0");
         for (const n of [0, 2, 3].map((i) => fleet.nodes[i])) expect(fleet.installedVersion(n)).to.equal("v2.0.0");
+    });
+
+    it("records restore-failed, not deployed, when a node that failed within the budget cannot be restored; pulumi up fails; later rollouts are refused", async () => {
+        fleet = await startFleet(4);
+        // node-2 stays sick: its deploy fails (within 50 % of a batch of 2), and so does its restore.
+        sick(fleet.nodes[1]);
+        const s = spec(fleet, { serial: [2], forks: 2, maxFailPercentage: 50 });
+        const err = await sshRolloutProvider.create!({ ...s, contentHash: "h", batches: [2, 2] }).then(() => undefined, (e: Error) => e);
+        expect(err?.message, "pulumi up fails").to.match(/node rollout of v2\.0\.0: node-2 failed within the maxFailPercentage budget \(50 %\) and restoring it failed too: it is NOT on its previous version/);
+        expect(err?.message).to.match(/node-2: restart failed/);
+        expect(err?.message).to.match(/next: restore by hand: node-2 \(cp -a '\/var\/backups\/alys\/rollback\/alys-\d+\/\.' '\/opt\/alys\/'/);
+        expect(err?.message).to.match(/node-2\s+restore-failed/);
+        const rec = records(s).pop()!;
+        expect(rec.status).to.equal("restore-failed");
+        expect(rec.nodes).to.deep.equal({ "node-1": "healthy", "node-2": "restore-failed", "node-3": "healthy", "node-4": "healthy" });
+        expect(rec.next).to.match(/restore by hand: node-2 \(cp -a '\/var\/backups\/alys\/rollback\/alys-\d+\/\.' '\/opt\/alys\/'/);
+        for (const n of [0, 2, 3].map((i) => fleet.nodes[i])) expect(fleet.installedVersion(n), n.name).to.equal("v2.0.0");
+        expect(loadJournal(s.journalPath)!.concluded).to.equal("restore-failed");
+        const left = nodeState(fleet.nodes[1]);
+        expect(left).to.include({ step: "restore-failed", concluded: true });
+        expect(left.detail, "the node keeps what failed").to.match(/^restore: restart failed/);
+        // The next rollout, from anywhere, is refused before anything is touched until that failure is acknowledged.
+        const work = mkdtempSync(path.join(tmpdir(), "next-release-"));
+        const refused = await runRollout(spec(fleet, { version: "v3.0.0", binary: writeAlysBinary(path.join(work, "alys"), "v3.0.0") })).then(() => undefined, (e: Error) => e);
+        expect(refused?.message).to.match(/^pre-checks failed, no node was touched: 1 node\(s\) are in an unknown state after a failed restore/);
+        expect(refused?.message).to.contain(`pulumi config set --path 'speculation:nodes.clearRestoreFailed[0]' 'node-2@${left.stamp}'`);
+        for (const n of fleet.nodes) expect(fleet.backups(n), n.name).to.have.length(1);
     });
 
     it("stops at a safe point when told to (the engine is gone), records interrupted, and the next run resumes", async () => {
@@ -148,6 +181,76 @@ describe("node rollout at fleet scale, against real SSH nodes", function () {
             expect(fleet.installedVersion(n)).to.equal("v2.0.0");
             expect(fleet.backups(n), `${n.name}: one backup, of the old version`).to.have.length(1);
             expect(fleet.backupVersion(n, fleet.backups(n)[0])).to.equal("v1.0.0");
+        }
+    });
+
+    it("resumes a parallel batch stopped with several nodes in flight, from the nodes' own state with no local journal: no second backup, latest kept", async () => {
+        fleet = await startFleet(4);
+        // One batch of 4, forks 4: every node starts at once.  A node's restart waits while its `hold` file exists, so
+        // the first node to finish its upload is still in flight (in its swap-restart-health step) when the stop comes.
+        const hold = (n: TestNode) => path.join(n.home, "hold");
+        const s = spec(fleet, { serial: ["100%"], forks: 4, restartCommand: `while [ -e "$NODE_HOME/hold" ]; do sleep 0.02; done; ${fleet.paths.restartCommand}` });
+        for (const n of fleet.nodes) writeFileSync(hold(n), "");
+        let gone: string | undefined;
+        let inFlight: string[] = [];
+        const first: string[] = [];
+        const err = await runRollout(s, {
+            interrupt: () => gone,
+            onTransition: (node, status) => {
+                first.push(`${node}:${status}`);
+                // The engine goes when the second node finishes its upload: that node stops here; the first is held
+                // mid-swap, the other two are mid-backup or mid-upload.  Then the holds go, so in-flight steps finish.
+                if (status !== "uploaded" || first.filter((e) => e.endsWith(":uploaded")).length !== 2) return;
+                gone = "the engine process (pid 1) exited";
+                inFlight = Object.values(loadJournal(s.journalPath)!.nodes).filter((j) => j.name !== node && j.status !== "healthy").map((j) => j.name);
+                for (const n of fleet.nodes) rmSync(hold(n));
+            },
+        }).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.match(/node rollout of v2\.0\.0 stopped at a safe point: the engine process \(pid 1\) exited/);
+        expect(inFlight, "nodes in flight when the engine went").to.have.length(3);
+        const stopped = records(s).pop()!;
+        expect(stopped.status).to.equal("interrupted");
+        // The record says where each node is, as the node shows it; only the node that was mid-swap finished it.
+        expect(Object.values(stopped.nodes!).filter((v) => v === "healthy")).to.have.length(1);
+        expect(Object.values(stopped.nodes!).filter((v) => v === "backed-up" || v === "uploaded")).to.have.length(3);
+        const newBinary = (n: TestNode) => path.join(n.home, "opt/alys/bin/alys.new");
+        for (const n of fleet.nodes) {
+            const said = stopped.nodes![n.name];
+            expect(fleet.installedVersion(n), `${n.name} (${said})`).to.equal(said === "healthy" ? "v2.0.0" : "v1.0.0");
+            expect(await fleet.healthy(n), `${n.name} (${said}) healthy`).to.equal(true);
+            if (said === "uploaded") expect(execFileSync(newBinary(n), ["--version"]).toString().trim(), `${n.name}: uploaded`).to.equal("alys v2.0.0");
+            else expect(() => readFileSync(newBinary(n)), `${n.name} (${said}): nothing uploaded`).to.throw();
+            // The node's own state: the step's command writes it (an upload, over SFTP, is redone by a resume).
+            expect(nodeState(n).step, n.name).to.equal(said === "uploaded" ? "backed-up" : said);
+        }
+        const stamp = nodeState(fleet.nodes[0]).stamp;
+        const originals = fleet.nodes.map((n) => ({ backups: fleet.backups(n), latest: fleet.latestBackup(n) }));
+        for (const [i, o] of originals.entries()) {
+            expect(o.backups, fleet.nodes[i].name).to.deep.equal([`alys-${stamp}`]);
+            expect(o.latest, fleet.nodes[i].name).to.equal(`alys-${stamp}`);
+        }
+
+        // Resumed from another machine: the local journal is gone.
+        rmSync(s.journalPath);
+        const progress: string[] = [];
+        const again: string[] = [];
+        const other = { ...s, journalPath: path.join(mkdtempSync(path.join(tmpdir(), "elsewhere-")), "journal.json") };
+        const result = await runRollout(other, { progress: (l) => progress.push(l), onTransition: (node, status) => again.push(`${node}:${status}`) });
+        expect(progress.join("\n")).to.match(/resuming rollout \w+ of v2\.0\.0 \(stamp \d+\) from the nodes' own state \(no local journal\)/);
+        expect(result.journal.stamp).to.equal(stamp);
+        expect(again.filter((e) => e.endsWith(":backed-up")), "nothing backed up twice").to.deep.equal([]);
+        const done = Object.keys(stopped.nodes!).filter((n) => stopped.nodes![n] === "healthy");
+        expect(again.filter((e) => done.some((n) => e.startsWith(`${n}:`))), "a node already deployed is left alone").to.deep.equal([]);
+        expect(result.record.status).to.equal("deployed");
+        expect(result.record.nodes).to.deep.equal({ "node-1": "healthy", "node-2": "healthy", "node-3": "healthy", "node-4": "healthy" });
+        expect(records(s).map((r) => r.status)).to.deep.equal(["interrupted", "deployed"]);
+        for (const [i, n] of fleet.nodes.entries()) {
+            expect(fleet.backups(n), `${n.name}: no second backup`).to.deep.equal(originals[i].backups);
+            expect(fleet.latestBackup(n), `${n.name}: latest still the original`).to.equal(originals[i].latest);
+            expect(fleet.backupVersion(n, originals[i].backups[0])).to.equal("v1.0.0");
+            expect(fleet.installedVersion(n), n.name).to.equal("v2.0.0");
+            expect(await fleet.healthy(n), `${n.name} healthy`).to.equal(true);
+            expect(nodeState(n)).to.include({ step: "healthy", concluded: true, stamp });
         }
     });
 
