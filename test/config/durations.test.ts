@@ -10,8 +10,7 @@ import * as path from "path";
 import { z } from "zod";
 import { ConfigError, formatDuration, loadStackConfig, parseStackConfig, stackConfigSchema, WATCHDOG_MIN_REVERT_DEADLINE_SECONDS } from "../../config";
 import { TIMER_MAX_SECONDS } from "../../config/durationSchema";
-import { defineStack } from "../../program";
-import { encodeConfig, MockEngine, ROOT, stackConfig, withEdit } from "../helpers/stack";
+import { encodeConfig, expectConfigRefusal, MockEngine, ROOT, stackConfig, withEdit } from "../helpers/stack";
 
 /**
  * Waits whose 0s is documented to mean "no wait" (the README's node rollout: grace and pause; Pulumi.local.yaml sets
@@ -90,14 +89,8 @@ describe("config: every duration key", function () {
     for (const dotted of DURATION_KEYS.filter((k) => !ZERO_MEANS_NO_WAIT.includes(k))) {
         it(`${dotted}: 0s is refused, naming the key, before anything registers`, () => {
             engine.install(withKey(dotted, "0s"));
-            let error: unknown;
-            try {
-                defineStack(loadStackConfig());
-            } catch (e) {
-                error = e;
-            }
-            expect(error, "refused").to.be.instanceOf(ConfigError);
-            const problems = (error as ConfigError).problems;
+            const error = expectConfigRefusal();
+            const problems = error.problems;
             expect(problems).to.have.length(1);
             expect(problems[0]).to.match(dotted === "watchdog.revertDeadline"
                 ? new RegExp(`^speculation:${escape(dotted)}: must be at least ${formatDuration(WATCHDOG_MIN_REVERT_DEADLINE_SECONDS)} \\(.+\\): `)
@@ -113,14 +106,8 @@ describe("config: every duration key", function () {
     for (const dotted of TIMER_KEYS) {
         it(`${dotted}: just past 2^31 − 1 ms is refused, naming the key and the maximum, before anything registers`, () => {
             engine.install(withKey(dotted, formatDuration(TIMER_MAX_SECONDS + 1)));
-            let error: unknown;
-            try {
-                defineStack(loadStackConfig());
-            } catch (e) {
-                error = e;
-            }
-            expect(error, "refused").to.be.instanceOf(ConfigError);
-            const own = (error as ConfigError).problems.filter((p) => p.startsWith(`speculation:${dotted}: `));
+            const error = expectConfigRefusal();
+            const own = error.problems.filter((p) => p.startsWith(`speculation:${dotted}: `));
             expect(own).to.have.length(1);
             expect(own[0]).to.match(new RegExp(`^speculation:${escape(dotted)}: must be at most 24d20h31m23s \\(.+\\): a Node timer ends a longer wait at once \\(2\\^31 − 1 ms\\)$`));
             expect(engine.resources, "nothing registered before the error").to.have.length(0);

@@ -6,9 +6,9 @@ import { expect } from "chai";
 import { readFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { ConfigError, loadStackConfig, PRODUCTION_RULES } from "../../config";
+import { loadStackConfig, PRODUCTION_RULES } from "../../config";
 import { defineStack } from "../../program";
-import { MockEngine, NODE_SECRET_KEYS, ROOT, settle, stackConfig, TEST_HOST_KEY, withEdit, withNodes } from "../helpers/stack";
+import { expectConfigRefusal, MockEngine, NODE_SECRET_KEYS, ROOT, settle, stackConfig, TEST_HOST_KEY, withEdit, withNodes } from "../helpers/stack";
 
 type Config = Record<string, unknown>;
 const key = (k: string) => `speculation:${k}`;
@@ -151,14 +151,8 @@ describe("config refused before anything registers (issue 15's classes)", functi
         it(`${klass}: ${name}`, () => {
             const c = config();
             engine.install(c, "speculation:sshPrivateKey" in c ? NODE_SECRET_KEYS : []);
-            let error: unknown;
-            try {
-                defineStack(loadStackConfig());
-            } catch (e) {
-                error = e;
-            }
-            expect(error, "refused").to.be.instanceOf(ConfigError);
-            const got = (error as ConfigError).problems;
+            const error = expectConfigRefusal();
+            const got = error.problems;
             expect(got).to.have.length(problems.length);
             problems.forEach((p, i) => (typeof p === "string" ? expect(got[i]).to.equal(p) : expect(got[i]).to.match(p)));
             expect(engine.resources, "nothing registered before the error").to.have.length(0);

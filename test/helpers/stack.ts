@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
+import { ConfigError, loadStackConfig } from "../../config";
+import { defineStack } from "../../program";
 
 export interface Registered {
     type: string;
@@ -175,4 +177,18 @@ export function withNodes(config: Record<string, unknown>, count: number, nodes:
     c = withEdit(c, "speculation:nodes", "binary", testBinary);
     for (const [k, v] of Object.entries(nodes)) c = withEdit(c, "speculation:nodes", k, v);
     return withEdit(c, "speculation:sshPrivateKey", undefined, TEST_SSH_KEY);
+}
+
+/**
+ * Runs the program on the installed config and returns the ConfigError it must stop with (anything else fails the
+ * test): what the config tests assert on, together with `engine.resources` being empty.
+ */
+export function expectConfigRefusal(): ConfigError {
+    try {
+        defineStack(loadStackConfig());
+    } catch (e) {
+        if (e instanceof ConfigError) return e;
+        throw e;
+    }
+    throw new Error("the config was accepted: expected a ConfigError before anything registered");
 }
