@@ -1,8 +1,12 @@
 /**
- * The "killed during a shift" recovery under the real engine on the local stack (feature-flag mode, watch bakes, no
- * nodes, no bench), against the reference service, whose admin API is read for every percentage: kill -9 of the
- * whole `pulumi up` while a TrafficShift's write is in flight (the admin API made slow): the orphaned provider
- * abandons the write and exits, `npm run recover` and the re-run set the stage's percentage.
+ * The README's "Rollback" rows and the "killed during a shift" recovery, under the real engine on the local stack
+ * (feature-flag mode, watch bakes, no nodes, no bench), against the reference service, whose admin API is read for
+ * every percentage:
+ *   kill -9 of the whole `pulumi up` while a TrafficShift's write is in flight (the admin API made slow): the orphaned
+ *   provider abandons the write and exits, `npm run recover` and the re-run set the stage's percentage;
+ *   then, on a stack at stage 2: remove one stage (pulumi destroy --target), back one stage, previous version, and
+ *   the kill switch (under an unhealthy chain RPC: a lower target is never held back by the preflight) — each the
+ *   README's command, each checked on the service.  The steps share one environment and run in order.
  */
 import { expect } from "chai";
 import { execFile, spawn } from "child_process";
@@ -33,11 +37,26 @@ describe("the real engine: the rollback table, and a kill during a shift", funct
         stack = await openStack(env, name, config(pct, edit), fresh);
         return stack;
     };
+    const resources = async (): Promise<Resource[]> => (await stack.exportStack()).deployment.resources ?? [];
+    /** The names of a stage's component and children in the state. */
+    const ofStage = (state: Resource[], stage: string) => state.filter((r) => r.urn.includes(`::${stage}`)).map((r) => r.urn.split("::").pop());
     /** What the service says, over its admin API (not the test's handle on its state). */
     const live = async () => {
         const body = await (await fetch(`${env.service.url}/admin/status`)).json() as { speculation: { enabled: boolean; rollout_percentage: number } };
         return { enabled: body.speculation.enabled, rolloutPercentage: body.speculation.rollout_percentage };
     };
+    /** The pulumi CLI, as an operator runs it in the project (asynchronously: the service lives in this process). */
+    const cli = async (stackName: string, ...args: string[]) => {
+        try {
+            return (await promisify(execFile)(path.join(env.binDir, "pulumi"), [...args, "--stack", stackName, "--non-interactive"], {
+                cwd: env.workDir, env: { ...process.env, ...env.envVars }, encoding: "utf8", maxBuffer: 64 * 1024 * 1024,
+            })).stdout;
+        } catch (e) {
+            const x = e as { stdout?: string; stderr?: string };
+            throw new Error(`pulumi ${args.join(" ")}: ${x.stdout ?? ""}${x.stderr ?? ""}`);
+        }
+    };
+
     before(async () => {
         env = await startLocalEnvironment({ workDir: mkdtempSync(path.join(tmpdir(), "e2e-rollback-")), binDir: toolchain(), nodes: 0 });
     });
@@ -130,6 +149,90 @@ describe("the real engine: the rollback table, and a kill during a shift", funct
             const shift = (state.resources as Resource[]).find((r) => r.urn.endsWith("TrafficShift::stage-1-10pct-shift"));
             expect(shift?.outputs?.livePercentage, "the shift's read-back").to.equal(10);
             expect(state.pending_operations ?? []).to.deep.equal([]);
+        });
+    });
+
+    describe("the rollback table, from stage 2", () => {
+        const STACK = "rollback";
+        const stage2 = "stage-2-50pct";
+        const record = () => readFileSync(path.join(env.workDir, "artifacts/releases/deployments.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).pop();
+
+        it("pulumi up to stage 2: 10 %, then 50 % once stage 1's gate passed", async () => {
+            await open(STACK, 50, undefined, true);
+            const up = await stack.up();
+            expect(up.outputs.gateVerdicts.value).to.deep.equal(["pass", "pass"]);
+            expect(await live()).to.deep.equal({ enabled: true, rolloutPercentage: 50 });
+        });
+
+        it("remove one stage: pulumi destroy --target <stage 2's CanaryStage URN> --target-dependents hands traffic back to 10 %; an up at the unchanged config puts it back", async () => {
+            const urn = (await resources()).find((r) => r.type === "agenc:deploy:CanaryStage" && r.urn.endsWith(`::${stage2}`))!.urn;
+            const destroyed = await cli(STACK, "destroy", "--target", urn, "--target-dependents", "--yes", "--skip-preview");
+            expect(destroyed).to.match(/Resources:[\s\S]*deleted/);
+            expect(await live()).to.deep.equal({ enabled: true, rolloutPercentage: 10 });
+            const state = await resources();
+            expect(ofStage(state, stage2)).to.deep.equal([]);
+            expect(ofStage(state, "stage-1-10pct")).to.include.members(["stage-1-10pct", "stage-1-10pct-shift", "stage-1-10pct-gate"]);
+            // rolloutPercentage still says 50: the next up re-creates stage 2 (set it to 10 to keep the stage removed).
+            const up = await stack.up();
+            expect(up.outputs.gateVerdicts.value).to.deep.equal(["pass", "pass"]);
+            expect(await live(), "stage 2 re-created").to.deep.equal({ enabled: true, rolloutPercentage: 50 });
+        });
+
+        it("back one stage: rolloutPercentage 50 → 10 and up: stage 2 is removed, handing traffic back to the first step's 10 %", async () => {
+            await open(STACK, 10);
+            const up = await stack.up();
+            expect(up.summary.resourceChanges?.delete, "stage 2's component, baseline, shift and gate").to.equal(4);
+            expect(await live()).to.deep.equal({ enabled: true, rolloutPercentage: 10 });
+            const state = await resources();
+            expect(ofStage(state, stage2)).to.deep.equal([]);
+            expect(ofStage(state, "stage-1-10pct")).to.include("stage-1-10pct-shift");
+            expect(up.outputs.rolloutPercentage.value).to.equal(10);
+        });
+
+        it("previous version: release.version back to v1.2.3 (previousVersion v1.2.2) and up, the service running v1.2.3: its gate judges v1.2.3, traffic stays at 10 %", async () => {
+            // kubernetes.enabled is false on the local stack: the service runs outside it, so the known-good version is
+            // deployed beside the stack (on Kubernetes the same up rolls both Deployments to it).
+            env.service.state.version = "v1.2.3";
+            await open(STACK, 10, (c) => { c["speculation:release"] = { ...c["speculation:release"], version: "v1.2.3", previousVersion: "v1.2.2" }; });
+            const up = await stack.up();
+            expect(up.outputs.version.value).to.equal("v1.2.3");
+            expect(up.outputs.previousVersion.value).to.equal("v1.2.2");
+            expect(up.outputs.gateVerdicts.value).to.deep.equal(["pass"]);
+            const gate = (await resources()).find((r) => r.urn.endsWith("HealthGate::stage-1-10pct-gate"))!;
+            expect(gate.outputs!.decision).to.include({ version: "v1.2.3", verdict: "pass" });
+            const health = (gate.outputs!.decision.decisive.checks as { check: string }[]).find((c) => c.check === "health");
+            expect(health).to.include({ observed: "healthy v1.2.3", threshold: "healthy v1.2.3", verdict: "pass" });
+            expect(record()).to.include({ version: "v1.2.3", previousVersion: "v1.2.2", outcome: "released", rolloutPercentage: 10 });
+            expect(await live()).to.deep.equal({ enabled: true, rolloutPercentage: 10 });
+        });
+
+        it("the kill switch as the README had it — service.speculationEnabled false alone — is refused by the config: nothing changes", async () => {
+            await cli(STACK, "config", "set", "--path", "speculation:service.speculationEnabled", "false");
+            const err = await stack.up().then(() => undefined, (e: Error) => e);
+            expect(err?.message ?? "", "the row's command went through").to.match(/speculation:rolloutPercentage: must be 0 while service\.speculationEnabled is false/);
+            expect(await live()).to.deep.equal({ enabled: true, rolloutPercentage: 10 });
+            await cli(STACK, "config", "rm", "speculation:service");
+        });
+
+        it("kill switch: pulumi config set speculation:rolloutPercentage 0 && pulumi config set --path speculation:service.speculationEnabled false && pulumi up — " +
+            "every stage removed, speculation disabled at 0 %; not held back by an unhealthy chain (the preflight does not run for a lower target)", async () => {
+            await cli(STACK, "config", "set", "speculation:rolloutPercentage", "0");
+            await cli(STACK, "config", "set", "--path", "speculation:service.speculationEnabled", "false");
+            env.chain.setFaults({ unhealthy: true });
+            const up = await stack.up().finally(() => env.chain.setFaults({ unhealthy: false }));
+            expect(up.summary.result).to.equal("succeeded");
+            expect(up.stdout).to.include("[preflight] not run: rolloutPercentage 10 → 0 only lowers traffic");
+            expect(await live()).to.deep.equal({ enabled: false, rolloutPercentage: 0 });
+            expect((await resources()).filter((r) => r.type === "agenc:deploy:CanaryStage")).to.deep.equal([]);
+            expect(up.outputs.rolloutPercentage.value).to.equal(0);
+            expect(record()).to.include({ outcome: "released", rolloutPercentage: 0 });
+        });
+
+        it("while the kill switch is set, raising the rollout is refused by the config until speculationEnabled is true again", async () => {
+            await cli(STACK, "config", "set", "speculation:rolloutPercentage", "10");
+            const err = await stack.up().then(() => undefined, (e: Error) => e);
+            expect(err?.message ?? "").to.match(/speculation:rolloutPercentage: must be 0 while service\.speculationEnabled is false/);
+            expect(await live()).to.deep.equal({ enabled: false, rolloutPercentage: 0 });
         });
     });
 });
