@@ -433,7 +433,8 @@ function preflight(loaded: LoadedConfig, serviceUrl: string,
         }))
         : { kind: "admin-api" as const, serviceUrl };
     return new Preflight("preflight", {
-        // Any release edit (version, target, rollback) runs the checks again before it changes anything.
+        // Any release edit (version, target, rollback) runs the checks again before it changes anything, except one
+        // that only lowers the target (providers/preflight.ts): a kill switch is never held back by a chain outage.
         trigger: JSON.stringify({ version: config.release.version, previousVersion: config.release.previousVersion,
             rolloutPercentage: config.rolloutPercentage, rollback: config.rollback.mode }),
         chainRpcUrl: p.chainRpcUrl,

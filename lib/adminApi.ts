@@ -38,8 +38,8 @@ async function call(url: string, init: RequestInit, timeoutMs: number): Promise<
     }
 }
 
-export async function readAdminStatus(serviceUrl: string, timeoutMs = 5000): Promise<AdminStatus> {
-    const body = await call(`${serviceUrl}/admin/status`, {}, timeoutMs) as { speculation?: { enabled?: unknown; rollout_percentage?: unknown } };
+export async function readAdminStatus(serviceUrl: string, timeoutMs = 5000, signal?: AbortSignal): Promise<AdminStatus> {
+    const body = await call(`${serviceUrl}/admin/status`, signal ? { signal } : {}, timeoutMs) as { speculation?: { enabled?: unknown; rollout_percentage?: unknown } };
     const s = body?.speculation;
     if (typeof s?.enabled !== "boolean" || typeof s?.rollout_percentage !== "number") {
         throw adminApiError(`${serviceUrl}/admin/status: expected {speculation:{enabled, rollout_percentage}}`, "malformed");
@@ -49,11 +49,12 @@ export async function readAdminStatus(serviceUrl: string, timeoutMs = 5000): Pro
 
 /**
  * Sets the percentage (and enables speculation when it is above 0), then reads it back: a change that did not
- * take is an error, never a silent success.
+ * take is an error, never a silent success.  `signal` gives up on the write (and the read-back) wherever it is: the
+ * connection is closed and the signal's reason thrown.
  */
-export async function setRolloutPercentage(serviceUrl: string, token: string, percentage: number, timeoutMs = 5000): Promise<AdminStatus> {
-    await postAdminConfig(serviceUrl, token, { "speculation.enabled": percentage > 0, [ROLLOUT_KEY]: percentage }, timeoutMs);
-    const status = await readAdminStatus(serviceUrl, timeoutMs);
+export async function setRolloutPercentage(serviceUrl: string, token: string, percentage: number, timeoutMs = 5000, signal?: AbortSignal): Promise<AdminStatus> {
+    await postAdminConfig(serviceUrl, token, { "speculation.enabled": percentage > 0, [ROLLOUT_KEY]: percentage }, timeoutMs, signal);
+    const status = await readAdminStatus(serviceUrl, timeoutMs, signal);
     if (status.rolloutPercentage !== percentage) {
         throw adminApiError(`${serviceUrl}: rollout percentage reads ${status.rolloutPercentage} after setting ${percentage}`, "malformed");
     }
@@ -84,10 +85,11 @@ export async function readAdminConfig(serviceUrl: string, token: string, timeout
 }
 
 /** POSTs config keys to the admin API (bearer token), without reading them back: the caller confirms. */
-export async function postAdminConfig(serviceUrl: string, token: string, update: Record<string, unknown>, timeoutMs = 5000): Promise<void> {
+export async function postAdminConfig(serviceUrl: string, token: string, update: Record<string, unknown>, timeoutMs = 5000, signal?: AbortSignal): Promise<void> {
     await call(`${serviceUrl}/admin/config`, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
         body: JSON.stringify(update),
+        ...(signal ? { signal } : {}),
     }, timeoutMs);
 }

@@ -1,7 +1,9 @@
 /**
  * Preflight: seed 000's prerequisites, checked before a release changes anything (lib/preflight/).
  *   create/update → runs every check; any failure fails `pulumi up` with the table, and nothing that depends on it
- *                   (workloads, bench, smoke tests, traffic, nodes) changes
+ *                   (workloads, bench, smoke tests, traffic, nodes) changes.  An edit that only lowers the target (the
+ *                   same release, a lower rolloutPercentage: back a stage, traffic off, the kill switch) is never held
+ *                   back: the checks are not run, the last run's verdict and report stay — traffic errs toward less
  *   diff          → runs again whenever the release edit changes (`trigger`) or the last run did not pass
  *   read/delete   → keep the recorded report; nothing live to undo
  */
@@ -42,6 +44,24 @@ interface PreflightState {
     artifact?: string;
 }
 
+/** The release edit a trigger names (program.ts): version, previous version, target and rollback mode. */
+interface ReleaseEdit { version?: unknown; previousVersion?: unknown; rolloutPercentage?: unknown; rollback?: unknown }
+
+/**
+ * The target percentages when `news` only lowers the target of `olds`' release (same version, previous version and
+ * rollback mode); undefined for any other edit.
+ */
+export function loweredTarget(olds: string | undefined, news: string | undefined): { from: number; to: number } | undefined {
+    const parse = (t: string | undefined): ReleaseEdit | undefined => {
+        try { return JSON.parse(t ?? "") as ReleaseEdit; } catch { return undefined; }
+    };
+    const a = parse(olds);
+    const b = parse(news);
+    if (!a || !b || typeof a.rolloutPercentage !== "number" || typeof b.rolloutPercentage !== "number") return undefined;
+    const sameRelease = a.version === b.version && a.previousVersion === b.previousVersion && a.rollback === b.rollback;
+    return sameRelease && b.rolloutPercentage < a.rolloutPercentage ? { from: a.rolloutPercentage, to: b.rolloutPercentage } : undefined;
+}
+
 async function runStep(inputs: PreflightState, id: string): Promise<PreflightState> {
     const secret: SecretSource = inputs.secretSource.kind === "kubernetes"
         ? inputs.secretSource
@@ -75,7 +95,14 @@ export const preflightProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: PreflightState) {
         return { id: "preflight", outs: await runStep(inputs, "preflight") };
     },
-    async update(id: string, _olds: PreflightState, news: PreflightState) {
+    async update(id: string, olds: PreflightState, news: PreflightState) {
+        const lowered = loweredTarget(olds.trigger, news.trigger);
+        if (lowered) {
+            console.log(`[preflight] not run: rolloutPercentage ${lowered.from} → ${lowered.to} only lowers traffic, which a release's prerequisites never hold back` +
+                ` (last run: ${olds.verdict ?? "none"})`);
+            const kept = { verdict: olds.verdict, report: olds.report, artifact: olds.artifact };
+            return { outs: { ...news, ...JSON.parse(JSON.stringify(kept)) as Partial<PreflightState> } };
+        }
         return { outs: await runStep(news, id) };
     },
     async read(id: string, props: PreflightState) {

@@ -6,9 +6,14 @@
  *             runs the pre-shift health check first (lib/preshift): a failing service never gets more traffic
  *   delete  → hands traffic back to the previous stage's percentage (0 for the first stage), never more than is live
  *   read    → reads /admin/status, so `pulumi refresh` shows a percentage changed out of band (or a gate's revert)
+ * A killed `pulumi up` leaves this provider running in its own process group (lib/lifecycle): a create or update
+ * then starts no write, abandons the one in flight (its connection closed) and the process exits — no percentage is
+ * set for nobody.  The recovered stack's `up` sets the stage's percentage again and reads it back.  A delete, which
+ * only ever lowers traffic, completes.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { readAdminStatus, setRolloutPercentage } from "../lib/adminApi";
+import { AdminStatus, readAdminStatus, setRolloutPercentage } from "../lib/adminApi";
+import { providerLifecycle } from "../lib/lifecycle/engine";
 import { PreShiftSpec, preShiftCheck, refusalMessage } from "../lib/preshift/check";
 
 export const TRAFFIC_SHIFT_TYPE = "TrafficShift";
@@ -41,15 +46,30 @@ interface ShiftState {
 const freshMs = (s: ShiftState) => ((s.preShift?.windowSeconds ?? 0) * 2 + 10) * 1000;
 
 /** Raising traffic above what is live: the pre-shift health check first, refusing the shift on a no-go. */
-async function checkBeforeRaise(s: ShiftState, recentlyChecked: boolean) {
+async function checkBeforeRaise(s: ShiftState, recentlyChecked: boolean, signal: AbortSignal) {
     if (!s.preShift || recentlyChecked) return;
-    const live = await readAdminStatus(s.serviceUrl);
+    const live = await readAdminStatus(s.serviceUrl, 5000, signal);
     const current = live.enabled ? live.rolloutPercentage : 0;
     if (s.percentage <= current) return;
     console.log(`[${s.stage}] pre-shift health check before raising traffic from ${current} % to ${s.percentage} %`);
     const result = await preShiftCheck({ ...s.preShift, stage: s.stage });
     if (result.verdict === "no-go") throw new Error(refusalMessage(s.stage, s.percentage, result));
     console.log(`[${s.stage}] pre-shift health check: go (${result.sample.checks.length} checks)`);
+}
+
+/**
+ * Sets the stage's percentage while the engine is there to receive it: once the engine is gone the write is not
+ * started, or is abandoned in flight, and the provider process exits when this was its last watched call.
+ */
+async function applyPercentage(s: ShiftState, recentlyChecked: boolean): Promise<AdminStatus> {
+    const engine = providerLifecycle();
+    try {
+        await checkBeforeRaise(s, recentlyChecked, engine.signal);
+        engine.signal.throwIfAborted();
+        return await setRolloutPercentage(s.serviceUrl, s.adminToken, s.percentage, 5000, engine.signal);
+    } finally {
+        engine.done();
+    }
 }
 
 export const trafficShiftProvider: pulumi.dynamic.ResourceProvider = {
@@ -73,14 +93,12 @@ export const trafficShiftProvider: pulumi.dynamic.ResourceProvider = {
     },
     async create(inputs: ShiftState) {
         const checked = inputs.checkedAt ? Date.parse(inputs.checkedAt) : NaN;
-        await checkBeforeRaise(inputs, Date.now() - checked < freshMs(inputs));
-        const status = await setRolloutPercentage(inputs.serviceUrl, inputs.adminToken, inputs.percentage);
+        const status = await applyPercentage(inputs, Date.now() - checked < freshMs(inputs));
         const outs: ShiftState = { ...inputs, livePercentage: status.rolloutPercentage, appliedAt: new Date().toISOString() };
         return { id: `${inputs.stage}`, outs };
     },
     async update(_id: string, _olds: ShiftState, news: ShiftState) {
-        await checkBeforeRaise(news, false);
-        const status = await setRolloutPercentage(news.serviceUrl, news.adminToken, news.percentage);
+        const status = await applyPercentage(news, false);
         return { outs: { ...news, livePercentage: status.rolloutPercentage, appliedAt: new Date().toISOString() } };
     },
     async read(id: string, props: ShiftState) {

@@ -7,7 +7,8 @@
  *     changes, to init or a subreaper);
  *   - a broken gRPC connection: the engine's own gRPC endpoint (the address it passes to every provider plugin as
  *     its first argument) refuses connections.
- * Used by the node rollout (providers/sshRollout.ts) and reusable by any long-running provider (the health gate).
+ * Used by the node rollout (providers/sshRollout.ts), the health gate (providers/healthGate.ts) and the traffic
+ * shift (providers/trafficShift.ts: a write still in flight is abandoned, so no percentage is set for nobody).
  */
 import type { Socket } from "net";
 
@@ -107,19 +108,43 @@ export function survivePipeLoss(): void {
 }
 
 /**
- * What a long-running provider call (a node rollout, a health gate) does about the engine: its progress lines
- * survive the engine's pipes closing, it asks `gone` at its safe points, and `done()` — once the call has stopped —
- * ends the watch and, when the engine is gone, the provider process itself: nobody is left to answer, so it exits
- * instead of lingering.
+ * What a long-running provider call (a node rollout, a health gate, a traffic shift) does about the engine: its
+ * progress lines survive the engine's pipes closing, it asks `gone` at its safe points (or hands `signal` to its
+ * requests, which aborts them once the engine is gone), and `done()` — once the call has stopped — ends the watch
+ * and, when the engine is gone, the provider process itself: nobody is left to answer, so it exits instead of
+ * lingering.  One process serves every dynamic resource of an update, so it exits only once the last watched call
+ * in it is done: a gate that stopped never cuts short a node rollout still on its way to a safe point.
  */
-export function providerLifecycle(): { readonly gone: string | undefined; done(): void } {
+export function providerLifecycle(): { readonly gone: string | undefined; readonly signal: AbortSignal; done(): void } {
     survivePipeLoss();
     const engine = watchEngine();
+    const calls = watchedCalls();
+    calls.running++;
+    const controller = new AbortController();
+    void engine.whenGone.then((why) => {
+        calls.gone ??= why;
+        controller.abort(new Error(`the engine is gone (${why}): abandoned`));
+    });
+    let finished = false;
     return {
         get gone() { return engine.gone; },
+        signal: controller.signal,
         done: () => {
+            if (finished) return;
+            finished = true;
+            calls.running--;
             engine.stop();
-            if (engine.gone) setTimeout(() => process.exit(1), 200).unref();
+            if ((engine.gone || calls.gone) && calls.running === 0) setTimeout(() => process.exit(1), 200).unref();
         },
     };
+}
+
+/**
+ * The watched calls of this process.  On the process object, not in a module variable: the engine deserialises each
+ * dynamic provider's closure on its own, so module state is not shared between them.
+ */
+function watchedCalls(): { running: number; gone?: string } {
+    const holder = process as unknown as Record<symbol, { running: number; gone?: string } | undefined>;
+    const key = Symbol.for("agenc.lifecycle.watchedCalls");
+    return (holder[key] ??= { running: 0 });
 }

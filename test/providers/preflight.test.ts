@@ -50,4 +50,23 @@ describe("Preflight provider (deserialised, as the engine runs it)", function ()
         expect((await provider.diff("preflight", olds, { ...olds, trigger: "{\"version\":\"v1.2.5\"}" })).changes).to.equal(true);
         expect((await provider.diff("preflight", { ...olds, verdict: "fail" }, { ...olds })).changes).to.equal(true);
     });
+
+    it("an edit that only lowers the target (back a stage, traffic off, the kill switch) is not held back by a failing check; a raise or a new release is", async () => {
+        const provider = await deserialised(preflightProvider);
+        const trigger = (rolloutPercentage: number, version = "v1.2.4") => JSON.stringify({ version, previousVersion: "v1.2.3", rolloutPercentage, rollback: "none" });
+        const passed = (await provider.create({ ...inputs(), trigger: trigger(50) })).outs;
+        chain.setFaults({ unhealthy: true });
+        try {
+            for (const target of [10, 0]) {
+                const lowered = await provider.update("preflight", passed, { ...inputs(), trigger: trigger(target) });
+                expect(lowered.outs).to.include({ verdict: "pass", trigger: trigger(target), artifact: passed.artifact });
+            }
+            for (const [what, news] of [["a raise", trigger(100)], ["a new release at a lower target", trigger(10, "v1.2.5")]]) {
+                const err = await provider.update("preflight", passed, { ...inputs(), trigger: news }).then(() => undefined, (e: { reasons: string[] }) => e);
+                expect(err?.reasons[0], what).to.match(/^preflight failed: 1 check\(s\) failed \(chain-health\)/);
+            }
+        } finally {
+            chain.setFaults({ unhealthy: false });
+        }
+    });
 });

@@ -37,6 +37,40 @@ describe("lifecycle: is the engine still there", function () {
         expect(readFileSync(out, "utf8")).to.match(/^the engine process \(pid \d+\) exited$/);
     });
 
+    it("a provider process whose engine is gone exits only once its last watched call is done: a stopped gate never cuts short a rollout", async () => {
+        const out = path.join(mkdtempSync(path.join(tmpdir(), "engine-")), "calls.txt");
+        // Two watched calls in one provider process (the engine runs every dynamic resource in one): the gate stops at
+        // once when the engine goes, the rollout needs 20 more steps to reach its safe point.
+        const child = `const { providerLifecycle } = require(${JSON.stringify(ENGINE)});
+            const fs = require("fs");
+            const gate = providerLifecycle(), rollout = providerLifecycle();
+            process.stdout.write("watching\\n");
+            gate.signal.addEventListener("abort", () => {
+                fs.appendFileSync(${JSON.stringify(out)}, "gate: " + gate.signal.reason.message + "\\n");
+                gate.done();
+                let step = 0;
+                const t = setInterval(() => {
+                    fs.appendFileSync(${JSON.stringify(out)}, "rollout step " + ++step + "\\n");
+                    if (step === 20) { clearInterval(t); rollout.done(); }
+                }, 20);
+            });
+            setInterval(() => {}, 1000);`;
+        const parent = node(`const c = require("child_process").spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", ${JSON.stringify(child)}], { stdio: ["ignore", "pipe", "inherit"], detached: true });
+            c.stdout.on("data", () => process.stdout.write("ready " + c.pid + "\\n"));
+            setInterval(() => {}, 1000);`, "pipe");
+        const [line] = await once(parent.stdout!, "data");
+        const childPid = Number(/ready (\d+)/.exec(String(line))![1]);
+        parent.kill("SIGKILL");
+        // It exits by itself (nothing else ends it: it keeps an interval running); wait for that, not for a time.
+        while (true) {
+            try { process.kill(childPid, 0); } catch { break; }
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        const lines = readFileSync(out, "utf8").trim().split("\n");
+        expect(lines[0]).to.match(/^gate: the engine is gone \(the engine process \(pid \d+\) exited\): abandoned$/);
+        expect(lines.slice(1), "the rollout's steps before the process ended").to.deep.equal(Array.from({ length: 20 }, (_, i) => `rollout step ${i + 1}`));
+    });
+
     it("notices the engine's gRPC endpoint refusing connections, and not while it answers", async () => {
         const server = createServer((s) => s.destroy()).listen(0, "127.0.0.1");
         await once(server, "listening");
