@@ -102,8 +102,10 @@ export const trafficShiftProvider: pulumi.dynamic.ResourceProvider = {
         return { outs: { ...news, livePercentage: status.rolloutPercentage, appliedAt: new Date().toISOString() } };
     },
     async read(id: string, props: ShiftState) {
+        // Traffic is off when speculation is disabled, whatever the percentage says: a kill switch that only disabled
+        // it is drift too, and the next `up` turns the stage's percentage back on.
         const status = await readAdminStatus(props.serviceUrl);
-        return { id, props: { ...props, livePercentage: status.rolloutPercentage } };
+        return { id, props: { ...props, livePercentage: status.enabled ? status.rolloutPercentage : 0 } };
     },
     async delete(_id: string, props: ShiftState) {
         // Hands traffic back to the previous stage, but never more than is live: after a rollback's disable or a

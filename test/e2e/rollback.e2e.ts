@@ -234,5 +234,27 @@ describe("the real engine: the rollback table, and a kill during a shift", funct
             expect(err?.message ?? "").to.match(/speculation:rolloutPercentage: must be 0 while service\.speculationEnabled is false/);
             expect(await live()).to.deep.equal({ enabled: false, rolloutPercentage: 0 });
         });
+
+        it("after the watchdog's kill switch: pulumi refresh && pulumi up turns speculation back on at the stage's percentage", async () => {
+            await cli(STACK, "config", "set", "--path", "speculation:service.speculationEnabled", "true");
+            await open(STACK, 10);
+            expect((await stack.up()).summary.result).to.equal("succeeded");
+            expect(await live()).to.deep.equal({ enabled: true, rolloutPercentage: 10 });
+            // What Alertmanager sends the watchdog when SpeculationSentinelFailing (kill_switch="true") fires.
+            const res = await fetch(`${env.monitoring.watchdogUrl}/alerts`, {
+                method: "POST", headers: { "content-type": "application/json" },
+                body: JSON.stringify({ version: "4", status: "firing", alerts: [{ status: "firing", labels: { alertname: "SpeculationSentinelFailing", kill_switch: "true", severity: "critical" } }] }),
+            });
+            expect(res.status, await res.text()).to.equal(200);
+            expect(await live(), "the kill switch pulled").to.deep.equal({ enabled: false, rolloutPercentage: 0 });
+            // The row's commands, as the operator runs them once the cause is fixed.
+            const refreshed = await stack.refresh();
+            expect(refreshed.summary.result).to.equal("succeeded");
+            const shift = (await resources()).find((r) => r.urn.endsWith("TrafficShift::stage-1-10pct-shift"));
+            expect(shift?.outputs?.livePercentage, "refresh records what the kill switch left").to.equal(0);
+            const up = await stack.up();
+            expect(up.summary.result).to.equal("succeeded");
+            expect(await live(), "speculation back on at the stage's percentage").to.deep.equal({ enabled: true, rolloutPercentage: 10 });
+        });
     });
 });

@@ -78,6 +78,12 @@ describe("TrafficShift provider", () => {
             expect(diff.changes).to.equal(true);
             const clean = await p.diff(created.id, created.outs, inputs(url));
             expect(clean.changes).to.equal(false);
+            // A kill switch that only disabled speculation (the percentage still 25) is traffic off: drift too.
+            state.percentage = 25;
+            state.enabled = false;
+            const killed = await p.read(created.id, created.outs);
+            expect(killed.props!.livePercentage).to.equal(0);
+            expect((await p.diff(created.id, killed.props, inputs(url))).changes).to.equal(true);
         } finally { server.close(); }
     });
 
