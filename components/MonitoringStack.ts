@@ -69,7 +69,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         const ns = args.namespace;
         const labels = { app: "agenc-monitoring" };
 
-        this.ruleGroups = ruleGroups(args.thresholds, args.evaluationInterval, undefined, args.sentinel);
+        this.ruleGroups = ruleGroups(args.thresholds, args.evaluationInterval, { ...(args.sentinel ? { sentinel: args.sentinel } : {}) });
         this.alertNames = alertNames(this.ruleGroups);
         this.scrapeJobs = [
             ...scrapeJobs(args.nodeHosts, { greenServesPrimary: args.greenServesPrimary, ...(args.pushgatewayUrl ? { pushgatewayUrl: args.pushgatewayUrl } : {}) }),

@@ -28,6 +28,8 @@ export interface LocalMonitoringOptions {
     scrapeInterval?: string;
     /** Replaces the speculation alerts' `for:` for a rehearsal of seconds (default 2s). */
     alertFor?: string;
+    /** How long a watchdog action's alert fires after it (default 30s; a cluster's: 15m). */
+    watchdogAlertWindow?: string;
     /** Alertmanager's group_wait on the watchdog route (default 0s). */
     groupWait?: string;
     thresholds?: StageThresholds;
@@ -146,7 +148,9 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
         await waitReady(`${pushgatewayUrl}/-/ready`, pg.child, "pushgateway", pg.output);
 
         const host = (u: string) => new URL(u).host;
-        writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(o.thresholds ?? DEFAULT_STAGE_THRESHOLDS, interval, o.alertFor ?? "2s", o.sentinel) }));
+        writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(o.thresholds ?? DEFAULT_STAGE_THRESHOLDS, interval, {
+            rehearsalFor: o.alertFor ?? "2s", watchdogAlertWindow: o.watchdogAlertWindow ?? "30s", ...(o.sentinel ? { sentinel: o.sentinel } : {}),
+        }) }));
         writeFileSync(path.join(dir, "prometheus.yml"), stringify({
             global: { scrape_interval: interval, evaluation_interval: interval },
             alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },

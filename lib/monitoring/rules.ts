@@ -217,27 +217,30 @@ export function speculationAlerts(t: StageThresholds): AlertRule[] {
     ];
 }
 
-/** An alert that fires for 15 minutes after a watchdog counter moves: each action is visible as an alert of its own. */
-function watchdogCounterAlert(alert: string, counter: keyof typeof WATCHDOG_METRICS, severity: "high" | "critical", summary: string, description: string): AlertRule {
-    return {
-        alert, expr: `increase(${WATCHDOG_METRICS[counter]}[15m]) > 0`, for: "0s",
-        labels: { severity, component: "watchdog" }, annotations: { summary, description },
-    };
-}
+/** How long each watchdog action's alert stays firing after the action (a rehearsal shortens it). */
+export const WATCHDOG_ALERT_WINDOW = "15m";
 
-/** Every revert the watchdog makes is an alert of its own; a revert it could not confirm pages as critical. */
-export function watchdogAlerts(): AlertRule[] {
+/**
+ * Every revert the watchdog makes is an alert of its own; a revert it could not confirm pages as critical.  A kill
+ * switch's alert is critical, so for `window` after it every pre-shift check refuses to raise traffic again.
+ */
+export function watchdogAlerts(window = WATCHDOG_ALERT_WINDOW): AlertRule[] {
+    // Fires for `window` after a watchdog counter moves: each action is visible as an alert of its own.
+    const counterAlert = (alert: string, counter: keyof typeof WATCHDOG_METRICS, severity: "high" | "critical", summary: string, description: string): AlertRule => ({
+        alert, expr: `increase(${WATCHDOG_METRICS[counter]}[${window}]) > 0`, for: "0s",
+        labels: { severity, component: "watchdog" }, annotations: { summary, description },
+    });
     return [
-        watchdogCounterAlert("SpeculationWatchdogReverted", "reverts", "high",
+        counterAlert("SpeculationWatchdogReverted", "reverts", "high",
             "The watchdog reverted speculation traffic to 0 %",
             "A rollback trigger fired between pulumi updates and the watchdog set rollout_percentage to 0: run pulumi refresh to see it, fix the cause, then pulumi up."),
-        watchdogCounterAlert("SpeculationKillSwitchActivated", "killSwitches", "critical",
+        counterAlert("SpeculationKillSwitchActivated", "killSwitches", "critical",
             "The watchdog pulled the kill switch: speculation disabled, traffic at 0 %",
             "A kill-switch alert (sentinel probes below target, or a drift alarm) fired and the watchdog disabled speculation and confirmed it. Speculation stays off until an operator re-enables it: see the README (watchdog, kill switch)."),
-        watchdogCounterAlert("SpeculationKillSwitchFailed", "killSwitchFailures", "critical",
+        counterAlert("SpeculationKillSwitchFailed", "killSwitchFailures", "critical",
             "The watchdog could not confirm the kill switch",
             "A kill-switch alert fired and the admin API never read back speculation disabled at 0 % before the deadline: disable speculation by hand now."),
-        watchdogCounterAlert("SpeculationWatchdogRevertFailed", "failures", "critical",
+        counterAlert("SpeculationWatchdogRevertFailed", "failures", "critical",
             "The watchdog could not confirm a revert",
             "A rollback trigger fired and neither the admin API nor the kill switch confirmed 0 %: set it by hand now."),
     ];
@@ -347,12 +350,22 @@ export function nodeAlerts(): AlertRule[] {
  * that a bake of seconds meets alerts of seconds; a deployed stack always has the seeds' durations.  `sentinel` is
  * the sentinel judgement's window and minimum probe count (`watchdog.sentinel`; default: the config defaults).
  */
-export function ruleGroups(t: StageThresholds, evaluationInterval: string, rehearsalFor?: string, sentinel?: SentinelAlertSettings): RuleGroup[] {
+export interface RuleOptions {
+    /** A rehearsal (the local stack, tests): replaces every speculation alert's `for:` so it is met in seconds. */
+    rehearsalFor?: string;
+    /** The sentinel judgement's window and minimum probes (`watchdog.sentinel`; default: the config defaults). */
+    sentinel?: SentinelAlertSettings;
+    /** A rehearsal: how long a watchdog action's alert fires after it (default WATCHDOG_ALERT_WINDOW). */
+    watchdogAlertWindow?: string;
+}
+
+export function ruleGroups(t: StageThresholds, evaluationInterval: string, o: RuleOptions = {}): RuleGroup[] {
+    const { rehearsalFor, sentinel } = o;
     const alerts = speculationAlerts(t).map((a) => (rehearsalFor ? { ...a, for: rehearsalFor } : a));
     return [
         { name: "agenc-speculation.recording", interval: evaluationInterval, rules: recordingRules() },
         { name: "agenc-speculation.alerts", interval: evaluationInterval, rules: alerts },
-        { name: "agenc-speculation.watchdog", interval: evaluationInterval, rules: watchdogAlerts() },
+        { name: "agenc-speculation.watchdog", interval: evaluationInterval, rules: watchdogAlerts(o.watchdogAlertWindow) },
         { name: "agenc-speculation.sentinel", interval: evaluationInterval, rules: sentinelAlerts(sentinel) },
         { name: "alys-nodes.alerts", interval: evaluationInterval, rules: nodeAlerts() },
     ];

@@ -17,6 +17,7 @@ import * as path from "path";
 import { promisify } from "util";
 import { Stack } from "@pulumi/pulumi/automation";
 import { LocalEnvironment, localConfig, openStack, ROOT, startLocalEnvironment, toolchain } from "../../scripts/localStack";
+import { instant } from "../helpers/prometheus";
 import { eventually } from "../helpers/wait";
 
 type Resource = { urn: string; type: string; outputs?: Record<string, any> };
@@ -236,8 +237,8 @@ describe("the real engine: the rollback table, and a kill during a shift", funct
         });
 
         it("after the watchdog's kill switch: pulumi refresh && pulumi up turns speculation back on at the stage's percentage", async () => {
+            // Speculation allowed again; rolloutPercentage is still the 10 the previous step set (the release v1.2.3).
             await cli(STACK, "config", "set", "--path", "speculation:service.speculationEnabled", "true");
-            await open(STACK, 10);
             expect((await stack.up()).summary.result).to.equal("succeeded");
             expect(await live()).to.deep.equal({ enabled: true, rolloutPercentage: 10 });
             // What Alertmanager sends the watchdog when SpeculationSentinelFailing (kill_switch="true") fires.
@@ -247,7 +248,21 @@ describe("the real engine: the rollback table, and a kill during a shift", funct
             });
             expect(res.status, await res.text()).to.equal(200);
             expect(await live(), "the kill switch pulled").to.deep.equal({ enabled: false, rolloutPercentage: 0 });
-            // The row's commands, as the operator runs them once the cause is fixed.
+            // The row's commands, as the operator runs them.  While SpeculationKillSwitchActivated (critical) fires
+            // — 15 min after a kill switch in a cluster, 30 s in the rehearsal — the pre-shift check refuses to turn
+            // traffic back on: nothing changes.
+            await eventually("SpeculationKillSwitchActivated firing", async () =>
+                (await instant(env.monitoring.prometheusUrl, 'ALERTS{alertname="SpeculationKillSwitchActivated",alertstate="firing"}')).length > 0 || undefined, 30_000);
+            await stack.refresh();
+            const early = await stack.up().then(() => undefined, (e: Error) => e);
+            expect(early?.message ?? "", "an up while the kill switch's alert fires").to.match(/traffic was NOT raised: critical alerts \(critical alert firing: SpeculationKillSwitchActivated\)/);
+            expect(await live()).to.deep.equal({ enabled: false, rolloutPercentage: 0 });
+            await eventually("SpeculationKillSwitchActivated resolved", async () =>
+                (await instant(env.monitoring.prometheusUrl, 'ALERTS{alertname="SpeculationKillSwitchActivated",alertstate="firing"}')).length === 0 || undefined, 120_000);
+            await eventually("Alertmanager no longer holding it", async () => {
+                const firing = await (await fetch(`${env.monitoring.alertmanagerUrl}/api/v2/alerts?filter=alertname="SpeculationKillSwitchActivated"&active=true`)).json() as unknown[];
+                return firing.length === 0 || undefined;
+            }, 120_000);
             const refreshed = await stack.refresh();
             expect(refreshed.summary.result).to.equal("succeeded");
             const shift = (await resources()).find((r) => r.urn.endsWith("TrafficShift::stage-1-10pct-shift"));

@@ -24,7 +24,7 @@ export type JobTargets = string[] | { targets: string[]; labels: Record<string, 
  */
 export async function startPrometheus(jobs: Record<string, JobTargets>, opts: { rehearsalFor?: string } = {}): Promise<RunningPrometheus> {
     const dir = mkdtempSync(path.join(tmpdir(), "prometheus-"));
-    writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(DEFAULT_STAGE_THRESHOLDS, "1s", opts.rehearsalFor) }));
+    writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(DEFAULT_STAGE_THRESHOLDS, "1s", { rehearsalFor: opts.rehearsalFor }) }));
     writeFileSync(path.join(dir, "prometheus.yml"), stringify({
         global: { scrape_interval: "1s", evaluation_interval: "1s" },
         rule_files: [path.join(dir, "rules.yml")],

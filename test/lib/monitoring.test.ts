@@ -321,7 +321,7 @@ describe("monitoring config under promtool and amtool", () => {
         expect(sentinel.labels).to.deep.equal({ severity: "critical", component: "sentinel", kill_switch: "true" });
         expect(KILL_SWITCH_ALERTS).to.include("SpeculationSentinelFailing");
         expect(alerts.filter((a) => a.labels.kill_switch === "true" && a.labels.rollback_trigger === "true").map((a) => a.alert), "an alert with both labels").to.deep.equal([]);
-        const custom = ruleGroups(DEFAULT_STAGE_THRESHOLDS, "15s", undefined, { windowSeconds: 600, minProbes: 5 })
+        const custom = ruleGroups(DEFAULT_STAGE_THRESHOLDS, "15s", { sentinel: { windowSeconds: 600, minProbes: 5 } })
             .flatMap((g) => g.rules).find((r): r is AlertRule => "alert" in r && r.alert === "SpeculationSentinelFailing")!;
         expect(custom.expr).to.equal(
             '(sum(increase(agenc_sentinel_probes_total{result="success"}[10m])) / clamp_min(sum(increase(agenc_sentinel_probes_total{result=~"success|failure"}[10m])), 1)) < 0.95' +
