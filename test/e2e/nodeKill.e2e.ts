@@ -8,12 +8,13 @@
  */
 import { expect } from "chai";
 import { ChildProcess, execFileSync, spawn } from "child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { LocalEnvironment, localConfig, openStack, startLocalEnvironment, toolchain } from "../../scripts/localStack";
 import { TestNode, writeAlysBinary } from "../../reference/sshFleet";
+import { alive, providerPids } from "../helpers/processes";
 
 const STACK = "nodekill";
 
@@ -40,17 +41,6 @@ describe("the real engine: a killed pulumi up while nodes roll, and the recovery
         cwd: env.workDir, env: { ...process.env, ...env.envVars }, stdio: ["ignore", "pipe", "pipe"],
     }).toString();
 
-    /** The dynamic-provider processes of this work folder's engine (found by the PULUMI_HOME they inherit). */
-    function providerPids(): number[] {
-        const home = `PULUMI_HOME=${env.envVars.PULUMI_HOME}`;
-        return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((pid) => {
-            try {
-                return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("dynamic-provider") &&
-                    readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(home);
-            } catch { return false; }
-        }).map(Number);
-    }
-    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
     const until = async (what: string, ok: () => boolean, ms = 120_000) => {
         const end = Date.now() + ms;
         while (!ok()) {
@@ -72,7 +62,7 @@ describe("the real engine: a killed pulumi up while nodes roll, and the recovery
         const exited = new Promise((r) => child.on("exit", r));
         await until("the kill point", () => killWhen() || child.exitCode !== null, 300_000);
         expect(child.exitCode, `pulumi up ended before the kill point:\n${output}`).to.equal(null);
-        const providers = providerPids();
+        const providers = providerPids(env.envVars.PULUMI_HOME);
         expect(providers, "a dynamic provider runs").to.not.deep.equal([]);
         process.kill(-child.pid!, "SIGKILL");
         await exited;

@@ -11,13 +11,14 @@
 import { expect } from "chai";
 import { execFile, spawn } from "child_process";
 import { IncomingMessage, ServerResponse } from "http";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { Stack } from "@pulumi/pulumi/automation";
 import { LocalEnvironment, localConfig, openStack, ROOT, startLocalEnvironment, toolchain } from "../../scripts/localStack";
 import { instant } from "../helpers/prometheus";
+import { alive, processGroup, providerPids } from "../helpers/processes";
 import { eventually } from "../helpers/wait";
 
 type Resource = { urn: string; type: string; outputs?: Record<string, any> };
@@ -66,18 +67,6 @@ describe("the real engine: the rollback table, and a kill during a shift", funct
     describe("a kill during a shift", () => {
         const STACK = "shiftkill";
 
-        /** The dynamic-provider processes of this work folder's engine (found by the PULUMI_HOME they inherit). */
-        function providerPids(): number[] {
-            const home = `PULUMI_HOME=${env.envVars.PULUMI_HOME}`;
-            return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((pid) => {
-                try {
-                    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("dynamic-provider") &&
-                        readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(home);
-                } catch { return false; }
-            }).map(Number);
-        }
-        const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
-        const processGroup = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[2]);
 
         it("kill -9 of the whole pulumi up while its TrafficShift's write is in flight: the orphaned provider abandons the write and exits; " +
             "npm run recover, then up sets the stage's percentage and reads it back; no pending operation", async () => {
@@ -105,7 +94,7 @@ describe("the real engine: the rollback table, and a kill during a shift", funct
                 child.stderr!.on("data", (c) => (out += c));
                 const exited = new Promise((r) => child.once("exit", r));
                 await eventually("the shift's write reaching the service", async () => write ?? (child.exitCode !== null ? Promise.reject(Object.assign(new Error(`up ended first:\n${out}`), { fatal: true })) : undefined), 180_000);
-                const providers = providerPids();
+                const providers = providerPids(env.envVars.PULUMI_HOME);
                 process.kill(-child.pid!, "SIGKILL");
                 const killedAt = Date.now();
                 await exited;

@@ -12,6 +12,24 @@ const ENGINE = path.resolve(__dirname, "../../../lib/lifecycle/engine.ts");
 const node = (code: string, stdio: "pipe" | "ignore" = "ignore") =>
     spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", code], { stdio: ["ignore", stdio, "pipe"], cwd: path.resolve(__dirname, "../../..") });
 
+/**
+ * Runs `child` (a provider stand-in, a script that prints a line once it watches) under a parent standing in for the
+ * engine, in its own process group as the engine's providers are; kills the parent; and waits until the child has
+ * exited by itself — it keeps an interval running, so nothing else ends it — polling for that, not for a time.
+ */
+async function orphanedUntilExit(child: string): Promise<void> {
+    const parent = node(`const c = require("child_process").spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", ${JSON.stringify(child)}], { stdio: ["ignore", "pipe", "inherit"], detached: true });
+        c.stdout.on("data", () => process.stdout.write("ready " + c.pid + "\\n"));
+        setInterval(() => {}, 1000);`, "pipe");
+    const [line] = await once(parent.stdout!, "data");
+    const childPid = Number(/ready (\d+)/.exec(String(line))![1]);
+    parent.kill("SIGKILL");
+    while (true) {
+        try { process.kill(childPid, 0); } catch { break; }
+        await new Promise((r) => setTimeout(r, 50));
+    }
+}
+
 describe("lifecycle: is the engine still there", function () {
     this.timeout(60_000);
 
@@ -23,17 +41,7 @@ describe("lifecycle: is the engine still there", function () {
             process.stdout.write("watching\\n");
             w.whenGone.then((why) => { require("fs").writeFileSync(${JSON.stringify(out)}, why); process.exit(0); });
             setInterval(() => {}, 1000);`;
-        const parent = node(`const c = require("child_process").spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", ${JSON.stringify(child)}], { stdio: ["ignore", "pipe", "inherit"], detached: true });
-            c.stdout.on("data", () => process.stdout.write("ready " + c.pid + "\\n"));
-            setInterval(() => {}, 1000);`, "pipe");
-        const [line] = await once(parent.stdout!, "data");
-        const childPid = Number(/ready (\d+)/.exec(String(line))![1]);
-        parent.kill("SIGKILL");
-        // The child exits by itself once it has noticed; wait for that, not for a time.
-        while (true) {
-            try { process.kill(childPid, 0); } catch { break; }
-            await new Promise((r) => setTimeout(r, 50));
-        }
+        await orphanedUntilExit(child);
         expect(readFileSync(out, "utf8")).to.match(/^the engine process \(pid \d+\) exited$/);
     });
 
@@ -55,17 +63,7 @@ describe("lifecycle: is the engine still there", function () {
                 }, 20);
             });
             setInterval(() => {}, 1000);`;
-        const parent = node(`const c = require("child_process").spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", ${JSON.stringify(child)}], { stdio: ["ignore", "pipe", "inherit"], detached: true });
-            c.stdout.on("data", () => process.stdout.write("ready " + c.pid + "\\n"));
-            setInterval(() => {}, 1000);`, "pipe");
-        const [line] = await once(parent.stdout!, "data");
-        const childPid = Number(/ready (\d+)/.exec(String(line))![1]);
-        parent.kill("SIGKILL");
-        // It exits by itself (nothing else ends it: it keeps an interval running); wait for that, not for a time.
-        while (true) {
-            try { process.kill(childPid, 0); } catch { break; }
-            await new Promise((r) => setTimeout(r, 50));
-        }
+        await orphanedUntilExit(child);
         const lines = readFileSync(out, "utf8").trim().split("\n");
         expect(lines[0]).to.match(/^gate: the engine is gone \(the engine process \(pid \d+\) exited\): abandoned$/);
         expect(lines.slice(1), "the rollout's steps before the process ended").to.deep.equal(Array.from({ length: 20 }, (_, i) => `rollout step ${i + 1}`));
