@@ -166,9 +166,10 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
             ...(readings.prometheusUrl ? { prometheusUrl: readings.prometheusUrl } : {}),
         };
         const target = gateTarget(loaded, serviceUrl, stage.percentage);
+        const raisedTrackUrl = raisedTrack(loaded, stage, target.url);
         const baseline = new ErrorBaseline(`${stage.name}-baseline`, {
             stage: stage.name, version: readings.version, percentage: stage.percentage, ...preShift,
-            ...(raisedTrack(loaded, stage, target.url) ? { raisedTrackUrl: raisedTrack(loaded, stage, target.url) } : {}),
+            ...(raisedTrackUrl ? { raisedTrackUrl } : {}),
         }, { parent, dependsOn: after });
         return {
             beforeShift: [baseline],
@@ -351,11 +352,9 @@ function deployKubernetes(loaded: LoadedConfig,
     const mirrorToGreen = mode === "blue-green" && config.canary.blueGreen.lowerSteps === "mirror" && top > 0 && top < 100;
     // Blue-green: the primary Service switches only after what program.ts names once the stages exist (smoke tests,
     // the previous stage's gate, the 100 % stage's baseline).
-    let switchAfter!: (resources: pulumi.Resource[]) => void;
-    const switchDependsOn = new Promise<pulumi.Resource[]>((resolve) => { switchAfter = resolve; });
+    const switchAfter = later<pulumi.Resource[]>();
     // Blue-green, mirror: the primary Ingress starts mirroring to green only after green's smoke tests passed.
-    let mirrorAfter!: (resources: pulumi.Resource[]) => void;
-    const mirrorDependsOn = new Promise<pulumi.Resource[]>((resolve) => { mirrorAfter = resolve; });
+    const mirrorAfter = later<pulumi.Resource[]>();
     const speculation = new SpeculationService("speculation", {
         namespace: ns,
         namespaceName,
@@ -378,11 +377,11 @@ function deployKubernetes(loaded: LoadedConfig,
                 // ingress-nginx mirrors every request to green and discards green's answers (blue-green, mirror).
                 ...(mirrorToGreen ? {
                     annotations: { "nginx.ingress.kubernetes.io/mirror-target": `${inCluster(GREEN_NAME, namespaceName)}$request_uri` },
-                    dependsOn: mirrorDependsOn,
+                    dependsOn: mirrorAfter.promise,
                 } : {}),
             },
         }),
-        ...(mode === "blue-green" ? { selectApp: top === 100 ? GREEN_NAME : "agenc-speculation", serviceDependsOn: switchDependsOn } : {}),
+        ...(mode === "blue-green" ? { selectApp: top === 100 ? GREEN_NAME : "agenc-speculation", serviceDependsOn: switchAfter.promise } : {}),
     }, providers);
 
     // Default-deny ingress, then only the named peers per workload port (hardening.networkPolicies).
@@ -412,7 +411,7 @@ function deployKubernetes(loaded: LoadedConfig,
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,
     }, { ...providers, dependsOn: [namespace] }) : undefined;
-    return { provider, ns, monitoring, proofWorkers, speculation, isolation, watchdog, providers, switchAfter, mirrorAfter, runbookGate };
+    return { provider, ns, monitoring, proofWorkers, speculation, isolation, watchdog, providers, switchAfter: switchAfter.resolve, mirrorAfter: mirrorAfter.resolve, runbookGate };
 }
 
 /**
