@@ -18,7 +18,7 @@
  * same evidence, only not yet enough of it.
  */
 import { StageThresholds } from "../../config/thresholds";
-import { fmt, Measured, MetricCheck, NoDataPolicy, spikeLimit, Verdict } from "../gate/decision";
+import { fmt, judgementChecks, Measured, MetricCheck, NoDataPolicy, spikeLimit, Verdict } from "../gate/decision";
 import type { TrackPair } from "../gate/measure";
 import { judgeCanary, JudgeSettings } from "../judge/judge";
 import { formatTable } from "../table";
@@ -237,11 +237,8 @@ function compareFindings(settings: JudgeSettings, history: WindowHistory, endSec
         const why = tracks && !tracks.ok ? `${tracks.failure}: ${tracks.detail}` : "not read";
         return [{ check: "canary vs stable", query, at: iso(endSec), observed: "no data", threshold: "both tracks readable", verdict: "fail", reason: why }];
     }
-    return judgeCanary(tracks.value.canary, tracks.value.stable, settings).metrics.map((m) => ({
-        check: `canary vs stable: ${m.metric}`, query, at: iso(endSec), observed: m.observed, threshold: m.threshold,
-        verdict: m.verdict === "inconclusive" ? "hold" : m.verdict,
-        reason: m.verdict === "pass" ? "" : m.verdict === "inconclusive" ? `inconclusive (${m.reason})` : m.reason,
-    }));
+    return judgementChecks(judgeCanary(tracks.value.canary, tracks.value.stable, settings), query)
+        .map(({ check, observed, threshold, verdict, reason }) => ({ check, query, at: iso(endSec), observed, threshold, verdict, reason: reason ?? "" }));
 }
 
 /** The table a window judgement prints: one row per check. */

@@ -5,7 +5,7 @@
  * A track that cannot be read is a no-go, like every other reading.
  */
 import { JudgeSettings, judgeCanary, windowBetween } from "../judge/judge";
-import { CheckResult } from "./decision";
+import { CheckResult, judgementChecks } from "./decision";
 import { queryTracks, scrapeTracks, trackQueries, TrackPair, TracksTarget } from "./measure";
 
 export interface CompareSpec extends JudgeSettings {
@@ -71,13 +71,5 @@ export async function compareChecks(w: Where, window: CompareWindow, now: number
         }
         pair = { canary, stable };
     }
-    const judgement = judgeCanary(pair.canary, pair.stable, w.compare);
-    return judgement.metrics.map((m) => ({
-        check: `canary vs stable: ${m.metric}`,
-        query,
-        observed: m.observed,
-        threshold: m.threshold,
-        verdict: m.verdict === "inconclusive" ? "hold" : m.verdict,
-        ...(m.verdict === "pass" ? {} : { reason: m.verdict === "inconclusive" ? `inconclusive: ${m.reason}` : m.reason }),
-    }));
+    return judgementChecks(judgeCanary(pair.canary, pair.stable, w.compare), query);
 }

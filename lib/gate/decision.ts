@@ -12,6 +12,7 @@
  */
 import { METRIC_CHECKS, MetricCheck, StageThresholds } from "../../config/thresholds";
 import { ERROR_BASELINE_FLOOR } from "../monitoring/rules";
+import type { CanaryJudgement } from "../judge/judge";
 import { formatTable } from "../table";
 
 export type Verdict = "pass" | "hold" | "fail";
@@ -58,6 +59,21 @@ export interface CheckResult {
     reason?: string;
     /** A hold because there is no data (the no-data policy said hold, or too few observations), not a bad value. */
     noData?: true;
+}
+
+/**
+ * The canary judge's verdicts (lib/judge) as checks, one per metric: pass → pass, fail → fail, inconclusive → hold —
+ * never a pass.  The live gate (lib/gate/compare.ts) and the bake window (lib/bake/window.ts) both read them this way.
+ */
+export function judgementChecks(j: CanaryJudgement, query: string): CheckResult[] {
+    return j.metrics.map((m) => ({
+        check: `canary vs stable: ${m.metric}`,
+        query,
+        observed: m.observed,
+        threshold: m.threshold,
+        verdict: m.verdict === "inconclusive" ? "hold" : m.verdict,
+        ...(m.verdict === "pass" ? {} : { reason: m.verdict === "inconclusive" ? `inconclusive: ${m.reason}` : m.reason }),
+    }));
 }
 
 export interface Sample {
