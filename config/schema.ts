@@ -44,6 +44,12 @@ export const BENCH_METRICS = ["p50_ms", "p95_ms", "p99_ms", "throughput_per_s", 
 
 const VERSION = /^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
+/**
+ * What the retention must hold beyond the longest bake: the time an operator has to run the next `up`, which judges
+ * the whole bake from Prometheus history (a week).
+ */
+export const RETENTION_MARGIN_SECONDS = 7 * 86_400;
+
 const K8S_QUANTITY_CPU = /^(?:\d+(?:\.\d+)?|\d+m)$/;
 const K8S_QUANTITY_MEMORY = /^\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -405,7 +411,27 @@ export const stackConfigSchema = z.object({
     monitoring: z.object({
         mode: z.enum(MONITORING_MODES, { error: `must be one of: ${MONITORING_MODES.join(", ")}` }).default("operator"),
         scrapeInterval: positiveDuration("Prometheus scrape interval").default("15s"),
+        /** How long one scrape may take (Prometheus's scrape_timeout; default the smaller of 10s and scrapeInterval). */
+        scrapeTimeout: positiveDuration("longest wait for one scrape").optional(),
         evaluationInterval: positiveDuration("Prometheus rule evaluation interval").default("15s"),
+        /**
+         * The local rehearsal only: replaces every rollback trigger's `for:` so a bake of seconds meets alerts of
+         * seconds (the guard's bound is computed with it).  Refused outside environment local.
+         */
+        rehearsalFor: positiveDuration("the rehearsal's alert for:").optional(),
+        /**
+         * How long the standalone Prometheus keeps its data (--storage.tsdb.retention.time).  It must hold the longest
+         * bake plus RETENTION_MARGIN (the week an operator has to run the next up): the next up judges the whole bake
+         * from this history.  Operator mode: the preflight reads the running Prometheus's retention and refuses the same.
+         */
+        retention: positiveDuration("how long Prometheus keeps its data").default("15d"),
+        /** Standalone mode: persistent volumes, so a restarted Prometheus or Alertmanager keeps the evidence. */
+        storage: z.object({
+            /** The StorageClass of both claims (default: the cluster's default class). */
+            storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { error: "must be a StorageClass name (lower-case letters, digits, - and .)" }).optional(),
+            prometheusSize: memory.default("50Gi"),
+            alertmanagerSize: memory.default("1Gi"),
+        }).strict().prefault({}),
         /** Label kube-prometheus-stack selects PrometheusRules and ServiceMonitors by. */
         prometheusReleaseLabel: z.string().min(1).default("kube-prometheus-stack"),
         /** Label the Grafana dashboard sidecar watches ConfigMaps for. */
@@ -426,6 +452,17 @@ export const stackConfigSchema = z.object({
             "the watchdog (lib/watchdog/action.js) exits at start on a shorter REVERT_DEADLINE_SECONDS, and its pods would crash-loop").default("2m"),
         /** Sentinel probes after 100 % and the kill switch they pull (config/sentinel.ts). */
         sentinel: sentinelSchema,
+        /**
+         * How often the watchdog reads the firing triggers from Prometheus itself (default: monitoring.evaluationInterval),
+         * so a trigger that fires again is acted on whatever Alertmanager's grouping state.
+         */
+        pollInterval: positiveDuration("time between two reads of the firing triggers", { timer: true }).optional(),
+        /** Where the watchdog reads them, inside the cluster (standalone: the stack's Prometheus; operator mode: required). */
+        prometheusUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+        /** One request's timeout in an action's first attempt; it doubles with every attempt up to adminApiTimeout. */
+        attemptTimeout: positiveDuration("one request's timeout in the first attempt", { timer: true }).default("2s"),
+        /** The longest an admin API answer may take and still count: the attempts' timeouts grow to it (the bound assumes it). */
+        adminApiTimeout: positiveDuration("the longest an admin API answer may take", { timer: true }).default("10s"),
     }).strict().prefault({}),
     nodes: z.object({
         hosts: z.array(nodeSchema, { error: "must be a list of { name, host, port, user, hostKey }" }).default([]),
@@ -667,7 +704,7 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             ctx.addIssue({ code: "custom", path: ["kubernetes", "enabled"], message: "must be true in production" });
         }
     }
-    problems.push(...thresholdOrderProblems(cfg), ...productionProblems(cfg), ...runbookProblems(cfg));
+    problems.push(...thresholdOrderProblems(cfg), ...productionProblems(cfg), ...runbookProblems(cfg), ...guardProblems(cfg));
     const canary = cfg.canary;
     if (!canary) return problems;
     if (!canary.gate.prometheusUrl && !canary.gate.alertmanagerUrl) {
@@ -784,6 +821,56 @@ function thresholdOrderProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
         }
     }
     return problems;
+}
+
+/**
+ * The guard between `up`s (lib/guard): what keeps a stage safe while no Pulumi process runs.
+ *   - intervals and timeouts that relate: a scrape timeout within its interval, a first attempt within the admin
+ *     API's timeout, a watchdog deadline that covers the whole attempt schedule;
+ *   - the rehearsal's `for:` only in environment local;
+ *   - Prometheus's retention holds the longest bake plus RETENTION_MARGIN_SECONDS;
+ *   - production's floor (window mode: the only guard between `up`s is the watchdog): the watchdog, its sentinels,
+ *     CUSUM (or the canary judge where it replaces CUSUM) and onFailure revert.  Staging may relax the floor (the
+ *     policy pack says so, advisory).  The computed bound itself is checked by lib/guard/plan.ts (it needs the rules).
+ */
+function guardProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const m = cfg.monitoring;
+    const w = cfg.watchdog;
+    if (m && isDuration(m.scrapeInterval) && m.scrapeTimeout && isDuration(m.scrapeTimeout) && parseDuration(m.scrapeTimeout) > parseDuration(m.scrapeInterval)) {
+        problems.push({ path: ["monitoring", "scrapeTimeout"], message: `must be at most monitoring.scrapeInterval (${m.scrapeInterval}): Prometheus refuses a longer one` });
+    }
+    if (m?.rehearsalFor && cfg.environment !== "local") {
+        problems.push({ path: ["monitoring", "rehearsalFor"], message: "is only allowed in environment local (a deployed stack's alerts keep the seeds' for: durations)" });
+    }
+    if (w && isDuration(w.attemptTimeout) && isDuration(w.adminApiTimeout) && parseDuration(w.attemptTimeout) > parseDuration(w.adminApiTimeout)) {
+        problems.push({ path: ["watchdog", "attemptTimeout"], message: `must be at most watchdog.adminApiTimeout (${w.adminApiTimeout}): the attempts' timeouts grow from it to that` });
+    }
+    const steps = cfg.canary?.steps ?? [];
+    const longestBake = Math.max(0, ...steps.map((s) => (isDuration(s.bake) ? parseDuration(s.bake) : 0)));
+    if (m && isDuration(m.retention) && longestBake > 0 && parseDuration(m.retention) < longestBake + RETENTION_MARGIN_SECONDS) {
+        problems.push({
+            path: ["monitoring", "retention"],
+            message: `must be at least ${formatDuration(longestBake + RETENTION_MARGIN_SECONDS)}: the longest bake (${formatDuration(longestBake)}) plus ${formatDuration(RETENTION_MARGIN_SECONDS)} for the next up to judge it from Prometheus history`,
+        });
+    }
+    if (cfg.environment !== "production" || !cfg.canary) return problems;
+    const bakeMode = cfg.canary.gate.bakeMode ?? "window";
+    if (bakeMode === "window") {
+        const floor = "in production with canary.gate.bakeMode window (between ups the watchdog is the only guard)";
+        if (w && !w.enabled) problems.push({ path: ["watchdog", "enabled"], message: `must be true ${floor}` });
+        if (w && !w.sentinel.enabled) problems.push({ path: ["watchdog", "sentinel", "enabled"], message: `must be true ${floor}: after 100 % only the sentinels probe the release` });
+        if (!cfg.canary.gate.cusum.enabled && !judgeReplacesCusum(cfg as StackConfig)) {
+            problems.push({ path: ["canary", "gate", "cusum", "enabled"], message: `must be true ${floor}, unless a two-track shift mode (ingress-weight, or blue-green with lowerSteps mirror) has the canary judge replace it` });
+        }
+        if (cfg.canary.gate.onFailure !== "revert") problems.push({ path: ["canary", "gate", "onFailure"], message: `must be revert ${floor}: fail leaves traffic on a failed canary` });
+    }
+    return problems;
+}
+
+/** Two tracks judged against each other: the canary judge replaces CUSUM's drift against the pre-shift baseline. */
+export function judgeReplacesCusum(cfg: StackConfig): boolean {
+    return cfg.canary.shiftMode === "ingress-weight" || (cfg.canary.shiftMode === "blue-green" && cfg.canary.blueGreen.lowerSteps === "mirror");
 }
 
 /** Production's own rules (PRODUCTION_RULES), refused here first; the policy pack checks them again. */

@@ -16,6 +16,8 @@ export const GO_NO_GO = {
     abortErrorRateBaselineMultiple: 10,
     /** Generic canary failure: absolute error rate that aborts (002). */
     abortErrorRate: 0.1,
+    /** How long the absolute abort error rate must hold before the watchdog reverts between `up`s (SpeculationErrorRateAbort). */
+    abortErrorRateForSeconds: 60,
     /** Largest proof queue allowed (000: max 2000). */
     maxProofQueueSize: 2000,
     /** Pending speculative operations below which a full rollback may proceed (000). */
@@ -126,4 +128,9 @@ export const PRODUCTION_RULES = {
     maxFailPercentage: 0,
     /** topology-spread: replicas spread over nodes with whenUnsatisfiable DoNotSchedule. */
     requireHardSpread: true,
+    /**
+     * The guard between `up`s: the worst-case time from a rollback condition to 0 % confirmed (lib/guard/bound.ts)
+     * that production accepts (policy guard-bound; the config refuses a production stack above it).
+     */
+    maxGuardBoundSeconds: 420,
 } as const;

@@ -13,9 +13,11 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { stringify } from "yaml";
 import { DEFAULT_STAGE_THRESHOLDS, StageThresholds } from "../config/thresholds";
+import { GuardPlan } from "../lib/guard/plan";
 import { alertmanagerConfig } from "../lib/monitoring/alertmanager";
 import { ruleGroups } from "../lib/monitoring/rules";
 import { prometheusConfig, pushgatewayJob } from "../lib/monitoring/scrape";
+import { parseDuration } from "../config/duration";
 import { freePort } from "./ports";
 
 export const WATCHDOG_SCRIPT = path.resolve(__dirname, "../lib/watchdog/action.js");
@@ -42,6 +44,13 @@ export interface LocalMonitoringOptions {
      * rule that judges them.  Default: no probes, and the rule with the config's default window and minimum.
      */
     sentinel?: LocalSentinel;
+    /**
+     * The stack's guard (lib/guard/plan.ts, from the config): Prometheus's intervals and scrape timeout, the rules'
+     * options and the watchdog's schedule, so the local loop runs exactly what the bound was computed for.  It replaces
+     * scrapeInterval, alertFor and revertDeadlineSeconds.  Without it: those options, and the watchdog polling
+     * Prometheus every scrape interval.
+     */
+    guard?: GuardPlan;
 }
 
 export interface LocalSentinel {
@@ -97,7 +106,10 @@ function start(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { child: C
 export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<LocalMonitoring> {
     const dir = o.dataDir ?? mkdtempSync(path.join(tmpdir(), "agenc-monitoring-"));
     mkdirSync(dir, { recursive: true });
-    const interval = o.scrapeInterval ?? "1s";
+    const g = o.guard;
+    const interval = g?.prometheus.scrapeInterval ?? o.scrapeInterval ?? "1s";
+    const evaluation = g?.prometheus.evaluationInterval ?? interval;
+    const scrapeTimeout = g?.prometheus.scrapeTimeout ?? interval;
     const started: { child: ChildProcess; exited: Promise<void> }[] = [];
     const stop = async () => {
         for (const p of started.reverse()) {
@@ -108,12 +120,19 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
     try {
         const [wdPort, amPort, promPort, pgPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
         const watchdogUrl = `http://127.0.0.1:${wdPort}`;
+        const prometheusUrl = `http://127.0.0.1:${promPort}`;
+        const wd = g?.watchdog;
         let probing = o.sentinel !== undefined && o.sentinel.probing !== false;
         const logs: (() => string)[] = [];
         const startWatchdog = async () => {
             const watchdog = start(process.execPath, [WATCHDOG_SCRIPT], {
                 ...process.env, SERVICE_URL: o.serviceUrl, ADMIN_TOKEN: o.adminToken, PORT: String(wdPort), LISTEN_HOST: "127.0.0.1",
-                REVERT_DEADLINE_SECONDS: String(o.revertDeadlineSeconds ?? 30), ATTEMPT_TIMEOUT_MS: "2000",
+                REVERT_DEADLINE_SECONDS: String(wd?.revertDeadlineSeconds ?? o.revertDeadlineSeconds ?? 30),
+                ATTEMPT_TIMEOUT_MS: String(wd?.attemptTimeoutMs ?? 2000), ADMIN_API_TIMEOUT_MS: String(wd?.adminApiTimeoutMs ?? 8000),
+                ...(wd ? { BACKOFF_INITIAL_MS: String(wd.initialBackoffMs), BACKOFF_MAX_MS: String(wd.maxBackoffMs) } : {}),
+                // The watchdog reads the firing triggers from Prometheus itself too (started below, on a port known now).
+                PROMETHEUS_URL: prometheusUrl, POLL_INTERVAL_SECONDS: String(wd?.pollIntervalSeconds ?? parseDuration(interval)),
+                POLL_TIMEOUT_MS: String(wd?.pollTimeoutMs ?? Math.min(5000, parseDuration(interval) * 1000)),
                 SENTINEL_INTERVAL_SECONDS: String(probing ? o.sentinel!.intervalSeconds : 0), SENTINEL_TIMEOUT_MS: String(o.sentinel?.timeoutMs ?? 2000),
             });
             started.unshift(watchdog); // stopped last, as the first one started
@@ -148,11 +167,12 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
         await waitReady(`${pushgatewayUrl}/-/ready`, pg.child, "pushgateway", pg.output);
 
         const host = (u: string) => new URL(u).host;
-        writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(o.thresholds ?? DEFAULT_STAGE_THRESHOLDS, interval, {
-            rehearsalFor: o.alertFor ?? "2s", watchdogAlertWindow: o.watchdogAlertWindow ?? "30s", ...(o.sentinel ? { sentinel: o.sentinel } : {}),
+        writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(o.thresholds ?? DEFAULT_STAGE_THRESHOLDS, evaluation, {
+            ...(g ? g.ruleOptions : { rehearsalFor: o.alertFor ?? "2s", scrapeInterval: interval }),
+            watchdogAlertWindow: o.watchdogAlertWindow ?? "30s", ...(o.sentinel ? { sentinel: o.sentinel } : {}),
         }) }));
         writeFileSync(path.join(dir, "prometheus.yml"), stringify({
-            global: { scrape_interval: interval, evaluation_interval: interval },
+            global: { scrape_interval: interval, scrape_timeout: scrapeTimeout, evaluation_interval: evaluation },
             alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
             rule_files: [path.join(dir, "rules.yml")],
             scrape_configs: [
@@ -169,7 +189,6 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
             `--web.listen-address=127.0.0.1:${promPort}`, "--log.level=warn",
         ]);
         started.push(prom);
-        const prometheusUrl = `http://127.0.0.1:${promPort}`;
         await waitReady(`${prometheusUrl}/-/ready`, prom.child, "prometheus", prom.output);
         return { prometheusUrl, alertmanagerUrl, watchdogUrl, pushgatewayUrl, watchdogLog, startSentinels, stop };
     } catch (e) {

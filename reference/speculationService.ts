@@ -36,6 +36,8 @@ export interface Faults {
     proofQueue: number;
     /** Every answer is delayed this long (to exceed a client's timeout), milliseconds. */
     responseDelayMs: number;
+    /** /metrics only is delayed this long: a service too slow (or hung) to scrape whose admin API still answers. */
+    metricsDelayMs: number;
     /** Every non-admin answer gets this HTTP status instead of 200 (0 = off). */
     httpStatus: number;
     /** Bodies are not valid JSON / Prometheus text. */
@@ -63,7 +65,7 @@ export interface Faults {
 
 export const DEFAULT_FAULTS: Faults = {
     rollbackRate: 0.01, errorRate: 0.002, latencyMs: 0, tailLatencyMs: 0, unhealthy: [], readinessDelayMs: 0, memoryPercent: 45,
-    proofQueue: 120, responseDelayMs: 0, httpStatus: 0, malformed: false, dropMetrics: [], freezeMetrics: false,
+    proofQueue: 120, responseDelayMs: 0, metricsDelayMs: 0, httpStatus: 0, malformed: false, dropMetrics: [], freezeMetrics: false,
     pendingOperations: 0, drainPerSecond: 1000,
     adminDelayMs: 0, adminFlapMs: 0, adminDown: false,
 };
@@ -295,6 +297,11 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
             });
         }
         if (req.method === "GET" && path === "/metrics") {
+            if (faults.metricsDelayMs > 0) {
+                await new Promise((r) => setTimeout(r, faults.metricsDelayMs));
+                if (req.socket.destroyed) return undefined;
+                refreshGauges();
+            }
             if (faults.httpStatus) return send(res, faults.httpStatus, "injected\n", "text/plain");
             if (faults.malformed) return send(res, 200, "<html>this is not the Prometheus text format</html>\n", "text/plain");
             if (faults.freezeMetrics && frozen !== undefined) return send(res, 200, frozen, registry.contentType);

@@ -12,7 +12,9 @@ import { parse } from "yaml";
 import { ConfigMap, LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { nodeAddress } from "../lib/nodes/address";
 import { defineStack } from "../program";
+import { parseStackConfig } from "../config";
 import { parseDuration } from "../config/duration";
+import { GuardPlan, guardPlan } from "../lib/guard/plan";
 import { sentinelSchema } from "../config/sentinel";
 import { LocalMonitoring, LocalSentinel, startLocalMonitoring } from "../reference/localMonitoring";
 import { startProofWorker, RunningProofWorker } from "../reference/proofWorker";
@@ -65,7 +67,7 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
     const worker = await startProofWorker({ adminToken });
     const service = await startSpeculationService({ adminToken, version: opts.release ?? "v1.2.4" });
     const chain = await startChainRpc({ adminToken });
-    const monitoring = await startLocalMonitoring({ serviceUrl: service.url, proofWorkerUrl: worker.url, adminToken, sentinel: localSentinel() });
+    const monitoring = await startLocalMonitoring({ serviceUrl: service.url, proofWorkerUrl: worker.url, adminToken, sentinel: localSentinel(), guard: localGuardPlan() });
     let fleet: TestFleet | undefined;
     let nodeBinary: string | undefined;
     if (opts.nodes > 0) {
@@ -100,6 +102,25 @@ export function localSentinel(): LocalSentinel {
     const doc = parse(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, any> };
     const s = sentinelSchema.parse(doc.config["speculation:watchdog"]?.sentinel ?? {});
     return { intervalSeconds: parseDuration(s.interval), windowSeconds: parseDuration(s.window), minProbes: s.minProbes, timeoutMs: parseDuration(s.timeout) * 1000, probing: false };
+}
+
+/**
+ * The local stack's guard (lib/guard/plan.ts) from Pulumi.local.yaml: the local Prometheus, rules and watchdog run
+ * with exactly the timings its bound is computed from.  The keys that exist only at run time (URLs, the token) do not
+ * enter the guard; placeholders stand in for them here.
+ */
+export function localGuardPlan(edit: (c: Record<string, any>) => void = () => undefined): GuardPlan {
+    const doc = parse(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, any> };
+    const c: Record<string, any> = JSON.parse(JSON.stringify(doc.config));
+    const placeholder = "http://127.0.0.1:9";
+    c["speculation:canary"].gate = { ...c["speculation:canary"].gate, serviceUrl: placeholder, prometheusUrl: placeholder, alertmanagerUrl: placeholder };
+    c["speculation:bench"] = { ...c["speculation:bench"], command: "true" };
+    c["speculation:adminToken"] = "placeholder-token-0123456789abcdef";
+    edit(c);
+    const raw: Record<string, string> = {};
+    for (const [k, v] of Object.entries(c)) raw[k] = typeof v === "string" ? v : JSON.stringify(v);
+    const { config } = parseStackConfig(raw, new Set(["speculation:adminToken"]));
+    return guardPlan(config);
 }
 
 /** Pulumi.local.yaml plus what exists only at run time; secrets go in as secrets. */

@@ -75,12 +75,26 @@ export const KILL_SWITCH_ALERTS = ["SpeculationSentinelFailing"] as const;
 /** Which alert stands for each rollback trigger of SPEC §2; the policy pack checks every one is present. */
 export const ROLLBACK_TRIGGER_ALERTS = [
     "SpeculationRollbackRateAbort",
+    "SpeculationErrorRateAbort",
     "SpeculationErrorRateSpike",
     "SpeculationMemoryCritical",
     "SpeculationCircuitBreakerOpen",
     "ProofQueueOverflow",
     "SpeculationLatencyTailRatio",
+    "SpeculationUnobservable",
 ] as const;
+
+/**
+ * The stage's pre-shift error-rate baseline, pushed to the Pushgateway by the stage's ErrorBaseline
+ * (providers/errorBaseline.ts) when the stack has `records.pushgatewayUrl`: one series per environment, replaced by each
+ * stage's measurement.  SpeculationErrorRateSpike holds every track to it; without it, to ERROR_BASELINE_FLOOR.
+ */
+export const STAGE_BASELINE_METRIC = "agenc_stage_error_baseline_ratio";
+
+/** The scrape job of the speculation service's pods (both tracks): SpeculationUnobservable watches its targets. */
+export const SPECULATION_SCRAPE_JOB = "agenc-speculation";
+/** What the service exposes without which no trigger can be evaluated (absent while up: unobservable too). */
+export const OBSERVED_SERIES = ["speculation_rollback_rate", "speculation_operations_total"] as const;
 
 function seconds(s: number): string {
     return s % 60 === 0 ? `${s / 60}m` : `${s}s`;
@@ -151,15 +165,28 @@ export function speculationAlerts(t: StageThresholds): AlertRule[] {
             },
         },
         {
+            // 002's generic canary failure, absolute: needs no history, so a new or restarted Prometheus has it from its
+            // first evaluations (the relative spike below needs a baseline).
+            alert: "SpeculationErrorRateAbort",
+            expr: `${RECORDED.errorRate} > ${t.abortErrorRate}`,
+            for: seconds(GO_NO_GO.abortErrorRateForSeconds),
+            labels: { severity: "critical", component: "speculation", rollback_trigger: "true" },
+            annotations: {
+                summary: "Speculation error rate above the abort threshold",
+                description: `Error rate {{ $value | humanizePercentage }} above ${t.abortErrorRate * 100} %: set rollout_percentage to 0.`,
+            },
+        },
+        {
             alert: "SpeculationErrorRateSpike",
-            // Each track against the best track's rate an hour ago: a canary younger than an hour has no history of
-            // its own, and the baseline is the service's, not the canary's.
-            expr: `${RECORDED.errorRate} / on() group_left() clamp_min(min(${RECORDED.errorRate} offset 1h), ${ERROR_BASELINE_FLOOR}) > ${t.maxErrorRateBaselineMultiple}`,
+            // Each track against the stage's own pre-shift baseline (the ErrorBaseline's measurement, pushed to the
+            // Pushgateway), never against `offset 1h`, which is empty on a young Prometheus.  No baseline known: the
+            // floor is the baseline (errs toward less traffic).
+            expr: `${RECORDED.errorRate} / on() group_left() clamp_min(max(${STAGE_BASELINE_METRIC}) or on() vector(0), ${ERROR_BASELINE_FLOOR}) > ${t.maxErrorRateBaselineMultiple}`,
             for: "2m",
             labels: { severity: "critical", component: "speculation", rollback_trigger: "true" },
             annotations: {
-                summary: "Speculation error rate spiked against its baseline",
-                description: `Error rate is {{ $value | humanize }}x the service's rate an hour ago (more than ${t.maxErrorRateBaselineMultiple}x): roll back.`,
+                summary: "Speculation error rate spiked against the stage's pre-shift baseline",
+                description: `Error rate is {{ $value | humanize }}x the stage's pre-shift baseline (more than ${t.maxErrorRateBaselineMultiple}x; a baseline under ${ERROR_BASELINE_FLOOR * 100} % counts as ${ERROR_BASELINE_FLOOR * 100} %): roll back.`,
             },
         },
         {
@@ -216,6 +243,41 @@ export function speculationAlerts(t: StageThresholds): AlertRule[] {
         },
     ];
 }
+
+/**
+ * A canary that cannot be observed is a no-go: the service's scrape fails (`up == 0`: down, hung, or answering slower
+ * than the scrape timeout), its target is gone, or it answers without the series every trigger reads — while the
+ * last traffic Prometheus saw is above 0.  Every other trigger reads series that would simply stop arriving, so
+ * without this one a hung canary would keep its traffic.  `for:` one scrape plus one evaluation: a single missed
+ * scrape (up == 0 until the next one, at most a scrape interval and an evaluation later) never fires it; two in a row do.
+ */
+export function observabilityAlerts(scrapeIntervalSeconds: number, evaluationIntervalSeconds: number): AlertRule[] {
+    const job = `job="${SPECULATION_SCRAPE_JOB}"`;
+    const blind = [
+        `min(up{${job}}) == 0`,
+        `absent(up{${job}})`,
+        ...OBSERVED_SERIES.map((m) => `(absent(${m}) and on() max(up{${job}}) == 1)`),
+    ].join(" or on() ");
+    // The traffic last seen: the service's own gauges, however old (an unobservable service exposes nothing newer);
+    // with two tracks (ingress-weight, blue-green) a canary or green target is traffic at risk too (its weight is the
+    // Ingress's, which Prometheus does not see; the watchdog finds it already 0 when it is).
+    const last = (m: string) => `max(last_over_time(${m}[${UNOBSERVABLE_LOOKBACK}]))`;
+    const traffic = `(${last("speculation_rollout_percentage")} * on() ${last("speculation_enabled")} > 0) or on() count(up{${job},track=~"canary|green"}) > 0`;
+    return [{
+        alert: "SpeculationUnobservable",
+        expr: `(${blind}) and on() (${traffic})`,
+        for: seconds(scrapeIntervalSeconds + evaluationIntervalSeconds),
+        labels: { severity: "critical", component: "speculation", rollback_trigger: "true" },
+        annotations: {
+            summary: "The speculation service cannot be observed while it carries traffic",
+            description: `A speculation target is down, too slow for the scrape timeout, or no longer exposes ${OBSERVED_SERIES.join(" / ")}, ` +
+                "while the last traffic seen is above 0 %: no trigger can see a failure, so traffic goes to 0 %.",
+        },
+    }];
+}
+
+/** How far back SpeculationUnobservable looks for the last traffic Prometheus saw. */
+export const UNOBSERVABLE_LOOKBACK = "1h";
 
 /** How long each watchdog action's alert stays firing after the action (a rehearsal shortens it). */
 export const WATCHDOG_ALERT_WINDOW = "15m";
@@ -357,11 +419,17 @@ export interface RuleOptions {
     sentinel?: SentinelAlertSettings;
     /** A rehearsal: how long a watchdog action's alert fires after it (default WATCHDOG_ALERT_WINDOW). */
     watchdogAlertWindow?: string;
+    /** Prometheus's scrape interval (default: the evaluation interval): SpeculationUnobservable tolerates one missed scrape. */
+    scrapeInterval?: string;
 }
 
 export function ruleGroups(t: StageThresholds, evaluationInterval: string, o: RuleOptions = {}): RuleGroup[] {
     const { rehearsalFor, sentinel } = o;
-    const alerts = speculationAlerts(t).map((a) => (rehearsalFor ? { ...a, for: rehearsalFor } : a));
+    // The rehearsal shortens the seeds' `for:`s; SpeculationUnobservable's is already scrape-sized and keeps its tolerance.
+    const alerts = [
+        ...speculationAlerts(t).map((a) => (rehearsalFor ? { ...a, for: rehearsalFor } : a)),
+        ...observabilityAlerts(parseDuration(o.scrapeInterval ?? evaluationInterval), parseDuration(evaluationInterval)),
+    ];
     return [
         { name: "agenc-speculation.recording", interval: evaluationInterval, rules: recordingRules() },
         { name: "agenc-speculation.alerts", interval: evaluationInterval, rules: alerts },
@@ -369,6 +437,17 @@ export function ruleGroups(t: StageThresholds, evaluationInterval: string, o: Ru
         { name: "agenc-speculation.sentinel", interval: evaluationInterval, rules: sentinelAlerts(sentinel) },
         { name: "alys-nodes.alerts", interval: evaluationInterval, rules: nodeAlerts() },
     ];
+}
+
+/**
+ * The rollback triggers as the guard's bound needs them (lib/guard/bound.ts): each one's `for:` as the groups have it,
+ * and whether it reads a recorded series (one more evaluation between the scrape and the alert).
+ */
+export function rollbackTriggerTimings(groups: RuleGroup[]): { alert: string; forSeconds: number; recorded: boolean }[] {
+    const recorded = Object.values(RECORDED) as string[];
+    return groups.flatMap((g) => g.rules)
+        .filter((r): r is AlertRule => "alert" in r && r.labels.rollback_trigger === "true")
+        .map((r) => ({ alert: r.alert, forSeconds: parseDuration(r.for), recorded: recorded.some((name) => r.expr.includes(name)) }));
 }
 
 export function alertNames(groups: RuleGroup[]): string[] {

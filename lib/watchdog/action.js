@@ -36,7 +36,12 @@
  *   ADMIN_TOKEN | ADMIN_TOKEN_FILE  the bearer token (in the cluster: from Secret agenc-speculation-secrets)
  *   PORT (9095), LISTEN_HOST (0.0.0.0)
  *   REVERT_DEADLINE_SECONDS (120)  give up (and report a failed revert or kill switch) after this long
- *   ATTEMPT_TIMEOUT_MS (5000)      one admin API call
+ *   ATTEMPT_TIMEOUT_MS (2000)      one request's timeout in an action's first attempt; it doubles with every attempt
+ *   ADMIN_API_TIMEOUT_MS (10000)   ... up to this: the longest an admin API (or API server) answer may take
+ *   BACKOFF_INITIAL_MS (250), BACKOFF_MAX_MS (5000)  the pause after a failed attempt, doubling, jittered (half to all)
+ *   PROMETHEUS_URL                 where the watchdog also reads the firing triggers itself (GET /api/v1/alerts), so a
+ *                                  trigger that fires again is acted on whatever Alertmanager's grouping state
+ *   POLL_INTERVAL_SECONDS (15), POLL_TIMEOUT_MS (5000)  how often, and how long one read may take
  *   SENTINEL_INTERVAL_SECONDS (0)  seconds between two sentinel probes; 0 or unset: no probes
  *   SENTINEL_TIMEOUT_MS (10000)    each of a probe's two requests
  *   CANARY_INGRESS                 ingress-weight mode: the canary Ingress whose weight a revert sets to 0
@@ -70,7 +75,14 @@ const PORT = number("PORT", 9095, 0, "a port number (0 to 65535)");
 const HOST = env.LISTEN_HOST || "0.0.0.0";
 const DEADLINE_MS = number("REVERT_DEADLINE_SECONDS", 120, 1, "a number of seconds, at least 1") * 1000;
 // Whole milliseconds: AbortSignal.timeout throws on a fraction.
-const ATTEMPT_TIMEOUT_MS = Math.ceil(number("ATTEMPT_TIMEOUT_MS", 5000, 1, "a number of milliseconds, at least 1"));
+const ATTEMPT_TIMEOUT_MS = Math.ceil(number("ATTEMPT_TIMEOUT_MS", 2000, 1, "a number of milliseconds, at least 1"));
+const ADMIN_API_TIMEOUT_MS = Math.ceil(number("ADMIN_API_TIMEOUT_MS", Math.max(10000, ATTEMPT_TIMEOUT_MS), ATTEMPT_TIMEOUT_MS,
+    `a number of milliseconds, at least ATTEMPT_TIMEOUT_MS (${ATTEMPT_TIMEOUT_MS})`));
+const BACKOFF_INITIAL_MS = number("BACKOFF_INITIAL_MS", 250, 1, "a number of milliseconds, at least 1");
+const BACKOFF_MAX_MS = number("BACKOFF_MAX_MS", 5000, BACKOFF_INITIAL_MS, `a number of milliseconds, at least BACKOFF_INITIAL_MS (${BACKOFF_INITIAL_MS})`);
+const PROMETHEUS_URL = (env.PROMETHEUS_URL || "").replace(/\/$/, "");
+const POLL_INTERVAL_S = number("POLL_INTERVAL_SECONDS", 15, 0.1, "a number of seconds, at least 0.1");
+const POLL_TIMEOUT_MS = Math.ceil(number("POLL_TIMEOUT_MS", 5000, 1, "a number of milliseconds, at least 1"));
 const SENTINEL_INTERVAL_S = number("SENTINEL_INTERVAL_SECONDS", 0, 0, "0 (no sentinel probes) or a number of seconds between two probes");
 const SENTINEL_TIMEOUT_MS = number("SENTINEL_TIMEOUT_MS", 10000, 1, "a number of milliseconds, at least 1");
 const ROLLOUT_KEY = "speculation.features.rollout_percentage";
@@ -106,8 +118,14 @@ const state = {
 const sentinel = { success: 0, failure: 0, lastProbe: undefined, lastOk: undefined, recent: [] };
 const log = (fields) => console.log(JSON.stringify({ time: new Date().toISOString(), component: "agenc-watchdog", ...fields }));
 
+/**
+ * One request's timeout in the attempt under way (untilConfirmed sets it: ATTEMPT_TIMEOUT_MS doubling per attempt up
+ * to ADMIN_API_TIMEOUT_MS, never past the deadline).  One action runs at a time, so one value serves.
+ */
+let requestTimeoutMs = ATTEMPT_TIMEOUT_MS;
+
 async function call(path, init) {
-    const res = await fetch(`${SERVICE_URL}${path}`, { ...init, signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS) });
+    const res = await fetch(`${SERVICE_URL}${path}`, { ...init, signal: AbortSignal.timeout(requestTimeoutMs) });
     const text = await res.text();
     if (res.status < 200 || res.status > 299) throw new Error(`${path}: HTTP ${res.status}`);
     return JSON.parse(text);
@@ -130,7 +148,7 @@ function kube(method, apiPath, body) {
     const token = fs.readFileSync(KUBE.tokenFile, "utf8").trim();
     return new Promise((resolve, reject) => {
         const req = https.request(`${KUBE.api}${apiPath}`, {
-            method, ca: KUBE.ca, signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+            method, ca: KUBE.ca, signal: AbortSignal.timeout(requestTimeoutMs),
             headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body ? { "content-type": "application/merge-patch+json" } : {}) },
         }, (res) => {
             let text = "";
@@ -141,7 +159,7 @@ function kube(method, apiPath, body) {
                 resolve({ status: res.statusCode, body: parsed });
             });
         });
-        req.on("error", (e) => reject(new Error(`${method} ${apiPath}: ${e.name === "AbortError" ? `timeout after ${ATTEMPT_TIMEOUT_MS} ms` : e.message}`)));
+        req.on("error", (e) => reject(new Error(`${method} ${apiPath}: ${e.name === "AbortError" ? `timeout after ${requestTimeoutMs} ms` : e.message}`)));
         req.end(body ? JSON.stringify(body) : undefined);
     });
 }
@@ -244,27 +262,36 @@ const ACTIONS = {
     }, `KILL SWITCH: speculation disabled and traffic at 0 % and the canary weight of ingress/${CANARY_INGRESS} 0, confirmed`),
 };
 
+/**
+ * Tries the action until the read-back confirms it or REVERT_DEADLINE_SECONDS pass.  Attempt n (0-based) gives each
+ * request min(ADMIN_API_TIMEOUT_MS, ATTEMPT_TIMEOUT_MS × 2ⁿ) — a slow admin API gets the time it needs instead of the
+ * same too-short timeout forever — and pauses min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS × 2ⁿ), jittered, after a
+ * failure.  lib/guard/bound.ts computes the worst case of exactly this schedule.
+ */
 async function untilConfirmed(kind, alertnames) {
     const action = ACTIONS[kind];
     const started = Date.now();
+    const deadline = started + DEADLINE_MS;
     const attempts = [];
-    for (let n = 0; Date.now() - started < DEADLINE_MS; n++) {
+    for (let n = 0; Date.now() < deadline; n++) {
         const path = action.paths[Math.min(action.paths.length - 1, Math.floor(n / 2))];
         const at = new Date().toISOString();
+        requestTimeoutMs = Math.max(1, Math.min(ADMIN_API_TIMEOUT_MS, ATTEMPT_TIMEOUT_MS * 2 ** n, deadline - Date.now()));
         try {
             const before = n === 0 ? await action.read() : undefined;
             if (before && action.done(before)) return { outcome: kind === "revert" ? "already-zero" : "already-killed", attempts };
             await path.apply();
             const after = await action.read();
-            attempts.push({ at, path: path.name, result: action.show(after) });
+            attempts.push({ at, path: path.name, timeout_ms: requestTimeoutMs, result: action.show(after) });
             if (path.confirmed(after)) return { outcome: "confirmed", path: path.name, attempts };
         } catch (e) {
-            attempts.push({ at, path: path.name, result: `failed: ${e.message}` });
+            attempts.push({ at, path: path.name, timeout_ms: requestTimeoutMs, result: `failed: ${e.message}` });
         }
         log({ level: "warn", msg: `${kind} not confirmed yet, retrying`, action: kind, alerts: alertnames, attempt: attempts[attempts.length - 1] });
         // Equal jitter (as lib/revert/revert.ts jittered): doublings alone retry a periodic fault in the same phase.
-        const backoff = Math.min(5000, 250 * 2 ** n);
-        await new Promise((r) => setTimeout(r, backoff / 2 + Math.random() * (backoff / 2)));
+        const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** n);
+        const pause = Math.min(backoff / 2 + Math.random() * (backoff / 2), deadline - Date.now());
+        if (pause > 0) await new Promise((r) => setTimeout(r, pause));
     }
     return { outcome: "unconfirmed", attempts };
 }
@@ -279,11 +306,14 @@ function classify(payload) {
 }
 
 let queue = Promise.resolve();
-function onAlerts(payload) {
+/** Actions queued or running: the poll adds none while one is under way (it would find the work done). */
+let pending = 0;
+function onAlerts(payload, via = "alertmanager") {
     const what = classify(payload);
     if (!what) return Promise.resolve({ outcome: "ignored" });
     const names = [...new Set(what.alerts.map((a) => a.labels.alertname))];
     const kill = what.kind === "kill-switch";
+    pending += 1;
     // One action at a time: a second webhook waits for the first and then finds it done already.
     const run = queue.then(async () => {
         const r = await untilConfirmed(what.kind, names);
@@ -309,14 +339,59 @@ function onAlerts(payload) {
             state.history.push({ at: when, action: what.kind, alerts: names, failed: true, attempts: r.attempts });
             log({ level: "error", msg: kill ? "KILL SWITCH FAILED: not confirmed before the deadline" : "REVERT FAILED: not confirmed before the deadline", action: what.kind, alerts: names, attempts: r.attempts });
         } else {
-            log({ level: "info", msg: kill ? "kill-switch alert firing; speculation already disabled at 0 %" : `rollback trigger firing; traffic already at 0 %${CANARY_INGRESS ? ` (canary weight of ingress/${CANARY_INGRESS})` : ""}`, action: what.kind, alerts: names });
+            if (via !== "prometheus") {
+                log({ level: "info", msg: kill ? "kill-switch alert firing; speculation already disabled at 0 %" : `rollback trigger firing; traffic already at 0 %${CANARY_INGRESS ? ` (canary weight of ingress/${CANARY_INGRESS})` : ""}`, action: what.kind, alerts: names });
+            }
         }
         state.history = state.history.slice(-100);
         // What the action took away: a gate's revert (lib/revert) trusts a confirmation only for the traffic it means.
-        return { ...r, action: what.kind, target: what.kind === "revert" && CANARY_INGRESS ? "canary-weight" : "rollout-percentage" };
+        return { ...r, action: what.kind, via, target: what.kind === "revert" && CANARY_INGRESS ? "canary-weight" : "rollout-percentage" };
     });
-    queue = run.catch(() => undefined);
-    return run;
+    const done = run.finally(() => { pending -= 1; });
+    queue = done.catch(() => undefined);
+    return done;
+}
+
+/**
+ * The second way a trigger reaches the watchdog: every POLL_INTERVAL_SECONDS it reads Prometheus's firing alerts
+ * (GET /api/v1/alerts) and acts on any rollback trigger or kill-switch alert, exactly as on a webhook.  Alertmanager
+ * treats an alert that fires again soon after a revert as already notified until repeat_interval; Prometheus does not
+ * (it has no grouping state), so a trigger that fires again — traffic turned back on, the fault still there — is
+ * acted on within one poll.  The first read of an action finds traffic already at 0 when it is (nothing counted).
+ * A silence in Alertmanager does not stop this: a silence hides a page, not a failing service.
+ */
+const poll = { ok: 0, failed: 0, lastOk: 0 };
+async function pollOnce() {
+    if (pending > 0) return;
+    let firing;
+    try {
+        const res = await fetch(`${PROMETHEUS_URL}/api/v1/alerts`, { signal: AbortSignal.timeout(POLL_TIMEOUT_MS) });
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+        const body = await res.json();
+        firing = ((body && body.data && body.data.alerts) || [])
+            .filter((a) => a && a.state === "firing" && a.labels && (a.labels.rollback_trigger === "true" || a.labels.kill_switch === "true"));
+        poll.ok += 1;
+        poll.lastOk = Date.now() / 1000;
+    } catch (e) {
+        poll.failed += 1;
+        log({ level: "warn", msg: "could not read the firing triggers from Prometheus (Alertmanager's webhook still reaches the watchdog)", prometheus: PROMETHEUS_URL, error: e.message });
+        return;
+    }
+    if (firing.length === 0 || pending > 0) return;
+    await onAlerts({ alerts: firing.map((a) => ({ status: "firing", labels: a.labels })) }, "prometheus");
+}
+
+function schedulePolls() {
+    if (!PROMETHEUS_URL) return undefined;
+    let timer;
+    let stopped = false;
+    const tick = async () => {
+        const started = Date.now();
+        try { await pollOnce(); } catch (e) { log({ level: "error", msg: "poll failed", error: e.message }); }
+        if (!stopped) timer = setTimeout(tick, Math.max(0, POLL_INTERVAL_S * 1000 - (Date.now() - started)));
+    };
+    timer = setTimeout(tick, 0);
+    return () => { stopped = true; clearTimeout(timer); };
 }
 
 /** One sentinel probe: seed 000's synthetic speculation, judged as the smoke tests judge it; never throws. */
@@ -379,6 +454,16 @@ function metrics() {
         "# HELP agenc_watchdog_last_kill_switch_timestamp_seconds When the last confirmed kill switch happened (0: none since start).",
         "# TYPE agenc_watchdog_last_kill_switch_timestamp_seconds gauge",
         `agenc_watchdog_last_kill_switch_timestamp_seconds ${state.lastKill}`,
+        "# HELP agenc_watchdog_polls_total Reads of Prometheus's firing triggers, by result.",
+        "# TYPE agenc_watchdog_polls_total counter",
+        `agenc_watchdog_polls_total{result="ok"} ${poll.ok}`,
+        `agenc_watchdog_polls_total{result="failed"} ${poll.failed}`,
+        "# HELP agenc_watchdog_poll_interval_seconds Seconds between two reads of Prometheus's firing triggers (0: not polling).",
+        "# TYPE agenc_watchdog_poll_interval_seconds gauge",
+        `agenc_watchdog_poll_interval_seconds ${PROMETHEUS_URL ? POLL_INTERVAL_S : 0}`,
+        "# HELP agenc_watchdog_last_poll_timestamp_seconds When the watchdog last read Prometheus's firing triggers (0: never).",
+        "# TYPE agenc_watchdog_last_poll_timestamp_seconds gauge",
+        `agenc_watchdog_last_poll_timestamp_seconds ${poll.lastOk}`,
         "# HELP agenc_sentinel_interval_seconds Seconds between two sentinel probes (0: this watchdog does not probe).",
         "# TYPE agenc_sentinel_interval_seconds gauge",
         `agenc_sentinel_interval_seconds ${SENTINEL_INTERVAL_S}`,
@@ -424,11 +509,15 @@ const server = http.createServer((req, res) => {
     return reply(404, JSON.stringify({ error: "not found" }));
 });
 let stopSentinels;
+let stopPolls;
 server.listen(PORT, HOST, () => {
     log({ level: "info", msg: "watchdog listening", port: server.address().port, service: SERVICE_URL, sentinelIntervalSeconds: SENTINEL_INTERVAL_S,
+        attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, adminApiTimeoutMs: ADMIN_API_TIMEOUT_MS,
+        ...(PROMETHEUS_URL ? { prometheus: PROMETHEUS_URL, pollIntervalSeconds: POLL_INTERVAL_S } : { prometheus: "not polled (PROMETHEUS_URL unset): Alertmanager's webhook only" }),
         ...(KUBE ? { reverts: `canary weight of ingress/${CANARY_INGRESS} in ${KUBE.namespace} (${KUBE.api})` } : {}) });
     stopSentinels = scheduleSentinels();
+    stopPolls = schedulePolls();
 });
-const stop = () => { if (stopSentinels) stopSentinels(); server.close(() => process.exit(0)); };
+const stop = () => { if (stopSentinels) stopSentinels(); if (stopPolls) stopPolls(); server.close(() => process.exit(0)); };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

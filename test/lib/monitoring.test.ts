@@ -79,13 +79,48 @@ const CASES: Record<string, AlertCase> = {
         firing: { series: [{ series: "speculation_errors_total{pod=\"a\"}", values: "0+2x20" }, { series: "speculation_operations_total{pod=\"a\",result=\"committed\"}", values: "0+100x20" }], evalTime: "15m", value: 0.02 },
         silent: [{ series: [{ series: "speculation_errors_total{pod=\"a\"}", values: "0+0.5x20" }, { series: "speculation_operations_total{pod=\"a\",result=\"committed\"}", values: "0+100x20" }], evalTime: "15m" }],
     },
+    SpeculationErrorRateAbort: {
+        // 30 % errors with no history at all (a young Prometheus): the absolute trigger needs none.
+        firing: { series: [{ series: "speculation_errors_total{pod=\"a\"}", values: "0+30x10" }, { series: "speculation_operations_total{pod=\"a\",result=\"committed\"}", values: "0+100x10" }], evalTime: "8m", value: 0.3 },
+        silent: [
+            { series: [{ series: "speculation_errors_total{pod=\"a\"}", values: "0+5x10" }, { series: "speculation_operations_total{pod=\"a\",result=\"committed\"}", values: "0+100x10" }], evalTime: "8m" },
+        ],
+    },
     SpeculationErrorRateSpike: {
         firing: {
-            series: [{ series: "speculation_errors_total{pod=\"a\"}", values: "0+1x70 100+30x30" }, { series: "speculation_operations_total{pod=\"a\",result=\"committed\"}", values: "0+100x100" }],
-            // 30 % now against 1 % an hour ago: the value is the multiple.
-            evalTime: "85m", value: 30,
+            series: [
+                { series: "speculation_errors_total{pod=\"a\"}", values: "0+3x20" }, { series: "speculation_operations_total{pod=\"a\",result=\"committed\"}", values: "0+100x20" },
+                // The stage's pre-shift baseline (the ErrorBaseline pushes it): 3 % now against 0.1 % before the shift.
+                { series: "agenc_stage_error_baseline_ratio{environment=\"production\"}", values: "0.001x20" },
+            ],
+            // On a Prometheus 15 minutes old: no `offset 1h` needed.  The value is the multiple.
+            evalTime: "15m", value: 30,
         },
-        silent: [{ series: [{ series: "speculation_errors_total{pod=\"a\"}", values: "0+1x100" }, { series: "speculation_operations_total{pod=\"a\",result=\"committed\"}", values: "0+100x100" }], evalTime: "85m" }],
+        silent: [
+            // 3 % errors against a 1 % baseline: 3x, under 10x.
+            { series: [{ series: "speculation_errors_total{pod=\"a\"}", values: "0+3x20" }, { series: "speculation_operations_total{pod=\"a\",result=\"committed\"}", values: "0+100x20" },
+                { series: "agenc_stage_error_baseline_ratio{environment=\"production\"}", values: "0.01x20" }], evalTime: "15m" },
+            // No baseline pushed: the floor (0.1 %) stands in, and 0.5 % is 5x it.
+            { series: [{ series: "speculation_errors_total{pod=\"a\"}", values: "0+0.5x20" }, { series: "speculation_operations_total{pod=\"a\",result=\"committed\"}", values: "0+100x20" }], evalTime: "15m" },
+        ],
+    },
+    SpeculationUnobservable: {
+        // Two missed scrapes in a row while the last traffic seen was 10 %.
+        firing: {
+            series: [{ series: "up{job=\"agenc-speculation\"}", values: "1x3 0x10" }, { series: "speculation_rollout_percentage", values: "10x3" }, { series: "speculation_enabled", values: "1x3" },
+                { series: "speculation_rollback_rate", values: "0.01x3" }, { series: "speculation_operations_total", values: "0+10x3" }],
+            evalTime: "6m", value: 0,
+        },
+        silent: [
+            // One missed scrape: tolerated.
+            { series: [{ series: "up{job=\"agenc-speculation\"}", values: "1x3 0 1x10" }, { series: "speculation_rollout_percentage", values: "10x3 _ 10x10" }, { series: "speculation_enabled", values: "1x3 _ 1x10" },
+                { series: "speculation_rollback_rate", values: "0.01x3 _ 0.01x10" }, { series: "speculation_operations_total", values: "0+10x3 _ 40+10x10" }], evalTime: "5m" },
+            // Down with no traffic: nothing at risk.
+            { series: [{ series: "up{job=\"agenc-speculation\"}", values: "1x3 0x10" }, { series: "speculation_rollout_percentage", values: "0x3" }, { series: "speculation_enabled", values: "1x3" }], evalTime: "6m" },
+            // Observed and healthy.
+            { series: [{ series: "up{job=\"agenc-speculation\"}", values: "1x10" }, { series: "speculation_rollout_percentage", values: "10x10" }, { series: "speculation_enabled", values: "1x10" },
+                { series: "speculation_rollback_rate", values: "0.01x10" }, { series: "speculation_operations_total", values: "0+10x10" }], evalTime: "6m" },
+        ],
     },
     SpeculationMemoryCritical: {
         firing: { series: [{ series: "speculation_memory_usage_bytes{pod=\"a\"}", values: "95x10" }, { series: "speculation_memory_limit_bytes{pod=\"a\"}", values: "100x10" }], evalTime: "5m", value: 95 },

@@ -1,0 +1,112 @@
+/**
+ * The guard between `up`s as the stack configures it: the timings resolved from the config (one place, read by the
+ * Watchdog component, the local monitoring, the rules and the bound), the bound per rollback trigger, and what a
+ * production stack is refused for.  Pure.
+ */
+import { formatDuration, parseDuration } from "../../config/duration";
+import { StackConfig } from "../../config/schema";
+import { DEFAULT_STAGE_THRESHOLDS, PRODUCTION_RULES } from "../../config/thresholds";
+import { ruleGroups, rollbackTriggerTimings, RuleOptions } from "../monitoring/rules";
+import { actionScheduleSeconds, formatBound, GuardTimings, guardBounds, TriggerBound } from "./bound";
+
+/** The watchdog's settings in the units its environment takes (components/Watchdog.ts, reference/localMonitoring.ts). */
+export interface WatchdogTimings {
+    revertDeadlineSeconds: number;
+    attemptTimeoutMs: number;
+    adminApiTimeoutMs: number;
+    initialBackoffMs: number;
+    maxBackoffMs: number;
+    pollIntervalSeconds: number;
+    pollTimeoutMs: number;
+}
+
+/** The watchdog's backoff between attempts (fixed: the bound reads them from here). */
+export const WATCHDOG_BACKOFF = { initialMs: 250, maxMs: 5000 } as const;
+
+export interface GuardPlan {
+    timings: GuardTimings;
+    watchdog: WatchdogTimings;
+    /** The Prometheus settings the rules and scrape config are generated with. */
+    prometheus: { scrapeInterval: string; scrapeTimeout: string; evaluationInterval: string };
+    /** The rule options the bound was computed for (the same ones the stack renders). */
+    ruleOptions: RuleOptions;
+    triggers: TriggerBound[];
+    worst: TriggerBound;
+    /** What a production stack is refused for (empty elsewhere, and when it is within the rules). */
+    refusals: { key: string; message: string }[];
+}
+
+/** Prometheus's default scrape_timeout is 10s; it may not exceed the interval. */
+export function scrapeTimeoutOf(c: Pick<StackConfig, "monitoring">): string {
+    if (c.monitoring.scrapeTimeout) return c.monitoring.scrapeTimeout;
+    return parseDuration(c.monitoring.scrapeInterval) < 10 ? c.monitoring.scrapeInterval : "10s";
+}
+
+/**
+ * Resolves the guard's timings from the stack config and computes its bound.  Only the monitoring and watchdog keys
+ * (and the environment) enter it: the triggers' `for:`s do not depend on the thresholds.
+ */
+export function guardPlan(c: Pick<StackConfig, "environment" | "monitoring" | "watchdog">): GuardPlan {
+    const w = c.watchdog;
+    const scrapeTimeout = scrapeTimeoutOf(c);
+    const pollInterval = w.pollInterval ?? c.monitoring.evaluationInterval;
+    const watchdog: WatchdogTimings = {
+        revertDeadlineSeconds: parseDuration(w.revertDeadline),
+        attemptTimeoutMs: Math.round(parseDuration(w.attemptTimeout) * 1000),
+        adminApiTimeoutMs: Math.round(parseDuration(w.adminApiTimeout) * 1000),
+        initialBackoffMs: WATCHDOG_BACKOFF.initialMs,
+        maxBackoffMs: WATCHDOG_BACKOFF.maxMs,
+        pollIntervalSeconds: parseDuration(pollInterval),
+        // One read of the alerts may take at most a poll interval (and never more than 5 s).
+        pollTimeoutMs: Math.round(Math.min(5, parseDuration(pollInterval)) * 1000),
+    };
+    const timings: GuardTimings = {
+        scrapeIntervalSeconds: parseDuration(c.monitoring.scrapeInterval),
+        scrapeTimeoutSeconds: parseDuration(scrapeTimeout),
+        evaluationIntervalSeconds: parseDuration(c.monitoring.evaluationInterval),
+        pollIntervalSeconds: watchdog.pollIntervalSeconds,
+        queryTimeoutSeconds: watchdog.pollTimeoutMs / 1000,
+        attempts: {
+            initialTimeoutSeconds: watchdog.attemptTimeoutMs / 1000,
+            adminApiTimeoutSeconds: watchdog.adminApiTimeoutMs / 1000,
+            initialBackoffSeconds: watchdog.initialBackoffMs / 1000,
+            maxBackoffSeconds: watchdog.maxBackoffMs / 1000,
+        },
+    };
+    const ruleOptions: RuleOptions = {
+        scrapeInterval: c.monitoring.scrapeInterval,
+        ...(c.monitoring.rehearsalFor ? { rehearsalFor: c.monitoring.rehearsalFor } : {}),
+    };
+    const { triggers, worst } = guardBounds(timings, rollbackTriggerTimings(ruleGroups(DEFAULT_STAGE_THRESHOLDS, c.monitoring.evaluationInterval, ruleOptions)));
+    const refusals: GuardPlan["refusals"] = [];
+    const schedule = actionScheduleSeconds(timings.attempts);
+    if (watchdog.revertDeadlineSeconds < schedule) {
+        refusals.push({
+            key: "watchdog.revertDeadline",
+            message: `must be at least ${formatDuration(Math.ceil(schedule))}: the watchdog's attempts up to watchdog.adminApiTimeout (${w.adminApiTimeout}) take that long in the worst case`,
+        });
+    }
+    if (c.environment === "production" && worst.seconds > PRODUCTION_RULES.maxGuardBoundSeconds) {
+        refusals.push({
+            key: "monitoring.scrapeInterval",
+            message: `gives a guard bound of ${formatBound(worst.seconds)} (${worst.alert}: ${worst.terms.map((t) => `${t.step} ${formatBound(t.seconds)}`).join(" + ")}), ` +
+                `above production's ${formatBound(PRODUCTION_RULES.maxGuardBoundSeconds)}: shorten monitoring.scrapeInterval, monitoring.evaluationInterval, ` +
+                "watchdog.pollInterval or watchdog.adminApiTimeout (policy guard-bound)",
+        });
+    }
+    return {
+        timings, watchdog, ruleOptions, triggers, worst, refusals,
+        prometheus: { scrapeInterval: c.monitoring.scrapeInterval, scrapeTimeout, evaluationInterval: c.monitoring.evaluationInterval },
+    };
+}
+
+/** The bound as a stack output and a preview line: per trigger, and the worst. */
+export function guardSummary(p: GuardPlan): { boundSeconds: number; bound: string; worstTrigger: string; triggers: Record<string, string>; formula: string } {
+    return {
+        boundSeconds: p.worst.seconds,
+        bound: formatBound(p.worst.seconds),
+        worstTrigger: p.worst.alert,
+        triggers: Object.fromEntries(p.triggers.map((t) => [t.alert, formatBound(t.seconds)])),
+        formula: p.worst.terms.map((t) => `${t.step} ${formatBound(t.seconds)}`).join(" + "),
+    };
+}

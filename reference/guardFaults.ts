@@ -1,0 +1,181 @@
+/**
+ * The guard between `up`s under fault, on real parts: the reference service and proof worker, Debian's Prometheus
+ * evaluating the stack's rules, Debian's Alertmanager with the stack's routes, and the watchdog
+ * (lib/watchdog/action.js) — everything reference/localMonitoring.ts starts for the local stack, with the timings of a
+ * guard plan (lib/guard/plan.ts).  No Pulumi process runs: this is the time between two `up`s.
+ *
+ * Each scenario starts a fresh loop (a young Prometheus, as after a restart), puts traffic at 10 %, injects its fault
+ * and measures from the moment the rollback condition became true to the watchdog's confirmed read-back of 0 %:
+ *   - a gauge's condition is true when the fault is set (the service exposes it at its next scrape);
+ *   - a rate's (error rate, tail latency) at the first scrape whose samples make the rule's expression true, found
+ *     afterwards with a fine range query of the raw expression (a sample's timestamp is its scrape's start);
+ *   - "unobservable" when the scrapes start to hang.
+ * Used by test/e2e/guard.e2e.ts (asserts measured ≤ bound) and scripts/bench-guard.ts (prints the table).
+ */
+import { setRolloutPercentage } from "../lib/adminApi";
+import { GuardPlan } from "../lib/guard/plan";
+import { RECORDED, recordingRules } from "../lib/monitoring/rules";
+import { DEFAULT_STAGE_THRESHOLDS } from "../config/thresholds";
+import { startLocalMonitoring, LocalMonitoring } from "./localMonitoring";
+import { startProofWorker, RunningProofWorker } from "./proofWorker";
+import { Faults, RunningSpeculationService, startSpeculationService } from "./speculationService";
+
+export interface GuardScenario {
+    /** Short name, as the tables print it. */
+    name: string;
+    /** What goes wrong, in an operator's words. */
+    fault: string;
+    /** The rollback trigger that must take the traffic away (its bound is the one that applies). */
+    trigger: string;
+    /** One of the four classes the watchdog missed before (issue 22), or an ordinary firing of a trigger. */
+    kind: "fault-class" | "trigger";
+    inject(env: GuardEnv): Promise<void> | void;
+    /** For a rate: the raw expression whose first true sample is the condition's start (default: the injection). */
+    condition?: string;
+}
+
+export interface GuardEnv {
+    service: RunningSpeculationService;
+    worker: RunningProofWorker;
+    monitoring: LocalMonitoring;
+    /** Waits until the watchdog has confirmed a revert (or kill switch) after `since`; returns when, epoch ms. */
+    confirmedAfter(since: number, timeoutMs: number): Promise<number>;
+}
+
+export interface GuardMeasurement {
+    scenario: string;
+    trigger: string;
+    injectedAt: number;
+    conditionAt: number;
+    confirmedAt: number;
+    /** Seconds from the condition to 0 % confirmed. */
+    seconds: number;
+    boundSeconds: number;
+    /** What traffic reads at the end (the service's own state). */
+    finalPercentage: number;
+    /** The watchdog's record of the action: alerts, path, attempts (from GET /reverts). */
+    action: { alerts: string[]; path?: string; attempts: number };
+}
+
+const recorded = (name: string) => recordingRules().find((r) => r.record === name)!.expr;
+const t = DEFAULT_STAGE_THRESHOLDS;
+const setFaults = (f: Partial<Faults>) => (env: GuardEnv) => { env.service.setFaults(f); };
+
+/** The four fault classes of issue 22, then every rollback trigger's ordinary firing. */
+export const GUARD_SCENARIOS: GuardScenario[] = [
+    {
+        name: "young-prometheus-error-spike", kind: "fault-class", trigger: "SpeculationErrorRateAbort",
+        fault: "error rate 0.3 at 10 % on a Prometheus seconds old (no offset 1h history)",
+        inject: setFaults({ errorRate: 0.3 }),
+        condition: `(${recorded(RECORDED.errorRate)}) > ${t.abortErrorRate}`,
+    },
+    {
+        name: "refire-after-revert", kind: "fault-class", trigger: "SpeculationRollbackRateAbort",
+        fault: "rollback rate 0.2; the watchdog reverts; traffic is turned back on at 10 % with the fault still there",
+        inject: async (env) => {
+            env.service.setFaults({ rollbackRate: 0.2 });
+            // The first revert, then the operator's 10 % again: what is measured starts here.
+            await env.confirmedAfter(Date.now(), 120_000);
+            await setRolloutPercentage(env.service.url, TOKEN, 10);
+        },
+    },
+    {
+        name: "unscrapable-service", kind: "fault-class", trigger: "SpeculationUnobservable",
+        fault: "rollback rate 0.2 and /metrics answering after 30 s (the scrape times out; the admin API still answers)",
+        inject: setFaults({ rollbackRate: 0.2, metricsDelayMs: 30_000 }),
+    },
+    {
+        name: "slow-admin-api", kind: "fault-class", trigger: "SpeculationRollbackRateAbort",
+        fault: "rollback rate 0.2 and every admin API answer 5 s late",
+        inject: setFaults({ rollbackRate: 0.2, adminDelayMs: 5000 }),
+    },
+    { name: "rollback-rate", kind: "trigger", trigger: "SpeculationRollbackRateAbort", fault: "rollback rate 0.3", inject: setFaults({ rollbackRate: 0.3 }) },
+    {
+        name: "error-rate-spike", kind: "trigger", trigger: "SpeculationErrorRateSpike", fault: "error rate 0.05 (50x the 0.1 % floor, under the 10 % abort)",
+        inject: setFaults({ errorRate: 0.05 }),
+        condition: `(${recorded(RECORDED.errorRate)}) / 0.001 > ${t.maxErrorRateBaselineMultiple}`,
+    },
+    { name: "memory", kind: "trigger", trigger: "SpeculationMemoryCritical", fault: "memory at 95 % of the limit", inject: setFaults({ memoryPercent: 95 }) },
+    { name: "circuit-breaker", kind: "trigger", trigger: "SpeculationCircuitBreakerOpen", fault: "circuit breaker open (rollback rate 0.6)", inject: setFaults({ rollbackRate: 0.6 }) },
+    { name: "proof-queue", kind: "trigger", trigger: "ProofQueueOverflow", fault: "proof queue at 2500 (max 2000)", inject: (env) => { env.worker.faults.queueSize = 2500; } },
+    {
+        name: "tail-latency", kind: "trigger", trigger: "SpeculationLatencyTailRatio", fault: "p99 / p95 above 2 (a fat tail: 3 % of operations 400 ms slower)",
+        inject: setFaults({ tailLatencyMs: 400 }),
+        condition: `(${recorded(RECORDED.latencyTailRatio)}) > ${t.maxTailRatio}`,
+    },
+];
+
+const TOKEN = "guard-faults-admin-token-0123456789";
+
+async function query<T>(prometheusUrl: string, path: string, params: Record<string, string>): Promise<T> {
+    const res = await fetch(`${prometheusUrl}${path}?${new URLSearchParams(params)}`, { signal: AbortSignal.timeout(10_000) });
+    const body = await res.json() as { status: string; data: T; error?: string };
+    if (body.status !== "success") throw new Error(`${path}: ${body.error ?? res.status}`);
+    return body.data;
+}
+
+/** The first sample time (epoch ms) in [from, to] at which `expr` holds, from a range query at 50 ms. */
+export async function firstTrue(prometheusUrl: string, expr: string, from: number, to: number): Promise<number | undefined> {
+    const data = await query<{ result: { values: [number, string][] }[] }>(prometheusUrl, "/api/v1/query_range", {
+        query: expr, start: String(from / 1000), end: String(to / 1000), step: "0.05",
+    });
+    const times = data.result.flatMap((s) => s.values.map(([ts]) => ts * 1000));
+    return times.length > 0 ? Math.min(...times) : undefined;
+}
+
+interface WatchdogAction { at: string; action: string; alerts: string[]; path?: string; failed?: boolean; attempts: unknown[] }
+
+/** Runs one scenario on a fresh loop with the plan's timings. */
+export async function runGuardScenario(s: GuardScenario, plan: GuardPlan, log: (line: string) => void = () => undefined): Promise<GuardMeasurement> {
+    const service = await startSpeculationService({ adminToken: TOKEN, version: "v1.2.4" });
+    const worker = await startProofWorker({ adminToken: TOKEN });
+    const monitoring = await startLocalMonitoring({ serviceUrl: service.url, proofWorkerUrl: worker.url, adminToken: TOKEN, guard: plan });
+    const actions = async (): Promise<WatchdogAction[]> => ((await (await fetch(`${monitoring.watchdogUrl}/reverts`)).json()) as { reverts: WatchdogAction[] }).reverts;
+    const confirmedAfter = async (since: number, timeoutMs: number): Promise<number> => {
+        const until = Date.now() + timeoutMs;
+        for (;;) {
+            const done = (await actions()).filter((a) => !a.failed && Date.parse(a.at) >= since);
+            if (done.length > 0) return Date.parse(done[0].at);
+            if (Date.now() > until) throw new Error(`no confirmed revert within ${timeoutMs / 1000} s; the watchdog said:\n${monitoring.watchdogLog().slice(-3000)}`);
+            await new Promise((r) => setTimeout(r, 50));
+        }
+    };
+    const env: GuardEnv = { service, worker, monitoring, confirmedAfter };
+    const bound = plan.triggers.find((x) => x.alert === s.trigger);
+    if (!bound) throw new Error(`${s.name}: ${s.trigger} is not a rollback trigger of this plan`);
+    try {
+        await setRolloutPercentage(service.url, TOKEN, 10);
+        // Prometheus has seen traffic at 10 % and a healthy worker before anything goes wrong (its service discovery
+        // delivers the targets a few seconds after it starts: wait on what it has scraped, not on the clock).
+        const scrape = plan.timings.scrapeIntervalSeconds * 1000;
+        const seenUntil = Date.now() + 60_000;
+        const seen = 'max(speculation_rollout_percentage{job="agenc-speculation"}) == 10 and on() max(proof_queue_size) >= 0';
+        while ((await query<{ result: unknown[] }>(monitoring.prometheusUrl, "/api/v1/query", { query: seen })).result.length === 0) {
+            if (Date.now() > seenUntil) throw new Error("Prometheus did not scrape the service at 10 % within 60 s");
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        const injectedAt = Date.now();
+        log(`[guard ${s.name}] injecting: ${s.fault}`);
+        await s.inject(env);
+        // For the re-fire scenario the clock starts when traffic is back on (inject returns then).
+        const measuredFrom = s.name === "refire-after-revert" ? Date.now() : injectedAt;
+        const timeoutMs = Math.max(60_000, (bound.seconds + 60) * 1000 * 2);
+        const confirmedAt = await confirmedAfter(measuredFrom, timeoutMs);
+        const conditionAt = s.condition
+            ? (await firstTrue(monitoring.prometheusUrl, s.condition, injectedAt - scrape, confirmedAt)) ?? measuredFrom
+            : measuredFrom;
+        const action = (await actions()).find((a) => !a.failed && Date.parse(a.at) === confirmedAt)!;
+        const m: GuardMeasurement = {
+            scenario: s.name, trigger: s.trigger, injectedAt, conditionAt, confirmedAt,
+            seconds: (confirmedAt - conditionAt) / 1000, boundSeconds: bound.seconds,
+            finalPercentage: service.state.rolloutPercentage,
+            action: { alerts: action.alerts, path: action.path, attempts: action.attempts.length },
+        };
+        log(`[guard ${s.name}] 0 % confirmed ${m.seconds.toFixed(2)} s after the condition (bound ${bound.seconds} s) by ${action.alerts.join(", ")}`);
+        return m;
+    } finally {
+        await monitoring.stop();
+        await worker.close();
+        await service.close();
+    }
+}

@@ -1,0 +1,30 @@
+/**
+ * The guard between `up`s, on the local default's timings (Pulumi.local.yaml → lib/guard/plan.ts): for each of the
+ * four fault classes the watchdog used to miss, and for every rollback trigger's ordinary firing, traffic reaches 0 %
+ * — confirmed by the watchdog's read-back — within the bound the program computes for that trigger.  Real
+ * Prometheus, Alertmanager and watchdog (reference/guardFaults.ts); no Pulumi process runs, as between two `up`s.
+ */
+import { expect } from "chai";
+import { GUARD_SCENARIOS, runGuardScenario } from "../../reference/guardFaults";
+import { localGuardPlan } from "../../scripts/localStack";
+
+describe("the guard between ups reaches 0 % within its computed bound (local default, real Prometheus, Alertmanager, watchdog)", function () {
+    this.timeout(240_000);
+    const plan = localGuardPlan();
+
+    it("the local default's bound is computed from its config (and every scenario's trigger has one)", () => {
+        expect(plan.worst.seconds).to.be.greaterThan(0);
+        for (const s of GUARD_SCENARIOS) expect(plan.triggers.map((t) => t.alert)).to.include(s.trigger);
+    });
+
+    for (const s of GUARD_SCENARIOS) {
+        it(`${s.kind === "fault-class" ? "fault class" : "trigger"} ${s.name}: ${s.fault}`, async () => {
+            const m = await runGuardScenario(s, plan, (line) => console.log(`      ${line}`));
+            expect(m.finalPercentage, "traffic at the end").to.equal(0);
+            expect(m.seconds, `0 % confirmed ${m.seconds} s after the condition; the bound for ${s.trigger} is ${m.boundSeconds} s`)
+                .to.be.at.most(m.boundSeconds);
+            if (s.name === "unscrapable-service") expect(m.action.alerts).to.include("SpeculationUnobservable");
+            if (s.name === "slow-admin-api") expect(m.action.attempts, "the attempts grew until one outlasted the 5 s API").to.be.greaterThan(1);
+        });
+    }
+});
