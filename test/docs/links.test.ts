@@ -3,7 +3,8 @@
  * docs/**.md points at a file or a heading that is not there (anchors as GitHub makes them from headings).
  */
 import { expect } from "chai";
-import { existsSync, readdirSync, readFileSync, statSync } from "fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
 import * as path from "path";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -83,5 +84,15 @@ describe("README.md and docs/", () => {
         expect(slug("An interrupted `pulumi up`")).to.equal("an-interrupted-pulumi-up");
         expect(slug("`npm run local` keeps every run's evidence")).to.equal("npm-run-local-keeps-every-runs-evidence");
         expect([...anchors("# A\n## B c\n## B c\n```\n# not a heading\n```\n")]).to.deep.equal(["a", "b-c", "b-c-1"]);
+        const dir = mkdtempSync(path.join(tmpdir(), "links-"));
+        try {
+            writeFileSync(path.join(dir, "b.md"), "# Here\n");
+            writeFileSync(path.join(dir, "a.md"), "[ok](b.md#here) [gone](c.md) [no heading](b.md#there) [web](https://example.com/x.md) `[code](d.md)`\n");
+            expect(brokenLinks(path.join(dir, "a.md")).map((b) => b.replace(/^.*: /, ""))).to.deep.equal([
+                "c.md (no such file)", "b.md#there (no heading with that anchor)",
+            ]);
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
