@@ -21,10 +21,11 @@ import { StageThresholds } from "../../config/thresholds";
 import { fmt, judgementChecks, Measured, MetricCheck, NoDataPolicy, spikeLimit, Verdict } from "../gate/decision";
 import type { TrackPair } from "../gate/measure";
 import { judgeCanary, JudgeSettings } from "../judge/judge";
+import type { Point } from "../prometheus/client";
 import { formatTable } from "../table";
 
-/** One point of a range query: unix seconds and value. */
-export interface Point { t: number; v: number }
+/** One point of a range query: unix seconds and value (lib/prometheus/client.ts). */
+export type { Point };
 
 export type WindowMetric = Exclude<MetricCheck, "errorRateVsBaseline">;
 export const WINDOW_METRICS: WindowMetric[] = ["rollbackRate", "errorRate", "proofQueue", "memoryPercent", "latencyP99", "latencyTailRatio"];

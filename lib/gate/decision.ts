@@ -13,20 +13,16 @@
 import { METRIC_CHECKS, MetricCheck, StageThresholds } from "../../config/thresholds";
 import { ERROR_BASELINE_FLOOR } from "../monitoring/rules";
 import type { CanaryJudgement } from "../judge/judge";
+import type { Measured, ReadFailure } from "../prometheus/read";
 import { formatTable } from "../table";
 
 export type Verdict = "pass" | "hold" | "fail";
 
-/** Why a reading could not be used.  Each is a no-go of its own, named in the decision record. */
-export type ReadFailure =
-    | "unreachable" | "timeout" | "http-status" | "malformed" | "rejected-token" | "missing-metric" | "nan" | "stale"
-    /** Too few observations for the statistic to mean anything (a p99 of 20 operations): always holds, never passes. */
-    | "sparse";
+// What a reading is, and why one can fail: lib/prometheus/read.ts (the measurement side); re-exported for the judges.
+export type { Measured, ReadFailure };
 
 /** Failures that mean "no data" (a metric's no-data policy applies); the rest are always a no-go. */
 export const NO_DATA_FAILURES: ReadFailure[] = ["missing-metric", "nan", "stale"];
-
-export type Measured<T> = { ok: true; value: T } | { ok: false; failure: ReadFailure; detail: string };
 
 export { METRIC_CHECKS };
 export type { MetricCheck };
