@@ -23,6 +23,7 @@ import type { TrackPair } from "../gate/measure";
 import { judgeCanary, JudgeSettings } from "../judge/judge";
 import type { Point } from "../prometheus/client";
 import { formatTable } from "../table";
+import { formatSeconds } from "../time/duration";
 
 /** One point of a range query: unix seconds and value (lib/prometheus/client.ts). */
 export type { Point };
@@ -95,12 +96,8 @@ export interface WindowJudgement {
 
 const iso = (sec: number) => new Date(sec * 1000).toISOString();
 
-export function formatSeconds(s: number): string {
-    const sec = Math.max(0, Math.round(s));
-    if (sec < 120) return `${sec}s`;
-    if (sec < 7200) return `${Math.floor(sec / 60)}m${sec % 60 ? ` ${sec % 60}s` : ""}`;
-    return `${Math.floor(sec / 3600)}h ${Math.floor((sec % 3600) / 60)}m`;
-}
+/** Durations in verdicts print in prose notation (lib/time/duration.ts); re-exported under the name it had here. */
+export { formatSeconds };
 
 interface Limits { promoteBelow: number; abortAbove: number; threshold: string }
 
