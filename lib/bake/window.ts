@@ -75,7 +75,7 @@ export interface WindowFinding {
 
 export type WindowVerdict = "pass" | "baking" | "fail";
 
-export interface WindowJudgement {
+export interface WindowDecision {
     stage: string;
     verdict: WindowVerdict;
     /** One line: why. */
@@ -127,7 +127,7 @@ export function gaps(points: number[], startSec: number, endSec: number, stepSec
 }
 
 /** Judges one metric series over the window: its first fail and its last hold, or a green row. */
-function judgeSeries(check: MetricCheck, query: string, measured: Measured<Point[]>, lim: Limits, noData: NoDataPolicy,
+function decideSeries(check: MetricCheck, query: string, measured: Measured<Point[]>, lim: Limits, noData: NoDataPolicy,
     startSec: number, endSec: number, spec: WindowSpec): { finding: WindowFinding; lastHoldEnd?: number } {
     const row = (verdict: Verdict, at: number, observed: string, reason: string): WindowFinding =>
         ({ check, query, at: iso(at), observed, threshold: lim.threshold, verdict, reason });
@@ -159,14 +159,14 @@ function judgeSeries(check: MetricCheck, query: string, measured: Measured<Point
 }
 
 /** Judges the window [shiftedAt, now] of one stage from its history. */
-export function judgeWindow(spec: WindowSpec, history: WindowHistory, nowMs: number): WindowJudgement {
+export function decideWindow(spec: WindowSpec, history: WindowHistory, nowMs: number): WindowDecision {
     const startSec = spec.shiftedAt / 1000;
     const endSec = nowMs / 1000;
     const findings: WindowFinding[] = [];
     let cleanSince = startSec;
     let points = 0;
     const consider = (check: MetricCheck, query: string, measured: Measured<Point[]>) => {
-        const r = judgeSeries(check, query, measured, limitsOf(check, spec.thresholds, spec.baselineErrorRate), spec.noData[check], startSec, endSec, spec);
+        const r = decideSeries(check, query, measured, limitsOf(check, spec.thresholds, spec.baselineErrorRate), spec.noData[check], startSec, endSec, spec);
         findings.push(r.finding);
         if (r.lastHoldEnd !== undefined) cleanSince = Math.max(cleanSince, r.lastHoldEnd);
         if (measured.ok) points = Math.max(points, measured.value.length);
@@ -240,7 +240,7 @@ function compareFindings(settings: JudgeSettings, history: WindowHistory, endSec
 }
 
 /** The table a window judgement prints: one row per check. */
-export function formatFindings(j: Pick<WindowJudgement, "findings">): string {
+export function formatFindings(j: Pick<WindowDecision, "findings">): string {
     return formatTable([["check", "query", "at", "observed", "threshold", "verdict"],
         ...j.findings.map((f) => [f.check, f.query, f.at, f.observed, f.threshold, f.verdict.toUpperCase()])]);
 }
