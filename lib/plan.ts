@@ -1,5 +1,5 @@
 /** The canary plan as the program declares it: the steps up to the target percentage, with effective thresholds. */
-import { parseDuration } from "../config/duration";
+import { parseDuration } from "./time/duration";
 import { StackConfig } from "../config/schema";
 import { DEFAULT_STAGE_THRESHOLDS, StageThresholds } from "../config/thresholds";
 
