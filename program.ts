@@ -203,8 +203,8 @@ function sentinelStatus(config: LoadedConfig["config"], topPercentage: number): 
 
 /**
  * A dependency known only later in the release order: a component created early waits for resources created after
- * it (its Service, say, for the stages that judge what the Service will select).  `set` gives them, exactly once;
- * `given` says whether it was — defineStack checks every one was, since a dependency never given hangs the update.
+ * it (blue-green's primary Service, say, waits for the stages that judge what it will select).  `set` gives them,
+ * exactly once; defineStack's last step `check`s that every one was, since a dependency never given hangs the update.
  */
 function laterDependency<T>(what: string) {
     let resolve!: (value: T) => void;
