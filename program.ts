@@ -1,30 +1,38 @@
 /**
- * The whole stack: read the config once, build the components in dependency order, return the stack outputs.
- * index.ts runs it for the CLI; the Automation API tests and the local stack run it as an inline program.
+ * The whole stack: read the config once, resolve it into the release plan (lib/plan), create the release's steps in
+ * the order they run, return the stack outputs.  index.ts runs it for the CLI; the Automation API tests and the local
+ * stack run it as an inline program.
+ *
+ * The release, step by step (defineStack creates them in this order; each waits for the ones before it):
+ *  1. The Kubernetes side: namespace, monitoring, proof workers, the speculation service, network isolation.  The
+ *     workloads change only after step 2.
+ *  2. Before any workload changes: seed 000's preflight, then a full or emergency rollback's drain.
+ *  3. The watchdog, which protects a stage between `pulumi up`s.
+ *  4. The stable service's smoke tests, then the final bench, before any traffic shifts.
+ *  5. The canary stages, each after the one before passed: its gate, or in window bake mode its whole bake window.
+ *     How a stage shifts is its shift mode's strategy (lib/shift, components/shift).
+ *  6. Blue-green: the primary Service's switch and the mirror to green wait for green's smoke tests (and the switch
+ *     for the previous stage's gate and the 100 % stage's baseline).
+ *  7. The bare-metal fleet, node by node, beside the Kubernetes side.
+ *  8. The verification at 100 %, then the deployment record of the update.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CANARY_NAME, CanaryStage, GateFactory, GREEN_NAME } from "./components/CanaryStage";
+import { CanaryStage, GateFactory } from "./components/CanaryStage";
 import { MonitoringStack } from "./components/MonitoringStack";
 import { NetworkIsolation } from "./components/NetworkIsolation";
 import { NodeRollout, NodeRolloutArgs } from "./components/NodeRollout";
 import { ProofWorkers } from "./components/ProofWorkers";
 import { SPECULATION_SECRET, SpeculationService } from "./components/SpeculationService";
 import { Watchdog, watchdogUrl, WATCHDOG_PORT } from "./components/Watchdog";
-import * as path from "path";
 import { LoadedConfig, loadStackConfig } from "./config";
-import { parseDuration } from "./config/duration";
-import { bakeModeOf, GATE_METRICS } from "./config/schema";
-import { PROVIDER_MUTABILITY } from "./lib/k8s";
-import { CompareSpec } from "./lib/gate/compare";
-import { JudgeSettings } from "./lib/judge/judge";
-import { AlertSource } from "./lib/gate/measure";
-import { RecordSink } from "./lib/records/record";
-import { PROOF_WORKERS_JOB, SPECULATION_JOB, SPECULATION_PORT } from "./lib/monitoring/scrape";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO } from "./config/thresholds";
-import { canaryReplicas, effectiveThresholds, plannedStages, stageName } from "./lib/plan";
+import { PROVIDER_MUTABILITY, podSecurityLabels } from "./lib/k8s";
+import { JudgeSettings } from "./lib/judge/judge";
+import { CompareSpec } from "./lib/gate/compare";
+import { effectiveThresholds, ReleasePlan, releasePlan, seconds, StagePlan } from "./lib/plan";
+import { operatorName } from "./lib/records/operator";
 import { nodeAddress } from "./lib/nodes/address";
-import { podSecurityLabels } from "./lib/k8s";
 import { speculationToml } from "./lib/speculationToml";
 import { SentinelSchedule, sentinelSchedule } from "./lib/watchdog/sentinel";
 import { sentinelAlertSettings } from "./config/sentinel";
@@ -38,7 +46,6 @@ import { Verification } from "./providers/verification";
 import { DeploymentRecordResource } from "./providers/deploymentRecord";
 import { RollbackDrain } from "./providers/rollbackDrain";
 import { TrafficShift } from "./providers/trafficShift";
-import { operatorName } from "./lib/records/operator";
 
 export interface ProgramOptions {
     /** How each stage is judged; by default an ErrorBaseline before the shift and a HealthGate after it. */
@@ -46,129 +53,66 @@ export interface ProgramOptions {
 }
 
 /**
- * What every gate built from `speculation:canary.gate` shares, the stage gates and the gate between node batches
- * alike: where it reads, how often, how long one read may take, what no data means, and its deadline past a bake.
+ * What every gate built from `speculation:canary.gate` reads, the stage gates and the gate between node batches
+ * alike: where it reads, how often, how long one read may take, what no data means (the plan's, in the units the
+ * gate's inputs name).
  */
-function gateReadings(config: LoadedConfig["config"], serviceUrl: string) {
-    const g = config.canary.gate;
-    const slackSeconds = parseDuration(g.deadlineSlack);
+function gateReadings(plan: ReleasePlan) {
+    const g = plan.gate;
     return {
-        readings: {
-            version: config.release.version,
-            serviceUrl,
-            proofWorkerUrl: g.proofWorkerUrl,
-            prometheusUrl: g.prometheusUrl,
-            source: g.source,
-            pollSeconds: parseDuration(g.pollInterval),
-            timeoutMs: parseDuration(g.timeout) * 1000,
-            noData: Object.fromEntries(GATE_METRICS.map((m) => [m, g.noDataByMetric[m] ?? g.noData])),
-            alerts: alertSource(g),
-            ...(g.cusum.enabled ? { cusum: { k: g.cusum.k, h: g.cusum.h, latencySigma: g.cusum.latencySigma } } : {}),
-        },
-        deadlineAfter: (bakeSeconds: number) => bakeSeconds + slackSeconds,
+        version: g.version,
+        serviceUrl: g.serviceUrl,
+        proofWorkerUrl: g.proofWorkerUrl,
+        prometheusUrl: g.prometheusUrl,
+        source: g.source,
+        pollSeconds: seconds(g.pollMs),
+        timeoutMs: g.timeoutMs,
+        noData: g.noData,
+        alerts: g.alerts,
+        ...(g.cusum ? { cusum: g.cusum } : {}),
     };
-}
-
-/**
- * Where every gate reads the critical alerts: Prometheus's ALERTS when the gate reads Prometheus, else Alertmanager's
- * API, else the configured Prometheus (the schema requires one of the two).
- */
-function alertSource(g: LoadedConfig["config"]["canary"]["gate"]): AlertSource {
-    if (g.source === "prometheus" && g.prometheusUrl) return { prometheusUrl: g.prometheusUrl };
-    if (g.alertmanagerUrl) return { alertmanagerUrl: g.alertmanagerUrl };
-    return { prometheusUrl: g.prometheusUrl! };
-}
-
-/** In-cluster address of one of the speculation Services. */
-const inCluster = (name: string, namespace: string) => `http://${name}.${namespace}.svc.cluster.local:${SPECULATION_PORT}`;
-
-/**
- * What a stage's gate reads, by shift mode: which address, at which version, compared with which stable track.
- *  - feature-flag: the service, at the release.
- *  - ingress-weight: the canary track at the release, judged against the stable track (serviceUrl) over the same
- *    window (lib/judge).
- *  - blue-green: below 100 % blue keeps serving — `hold` judges blue (the primary Service) at the previous version,
- *    `mirror` judges green (which gets a mirror of the requests) against blue; at 100 % the primary Service, which now
- *    selects green, at the release.
- */
-export function gateTarget(loaded: LoadedConfig, serviceUrl: string, percentage: number): { url: string; version: string; compare?: CompareSpec } {
-    const { config, namespace } = loaded;
-    const judge = config.canary.judge;
-    switch (config.canary.shiftMode) {
-        case "ingress-weight":
-            return { url: config.canary.gate.canaryUrl ?? inCluster(CANARY_NAME, namespace), version: config.release.version, compare: { stableUrl: serviceUrl, ...judge } };
-        case "blue-green":
-            if (percentage === 100) return { url: serviceUrl, version: config.release.version };
-            if (config.canary.blueGreen.lowerSteps === "mirror") {
-                return { url: greenUrl(loaded), version: config.release.version, compare: { stableUrl: serviceUrl, ...judge } };
-            }
-            return { url: serviceUrl, version: config.release.previousVersion };
-        default:
-            return { url: serviceUrl, version: config.release.version };
-    }
-}
-
-/**
- * The track a stage's shift gives more traffic, where that is not the service the baseline reads: its pre-shift
- * check reads it too.  Ingress-weight past the first stage: the canary exists (the previous stage's gate judged it)
- * and its weight rises; stage 1's canary is new, and its smoke tests come first.  Blue-green at 100 %: the switch
- * hands green all traffic, while the primary Service still selects blue — green's smoke tests may be days old.
- */
-function raisedTrack(loaded: LoadedConfig, stage: { percentage: number; previousPercentage: number }, targetUrl: string): string | undefined {
-    const mode = loaded.config.canary.shiftMode;
-    if (mode === "ingress-weight" && stage.previousPercentage > 0) return targetUrl;
-    if (mode === "blue-green" && stage.percentage === 100) return greenUrl(loaded);
-    return undefined;
 }
 
 /** The judge's settings of a comparison (the window reads both tracks by label from Prometheus: no address). */
 const judgeSettings = ({ stableUrl: _stable, ...settings }: CompareSpec): JudgeSettings => settings;
-
-const greenUrl = (loaded: LoadedConfig) => loaded.config.canary.blueGreen.greenUrl ?? inCluster(GREEN_NAME, loaded.namespace);
 
 /**
  * The default gate of every stage, from `speculation:canary.gate`: the error-rate baseline is measured before the
  * stage shifts, the HealthGate judges the stage after it.  A failing gate reverts (`onFailure: revert`) in
  * feature-flag mode through the admin API, and in ingress-weight mode through the watchdog's action (the canary's
  * weight to 0), when the gate can reach it (`canary.gate.revert.watchdogActionUrl`).  Otherwise — blue-green, or
- * ingress-weight without that URL — the gate only fails the update.
+ * ingress-weight without that URL — the gate only fails the update (the shift strategy's gateFailure says which).
  */
-export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken: pulumi.Input<string>): GateFactory {
-    const { config } = loaded;
-    const g = config.canary.gate;
-    const featureFlag = config.canary.shiftMode === "feature-flag";
-    const ingressWeight = config.canary.shiftMode === "ingress-weight";
-    // The canary's weight is ours to lower only where the stack deploys the canary Ingress and the watchdog that may
-    // patch it (kubernetes.enabled); elsewhere whoever runs the ingress owns the weight.
-    const canLowerWeight = ingressWeight && config.kubernetes.enabled && config.watchdog.enabled && !!g.revert.watchdogActionUrl;
-    const { readings, deadlineAfter } = gateReadings(config, serviceUrl);
-    const bakeMode = bakeModeOf(config);
-    const stepSeconds = parseDuration(config.monitoring.scrapeInterval);
-    const maxGapSeconds = parseDuration(g.maxGap);
-    const onFailure = featureFlag || canLowerWeight ? g.onFailure : "fail";
-    const leftAs = onFailure === "revert" ? undefined : notRevertedWords(config);
-    const artifactsDir = path.resolve(g.artifactsDir);
-    // A gate's revert is recorded like a release: the deployment log and the Pushgateway (the dashboard's reverts).
-    const records = recordSink(config);
-    const revertOptions = {
-        target: ingressWeight ? "canary-weight" as const : "rollout-percentage" as const,
-        deadlineSeconds: parseDuration(g.revert.deadline),
+export function healthGates(plan: ReleasePlan, adminToken: pulumi.Input<string>): GateFactory {
+    const { gate: g, serviceUrl } = plan;
+    const { cusum, ...judged } = gateReadings(plan);
+    const { onFailure, leftAs } = g.failure;
+    // What a refresh reads back: the admin API's rollout percentage, where that is the traffic (feature-flag).
+    const checkRolloutPercentage = plan.shift.refreshReadsRolloutPercentage;
+    const revert = {
+        target: g.revert.target,
+        deadlineSeconds: seconds(g.revert.deadlineMs),
         ...(g.revert.watchdogActionUrl ? { watchdogActionUrl: g.revert.watchdogActionUrl } : {}),
-        ...(g.alertmanagerUrl ? { alertmanagerUrl: g.alertmanagerUrl } : {}),
+        ...(g.revert.alertmanagerUrl ? { alertmanagerUrl: g.revert.alertmanagerUrl } : {}),
     };
-    const { cusum, ...judged } = readings;
+    const window = g.bakeMode === "window";
+    const stepSeconds = seconds(g.stepMs);
+    const maxGapSeconds = seconds(g.maxGapMs);
+    // A gate's revert is recorded like a release: the deployment log and the Pushgateway (the dashboard's reverts).
+    const records = plan.records;
+    const artifactsDir = g.artifactsDir;
+    const stagePlan = (name: string): StagePlan => plan.stages.find((s) => s.name === name)!;
     return (stage, parent, after) => {
+        const { target, raisedTrackUrl, deadlineMs } = stagePlan(stage.name).gate;
         // The health check right before the shift: the ErrorBaseline runs it, a TrafficShift raising traffic again too.
         const preShift = {
-            serviceUrl, source: readings.source, timeoutMs: readings.timeoutMs, thresholds: stage.thresholds, noData: readings.noData,
-            alerts: readings.alerts, windowSeconds: readings.pollSeconds,
-            ...(readings.proofWorkerUrl ? { proofWorkerUrl: readings.proofWorkerUrl } : {}),
-            ...(readings.prometheusUrl ? { prometheusUrl: readings.prometheusUrl } : {}),
+            serviceUrl, source: judged.source, timeoutMs: judged.timeoutMs, thresholds: stage.thresholds, noData: judged.noData,
+            alerts: judged.alerts, windowSeconds: judged.pollSeconds,
+            ...(judged.proofWorkerUrl ? { proofWorkerUrl: judged.proofWorkerUrl } : {}),
+            ...(judged.prometheusUrl ? { prometheusUrl: judged.prometheusUrl } : {}),
         };
-        const target = gateTarget(loaded, serviceUrl, stage.percentage);
-        const raisedTrackUrl = raisedTrack(loaded, stage, target.url);
         const baseline = new ErrorBaseline(`${stage.name}-baseline`, {
-            stage: stage.name, version: readings.version, percentage: stage.percentage, ...preShift,
+            stage: stage.name, version: judged.version, percentage: stage.percentage, ...preShift,
             ...(raisedTrackUrl ? { raisedTrackUrl } : {}),
         }, { parent, dependsOn: after });
         return {
@@ -188,64 +132,45 @@ export function healthGates(loaded: LoadedConfig, serviceUrl: string, adminToken
                 baselineErrorRate: baseline.errorRate,
                 baselineP95Seconds: baseline.p95Seconds,
                 bakeSeconds: stage.bakeSeconds,
-                deadlineSeconds: deadlineAfter(stage.bakeSeconds),
+                deadlineSeconds: seconds(deadlineMs),
                 onFailure,
                 ...(leftAs ? { leftAs } : {}),
-                checkRolloutPercentage: featureFlag,
-                revert: revertOptions,
+                checkRolloutPercentage,
+                revert,
                 artifactsDir,
                 records,
-                bakeMode,
-                ...(bakeMode === "window" ? {
-                    entrySeconds: parseDuration(g.entryAnalysis), stepSeconds, maxGapSeconds,
+                bakeMode: g.bakeMode,
+                ...(window ? {
+                    entrySeconds: seconds(g.entryMs), stepSeconds, maxGapSeconds,
                     // The bake counts from the moment the shift took (ingress mode: from the gate's start).
                     ...(shift instanceof TrafficShift ? { shiftedAt: shift.appliedAt } : {}),
                 } : {}),
             }, { parent, dependsOn: [shift, baseline] }),
-            ...(bakeMode === "window" ? {
-                promote: (judged: pulumi.Resource) => new BakeWindow(`${stage.name}-window`, {
-                    stage: stage.name, percentage: stage.percentage, version: readings.version,
-                    shiftedAt: (judged as HealthGate).shiftedAt, bakeSeconds: stage.bakeSeconds, stepSeconds, maxGapSeconds,
-                    prometheusUrl: readings.prometheusUrl!, serviceUrl, adminToken, thresholds: stage.thresholds,
-                    baselineErrorRate: baseline.errorRate, noData: readings.noData, timeoutMs: readings.timeoutMs, onFailure,
-                    checkRolloutPercentage: featureFlag, artifactsDir, revert: revertOptions, records, ...(leftAs ? { leftAs } : {}),
+            ...(window ? {
+                promote: (judgedBy: pulumi.Resource) => new BakeWindow(`${stage.name}-window`, {
+                    stage: stage.name, percentage: stage.percentage, version: judged.version,
+                    shiftedAt: (judgedBy as HealthGate).shiftedAt, bakeSeconds: stage.bakeSeconds, stepSeconds, maxGapSeconds,
+                    prometheusUrl: judged.prometheusUrl!, serviceUrl, adminToken, thresholds: stage.thresholds,
+                    baselineErrorRate: baseline.errorRate, noData: judged.noData, timeoutMs: judged.timeoutMs, onFailure,
+                    checkRolloutPercentage, artifactsDir, revert, records, ...(leftAs ? { leftAs } : {}),
                     // Two tracks: the canary judged against stable over the whole bake, not only its entry analysis.
                     ...(target.compare ? { compare: judgeSettings(target.compare) } : {}),
                 // Not parented to the stage: a stage's own objects may depend on the stage component (ingress mode's
                 // lower stages), and a child that waits for them would close a cycle.
-                }, { dependsOn: [judged] }),
+                }, { dependsOn: [judgedBy] }),
             } : {}),
         };
     };
 }
 
-/**
- * What a no-go that does not revert says it left and how to lower it, in the shift mode's words (undefined:
- * feature-flag with onFailure fail, whose default sentence says it).
- */
-function notRevertedWords(config: LoadedConfig["config"]): string | undefined {
-    const g = config.canary.gate;
-    if (config.canary.shiftMode === "blue-green") {
-        return "Traffic left as it is (blue-green: traffic moves only with the switch). Back to blue: `pulumi config set speculation:rolloutPercentage <below 100> && pulumi up`.";
-    }
-    if (config.canary.shiftMode !== "ingress-weight") return undefined;
-    const lower = "Lower it: `pulumi config set speculation:rolloutPercentage <a lower step, or 0> && pulumi up`; the watchdog sets it to 0 if a rollback trigger fires.";
-    if (g.onFailure !== "revert") return `Traffic left as it is (onFailure: fail): the canary keeps its weight. ${lower}`;
-    const why = !config.kubernetes.enabled ? "kubernetes.enabled is false: whoever runs the ingress owns the weight"
-        : !config.watchdog.enabled ? "watchdog.enabled is false"
-            : "ingress-weight mode without canary.gate.revert.watchdogActionUrl";
-    return `Traffic left as it is: the canary keeps its weight. The gate cannot reach it (${why}); ${lower}`;
-}
-
 /** The gate between node batches: the canary gate's checks on the service, with the stack's thresholds. */
-function nodeBatchGate(loaded: LoadedConfig, serviceUrl: string): NonNullable<NodeRolloutArgs["batchGate"]> {
-    const { config } = loaded;
-    const { readings, deadlineAfter } = gateReadings(config, serviceUrl);
-    const bakeSeconds = parseDuration(config.nodes.batchGate.bake);
+function nodeBatchGate(plan: ReleasePlan): NodeRolloutArgs["batchGate"] {
+    const batch = plan.nodeBatchGate;
+    if (!batch) return undefined;
     return {
-        ...readings,
-        stage: "alys-nodes", percentage: config.rolloutPercentage, adminToken: "",
-        thresholds: effectiveThresholds(config, -1), bakeSeconds, deadlineSeconds: deadlineAfter(bakeSeconds),
+        ...gateReadings(plan),
+        stage: "alys-nodes", percentage: plan.config.rolloutPercentage, adminToken: "",
+        thresholds: effectiveThresholds(plan.config, -1), bakeSeconds: seconds(batch.bakeMs), deadlineSeconds: seconds(batch.deadlineMs),
         onFailure: "fail", checkRolloutPercentage: false,
     };
 }
@@ -256,8 +181,6 @@ function imageOf(image: LoadedConfig["config"]["release"]["images"]["speculation
     return { repository: image.repository, ...(digest ? { digest } : {}) };
 }
 
-
-/** A value supplied after it is used: lets a workload wait for a runbook step that needs the program's Secret. */
 /** The watchdog's sentinel schedule once the plan has reached 100 % (lib/watchdog/sentinel.ts says when and why). */
 function sentinelOf(config: LoadedConfig["config"], topPercentage: number): { sentinel?: SentinelSchedule } {
     const s = sentinelSchedule({
@@ -278,21 +201,37 @@ function sentinelStatus(config: LoadedConfig["config"], topPercentage: number): 
         `(at least ${s.minProbes} probes) SpeculationSentinelFailing pulls the kill switch`;
 }
 
-function later<T>() {
+/**
+ * A dependency known only later in the release order: a component created early waits for resources created after
+ * it (blue-green's primary Service, say, waits for the stages that judge what it will select).  `set` gives them,
+ * exactly once; defineStack's last step `check`s that every one was, since a dependency never given hangs the update.
+ */
+function laterDependency<T>(what: string) {
     let resolve!: (value: T) => void;
+    let given = false;
     const promise = new Promise<T>((r) => (resolve = r));
-    return { promise, resolve };
+    return {
+        promise,
+        set(value: T) {
+            if (given) throw new Error(`program.ts: ${what} was given twice`);
+            given = true;
+            resolve(value);
+        },
+        check() {
+            if (!given) throw new Error(`program.ts: ${what} was never given: the update would wait forever`);
+        },
+    };
 }
 
 /**
- * The Kubernetes side: namespace, monitoring, proof workers, the speculation service (SPEC §1, §6).  Both
- * Deployments wait for `beforeWorkloads` (the runbook steps that must pass before a workload changes: preflight, a
- * rollback's drain), which is given the speculation service (its Secret and admin token).  During a rollback both
- * workloads run the rollback's target version; an emergency rollback replaces them delete-first.
+ * Step 1, the Kubernetes side: namespace, monitoring, proof workers, the speculation service, network isolation
+ * (SPEC §1, §6).  Both Deployments wait for what `workloadsAfter` is given (step 2: the runbook steps that must pass
+ * before a workload changes); blue-green's primary Service switch and the mirror to green wait for what the stages
+ * give `switchAfter` and `mirrorAfter`.  During a rollback both workloads run the rollback's target version; an
+ * emergency rollback replaces them delete-first.
  */
-function deployKubernetes(loaded: LoadedConfig,
-    beforeWorkloads: (speculation: SpeculationService) => pulumi.Resource | undefined = () => undefined) {
-    const { config, namespace: namespaceName, secrets } = loaded;
+function deployKubernetes(plan: ReleasePlan) {
+    const { config, namespace: namespaceName, loaded } = plan;
     const provider = new k8s.Provider("k8s", {
         namespace: namespaceName,
         // ConfigMaps and Secrets update in place: nothing with a fixed name is deleted before its successor exists.
@@ -304,13 +243,11 @@ function deployKubernetes(loaded: LoadedConfig,
     }, { provider });
     const ns = namespace.metadata.name;
     const providers = { providers: { kubernetes: provider } };
+    const stable = plan.stable;
 
-    const mode = config.canary.shiftMode;
-    const top = plannedStages(config).at(-1)?.percentage ?? 0;
     // The watchdog's URL is known from the namespace, so Alertmanager's route can name it before it exists.
-    const watchdogAt = config.watchdog.enabled ? watchdogUrl(namespaceName) : undefined;
     const monitoring = new MonitoringStack("monitoring", {
-        watchdogUrl: watchdogAt,
+        watchdogUrl: config.watchdog.enabled ? watchdogUrl(namespaceName) : undefined,
         namespace: ns,
         namespaceName,
         mode: config.monitoring.mode,
@@ -321,20 +258,19 @@ function deployKubernetes(loaded: LoadedConfig,
         grafanaDashboardLabel: config.monitoring.grafanaDashboardLabel,
         nodeHosts: config.nodes.hosts.map((h) => h.host),
         ...(config.records.pushgatewayUrl ? { pushgatewayUrl: config.records.pushgatewayUrl } : {}),
-        greenServesPrimary: mode === "blue-green" && top === 100,
+        greenServesPrimary: stable.newTrackServesPrimary,
         receivers: loaded.receivers,
-        receiverSecrets: secrets.alertReceivers,
+        receiverSecrets: loaded.secrets.alertReceivers,
         sentinel: sentinelAlertSettings(config.watchdog.sentinel),
     }, providers);
 
-    const workloadsMayChange = later<pulumi.Resource>();
-    const target = rollbackTarget(config);
+    const workloadsAfter = laterDependency<pulumi.Resource>("what the workloads wait for (preflight, a rollback's drain)");
     const proofWorkers = new ProofWorkers("proof-workers", {
         namespace: ns,
         namespaceName,
-        version: target ?? config.release.version,
+        version: plan.workloadVersion,
         // A rolled-back version runs its own digest (previousDigest), never the release's.
-        image: imageOf(config.release.images.proofWorker, target ?? config.release.version, config.release.version),
+        image: imageOf(config.release.images.proofWorker, plan.workloadVersion, plan.version),
         replicas: config.proofWorkers.replicas,
         resources: config.proofWorkers.resources,
         monitoringMode: config.monitoring.mode,
@@ -342,46 +278,43 @@ function deployKubernetes(loaded: LoadedConfig,
         scrapeInterval: config.monitoring.scrapeInterval,
         readinessPath: config.proofWorkers.readinessPath,
         spread: config.hardening.topologySpread,
-        dependsOn: [workloadsMayChange.promise],
+        dependsOn: [workloadsAfter.promise],
         replaceFirst: config.rollback.mode === "emergency",
     }, providers);
 
-    // The stable track (blue) keeps the known-good version: in ingress-weight mode until the plan reaches 100 %, in
-    // blue-green mode until the next release (green takes the primary Service at 100 %; blue stays for the switch back).
-    const stableVersion = mode === "blue-green" || (mode === "ingress-weight" && top < 100) ? config.release.previousVersion : config.release.version;
-    const mirrorToGreen = mode === "blue-green" && config.canary.blueGreen.lowerSteps === "mirror" && top > 0 && top < 100;
-    // Blue-green: the primary Service switches only after what program.ts names once the stages exist (smoke tests,
-    // the previous stage's gate, the 100 % stage's baseline).
-    const switchAfter = later<pulumi.Resource[]>();
-    // Blue-green, mirror: the primary Ingress starts mirroring to green only after green's smoke tests passed.
-    const mirrorAfter = later<pulumi.Resource[]>();
+    // The stable track keeps the version its shift mode says (blue: the known-good one), unless this is a rollback.
+    const speculationVersion = plan.rollback?.targetVersion ?? stable.version;
+    // Blue-green: the primary Service switches only after what the stages name (smoke tests, the previous stage's
+    // gate, the 100 % stage's baseline); the primary Ingress mirrors to green only after green's smoke tests passed.
+    const switchAfter = laterDependency<pulumi.Resource[]>("what the primary Service's switch waits for");
+    const mirrorAfter = laterDependency<pulumi.Resource[]>("what the mirror to green waits for");
     const speculation = new SpeculationService("speculation", {
         namespace: ns,
         namespaceName,
-        version: target ?? stableVersion,
-        image: imageOf(config.release.images.speculation, target ?? stableVersion, config.release.version),
+        version: speculationVersion,
+        image: imageOf(config.release.images.speculation, speculationVersion, plan.version),
         replicas: config.service.replicas,
         resources: config.service.resources,
-        configToml: speculationToml(config, namespaceName, stableVersion),
+        configToml: speculationToml(config, namespaceName, stable.version),
         monitoringMode: config.monitoring.mode,
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,
         spread: config.hardening.topologySpread,
-        dependsOn: [proofWorkers.deployment, workloadsMayChange.promise],
+        dependsOn: [proofWorkers.deployment, workloadsAfter.promise],
         replaceFirst: config.rollback.mode === "emergency",
-        ...(mode === "feature-flag" ? {} : {
+        ...(stable.primaryIngress ? {
             ingress: {
                 host: config.canary.ingress.host, className: config.canary.ingress.className,
                 await: { mode: config.canary.ingress.await, timeout: config.canary.ingress.awaitTimeout },
                 paths: config.canary.ingress.publicPaths,
                 // ingress-nginx mirrors every request to green and discards green's answers (blue-green, mirror).
-                ...(mirrorToGreen ? {
-                    annotations: { "nginx.ingress.kubernetes.io/mirror-target": `${inCluster(GREEN_NAME, namespaceName)}$request_uri` },
+                ...(stable.mirrorTo ? {
+                    annotations: { "nginx.ingress.kubernetes.io/mirror-target": `${stable.mirrorTo}$request_uri` },
                     dependsOn: mirrorAfter.promise,
                 } : {}),
             },
-        }),
-        ...(mode === "blue-green" ? { selectApp: top === 100 ? GREEN_NAME : "agenc-speculation", serviceDependsOn: switchAfter.promise } : {}),
+        } : {}),
+        ...(stable.primarySelects ? { selectApp: stable.primarySelects, serviceDependsOn: switchAfter.promise } : {}),
     }, providers);
 
     // Default-deny ingress, then only the named peers per workload port (hardening.networkPolicies).
@@ -389,125 +322,243 @@ function deployKubernetes(loaded: LoadedConfig,
         namespace: namespaceName,
         namespaceRef: ns,
         monitoringMode: config.monitoring.mode,
-        shiftMode: config.canary.shiftMode,
+        shiftMode: plan.shift.mode,
         policy: config.hardening.networkPolicies,
         ...(config.watchdog.enabled ? { watchdogPort: WATCHDOG_PORT } : {}),
     }, providers);
-    const runbookGate = beforeWorkloads(speculation);
-    workloadsMayChange.resolve(runbookGate ?? namespace);
-    // What protects a stage between `pulumi up`s: rollback triggers → Alertmanager → the watchdog's revert.
-    const watchdog = config.watchdog.enabled ? new Watchdog("watchdog", {
-        namespace: ns,
+    return {
+        provider, namespace, ns, monitoring, proofWorkers, speculation, isolation, providers,
+        /** Step 2 gives what must pass before either workload changes (or the namespace, when nothing must). */
+        workloadsAfter: workloadsAfter.set,
+        /** Step 6 gives what blue-green's switch and mirror wait for. */
+        switchAfter: switchAfter.set,
+        mirrorAfter: mirrorAfter.set,
+        /** Every later dependency was given (defineStack's last check). */
+        checkDependencies: () => [workloadsAfter, switchAfter, mirrorAfter].forEach((d) => d.check()),
+    };
+}
+
+type Kubernetes = ReturnType<typeof deployKubernetes>;
+
+/** Step 3: what protects a stage between `pulumi up`s: rollback triggers → Alertmanager → the watchdog's revert. */
+function watchdog(plan: ReleasePlan, kube: Kubernetes): Watchdog | undefined {
+    const { config, namespace: namespaceName } = plan;
+    if (!plan.watchdog) return undefined;
+    return new Watchdog("watchdog", {
+        namespace: kube.ns,
         namespaceName,
-        serviceUrl: inCluster("agenc-speculation", namespaceName),
-        adminTokenSecret: { name: speculation.secret.metadata.name, key: "ADMIN_TOKEN" },
+        serviceUrl: plan.watchdog.serviceUrl,
+        adminTokenSecret: { name: kube.speculation.secret.metadata.name, key: "ADMIN_TOKEN" },
         image: config.watchdog.image,
         replicas: config.watchdog.replicas,
-        revertDeadlineSeconds: parseDuration(config.watchdog.revertDeadline),
-        ...sentinelOf(config, top),
+        revertDeadlineSeconds: seconds(plan.watchdog.revertDeadlineMs),
+        ...sentinelOf(config, plan.topPercentage),
         // Ingress-weight mode: a revert takes the canary's weight to 0 (the admin API is not its traffic path).
-        ...(mode === "ingress-weight" ? { canaryIngress: CANARY_NAME } : {}),
+        ...(plan.shift.watchdogLowersIngress ? { canaryIngress: plan.shift.watchdogLowersIngress } : {}),
         monitoringMode: config.monitoring.mode,
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,
-    }, { ...providers, dependsOn: [namespace] }) : undefined;
-    return { provider, ns, monitoring, proofWorkers, speculation, isolation, watchdog, providers, switchAfter: switchAfter.resolve, mirrorAfter: mirrorAfter.resolve, runbookGate };
+    }, { ...kube.providers, dependsOn: [kube.namespace] });
 }
 
 /**
- * Seed 000's prerequisites before the release changes anything (providers/preflight.ts), when
+ * Step 2: seed 000's prerequisites before the release changes anything (providers/preflight.ts), when
  * `speculation:preflight.chainRpcUrl` is set: chain health, stake-pool balance, the secret, and Prometheus
  * scraping both workloads when the gates read Prometheus.
  */
-function preflight(loaded: LoadedConfig, serviceUrl: string,
+function preflight(plan: ReleasePlan,
     secret: { secret: k8s.core.v1.Secret } | { adminToken: pulumi.Input<string> }): Preflight | undefined {
-    const { config } = loaded;
-    const p = config.preflight;
-    // A rollback is never held back by a release's prerequisites: traffic errs toward less.
-    if (!p.chainRpcUrl || config.rollback.mode !== "none") return undefined;
-    const g = config.canary.gate;
+    const p = plan.preflight;
+    if (!p) return undefined;
     const secretSource = "secret" in secret
         ? pulumi.all([secret.secret.metadata.name, secret.secret.data, secret.secret.stringData]).apply(([name, data, stringData]) => ({
             kind: "kubernetes" as const, name, keys: [...new Set([...Object.keys(data ?? {}), ...Object.keys(stringData ?? {})])],
         }))
-        : { kind: "admin-api" as const, serviceUrl };
+        : { kind: "admin-api" as const, serviceUrl: plan.serviceUrl };
     return new Preflight("preflight", {
-        // Any release edit (version, target, rollback) runs the checks again before it changes anything, except one
-        // that only lowers the target (providers/preflight.ts): a kill switch is never held back by a chain outage.
-        trigger: JSON.stringify({ version: config.release.version, previousVersion: config.release.previousVersion,
-            rolloutPercentage: config.rolloutPercentage, rollback: config.rollback.mode }),
+        trigger: p.trigger,
         chainRpcUrl: p.chainRpcUrl,
-        stakePoolAddress: p.stakePoolAddress!,
+        stakePoolAddress: p.stakePoolAddress,
         minStakeSol: p.minStakeSol,
         secretSource,
         ...("adminToken" in secret ? { adminToken: secret.adminToken } : {}),
-        ...(g.source === "prometheus" ? { prometheus: { url: g.prometheusUrl!, jobs: [SPECULATION_JOB, PROOF_WORKERS_JOB] } } : {}),
-        timeoutMs: parseDuration(p.timeout) * 1000,
-        artifactsDir: path.resolve(config.records.artifactsDir),
+        ...(p.prometheus ? { prometheus: p.prometheus } : {}),
+        timeoutMs: p.timeoutMs,
+        artifactsDir: plan.artifactsDir,
     }, "secret" in secret ? { dependsOn: [secret.secret] } : {});
 }
 
 /**
- * Seed 000's smoke tests and the synthetic speculation against the stable service (providers/releaseSmoke.ts), once it
- * is ready and before stage 1 shifts traffic (`speculation:smoke.enabled`, on by default).
+ * Step 2, a full or emergency rollback's first steps (providers/rollbackDrain.ts), before either workload changes:
+ * disable speculation, then (full) drain pending operations below the threshold.
  */
-function smokeTests(loaded: LoadedConfig, serviceUrl: string, adminToken: pulumi.Input<string>, serviceReady: pulumi.Resource[],
-    configChecksum?: string): ReleaseSmokeTest | undefined {
-    const { config } = loaded;
-    if (!config.smoke.enabled) return undefined;
-    return new ReleaseSmokeTest("smoke-stable", {
-        track: "stable",
-        // After a rollback the suite verifies the version the workloads went back to.
-        version: rollbackTarget(config) ?? config.release.version,
-        serviceUrl,
-        proofWorkerUrl: config.canary.gate.proofWorkerUrl,
+function rollbackDrain(plan: ReleasePlan, adminToken: pulumi.Input<string>, after?: pulumi.Resource): RollbackDrain | undefined {
+    const r = plan.rollback;
+    if (!r) return undefined;
+    return new RollbackDrain(`rollback-${r.mode}`, {
+        mode: r.mode,
+        targetVersion: r.targetVersion,
+        serviceUrl: plan.serviceUrl,
         adminToken,
-        timeoutMs: parseDuration(config.smoke.timeout) * 1000,
-        ...(configChecksum ? { trigger: configChecksum } : {}),
-        artifactsDir: path.resolve(config.records.artifactsDir),
-    }, { dependsOn: serviceReady });
+        maxPending: r.drain.maxPending,
+        pollSeconds: seconds(r.drain.pollMs),
+        deadlineSeconds: seconds(r.drain.deadlineMs),
+        timeoutMs: plan.gate.timeoutMs,
+        artifactsDir: plan.artifactsDir,
+    }, { dependsOn: after ? [after] : [] });
 }
 
 /**
- * Seed 000's post-deployment verification once the plan reaches 100 % and the top stage's gate passed
+ * Step 4: seed 000's smoke tests and the synthetic speculation against the stable service (providers/releaseSmoke.ts),
+ * once it is ready and before stage 1 shifts traffic (`speculation:smoke.enabled`, on by default).
+ */
+function smokeTests(plan: ReleasePlan, adminToken: pulumi.Input<string>, serviceReady: pulumi.Resource[],
+    configChecksum?: string): ReleaseSmokeTest | undefined {
+    const s = plan.smoke;
+    if (!s) return undefined;
+    return new ReleaseSmokeTest("smoke-stable", {
+        track: "stable",
+        version: s.version,
+        serviceUrl: plan.serviceUrl,
+        proofWorkerUrl: s.proofWorkerUrl,
+        adminToken,
+        timeoutMs: s.timeoutMs,
+        ...(configChecksum ? { trigger: configChecksum } : {}),
+        artifactsDir: plan.artifactsDir,
+    }, { dependsOn: serviceReady });
+}
+
+/** Step 4: the final bench runs against the release before its first stage may shift traffic (SPEC §7). */
+function finalBench(plan: ReleasePlan, sshPrivateKey: pulumi.Output<string> | undefined, after: pulumi.Resource[]): BenchRun | undefined {
+    const b = plan.bench;
+    if (!b) return undefined;
+    const onNode = b.onNode;
+    return new BenchRun("final-bench", {
+        version: plan.version,
+        command: b.command,
+        resultsDir: b.resultsDir,
+        workingDir: b.workingDir,
+        limits: b.limits,
+        targetUrl: plan.serviceUrl,
+        timeoutSeconds: seconds(b.timeoutMs),
+        ...(onNode ? {
+            remote: pulumi.all([sshPrivateKey!]).apply(([privateKey]) => ({ node: nodeAddress(onNode), privateKey })),
+        } : {}),
+    }, { dependsOn: after });
+}
+
+/**
+ * Step 5: the canary stages in order, each after the one before passed and after everything the first waits for.
+ * The top declared stage owns the new track's workload (ingress-weight's canary, blue-green's green).
+ */
+function canaryStages(plan: ReleasePlan, args: {
+    kube?: Kubernetes; adminToken: pulumi.Input<string>; gate?: GateFactory; dependsOn: pulumi.Resource[];
+}): CanaryStage[] {
+    const { config, namespace: namespaceName } = plan;
+    const { kube } = args;
+    const track = plan.newTrack;
+    const stages: CanaryStage[] = [];
+    for (const stage of plan.stages) {
+        stages.push(new CanaryStage(stage.name, {
+            stage,
+            declaredStages: plan.stages,
+            allStageNames: plan.steps.names,
+            planPercentages: plan.steps.percentages,
+            strategy: plan.shift,
+            namespace: kube?.ns ?? namespaceName,
+            serviceUrl: plan.serviceUrl,
+            adminToken: args.adminToken,
+            previous: stages[stages.length - 1],
+            ingress: {
+                host: config.canary.ingress.host,
+                className: config.canary.ingress.className,
+                await: { mode: config.canary.ingress.await, timeout: config.canary.ingress.awaitTimeout },
+                paths: config.canary.ingress.publicPaths,
+            },
+            track: kube && track ? {
+                version: plan.version,
+                // The canary is sized to its share (lib/shift); green is a full copy of blue, since it takes all traffic at 100 %.
+                replicas: track.replicas,
+                image: imageOf(config.release.images.speculation, plan.version, plan.version),
+                resources: config.service.resources,
+                configToml: speculationToml(config, namespaceName),
+                secretName: SPECULATION_SECRET,
+                namespaceName,
+                monitoringMode: config.monitoring.mode,
+                prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
+                scrapeInterval: config.monitoring.scrapeInterval,
+                spread: config.hardening.topologySpread,
+            } : undefined,
+            // The new track's smoke tests before it gets traffic (the suite the stable service passed), retried while its
+            // pods come up: green's own Service, or the canary's (the gate's canary address).
+            smoke: track ? {
+                url: track.url,
+                timeoutMs: track.smoke.timeoutMs,
+                deadlineSeconds: seconds(track.smoke.deadlineMs), pollSeconds: seconds(track.smoke.pollMs),
+                artifactsDir: plan.artifactsDir,
+            } : undefined,
+            primarySwitch: stage.switchesPrimary ? kube?.speculation.service : undefined,
+            gate: args.gate,
+            dependsOn: args.dependsOn,
+        }, kube?.providers));
+    }
+    return stages;
+}
+
+/**
+ * Step 6, blue-green: at 100 % the selector switch waits for green's smoke tests, the previous stage's gate and this
+ * stage's baseline; below 100 % (or on the way back) it waits for nothing.  The mirror to green waits for green's
+ * smoke tests.
+ */
+function orderTheSwitch(plan: ReleasePlan, kube: Kubernetes, stages: CanaryStage[]): void {
+    const full = stages.find((_, i) => plan.stages[i].switchesPrimary);
+    const greenOwner = stages[stages.length - 1];
+    kube.switchAfter(full ? [
+        ...(greenOwner?.smokeTest ? [greenOwner.smokeTest] : []), ...full.beforeShift,
+        ...(stages.length > 1 ? [stages[stages.length - 2].promotion] : []),
+    ] : []);
+    kube.mirrorAfter(greenOwner?.smokeTest ? [greenOwner.smokeTest] : []);
+}
+
+/**
+ * Step 8: seed 000's post-deployment verification once the plan reaches 100 % and the top stage's gate passed
  * (providers/verification.ts), recorded (`speculation:verify.enabled`, on by default).
  */
-function verification(loaded: LoadedConfig, serviceUrl: string, canaryStages: CanaryStage[],
-    kube?: ReturnType<typeof deployKubernetes>): Verification | undefined {
-    const { config } = loaded;
-    const top = canaryStages[canaryStages.length - 1];
-    if (!config.verify.enabled || !top || top.percentage !== 100) return undefined;
+function verification(plan: ReleasePlan, stages: CanaryStage[], kube?: Kubernetes): Verification | undefined {
+    const top = stages[stages.length - 1];
+    if (!plan.verify || !top) return undefined;
     const readiness = (d: k8s.apps.v1.Deployment, name: string) =>
         pulumi.all([d.spec, d.status]).apply(([spec, status]) => ({ name, ready: status?.readyReplicas ?? 0, desired: spec?.replicas ?? 0 }));
-    const thresholds = effectiveThresholds(config, top.stage.index);
+    const thresholds = top.stage.thresholds;
     return new Verification("verify-100pct", {
-        version: config.release.version,
-        serviceUrl,
-        proofWorkerUrl: config.canary.gate.proofWorkerUrl,
-        timeoutMs: parseDuration(config.canary.gate.timeout) * 1000,
+        version: plan.version,
+        serviceUrl: plan.serviceUrl,
+        proofWorkerUrl: plan.gate.proofWorkerUrl,
+        timeoutMs: plan.verify.timeoutMs,
         // Every Deployment that serves at 100 %: blue-green's green behind the primary Service, ingress-weight's canary.
         pods: kube ? pulumi.all([
             readiness(kube.proofWorkers.deployment, "proof-workers"), readiness(kube.speculation.deployment, "agenc-speculation"),
-            ...(top.trackDeployment ? [readiness(top.trackDeployment, config.canary.shiftMode === "blue-green" ? GREEN_NAME : CANARY_NAME)] : []),
+            ...(top.trackDeployment && plan.newTrack ? [readiness(top.trackDeployment, plan.newTrack.name)] : []),
         ]) : [],
-        ...(config.canary.shiftMode === "feature-flag" ? { expectRolloutPercentage: 100 } : {}),
+        // What a refresh reads back where the admin API's percentage is the traffic (feature-flag).
+        ...(plan.shift.refreshReadsRolloutPercentage ? { expectRolloutPercentage: 100 } : {}),
         limits: {
             minSpeculationMetrics: GO_NO_GO.smokeMinSpeculationMetrics, maxRollbackRate: thresholds.maxRollbackRate,
             maxMemoryPercent: thresholds.maxMemoryPercent, maxProofQueueSize: thresholds.maxProofQueueSize,
         },
-        artifactsDir: path.resolve(config.records.artifactsDir),
+        artifactsDir: plan.artifactsDir,
     }, { dependsOn: [top.promotion] });
 }
 
 /**
- * The deployment record of this update (providers/deploymentRecord.ts), after every step it names: appended to
- * `<records.artifactsDir>/deployments.log` and pushed to `records.pushgatewayUrl` when set.
+ * Step 8: the deployment record of this update (providers/deploymentRecord.ts), after every step it names: appended
+ * to `<records.artifactsDir>/deployments.log` and pushed to `records.pushgatewayUrl` when set.
  */
-function deploymentRecord(loaded: LoadedConfig, startedAt: string, steps: {
+function deploymentRecord(plan: ReleasePlan, startedAt: string, steps: {
     preflight?: Preflight; drain?: RollbackDrain; smoke?: ReleaseSmokeTest; bench?: BenchRun; canaryStages: CanaryStage[]; verified?: Verification;
     nodes?: pulumi.CustomResource & { record: pulumi.Output<{ status: string }> };
 }): DeploymentRecordResource {
-    const { config } = loaded;
+    const { config } = plan;
     const verdicts: Record<string, pulumi.Input<string>> = {};
     if (steps.preflight) verdicts.preflight = steps.preflight.verdict;
     if (steps.drain) verdicts.drain = steps.drain.verdict;
@@ -521,8 +572,8 @@ function deploymentRecord(loaded: LoadedConfig, startedAt: string, steps: {
     const waitFor = [steps.preflight, steps.drain, steps.smoke, steps.bench, ...steps.canaryStages.map((s) => s.promotion), steps.verified, steps.nodes]
         .filter((r): r is pulumi.Resource => r !== undefined);
     return new DeploymentRecordResource("deployment-record", {
-        ...recordSink(config),
-        version: config.release.version,
+        ...plan.records,
+        version: plan.version,
         outcome: config.rollback.mode === "none" ? "released" : `rollback-${config.rollback.mode}`,
         stagesReached: steps.canaryStages.map((s) => ({ name: s.stage.name, percentage: s.percentage })),
         rolloutPercentage: steps.canaryStages[steps.canaryStages.length - 1]?.percentage ?? 0,
@@ -531,185 +582,60 @@ function deploymentRecord(loaded: LoadedConfig, startedAt: string, steps: {
     }, { dependsOn: waitFor });
 }
 
-/** Where every deployment record goes (`records.*`): the release's at the end of an update, and each gate's revert. */
-function recordSink(config: LoadedConfig["config"]): RecordSink {
-    return {
-        environment: config.environment, previousVersion: config.release.previousVersion,
-        operator: operatorName(config.records.operator), logFile: path.resolve(config.records.artifactsDir, "deployments.log"),
-        timeoutMs: parseDuration(config.canary.gate.timeout) * 1000, ...(config.records.pushgatewayUrl ? { pushgatewayUrl: config.records.pushgatewayUrl } : {}),
-    };
-}
-
-/** The version both workloads go back to during a rollback (undefined in normal operation). */
-function rollbackTarget(config: LoadedConfig["config"]): string | undefined {
-    const r = config.rollback;
-    if (r.mode === "full") return config.release.previousVersion;
-    if (r.mode === "emergency") return r.lastKnownGood ?? config.release.previousVersion;
-    return undefined;
-}
-
-/**
- * `speculation:rollback.mode full | emergency` is one config edit: it implies a 0 % target (every stage is removed,
- * each handing back no more than is live) and speculation disabled, with no bench (nothing is being promoted).
- */
-function applyRollback(loaded: LoadedConfig): LoadedConfig {
-    const { config } = loaded;
-    if (config.rollback.mode === "none") return loaded;
-    return {
-        ...loaded,
-        config: {
-            ...config, rolloutPercentage: 0,
-            service: { ...config.service, speculationEnabled: false },
-            bench: { ...config.bench, enabled: false },
-        },
-    };
-}
-
-/**
- * A full or emergency rollback's first steps (providers/rollbackDrain.ts), before either workload changes: disable
- * speculation, then (full) drain pending operations below the threshold.
- */
-function rollbackDrain(loaded: LoadedConfig, serviceUrl: string, adminToken: pulumi.Input<string>, after?: pulumi.Resource): RollbackDrain | undefined {
-    const { config } = loaded;
-    const mode = config.rollback.mode;
-    if (mode === "none") return undefined;
-    return new RollbackDrain(`rollback-${mode}`, {
-        mode,
-        targetVersion: rollbackTarget(config)!,
-        serviceUrl,
-        adminToken,
-        maxPending: GO_NO_GO.maxPendingOperationsForRollback,
-        pollSeconds: parseDuration(config.rollback.drainPollInterval),
-        deadlineSeconds: parseDuration(config.rollback.drainTimeout),
-        timeoutMs: parseDuration(config.canary.gate.timeout) * 1000,
-        artifactsDir: path.resolve(config.records.artifactsDir),
-    }, { dependsOn: after ? [after] : [] });
-}
-
 export function defineStack(original: LoadedConfig = loadStackConfig(), options: ProgramOptions = {}) {
     // When this run of the program started: the deployment record's duration runs from here.
     const startedAt = new Date().toISOString();
-    const loaded = applyRollback(original);
-    const { config, namespace: namespaceName, secrets } = loaded;
-    // kubernetes.enabled: false (the local stack) drives a service running elsewhere: no cluster objects at all.
-    const serviceUrl = config.canary.gate.serviceUrl ?? `http://agenc-speculation.${namespaceName}.svc.cluster.local:${SPECULATION_PORT}`;
-    // What must pass before a workload (or, without Kubernetes, anything) changes: preflight, then a rollback's drain.
-    let pre: Preflight | undefined;
-    let drain: RollbackDrain | undefined;
-    const beforeRelease = (secret: { secret: k8s.core.v1.Secret } | { adminToken: pulumi.Input<string> }, token: pulumi.Input<string>) => {
-        pre = preflight(loaded, serviceUrl, secret);
-        drain = rollbackDrain(loaded, serviceUrl, token, pre);
-        return drain ?? pre;
-    };
-    const kube = config.kubernetes.enabled
-        ? deployKubernetes(loaded, (speculation) => beforeRelease({ secret: speculation.secret }, speculation.adminToken))
-        : undefined;
+    const plan = releasePlan(original, { cwd: process.cwd(), operator: operatorName(original.config.records.operator) });
+    const { config, secrets } = plan.loaded;
+
+    // 1. The Kubernetes side (kubernetes.enabled: false — the local stack — drives a service running elsewhere).
+    const kube = plan.kubernetes ? deployKubernetes(plan) : undefined;
     const adminToken: pulumi.Input<string> = kube ? kube.speculation.adminToken : secrets.adminToken!;
-    const mode = config.canary.shiftMode;
-    // Without Kubernetes the preflight checks the admin token against the running service.
-    const checked = kube ? kube.runbookGate : beforeRelease({ adminToken }, adminToken);
-    // Blue-green: the stages do not wait for the primary Service, whose switch waits for them.
+
+    // 2. Before any workload (or, without Kubernetes, anything) changes: preflight, then a rollback's drain.  Without
+    //    Kubernetes the preflight checks the admin token against the running service.
+    const pre = preflight(plan, kube ? { secret: kube.speculation.secret } : { adminToken });
+    const drain = rollbackDrain(plan, adminToken, pre);
+    const checked = drain ?? pre;
+    kube?.workloadsAfter(checked ?? kube.namespace);
+
+    // 3. The watchdog.
+    const guard = kube ? watchdog(plan, kube) : undefined;
+
+    // 4. The stable service ready (blue-green: not its primary Service, whose switch waits for the stages), its smoke
+    //    tests, then the final bench.
     const serviceReady: pulumi.Resource[] = kube
-        ? [kube.speculation.deployment, ...(mode === "blue-green" ? [] : [kube.speculation.service])]
+        ? [kube.speculation.deployment, ...(plan.stable.primarySelects ? [] : [kube.speculation.service])]
         : (checked ? [checked] : []);
-    const smoke = smokeTests(loaded, serviceUrl, adminToken, serviceReady, kube?.speculation.configChecksum);
+    const smoke = smokeTests(plan, adminToken, serviceReady, kube?.speculation.configChecksum);
     const smoked: pulumi.Resource[] = [...serviceReady, ...(smoke ? [smoke] : [])];
-    const stages = plannedStages(config);
+    const gate = options.gate ? options.gate(plan.loaded, plan.serviceUrl) : healthGates(plan, adminToken);
+    const bench = finalBench(plan, secrets.sshPrivateKey, smoked);
 
-    const gate = options.gate ? options.gate(loaded, serviceUrl) : healthGates(loaded, serviceUrl, adminToken);
-    // The final bench runs against the release before its first stage may shift traffic (SPEC §7).
-    const bench = config.bench.enabled ? new BenchRun("final-bench", {
-        version: config.release.version,
-        command: config.bench.command!,
-        resultsDir: path.resolve(config.bench.resultsDir),
-        workingDir: process.cwd(),
-        limits: {
-            maxP95BaselineMultiple: config.bench.maxP95BaselineMultiple,
-            maxTailRatio: config.bench.maxTailRatio,
-            minThroughputPerSecond: config.bench.minThroughputPerSecond,
-            extraGates: config.bench.extraGates,
-        },
-        targetUrl: serviceUrl,
-        timeoutSeconds: parseDuration(config.bench.timeout),
-        ...(config.bench.onNode ? {
-            remote: pulumi.all([secrets.sshPrivateKey!]).apply(([privateKey]) => {
-                return { node: nodeAddress(config.nodes.hosts.find((h) => h.name === config.bench.onNode)!), privateKey };
-            }),
-        } : {}),
-    }, { dependsOn: smoked }) : undefined;
-    const canaryStages: CanaryStage[] = [];
-    for (const stage of stages) {
-        // The previous stage's window judgement is registered before this stage's component, so a refusal (bake not
-        // elapsed) stops the update before anything of this stage is recorded.
-        canaryStages[canaryStages.length - 1]?.promotionForNext();
-        canaryStages.push(new CanaryStage(stage.name, {
-            stage,
-            declaredStages: stages,
-            allStageNames: config.canary.steps.map((step, i) => stageName(step.percentage, i)),
-            planPercentages: config.canary.steps.map((step) => step.percentage),
-            shiftMode: config.canary.shiftMode,
-            namespace: kube?.ns ?? namespaceName,
-            serviceUrl,
-            adminToken,
-            previous: canaryStages[canaryStages.length - 1],
-            ingress: mode === "ingress-weight" ? {
-                host: config.canary.ingress.host,
-                className: config.canary.ingress.className,
-                await: { mode: config.canary.ingress.await, timeout: config.canary.ingress.awaitTimeout },
-                paths: config.canary.ingress.publicPaths,
-            } : undefined,
-            track: kube && mode !== "feature-flag" ? {
-                version: config.release.version,
-                // The canary is sized to its share (lib/plan.ts); green is a full copy of blue, since it takes all traffic at 100 %.
-                replicas: mode === "blue-green" ? config.service.replicas : canaryReplicas(config.service.replicas, stages[stages.length - 1].percentage),
-                image: imageOf(config.release.images.speculation, config.release.version, config.release.version),
-                resources: config.service.resources,
-                configToml: speculationToml(config, namespaceName),
-                secretName: SPECULATION_SECRET,
-                namespaceName,
-                monitoringMode: config.monitoring.mode,
-                prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
-                scrapeInterval: config.monitoring.scrapeInterval,
-                spread: config.hardening.topologySpread,
-            } : undefined,
-            // The new track's smoke tests before it gets traffic (the suite the stable service passed), retried while its
-            // pods come up: green's own Service, or the canary's (the gate's canary address).
-            smoke: mode === "blue-green" || mode === "ingress-weight" ? {
-                url: mode === "blue-green" ? greenUrl(loaded) : (config.canary.gate.canaryUrl ?? inCluster(CANARY_NAME, loaded.namespace)),
-                timeoutMs: parseDuration(config.canary.gate.timeout) * 1000,
-                deadlineSeconds: parseDuration(config.canary.gate.deadlineSlack), pollSeconds: Math.min(10, parseDuration(config.canary.gate.pollInterval)),
-                artifactsDir: path.resolve(config.records.artifactsDir),
-            } : undefined,
-            primarySwitch: mode === "blue-green" && stage.percentage === 100 ? kube?.speculation.service : undefined,
-            gate,
-            dependsOn: [...smoked, ...(bench ? [bench] : [])],
-        }, kube?.providers));
-    }
-    // Blue-green at 100 %: the selector switch waits for green's smoke tests, the previous stage's gate and this
-    // stage's baseline; below 100 % (or on the way back) it waits for nothing.
-    const full = mode === "blue-green" ? canaryStages.find((s) => s.percentage === 100) : undefined;
-    const greenOwner = canaryStages[canaryStages.length - 1];
-    kube?.switchAfter(full ? [
-        ...(greenOwner?.smokeTest ? [greenOwner.smokeTest] : []), ...full.beforeShift,
-        ...(canaryStages.length > 1 ? [canaryStages[canaryStages.length - 2].promotion] : []),
-    ] : []);
-    kube?.mirrorAfter(greenOwner?.smokeTest ? [greenOwner.smokeTest] : []);
+    // 5. The canary stages, each judged by `gate`.
+    const stages = canaryStages(plan, { kube, adminToken, gate, dependsOn: [...smoked, ...(bench ? [bench] : [])] });
 
-    // The bare-metal fleet (seed 001) rolls out beside the Kubernetes side, node by node.
+    // 6. Blue-green's switch and mirror.
+    if (kube) orderTheSwitch(plan, kube, stages);
+
+    // 7. The bare-metal fleet (seed 001) rolls out beside the Kubernetes side, node by node.
     const nodes = config.nodes.hosts.length > 0
         ? new NodeRollout("alys-nodes", {
-            version: config.release.version, nodes: config.nodes, privateKey: secrets.sshPrivateKey!,
-            batchGate: config.nodes.batchGate.enabled ? nodeBatchGate(loaded, serviceUrl) : undefined,
+            version: plan.version, nodes: config.nodes, privateKey: secrets.sshPrivateKey!,
+            batchGate: nodeBatchGate(plan),
             dependsOn: checked ? [checked] : [],
         })
         : undefined;
 
-    const top = stages[stages.length - 1];
-    const verified = verification(loaded, serviceUrl, canaryStages, kube);
-    const record = deploymentRecord(loaded, startedAt, {
-        preflight: pre, drain, smoke, bench, canaryStages, verified, nodes: nodes?.rollout,
+    // 8. The verification at 100 %, then the record of the update.
+    const verified = verification(plan, stages, kube);
+    const record = deploymentRecord(plan, startedAt, {
+        preflight: pre, drain, smoke, bench, canaryStages: stages, verified, nodes: nodes?.rollout,
     });
-    // Kubernetes outputs only where there is a Kubernetes side (an undefined output is a warning under the engine).
+    kube?.checkDependencies();
+
+    // The stack outputs.  Kubernetes outputs only where there is a Kubernetes side (an undefined output is a warning
+    // under the engine).
     const kubernetesOutputs = kube ? {
         namespace: kube.ns,
         speculationServiceName: kube.speculation.serviceName,
@@ -721,16 +647,16 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
         alertRules: kube.monitoring.alertNames,
         ruleResourceName: kube.monitoring.ruleResourceName,
         dashboards: kube.monitoring.dashboardNames,
-        sentinels: kube.watchdog ? sentinelStatus(config, top?.percentage ?? 0) : "off: watchdog.enabled is false",
+        sentinels: guard ? sentinelStatus(config, plan.topPercentage) : "off: watchdog.enabled is false",
     } : {};
     return {
         environment: config.environment,
-        version: config.release.version,
-        previousVersion: config.release.previousVersion,
-        rolloutPercentage: top?.percentage ?? 0,
-        rolloutMode: config.canary.shiftMode,
-        stages: canaryStages.map(stageOutput),
-        gateVerdicts: canaryStages.map((s) => s.promotion).filter((r): r is HealthGate => r instanceof HealthGate)
+        version: plan.version,
+        previousVersion: plan.previousVersion,
+        rolloutPercentage: plan.topPercentage,
+        rolloutMode: plan.shift.mode,
+        stages: stages.map(stageOutput),
+        gateVerdicts: stages.map((s) => s.promotion).filter((r): r is HealthGate => r instanceof HealthGate)
             .map((g) => g.verdict),
         ...(bench ? { benchVerdict: bench.verdict } : {}),
         ...(pre ? { preflightVerdict: pre.verdict } : {}),

@@ -16,13 +16,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { failStep } from "../lib/runbook/steps";
 import { StageThresholds } from "../config/thresholds";
 import { readAdminStatus } from "../lib/adminApi";
-import { judgeBakeWindow } from "../lib/bake/judge";
-import { formatFindings, notYetElapsed, WindowJudgement } from "../lib/bake/window";
+import { evaluateBakeWindow } from "../lib/bake/evaluate";
+import { formatFindings, notYetElapsed, WindowDecision } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { JudgeSettings } from "../lib/judge/judge";
 import { noDataPolicies } from "../lib/gate/run";
 import { describeTrafficAfter, revertTraffic, RevertOptions, RevertRecord } from "../lib/revert/revert";
 import { recordGateRevert, RecordSink } from "../lib/records/record";
+import { runbookStepProvider } from "./runbookStep";
 
 export const BAKE_WINDOW_TYPE = "BakeWindow";
 
@@ -53,7 +54,7 @@ export interface BakeWindowState {
     /** A no-go that does not revert: what traffic was left at, and how to lower it (the gates' own words). */
     leftAs?: string;
     verdict?: "pass" | "fail";
-    judgement?: WindowJudgement;
+    judgement?: WindowDecision;
     artifact?: string;
     /** The revert's record: every attempt, and whether traffic read back off. */
     revertRecord?: RevertRecord;
@@ -71,13 +72,13 @@ function refusal(s: BakeWindowState, now: number): string | undefined {
     return notYetElapsed(s.stage, Date.parse(s.shiftedAt), s.bakeSeconds, now);
 }
 
-async function judge(s: BakeWindowState, id: string): Promise<BakeWindowState> {
+async function evaluate(s: BakeWindowState, id: string): Promise<BakeWindowState> {
     const now = Date.now();
     const notYet = refusal(s, now);
     // A plain error: nothing is recorded, nothing has changed.
     if (notYet) throw new Error(`promotion refused: ${notYet}`);
     console.log(`[window ${s.stage}] judging the bake window ${s.shiftedAt} → ${new Date(now).toISOString()} from ${s.prometheusUrl} (step ${s.stepSeconds}s)`);
-    let j = await judgeBakeWindow({ prometheusUrl: s.prometheusUrl, timeoutMs: s.timeoutMs, stepSeconds: s.stepSeconds }, {
+    let j = await evaluateBakeWindow({ prometheusUrl: s.prometheusUrl, timeoutMs: s.timeoutMs, stepSeconds: s.stepSeconds }, {
         stage: s.stage, shiftedAt: Date.parse(s.shiftedAt), bakeSeconds: s.bakeSeconds, stepSeconds: s.stepSeconds, maxGapSeconds: s.maxGapSeconds,
         thresholds: s.thresholds, baselineErrorRate: s.baselineErrorRate,
         noData: noDataPolicies({ noData: s.noData ?? {} }),
@@ -115,7 +116,7 @@ async function judge(s: BakeWindowState, id: string): Promise<BakeWindowState> {
     failStep(id, properties, message);
 }
 
-function writeRecord(dir: string, j: WindowJudgement): string {
+function writeRecord(dir: string, j: WindowDecision): string {
     const fs = require("fs") as typeof import("fs");
     const path = require("path") as typeof import("path");
     fs.mkdirSync(dir, { recursive: true });
@@ -124,35 +125,26 @@ function writeRecord(dir: string, j: WindowJudgement): string {
     return file;
 }
 
-export const bakeWindowProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds: BakeWindowState, news: BakeWindowState) {
+export const bakeWindowProvider: pulumi.dynamic.ResourceProvider = runbookStepProvider<BakeWindowState>({
+    id: (inputs) => `${inputs.stage}-window`,
+    run: evaluate,
+    // The inputs the window is judged on, and the admin token a no-go's revert uses.
+    rerunOn: [...JUDGED, "adminToken"],
+    replaceOn: ["stage"],
+    check: (news) => {
         const failures: pulumi.dynamic.CheckFailure[] = [];
         const notYet = refusal(news, Date.now());
         if (notYet) failures.push({ property: "shiftedAt", reason: `promotion refused: ${notYet}` });
         if (typeof news.stepSeconds === "number" && !(news.stepSeconds > 0)) failures.push({ property: "stepSeconds", reason: "must be greater than 0" });
-        return { inputs: news, failures };
+        return failures;
     },
-    async diff(_id: string, olds: BakeWindowState, news: BakeWindowState) {
-        const changed = JUDGED.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        return { changes: changed.length > 0 || olds.verdict !== "pass" || olds.adminToken !== news.adminToken, replaces: changed.includes("stage") ? ["stage"] : [] };
-    },
-    async create(inputs: BakeWindowState) {
-        const id = `${inputs.stage}-window`;
-        return { id, outs: await judge(inputs, id) };
-    },
-    async update(id: string, _olds: BakeWindowState, news: BakeWindowState) {
-        return { outs: await judge(news, id) };
-    },
-    async delete() {
-        // The window record stays under the artifacts folder; nothing live to undo.
-    },
-};
+});
 
 export type BakeWindowArgs = { [K in keyof Omit<BakeWindowState, "verdict" | "judgement" | "artifact" | "revertRecord">]: pulumi.Input<BakeWindowState[K]> };
 
 export class BakeWindow extends pulumi.dynamic.Resource {
     declare readonly verdict: pulumi.Output<"pass" | "fail">;
-    declare readonly judgement: pulumi.Output<WindowJudgement>;
+    declare readonly judgement: pulumi.Output<WindowDecision>;
 
     constructor(name: string, args: BakeWindowArgs, opts?: pulumi.CustomResourceOptions) {
         super(bakeWindowProvider, name, { ...args, verdict: undefined, judgement: undefined, artifact: undefined },

@@ -12,7 +12,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { failStep } from "../lib/runbook/steps";
 import { connect, NodeAddress } from "../lib/nodes/ssh";
-import { BenchGateRow, BenchLimits, BenchResult, formatBenchRows, judgeBench, metricsCsv, parseBenchOutput, signOffSummary } from "../lib/bench/gates";
+import { BenchGateRow, BenchLimits, BenchResult, formatBenchRows, gateBench, metricsCsv, parseBenchOutput, signOffSummary } from "../lib/bench/gates";
+import { runbookStepProvider } from "./runbookStep";
 
 export const BENCH_RUN_TYPE = "BenchRun";
 
@@ -105,7 +106,7 @@ async function bench(inputs: BenchState, olds: BenchState | undefined, id: strin
         ? await runRemoteCommand(inputs.remote, inputs.command, env, inputs.timeoutSeconds)
         : await runCommand(inputs.command, env, inputs.timeoutSeconds, inputs.workingDir);
     const result = parseBenchOutput(stdout);
-    const { verdict, rows } = judgeBench(result, baseline, inputs.limits);
+    const { verdict, rows } = gateBench(result, baseline, inputs.limits);
     const ranAt = new Date().toISOString();
     fs.mkdirSync(inputs.resultsDir, { recursive: true });
     const baselineFrom = baseline ? `${baseline.version} at ${baseline.at}` : undefined;
@@ -125,26 +126,12 @@ async function bench(inputs: BenchState, olds: BenchState | undefined, id: strin
     return outs;
 }
 
-export const benchRunProvider: pulumi.dynamic.ResourceProvider = {
-    async diff(_id: string, olds: BenchState, news: BenchState) {
-        const keys = ["version", "command", "limits", "targetUrl", "resultsDir", "remote"] as const;
-        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        return { changes: changed.length > 0 || olds.verdict !== "pass" };
-    },
-    async create(inputs: BenchState) {
-        const id = `bench-${inputs.version}`;
-        return { id, outs: await bench(inputs, undefined, id) };
-    },
-    async update(id: string, olds: BenchState, news: BenchState) {
-        return { outs: await bench(news, olds, id) };
-    },
-    async read(id: string, props: BenchState) {
-        return { id, props };
-    },
-    async delete() {
-        // The artifacts and the baseline stay: the next release compares with them.
-    },
-};
+/** The artifacts and the baseline stay on delete: the next release compares with them. */
+export const benchRunProvider: pulumi.dynamic.ResourceProvider = runbookStepProvider<BenchState>({
+    id: (inputs) => `bench-${inputs.version}`,
+    run: (inputs, id, olds) => bench(inputs, olds, id),
+    rerunOn: ["version", "command", "limits", "targetUrl", "resultsDir", "remote"],
+});
 
 export class BenchRun extends pulumi.dynamic.Resource {
     declare readonly verdict: pulumi.Output<"pass" | "fail">;

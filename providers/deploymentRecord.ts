@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { appendRecord, DeploymentRecord, pushRecord, RecordFacts, recordOf, RecordOutcome, RecordSink } from "../lib/records/record";
 import { failStep } from "../lib/runbook/steps";
+import { runbookStepProvider } from "./runbookStep";
 
 export const DEPLOYMENT_RECORD_TYPE = "DeploymentRecord";
 
@@ -52,25 +53,14 @@ async function write(inputs: RecordState, id: string): Promise<RecordState> {
     return { ...inputs, record, pushed: true };
 }
 
-export const deploymentRecordProvider: pulumi.dynamic.ResourceProvider = {
-    async diff(_id: string, olds: RecordState, news: RecordState) {
-        const keys = ["environment", "version", "previousVersion", "outcome", "stagesReached", "rolloutPercentage", "verdicts", "pushgatewayUrl", "logFile"] as const;
-        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        return { changes: changed.length > 0 || (!!news.pushgatewayUrl && olds.pushed !== true) };
-    },
-    async create(inputs: RecordState) {
-        return { id: "deployment-record", outs: await write(inputs, "deployment-record") };
-    },
-    async update(id: string, _olds: RecordState, news: RecordState) {
-        return { outs: await write(news, id) };
-    },
-    async read(id: string, props: RecordState) {
-        return { id, props };
-    },
-    async delete() {
-        // The log is history.
-    },
-};
+/** The log is history: nothing to read back or undo. */
+export const deploymentRecordProvider: pulumi.dynamic.ResourceProvider = runbookStepProvider<RecordState>({
+    id: () => "deployment-record",
+    run: write,
+    rerunOn: ["environment", "version", "previousVersion", "outcome", "stagesReached", "rolloutPercentage", "verdicts", "pushgatewayUrl", "logFile"],
+    // Its "verdict" is the push: a record whose push failed (or never ran) is written again.
+    rerun: (olds, news) => !!news.pushgatewayUrl && olds.pushed !== true,
+});
 
 export class DeploymentRecordResource extends pulumi.dynamic.Resource {
     declare readonly record: pulumi.Output<DeploymentRecord>;

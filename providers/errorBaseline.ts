@@ -32,7 +32,7 @@ export interface ErrorBaselineInputs {
     /** Where the critical alerts are read: none may be firing when traffic rises. */
     alerts?: pulumi.Input<AlertSource>;
     /**
-     * The new track this shift gives more traffic (program.ts raisedTrack: the canary past ingress-weight's first
+     * The new track this shift gives more traffic (lib/shift raisedTrack: the canary past ingress-weight's first
      * stage, green at blue-green's switch): it passes the same check on its own reading too (the baseline stays the
      * service's, from serviceUrl).
      */

@@ -21,8 +21,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { failStep } from "../lib/runbook/steps";
 import { StageThresholds } from "../config/thresholds";
-import { judgeBakeWindow } from "../lib/bake/judge";
-import { WindowJudgement } from "../lib/bake/window";
+import { evaluateBakeWindow } from "../lib/bake/evaluate";
+import { WindowDecision } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { providerLifecycle } from "../lib/lifecycle/engine";
 import { recordGateRevert, RecordSink } from "../lib/records/record";
@@ -187,7 +187,7 @@ export const healthGateProvider: pulumi.dynamic.ResourceProvider = {
         if (!spec.serviceUrl) return { id, props };
         if (props.bakeMode === "window" && props.prometheusUrl && props.shiftedAt && props.verdict === "pass") {
             // The verdict so far: the window from the shift to now, judged as the next stage's promotion would.
-            const j = await judgeSoFar(props);
+            const j = await windowSoFar(props);
             const current = {
                 at: j.judgedAt, verdict: j.verdict, reason: j.reason, earliestPromotion: j.earliestPromotion,
                 notGreen: j.findings.filter((f) => f.verdict !== "pass").map((f) => `${f.check}: ${f.observed} at ${f.at} (${f.threshold})`),
@@ -214,9 +214,9 @@ export const healthGateProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 /** Window mode: the stage's window from its shift to now, from Prometheus history. */
-export async function judgeSoFar(props: HealthGateState, now = Date.now()): Promise<WindowJudgement> {
+export async function windowSoFar(props: HealthGateState, now = Date.now()): Promise<WindowDecision> {
     const step = props.stepSeconds ?? 15;
-    return judgeBakeWindow({ prometheusUrl: props.prometheusUrl!, timeoutMs: props.timeoutMs, stepSeconds: step }, {
+    return evaluateBakeWindow({ prometheusUrl: props.prometheusUrl!, timeoutMs: props.timeoutMs, stepSeconds: step }, {
         stage: props.stage, shiftedAt: Date.parse(props.shiftedAt!), bakeSeconds: props.bakeSeconds, stepSeconds: step,
         maxGapSeconds: props.maxGapSeconds ?? Math.max(60, 3 * step), thresholds: props.thresholds, baselineErrorRate: props.baselineErrorRate,
         noData: noDataPolicies({ noData: props.noData ?? {} }),

@@ -10,6 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PreflightTarget, runPreflight, SecretSource } from "../lib/preflight/checks";
 import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
+import { runbookStepProvider } from "./runbookStep";
 
 export const PREFLIGHT_TYPE = "Preflight";
 
@@ -80,38 +81,23 @@ async function runStep(inputs: PreflightState, id: string): Promise<PreflightSta
     return outs;
 }
 
-export const preflightProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds: PreflightState, news: PreflightState) {
-        const failures: pulumi.dynamic.CheckFailure[] = [];
-        if (typeof news.minStakeSol === "number" && !(news.minStakeSol >= 0)) failures.push({ property: "minStakeSol", reason: "must be 0 or more" });
-        if (typeof news.timeoutMs === "number" && !(news.timeoutMs >= 1)) failures.push({ property: "timeoutMs", reason: "must be at least 1" });
-        return { inputs: news, failures };
-    },
-    async diff(_id: string, olds: PreflightState, news: PreflightState) {
-        const keys = ["trigger", "chainRpcUrl", "stakePoolAddress", "minStakeSol", "secretSource", "prometheus", "timeoutMs", "adminToken"] as const;
-        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        return { changes: changed.length > 0 || olds.verdict !== "pass" };
-    },
-    async create(inputs: PreflightState) {
-        return { id: "preflight", outs: await runStep(inputs, "preflight") };
-    },
-    async update(id: string, olds: PreflightState, news: PreflightState) {
+export const preflightProvider: pulumi.dynamic.ResourceProvider = runbookStepProvider<PreflightState>({
+    id: () => "preflight",
+    run: runStep,
+    rerunOn: ["trigger", "chainRpcUrl", "stakePoolAddress", "minStakeSol", "secretSource", "prometheus", "timeoutMs", "adminToken"],
+    check: (news) => [
+        ...(typeof news.minStakeSol === "number" && !(news.minStakeSol >= 0) ? [{ property: "minStakeSol", reason: "must be 0 or more" }] : []),
+        ...(typeof news.timeoutMs === "number" && !(news.timeoutMs >= 1) ? [{ property: "timeoutMs", reason: "must be at least 1" }] : []),
+    ],
+    keep: (olds, news) => {
         const lowered = loweredTarget(olds.trigger, news.trigger);
-        if (lowered) {
-            console.log(`[preflight] not run: rolloutPercentage ${lowered.from} → ${lowered.to} only lowers traffic, which a release's prerequisites never hold back` +
-                ` (last run: ${olds.verdict ?? "none"})`);
-            const kept = { verdict: olds.verdict, report: olds.report, artifact: olds.artifact };
-            return { outs: { ...news, ...JSON.parse(JSON.stringify(kept)) as Partial<PreflightState> } };
-        }
-        return { outs: await runStep(news, id) };
+        if (!lowered) return undefined;
+        console.log(`[preflight] not run: rolloutPercentage ${lowered.from} → ${lowered.to} only lowers traffic, which a release's prerequisites never hold back` +
+            ` (last run: ${olds.verdict ?? "none"})`);
+        const kept = { verdict: olds.verdict, report: olds.report, artifact: olds.artifact };
+        return { ...news, ...JSON.parse(JSON.stringify(kept)) as Partial<PreflightState> };
     },
-    async read(id: string, props: PreflightState) {
-        return { id, props };
-    },
-    async delete() {
-        // The report stays under artifactsDir; nothing live to undo.
-    },
-};
+});
 
 export class Preflight extends pulumi.dynamic.Resource {
     declare readonly verdict: pulumi.Output<"pass" | "fail">;

@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
 import { runSmokeTests, runSmokeUntilGreen, SmokeRetry } from "../lib/smoke/suite";
+import { runbookStepProvider } from "./runbookStep";
 
 export const RELEASE_SMOKE_TEST_TYPE = "ReleaseSmokeTest";
 
@@ -68,31 +69,12 @@ async function runStep(inputs: SmokeState, id: string): Promise<SmokeState> {
     return outs;
 }
 
-export const releaseSmokeTestProvider: pulumi.dynamic.ResourceProvider = {
-    async check(_olds: SmokeState, news: SmokeState) {
-        const failures: pulumi.dynamic.CheckFailure[] = [];
-        if (typeof news.timeoutMs === "number" && !(news.timeoutMs >= 1)) failures.push({ property: "timeoutMs", reason: "must be at least 1" });
-        return { inputs: news, failures };
-    },
-    async diff(_id: string, olds: SmokeState, news: SmokeState) {
-        const keys = ["track", "version", "serviceUrl", "proofWorkerUrl", "timeoutMs", "synthetic", "trigger", "adminToken", "expectVersion"] as const;
-        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        return { changes: changed.length > 0 || olds.verdict !== "pass" };
-    },
-    async create(inputs: SmokeState) {
-        const id = `smoke-${inputs.track}`;
-        return { id, outs: await runStep(inputs, id) };
-    },
-    async update(id: string, _olds: SmokeState, news: SmokeState) {
-        return { outs: await runStep(news, id) };
-    },
-    async read(id: string, props: SmokeState) {
-        return { id, props };
-    },
-    async delete() {
-        // The report stays under artifactsDir; nothing live to undo.
-    },
-};
+export const releaseSmokeTestProvider: pulumi.dynamic.ResourceProvider = runbookStepProvider<SmokeState>({
+    id: (inputs) => `smoke-${inputs.track}`,
+    run: runStep,
+    rerunOn: ["track", "version", "serviceUrl", "proofWorkerUrl", "timeoutMs", "synthetic", "trigger", "adminToken", "expectVersion"],
+    check: (news) => (typeof news.timeoutMs === "number" && !(news.timeoutMs >= 1) ? [{ property: "timeoutMs", reason: "must be at least 1" }] : []),
+});
 
 /** One smoke-test run against a track; depend on it to move traffic only after the track passed. */
 export class ReleaseSmokeTest extends pulumi.dynamic.Resource {

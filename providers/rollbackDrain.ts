@@ -10,6 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { disableAndDrain, DrainSpec } from "../lib/rollback/drain";
 import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
+import { runbookStepProvider } from "./runbookStep";
 
 export const ROLLBACK_DRAIN_TYPE = "RollbackDrain";
 
@@ -51,26 +52,12 @@ async function runStep(inputs: DrainState, id: string): Promise<DrainState> {
     return outs;
 }
 
-export const rollbackDrainProvider: pulumi.dynamic.ResourceProvider = {
-    async diff(_id: string, olds: DrainState, news: DrainState) {
-        const keys = ["mode", "targetVersion", "serviceUrl", "maxPending", "pollSeconds", "deadlineSeconds", "timeoutMs", "adminToken"] as const;
-        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        return { changes: changed.length > 0 || olds.verdict !== "pass" };
-    },
-    async create(inputs: DrainState) {
-        const id = `rollback-${inputs.mode}`;
-        return { id, outs: await runStep(inputs, id) };
-    },
-    async update(id: string, _olds: DrainState, news: DrainState) {
-        return { outs: await runStep(news, id) };
-    },
-    async read(id: string, props: DrainState) {
-        return { id, props };
-    },
-    async delete() {
-        // Speculation stays disabled: re-enabling is the operator's explicit rollout edit.
-    },
-};
+/** Speculation stays disabled on delete: re-enabling is the operator's explicit rollout edit. */
+export const rollbackDrainProvider: pulumi.dynamic.ResourceProvider = runbookStepProvider<DrainState>({
+    id: (inputs) => `rollback-${inputs.mode}`,
+    run: runStep,
+    rerunOn: ["mode", "targetVersion", "serviceUrl", "maxPending", "pollSeconds", "deadlineSeconds", "timeoutMs", "adminToken"],
+});
 
 export class RollbackDrain extends pulumi.dynamic.Resource {
     declare readonly verdict: pulumi.Output<"pass" | "fail">;

@@ -12,7 +12,8 @@
  * provider process exits.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DeploymentRecord, forEachLimited, RolloutError, RolloutHooks, RolloutSpec, runRollout, undoRollout } from "../lib/nodes/rollout";
+import { forEachLimited, RolloutError, RolloutHooks, RolloutSpec, runRollout, undoRollout } from "../lib/nodes/rollout";
+import { NodeRolloutRecord } from "../lib/records/record";
 import { providerLifecycle } from "../lib/lifecycle/engine";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { RolloutJournal } from "../lib/nodes/plan";
@@ -33,7 +34,7 @@ interface RolloutState extends RolloutSpec {
     contentHash: string;
     batches: number[];
     journal: RolloutJournal;
-    record: DeploymentRecord;
+    record: NodeRolloutRecord;
     liveVersions?: Record<string, string>;
 }
 
@@ -122,7 +123,7 @@ export const sshRolloutProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 export class SshRollout extends pulumi.dynamic.Resource {
-    declare readonly record: pulumi.Output<DeploymentRecord>;
+    declare readonly record: pulumi.Output<NodeRolloutRecord>;
     declare readonly journal: pulumi.Output<RolloutJournal>;
 
     constructor(name: string, args: SshRolloutArgs, opts?: pulumi.CustomResourceOptions) {

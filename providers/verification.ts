@@ -8,6 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
 import { runVerification, VerifyTarget } from "../lib/verify/checks";
+import { runbookStepProvider } from "./runbookStep";
 
 export const VERIFICATION_TYPE = "Verification";
 
@@ -33,25 +34,11 @@ async function runStep(inputs: VerificationState, id: string): Promise<Verificat
     return outs;
 }
 
-export const verificationProvider: pulumi.dynamic.ResourceProvider = {
-    async diff(_id: string, olds: VerificationState, news: VerificationState) {
-        const keys = ["version", "serviceUrl", "proofWorkerUrl", "expectRolloutPercentage", "limits", "pods"] as const;
-        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        return { changes: changed.length > 0 || olds.verdict !== "pass" };
-    },
-    async create(inputs: VerificationState) {
-        return { id: "verify", outs: await runStep(inputs, "verify") };
-    },
-    async update(id: string, _olds: VerificationState, news: VerificationState) {
-        return { outs: await runStep(news, id) };
-    },
-    async read(id: string, props: VerificationState) {
-        return { id, props };
-    },
-    async delete() {
-        // The record stays under artifactsDir.
-    },
-};
+export const verificationProvider: pulumi.dynamic.ResourceProvider = runbookStepProvider<VerificationState>({
+    id: () => "verify",
+    run: runStep,
+    rerunOn: ["version", "serviceUrl", "proofWorkerUrl", "expectRolloutPercentage", "limits", "pods"],
+});
 
 export class Verification extends pulumi.dynamic.Resource {
     declare readonly verdict: pulumi.Output<"pass" | "fail">;

@@ -2,7 +2,7 @@
  * P1c: how long the window judgement of a `pulumi up` takes for a 24 h bake, on real history: 24 h of the recorded
  * series (and the watchdog's gauge and a quiet ALERTS) at a 15 s step are backfilled with
  * `promtool tsdb create-blocks-from openmetrics`, Debian's Prometheus serves them, and the BakeWindow's own code
- * (lib/bake/history.ts readWindow → lib/bake/window.ts judgeWindow) judges [now − 24 h, now]: once as a one-track
+ * (lib/bake/history.ts readWindow → lib/bake/window.ts decideWindow) judges [now − 24 h, now]: once as a one-track
  * stack's judgement, once with both tracks' counts and the canary judge over the whole window (ingress-weight).
  *   npm run bench:window [-- <hours, default 24>]
  */
@@ -12,7 +12,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { DEFAULT_STAGE_THRESHOLDS } from "../config/thresholds";
 import { readWindow } from "../lib/bake/history";
-import { judgeWindow } from "../lib/bake/window";
+import { decideWindow } from "../lib/bake/window";
 import { RECORDED, WATCHDOG_METRICS } from "../lib/monitoring/rules";
 import { TRACK_SERIES } from "../lib/gate/measure";
 import { freePort } from "../reference/ports";
@@ -94,7 +94,7 @@ async function main() {
                 const t = Date.now();
                 const history = await readWindow({ prometheusUrl: url, timeoutMs: 30_000, stepSeconds: step }, start * 1000, (end + 1) * 1000, { tracks: !!compare });
                 const read = Date.now() - t;
-                const j = judgeWindow({
+                const j = decideWindow({
                     stage: "stage-3-50pct", shiftedAt: start * 1000, bakeSeconds: hours * 3600, stepSeconds: step, maxGapSeconds: 60,
                     thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002,
                     noData: { rollbackRate: "fail", errorRate: "fail", errorRateVsBaseline: "fail", proofQueue: "fail", memoryPercent: "fail", latencyP99: "fail", latencyTailRatio: "fail" },

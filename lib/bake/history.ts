@@ -1,65 +1,21 @@
 /**
- * Reading a stage's bake window from Prometheus history: range queries over the recorded series the alerts and the
- * live gate also use, at the scrape step, chunked under Prometheus's 11 000-points-per-series limit.  Measurement
- * only: lib/bake/window.ts decides.  Every way a read can go wrong comes back as a named failure (fail closed).
+ * Reading a stage's bake window from Prometheus history: range queries (lib/prometheus/client.ts, chunked under
+ * Prometheus's points-per-series limit) over the recorded series the alerts and the live gate also use, at the
+ * scrape step.  Measurement only: lib/bake/window.ts decides.  Every way a read can go wrong comes back as a named failure (fail closed).
  */
-import { Measured, ReadFailure } from "../gate/decision";
+import { Measured } from "../gate/decision";
 import { queryTracks, trackQueries } from "../gate/measure";
-import { fetchWithin } from "../http";
 import { RECORDED, WATCHDOG_METRICS } from "../monitoring/rules";
+import { fail } from "../prometheus/read";
+import { rangeQuery, RangeSeries, RangeTarget } from "../prometheus/client";
 import { Point, WINDOW_METRICS, WindowHistory, WindowMetric } from "./window";
 
-/** Points per request; Prometheus refuses more than 11 000 per series. */
-export const MAX_POINTS_PER_QUERY = 10_000;
+// The range query and its chunking live in the Prometheus client; re-exported under the names this module had.
+export { MAX_POINTS_PER_QUERY, rangeQuery } from "../prometheus/client";
+export type { RangeSeries };
 
-export interface HistoryTarget {
-    prometheusUrl: string;
-    timeoutMs: number;
-    stepSeconds: number;
-}
-
-export interface RangeSeries { labels: Record<string, string>; points: Point[] }
-
-function fail<T>(failure: ReadFailure, detail: string): Measured<T> {
-    return { ok: false, failure, detail };
-}
-
-async function rangeChunk(t: HistoryTarget, expr: string, start: number, end: number): Promise<Measured<RangeSeries[]>> {
-    const qs = new URLSearchParams({ query: expr, start: start.toFixed(3), end: end.toFixed(3), step: String(t.stepSeconds) });
-    const url = `${t.prometheusUrl}/api/v1/query_range?${qs}`;
-    const res = await fetchWithin(url, {}, t.timeoutMs);
-    if (!res.ok) return fail(res.failure, `${expr}: ${res.why}`);
-    if (res.status < 200 || res.status > 299) return fail("http-status", `${expr}: HTTP ${res.status} ${res.text.slice(0, 200)}`);
-    let body: any;
-    try { body = JSON.parse(res.text); } catch { return fail("malformed", `${expr}: body is not JSON`); }
-    if (body?.status !== "success" || body.data?.resultType !== "matrix" || !Array.isArray(body.data.result)) {
-        return fail("malformed", `${expr}: not a successful range-vector answer`);
-    }
-    return {
-        ok: true,
-        value: body.data.result.map((r: { metric?: Record<string, string>; values?: [number, string][] }) => ({
-            labels: r.metric ?? {},
-            points: (r.values ?? []).map(([ts, v]) => ({ t: Number(ts), v: Number(v) })),
-        })),
-    };
-}
-
-/** A range query over [start, end] (unix seconds), in chunks; series are merged by their label set. */
-export async function rangeQuery(t: HistoryTarget, expr: string, start: number, end: number): Promise<Measured<RangeSeries[]>> {
-    const span = MAX_POINTS_PER_QUERY * t.stepSeconds;
-    const merged = new Map<string, RangeSeries>();
-    for (let from = start; from <= end; from += span + t.stepSeconds) {
-        const chunk = await rangeChunk(t, expr, from, Math.min(end, from + span));
-        if (!chunk.ok) return chunk;
-        for (const s of chunk.value) {
-            const key = JSON.stringify(s.labels);
-            const into = merged.get(key) ?? { labels: s.labels, points: [] };
-            into.points.push(...s.points);
-            merged.set(key, into);
-        }
-    }
-    return { ok: true, value: [...merged.values()] };
-}
+/** Where the window is read: Prometheus, its request timeout, and the scrape step. */
+export type HistoryTarget = RangeTarget;
 
 /**
  * The worst track at each step: the max over a metric's series (one per `track`), at the steps where EVERY series

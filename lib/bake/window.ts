@@ -21,10 +21,12 @@ import { StageThresholds } from "../../config/thresholds";
 import { fmt, judgementChecks, Measured, MetricCheck, NoDataPolicy, spikeLimit, Verdict } from "../gate/decision";
 import type { TrackPair } from "../gate/measure";
 import { judgeCanary, JudgeSettings } from "../judge/judge";
+import type { Point } from "../prometheus/client";
 import { formatTable } from "../table";
+import { formatSeconds } from "../time/duration";
 
-/** One point of a range query: unix seconds and value. */
-export interface Point { t: number; v: number }
+/** One point of a range query: unix seconds and value (lib/prometheus/client.ts). */
+export type { Point };
 
 export type WindowMetric = Exclude<MetricCheck, "errorRateVsBaseline">;
 export const WINDOW_METRICS: WindowMetric[] = ["rollbackRate", "errorRate", "proofQueue", "memoryPercent", "latencyP99", "latencyTailRatio"];
@@ -73,7 +75,7 @@ export interface WindowFinding {
 
 export type WindowVerdict = "pass" | "baking" | "fail";
 
-export interface WindowJudgement {
+export interface WindowDecision {
     stage: string;
     verdict: WindowVerdict;
     /** One line: why. */
@@ -94,12 +96,8 @@ export interface WindowJudgement {
 
 const iso = (sec: number) => new Date(sec * 1000).toISOString();
 
-export function formatSeconds(s: number): string {
-    const sec = Math.max(0, Math.round(s));
-    if (sec < 120) return `${sec}s`;
-    if (sec < 7200) return `${Math.floor(sec / 60)}m${sec % 60 ? ` ${sec % 60}s` : ""}`;
-    return `${Math.floor(sec / 3600)}h ${Math.floor((sec % 3600) / 60)}m`;
-}
+/** Durations in verdicts print in prose notation (lib/time/duration.ts); re-exported under the name it had here. */
+export { formatSeconds };
 
 interface Limits { promoteBelow: number; abortAbove: number; threshold: string }
 
@@ -129,7 +127,7 @@ export function gaps(points: number[], startSec: number, endSec: number, stepSec
 }
 
 /** Judges one metric series over the window: its first fail and its last hold, or a green row. */
-function judgeSeries(check: MetricCheck, query: string, measured: Measured<Point[]>, lim: Limits, noData: NoDataPolicy,
+function decideSeries(check: MetricCheck, query: string, measured: Measured<Point[]>, lim: Limits, noData: NoDataPolicy,
     startSec: number, endSec: number, spec: WindowSpec): { finding: WindowFinding; lastHoldEnd?: number } {
     const row = (verdict: Verdict, at: number, observed: string, reason: string): WindowFinding =>
         ({ check, query, at: iso(at), observed, threshold: lim.threshold, verdict, reason });
@@ -161,14 +159,14 @@ function judgeSeries(check: MetricCheck, query: string, measured: Measured<Point
 }
 
 /** Judges the window [shiftedAt, now] of one stage from its history. */
-export function judgeWindow(spec: WindowSpec, history: WindowHistory, nowMs: number): WindowJudgement {
+export function decideWindow(spec: WindowSpec, history: WindowHistory, nowMs: number): WindowDecision {
     const startSec = spec.shiftedAt / 1000;
     const endSec = nowMs / 1000;
     const findings: WindowFinding[] = [];
     let cleanSince = startSec;
     let points = 0;
     const consider = (check: MetricCheck, query: string, measured: Measured<Point[]>) => {
-        const r = judgeSeries(check, query, measured, limitsOf(check, spec.thresholds, spec.baselineErrorRate), spec.noData[check], startSec, endSec, spec);
+        const r = decideSeries(check, query, measured, limitsOf(check, spec.thresholds, spec.baselineErrorRate), spec.noData[check], startSec, endSec, spec);
         findings.push(r.finding);
         if (r.lastHoldEnd !== undefined) cleanSince = Math.max(cleanSince, r.lastHoldEnd);
         if (measured.ok) points = Math.max(points, measured.value.length);
@@ -242,7 +240,7 @@ function compareFindings(settings: JudgeSettings, history: WindowHistory, endSec
 }
 
 /** The table a window judgement prints: one row per check. */
-export function formatFindings(j: Pick<WindowJudgement, "findings">): string {
+export function formatFindings(j: Pick<WindowDecision, "findings">): string {
     return formatTable([["check", "query", "at", "observed", "threshold", "verdict"],
         ...j.findings.map((f) => [f.check, f.query, f.at, f.observed, f.threshold, f.verdict.toUpperCase()])]);
 }

@@ -69,7 +69,7 @@ export function parseBenchOutput(stdout: string): BenchResult {
     return parsed.data as BenchResult;
 }
 
-export function judgeBench(result: BenchResult, baseline: BenchResult | undefined, limits: BenchLimits): { verdict: "pass" | "fail"; rows: BenchGateRow[] } {
+export function gateBench(result: BenchResult, baseline: BenchResult | undefined, limits: BenchLimits): { verdict: "pass" | "fail"; rows: BenchGateRow[] } {
     const rows: BenchGateRow[] = [];
     if (baseline) {
         const limit = baseline.p95_ms * limits.maxP95BaselineMultiple;

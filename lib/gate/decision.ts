@@ -13,20 +13,16 @@
 import { METRIC_CHECKS, MetricCheck, StageThresholds } from "../../config/thresholds";
 import { ERROR_BASELINE_FLOOR } from "../monitoring/rules";
 import type { CanaryJudgement } from "../judge/judge";
+import type { Measured, ReadFailure } from "../prometheus/read";
 import { formatTable } from "../table";
 
 export type Verdict = "pass" | "hold" | "fail";
 
-/** Why a reading could not be used.  Each is a no-go of its own, named in the decision record. */
-export type ReadFailure =
-    | "unreachable" | "timeout" | "http-status" | "malformed" | "rejected-token" | "missing-metric" | "nan" | "stale"
-    /** Too few observations for the statistic to mean anything (a p99 of 20 operations): always holds, never passes. */
-    | "sparse";
+// What a reading is, and why one can fail: lib/prometheus/read.ts (the measurement side); re-exported for the judges.
+export type { Measured, ReadFailure };
 
 /** Failures that mean "no data" (a metric's no-data policy applies); the rest are always a no-go. */
 export const NO_DATA_FAILURES: ReadFailure[] = ["missing-metric", "nan", "stale"];
-
-export type Measured<T> = { ok: true; value: T } | { ok: false; failure: ReadFailure; detail: string };
 
 export { METRIC_CHECKS };
 export type { MetricCheck };
@@ -98,7 +94,7 @@ const worst = (verdicts: Verdict[]): Verdict =>
 export const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toPrecision(4).replace(/\.?0+$/, ""));
 
 /** A metric with a promote limit (green at or below... strictly below) and an abort limit (fail above). */
-export function judgeMetric(check: MetricCheck, query: string, measured: Measured<number>, promoteBelow: number,
+export function checkMetric(check: MetricCheck, query: string, measured: Measured<number>, promoteBelow: number,
     abortAbove: number, noData: NoDataPolicy): CheckResult {
     const threshold = promoteBelow === abortAbove ? `≤ ${fmt(abortAbove)}` : `< ${fmt(promoteBelow)} to promote, > ${fmt(abortAbove)} aborts`;
     if (!measured.ok) {
@@ -126,7 +122,7 @@ export function spikeLimit(baselineErrorRate: number, multiple: number): number 
     return Math.max(baselineErrorRate, ERROR_BASELINE_FLOOR) * multiple;
 }
 
-function judgeProbe<T>(check: string, query: string, measured: Measured<T> | undefined, green: (v: T) => boolean,
+function checkProbe<T>(check: string, query: string, measured: Measured<T> | undefined, green: (v: T) => boolean,
     show: (v: T) => string, expected: string): CheckResult | undefined {
     if (!measured) return undefined;
     if (!measured.ok) return { check, query, observed: `no answer (${measured.failure})`, threshold: expected, verdict: "fail", reason: `${measured.failure}: ${measured.detail}` };
@@ -135,7 +131,7 @@ function judgeProbe<T>(check: string, query: string, measured: Measured<T> | und
 }
 
 /** Seed 000: any critical alert firing is a rollback.  An answer that cannot be read is a no-go too (fail closed). */
-export function judgeCriticalAlerts(alerts: Measured<string[]>, query: string): CheckResult {
+export function checkCriticalAlerts(alerts: Measured<string[]>, query: string): CheckResult {
     const check = "critical alerts";
     const threshold = "none firing";
     if (!alerts.ok) return { check, query, observed: `no answer (${alerts.failure})`, threshold, verdict: "fail", reason: `${alerts.failure}: ${alerts.detail}` };
@@ -144,38 +140,41 @@ export function judgeCriticalAlerts(alerts: Measured<string[]>, query: string): 
     return { check, query, observed: names.join(", "), threshold, verdict: "fail", reason: `critical alert firing: ${names.join(", ")}` };
 }
 
-export function judgeReading(reading: Reading, limits: GateLimits): Sample {
+export function checkReading(reading: Reading, limits: GateLimits): Sample {
     const t = limits.thresholds;
     const q = reading.queries;
     const checks: CheckResult[] = [];
     const push = (c: CheckResult | undefined) => { if (c) checks.push(c); };
-    push(judgeProbe("admin-token", "GET /admin/config (bearer)", reading.adminToken, () => true, () => "accepted", "accepted"));
-    push(judgeProbe("health", "GET /health", reading.health,
+    push(checkProbe("admin-token", "GET /admin/config (bearer)", reading.adminToken, () => true, () => "accepted", "accepted"));
+    push(checkProbe("health", "GET /health", reading.health,
         (h) => h.status === "healthy" && (!limits.expectedVersion || h.version === limits.expectedVersion),
         (h) => `${h.status}${h.version ? ` ${h.version}` : ""}`, `healthy${limits.expectedVersion ? ` ${limits.expectedVersion}` : ""}`));
-    push(judgeProbe("ready", "GET /ready", reading.ready, (r) => r, String, "true"));
+    push(checkProbe("ready", "GET /ready", reading.ready, (r) => r, String, "true"));
     if (reading.components.ok) {
         for (const [name, status] of Object.entries(reading.components.value)) {
-            push(judgeProbe(`component ${name}`, "GET /health/detailed", { ok: true, value: status }, (s) => s === "healthy", String, "healthy"));
+            push(checkProbe(`component ${name}`, "GET /health/detailed", { ok: true, value: status }, (s) => s === "healthy", String, "healthy"));
         }
     } else {
-        push(judgeProbe("components", "GET /health/detailed", reading.components, () => true, String, "all healthy"));
+        push(checkProbe("components", "GET /health/detailed", reading.components, () => true, String, "all healthy"));
     }
-    push(judgeProbe("proof workers", "GET proof-worker /health", reading.proofWorkers, (s) => s === "healthy", String, "healthy"));
+    push(checkProbe("proof workers", "GET proof-worker /health", reading.proofWorkers, (s) => s === "healthy", String, "healthy"));
 
     const m = reading.metrics;
-    checks.push(judgeMetric("rollbackRate", q.rollbackRate, m.rollbackRate, t.maxRollbackRate, t.abortRollbackRate, limits.noData.rollbackRate));
-    checks.push(judgeMetric("errorRate", q.errorRate, m.errorRate, t.maxErrorRate, t.abortErrorRate, limits.noData.errorRate));
+    checks.push(checkMetric("rollbackRate", q.rollbackRate, m.rollbackRate, t.maxRollbackRate, t.abortRollbackRate, limits.noData.rollbackRate));
+    checks.push(checkMetric("errorRate", q.errorRate, m.errorRate, t.maxErrorRate, t.abortErrorRate, limits.noData.errorRate));
     const spike = spikeLimit(limits.baselineErrorRate, t.maxErrorRateBaselineMultiple);
-    checks.push(judgeMetric("errorRateVsBaseline", `${q.errorRate} vs baseline ${fmt(limits.baselineErrorRate)}`, m.errorRate,
+    checks.push(checkMetric("errorRateVsBaseline", `${q.errorRate} vs baseline ${fmt(limits.baselineErrorRate)}`, m.errorRate,
         spike, spike, limits.noData.errorRateVsBaseline));
-    checks.push(judgeMetric("proofQueue", q.proofQueue, m.proofQueue, t.maxProofQueueSize, t.maxProofQueueSize, limits.noData.proofQueue));
-    checks.push(judgeMetric("memoryPercent", q.memoryPercent, m.memoryPercent, t.maxMemoryPercent, t.maxMemoryPercent, limits.noData.memoryPercent));
-    checks.push(judgeMetric("latencyP99", q.latencyP99, m.latencyP99, t.maxP99LatencySeconds, t.abortP99LatencySeconds, limits.noData.latencyP99));
-    checks.push(judgeMetric("latencyTailRatio", q.latencyTailRatio, m.latencyTailRatio, t.maxTailRatio, t.maxTailRatio, limits.noData.latencyTailRatio));
-    if (reading.criticalAlerts) checks.push(judgeCriticalAlerts(reading.criticalAlerts, reading.criticalAlertsQuery ?? "critical alerts"));
+    checks.push(checkMetric("proofQueue", q.proofQueue, m.proofQueue, t.maxProofQueueSize, t.maxProofQueueSize, limits.noData.proofQueue));
+    checks.push(checkMetric("memoryPercent", q.memoryPercent, m.memoryPercent, t.maxMemoryPercent, t.maxMemoryPercent, limits.noData.memoryPercent));
+    checks.push(checkMetric("latencyP99", q.latencyP99, m.latencyP99, t.maxP99LatencySeconds, t.abortP99LatencySeconds, limits.noData.latencyP99));
+    checks.push(checkMetric("latencyTailRatio", q.latencyTailRatio, m.latencyTailRatio, t.maxTailRatio, t.maxTailRatio, limits.noData.latencyTailRatio));
+    if (reading.criticalAlerts) checks.push(checkCriticalAlerts(reading.criticalAlerts, reading.criticalAlertsQuery ?? "critical alerts"));
     return { at: reading.at, verdict: worst(checks.map((c) => c.verdict)), checks };
 }
+
+/** The name checkReading had: lib/gate/run.ts still imports it.  @deprecated Use checkReading. */
+export const judgeReading = checkReading;
 
 /** How many consecutive green samples, one per poll interval, cover the bake window. */
 export function requiredSamples(bakeSeconds: number, pollSeconds: number): number {

@@ -1,16 +1,22 @@
 /**
  * Reads one sample of a stage's health: the service's probes over HTTP, and the metrics either by scraping
- * `/metrics` (parsed with parse-prometheus-text-format) or by PromQL through the Prometheus HTTP API (the recorded
- * series the alert rules also use).  Every way a read can go wrong comes back as a named ReadFailure.
+ * `/metrics` (lib/prometheus/exposition.ts) or by PromQL through the Prometheus HTTP API (lib/prometheus/client.ts:
+ * the recorded series the alert rules also use).  Every way a read can go wrong comes back as a named ReadFailure.
  */
-import { fetchWithin } from "../http";
 import { RECORDED } from "../monitoring/rules";
 import { TrackCounts, windowBetween } from "../judge/judge";
 import { binnedQuantile } from "../judge/stats";
-import { errorRateBetween, Measured, ReadFailure, Reading } from "./decision";
+import { AlertSource, readCriticalAlerts } from "../prometheus/alerts";
+import { promQuery, querySeries, queryValue } from "../prometheus/client";
+import { Family, parseExposition } from "../prometheus/exposition";
+import { fail, get, getJson } from "../prometheus/read";
+import { errorRateBetween, Measured, Reading } from "./decision";
 
-/** Where the gate reads the critical alerts firing: Prometheus's ALERTS series, or Alertmanager's API. */
-export type AlertSource = { prometheusUrl: string } | { alertmanagerUrl: string };
+// Moved to lib/prometheus; re-exported for the modules that import them from here (lib/gate/run.ts, lib/revert,
+// lib/preshift, the providers and program.ts).
+export { parseExposition, promQuery, readCriticalAlerts };
+export type { AlertSource };
+export { CRITICAL_ALERTS_FILTER, CRITICAL_ALERTS_PROMQL } from "../prometheus/alerts";
 
 export interface MeasureTarget {
     serviceUrl: string;
@@ -42,50 +48,10 @@ export const LATENCY_MIN_OBSERVATIONS = 100;
 /** The operation-latency histogram every gate judges (p99 and p99/p95) and the canary judge compares. */
 export const LATENCY_HISTOGRAM = "speculation_operation_duration_seconds";
 
-type Fetched = { ok: true; status: number; text: string } | { ok: false; failure: ReadFailure; detail: string };
-
-async function get(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<Fetched> {
-    const res = await fetchWithin(url, { headers }, timeoutMs);
-    if (!res.ok) return { ok: false, failure: res.failure, detail: `${url}: ${res.why}` };
-    if (res.status === 401 || res.status === 403) return { ok: false, failure: "rejected-token", detail: `${url}: HTTP ${res.status}` };
-    return res;
-}
-
-function fail<T>(failure: ReadFailure, detail: string): Measured<T> {
-    return { ok: false, failure, detail };
-}
-
-async function getJson(url: string, timeoutMs: number, okStatuses: number[] = []): Promise<Measured<any>> {
-    const r = await get(url, timeoutMs);
-    if (!r.ok) return r;
-    if ((r.status < 200 || r.status > 299) && !okStatuses.includes(r.status)) return fail("http-status", `${url}: HTTP ${r.status}`);
-    try {
-        const body = JSON.parse(r.text);
-        if (body === null || typeof body !== "object") return fail("malformed", `${url}: body is not a JSON object`);
-        return { ok: true, value: body };
-    } catch {
-        return fail("malformed", `${url}: body is not JSON`);
-    }
-}
-
 function field<T>(m: Measured<any>, url: string, pick: (b: any) => T | undefined, what: string): Measured<T> {
     if (!m.ok) return m;
     const v = pick(m.value);
     return v === undefined ? fail("malformed", `${url}: ${what} missing`) : { ok: true, value: v };
-}
-
-interface Family { name: string; metrics: { value?: string; labels?: Record<string, string> }[] }
-
-/** Parses the Prometheus text format; a body that yields no metric families at all is malformed. */
-export function parseExposition(text: string): Family[] | undefined {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const parse = require("parse-prometheus-text-format") as (t: string) => Family[];
-    try {
-        const families = parse(text);
-        return families.length > 0 ? families : undefined;
-    } catch {
-        return undefined;
-    }
 }
 
 function sumOf(families: Family[], name: string, filter: (l: Record<string, string>) => boolean = () => true): Measured<number> {
@@ -150,31 +116,6 @@ async function scrape(url: string, timeoutMs: number): Promise<Measured<Family[]
     return families ? { ok: true, value: families } : fail("malformed", `${url}: not in the Prometheus text format`);
 }
 
-/** One PromQL instant query; the series must exist, be a number, and be fresh. */
-export async function promQuery(prometheusUrl: string, expr: string, timeoutMs: number, maxAgeSeconds: number): Promise<Measured<number>> {
-    // Two queries keep the parsing obvious: the value, and the age of the sample it came from.
-    const value = await getJson(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`, timeoutMs);
-    const parsed = vectorValue(value, expr);
-    if (!parsed.ok) return parsed;
-    const age = await getJson(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(`time() - timestamp(${expr})`)}`, timeoutMs);
-    const ageValue = vectorValue(age, `age of ${expr}`);
-    if (!ageValue.ok) return ageValue;
-    if (ageValue.value > maxAgeSeconds) return fail("stale", `${expr}: newest sample is ${ageValue.value.toFixed(0)} s old (limit ${maxAgeSeconds} s)`);
-    return parsed;
-}
-
-function vectorValue(m: Measured<any>, expr: string): Measured<number> {
-    if (!m.ok) return m;
-    const body = m.value;
-    if (body.status !== "success" || body.data?.resultType !== "vector" || !Array.isArray(body.data.result)) {
-        return fail("malformed", `${expr}: not a successful instant-vector answer`);
-    }
-    if (body.data.result.length === 0) return fail("missing-metric", `${expr}: no series`);
-    const values = body.data.result.map((r: { value?: [number, string] }) => Number(r.value?.[1]));
-    if (values.some(Number.isNaN)) return fail("nan", `${expr} is NaN`);
-    return { ok: true, value: Math.max(...values) };
-}
-
 export const PROMQL = {
     rollbackRate: RECORDED.rollbackRate,
     errorRate: RECORDED.errorRate,
@@ -183,36 +124,6 @@ export const PROMQL = {
     latencyP99: RECORDED.latencyP99,
     latencyTailRatio: RECORDED.latencyTailRatio,
 } as const;
-
-/** The PromQL of the critical alerts every gate checks, and Alertmanager's equivalent. */
-export const CRITICAL_ALERTS_PROMQL = 'ALERTS{alertstate="firing",severity="critical"}';
-export const CRITICAL_ALERTS_FILTER = 'severity="critical"';
-
-/**
- * The critical alerts firing now.  Prometheus: the ALERTS series (an empty answer is "none firing").  Alertmanager:
- * GET /api/v2/alerts, active ones, silenced and inhibited included — a silence hides a page, not a failing service,
- * so both sources see the same set.
- */
-export async function readCriticalAlerts(source: AlertSource, timeoutMs: number): Promise<{ alerts: Measured<string[]>; query: string }> {
-    if ("prometheusUrl" in source) {
-        const query = `${CRITICAL_ALERTS_PROMQL} on ${source.prometheusUrl}`;
-        const m = await getJson(`${source.prometheusUrl}/api/v1/query?query=${encodeURIComponent(CRITICAL_ALERTS_PROMQL)}`, timeoutMs);
-        if (!m.ok) return { alerts: m, query };
-        const body = m.value;
-        if (body.status !== "success" || body.data?.resultType !== "vector" || !Array.isArray(body.data.result)) {
-            return { alerts: fail("malformed", `${CRITICAL_ALERTS_PROMQL}: not a successful instant-vector answer`), query };
-        }
-        return { alerts: { ok: true, value: body.data.result.map((r: { metric?: { alertname?: string } }) => r.metric?.alertname ?? "(unnamed)") }, query };
-    }
-    const qs = new URLSearchParams({ active: "true", silenced: "true", inhibited: "true", unprocessed: "true", filter: CRITICAL_ALERTS_FILTER });
-    const url = `${source.alertmanagerUrl}/api/v2/alerts?${qs}`;
-    const query = `GET ${source.alertmanagerUrl}/api/v2/alerts?filter=${CRITICAL_ALERTS_FILTER}`;
-    const body = await getJson(url, timeoutMs);
-    if (!body.ok) return { alerts: body, query };
-    if (!Array.isArray(body.value)) return { alerts: fail("malformed", `${url}: not a JSON array of alerts`), query };
-    const firing = body.value.map((a: { labels?: { alertname?: string } }) => a?.labels?.alertname ?? "(unnamed)");
-    return { alerts: { ok: true, value: firing }, query };
-}
 
 export interface MeasureResult {
     reading: Reading;
@@ -328,7 +239,7 @@ async function promSampleCounts(prometheusUrl: string, seconds: number, timeoutM
         `sum(increase(speculation_operations_total${w}))`,
         `sum(increase(speculation_errors_total${w}))`,
         `histogram_quantile(0.95, sum by (le) (increase(${LATENCY_HISTOGRAM}_bucket${w})))`,
-    ].map(async (e) => vectorValue(await getJson(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(e)}`, timeoutMs), e)));
+    ].map((e) => queryValue(prometheusUrl, e, timeoutMs)));
     if (!ops.ok || !errs.ok || !(ops.value > 0)) return undefined;
     return { operations: ops.value, errors: errs.value, ...(p95.ok && Number.isFinite(p95.value) ? { p95: p95.value } : {}) };
 }
@@ -375,16 +286,6 @@ export async function scrapeTracks(t: TracksTarget): Promise<Measured<TrackPair>
     return { ok: true, value: { canary: canary.value, stable: stable.value } };
 }
 
-async function promVector(prometheusUrl: string, expr: string, at: number, timeoutMs: number): Promise<Measured<{ metric: Record<string, string>; value: number }[]>> {
-    const m = await getJson(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}&time=${at / 1000}`, timeoutMs);
-    if (!m.ok) return m;
-    const body = m.value;
-    if (body.status !== "success" || body.data?.resultType !== "vector" || !Array.isArray(body.data.result)) return fail("malformed", `${expr}: not a successful instant-vector answer`);
-    if (body.data.result.length === 0) return fail("missing-metric", `${expr}: no series`);
-    const out = body.data.result.map((r: { metric?: Record<string, string>; value?: [number, string] }) => ({ metric: r.metric ?? {}, value: Number(r.value?.[1]) }));
-    return out.some((r: { value: number }) => Number.isNaN(r.value)) ? fail("nan", `${expr} is NaN`) : { ok: true, value: out };
-}
-
 /** The PromQL the judge reads for one track over a window of `seconds` ending at the same instant for both tracks. */
 export function trackQueries(track: Track, seconds: number) {
     const sel = `{track="${track}"}`;
@@ -400,7 +301,7 @@ export function trackQueries(track: Track, seconds: number) {
 export async function queryTracks(t: Pick<TracksTarget, "prometheusUrl" | "timeoutMs">, seconds: number, at: number): Promise<Measured<TrackPair>> {
     const one = async (track: Track): Promise<Measured<TrackCounts>> => {
         const q = trackQueries(track, seconds);
-        const [ops, errs, lat] = await Promise.all([q.operations, q.errors, q.latency].map((e) => promVector(t.prometheusUrl!, e, at, t.timeoutMs)));
+        const [ops, errs, lat] = await Promise.all([q.operations, q.errors, q.latency].map((e) => querySeries(t.prometheusUrl!, e, t.timeoutMs, { atMs: at })));
         if (!ops.ok) return ops;
         if (!errs.ok) return errs;
         if (!lat.ok) return lat;

@@ -4,7 +4,7 @@
  * threshold, and the time left.  Dynamic providers print it with console.log, which the engine passes through to
  * `pulumi up`'s output (pulumi.log from a dynamic provider is dropped, pulumi/pulumi#18249).
  */
-import { formatSeconds } from "../bake/window";
+import { formatSeconds } from "../time/duration";
 import { BakeState, Sample } from "./decision";
 
 const MARK = { pass: "ok", hold: "HOLD", fail: "FAIL" } as const;

@@ -4,7 +4,7 @@
  * and HighLatency took a quantile over unaggregated buckets (sum by (le) first).
  */
 import { SENTINEL_DEFAULTS, SentinelAlertSettings } from "../../config/sentinelDefaults";
-import { parseDuration } from "../../config/duration";
+import { parseDuration } from "../time/duration";
 import { GO_NO_GO, StageThresholds } from "../../config/thresholds";
 
 export type Severity = "info" | "warning" | "high" | "critical";

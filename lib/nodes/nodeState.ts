@@ -74,7 +74,7 @@ export type LockVerdict =
  * Whether a lock found on a node may be taken over.  Stale when provably dead (same host, its process is gone) or
  * silent (no heartbeat for STALE_AFTER_SECONDS: the machine running it died); held otherwise.
  */
-export function judgeLock(
+export function classifyLock(
     ownerText: string | undefined, heartbeatText: string | undefined,
     me: { host: string }, now: number, pidAlive: (pid: number) => boolean,
 ): LockVerdict {
@@ -125,7 +125,7 @@ export function restoreFailedAck(node: string, stamp: string): string {
  * exactly that failure (`<node>@<stamp>` in nodes.clearRestoreFailed: an old acknowledgement never clears a newer
  * failure).  An acknowledged node is still health-checked before it is touched (lib/nodes/rollout.ts).
  */
-export function judgeUnsettled(node: string, state: NodeState | undefined, rolloutId: string, acks: readonly string[], hint: RestoreHint): Settlement {
+export function settlementOf(node: string, state: NodeState | undefined, rolloutId: string, acks: readonly string[], hint: RestoreHint): Settlement {
     // Its own rollout, unfinished (resumable()): the resume retries the restore.
     if (!state || (state.rolloutId === rolloutId && !state.concluded)) return { verdict: "clear" };
     const failed = state.step === "restore-failed";

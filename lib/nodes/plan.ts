@@ -5,6 +5,7 @@
  */
 
 import { formatTable } from "../table";
+import type { NodeRolloutOutcome } from "../records/record";
 
 export type SerialEntry = number | string;
 
@@ -57,7 +58,8 @@ export interface NodeJournal {
 }
 
 /** How a rollout (or its undo) ended.  `rolled-back` only when every touched node was restored and is healthy. */
-export type RolloutOutcome = "deployed" | "rolled-back" | "restore-failed" | "restored" | "interrupted";
+/** How a rollout ended: the status of its record (lib/records/record.ts). */
+export type RolloutOutcome = NodeRolloutOutcome;
 
 export interface RolloutJournal {
     rolloutId: string;

@@ -21,16 +21,23 @@
  * batches); once it answers, the rollout starts nothing new, lets in-flight steps finish, leaves the journal and
  * every node's state accurate, and fails with an `interrupted` record.
  *
- * Paths and commands run in the node's shell inside double quotes, so they may use the node's environment.
+ * The folder: script.ts (the shell text each step runs: pure), journal.ts (the local journal, the rollout's identity,
+ * its resume and its record), nodeState.ts (what each node keeps, and the lock), plan.ts (batches and budgets), and
+ * this file, which runs them: fleet, pre-checks, batches, and conclude() — the one way every run ends.
  */
-import { batchFailureBudget, formatNodeTable, NodeJournal, NodeStatus, nextStep, planBatches, RolloutJournal, RolloutOutcome, SerialEntry } from "./plan";
 import { progressLine } from "../gate/progress";
 import { captureBaseline, GateSpec, runGate } from "../gate/run";
+import { appendRecord, NodeRolloutRecord } from "../records/record";
+import { loadJournal, nodeRolloutRecord, nodeTable, resume, rolloutIdOf, rolloutStamp, saveJournal, touched } from "./journal";
+import { batchFailureBudget, NodeJournal, NodeStatus, nextStep, planBatches, RolloutJournal, RolloutOutcome, SerialEntry } from "./plan";
+import { backupScript, healthBudgetMs, healthCheckScript, lockTakeoverScript, parsePrecheck, precheckScript, releaseScript, restoreScript, StateWriter, switchScript } from "./script";
 import { connect, NodeAddress, NodeSession } from "./ssh";
 import {
-    HEARTBEAT_SECONDS, judgeLock, judgeUnsettled, LockOwner, NodeState, parseState, pidAlive, remotePaths, resumable, shellLiteral,
-    unsettledError, writeStateCommand,
+    HEARTBEAT_SECONDS, classifyLock, settlementOf, LockOwner, NodeState, parseState, pidAlive, remotePaths, unsettledError, writeStateCommand,
 } from "./nodeState";
+
+// Moved to journal.ts; re-exported for the provider, the tests and scripts/bench-node-rollout.ts.
+export { loadJournal, rolloutIdOf, rolloutStamp };
 
 export interface RolloutSpec {
     version: string;
@@ -76,29 +83,16 @@ export interface RolloutSpec {
     operator: string;
 }
 
-export interface DeploymentRecord {
-    date: string;
-    version: string;
-    status: RolloutOutcome;
-    nodeCount: number;
-    durationSeconds: number;
-    operator: string;
-    /** What happened to each node: its last status (`untouched` when this rollout never changed it). */
-    nodes?: Record<string, string>;
-    /** For anything but `deployed` and `restored`: what the operator does next. */
-    next?: string;
-}
-
 export interface RolloutResult {
     journal: RolloutJournal;
-    record: DeploymentRecord;
+    record: NodeRolloutRecord;
     batches: number[];
 }
 
-export type RolloutError = Error & { journal: RolloutJournal; record?: DeploymentRecord };
+export type RolloutError = Error & { journal: RolloutJournal; record?: NodeRolloutRecord };
 
 /** A plain Error carrying the journal (a subclass of Error loses its message in a serialised dynamic provider). */
-export function rolloutError(message: string, journal: RolloutJournal, record?: DeploymentRecord): RolloutError {
+export function rolloutError(message: string, journal: RolloutJournal, record?: NodeRolloutRecord): RolloutError {
     return Object.assign(new Error(message), { name: "RolloutError", journal, record });
 }
 
@@ -111,41 +105,7 @@ export interface RolloutHooks {
     progress?: (line: string) => void;
 }
 
-const q = (path: string) => `"${path}"`;
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
-
-/** A stamp per rollout, used to name its backups: the same on a resume, different for the next rollout. */
-export function rolloutStamp(startedAt: string): string {
-    return startedAt.replace(/[-:TZ.]/g, "").slice(0, 14);
-}
-
-/** The identity of a rollout: what is installed where.  A node's state of another rollout is not resumed. */
-export function rolloutIdOf(spec: Pick<RolloutSpec, "version" | "contentHash" | "nodes">): string {
-    const { createHash } = require("crypto") as typeof import("crypto");
-    return createHash("sha256").update(JSON.stringify([spec.version, spec.contentHash ?? "", spec.nodes.map((n) => `${n.name}@${n.host}:${n.port}`)]))
-        .digest("hex").slice(0, 16);
-}
-
-export function loadJournal(path: string): RolloutJournal | undefined {
-    const fs = require("fs") as typeof import("fs");
-    try { return JSON.parse(fs.readFileSync(path, "utf8")); } catch { return undefined; }
-}
-
-function saveJournal(path: string, journal: RolloutJournal): void {
-    const fs = require("fs") as typeof import("fs");
-    const p = require("path") as typeof import("path");
-    fs.mkdirSync(p.dirname(path), { recursive: true });
-    // Write-then-rename: a kill mid-write leaves the previous journal, never a torn one.
-    fs.writeFileSync(`${path}.tmp`, JSON.stringify(journal, null, 2));
-    fs.renameSync(`${path}.tmp`, path);
-}
-
-function appendRecord(path: string, record: DeploymentRecord): void {
-    const fs = require("fs") as typeof import("fs");
-    const p = require("path") as typeof import("path");
-    fs.mkdirSync(p.dirname(path), { recursive: true });
-    fs.appendFileSync(path, JSON.stringify(record) + "\n");
-}
 
 /** Reads the local config file the way the node will, so a broken one stops the rollout before any node. */
 export function checkConfigFile(path: string): void {
@@ -227,6 +187,10 @@ interface Ctx {
     journal: RolloutJournal;
     lockOwner: LockOwner;
     hooks: RolloutHooks;
+    /** When this run began (Date.now()): the record's duration runs from here. */
+    startedMs: number;
+    /** Set by conclude() alone: how this run ended.  Once set, and not `interrupted`, releasing a node concludes its state. */
+    outcome?: RolloutOutcome;
 }
 
 function mark(ctx: Ctx, node: string, status: NodeStatus, extra: Partial<NodeJournal> = {}): void {
@@ -248,83 +212,49 @@ function stateCommand(ctx: Ctx, node: string, step: NodeStatus, extra: Partial<N
     });
 }
 
-/** Polls the node's health on the node itself (one command, not one round trip per poll). */
-function healthLoop(spec: RolloutSpec, failCode: number): string {
-    return [
-        "i=0",
-        `while ! ( ${spec.healthCommand} ) >/dev/null 2>&1; do`,
-        `  i=$((i+1)); if [ "$i" -ge ${spec.healthRetries} ]; then echo "not healthy after ${spec.healthRetries} checks, ${spec.healthIntervalSeconds} s apart"; exit ${failCode}; fi`,
-        `  sleep ${spec.healthIntervalSeconds}`,
-        "done",
-    ].join("\n");
-}
-
-function healthBudgetMs(spec: RolloutSpec, grace: number): number {
-    // Generous on purpose: a deadline for a stuck command, not the health verdict (that is the retry count).
-    return (grace + spec.healthRetries * (spec.healthIntervalSeconds + 30)) * 1000 + 120_000;
-}
-
-const TAG = (line: string, tag: string) => line.startsWith(`${tag} `) ? line.slice(tag.length + 1) : undefined;
+/** The state writer the scripts take (script.ts's StateWriter), for one node. */
+const stateOf = (ctx: Ctx, node: string): StateWriter => (step, extra) => stateCommand(ctx, node, step, extra);
 
 async function precheck(ctx: Pick<Ctx, "spec" | "fleet" | "lockOwner">, node: NodeAddress): Promise<{ takeover?: string }> {
     const { spec, fleet } = ctx;
-    const I = spec.installPath;
-    const bin = `${I}/bin/${spec.serviceName}`;
-    const config = spec.configFile ? `${I}/config/${(require("path") as typeof import("path")).basename(spec.configFile)}` : "";
     const paths = remotePaths(spec.backupPath, spec.serviceName);
     const owner = JSON.stringify(ctx.lockOwner);
-    const out = await fleet.run(node, "pre-check", [
-        `test -d ${q(I)} || { echo "ERR install folder ${I} does not exist"; exit 10; }`,
-        `echo "FREEKB $(df -Pk ${q(I)} | awk 'NR==2 {print $4}')"`,
-        `svc=$( ( ${spec.serviceCheckCommand} ) 2>&1 ) || { echo "ERR service ${spec.serviceName} check failed: $(printf '%s' "$svc" | tail -c 300)"; exit 11; }`,
-        `echo "VERSION $( ( ${spec.versionCommand} ) 2>&1 | head -n 1)"`,
-        `printf 'PATHS\\t%s\\t%s\\t%s\\n' ${q(bin)} ${q(config)} ${q(spec.backupPath)}`,
-        `mkdir -p ${q(spec.backupPath)} || { echo "ERR cannot create ${spec.backupPath}"; exit 12; }`,
-        `echo "STATE $(tr -d '\\n' < ${q(paths.state)} 2>/dev/null)"`,
-        // The lock is a folder renamed into place with its owner inside: taking it is atomic, never half-made.
-        `t=${q(paths.lock)}.$$; rm -rf "$t"; mkdir "$t" && printf '%s' ${shellLiteral(owner)} > "$t/owner" && echo ${Date.now()} > "$t/heartbeat"`,
-        `if mv -T "$t" ${q(paths.lock)} 2>/dev/null; then echo "LOCK acquired"; else rm -rf "$t"; echo "LOCK held"`,
-        `  echo "OWNER $(tr -d '\\n' < ${q(paths.lock + "/owner")} 2>/dev/null)"; echo "BEAT $(cat ${q(paths.lock + "/heartbeat")} 2>/dev/null)"; fi`,
-    ].join("\n"), 60_000);
-    const lines = out.split("\n");
-    const get = (tag: string) => lines.map((l) => TAG(l, tag)).find((v) => v !== undefined);
-    const freeKb = Number(get("FREEKB"));
-    const [, binPath, configPath, backupPath] = (lines.find((l) => l.startsWith("PATHS\t")) ?? "").split("\t");
+    const out = await fleet.run(node, "pre-check", precheckScript(spec, {
+        bin: `${spec.installPath}/bin/${spec.serviceName}`,
+        config: spec.configFile ? `${spec.installPath}/config/${(require("path") as typeof import("path")).basename(spec.configFile)}` : "",
+        ...paths,
+    }, owner, Date.now()), 60_000);
+    const found = parsePrecheck(out);
     fleet.info.set(node.name, {
-        bin: binPath, config: configPath || undefined, backupPath, state: parseState(get("STATE")), versionBefore: get("VERSION") ?? "",
-        lock: `${backupPath}/${paths.lock.slice(spec.backupPath.length + 1)}`,
+        bin: found.bin, config: found.config, backupPath: found.backupPath, state: parseState(found.state), versionBefore: found.versionBefore,
+        lock: `${found.backupPath}/${paths.lock.slice(spec.backupPath.length + 1)}`,
     });
     let takeover: string | undefined;
-    if (get("LOCK") === "held") {
-        const verdict = judgeLock(get("OWNER"), get("BEAT"), { host: ctx.lockOwner.host }, Date.now(), pidAlive);
+    if (found.lock === "held") {
+        const verdict = classifyLock(found.owner, found.beat, { host: ctx.lockOwner.host }, Date.now(), pidAlive);
         if (verdict.verdict === "held") throw new Error(`${node.name}: another rollout is acting on this fleet: locked by ${verdict.why}`);
         // Stale: taken over, and said so.
-        await fleet.run(node, "lock takeover", [
-            `printf '%s' ${shellLiteral(owner)} > ${q(paths.lock + "/owner.tmp")} && mv -f ${q(paths.lock + "/owner.tmp")} ${q(paths.lock + "/owner")}`,
-            `echo ${Date.now()} > ${q(paths.lock + "/heartbeat")}`,
-        ].join(" && "));
+        await fleet.run(node, "lock takeover", lockTakeoverScript(paths.lock, owner, Date.now()));
         takeover = `${node.name}: took over a stale lock of ${verdict.why}`;
     }
     const needKb = spec.minFreeDiskGb * 1024 * 1024;
-    if (!(freeKb >= needKb)) {
-        throw new Error(`${node.name}: ${(freeKb / 1048576).toFixed(1)} GB free under ${spec.installPath}; at least ${spec.minFreeDiskGb} GB required`);
+    if (!(found.freeKb >= needKb)) {
+        throw new Error(`${node.name}: ${(found.freeKb / 1048576).toFixed(1)} GB free under ${spec.installPath}; at least ${spec.minFreeDiskGb} GB required`);
     }
     return { takeover };
 }
 
-/** Releases this run's lock (only if it still holds it) and, when the rollout ended, concludes the node's state. */
-async function release(ctx: Ctx, node: NodeAddress, conclude: boolean): Promise<void> {
+/** Releases this run's lock (only if it still holds it) and, when the run concluded, concludes the node's state. */
+async function release(ctx: Ctx, node: NodeAddress): Promise<void> {
     const info = ctx.fleet.info.get(node.name);
     if (!info) return;
     const paths = remotePaths(info.backupPath, ctx.spec.serviceName);
     const j = ctx.journal.nodes[node.name];
-    const lines = [
-        `if grep -q ${shellLiteral(ctx.lockOwner.token)} ${q(paths.lock + "/owner")} 2>/dev/null; then rm -rf ${q(paths.lock)}; fi`,
-    ];
+    const concluded = ctx.outcome !== undefined && ctx.outcome !== "interrupted";
     // A failed restore keeps when and why it failed on the node, for the refusal of the next rollout.
     const failure = j?.status === "restore-failed" ? { detail: j.detail, at: j.at } : {};
-    if (conclude && j && j.status !== "pending") lines.unshift(`${stateCommand(ctx, node.name, j.status, { concluded: true, ...failure })} || true`);
-    await ctx.fleet.run(node, "lock release", lines.join("\n"), 30_000).catch(() => undefined);
+    const conclude = concluded && j && j.status !== "pending" ? stateCommand(ctx, node.name, j.status, { concluded: true, ...failure }) : undefined;
+    await ctx.fleet.run(node, "lock release", releaseScript(paths.lock, ctx.lockOwner.token, conclude), 30_000).catch(() => undefined);
 }
 
 /** A stop at a safe point: not a node failure.  (A plain Error with a flag: subclasses do not survive serialisation.) */
@@ -334,22 +264,15 @@ const isInterruption = (e: unknown) => (e as { interrupted?: boolean } | undefin
 async function deployNode(ctx: Ctx, node: NodeAddress, first: boolean): Promise<void> {
     const { spec, journal, fleet } = ctx;
     const info = fleet.info.get(node.name)!;
-    const I = spec.installPath;
     const backup = `${info.backupPath}/${spec.serviceName}-${journal.stamp}`;
+    const state = stateOf(ctx, node.name);
     const stop = () => { const why = ctx.hooks.interrupt?.(); if (why) throw interruption(why); };
     let step = nextStep(journal.nodes[node.name]);
     if (step === "backup") {
         stop();
-        // Copy into .partial and rename: a kill mid-copy never leaves a half backup under the final name; a
-        // backup this rollout already finished (killed before the journal said so) is kept, not redone.
         if (!journal.nodes[node.name]) journal.nodes[node.name] = { name: node.name, status: "pending", versionBefore: info.versionBefore, at: new Date().toISOString() };
         journal.nodes[node.name].backup = backup;
-        await fleet.run(node, "backup", [
-            `if [ ! -d ${q(backup)} ]; then rm -rf ${q(backup + ".partial")} && mkdir -p ${q(backup + ".partial")} &&`,
-            `  cp -a ${q(I + "/.")} ${q(backup + ".partial/")} && mv ${q(backup + ".partial")} ${q(backup)}; fi &&`,
-            `ln -sfn ${q(backup)} ${q(info.backupPath + "/latest")} &&`,
-            stateCommand(ctx, node.name, "backed-up"),
-        ].join("\n"));
+        await fleet.run(node, "backup", backupScript(spec.installPath, backup, info.backupPath, state));
         mark(ctx, node.name, "backed-up", { backup });
         step = "upload";
     }
@@ -365,21 +288,7 @@ async function deployNode(ctx: Ctx, node: NodeAddress, first: boolean): Promise<
         stop();
         const grace = first ? spec.firstNodeGraceSeconds : spec.nodeGraceSeconds;
         const swap = step === "switch";
-        // One command from the swap to the verdict: rename (atomic), say so on the node, restart, grace, health
-        // poll, version check, and the node's state says how it ended.
-        const r = await (await fleet.session(node)).run([
-            ...(swap ? [
-                `mv -f ${q(info.bin + ".new")} ${q(info.bin)} ${info.config ? `&& mv -f ${q(info.config + ".new")} ${q(info.config)}` : ""} || { echo "atomic rename failed"; exit 30; }`,
-                stateCommand(ctx, node.name, "switched"),
-                `echo "SWITCHED"`,
-            ] : []),
-            `out=$( ( ${spec.restartCommand} ) 2>&1 ) || { echo "restart failed: $out"; ${stateCommand(ctx, node.name, "failed")}; exit 31; }`,
-            `sleep ${grace}`,
-            healthLoop(spec, 32).replace(/exit 32/, `${stateCommand(ctx, node.name, "failed")}; exit 32`),
-            `v=$( ( ${spec.versionCommand} ) 2>&1 | head -n 1)`,
-            `case "$v" in *${shellLiteral(spec.version)}*) ;; *) echo "reports \\"$v\\", not ${spec.version}"; ${stateCommand(ctx, node.name, "failed")}; exit 33;; esac`,
-            stateCommand(ctx, node.name, "healthy", { version: spec.version }),
-        ].join("\n"), healthBudgetMs(spec, grace));
+        const r = await (await fleet.session(node)).run(switchScript(spec, info, swap, grace, state), healthBudgetMs(spec, grace));
         if (swap && (r.code === 0 || r.stdout.includes("SWITCHED"))) mark(ctx, node.name, "switched");
         if (r.code !== 0) {
             const detail = r.stdout.replace("SWITCHED\n", "").trim().slice(-300);
@@ -395,78 +304,28 @@ async function deployNode(ctx: Ctx, node: NodeAddress, first: boolean): Promise<
 async function restoreNode(ctx: Ctx, node: NodeAddress): Promise<void> {
     const { spec } = ctx;
     const entry = ctx.journal.nodes[node.name];
-    const I = spec.installPath;
     const before = entry.versionBefore;
+    const state = stateOf(ctx, node.name);
     try {
-        const r = await (await ctx.fleet.session(node)).run([
-            `test -d ${q(entry.backup!)} || { echo "its backup ${entry.backup} is missing"; exit 40; }`,
-            `rm -f ${q(I)}/bin/*.new ${q(I)}/config/*.new`,
-            `cp -a ${q(entry.backup + "/.")} ${q(I + "/")} || { echo "copying the backup back failed"; exit 41; }`,
-            `out=$( ( ${spec.restartCommand} ) 2>&1 ) || { echo "restart failed: $out"; exit 42; }`,
-            `sleep ${spec.nodeGraceSeconds}`,
-            healthLoop(spec, 43),
-            `v=$( ( ${spec.versionCommand} ) 2>&1 | head -n 1)`,
-            ...(before ? [`[ "$v" = ${shellLiteral(before)} ] || { echo "restored but reports \\"$v\\", not \\"${before.replace(/["`$\\]/g, "")}\\""; exit 44; }`] : []),
-            stateCommand(ctx, node.name, "restored", { version: before }),
-        ].join("\n"), healthBudgetMs(spec, spec.nodeGraceSeconds));
+        const r = await (await ctx.fleet.session(node)).run(restoreScript(spec, entry.backup!, before, state), healthBudgetMs(spec, spec.nodeGraceSeconds));
         if (r.code === 0) mark(ctx, node.name, "restored", { version: before ?? "previous", detail: `from ${entry.backup}` });
         else {
             // The node keeps what failed: a later rollout, from any machine, refuses it naming this (nodeState.ts).
             const detail = `restore: ${r.stdout.trim().slice(-300)}`;
-            await ctx.fleet.run(node, "state", stateCommand(ctx, node.name, "restore-failed", { detail })).catch(() => undefined);
+            await ctx.fleet.run(node, "state", state("restore-failed", { detail })).catch(() => undefined);
             mark(ctx, node.name, "restore-failed", { detail });
         }
     } catch (e) {
         const detail = `restore: ${(e as Error).message}`;
-        await ctx.fleet.run(node, "state", stateCommand(ctx, node.name, "restore-failed", { detail }), 30_000).catch(() => undefined);
+        await ctx.fleet.run(node, "state", state("restore-failed", { detail }), 30_000).catch(() => undefined);
         mark(ctx, node.name, "restore-failed", { detail });
     }
-}
-
-function table(spec: RolloutSpec, journal: RolloutJournal): string {
-    return formatNodeTable(spec.nodes.map((n) => {
-        const j = journal.nodes[n.name];
-        return { node: n.name, status: j?.status ?? "untouched", version: j?.version ?? (j ? "" : "previous"), detail: j?.detail ?? "" };
-    }));
-}
-
-/** Nodes this rollout touched (backed up or further) that are not back on their backup yet. */
-function touched(journal: RolloutJournal): string[] {
-    return Object.values(journal.nodes).filter((n) => n.backup && n.status !== "pending" && n.status !== "restored").map((n) => n.name);
 }
 
 /** Restores every touched node, `forks` at a time, starting none once interrupted. */
 async function restoreAll(ctx: Ctx): Promise<void> {
     const nodes = touched(ctx.journal).map((name) => ctx.spec.nodes.find((n) => n.name === name)).filter((n): n is NodeAddress => !!n);
     await forEachLimited(nodes, ctx.spec.forks ?? 5, () => !ctx.hooks.interrupt?.(), (n) => restoreNode(ctx, n));
-}
-
-function nextSteps(spec: RolloutSpec, journal: RolloutJournal, outcome: RolloutOutcome, why?: string): string | undefined {
-    const failed = Object.values(journal.nodes).filter((n) => n.status === "restore-failed");
-    const bin = `${spec.installPath}/bin/${spec.serviceName}`;
-    switch (outcome) {
-        case "restore-failed":
-            return `restore by hand: ${failed.map((n) => `${n.name} (cp -a '${n.backup}/.' '${spec.installPath}/' && ${spec.restartCommand}; check: ${spec.healthCommand})`).join("; ")}` +
-                `; then \`pulumi refresh\` and \`pulumi up\` again (each node's backup is kept; ${bin} is what it runs now)`;
-        case "interrupted":
-            return `${why}; every node is at a safe point (its state is on the node). To go on: \`pulumi cancel\` (if the stack is still locked), ` +
-                "`pulumi refresh --clear-pending-creates` (clears the interrupted create), then `pulumi up` resumes where it stopped — from any machine; " +
-                "or `pulumi destroy --target <this SshRollout's URN>` restores every touched node";
-        case "rolled-back":
-            return "every touched node runs its previous version again; fix the cause in the table, then `pulumi up`";
-        default:
-            return undefined;
-    }
-}
-
-function makeRecord(spec: RolloutSpec, journal: RolloutJournal, status: RolloutOutcome, started: number, why?: string): DeploymentRecord {
-    const next = nextSteps(spec, journal, status, why);
-    return {
-        date: new Date().toISOString(), version: spec.version, status, nodeCount: spec.nodes.length,
-        durationSeconds: Math.round((Date.now() - started) / 100) / 10, operator: spec.operator,
-        nodes: Object.fromEntries(spec.nodes.map((n) => [n.name, journal.nodes[n.name]?.status ?? "untouched"])),
-        ...(next ? { next } : {}),
-    };
 }
 
 function hooksOf(h?: RolloutHooks | RolloutHooks["onTransition"]): RolloutHooks {
@@ -480,7 +339,7 @@ function newOwner(spec: RolloutSpec): LockOwner {
 }
 
 /** Pre-checks and locks every node (read-only but for the lock), at least 10 at once; throws before anything is touched. */
-async function checkAll(ctx: Ctx): Promise<string[]> {
+async function checkAll(ctx: Pick<Ctx, "spec" | "fleet" | "lockOwner" | "hooks">): Promise<string[]> {
     const { spec } = ctx;
     const refused: string[] = [];
     const notes: string[] = [];
@@ -500,7 +359,7 @@ async function checkAll(ctx: Ctx): Promise<string[]> {
 
 /**
  * Refuses the whole rollout, before anything is touched, while any node is in an unknown state after a failed
- * restore (nodeState.ts judgeUnsettled) — not just that node: a fleet with a node on neither version is an incident,
+ * restore (nodeState.ts settlementOf) — not just that node: a fleet with a node on neither version is an incident,
  * and skipping it silently would end in a `deployed` record for a fleet that is not.  An acknowledged node must
  * pass its health check now, or it is refused too.
  */
@@ -510,11 +369,11 @@ async function refuseUnsettled(ctx: Ctx, rolloutId: string): Promise<void> {
     const refused: { why: string; ack: string }[] = [];
     const used = new Set<string>();
     await forEachLimited(spec.nodes, Math.max(spec.forks ?? 5, 10), () => true, async (n) => {
-        const verdict = judgeUnsettled(n.name, fleet.info.get(n.name)!.state, rolloutId, acks, spec);
+        const verdict = settlementOf(n.name, fleet.info.get(n.name)!.state, rolloutId, acks, spec);
         if (verdict.verdict === "clear") return;
         used.add(verdict.ack);
         if (verdict.verdict === "refused") { refused.push(verdict); return; }
-        const check = await (await fleet.session(n)).run(`out=$( ( ${spec.healthCommand} ) 2>&1 ); rc=$?; printf '%s' "$out" | tail -c 300; exit $rc`, 60_000);
+        const check = await (await fleet.session(n)).run(healthCheckScript(spec), 60_000);
         if (check.code !== 0) {
             refused.push({ ack: verdict.ack, why: `${verdict.why}, but its health check fails now (${spec.healthCommand}: exit ${check.code}${check.stdout.trim() ? `, ${check.stdout.trim()}` : ""}): fix it by hand first` });
         } else ctx.hooks.progress?.(`${verdict.why}; healthy now: rolled out over what it runs (${fleet.info.get(n.name)!.versionBefore})`);
@@ -523,7 +382,7 @@ async function refuseUnsettled(ctx: Ctx, rolloutId: string): Promise<void> {
     if (refused.length > 0) throw new Error(unsettledError(refused.sort((a, b) => a.why.localeCompare(b.why))));
 }
 
-/** Keeps this run's lock fresh on every node, over SFTP (never queued behind a running step). */
+/** Keeps this run's lock fresh on every node, over SFTP (never queued behind a running step).  Returns its stop. */
 function heartbeat(ctx: Ctx): () => void {
     const timer = setInterval(() => {
         for (const n of ctx.spec.nodes) {
@@ -543,172 +402,189 @@ export function batchGateSpec(batchGate: Omit<GateSpec, "baselineErrorRate">, ba
     return { ...batchGate, baselineErrorRate: baseline.errorRate, ...(baseline.p95Seconds !== undefined ? { baselineP95Seconds: baseline.p95Seconds } : {}) };
 }
 
-export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutHooks | RolloutHooks["onTransition"]): Promise<RolloutResult> {
-    const hooks = hooksOf(hooksOrTransition);
-    const started = Date.now();
-    const rolloutId = rolloutIdOf(spec);
-    if (spec.configFile) checkConfigFile(spec.configFile);
-    const fleet = openFleet(spec);
-    const ctx: Ctx = { spec, fleet, hooks, lockOwner: newOwner(spec), journal: { rolloutId, version: spec.version, startedAt: new Date().toISOString(), nodes: {} } };
-    let concluded = false;
-    let stopBeat = () => undefined as void;
+/** Runs the gate after batch `b` (0-based), a progress line per sample as every watching gate prints; the no-go's reason, if any. */
+async function gateAfterBatch(gate: GateSpec, b: number): Promise<string | undefined> {
+    const gateStage = `${gate.stage}-after-batch-${b + 1}`;
+    const gateStarted = Date.now();
+    const { record } = await runGate({ ...gate, stage: gateStage }, undefined, (sample, bake) => {
+        const now = Date.now();
+        console.log(progressLine(gateStage, "between node batches", sample, bake,
+            gateStarted + gate.bakeSeconds * 1000 - now, gateStarted + gate.deadlineSeconds * 1000 - now));
+    });
+    return record.verdict !== "pass" ? `health gate after batch ${b + 1}: ${record.reason}` : undefined;
+}
+
+/** How the batches ended: every node done, or stopped (`abort`: a failure past its budget or a gate's no-go; `interrupted`: a safe point). */
+interface BatchesRun { failures: string[]; abort?: string; interrupted?: string }
+
+/**
+ * Deploys batch after batch, up to `forks` nodes of a batch at once.  A node failing within its batch's budget is
+ * restored at once; past the budget no new node starts, those in flight finish, and the run stops to restore all.
+ */
+async function deployBatches(ctx: Ctx, batches: number[], gate: GateSpec | undefined): Promise<BatchesRun> {
+    const { spec, journal, hooks } = ctx;
+    const forks = spec.forks ?? 5;
+    const failures: string[] = [];
+    const stop: { abort?: string; interrupted?: string } = {};
+    let index = 0;
+    let deployedAny = Object.values(journal.nodes).some((n) => n.status === "healthy");
+    for (const [b, size] of batches.entries()) {
+        const batch = spec.nodes.slice(index, index + size);
+        index += size;
+        const pending = batch.filter((n) => nextStep(journal.nodes[n.name]) !== "done");
+        const budget = batchFailureBudget(size, spec.maxFailPercentage);
+        let failedInBatch = batch.filter((n) => journal.nodes[n.name]?.status === "restore-failed").length;
+        if (pending.length > 0) hooks.progress?.(`batch ${b + 1}/${batches.length}: ${pending.map((n) => n.name).join(", ")} (forks ${forks}, may fail ${budget})`);
+        const firstOfAll = !deployedAny;
+        await forEachLimited(pending, forks, () => !stop.abort && !(stop.interrupted ??= hooks.interrupt?.()), async (n, i) => {
+            try {
+                await deployNode(ctx, n, firstOfAll && i === 0);
+            } catch (e) {
+                if (isInterruption(e)) { stop.interrupted ??= (e as Error).message; return; }
+                failures.push(`${n.name}: ${(e as Error).message.replace(`${n.name}: `, "")}`);
+                failedInBatch++;
+                // Past the batch's budget: no new node starts; those in flight finish, then all are restored.
+                if (failedInBatch > budget) stop.abort ??= `${failedInBatch} of ${size} node(s) in batch ${b + 1} failed (more than ${spec.maxFailPercentage} %):\n  ${failures.join("\n  ")}`;
+                // Within it: this node does not stay on a binary that never became healthy.
+                else if (journal.nodes[n.name]?.backup) await restoreNode(ctx, n);
+            }
+        });
+        deployedAny = deployedAny || pending.length > 0;
+        if (stop.abort || stop.interrupted) break;
+        if (b < batches.length - 1 && pending.length > 0) {
+            await sleep(spec.pauseSeconds);
+            if ((stop.interrupted = hooks.interrupt?.())) break;
+            if (gate && (stop.abort = await gateAfterBatch(gate, b))) break;
+        }
+    }
+    return { failures, ...stop };
+}
+
+/**
+ * How every run ends, in one place: the outcome goes into the journal (unless `interrupted`: a later run resumes),
+ * the journal is saved, and the record (`why`: what stopped it) is appended to the deployment log.
+ */
+function conclude(ctx: Ctx, outcome: RolloutOutcome, why?: string): NodeRolloutRecord {
+    const { spec, journal } = ctx;
+    ctx.outcome = outcome;
+    if (outcome !== "interrupted") journal.concluded = outcome;
+    saveJournal(spec.journalPath, journal);
+    const record = nodeRolloutRecord(spec, journal, outcome, ctx.startedMs, why);
+    appendRecord(spec.deploymentLog, record);
+    return record;
+}
+
+/** Concludes a run that did not deploy (or restore) every node, and throws the rollout error `message` builds from its record. */
+function concludeFailed(ctx: Ctx, outcome: RolloutOutcome, why: string | undefined, message: (record: NodeRolloutRecord) => string): never {
+    const record = conclude(ctx, outcome, why);
+    throw rolloutError(message(record), ctx.journal, record);
+}
+
+/**
+ * After a failure past its budget or a gate's no-go: says so on every touched node first (a run resumed anywhere
+ * finishes this restore), restores them all, and concludes rolled-back, restore-failed or (stopped) interrupted.
+ */
+async function abortAndRestore(ctx: Ctx, abort: string): Promise<never> {
+    const { spec, journal, fleet, hooks } = ctx;
+    journal.aborting ??= abort.split("\n")[0];
+    saveJournal(spec.journalPath, journal);
+    await forEachLimited(touched(journal), Math.max(spec.forks ?? 5, 10), () => true, (name) =>
+        fleet.run(spec.nodes.find((n) => n.name === name)!, "state", stateCommand(ctx, name, journal.nodes[name].status)).then(() => undefined, () => undefined));
+    await restoreAll(ctx);
+    const why = hooks.interrupt?.();
+    const left = touched(journal);
+    const outcome: RolloutOutcome = why && left.some((n) => journal.nodes[n].status !== "restore-failed") ? "interrupted" : left.length > 0 ? "restore-failed" : "rolled-back";
+    const head = outcome === "rolled-back"
+        ? `node rollout of ${spec.version} failed; every touched node was restored from its backup and is healthy.`
+        : outcome === "restore-failed"
+            ? `node rollout of ${spec.version} failed, and restoring ${left.join(", ")} failed too: they are NOT on their previous version.`
+            : `node rollout of ${spec.version} failed and its restore stopped at a safe point: ${why}.`;
+    return concludeFailed(ctx, outcome, why && `stopped while restoring: ${why}`,
+        (rec) => `${head}\n${abort}\n${rec.next ? `next: ${rec.next}\n` : ""}${nodeTable(spec.nodes, journal)}`);
+}
+
+/** Runs `run` on the fleet; however it ends, releases every lock this run took (concluding each node's state once the run concluded) and closes every connection. */
+async function withFleet<T>(ctx: Ctx, run: () => Promise<T>): Promise<T> {
     try {
-        await checkAll(ctx);
-        await refuseUnsettled(ctx, rolloutId);
-        stopBeat = heartbeat(ctx);
-        // The nodes' own state decides where this rollout stands; the local journal only fills in what they lack.
-        const cached = loadJournal(spec.journalPath);
-        const local = cached && cached.rolloutId === rolloutId && !cached.concluded ? cached : undefined;
-        const onNodes = spec.nodes.map((n) => fleet.info.get(n.name)!.state).filter((s): s is NodeState => resumable(s, rolloutId));
-        const journal = ctx.journal;
-        if (onNodes.length > 0) {
-            journal.stamp = onNodes[0].stamp;
-            journal.startedAt = local?.startedAt ?? onNodes[0].at;
-            for (const n of spec.nodes) {
-                const s = fleet.info.get(n.name)!.state;
-                if (resumable(s, rolloutId)) {
-                    journal.nodes[n.name] = { name: n.name, status: s.step, backup: s.backup, versionBefore: s.versionBefore, at: s.at, ...(s.step === "healthy" ? { version: s.version } : {}) };
-                }
-            }
-            journal.aborting = onNodes.find((s) => s.aborting)?.aborting ?? local?.aborting;
-            hooks.progress?.(`resuming rollout ${rolloutId} of ${spec.version} (stamp ${journal.stamp}) from the nodes' own state${local ? "" : " (no local journal)"}`);
-        } else if (local) {
-            // Nodes say nothing of this rollout (none was touched yet): keep the cached start only.
-            journal.startedAt = local.startedAt;
-            journal.stamp = local.stamp;
-        }
-        journal.stamp ??= rolloutStamp(journal.startedAt);
-        saveJournal(spec.journalPath, journal);
-
-        const batches = planBatches(spec.serial, spec.nodes.length);
-        const forks = spec.forks ?? 5;
-        const failures: string[] = [];
-        // A rollout that had failed and was restoring when it stopped finishes its restore, never its deploy.
-        let abort: string | undefined = journal.aborting ? `resumed the restore of a failed rollout: ${journal.aborting}` : undefined;
-        let interrupted: string | undefined;
-        const gate = spec.batchGate ? batchGateSpec(spec.batchGate, await captureBaseline(spec.batchGate, spec.batchGate.pollSeconds)) : undefined;
-        let index = 0;
-        let deployedAny = Object.values(journal.nodes).some((n) => n.status === "healthy");
-        for (const [b, size] of abort ? [] : batches.entries()) {
-            const batch = spec.nodes.slice(index, index + size);
-            index += size;
-            const pending = batch.filter((n) => nextStep(journal.nodes[n.name]) !== "done");
-            const budget = batchFailureBudget(size, spec.maxFailPercentage);
-            let failedInBatch = batch.filter((n) => journal.nodes[n.name]?.status === "restore-failed").length;
-            if (pending.length > 0) hooks.progress?.(`batch ${b + 1}/${batches.length}: ${pending.map((n) => n.name).join(", ")} (forks ${forks}, may fail ${budget})`);
-            const firstOfAll = !deployedAny;
-            await forEachLimited(pending, forks, () => !abort && !(interrupted ??= hooks.interrupt?.()), async (n, i) => {
-                try {
-                    await deployNode(ctx, n, firstOfAll && i === 0);
-                } catch (e) {
-                    if (isInterruption(e)) { interrupted ??= (e as Error).message; return; }
-                    failures.push(`${n.name}: ${(e as Error).message.replace(`${n.name}: `, "")}`);
-                    failedInBatch++;
-                    // Past the batch's budget: no new node starts; those in flight finish, then all are restored.
-                    if (failedInBatch > budget) abort ??= `${failedInBatch} of ${size} node(s) in batch ${b + 1} failed (more than ${spec.maxFailPercentage} %):\n  ${failures.join("\n  ")}`;
-                    // Within it: this node does not stay on a binary that never became healthy.
-                    else if (journal.nodes[n.name]?.backup) await restoreNode(ctx, n);
-                }
-            });
-            deployedAny = deployedAny || pending.length > 0;
-            if (abort || interrupted) break;
-            if (b < batches.length - 1 && pending.length > 0) {
-                await sleep(spec.pauseSeconds);
-                if ((interrupted = hooks.interrupt?.())) break;
-                if (gate) {
-                    // A progress line per sample, as every watching gate prints (lib/gate/progress.ts).
-                    const gateStage = `${gate.stage}-after-batch-${b + 1}`;
-                    const gateStarted = Date.now();
-                    const { record } = await runGate({ ...gate, stage: gateStage }, undefined, (sample, bake) => {
-                        const now = Date.now();
-                        console.log(progressLine(gateStage, "between node batches", sample, bake,
-                            gateStarted + gate.bakeSeconds * 1000 - now, gateStarted + gate.deadlineSeconds * 1000 - now));
-                    });
-                    if (record.verdict !== "pass") { abort = `health gate after batch ${b + 1}: ${record.reason}`; break; }
-                }
-            }
-        }
-
-        if (interrupted) {
-            saveJournal(spec.journalPath, journal);
-            const rec = makeRecord(spec, journal, "interrupted", started, `stopped: ${interrupted}`);
-            appendRecord(spec.deploymentLog, rec);
-            throw rolloutError(`node rollout of ${spec.version} stopped at a safe point: ${interrupted}.\n${rec.next}\n${table(spec, journal)}`, journal, rec);
-        }
-        if (abort) {
-            // Said on every touched node first: a run resumed anywhere finishes this restore.
-            journal.aborting ??= abort.split("\n")[0];
-            saveJournal(spec.journalPath, journal);
-            await forEachLimited(touched(journal), Math.max(forks, 10), () => true, (name) =>
-                fleet.run(spec.nodes.find((n) => n.name === name)!, "state", stateCommand(ctx, name, journal.nodes[name].status)).then(() => undefined, () => undefined));
-            await restoreAll(ctx);
-            const why = hooks.interrupt?.();
-            const left = touched(journal);
-            const outcome: RolloutOutcome = why && left.some((n) => journal.nodes[n].status !== "restore-failed") ? "interrupted" : left.length > 0 ? "restore-failed" : "rolled-back";
-            concluded = outcome !== "interrupted";
-            if (concluded) journal.concluded = outcome as Exclude<RolloutOutcome, "interrupted">;
-            saveJournal(spec.journalPath, journal);
-            const rec = makeRecord(spec, journal, outcome, started, why && `stopped while restoring: ${why}`);
-            appendRecord(spec.deploymentLog, rec);
-            const head = outcome === "rolled-back"
-                ? `node rollout of ${spec.version} failed; every touched node was restored from its backup and is healthy.`
-                : outcome === "restore-failed"
-                    ? `node rollout of ${spec.version} failed, and restoring ${left.join(", ")} failed too: they are NOT on their previous version.`
-                    : `node rollout of ${spec.version} failed and its restore stopped at a safe point: ${why}.`;
-            throw rolloutError(`${head}\n${abort}\n${rec.next ? `next: ${rec.next}\n` : ""}${table(spec, journal)}`, journal, rec);
-        }
-        // A node that failed within the budget was restored at once; if that restore failed too, the node runs
-        // neither version and the record says so (restore-failed, not deployed), as the abort path's does.
-        const unrestored = spec.nodes.filter((n) => journal.nodes[n.name]?.status === "restore-failed").map((n) => n.name);
-        const outcome = unrestored.length > 0 ? "restore-failed" : "deployed";
-        journal.concluded = outcome;
-        concluded = true;
-        saveJournal(spec.journalPath, journal);
-        const rec = makeRecord(spec, journal, outcome, started);
-        appendRecord(spec.deploymentLog, rec);
-        if (outcome === "restore-failed") {
-            const them = unrestored.length === 1 ? "it is" : "they are";
-            throw rolloutError(`node rollout of ${spec.version}: ${unrestored.join(", ")} failed within the maxFailPercentage budget (${spec.maxFailPercentage} %) ` +
-                `and restoring ${unrestored.length === 1 ? "it" : "them"} failed too: ${them} NOT on ${unrestored.length === 1 ? "its" : "their"} previous version; ` +
-                `every other node runs ${spec.version} or was restored.${failures.map((f) => `\n  ${f}`).join("")}\nnext: ${rec.next}\n${table(spec, journal)}`, journal, rec);
-        }
-        return { journal, record: rec, batches };
+        return await run();
     } finally {
-        stopBeat();
-        await forEachLimited(spec.nodes, Math.max(spec.forks ?? 5, 10), () => true, (n) => release(ctx, n, concluded));
-        await fleet.closeAll();
+        await forEachLimited(ctx.spec.nodes, Math.max(ctx.spec.forks ?? 5, 10), () => true, (n) => release(ctx, n));
+        await ctx.fleet.closeAll();
     }
 }
 
+/**
+ * One `pulumi up` of the nodes: pre-checks and locks every node, refuses a fleet with an unsettled node, resumes
+ * where the nodes say this rollout stands, deploys batch by batch (gated between batches when configured), and
+ * concludes: deployed, rolled back, restore-failed or interrupted (conclude()).
+ */
+export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutHooks | RolloutHooks["onTransition"]): Promise<RolloutResult> {
+    const hooks = hooksOf(hooksOrTransition);
+    const startedMs = Date.now();
+    const rolloutId = rolloutIdOf(spec);
+    if (spec.configFile) checkConfigFile(spec.configFile);
+    const ctx: Ctx = {
+        spec, fleet: openFleet(spec), hooks, lockOwner: newOwner(spec), startedMs,
+        journal: { rolloutId, version: spec.version, startedAt: new Date().toISOString(), nodes: {} },
+    };
+    const { journal } = ctx;
+    return withFleet(ctx, async () => {
+        await checkAll(ctx);
+        await refuseUnsettled(ctx, rolloutId);
+        const stopBeat = heartbeat(ctx);
+        try {
+            const resumed = resume(journal, spec.nodes.map((n) => ({ name: n.name, state: ctx.fleet.info.get(n.name)!.state })), loadJournal(spec.journalPath));
+            if (resumed) hooks.progress?.(resumed);
+            saveJournal(spec.journalPath, journal);
+
+            const batches = planBatches(spec.serial, spec.nodes.length);
+            // A rollout that had failed and was restoring when it stopped finishes its restore, never its deploy.
+            const resumedAbort = journal.aborting ? `resumed the restore of a failed rollout: ${journal.aborting}` : undefined;
+            const gate = spec.batchGate ? batchGateSpec(spec.batchGate, await captureBaseline(spec.batchGate, spec.batchGate.pollSeconds)) : undefined;
+            const run: BatchesRun = resumedAbort ? { failures: [], abort: resumedAbort } : await deployBatches(ctx, batches, gate);
+
+            if (run.interrupted) {
+                const stopped = run.interrupted;
+                concludeFailed(ctx, "interrupted", `stopped: ${stopped}`,
+                    (rec) => `node rollout of ${spec.version} stopped at a safe point: ${stopped}.\n${rec.next}\n${nodeTable(spec.nodes, journal)}`);
+            }
+            if (run.abort) await abortAndRestore(ctx, run.abort);
+            // A node that failed within the budget was restored at once; if that restore failed too, the node runs
+            // neither version and the record says so (restore-failed, not deployed), as the abort path's does.
+            const unrestored = spec.nodes.filter((n) => journal.nodes[n.name]?.status === "restore-failed").map((n) => n.name);
+            if (unrestored.length > 0) {
+                const one = unrestored.length === 1;
+                concludeFailed(ctx, "restore-failed", undefined, (rec) =>
+                    `node rollout of ${spec.version}: ${unrestored.join(", ")} failed within the maxFailPercentage budget (${spec.maxFailPercentage} %) ` +
+                    `and restoring ${one ? "it" : "them"} failed too: ${one ? "it is" : "they are"} NOT on ${one ? "its" : "their"} previous version; ` +
+                    `every other node runs ${spec.version} or was restored.${run.failures.map((f) => `\n  ${f}`).join("")}\nnext: ${rec.next}\n${nodeTable(spec.nodes, journal)}`);
+            }
+            const record = conclude(ctx, "deployed");
+            return { journal, record, batches };
+        } finally {
+            stopBeat();
+        }
+    });
+}
+
 /** `pulumi destroy` of a rollout: every node it deployed goes back to its backup; a record says how that went. */
-export async function undoRollout(spec: RolloutSpec, journal: RolloutJournal, hooks: RolloutHooks = {}): Promise<{ journal: RolloutJournal; record: DeploymentRecord }> {
-    const started = Date.now();
-    const fleet = openFleet(spec);
-    const ctx: Ctx = { spec, fleet, hooks, journal, lockOwner: newOwner(spec) };
+export async function undoRollout(spec: RolloutSpec, journal: RolloutJournal, hooks: RolloutHooks = {}): Promise<{ journal: RolloutJournal; record: NodeRolloutRecord }> {
+    const ctx: Ctx = { spec, fleet: openFleet(spec), hooks, journal, lockOwner: newOwner(spec), startedMs: Date.now() };
     journal.stamp ??= rolloutStamp(journal.startedAt);
-    let concluded = false;
-    try {
-        // Only the touched nodes are locked and restored; the rest are left alone.
+    return withFleet(ctx, async () => {
+        // Only the touched nodes are locked and restored; the rest are left alone.  Reachable, pinned, locked: that
+        // is all a restore needs (a broken service is why one restores).
         const nodes = touched(journal);
-        ctx.spec = { ...spec, nodes: spec.nodes.filter((n) => nodes.includes(n.name)) };
-        // Reachable, pinned, locked: that is all a restore needs (a broken service is why one restores).
-        await checkAll({ ...ctx, spec: { ...ctx.spec, minFreeDiskGb: 0, serviceCheckCommand: "true" } });
-        ctx.spec = spec;
+        await checkAll({ ...ctx, spec: { ...spec, nodes: spec.nodes.filter((n) => nodes.includes(n.name)), minFreeDiskGb: 0, serviceCheckCommand: "true" } });
         await restoreAll(ctx);
         const why = hooks.interrupt?.();
         const left = touched(journal);
         const outcome: RolloutOutcome = left.length === 0 ? "restored" : why && left.some((n) => journal.nodes[n].status !== "restore-failed") ? "interrupted" : "restore-failed";
-        concluded = outcome !== "interrupted";
-        if (concluded) journal.concluded = outcome as Exclude<RolloutOutcome, "interrupted">;
-        saveJournal(spec.journalPath, journal);
-        const record = makeRecord(spec, journal, outcome, started, why && `stopped while restoring: ${why}`);
-        appendRecord(spec.deploymentLog, record);
         if (outcome !== "restored") {
-            throw rolloutError(`restoring the nodes of ${spec.version} did not finish (${outcome}) on ${left.join(", ")}:\nnext: ${record.next}\n${table(spec, journal)}`, journal, record);
+            concludeFailed(ctx, outcome, why && `stopped while restoring: ${why}`, (rec) =>
+                `restoring the nodes of ${spec.version} did not finish (${outcome}) on ${left.join(", ")}:\nnext: ${rec.next}\n${nodeTable(spec.nodes, journal)}`);
         }
+        const record = conclude(ctx, "restored");
         return { journal, record };
-    } finally {
-        await forEachLimited(spec.nodes, Math.max(spec.forks ?? 5, 10), () => true, (n) => release(ctx, n, concluded));
-        await fleet.closeAll();
-    }
+    });
 }

@@ -7,7 +7,7 @@
  *   - Prometheus scrapes both workloads (when the gates read Prometheus): every active target of each job is up.
  */
 import { readAdminConfig } from "../adminApi";
-import { fetchWithin } from "../http";
+import { activeTargets } from "../prometheus/client";
 import { Check, runChecks, StepReport } from "../runbook/steps";
 import { getBalanceSol, getHealth } from "./solana";
 
@@ -29,17 +29,8 @@ export interface PreflightTarget {
     timeoutMs: number;
 }
 
-export async function prometheusTargets(url: string, timeoutMs: number): Promise<{ job: string; instance: string; health: string; lastError: string }[]> {
-    const res = await fetchWithin(`${url}/api/v1/targets?state=active`, {}, timeoutMs);
-    if (!res.ok) throw new Error(`${url}/api/v1/targets: ${res.why}`);
-    if (res.status !== 200) throw new Error(`${url}/api/v1/targets: HTTP ${res.status}`);
-    let body: { status?: string; data?: { activeTargets?: { labels?: Record<string, string>; health?: string; lastError?: string }[] } };
-    try { body = JSON.parse(res.text); } catch { throw new Error(`${url}/api/v1/targets: body is not JSON`); }
-    if (body.status !== "success" || !Array.isArray(body.data?.activeTargets)) throw new Error(`${url}/api/v1/targets: not a successful targets answer`);
-    return body.data!.activeTargets!.map((t) => ({
-        job: t.labels?.job ?? "", instance: t.labels?.instance ?? "", health: t.health ?? "unknown", lastError: t.lastError ?? "",
-    }));
-}
+/** Prometheus's active scrape targets (lib/prometheus/client.ts); throws, naming the URL, on any failure. */
+export const prometheusTargets = activeTargets;
 
 export function preflightChecks(t: PreflightTarget): Check[] {
     const checks: Check[] = [

@@ -9,7 +9,7 @@
  * before it happens, with the table of what was not green.
  */
 import { Clock, captureBaseline, BaselineReading, GateSpec, noDataPolicies, REAL_CLOCK } from "../gate/run";
-import { CheckResult, formatChecks, judgeReading, Sample } from "../gate/decision";
+import { CheckResult, formatChecks, checkReading, Sample } from "../gate/decision";
 import { measure, readCriticalAlerts } from "../gate/measure";
 
 /** What the check reads and how it judges: the gate's own settings. */
@@ -43,7 +43,7 @@ export async function preShiftCheck(spec: PreShiftSpec, clock: Clock = REAL_CLOC
         reading.criticalAlerts = a.alerts;
         reading.criticalAlertsQuery = a.query;
     }
-    const sample = judgeReading(reading, { thresholds: spec.thresholds, baselineErrorRate: baseline.errorRate, noData: noDataPolicies(spec) });
+    const sample = checkReading(reading, { thresholds: spec.thresholds, baselineErrorRate: baseline.errorRate, noData: noDataPolicies(spec) });
     const refused = sample.checks.filter(refuses);
     return { verdict: refused.length === 0 ? "go" : "no-go", baseline, sample, refused };
 }

@@ -9,10 +9,17 @@ import { RECORD_JOB, RECORD_SERIES } from "./series";
 /** gate-revert: a gate (live or window) said no-go and took the stage's traffic away (its revert's outcome decides the percentage). */
 export type RecordOutcome = "released" | "rollback-full" | "rollback-emergency" | "gate-revert";
 
-export interface DeploymentRecord {
+/** What every record says: when, which version, how long it took, who ran it. */
+export interface RecordBase {
     date: string;
-    environment: string;
     version: string;
+    durationSeconds: number;
+    operator: string;
+}
+
+/** The record of a release: one per `pulumi up` that changes what the release reached (providers/deploymentRecord.ts). */
+export interface DeploymentRecord extends RecordBase {
+    environment: string;
     previousVersion: string;
     outcome: RecordOutcome;
     /** Stages declared by this update, each passed (their gates precede the record). */
@@ -20,8 +27,22 @@ export interface DeploymentRecord {
     rolloutPercentage: number;
     /** Step → verdict (preflight, smoke, bench, each stage's gate, verify, drain, nodes). */
     verdicts: Record<string, string>;
-    durationSeconds: number;
-    operator: string;
+}
+
+/** How a node rollout over SSH ended (lib/nodes/rollout.ts). */
+export type NodeRolloutOutcome = "deployed" | "rolled-back" | "restore-failed" | "restored" | "interrupted";
+
+/**
+ * The record of a node rollout (or of its undo on `pulumi destroy`): appended to the nodes' deployment log and the
+ * SshRollout's `record` output.  The release's DeploymentRecord names it by its status (verdicts.nodes).
+ */
+export interface NodeRolloutRecord extends RecordBase {
+    status: NodeRolloutOutcome;
+    nodeCount: number;
+    /** What happened to each node: its last status (`untouched` when this rollout never changed it). */
+    nodes?: Record<string, string>;
+    /** For anything but `deployed` and `restored`: what the operator does next. */
+    next?: string;
 }
 
 /** What a record says about one update, beside where it goes (RecordSink) and when. */
@@ -37,7 +58,8 @@ export function recordOf(sink: Pick<RecordSink, "environment" | "previousVersion
     };
 }
 
-export function appendRecord(logFile: string, record: DeploymentRecord): void {
+/** Appends one record as a JSON line to `logFile` (its folder made if missing). */
+export function appendRecord(logFile: string, record: DeploymentRecord | NodeRolloutRecord): void {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const fs = require("fs") as typeof import("fs");
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -22,7 +22,7 @@
  * Plain functions and constants only, so the HealthGate provider captures them when Pulumi serialises it.
  */
 import { AdminApiErrorReason, postAdminConfig, readAdminStatus, ROLLOUT_KEY } from "../adminApi";
-import { parseExposition } from "../gate/measure";
+import { parseExposition } from "../prometheus/exposition";
 import { fetchWithin } from "../http";
 import { formatTable } from "../table";
 import { AlertOutcome, fireRevertAlert, REVERT_ALERT_NAME } from "./alert";

@@ -7,7 +7,7 @@
  */
 import { setRolloutPercentage } from "../adminApi";
 import { fetchWithin } from "../http";
-import { parseExposition } from "../gate/measure";
+import { parseExposition } from "../prometheus/exposition";
 import { CheckResult, StepReport } from "../runbook/steps";
 
 export const PENDING_METRIC = "speculation_pending_operations_count";

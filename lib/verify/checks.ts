@@ -6,7 +6,7 @@
  */
 import { readAdminStatus } from "../adminApi";
 import { fetchWithin } from "../http";
-import { parseExposition } from "../gate/measure";
+import { parseExposition } from "../prometheus/exposition";
 import { Check, runChecks, StepReport } from "../runbook/steps";
 
 export interface VerifyTarget {

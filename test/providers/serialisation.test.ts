@@ -4,17 +4,30 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
+import { bakeWindowProvider } from "../../providers/bakeWindow";
 import { benchRunProvider } from "../../providers/benchRun";
+import { deploymentRecordProvider } from "../../providers/deploymentRecord";
 import { errorBaselineProvider } from "../../providers/errorBaseline";
 import { healthGateProvider } from "../../providers/healthGate";
+import { preflightProvider } from "../../providers/preflight";
+import { releaseSmokeTestProvider } from "../../providers/releaseSmoke";
+import { rollbackDrainProvider } from "../../providers/rollbackDrain";
 import { trafficShiftProvider } from "../../providers/trafficShift";
+import { verificationProvider } from "../../providers/verification";
 import { deserialised } from "../helpers/deserialise";
 
 const providers: [string, pulumi.dynamic.ResourceProvider, string][] = [
     ["TrafficShift", trafficShiftProvider, "setRolloutPercentage"],
     ["ErrorBaseline", errorBaselineProvider, "captureBaseline"],
     ["HealthGate", healthGateProvider, "runGate"],
-    ["BenchRun", benchRunProvider, "judgeBench"],
+    ["BenchRun", benchRunProvider, "gateBench"],
+    // The runbook steps, built by one skeleton (providers/runbookStep.ts): each carries its own step with it.
+    ["Preflight", preflightProvider, "runPreflight"],
+    ["ReleaseSmokeTest", releaseSmokeTestProvider, "runSmokeTests"],
+    ["Verification", verificationProvider, "runVerification"],
+    ["RollbackDrain", rollbackDrainProvider, "disableAndDrain"],
+    ["DeploymentRecord", deploymentRecordProvider, "pushRecord"],
+    ["BakeWindow", bakeWindowProvider, "evaluateBakeWindow"],
 ];
 
 describe("dynamic provider serialisation", function () {

@@ -15,14 +15,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs"
 import { tmpdir } from "os";
 import * as path from "path";
 import { nodeAddress } from "../../lib/nodes/address";
-import { DeploymentRecord, loadJournal, RolloutSpec, runRollout } from "../../lib/nodes/rollout";
+import { loadJournal, RolloutSpec, runRollout } from "../../lib/nodes/rollout";
+import { NodeRolloutRecord } from "../../lib/records/record";
 import { connect } from "../../lib/nodes/ssh";
-import { judgeUnsettled } from "../../lib/nodes/nodeState";
+import { settlementOf } from "../../lib/nodes/nodeState";
 import { sshRolloutProvider } from "../../providers/sshRollout";
 import { startFleet, TestFleet, TestNode, writeAlysBinary } from "../../reference/sshFleet";
 
-const judgeAgain = (state: Parameters<typeof judgeUnsettled>[1]) =>
-    judgeUnsettled("node-2", state, "another-rollout", [], { installPath: "/opt/alys", restartCommand: "", healthCommand: "" }).verdict;
+const judgeAgain = (state: Parameters<typeof settlementOf>[1]) =>
+    settlementOf("node-2", state, "another-rollout", [], { installPath: "/opt/alys", restartCommand: "", healthCommand: "" }).verdict;
 
 function spec(fleet: TestFleet, edit: Partial<RolloutSpec> = {}): RolloutSpec {
     const work = mkdtempSync(path.join(tmpdir(), "rollout-fleet-"));
@@ -38,7 +39,7 @@ function spec(fleet: TestFleet, edit: Partial<RolloutSpec> = {}): RolloutSpec {
 }
 
 const sick = (n: TestNode) => writeFileSync(path.join(n.home, "sick"), "");
-const records = (s: RolloutSpec): DeploymentRecord[] => readFileSync(s.deploymentLog, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const records = (s: RolloutSpec): NodeRolloutRecord[] => readFileSync(s.deploymentLog, "utf8").trim().split("\n").map((l) => JSON.parse(l));
 const nodeState = (n: TestNode) => JSON.parse(readFileSync(path.join(n.home, "backups/rollback/.alys-rollout.json"), "utf8"));
 
 describe("node rollout at fleet scale, against real SSH nodes", function () {

@@ -6,7 +6,7 @@
  */
 import { expect } from "chai";
 import { readWindow } from "../../../lib/bake/history";
-import { judgeWindow } from "../../../lib/bake/window";
+import { decideWindow } from "../../../lib/bake/window";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../../config/thresholds";
 import { PROMQL, promQuery } from "../../../lib/gate/measure";
 import { RunningSpeculationService, startSpeculationService } from "../../../reference/speculationService";
@@ -65,7 +65,7 @@ describe("per-track recorded series against a real Prometheus (the window judgem
         expect(s.errors / s.requests, "stable's own errors").to.be.below(0.006);
         expect(s.requests, "stable carries about ten times the canary's traffic").to.be.greaterThan(5 * c.requests);
         expect(c.latency.at(-1)!.le).to.equal(Infinity);
-        const j = judgeWindow({
+        const j = decideWindow({
             stage: "stage-1-10pct", shiftedAt: from, bakeSeconds: 1, stepSeconds: 1, maxGapSeconds: 3600, thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002,
             noData: { rollbackRate: "hold", errorRate: "hold", errorRateVsBaseline: "hold", proofQueue: "hold", memoryPercent: "hold", latencyP99: "hold", latencyTailRatio: "hold" },
             compare: { errorRateMargin: 0.005, latencyMargin: 0.1, confidence: 0.95, minRequests: 500 },

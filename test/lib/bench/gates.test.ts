@@ -1,6 +1,6 @@
 /** Bench go/no-go, pure: each gate at, above and below its limit, the first run without a baseline, bad output. */
 import { expect } from "chai";
-import { BenchLimits, BenchResult, formatBenchRows, judgeBench, metricsCsv, parseBenchOutput } from "../../../lib/bench/gates";
+import { BenchLimits, BenchResult, formatBenchRows, gateBench, metricsCsv, parseBenchOutput } from "../../../lib/bench/gates";
 
 const limits: BenchLimits = { maxP95BaselineMultiple: 1.1, maxTailRatio: 2, minThroughputPerSecond: 1000, extraGates: [] };
 const run = (edit: Partial<BenchResult> = {}): BenchResult => ({ p50_ms: 5, p95_ms: 10, p99_ms: 15, throughput_per_s: 2000, error_rate: 0, ...edit });
@@ -17,18 +17,18 @@ describe("bench gates", () => {
     ];
     for (const [name, edit, gate, verdict] of cases) {
         it(name, () => {
-            const judged = judgeBench(run(edit), run(), limits);
+            const judged = gateBench(run(edit), run(), limits);
             expect(verdictOf(judged.rows, gate)).to.equal(verdict);
             expect(judged.verdict).to.equal(verdict === "fail" ? "fail" : "pass");
         });
     }
     it("a first run has no baseline for p95 and is judged on the other gates", () => {
-        const judged = judgeBench(run(), undefined, limits);
+        const judged = gateBench(run(), undefined, limits);
         expect(verdictOf(judged.rows, "p95 vs baseline")).to.equal("no baseline");
         expect(judged.verdict).to.equal("pass");
     });
     it("applies extra gates from config", () => {
-        const judged = judgeBench(run({ error_rate: 0.02 }), run(), { ...limits, extraGates: [{ metric: "error_rate", comparator: "le", value: 0.01 }] });
+        const judged = gateBench(run({ error_rate: 0.02 }), run(), { ...limits, extraGates: [{ metric: "error_rate", comparator: "le", value: 0.01 }] });
         expect(verdictOf(judged.rows, "error_rate")).to.equal("fail");
         expect(formatBenchRows(judged.rows)).to.match(/error_rate\s+0\.02\s+≤ 0\.01\s+FAIL/);
     });

@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../../config/thresholds";
 import {
-    advanceBake, errorRateBetween, formatChecks, judgeMetric, judgeReading, Measured, MetricCheck, Reading, requiredSamples, Sample,
+    advanceBake, errorRateBetween, formatChecks, checkMetric, checkReading, Measured, MetricCheck, Reading, requiredSamples, Sample,
     spikeLimit, startBake,
 } from "../../../lib/gate/decision";
 
@@ -31,7 +31,7 @@ describe("gate decision: one metric", () => {
     ];
     for (const [name, measured, promote, abort, noData, verdict] of rows) {
         it(name, () => {
-            const r = judgeMetric("rollbackRate", "q", measured, promote, abort, noData);
+            const r = checkMetric("rollbackRate", "q", measured, promote, abort, noData);
             expect(r.verdict).to.equal(verdict);
             if (verdict !== "pass") expect(r.reason).to.be.a("string").and.not.empty;
         });
@@ -53,7 +53,7 @@ describe("gate decision: a whole reading", () => {
         const r: Reading = JSON.parse(JSON.stringify(green));
         r.metrics = { ...green.metrics };
         edit(r);
-        return judgeReading(r, limits);
+        return checkReading(r, limits);
     };
 
     it("passes when every check is green, and shows one row per check", () => {
@@ -100,7 +100,7 @@ describe("gate decision: a whole reading", () => {
     it("the spike check fails at 10 × the baseline and uses the floor for a spotless baseline", () => {
         expect(spikeLimit(0.002, 10)).to.be.closeTo(0.02, 1e-12);
         expect(spikeLimit(0, 10)).to.be.closeTo(0.01, 1e-12);
-        const s = judgeReading({ ...green, metrics: { ...green.metrics, errorRate: ok(0.03) } }, limits);
+        const s = checkReading({ ...green, metrics: { ...green.metrics, errorRate: ok(0.03) } }, limits);
         expect(s.checks.find((c) => c.check === "errorRateVsBaseline")!.verdict).to.equal("fail");
     });
     it("formats the decisive sample as a table naming query, observed value, threshold and verdict", () => {

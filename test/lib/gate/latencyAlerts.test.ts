@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../../config/thresholds";
-import { judgeReading, MetricCheck } from "../../../lib/gate/decision";
+import { checkReading, MetricCheck } from "../../../lib/gate/decision";
 import { latencyBetween, LATENCY_MIN_OBSERVATIONS, measure, MeasureTarget, readCriticalAlerts } from "../../../lib/gate/measure";
 import { freePort } from "../../../reference/ports";
 import { RunningSpeculationService, startSpeculationService } from "../../../reference/speculationService";
@@ -58,7 +58,7 @@ describe("latency and critical alerts read from real parts", function () {
             const r = await measure(target(), first.counters);
             return r.reading.metrics.latencyP99.ok ? r : undefined;
         }, 10_000);
-        return judgeReading(second.reading, { thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002, noData });
+        return checkReading(second.reading, { thresholds: DEFAULT_STAGE_THRESHOLDS, baselineErrorRate: 0.002, noData });
     }
 
     it("a healthy service: p99 about 10 ms, p99/p95 near 1, both green", async () => {

@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { execFileSync } from "child_process";
 import {
-    judgeLock, judgeUnsettled, NodeState, parseState, resumable, shellLiteral, STALE_AFTER_SECONDS, unsettledError, writeStateCommand,
+    classifyLock, settlementOf, NodeState, parseState, resumable, shellLiteral, STALE_AFTER_SECONDS, unsettledError, writeStateCommand,
 } from "../../../lib/nodes/nodeState";
 
 describe("node-side rollout state and the fleet lock", () => {
@@ -10,20 +10,20 @@ describe("node-side rollout state and the fleet lock", () => {
     const now = 1_800_000_000_000;
 
     it("holds a live lock: another host with a fresh heartbeat", () => {
-        const v = judgeLock(owner("ci-runner-7"), `${now - 10_000}`, { host: "laptop" }, now, () => true);
+        const v = classifyLock(owner("ci-runner-7"), `${now - 10_000}`, { host: "laptop" }, now, () => true);
         expect(v.verdict).to.equal("held");
         expect(v.why).to.equal("ci@ci-runner-7 (pid 4242, rollout of v2 since 2026-11-28T20:00:00Z), last heartbeat 10 s ago");
     });
     it("calls a lock stale when its heartbeat stopped for longer than the limit", () => {
-        const v = judgeLock(owner("ci-runner-7"), `${now - (STALE_AFTER_SECONDS + 1) * 1000}`, { host: "laptop" }, now, () => true);
+        const v = classifyLock(owner("ci-runner-7"), `${now - (STALE_AFTER_SECONDS + 1) * 1000}`, { host: "laptop" }, now, () => true);
         expect(v).to.include({ verdict: "stale" });
         expect(v.why).to.match(/no heartbeat for 91 s \(more than 90 s\)/);
     });
     it("calls a lock of this host stale at once when its process is gone, and held while it lives", () => {
-        expect(judgeLock(owner("laptop"), `${now}`, { host: "laptop" }, now, () => false).verdict).to.equal("stale");
-        expect(judgeLock(owner("laptop"), `${now}`, { host: "laptop" }, now, () => true).verdict).to.equal("held");
+        expect(classifyLock(owner("laptop"), `${now}`, { host: "laptop" }, now, () => false).verdict).to.equal("stale");
+        expect(classifyLock(owner("laptop"), `${now}`, { host: "laptop" }, now, () => true).verdict).to.equal("held");
         // Another host's pid says nothing here: a dead local pid of the same number does not free it.
-        expect(judgeLock(owner("ci-runner-7"), `${now}`, { host: "laptop" }, now, () => false).verdict).to.equal("held");
+        expect(classifyLock(owner("ci-runner-7"), `${now}`, { host: "laptop" }, now, () => false).verdict).to.equal("held");
     });
     it("writes the state through the shell exactly, whatever the text holds, and reads it back", () => {
         const state = { rolloutId: "r1", stamp: "20261128200000", version: "v2", step: "switched" as const, versionBefore: "alys 'v1' \"$HOME\" `x`", at: "t" };
@@ -51,7 +51,7 @@ describe("a new rollout on a node whose last restore failed", () => {
     };
 
     it("refuses it, naming the node, what failed and when, the by-hand restore and the acknowledgement that clears it", () => {
-        const v = judgeUnsettled("alys-2", failed, "new", [], hint);
+        const v = settlementOf("alys-2", failed, "new", [], hint);
         expect(v.verdict).to.equal("refused");
         expect(v).to.include({ ack: "alys-2@20261128200000" });
         const why = (v as { why: string }).why;
@@ -63,22 +63,22 @@ describe("a new rollout on a node whose last restore failed", () => {
         expect(text).to.contain("pulumi config set --path 'speculation:nodes.clearRestoreFailed[1]' 'alys-3@20261128200000'");
     });
     it("refuses it for the same version too: a concluded rollout is not resumed, whatever its id", () => {
-        expect(judgeUnsettled("alys-2", failed, "old", [], hint).verdict).to.equal("refused");
+        expect(settlementOf("alys-2", failed, "old", [], hint).verdict).to.equal("refused");
     });
     it("lets its own unfinished rollout resume (which retries the restore), and leaves settled nodes alone", () => {
-        expect(judgeUnsettled("alys-2", { ...failed, concluded: undefined, aborting: "1 of 3 failed" }, "old", [], hint).verdict).to.equal("clear");
-        expect(judgeUnsettled("alys-2", { ...failed, step: "restored" }, "new", [], hint).verdict).to.equal("clear");
-        expect(judgeUnsettled("alys-2", { ...failed, step: "healthy", detail: undefined }, "new", [], hint).verdict).to.equal("clear");
-        expect(judgeUnsettled("alys-2", undefined, "new", [], hint).verdict).to.equal("clear");
+        expect(settlementOf("alys-2", { ...failed, concluded: undefined, aborting: "1 of 3 failed" }, "old", [], hint).verdict).to.equal("clear");
+        expect(settlementOf("alys-2", { ...failed, step: "restored" }, "new", [], hint).verdict).to.equal("clear");
+        expect(settlementOf("alys-2", { ...failed, step: "healthy", detail: undefined }, "new", [], hint).verdict).to.equal("clear");
+        expect(settlementOf("alys-2", undefined, "new", [], hint).verdict).to.equal("clear");
     });
     it("refuses a node another rollout stopped restoring and never resumed", () => {
-        const v = judgeUnsettled("alys-2", { ...failed, step: "failed", concluded: undefined, aborting: "1 of 3 node(s) in batch 1 failed" }, "new", [], hint);
+        const v = settlementOf("alys-2", { ...failed, step: "failed", concluded: undefined, aborting: "1 of 3 node(s) in batch 1 failed" }, "new", [], hint);
         expect(v.verdict).to.equal("refused");
         expect((v as { why: string }).why).to.contain("rollout 20261128200000 (v2 over alys v1) failed (1 of 3 node(s) in batch 1 failed) and stopped at 2026-11-28T20:01:02.000Z while restoring this node (step failed); it was never resumed");
     });
     it("accepts exactly the acknowledged failure; an acknowledgement of an older failure does not clear a newer one", () => {
-        expect(judgeUnsettled("alys-2", failed, "new", ["alys-2@20261128200000"], hint)).to.include({ verdict: "acknowledged", ack: "alys-2@20261128200000" });
-        const stale = judgeUnsettled("alys-2", failed, "new", ["alys-2@20261101000000", "alys-3@20261128200000"], hint);
+        expect(settlementOf("alys-2", failed, "new", ["alys-2@20261128200000"], hint)).to.include({ verdict: "acknowledged", ack: "alys-2@20261128200000" });
+        const stale = settlementOf("alys-2", failed, "new", ["alys-2@20261101000000", "alys-3@20261128200000"], hint);
         expect(stale.verdict).to.equal("refused");
         expect((stale as { why: string }).why).to.contain("(speculation:nodes.clearRestoreFailed has alys-2@20261101000000, which acknowledges another failure, not this one.)");
     });

@@ -1,7 +1,7 @@
 /** The canary plan as the program declares it: the steps up to the target percentage, with effective thresholds. */
-import { parseDuration } from "../config/duration";
-import { StackConfig } from "../config/schema";
-import { DEFAULT_STAGE_THRESHOLDS, StageThresholds } from "../config/thresholds";
+import { parseDuration } from "../time/duration";
+import { StackConfig } from "../../config/schema";
+import { DEFAULT_STAGE_THRESHOLDS, StageThresholds } from "../../config/thresholds";
 
 export interface PlannedStage {
     index: number;
@@ -46,13 +46,4 @@ export function plannedStages(config: StackConfig): PlannedStage[] {
 
 export function stageName(percentage: number, index: number): string {
     return `stage-${index + 1}-${percentage}pct`;
-}
-
-/**
- * Pods of the ingress-weight canary at a weight: its share of the stable track's pods, rounded up, so a canary pod
- * carries about what a stable pod carries (one pod at 50 % of production would carry half the service alone).  At
- * least one: while a canary backend has no ready endpoint ingress-nginx sends its share to the primary backend.
- */
-export function canaryReplicas(serviceReplicas: number, percentage: number): number {
-    return Math.max(1, Math.min(serviceReplicas, Math.ceil(serviceReplicas * percentage / 100)));
 }

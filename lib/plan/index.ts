@@ -1,0 +1,7 @@
+/**
+ * The plan of a release: the canary stages the config declares (./stages.ts) and the whole update resolved from the
+ * loaded config (./release.ts, `releasePlan`).
+ */
+export * from "./stages";
+export * from "./release";
+export { canaryReplicas } from "../shift";

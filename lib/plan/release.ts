@@ -1,0 +1,309 @@
+/**
+ * The release plan: everything one `pulumi up` will do, resolved once from the loaded stack config before any
+ * resource exists.  Durations are milliseconds, folders absolute, addresses resolved; each stage carries its gate
+ * (what it judges, what its shift raises, its deadline), and the rollback (if this update is one) its target version.
+ * program.ts reads only this (and the strategy it names) to create the steps in release order.
+ *
+ * Pure: where it needs the machine (the working folder, who runs the update) it takes it as an argument.
+ */
+import * as path from "path";
+import type { LoadedConfig } from "../../config";
+import { parseDuration } from "../../config/duration";
+import { BakeMode, bakeModeOf, GATE_METRICS, StackConfig } from "../../config/schema";
+import { GO_NO_GO } from "../../config/thresholds";
+import type { AlertSource } from "../gate/measure";
+import { PROOF_WORKERS_JOB, SPECULATION_JOB } from "../monitoring/scrape";
+import type { RecordSink } from "../records/record";
+import { GateFailure, GateTarget, inCluster, NewTrackPlan, ShiftContext, shiftStrategy, ShiftStrategy, STABLE_NAME, StableTrack } from "../shift";
+import { PlannedStage, plannedStages, stageName } from "./stages";
+
+/** A duration of the config in milliseconds (the config writes 30s, 15m, 4h, 1d). */
+export const ms = (duration: string): number => parseDuration(duration) * 1000;
+/** Milliseconds as the whole seconds a provider's `…Seconds` input takes. */
+export const seconds = (milliseconds: number): number => milliseconds / 1000;
+
+/** What the plan needs from the machine: the folder relative paths resolve against, and who runs the update. */
+export interface PlanEnvironment {
+    cwd: string;
+    /** Who the deployment records name (lib/records/operator.ts operatorName). */
+    operator: string;
+}
+
+/** One declared stage and its gate. */
+export interface StagePlan extends PlannedStage {
+    bakeMs: number;
+    gate: {
+        /** What the gate judges: address, version, and the stable track it is compared with (lib/shift). */
+        target: GateTarget;
+        /** The track the shift raises, where the baseline does not read it: the pre-shift check reads it too. */
+        raisedTrackUrl?: string;
+        /** The gate gives up (fails closed) this long after it starts: the bake plus canary.gate.deadlineSlack. */
+        deadlineMs: number;
+    };
+    /** Blue-green at 100 %: the stage's shift is the primary Service's selector switch. */
+    switchesPrimary: boolean;
+}
+
+/** What every gate built from `speculation:canary.gate` shares: the stage gates and the gate between node batches. */
+export interface GatePlan {
+    version: string;
+    serviceUrl: string;
+    proofWorkerUrl?: string;
+    prometheusUrl?: string;
+    source: StackConfig["canary"]["gate"]["source"];
+    pollMs: number;
+    /** How long one HTTP read may take. */
+    timeoutMs: number;
+    /** What no data means, per metric. */
+    noData: Record<(typeof GATE_METRICS)[number], "fail" | "hold">;
+    /** Where every gate reads the critical alerts. */
+    alerts: AlertSource;
+    cusum?: { k: number; h: number; latencySigma: number };
+    /** Past a stage's bake, how long the gate still waits for data. */
+    deadlineSlackMs: number;
+    bakeMode: BakeMode;
+    /** Window mode: the live entry analysis, the history's resolution (the scrape interval) and the longest gap. */
+    entryMs: number;
+    stepMs: number;
+    maxGapMs: number;
+    /** How a no-go acts in this shift mode. */
+    failure: GateFailure;
+    /** How a revert retries (lib/revert). */
+    revert: { target: GateFailure["revertTarget"]; deadlineMs: number; watchdogActionUrl?: string; alertmanagerUrl?: string };
+    /** Where decision records are written. */
+    artifactsDir: string;
+}
+
+/** A full or emergency rollback: the version both workloads go back to, and how the drain before it polls. */
+export interface RollbackPlan {
+    mode: "full" | "emergency";
+    targetVersion: string;
+    drain: { maxPending: number; pollMs: number; deadlineMs: number };
+}
+
+export interface ReleasePlan {
+    /** The loaded config with a rollback's implications applied (applyRollback): what every step reads. */
+    loaded: LoadedConfig;
+    config: StackConfig;
+    namespace: string;
+    version: string;
+    previousVersion: string;
+    /** Whether the stack deploys the Kubernetes side (false: it drives a service running elsewhere). */
+    kubernetes: boolean;
+    /** How traffic moves (lib/shift), and what it reads. */
+    shift: ShiftStrategy;
+    shiftContext: ShiftContext;
+    /** Where the gates reach the stable service. */
+    serviceUrl: string;
+    /** The stable side as the shift mode shapes it at the top declared stage. */
+    stable: StableTrack;
+    /** The version the workloads run: the rollback's target, else the release (the stable track may run the previous). */
+    workloadVersion: string;
+    rollback?: RollbackPlan;
+    /** Seed 000's prerequisites, when `preflight.chainRpcUrl` is set and this is not a rollback. */
+    preflight?: {
+        /** Any release edit runs the checks again (providers/preflight.ts). */
+        trigger: string;
+        chainRpcUrl: string;
+        stakePoolAddress: string;
+        minStakeSol: number;
+        prometheus?: { url: string; jobs: string[] };
+        timeoutMs: number;
+    };
+    /** The stable service's smoke tests (`smoke.enabled`), at the version the workloads run. */
+    smoke?: { version: string; proofWorkerUrl?: string; timeoutMs: number };
+    /** The final bench (`bench.enabled`). */
+    bench?: {
+        command: string;
+        resultsDir: string;
+        workingDir: string;
+        limits: { maxP95BaselineMultiple: number; maxTailRatio: number; minThroughputPerSecond: number; extraGates: StackConfig["bench"]["extraGates"] };
+        timeoutMs: number;
+        /** Run on this node over SSH. */
+        onNode?: StackConfig["nodes"]["hosts"][number];
+    };
+    gate: GatePlan;
+    /** The declared stages, in order, each with its gate. */
+    stages: StagePlan[];
+    /** Every step of the plan, declared or not (ownership aliases; the policy pack judges the whole plan). */
+    steps: { names: string[]; percentages: number[] };
+    /** The top declared stage's percentage (0: none declared). */
+    topPercentage: number;
+    /** The new version's workload (ingress-weight, blue-green) and its smoke tests' retry. */
+    newTrack?: NewTrackPlan & { smoke: { timeoutMs: number; deadlineMs: number; pollMs: number } };
+    /** Post-deployment verification, when the plan reaches 100 % (`verify.enabled`). */
+    verify?: { timeoutMs: number };
+    /** The gate between node batches (`nodes.batchGate.enabled`, with hosts). */
+    nodeBatchGate?: { bakeMs: number; deadlineMs: number };
+    /** Where every deployment record goes: the release's at the end of an update, and each gate's revert. */
+    records: RecordSink;
+    /** Folder of the runbook steps' artifacts (records.artifactsDir). */
+    artifactsDir: string;
+    /** The watchdog (`watchdog.enabled`, Kubernetes only): how long a revert tries, and where it reaches the service. */
+    watchdog?: { revertDeadlineMs: number; serviceUrl: string };
+}
+
+/** The version both workloads go back to during a rollback (undefined in normal operation). */
+export function rollbackTarget(config: StackConfig): string | undefined {
+    const r = config.rollback;
+    if (r.mode === "full") return config.release.previousVersion;
+    if (r.mode === "emergency") return r.lastKnownGood ?? config.release.previousVersion;
+    return undefined;
+}
+
+/**
+ * `speculation:rollback.mode full | emergency` is one config edit: it implies a 0 % target (every stage is removed,
+ * each handing back no more than is live) and speculation disabled, with no bench (nothing is being promoted).
+ */
+export function applyRollback(loaded: LoadedConfig): LoadedConfig {
+    const { config } = loaded;
+    if (config.rollback.mode === "none") return loaded;
+    return {
+        ...loaded,
+        config: {
+            ...config, rolloutPercentage: 0,
+            service: { ...config.service, speculationEnabled: false },
+            bench: { ...config.bench, enabled: false },
+        },
+    };
+}
+
+/**
+ * Where every gate reads the critical alerts: Prometheus's ALERTS when the gate reads Prometheus, else Alertmanager's
+ * API, else the configured Prometheus (the schema requires one of the two).
+ */
+function alertSource(g: StackConfig["canary"]["gate"]): AlertSource {
+    if (g.source === "prometheus" && g.prometheusUrl) return { prometheusUrl: g.prometheusUrl };
+    if (g.alertmanagerUrl) return { alertmanagerUrl: g.alertmanagerUrl };
+    return { prometheusUrl: g.prometheusUrl! };
+}
+
+/** The plan of one update of the stack: `original` as loaded, with a rollback's implications applied here. */
+export function releasePlan(original: LoadedConfig, env: PlanEnvironment): ReleasePlan {
+    const loaded = applyRollback(original);
+    const { config, namespace } = loaded;
+    const resolve = (p: string) => path.resolve(env.cwd, p);
+    const g = config.canary.gate;
+    const shift = shiftStrategy(config.canary.shiftMode);
+    // kubernetes.enabled: false (the local stack) drives a service running elsewhere: the gates reach it at serviceUrl.
+    const serviceUrl = g.serviceUrl ?? inCluster(STABLE_NAME, namespace);
+    const ctx: ShiftContext = { config, namespace, serviceUrl };
+    const artifactsDir = resolve(config.records.artifactsDir);
+    const target = rollbackTarget(config);
+    const declared = plannedStages(config);
+    const topPercentage = declared.at(-1)?.percentage ?? 0;
+    const deadlineSlackMs = ms(g.deadlineSlack);
+    const failure = shift.gateFailure(ctx);
+
+    const stages: StagePlan[] = declared.map((stage) => {
+        const gateTarget = shift.gateTarget(ctx, stage.percentage);
+        const raisedTrackUrl = shift.raisedTrack(ctx, stage, gateTarget.url);
+        return {
+            ...stage,
+            bakeMs: stage.bakeSeconds * 1000,
+            gate: { target: gateTarget, ...(raisedTrackUrl ? { raisedTrackUrl } : {}), deadlineMs: stage.bakeSeconds * 1000 + deadlineSlackMs },
+            switchesPrimary: shift.switchesPrimary(stage.percentage),
+        };
+    });
+    const newTrack = shift.newTrack(ctx, topPercentage);
+    const p = config.preflight;
+    const bench = config.bench;
+    const batchBakeMs = ms(config.nodes.batchGate.bake);
+
+    return {
+        loaded, config, namespace,
+        version: config.release.version,
+        previousVersion: config.release.previousVersion,
+        kubernetes: config.kubernetes.enabled,
+        shift, shiftContext: ctx, serviceUrl,
+        stable: shift.stable(ctx, topPercentage),
+        workloadVersion: target ?? config.release.version,
+        ...(target ? {
+            rollback: {
+                mode: config.rollback.mode as RollbackPlan["mode"], targetVersion: target,
+                drain: { maxPending: GO_NO_GO.maxPendingOperationsForRollback, pollMs: ms(config.rollback.drainPollInterval), deadlineMs: ms(config.rollback.drainTimeout) },
+            },
+        } : {}),
+        // A rollback is never held back by a release's prerequisites: traffic errs toward less.
+        ...(p.chainRpcUrl && config.rollback.mode === "none" ? {
+            preflight: {
+                // Any release edit (version, target, rollback) runs the checks again before it changes anything, except
+                // one that only lowers the target (providers/preflight.ts): a kill switch is never held back by a chain outage.
+                trigger: JSON.stringify({ version: config.release.version, previousVersion: config.release.previousVersion,
+                    rolloutPercentage: config.rolloutPercentage, rollback: config.rollback.mode }),
+                chainRpcUrl: p.chainRpcUrl,
+                stakePoolAddress: p.stakePoolAddress!,
+                minStakeSol: p.minStakeSol,
+                ...(g.source === "prometheus" ? { prometheus: { url: g.prometheusUrl!, jobs: [SPECULATION_JOB, PROOF_WORKERS_JOB] } } : {}),
+                timeoutMs: ms(p.timeout),
+            },
+        } : {}),
+        ...(config.smoke.enabled ? {
+            // After a rollback the suite verifies the version the workloads went back to.
+            smoke: { version: target ?? config.release.version, proofWorkerUrl: g.proofWorkerUrl, timeoutMs: ms(config.smoke.timeout) },
+        } : {}),
+        ...(bench.enabled ? {
+            bench: {
+                command: bench.command!,
+                resultsDir: resolve(bench.resultsDir),
+                workingDir: env.cwd,
+                limits: {
+                    maxP95BaselineMultiple: bench.maxP95BaselineMultiple, maxTailRatio: bench.maxTailRatio,
+                    minThroughputPerSecond: bench.minThroughputPerSecond, extraGates: bench.extraGates,
+                },
+                timeoutMs: ms(bench.timeout),
+                ...(bench.onNode ? { onNode: config.nodes.hosts.find((h) => h.name === bench.onNode)! } : {}),
+            },
+        } : {}),
+        gate: {
+            version: config.release.version,
+            serviceUrl,
+            proofWorkerUrl: g.proofWorkerUrl,
+            prometheusUrl: g.prometheusUrl,
+            source: g.source,
+            pollMs: ms(g.pollInterval),
+            timeoutMs: ms(g.timeout),
+            noData: Object.fromEntries(GATE_METRICS.map((m) => [m, g.noDataByMetric[m] ?? g.noData])) as GatePlan["noData"],
+            alerts: alertSource(g),
+            ...(g.cusum.enabled ? { cusum: { k: g.cusum.k, h: g.cusum.h, latencySigma: g.cusum.latencySigma } } : {}),
+            deadlineSlackMs,
+            bakeMode: bakeModeOf(config),
+            entryMs: ms(g.entryAnalysis),
+            stepMs: ms(config.monitoring.scrapeInterval),
+            maxGapMs: ms(g.maxGap),
+            failure,
+            revert: {
+                target: failure.revertTarget,
+                deadlineMs: ms(g.revert.deadline),
+                ...(g.revert.watchdogActionUrl ? { watchdogActionUrl: g.revert.watchdogActionUrl } : {}),
+                ...(g.alertmanagerUrl ? { alertmanagerUrl: g.alertmanagerUrl } : {}),
+            },
+            artifactsDir: resolve(g.artifactsDir),
+        },
+        stages,
+        steps: {
+            names: config.canary.steps.map((step, i) => stageName(step.percentage, i)),
+            percentages: config.canary.steps.map((step) => step.percentage),
+        },
+        topPercentage,
+        ...(newTrack ? {
+            newTrack: {
+                ...newTrack,
+                // Retried while its pods come up: for as long as a gate waits past its bake, polling at most every 10 s.
+                smoke: { timeoutMs: ms(g.timeout), deadlineMs: deadlineSlackMs, pollMs: Math.min(10_000, ms(g.pollInterval)) },
+            },
+        } : {}),
+        ...(config.verify.enabled && topPercentage === 100 ? { verify: { timeoutMs: ms(g.timeout) } } : {}),
+        ...(config.nodes.hosts.length > 0 && config.nodes.batchGate.enabled
+            ? { nodeBatchGate: { bakeMs: batchBakeMs, deadlineMs: batchBakeMs + deadlineSlackMs } } : {}),
+        records: {
+            environment: config.environment, previousVersion: config.release.previousVersion, operator: env.operator,
+            logFile: path.resolve(artifactsDir, "deployments.log"), timeoutMs: ms(g.timeout),
+            ...(config.records.pushgatewayUrl ? { pushgatewayUrl: config.records.pushgatewayUrl } : {}),
+        },
+        artifactsDir,
+        ...(config.kubernetes.enabled && config.watchdog.enabled ? {
+            watchdog: { revertDeadlineMs: ms(config.watchdog.revertDeadline), serviceUrl: inCluster(STABLE_NAME, namespace) },
+        } : {}),
+    };
+}
