@@ -27,7 +27,7 @@ import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { providerLifecycle } from "../lib/lifecycle/engine";
 import { recordGateRevert, RecordSink } from "../lib/records/record";
 import { progressLine } from "../lib/gate/progress";
-import { DecisionRecord, failureMessage, GateSpec, noDataPolicies, REAL_CLOCK, runGate, takeSample } from "../lib/gate/run";
+import { Clock, DecisionRecord, failureMessage, GateSpec, noDataPolicies, REAL_CLOCK, runGate, takeSample } from "../lib/gate/run";
 
 export const HEALTH_GATE_TYPE = "HealthGate";
 
@@ -105,9 +105,9 @@ export function liveSpec(inputs: HealthGateState): { spec: GateSpec; phase: stri
     return { spec: { ...spec, bakeSeconds: entry, deadlineSeconds: entry + (spec.deadlineSeconds - spec.bakeSeconds) }, phase: "entry analysis" };
 }
 
-async function judge(inputs: HealthGateState, id: string) {
+async function judge(inputs: HealthGateState, id: string, clock: Clock = REAL_CLOCK) {
     const { spec, phase } = liveSpec(inputs);
-    const started = Date.now();
+    const started = clock.now();
     const shiftedAt = inputs.shiftedAt && !Number.isNaN(Date.parse(inputs.shiftedAt)) ? inputs.shiftedAt : new Date(started).toISOString();
     const deadline = started + spec.deadlineSeconds * 1000;
     console.log(`[gate ${spec.stage}] ${phase}: ${spec.percentage} % of traffic on ${spec.version}, a sample every ${spec.pollSeconds}s for ${spec.bakeSeconds}s ` +
@@ -115,8 +115,8 @@ async function judge(inputs: HealthGateState, id: string) {
     // A killed `pulumi up` leaves this provider running in its own process group: it stops at the next sample, records
     // what it saw as interrupted and exits, instead of judging (and recording a verdict) for nobody.
     const engine = providerLifecycle();
-    const { record, all } = await runGate(spec, REAL_CLOCK, (sample, bake) => {
-        const now = Date.now();
+    const { record, all } = await runGate(spec, clock, (sample, bake) => {
+        const now = clock.now();
         console.log(progressLine(spec.stage, phase, sample, bake, started + spec.bakeSeconds * 1000 - now, deadline - now));
     }, () => engine.gone).finally(() => engine.done());
     // Written at once: when the engine is gone, done() has left the record 200 ms before the process ends.
@@ -212,6 +212,24 @@ export const healthGateProvider: pulumi.dynamic.ResourceProvider = {
         // The decision record stays in deployment-artifacts/gates; there is nothing live to undo.
     },
 };
+
+/**
+ * The same provider with the gate loop's clock injected (create and update; refresh reads with the real one).  Tests
+ * whose verdict depends on the deadline pass a clock that advances by exactly what the loop sleeps
+ * (test/helpers/clock.ts), so the samples taken before the deadline do not depend on the machine's load.
+ */
+export function healthGateProviderWith(clock: Clock): pulumi.dynamic.ResourceProvider {
+    return {
+        ...healthGateProvider,
+        async create(inputs: HealthGateState) {
+            const id = `${inputs.stage}-gate`;
+            return { id, outs: await judge(inputs, id, clock) };
+        },
+        async update(id: string, _olds: HealthGateState, news: HealthGateState) {
+            return { outs: await judge(news, id, clock) };
+        },
+    };
+}
 
 /** Window mode: the stage's window from its shift to now, from Prometheus history. */
 export async function windowSoFar(props: HealthGateState, now = Date.now()): Promise<WindowDecision> {

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: installs what is missing (idempotent), builds the test control plane (cached),
-# type-checks, runs every mocha suite.
+# type-checks, runs every mocha suite — the unit tier (*.test.ts) and the integration suites (*.int.test.ts).
+#   npm test                          everything, as two streams at once (below)
+#   npm test -- test/a.int.test.ts    only the named files (mocha arguments), in one stream
+#   MOCHA_JOBS=n                      workers of the parallel stream (default: the cores, at least 2)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
@@ -12,4 +15,26 @@ bash scripts/setup.sh
 # cores, warm under a second.
 bash scripts/build-k8s.sh >/dev/null
 npx tsc --noEmit -p .
-npx mocha "$@"
+mocha="$here/node_modules/.bin/mocha"
+if [ $# -gt 0 ]; then exec "$mocha" "$@"; fi
+
+# Two streams at once:
+#  - test/k8s: one mocha process, in series, on the one shared control plane (test/helpers/controlPlane.ts, stopped
+#    by the root hook of test/helpers/rootHooks.ts when the run ends).  Not in mocha's parallel mode: there a root
+#    hook's afterAll runs once per file, so each k8s file would start and stop a control plane of its own.
+#    Its lines are prefixed [k8s].  It runs in a process group of its own, stopped as a whole on Ctrl-C.
+#  - every other suite in mocha's parallel mode, one file per worker: the suites share no ports (each server takes
+#    a free one, seed 000's fixed ports are in a network namespace of their own) and no state on disk (temporary
+#    folders), and most of their time is spent waiting on the servers and processes they start.
+jobs="${MOCHA_JOBS:-$(node -p 'Math.max(2, require("os").availableParallelism())')}"
+setsid "$mocha" 'test/k8s/**/*.test.ts' > >(sed -u 's/^/[k8s] /') 2>&1 &
+k8s=$!
+trap 'kill -TERM -- "-$k8s" 2>/dev/null || true' INT TERM
+rc=0
+"$mocha" --parallel --jobs "$jobs" 'test/**/*.test.ts' --ignore 'test/k8s/**' || rc=$?
+k8s_rc=0
+wait "$k8s" || k8s_rc=$?
+trap - INT TERM
+if [ "$k8s_rc" -ne 0 ]; then echo "[k8s] the test/k8s suites failed (exit $k8s_rc): their report is in the [k8s] lines above" >&2; fi
+if [ "$rc" -ne 0 ]; then exit "$rc"; fi
+exit "$k8s_rc"

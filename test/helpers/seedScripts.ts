@@ -4,8 +4,10 @@
  */
 import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
+import { SHARED_DIR } from "./shared";
 
-export const SEEDS_DIR = path.resolve(__dirname, "../../../shared/seeds");
+/** Where the seeds are (under ../shared: a suite using them skips without it, see skipWithoutShared). */
+export const SEEDS_DIR = path.join(SHARED_DIR, "seeds");
 
 export function seedScript(name: string, seed = "000"): string {
     const file = readdirSync(SEEDS_DIR).find((f) => f.startsWith(`${seed}_`));

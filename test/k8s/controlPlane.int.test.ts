@@ -1,6 +1,6 @@
 /**
  * The test control plane itself, and what the real API server refuses: each test here shows one check that the
- * program's tests (program.test.ts) rely on — strict field validation, label validation, Pod Security admission,
+ * program's tests (program.int.test.ts) rely on — strict field validation, label validation, Pod Security admission,
  * the ServiceMonitor selection check — catching a deliberately broken object.  Remove the check and its test fails.
  */
 import { expect } from "chai";

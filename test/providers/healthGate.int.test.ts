@@ -1,7 +1,10 @@
 /**
  * HealthGate through its provider methods against the reference workloads over real HTTP on loopback: every
  * verdict, every fail-closed fault, the revert, the deadline, refresh, and serialisation.
- * Bakes are a few hundred milliseconds with 100 ms polls: the gate's own poll interval, not a test sleep.
+ * Bakes are a few hundred milliseconds with 100 ms polls: the gate's own poll interval, not a test sleep.  The gate
+ * runs on a stepped clock (test/helpers/clock.ts): its time is the sum of its polls, so a deadline of D with a poll of
+ * P is exactly D / P samples however loaded the machine (a wall-clock deadline could leave the last sample a few
+ * milliseconds after the one before it, with no traffic in between: a stale error rate instead of the deadline).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
@@ -11,13 +14,16 @@ import * as path from "path";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../config/thresholds";
 import { DecisionRecord } from "../../lib/gate/run";
 import { Faults } from "../../reference/speculationService";
-import { healthGateProvider, HealthGateState } from "../../providers/healthGate";
+import { healthGateProvider, healthGateProviderWith, HealthGateState } from "../../providers/healthGate";
+import { steppedClock } from "../helpers/clock";
 import { errorBaselineProvider } from "../../providers/errorBaseline";
 import { startAlertmanager } from "../helpers/alertmanager";
 import { ADMIN_TOKEN, Reference, startReference } from "../helpers/reference";
 import { startSpeculationService } from "../../reference/speculationService";
 
 const p = healthGateProvider as Required<pulumi.dynamic.ResourceProvider>;
+/** The provider whose gate loop runs on a fresh stepped clock (create and update). */
+const gate = () => healthGateProviderWith(steppedClock()) as Required<pulumi.dynamic.ResourceProvider>;
 const artifactsDir = mkdtempSync(path.join(tmpdir(), "gates-"));
 
 type GateInputs = Omit<HealthGateState, "verdict" | "decision" | "artifact" | "current">;
@@ -36,7 +42,7 @@ interface GateFailure { message: string; id: string; properties: HealthGateState
 
 async function failingGate(ref: Reference, edit: Partial<GateInputs> = {}): Promise<GateFailure> {
     try {
-        await p.create(inputs(ref, edit));
+        await gate().create(inputs(ref, edit));
     } catch (e) {
         const f = e as GateFailure;
         expect(f.id, "a no-go is recorded as created-but-failed").to.equal("stage-2-25pct-gate");
@@ -52,7 +58,7 @@ describe("HealthGate provider against the reference workloads", function () {
 
     it("passes a healthy stage after ceil(bake / poll) consecutive green samples and writes the decision record", async () => {
         ref = await startReference({ rolloutPercentage: 25 });
-        const { outs } = await p.create(inputs(ref));
+        const { outs } = await gate().create(inputs(ref));
         const record = outs.decision as DecisionRecord;
         expect(outs.verdict).to.equal("pass");
         expect(record.requiredSamples).to.equal(3);
@@ -103,7 +109,7 @@ describe("HealthGate provider against the reference workloads", function () {
 
     it("without the drift, CUSUM stays in control and the gate passes", async () => {
         ref = await startReference({ rolloutPercentage: 25 });
-        const { outs } = await p.create(inputs(ref, { cusum: { k: 0.5, h: 5, latencySigma: 0.1 }, baselineP95Seconds: 0.0095 }));
+        const { outs } = await gate().create(inputs(ref, { cusum: { k: 0.5, h: 5, latencySigma: 0.1 }, baselineP95Seconds: 0.0095 }));
         expect(outs.verdict).to.equal("pass");
         const last = (outs.decision as DecisionRecord).decisive.checks.filter((c) => c.check.startsWith("cusum"));
         expect(last.map((c) => c.verdict)).to.deep.equal(["pass", "pass"]);
@@ -162,10 +168,11 @@ describe("HealthGate provider against the reference workloads", function () {
     it("a metric whose no-data policy is hold waits for data until the deadline, then fails naming it", async () => {
         ref = await startReference({ rolloutPercentage: 25 });
         ref.service.setFaults({ dropMetrics: ["speculation_memory_usage_bytes"] });
-        const started = Date.now();
         const f = await failingGate(ref, { noData: { memoryPercent: "hold" }, deadlineSeconds: 0.8, onFailure: "fail" });
-        expect(Date.now() - started, "held until the deadline").to.be.at.least(700);
-        expect(f.properties.decision.reason).to.match(/^deadline: 0 of 3 consecutive green samples .*memoryPercent \(missing-metric/);
+        const record = f.properties.decision;
+        expect(Date.parse(record.finishedAt) - Date.parse(record.startedAt), "held until the deadline").to.equal(800);
+        expect(record.sampleCount, "a sample every 100 ms until the 800 ms deadline").to.equal(8);
+        expect(record.reason).to.match(/^deadline: 0 of 3 consecutive green samples .*memoryPercent \(missing-metric/);
     });
 
     it("fails at the deadline when a component stays unhealthy, and reverts", async () => {
@@ -173,13 +180,13 @@ describe("HealthGate provider against the reference workloads", function () {
         ref.service.setFaults({ unhealthy: ["stake_pool"] });
         const f = await failingGate(ref, { deadlineSeconds: 0.6 });
         expect(f.properties.decision.reason).to.match(/^deadline: .*component stake_pool \(expected healthy\)/);
-        expect(f.properties.decision.sampleCount, "kept sampling until the deadline").to.be.at.least(3);
+        expect(f.properties.decision.sampleCount, "kept sampling until the deadline: one sample per 100 ms poll").to.equal(6);
         expect(ref.service.state.rolloutPercentage).to.equal(0);
     });
 
     it("holds while the service is not ready yet, then passes once it has been green for the window", async () => {
         ref = await startReference({ rolloutPercentage: 25, faults: { readinessDelayMs: 400 } });
-        const { outs } = await p.create(inputs(ref, { deadlineSeconds: 3 }));
+        const { outs } = await gate().create(inputs(ref, { deadlineSeconds: 3 }));
         const record = outs.decision as DecisionRecord;
         expect(record.verdict).to.equal("pass");
         expect(record.samples.some((s) => s.verdict === "hold" && s.notGreen.some((n) => n.startsWith("ready"))), "some samples held").to.equal(true);
@@ -194,7 +201,7 @@ describe("HealthGate provider against the reference workloads", function () {
 
     it("refresh re-measures: current health shows a fault injected after the pass, and the next up judges again", async () => {
         ref = await startReference({ rolloutPercentage: 25 });
-        const { id, outs } = await p.create(inputs(ref));
+        const { id, outs } = await gate().create(inputs(ref));
         ref.service.setFaults({ rollbackRate: 0.3 });
         const read = await p.read(id, outs);
         expect(read.props!.current.verdict).to.equal("fail");
