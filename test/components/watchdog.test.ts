@@ -99,8 +99,8 @@ describe("the watchdog and window bake mode under mocks", () => {
             expect(sentinelRule().expr).to.contain("[120m]").and.to.contain(">= 40").and.to.contain(`< ${GO_NO_GO.sentinelProbeSuccess}`);
         });
 
-        it("at 100 % with watchdog.sentinel.enabled false, or during a rollback, it does not probe", async () => {
-            await render(engine, withEdit({ ...stackConfig("production"), "speculation:rolloutPercentage": 100 }, "speculation:watchdog", "sentinel.enabled", false));
+        it("at 100 % with watchdog.sentinel.enabled false (staging: production refuses it in window mode), or during a rollback, it does not probe", async () => {
+            await render(engine, withEdit({ ...stackConfig("staging"), "speculation:rolloutPercentage": 100 }, "speculation:watchdog", "sentinel.enabled", false));
             expect(envOf()).to.include({ SENTINEL_INTERVAL_SECONDS: "0" });
             expect(sentinelSchedule({ sentinel: { enabled: true, interval: "1m", timeout: "10s" }, topPercentage: 100, speculationEnabled: true, rollbackMode: "full" }))
                 .to.deep.equal({ off: "rollback.mode is full: speculation stays off" });

@@ -24,8 +24,8 @@ const DURATION_KEYS = [
     "canary.ingress.awaitTimeout",
     "canary.gate.pollInterval", "canary.gate.deadlineSlack", "canary.gate.timeout", "canary.gate.revert.deadline",
     "canary.gate.entryAnalysis", "canary.gate.maxGap",
-    "monitoring.scrapeInterval", "monitoring.evaluationInterval",
-    "watchdog.revertDeadline", "watchdog.sentinel.interval", "watchdog.sentinel.window", "watchdog.sentinel.timeout",
+    "monitoring.scrapeInterval", "monitoring.scrapeTimeout", "monitoring.evaluationInterval", "monitoring.rehearsalFor", "monitoring.retention",
+    "watchdog.revertDeadline", "watchdog.pollInterval", "watchdog.attemptTimeout", "watchdog.adminApiTimeout", "watchdog.sentinel.interval", "watchdog.sentinel.window", "watchdog.sentinel.timeout",
     "nodes.healthInterval", "nodes.firstNodeGrace", "nodes.nodeGrace", "nodes.pauseBetweenNodes", "nodes.batchGate.bake",
     "bench.timeout",
     "preflight.timeout", "smoke.timeout",
@@ -40,6 +40,7 @@ const DURATION_KEYS = [
  */
 const TIMER_KEYS = [
     "canary.gate.pollInterval", "canary.gate.timeout", "watchdog.sentinel.interval", "watchdog.sentinel.timeout",
+    "watchdog.pollInterval", "watchdog.attemptTimeout", "watchdog.adminApiTimeout",
     "nodes.pauseBetweenNodes", "bench.timeout", "preflight.timeout", "smoke.timeout", "rollback.drainPollInterval",
 ];
 
