@@ -262,6 +262,9 @@ function deployKubernetes(plan: ReleasePlan) {
         receivers: loaded.receivers,
         receiverSecrets: loaded.secrets.alertReceivers,
         sentinel: sentinelAlertSettings(config.watchdog.sentinel),
+        guard: plan.guard,
+        retention: config.monitoring.retention,
+        storage: config.monitoring.storage,
     }, providers);
 
     const workloadsAfter = laterDependency<pulumi.Resource>("what the workloads wait for (preflight, a rollback's drain)");
@@ -351,7 +354,9 @@ function watchdog(plan: ReleasePlan, kube: Kubernetes): Watchdog | undefined {
         adminTokenSecret: { name: kube.speculation.secret.metadata.name, key: "ADMIN_TOKEN" },
         image: config.watchdog.image,
         replicas: config.watchdog.replicas,
-        revertDeadlineSeconds: seconds(plan.watchdog.revertDeadlineMs),
+        timings: plan.guard.watchdog,
+        ...(plan.watchdog.prometheusUrl ? { prometheusUrl: plan.watchdog.prometheusUrl } : {}),
+        spread: config.hardening.topologySpread,
         ...sentinelOf(config, plan.topPercentage),
         // Ingress-weight mode: a revert takes the canary's weight to 0 (the admin API is not its traffic path).
         ...(plan.shift.watchdogLowersIngress ? { canaryIngress: plan.shift.watchdogLowersIngress } : {}),

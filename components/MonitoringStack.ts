@@ -4,6 +4,8 @@ import { stringify } from "yaml";
 import { AlertReceivers } from "../config";
 import { SentinelAlertSettings } from "../config/sentinel";
 import { StageThresholds } from "../config/thresholds";
+import { formatDuration, parseDuration } from "../config/duration";
+import { GuardPlan } from "../lib/guard/plan";
 import { CONFIG_CHECKSUM_ANNOTATION, configChecksum, restrictedPod, TMP_DIR, WritableDir } from "../lib/k8s";
 import {
     alertmanagerConfig, crdMatchers, KILL_SWITCH_ROUTE_MATCHERS, RECEIVER_SECRET_FILES, ReceiverPresence, WATCHDOG_PATH, WATCHDOG_RECEIVER,
@@ -34,6 +36,15 @@ export interface MonitoringStackArgs {
     watchdogUrl?: string;
     /** The sentinel judgement's window and minimum probes (`watchdog.sentinel`; default: the config defaults). */
     sentinel?: SentinelAlertSettings;
+    /**
+     * The guard between `up`s (lib/guard/plan.ts): the scrape timeout and the rules' options its bound was computed
+     * for, so what is deployed is what the bound describes.
+     */
+    guard: GuardPlan;
+    /** Standalone: how long Prometheus keeps its data (`monitoring.retention`: the longest bake plus a week, at least). */
+    retention: string;
+    /** Standalone: persistent volumes for Prometheus's TSDB and Alertmanager's notification log and silences. */
+    storage: { storageClassName?: string; prometheusSize: string; alertmanagerSize: string };
 }
 
 export const RULE_FILE = "agenc-rules.yml";
@@ -69,7 +80,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         const ns = args.namespace;
         const labels = { app: "agenc-monitoring" };
 
-        this.ruleGroups = ruleGroups(args.thresholds, args.evaluationInterval, { ...(args.sentinel ? { sentinel: args.sentinel } : {}) });
+        this.ruleGroups = ruleGroups(args.thresholds, args.evaluationInterval, { ...args.guard.ruleOptions, ...(args.sentinel ? { sentinel: args.sentinel } : {}) });
         this.alertNames = alertNames(this.ruleGroups);
         this.scrapeJobs = [
             ...scrapeJobs(args.nodeHosts, { greenServesPrimary: args.greenServesPrimary, ...(args.pushgatewayUrl ? { pushgatewayUrl: args.pushgatewayUrl } : {}) }),
@@ -79,6 +90,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         this.prometheusConfig = prometheusConfig({
             namespace: args.namespaceName,
             scrapeInterval: args.scrapeInterval,
+            scrapeTimeout: args.guard.prometheus.scrapeTimeout,
             evaluationInterval: args.evaluationInterval,
             alertmanagerTarget: "alertmanager:9093",
             ruleFiles: [`/etc/prometheus/${RULE_FILE}`],
@@ -126,6 +138,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
                     spec: {
                         ...(j.honorLabels ? { honorLabels: true } : {}),
                         scrapeInterval: args.scrapeInterval,
+                        scrapeTimeout: args.guard.prometheus.scrapeTimeout,
                         staticConfigs: [{ targets: j.staticTargets, labels: { job: j.job } }],
                     },
                 }, child);
@@ -185,13 +198,28 @@ export class MonitoringStack extends pulumi.ComponentResource {
             serviceAccountName?: pulumi.Input<string>; checksum: string; dependsOn: pulumi.Resource[];
             /** Folders the process writes to (emptyDirs under a read-only root filesystem). */
             writable: WritableDir[]; uid: number;
+            /**
+             * Evidence that must outlive the pod (Prometheus's TSDB, Alertmanager's notification log): a
+             * PersistentVolumeClaim mounted at `mountPath`.  One pod at a time writes it (ReadWriteOnce), so the
+             * Deployment recreates instead of rolling: the old pod lets go of the volume before the new one mounts it.
+             */
+            persistent?: { mountPath: string; size: string };
         }) => {
+            const claim = extra.persistent ? new k8s.core.v1.PersistentVolumeClaim(`${name}-${component}-data`, {
+                metadata: { name: `${component}-data`, namespace: ns, labels: app(component) },
+                spec: {
+                    accessModes: ["ReadWriteOnce"],
+                    resources: { requests: { storage: extra.persistent.size } },
+                    ...(args.storage.storageClassName ? { storageClassName: args.storage.storageClassName } : {}),
+                },
+            }, { ...child, protect: false }) : undefined;
             const health = { httpGet: { path: component === "grafana" ? "/api/health" : "/-/healthy", port } };
             const ready = { httpGet: { path: component === "grafana" ? "/api/health" : "/-/ready", port } };
             new k8s.apps.v1.Deployment(`${name}-${component}`, {
                 metadata: { name: component, namespace: ns, labels: app(component) },
                 spec: {
                     replicas: 1,
+                    ...(claim ? { strategy: { type: "Recreate" } } : {}),
                     selector: { matchLabels: { app: component } },
                     template: {
                         metadata: { labels: app(component), annotations: { [CONFIG_CHECKSUM_ANNOTATION]: extra.checksum } },
@@ -203,9 +231,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
                                 resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "1", memory: "2Gi" } },
                                 livenessProbe: { ...health, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
                                 readinessProbe: { ...ready, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
-                                volumeMounts: extra.mounts,
+                                volumeMounts: [...extra.mounts, ...(claim ? [{ name: "data", mountPath: extra.persistent!.mountPath }] : [])],
                             }],
-                            volumes: extra.volumes,
+                            volumes: [...extra.volumes, ...(claim ? [{ name: "data", persistentVolumeClaim: { claimName: claim.metadata.name } }] : [])],
                         }, { writable: extra.writable, uid: extra.uid }),
                     },
                 },
@@ -217,17 +245,18 @@ export class MonitoringStack extends pulumi.ComponentResource {
         };
 
         workload("prometheus", IMAGES.prometheus, 9090, {
-            args: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.time=15d"],
+            args: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", `--storage.tsdb.retention.time=${prometheusDuration(args.retention)}`],
             serviceAccountName: sa.metadata.name,
             volumes: [{ name: "config", configMap: { name: "prometheus-config" } }],
             mounts: [{ name: "config", mountPath: "/etc/prometheus" }],
             checksum: configChecksum(prometheusYaml + rulesYaml),
             dependsOn: [promConfig],
-            // The TSDB (storage.tsdb.path defaults to data/ under the image's working folder /prometheus).
-            writable: [TMP_DIR, { name: "data", mountPath: "/prometheus" }], uid: IMAGE_UIDS.prometheus,
+            // The TSDB on its own volume: a restarted Prometheus keeps the history the next up judges the bake on.
+            writable: [TMP_DIR], uid: IMAGE_UIDS.prometheus,
+            persistent: { mountPath: "/prometheus", size: args.storage.prometheusSize },
         });
         workload("alertmanager", IMAGES.alertmanager, 9093, {
-            args: ["--config.file=/etc/alertmanager/alertmanager.yml"],
+            args: ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],
             volumes: [
                 { name: "config", configMap: { name: "alertmanager-config" } },
                 ...(this.receiverSecret ? [{ name: "secrets", secret: { secretName: RECEIVER_SECRET, items: [
@@ -241,8 +270,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
             ],
             checksum: configChecksum(alertmanagerYaml),
             dependsOn: [amConfig, ...(this.receiverSecret ? [this.receiverSecret] : [])],
-            // Silences and the notification log (storage.path data/ under the working folder /alertmanager).
-            writable: [TMP_DIR, { name: "data", mountPath: "/alertmanager" }], uid: IMAGE_UIDS.alertmanager,
+            // Silences and the notification log, on their own volume.
+            writable: [TMP_DIR], uid: IMAGE_UIDS.alertmanager,
+            persistent: { mountPath: "/alertmanager", size: args.storage.alertmanagerSize },
         });
         workload("grafana", IMAGES.grafana, 3000, {
             volumes: [
@@ -258,6 +288,11 @@ export class MonitoringStack extends pulumi.ComponentResource {
             uid: IMAGE_UIDS.grafana,
         });
     }
+}
+
+/** Prometheus's durations want their units from the longest to the shortest (1d12h, not 12h1d): normalised. */
+function prometheusDuration(d: string): string {
+    return formatDuration(parseDuration(d));
 }
 
 /** The same routing as lib/monitoring/alertmanager.ts, in the AlertmanagerConfig CRD's shape (secret key refs). */

@@ -2,7 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { configChecksum, CONFIG_CHECKSUM_ANNOTATION, MonitoringMode, restrictedPod, serviceMonitor } from "../lib/k8s";
+import { WatchdogTimings } from "../lib/guard/plan";
+import { configChecksum, CONFIG_CHECKSUM_ANNOTATION, MonitoringMode, restrictedPod, serviceMonitor, spreadAcrossNodes, TopologySpread } from "../lib/k8s";
 import { networkRole } from "../lib/network/peers";
 import { SentinelSchedule } from "../lib/watchdog/sentinel";
 
@@ -31,8 +32,16 @@ export interface WatchdogArgs {
     /** The image that runs the script; a stock Node image pinned by digest. */
     image: string;
     replicas: number;
-    /** How long one revert or kill switch keeps trying (admin API, then the next path) before it counts as failed. */
-    revertDeadlineSeconds: number;
+    /**
+     * The watchdog's schedule (lib/guard/plan.ts, from watchdog.*): how long one revert or kill switch keeps trying,
+     * each attempt's request timeout growing to the admin API's, the backoff, and how often it reads the firing triggers
+     * from Prometheus — exactly what the guard's bound is computed from.
+     */
+    timings: WatchdogTimings;
+    /** Where it reads the firing triggers itself (`watchdog.prometheusUrl`, or the standalone Prometheus). */
+    prometheusUrl?: string;
+    /** How its replicas spread across nodes (`hardening.topologySpread`): the one revert path between ups survives a node. */
+    spread: TopologySpread;
     /**
      * The sentinel probes' schedule (lib/watchdog/sentinel.ts: once the plan has reached 100 %); without it the
      * watchdog does not probe (SENTINEL_INTERVAL_SECONDS=0) but still pulls the kill switch for any kill-switch alert.
@@ -87,6 +96,7 @@ export class Watchdog extends pulumi.ComponentResource {
                     metadata: { labels: { ...labels, ...networkRole("watchdog") }, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(script + synthetic) } },
                     // Pod Security restricted (lib/k8s.ts restrictedPod); node:22-alpine's `node` user is uid 1000.
                     spec: restrictedPod({
+                        topologySpreadConstraints: spreadAcrossNodes(WATCHDOG_APP, args.spread),
                         // The API server's token only where a revert needs it (ingress-weight mode).
                         ...(account ? { serviceAccountName: account.metadata.name, automountServiceAccountToken: true } : { automountServiceAccountToken: false }),
                         containers: [{
@@ -98,7 +108,16 @@ export class Watchdog extends pulumi.ComponentResource {
                                 { name: "SERVICE_URL", value: args.serviceUrl },
                                 { name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: args.adminTokenSecret.name, key: args.adminTokenSecret.key } } },
                                 { name: "PORT", value: String(WATCHDOG_PORT) },
-                                { name: "REVERT_DEADLINE_SECONDS", value: String(args.revertDeadlineSeconds) },
+                                { name: "REVERT_DEADLINE_SECONDS", value: String(args.timings.revertDeadlineSeconds) },
+                                { name: "ATTEMPT_TIMEOUT_MS", value: String(args.timings.attemptTimeoutMs) },
+                                { name: "ADMIN_API_TIMEOUT_MS", value: String(args.timings.adminApiTimeoutMs) },
+                                { name: "BACKOFF_INITIAL_MS", value: String(args.timings.initialBackoffMs) },
+                                { name: "BACKOFF_MAX_MS", value: String(args.timings.maxBackoffMs) },
+                                ...(args.prometheusUrl ? [
+                                    { name: "PROMETHEUS_URL", value: args.prometheusUrl },
+                                    { name: "POLL_INTERVAL_SECONDS", value: String(args.timings.pollIntervalSeconds) },
+                                    { name: "POLL_TIMEOUT_MS", value: String(args.timings.pollTimeoutMs) },
+                                ] : []),
                                 { name: "SENTINEL_INTERVAL_SECONDS", value: String(args.sentinel?.intervalSeconds ?? 0) },
                                 ...(args.sentinel ? [{ name: "SENTINEL_TIMEOUT_MS", value: String(args.sentinel.timeoutMs) }] : []),
                                 ...(args.canaryIngress ? [{ name: "CANARY_INGRESS", value: args.canaryIngress }] : []),
@@ -117,6 +136,7 @@ export class Watchdog extends pulumi.ComponentResource {
             metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
             spec: { selector: labels, ports: [{ name: "metrics", port: WATCHDOG_PORT, targetPort: WATCHDOG_PORT }] },
         }, child);
+        // A drain keeps one watchdog up (with one replica the budget would block every drain of its node: none then).
         if (args.replicas > 1) {
             new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
                 metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },

@@ -58,6 +58,8 @@ export const staticJobs = (jobs: ScrapeJob[]) => jobs.filter((j) => !j.app && (j
 export interface PrometheusConfigArgs {
     namespace: string;
     scrapeInterval: string;
+    /** How long one scrape may take (at most the interval; default Prometheus's 10s, or the interval when shorter). */
+    scrapeTimeout?: string;
     evaluationInterval: string;
     alertmanagerTarget: string;
     ruleFiles: string[];
@@ -67,7 +69,7 @@ export interface PrometheusConfigArgs {
 /** prometheus.yml for standalone mode: Kubernetes service discovery for workloads, static targets for nodes. */
 export function prometheusConfig(a: PrometheusConfigArgs): Record<string, unknown> {
     return {
-        global: { scrape_interval: a.scrapeInterval, evaluation_interval: a.evaluationInterval },
+        global: { scrape_interval: a.scrapeInterval, ...(a.scrapeTimeout ? { scrape_timeout: a.scrapeTimeout } : {}), evaluation_interval: a.evaluationInterval },
         alerting: { alertmanagers: [{ static_configs: [{ targets: [a.alertmanagerTarget] }] }] },
         rule_files: a.ruleFiles,
         scrape_configs: a.jobs.filter((j) => j.app || (j.staticTargets?.length ?? 0) > 0).map((j) => j.app

@@ -7,7 +7,8 @@
  * Pure: where it needs the machine (the working folder, who runs the update) it takes it as an argument.
  */
 import * as path from "path";
-import type { LoadedConfig } from "../../config";
+import { ConfigError, type LoadedConfig } from "../../config";
+import { GuardPlan, guardPlan } from "../guard/plan";
 import { parseDuration } from "../../config/duration";
 import { BakeMode, bakeModeOf, GATE_METRICS, StackConfig } from "../../config/schema";
 import { GO_NO_GO } from "../../config/thresholds";
@@ -139,8 +140,13 @@ export interface ReleasePlan {
     records: RecordSink;
     /** Folder of the runbook steps' artifacts (records.artifactsDir). */
     artifactsDir: string;
-    /** The watchdog (`watchdog.enabled`, Kubernetes only): how long a revert tries, and where it reaches the service. */
-    watchdog?: { revertDeadlineMs: number; serviceUrl: string };
+    /**
+     * The watchdog (`watchdog.enabled`, Kubernetes only): how long a revert tries, where it reaches the service, and
+     * where it reads the firing triggers (watchdog.prometheusUrl, else the standalone Prometheus in the namespace).
+     */
+    watchdog?: { revertDeadlineMs: number; serviceUrl: string; prometheusUrl?: string };
+    /** The guard between `up`s: its timings and the bound they give (lib/guard/plan.ts). */
+    guard: GuardPlan;
 }
 
 /** The version both workloads go back to during a rollback (undefined in normal operation). */
@@ -209,6 +215,12 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
     const p = config.preflight;
     const bench = config.bench;
     const batchBakeMs = ms(config.nodes.batchGate.bake);
+    const guard = guardPlan(config);
+    if (guard.refusals.length > 0) throw new ConfigError(guard.refusals.map((r) => `speculation:${r.key}: ${r.message}`));
+    // Where the watchdog reads the firing triggers itself: the configured URL, else the stack's own (standalone)
+    // Prometheus, else the one the gates read (operator mode's kube-prometheus-stack, in-cluster in production).
+    const watchdogPrometheus = config.watchdog.prometheusUrl
+        ?? (config.monitoring.mode === "standalone" ? `http://prometheus.${namespace}.svc.cluster.local:9090` : g.prometheusUrl);
 
     return {
         loaded, config, namespace,
@@ -302,8 +314,12 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
             ...(config.records.pushgatewayUrl ? { pushgatewayUrl: config.records.pushgatewayUrl } : {}),
         },
         artifactsDir,
+        guard,
         ...(config.kubernetes.enabled && config.watchdog.enabled ? {
-            watchdog: { revertDeadlineMs: ms(config.watchdog.revertDeadline), serviceUrl: inCluster(STABLE_NAME, namespace) },
+            watchdog: {
+                revertDeadlineMs: ms(config.watchdog.revertDeadline), serviceUrl: inCluster(STABLE_NAME, namespace),
+                ...(watchdogPrometheus ? { prometheusUrl: watchdogPrometheus } : {}),
+            },
         } : {}),
     };
 }

@@ -359,15 +359,24 @@ describe("the program under mocks", () => {
             }
         }
 
-        it("gives Prometheus, Alertmanager and Grafana emptyDirs where they write, and runs each as its image's user", async () => {
-            await render(engine, withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"));
-            const writable = (app: string) => {
+        it("gives Prometheus and Alertmanager persistent volumes for their evidence, Grafana emptyDirs, and runs each as its image's user", async () => {
+            await render(engine, withEdit(withEdit(withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"),
+                "speculation:monitoring", "storage.storageClassName", "fast-ssd"), "speculation:monitoring", "retention", "30d"));
+            const writable = (app: string, kind: "emptyDir" | "persistentVolumeClaim" = "emptyDir") => {
                 const pod = engine.byK8sName(DEPLOYMENT, app).inputs.spec.template.spec;
-                const empty = pod.volumes.filter((v: any) => v.emptyDir).map((v: any) => v.name);
+                const empty = pod.volumes.filter((v: any) => v[kind]).map((v: any) => v.name);
                 return { uid: pod.securityContext.runAsUser, dirs: pod.containers[0].volumeMounts.filter((m: any) => empty.includes(m.name)).map((m: any) => m.mountPath) };
             };
-            expect(writable("prometheus")).to.deep.equal({ uid: 65534, dirs: ["/tmp", "/prometheus"] });
-            expect(writable("alertmanager")).to.deep.equal({ uid: 65534, dirs: ["/tmp", "/alertmanager"] });
+            expect(writable("prometheus")).to.deep.equal({ uid: 65534, dirs: ["/tmp"] });
+            expect(writable("prometheus", "persistentVolumeClaim")).to.deep.equal({ uid: 65534, dirs: ["/prometheus"] });
+            expect(writable("alertmanager")).to.deep.equal({ uid: 65534, dirs: ["/tmp"] });
+            expect(writable("alertmanager", "persistentVolumeClaim")).to.deep.equal({ uid: 65534, dirs: ["/alertmanager"] });
+            const claims = engine.ofType("kubernetes:core/v1:PersistentVolumeClaim").map((c) => c.inputs);
+            expect(claims.map((c: any) => [c.metadata.name, c.spec.resources.requests.storage, c.spec.storageClassName, c.spec.accessModes[0]])).to.deep.equal([
+                ["prometheus-data", "50Gi", "fast-ssd", "ReadWriteOnce"], ["alertmanager-data", "1Gi", "fast-ssd", "ReadWriteOnce"]]);
+            const prometheus = engine.byK8sName(DEPLOYMENT, "prometheus").inputs.spec;
+            expect(prometheus.strategy, "a ReadWriteOnce volume: the old pod lets go before the new one mounts it").to.deep.equal({ type: "Recreate" });
+            expect(prometheus.template.spec.containers[0].args).to.include("--storage.tsdb.retention.time=30d");
             expect(writable("grafana")).to.deep.equal({ uid: 472, dirs: ["/tmp", "/var/lib/grafana", "/var/log/grafana"] });
         });
 
