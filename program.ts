@@ -25,6 +25,8 @@ import { NodeRollout, NodeRolloutArgs } from "./components/NodeRollout";
 import { ProofWorkers } from "./components/ProofWorkers";
 import { SPECULATION_SECRET, SpeculationService } from "./components/SpeculationService";
 import { Watchdog, watchdogUrl, WATCHDOG_PORT } from "./components/Watchdog";
+import { Guard } from "./components/Guard";
+import { bakeModeOf, judgeReplacesCusum } from "./config/schema";
 import { LoadedConfig, loadStackConfig } from "./config";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO } from "./config/thresholds";
 import { PROVIDER_MUTABILITY, podSecurityLabels } from "./lib/k8s";
@@ -604,8 +606,14 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
     const checked = drain ?? pre;
     kube?.workloadsAfter(checked ?? kube.namespace);
 
-    // 3. The watchdog.
+    // 3. The watchdog, and the guard it makes between ups: its floor and the computed bound (preview shows both).
     const guard = kube ? watchdog(plan, kube) : undefined;
+    const between = new Guard("guard", {
+        environment: config.environment, bakeMode: bakeModeOf(config), plan: plan.guard, onFailure: config.canary.gate.onFailure,
+        // Without Kubernetes the watchdog runs beside the service (the local stack's monitoring loop), not from here.
+        watchdog: { enabled: config.watchdog.enabled, sentinels: config.watchdog.sentinel.enabled },
+        driftDetection: config.canary.gate.cusum.enabled ? "cusum" : judgeReplacesCusum(config) ? "canary-judge" : "off",
+    });
 
     // 4. The stable service ready (blue-green: not its primary Service, whose switch waits for the stages), its smoke
     //    tests, then the final bench.
@@ -669,6 +677,7 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
         ...(smoke ? { smokeVerdict: smoke.verdict } : {}),
         ...(verified ? { verification: verified.report } : {}),
         deploymentRecord: record.record,
+        guard: between.summary,
         ...(nodes ? { nodeDeployment: nodes.rollout.record } : {}),
         ...kubernetesOutputs,
     };

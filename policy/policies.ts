@@ -9,7 +9,7 @@
  * preview or an update.
  */
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, StageThresholds } from "../config/thresholds";
+import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, PRODUCTION_RULES, StageThresholds } from "../config/thresholds";
 import { KILL_SWITCH_ALERTS, ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { SPECULATION_PROBES } from "../lib/probes";
@@ -37,6 +37,7 @@ export const TYPES = {
     trafficShift: "pulumi-nodejs:dynamic/agenc:TrafficShift",
     benchRun: "pulumi-nodejs:dynamic/agenc:BenchRun",
     sshRollout: "pulumi-nodejs:dynamic/agenc:SshRollout",
+    guard: "agenc:deploy:Guard",
 } as const;
 
 const WORKLOADS: string[] = [TYPES.deployment, TYPES.statefulSet, TYPES.daemonSet];
@@ -60,6 +61,8 @@ export const POLICY_DEFAULTS = {
     maxFailPercentage: 20,
     requireHardSpread: false,
     maxSpreadSkew: 1,
+    /** guard-bound: the longest worst case from a rollback condition to 0 % confirmed (production: 7 min). */
+    maxGuardBoundSeconds: PRODUCTION_RULES.maxGuardBoundSeconds,
     ...DEFAULT_STAGE_THRESHOLDS,
 };
 export type PolicyConfig = typeof POLICY_DEFAULTS;
@@ -499,11 +502,50 @@ export const verdictsRecorded: StackValidationPolicy = {
     },
 };
 
+/**
+ * The floor under the guard between `up`s: with window bakes the watchdog is the only thing between a failing canary
+ * and its traffic for days, so it must run, with its sentinels after 100 %, drift detection in the gates, and a gate
+ * that reverts.  Mandatory in production (the config refuses the same first); advisory in staging, which may relax it.
+ */
+export const guardFloor: ResourceValidationPolicy = {
+    name: "guard-floor",
+    description: "In window bake mode the watchdog runs, its sentinels may probe after 100 %, the gates detect drift (CUSUM, or the canary judge with two tracks) and a failing gate reverts.",
+    validateResource: (args, report) => {
+        if (args.type !== TYPES.guard) return;
+        const floor = args.props?.floor;
+        if (!floor || floor.bakeMode !== "window") return;
+        const gaps = [
+            ...(floor.enabled ? [] : ["the watchdog is off (watchdog.enabled)"]),
+            ...(floor.sentinels ? [] : ["the sentinel probes are off (watchdog.sentinel.enabled)"]),
+            ...(floor.driftDetection === "off" ? ["drift detection is off (canary.gate.cusum.enabled)"] : []),
+            ...(floor.onFailure === "revert" ? [] : [`a failing gate leaves traffic on (canary.gate.onFailure: ${floor.onFailure})`]),
+        ];
+        if (gaps.length > 0) report(`Window bake mode with no guard between ups where it matters: ${gaps.join("; ")}.`);
+    },
+};
+
+/** The computed bound (lib/guard/bound.ts) from a rollback condition to 0 % confirmed, at most maxGuardBoundSeconds. */
+export const guardBound: ResourceValidationPolicy = {
+    name: "guard-bound",
+    description: "The worst-case time from a rollback condition becoming true to traffic at 0 % confirmed, computed from the stack's intervals, for:s and the watchdog's schedule, is within the limit.",
+    configSchema: schema({ maxGuardBoundSeconds: num("Longest computed time from a rollback condition to 0 % confirmed, seconds", 1) }),
+    validateResource: (args, report) => {
+        if (args.type !== TYPES.guard) return;
+        const { maxGuardBoundSeconds } = configOf(args, ["maxGuardBoundSeconds"]);
+        const bound = args.props?.boundSeconds;
+        if (typeof bound !== "number") { report("The guard records no computed bound."); return; }
+        if (bound > maxGuardBoundSeconds) {
+            report(`The guard's bound is ${bound} s (${args.props?.worstTrigger}: ${args.props?.formula}), above ${maxGuardBoundSeconds} s.`);
+        }
+    },
+};
+
 export type ResourcePolicyLike = ResourceValidationPolicy;
 export const resourcePolicies: ResourceValidationPolicy[] = [
     proofWorkersMinReplicas, containerResources, speculationProbes, imagesPinned, speculationBootsDisabled,
     adminTokenFromSecret, canaryPlan, gateThresholds, nodesPinnedAndBounded, rollbackTriggerAlerts,
     topologySpread, proofWorkerProbes, ingressAwait, ingressPublicPathsOnly, podSecurityRestricted, rbacLeastPrivilege,
+    guardFloor, guardBound,
 ];
 export const stackPolicies: StackValidationPolicy[] = [pdbsExist, networkIsolation, everyStageGated, verdictsRecorded];
 export const policies = [...resourcePolicies, ...stackPolicies];

@@ -138,6 +138,33 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
         () => withNodes(stackConfig("staging"), 1, { hosts: [{ name: "alys-1", host: "10.0.0.1", uesr: "deploy", hostKey: TEST_HOST_KEY }] }),
         ["speculation:nodes.hosts[0].user: is required (must be a user name)",
             "speculation:nodes.hosts[0]: unknown key \"uesr\" (did you mean \"user\"?); allowed: host, hostKey, name, port, user"]],
+    ["the guard's production floor", "the watchdog off in window mode",
+        () => withEdit(stackConfig("production"), key("watchdog"), "enabled", false),
+        ["speculation:watchdog.enabled: must be true in production with canary.gate.bakeMode window (between ups the watchdog is the only guard)"]],
+    ["the guard's production floor", "sentinels off after 100 %",
+        () => withEdit(stackConfig("production"), key("watchdog"), "sentinel.enabled", false),
+        [/^speculation:watchdog\.sentinel\.enabled: must be true in production with canary\.gate\.bakeMode window .*only the sentinels probe/]],
+    ["the guard's production floor", "CUSUM off in feature-flag mode (no canary judge to replace it)",
+        () => withEdit(stackConfig("production"), key("canary"), "gate.cusum.enabled", false),
+        [/^speculation:canary\.gate\.cusum\.enabled: must be true in production with canary\.gate\.bakeMode window .*unless a two-track shift mode/]],
+    ["the guard's production floor", "onFailure fail",
+        () => withEdit(stackConfig("production"), key("canary"), "gate.onFailure", "fail"),
+        [/^speculation:canary\.gate\.onFailure: must be revert in production .*fail leaves traffic on a failed canary/]],
+    ["the guard's evidence", "a retention shorter than the longest bake plus a week",
+        () => withEdit(stackConfig("production"), key("monitoring"), "retention", "3d"),
+        ["speculation:monitoring.retention: must be at least 8d: the longest bake (1d) plus 7d for the next up to judge it from Prometheus history"]],
+    ["the guard's bound", "production intervals that put 0 % more than 7 min away",
+        () => withEdit(withEdit(stackConfig("production"), key("monitoring"), "scrapeInterval", "30s"), key("monitoring"), "evaluationInterval", "30s"),
+        [/^speculation:monitoring\.scrapeInterval: gives a guard bound of 7m 51s \(SpeculationRollbackRateAbort: scrape \(interval \+ timeout\) 40s \+ .*\), above production's 7m/]],
+    ["the guard's timings", "a rehearsal's for: outside local",
+        () => withEdit(stackConfig("staging"), key("monitoring"), "rehearsalFor", "2s"),
+        ["speculation:monitoring.rehearsalFor: is only allowed in environment local (a deployed stack's alerts keep the seeds' for: durations)"]],
+    ["the guard's timings", "a first attempt longer than the admin API's timeout",
+        () => withEdit(stackConfig("staging"), key("watchdog"), "attemptTimeout", "20s"),
+        ["speculation:watchdog.attemptTimeout: must be at most watchdog.adminApiTimeout (10s): the attempts' timeouts grow from it to that"]],
+    ["the guard's timings", "a watchdog deadline shorter than its own attempt schedule",
+        () => withEdit(withEdit(stackConfig("staging"), key("watchdog"), "adminApiTimeout", "60s"), key("watchdog"), "revertDeadline", "30s"),
+        [/^speculation:watchdog\.revertDeadline: must be at least \d+m\d*s?: the watchdog's attempts up to watchdog\.adminApiTimeout \(60s\) take that long in the worst case$/]],
     ["nested unknown keys", "a top-level typo",
         () => withEdit(stackConfig("staging"), key("canery"), undefined, { steps: [] }),
         ["speculation:canery: unknown key (did you mean \"canary\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, records, release, rollback, rolloutPercentage, service, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
@@ -171,6 +198,10 @@ describe("config refused before anything registers (issue 15's classes)", functi
             // Side by side, one name a prefix of the other: neither folder is inside the other.
             withNodes(stackConfig("staging"), 1, { installPath: "/opt/alys", backupPath: "/opt/alys-backups" }),
             withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "10s"),
+            // Staging may relax the guard's floor (the policy pack is advisory there).
+            withEdit(withEdit(withEdit(stackConfig("staging"), key("watchdog"), "sentinel.enabled", false), key("canary"), "gate.bakeMode", "window"),
+                key("canary"), "gate.prometheusUrl", "http://prometheus.monitoring.svc:9090"),
+            withEdit(stackConfig("production"), key("monitoring"), "retention", "8d"),
         ];
         for (const c of fixed) {
             engine.install(c, "speculation:sshPrivateKey" in c ? NODE_SECRET_KEYS : []);
@@ -187,5 +218,6 @@ describe("config refused before anything registers (issue 15's classes)", functi
         expect(pack["every-stage-gated"].requireBench).to.equal(PRODUCTION_RULES.requireBench);
         expect(pack["node-rollout-limits"].maxFailPercentage).to.equal(PRODUCTION_RULES.maxFailPercentage);
         expect(pack["topology-spread"].requireHardSpread).to.equal(PRODUCTION_RULES.requireHardSpread);
+        expect(pack["guard-bound"].maxGuardBoundSeconds).to.equal(PRODUCTION_RULES.maxGuardBoundSeconds);
     });
 });
