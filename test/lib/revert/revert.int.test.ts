@@ -173,12 +173,43 @@ describe("revert: retries until the traffic reads off, or fails loudly at its de
         const r = await revertTraffic(request(ref, { watchdogActionUrl: wd.url }));
         expect(r).to.include({ status: "confirmed", path: "watchdog" });
         expect(r.paths).to.deep.equal(["admin-api", "kill-switch", "watchdog"]);
-        expect(r.attempts.map((a) => [a.path, a.failure ?? "ok"])).to.deep.equal([["admin-api", "http-status"], ["kill-switch", "http-status"], ["watchdog", "ok"]]);
-        expect(r.attempts[2].observed).to.deep.equal({ enabled: false, rolloutPercentage: 0, via: "GET /metrics" });
+        // Side by side: the watchdog's attempt started with the first direct attempt, not after the direct paths failed.
+        const watchdogAttempt = r.attempts.find((a) => a.path === "watchdog")!;
+        expect(watchdogAttempt.n, "the watchdog's attempt is among the first two started").to.be.at.most(2);
+        expect(Date.parse(watchdogAttempt.at) - Date.parse(r.attempts[0].at), "started together").to.be.below(100);
+        expect(r.attempts.filter((a) => a.path !== "watchdog").every((a) => a.failure === "http-status")).to.equal(true);
+        expect(watchdogAttempt.observed).to.deep.equal({ enabled: false, rolloutPercentage: 0, via: "GET /metrics" });
         expect(wd.payloads).to.have.length(1);
         expect(wd.payloads[0]).to.include({ version: "4", status: "firing" });
         expect(wd.payloads[0].alerts[0].labels).to.include({ stage: "stage-3-50pct", rollback_trigger: "true" });
-        expect(describeRevert(r)).to.match(/^Traffic reverted: the watchdog's action took the traffic away and read back \(attempt 3 of 3/);
+        expect(describeRevert(r)).to.match(/^Traffic reverted: the watchdog's action took the traffic away and read back \(attempt [12] of \d/);
+    });
+
+    it("a watchdog that waits out its own retries before it answers does not hold the direct path back: the lanes run side by side", async () => {
+        ref = await startReference({ rolloutPercentage: 50 });
+        // The admin API refuses the first write and is healthy from then on.
+        ref.service.setFaults({ adminDown: true });
+        const lines: string[] = [];
+        const log = (line: string) => { lines.push(line); if (/attempt \d+ \(admin-api, round 1\) failed/.test(line)) ref.service.setFaults({ adminDown: false }); };
+        // A watchdog that answers only after its own retries: held until the revert is over.
+        const received: unknown[] = [];
+        const held: (() => void)[] = [];
+        const slow = createServer((req, res) => {
+            req.resume();
+            received.push(req.url);
+            held.push(() => { res.writeHead(500); res.end("{}"); });
+        });
+        await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", () => resolve()));
+        stub = slow;
+        const r = await revertTraffic(request(ref, { watchdogActionUrl: `http://127.0.0.1:${(slow.address() as { port: number }).port}/alerts`, log }));
+        held.forEach((answer) => answer());
+        expect(r.status).to.equal("confirmed");
+        expect(r.path).to.be.oneOf(["admin-api", "kill-switch"]);
+        expect(received, "the watchdog was called at once, beside the first direct attempt").to.have.length(1);
+        // One after the other, the direct path's next attempt would have waited for the watchdog's answer (its 2 s
+        // timeout) and the record would hold that failed watchdog attempt before the confirmation.
+        expect(r.attempts.map((a) => a.path), "confirmed while the watchdog's call was still out").to.not.include("watchdog");
+        expect(trafficOff(ref)).to.equal(true);
     });
 
     it("ingress-weight (target canary-weight): the watchdog is the only path, its answer is the read-back, a 500 is retried; the admin API is never touched", async () => {
