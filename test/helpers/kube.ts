@@ -137,6 +137,7 @@ export class Cluster {
      */
     async update(next: K8sObject[]): Promise<UpdateResult> {
         const result: UpdateResult = { applied: next.map(key), deleted: [], replaced: [], warnings: [] };
+        await this.provideVolumes(next);
         try {
             result.warnings.push(...await this.apply(...next));
         } catch (err) {
@@ -158,6 +159,30 @@ export class Cluster {
         result.deleted = gone.map(key);
         this.current = next;
         return result;
+    }
+
+    /**
+     * The cluster's storage, as an administrator provisions it statically: a hostPath PersistentVolume pre-bound
+     * (claimRef) to each PersistentVolumeClaim the objects declare, of the claim's size and class.  The control
+     * plane's PV controller binds them; nothing here runs a provisioner.  Volumes outlive the objects, as a Retain
+     * policy keeps them.
+     */
+    private async provideVolumes(objects: K8sObject[]): Promise<void> {
+        const claims = objects.filter((o) => o.kind === "PersistentVolumeClaim");
+        if (claims.length === 0) return;
+        const volumes = claims.map((c) => ({
+            apiVersion: "v1", kind: "PersistentVolume",
+            metadata: { name: `pv-${c.metadata.namespace}-${c.metadata.name}`.slice(0, 63), labels: { "agenc.test/static": "true" } },
+            spec: {
+                capacity: { storage: c.spec.resources.requests.storage },
+                accessModes: c.spec.accessModes,
+                persistentVolumeReclaimPolicy: "Retain",
+                storageClassName: c.spec.storageClassName ?? "",
+                hostPath: { path: `/var/lib/agenc-test/${c.metadata.namespace}/${c.metadata.name}`, type: "DirectoryOrCreate" },
+                claimRef: { namespace: c.metadata.namespace, name: c.metadata.name },
+            },
+        } as unknown as K8sObject));
+        await this.apply(...volumes);
     }
 
     /** The objects last applied. */
