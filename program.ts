@@ -390,6 +390,7 @@ function preflight(plan: ReleasePlan,
         secretSource,
         ...("adminToken" in secret ? { adminToken: secret.adminToken } : {}),
         ...(p.prometheus ? { prometheus: p.prometheus } : {}),
+        ...(p.retention ? { retention: p.retention } : {}),
         timeoutMs: p.timeoutMs,
         artifactsDir: plan.artifactsDir,
     }, "secret" in secret ? { dependsOn: [secret.secret] } : {});

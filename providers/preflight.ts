@@ -26,6 +26,8 @@ export interface PreflightArgs {
     /** The admin token (a secret) for the admin-api source. */
     adminToken?: pulumi.Input<string>;
     prometheus?: pulumi.Input<{ url: string; jobs: string[] }>;
+    /** Window bakes: the Prometheus whose history judges them, and the retention it must keep. */
+    retention?: pulumi.Input<{ url: string; minSeconds: number }>;
     timeoutMs: pulumi.Input<number>;
     artifactsDir: pulumi.Input<string>;
 }
@@ -38,6 +40,7 @@ interface PreflightState {
     secretSource: { kind: "kubernetes"; name: string; keys: string[] } | { kind: "admin-api"; serviceUrl: string };
     adminToken?: string;
     prometheus?: { url: string; jobs: string[] };
+    retention?: { url: string; minSeconds: number };
     timeoutMs: number;
     artifactsDir: string;
     verdict?: "pass" | "fail";
@@ -69,7 +72,7 @@ async function runStep(inputs: PreflightState, id: string): Promise<PreflightSta
         : { kind: "admin-api", serviceUrl: inputs.secretSource.serviceUrl, adminToken: inputs.adminToken ?? "" };
     const target: PreflightTarget = {
         chainRpcUrl: inputs.chainRpcUrl, stakePoolAddress: inputs.stakePoolAddress, minStakeSol: inputs.minStakeSol,
-        secret, prometheus: inputs.prometheus, timeoutMs: inputs.timeoutMs,
+        secret, prometheus: inputs.prometheus, ...(inputs.retention ? { retention: inputs.retention } : {}), timeoutMs: inputs.timeoutMs,
     };
     const report = await runPreflight(target);
     const artifact = writeStepReport(inputs.artifactsDir, "preflight", report);
@@ -84,7 +87,7 @@ async function runStep(inputs: PreflightState, id: string): Promise<PreflightSta
 export const preflightProvider: pulumi.dynamic.ResourceProvider = runbookStepProvider<PreflightState>({
     id: () => "preflight",
     run: runStep,
-    rerunOn: ["trigger", "chainRpcUrl", "stakePoolAddress", "minStakeSol", "secretSource", "prometheus", "timeoutMs", "adminToken"],
+    rerunOn: ["trigger", "chainRpcUrl", "stakePoolAddress", "minStakeSol", "secretSource", "prometheus", "retention", "timeoutMs", "adminToken"],
     check: (news) => [
         ...(typeof news.minStakeSol === "number" && !(news.minStakeSol >= 0) ? [{ property: "minStakeSol", reason: "must be 0 or more" }] : []),
         ...(typeof news.timeoutMs === "number" && !(news.timeoutMs >= 1) ? [{ property: "timeoutMs", reason: "must be at least 1" }] : []),

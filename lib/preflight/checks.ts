@@ -7,7 +7,8 @@
  *   - Prometheus scrapes both workloads (when the gates read Prometheus): every active target of each job is up.
  */
 import { readAdminConfig } from "../adminApi";
-import { activeTargets } from "../prometheus/client";
+import { formatDuration } from "../time/duration";
+import { activeTargets, retention } from "../prometheus/client";
 import { Check, runChecks, StepReport } from "../runbook/steps";
 import { getBalanceSol, getHealth } from "./solana";
 
@@ -26,6 +27,11 @@ export interface PreflightTarget {
     secret: SecretSource;
     /** Set when the gates read Prometheus: these jobs must each have targets, all up. */
     prometheus?: { url: string; jobs: string[] };
+    /**
+     * Window bakes: the Prometheus the next `up` judges each bake from must keep at least this much history (the
+     * longest bake plus a week, config/schema.ts RETENTION_MARGIN_SECONDS).
+     */
+    retention?: { url: string; minSeconds: number };
     timeoutMs: number;
 }
 
@@ -79,6 +85,20 @@ export function preflightChecks(t: PreflightTarget): Check[] {
                 },
             });
         }
+    }
+    if (t.retention) {
+        const r = t.retention;
+        checks.push({
+            name: "prometheus-retention", target: `${r.url}/api/v1/status/flags storage.tsdb.retention.time`,
+            expected: `≥ ${formatDuration(r.minSeconds)} (the longest bake plus a week: the next up judges each bake from this history)`,
+            run: async () => {
+                const kept = await retention(r.url, t.timeoutMs);
+                return {
+                    ok: kept.seconds >= r.minSeconds,
+                    observed: `${kept.flag === "0s" ? "15d (the default)" : kept.flag}${kept.sizeLimit ? `, and at most ${kept.sizeLimit} (a size limit may cut it shorter)` : ""}`,
+                };
+            },
+        });
     }
     return checks;
 }

@@ -129,3 +129,33 @@ export async function activeTargets(url: string, timeoutMs: number): Promise<Scr
         job: t.labels?.job ?? "", instance: t.labels?.instance ?? "", health: t.health ?? "unknown", lastError: t.lastError ?? "",
     }));
 }
+
+/** Prometheus's own duration syntax (1y2w3d4h5m6s7ms, units from the longest), in seconds; undefined when it is not one. */
+export function prometheusDurationSeconds(text: string): number | undefined {
+    const units: Record<string, number> = { y: 365 * 86_400, w: 7 * 86_400, d: 86_400, h: 3600, m: 60, s: 1, ms: 0.001 };
+    if (!/^(\d+(y|w|d|h|ms|m|s))+$/.test(text)) return undefined;
+    let total = 0;
+    for (const [, n, unit] of text.matchAll(/(\d+)(ms|y|w|d|h|m|s)/g)) total += Number(n) * units[unit];
+    return total;
+}
+
+/**
+ * How long Prometheus keeps its data, from its own flags (`/api/v1/status/flags`: storage.tsdb.retention.time; "0s"
+ * with no size limit means its default, 15d).  A size limit is reported too: it can cut the history shorter than the
+ * time says, which no reading can tell in advance.  Any failure throws, naming the URL.
+ */
+export async function retention(url: string, timeoutMs: number): Promise<{ seconds: number; flag: string; sizeLimit?: string }> {
+    const res = await fetchWithin(`${url}/api/v1/status/flags`, {}, timeoutMs);
+    if (!res.ok) throw new Error(`${url}/api/v1/status/flags: ${res.why}`);
+    if (res.status !== 200) throw new Error(`${url}/api/v1/status/flags: HTTP ${res.status}`);
+    let body: { status?: string; data?: Record<string, string> };
+    try { body = JSON.parse(res.text); } catch { throw new Error(`${url}/api/v1/status/flags: body is not JSON`); }
+    const flags = body.data ?? {};
+    const flag = flags["storage.tsdb.retention.time"] ?? flags["storage.tsdb.retention"];
+    if (body.status !== "success" || flag === undefined) throw new Error(`${url}/api/v1/status/flags: no storage.tsdb.retention.time`);
+    const size = flags["storage.tsdb.retention.size"];
+    const sizeLimit = size && size !== "0B" && size !== "0" ? size : undefined;
+    const parsed = prometheusDurationSeconds(flag);
+    if (parsed === undefined) throw new Error(`${url}/api/v1/status/flags: storage.tsdb.retention.time ${JSON.stringify(flag)} is not a duration`);
+    return { seconds: parsed === 0 && !sizeLimit ? 15 * 86_400 : parsed, flag, ...(sizeLimit ? { sizeLimit } : {}) };
+}

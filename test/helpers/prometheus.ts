@@ -22,7 +22,7 @@ export type JobTargets = string[] | { targets: string[]; labels: Record<string, 
 /**
  * `rehearsalFor` shortens every speculation alert's `for:` (as a rehearsal stack does) so a test meets it in seconds.
  */
-export async function startPrometheus(jobs: Record<string, JobTargets>, opts: { rehearsalFor?: string } = {}): Promise<RunningPrometheus> {
+export async function startPrometheus(jobs: Record<string, JobTargets>, opts: { rehearsalFor?: string; retention?: string } = {}): Promise<RunningPrometheus> {
     const dir = mkdtempSync(path.join(tmpdir(), "prometheus-"));
     writeFileSync(path.join(dir, "rules.yml"), stringify({ groups: ruleGroups(DEFAULT_STAGE_THRESHOLDS, "1s", { rehearsalFor: opts.rehearsalFor }) }));
     writeFileSync(path.join(dir, "prometheus.yml"), stringify({
@@ -36,6 +36,7 @@ export async function startPrometheus(jobs: Record<string, JobTargets>, opts: { 
     const d = await startDaemon("prometheus", (port) => [
         `--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`,
         `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn",
+        ...(opts.retention ? [`--storage.tsdb.retention.time=${opts.retention}`] : []),
     ]);
     return { url: d.url, close: d.close };
 }

@@ -86,4 +86,22 @@ describe("preflight against the JSON-RPC stub and the reference service", functi
             await prom.close();
         }
     });
+
+    it("reads a real Prometheus's retention: one that cannot hold the longest bake plus a week fails, naming what it keeps; the default 15d passes", async () => {
+        const eightDays = 8 * 86_400;
+        const short = await startPrometheus({}, { retention: "2d" });
+        const fallback = await startPrometheus({});
+        try {
+            const refused = await runPreflight(target({ retention: { url: short.url, minSeconds: eightDays } }), () => undefined);
+            const check = refused.checks.find((c) => c.name === "prometheus-retention")!;
+            expect(check, reportTable(refused)).to.include({ verdict: "fail", observed: "2d" });
+            expect(check.expected).to.match(/^≥ 8d/);
+            expect(refused.verdict).to.equal("fail");
+            const kept = await runPreflight(target({ retention: { url: fallback.url, minSeconds: eightDays } }), () => undefined);
+            expect(kept.checks.find((c) => c.name === "prometheus-retention"), reportTable(kept)).to.include({ verdict: "pass", observed: "15d (the default)" });
+        } finally {
+            await short.close();
+            await fallback.close();
+        }
+    });
 });
