@@ -116,6 +116,8 @@ export function healthGates(plan: ReleasePlan, adminToken: pulumi.Input<string>)
         const baseline = new ErrorBaseline(`${stage.name}-baseline`, {
             stage: stage.name, version: judged.version, percentage: stage.percentage, ...preShift,
             ...(raisedTrackUrl ? { raisedTrackUrl } : {}),
+            // SpeculationErrorRateSpike holds the stage to this baseline between ups: pushed where the records go.
+            ...(plan.records.pushgatewayUrl ? { publish: { pushgatewayUrl: plan.records.pushgatewayUrl, environment: plan.records.environment } } : {}),
         }, { parent, dependsOn: after });
         return {
             beforeShift: [baseline],

@@ -37,6 +37,11 @@ export interface ErrorBaselineInputs {
      * service's, from serviceUrl).
      */
     raisedTrackUrl?: pulumi.Input<string>;
+    /**
+     * Where the baseline is published for the alert rules (`records.pushgatewayUrl`): SpeculationErrorRateSpike holds
+     * every track to it between `up`s (lib/monitoring/rules.ts STAGE_BASELINE_METRIC).
+     */
+    publish?: pulumi.Input<{ pushgatewayUrl: string; environment: string }>;
 }
 
 interface BaselineState {
@@ -53,6 +58,7 @@ interface BaselineState {
     proofWorkerUrl?: string;
     alerts?: AlertSource;
     raisedTrackUrl?: string;
+    publish?: { pushgatewayUrl: string; environment: string };
     errorRate: number;
     p95Seconds?: number;
     measuredAt: string;
@@ -66,7 +72,7 @@ export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = {
         // A new stage, version or endpoint needs a new baseline, measured before its shift.
         const replaces = (["stage", "version", "serviceUrl", "prometheusUrl", "source"] as const).filter((k) => olds[k] !== news[k]);
         const changed = (["windowSeconds", "timeoutMs", "percentage", "proofWorkerUrl", "raisedTrackUrl"] as const).filter((k) => olds[k] !== news[k]);
-        const settings = (["thresholds", "noData", "alerts"] as const).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        const settings = (["thresholds", "noData", "alerts", "publish"] as const).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
         return { changes: replaces.length + changed.length + settings.length > 0, replaces };
     },
     async create(inputs: BaselineState) {
@@ -81,6 +87,12 @@ export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = {
         const { errorRate, measuredAt, query, p95Seconds } = result.baseline;
         console.log(`[${inputs.stage}] pre-shift health check: go (${result.sample.checks.length} checks${canary ? `, and ${canary.sample.checks.length} on the new track` : ""}), baseline error rate ${errorRate}` +
             (p95Seconds !== undefined ? `, p95 ${(p95Seconds * 1000).toFixed(2)} ms` : ""));
+        if (inputs.publish) {
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            const { publishStageBaseline } = require("../lib/records/baseline") as typeof import("../lib/records/baseline");
+            const published = await publishStageBaseline(inputs.publish.pushgatewayUrl, inputs.publish.environment, inputs.stage, errorRate, inputs.timeoutMs);
+            console.log(`[${inputs.stage}] ${published}`);
+        }
         return {
             id: `${inputs.stage}-baseline`,
             outs: { ...inputs, errorRate, measuredAt, query, ...(p95Seconds !== undefined ? { p95Seconds } : {}), preShift: `go (${result.sample.checks.length} checks)` },

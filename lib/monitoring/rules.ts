@@ -6,6 +6,7 @@
 import { SENTINEL_DEFAULTS, SentinelAlertSettings } from "../../config/sentinelDefaults";
 import { parseDuration } from "../time/duration";
 import { GO_NO_GO, StageThresholds } from "../../config/thresholds";
+import { STAGE_BASELINE_SERIES } from "../records/baseline";
 
 export type Severity = "info" | "warning" | "high" | "critical";
 
@@ -89,7 +90,7 @@ export const ROLLBACK_TRIGGER_ALERTS = [
  * (providers/errorBaseline.ts) when the stack has `records.pushgatewayUrl`: one series per environment, replaced by each
  * stage's measurement.  SpeculationErrorRateSpike holds every track to it; without it, to ERROR_BASELINE_FLOOR.
  */
-export const STAGE_BASELINE_METRIC = "agenc_stage_error_baseline_ratio";
+export const STAGE_BASELINE_METRIC = STAGE_BASELINE_SERIES;
 
 /** The scrape job of the speculation service's pods (both tracks): SpeculationUnobservable watches its targets. */
 export const SPECULATION_SCRAPE_JOB = "agenc-speculation";

@@ -17,6 +17,7 @@ import { Faults } from "../../reference/speculationService";
 import { healthGateProvider, healthGateProviderWith, HealthGateState } from "../../providers/healthGate";
 import { steppedClock } from "../helpers/clock";
 import { errorBaselineProvider } from "../../providers/errorBaseline";
+import { startPushgateway } from "../helpers/pushgateway";
 import { startAlertmanager } from "../helpers/alertmanager";
 import { ADMIN_TOKEN, Reference, startReference } from "../helpers/reference";
 import { startSpeculationService } from "../../reference/speculationService";
@@ -230,6 +231,27 @@ describe("ErrorBaseline provider", function () {
         expect(outs.errorRate).to.be.closeTo(0.005, 0.002);
         expect(outs.p95Seconds).to.be.within(0.005, 0.011);
         expect(outs.preShift).to.match(/^go \(\d+ checks\)$/);
+    });
+
+    it("publishes the baseline to a real Pushgateway for SpeculationErrorRateSpike; an unreachable one is a warning, never a failed shift", async () => {
+        ref = await startReference({ faults: { errorRate: 0.005 } });
+        const gateway = await startPushgateway();
+        const lines: string[] = [];
+        const log = console.log;
+        console.log = (line: string) => { lines.push(String(line)); };
+        try {
+            const { outs } = await b.create({ ...base(ref.service.url), publish: { pushgatewayUrl: gateway.url, environment: "production" } });
+            const exposed = await (await fetch(`${gateway.url}/metrics`)).text();
+            const line = exposed.split("\n").find((l) => l.startsWith("agenc_stage_error_baseline_ratio{"))!;
+            expect(line).to.match(/environment="production"/).and.to.match(/stage="stage-1-10pct"/).and.to.match(/job="agenc_stage_baseline"/);
+            expect(Number(line.split(" ").pop())).to.equal(outs.errorRate);
+            await b.create({ ...base(ref.service.url), publish: { pushgatewayUrl: "http://127.0.0.1:9", environment: "production" } });
+        } finally {
+            console.log = log;
+            await gateway.close();
+        }
+        expect(lines.join("\n")).to.match(/baseline [\d.e-]+ published to http:\/\/127\.0\.0\.1:\d+/)
+            .and.to.match(/WARNING: baseline not published to http:\/\/127\.0\.0\.1:9 .*holds the stage to its 0\.1 % floor instead/);
     });
 
     it("refuses the shift when the service is not green right before it (2 % errors: above the 1 % promote limit)", async () => {
