@@ -1,25 +1,23 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "fs";
-import * as path from "path";
 import { WatchdogTimings } from "../lib/guard/plan";
 import { configChecksum, CONFIG_CHECKSUM_ANNOTATION, MonitoringMode, restrictedPod, serviceMonitor, spreadAcrossNodes, TopologySpread } from "../lib/k8s";
 import { networkRole } from "../lib/network/peers";
+import { watchdogBundle, WATCHDOG_FILE } from "../lib/watchdog/bundle";
 import { SentinelSchedule } from "../lib/watchdog/sentinel";
 
 /** The port the watchdog listens on: Alertmanager's webhook and Prometheus's scrape. */
 export const WATCHDOG_PORT = 9095;
 export const WATCHDOG_APP = "speculation-watchdog";
 /**
- * A stock image, pinned by digest: the action is plain Node with no dependencies, mounted from a ConfigMap, so no
- * image has to be built.  node:22-alpine runs as user `node` (uid 1000).  Override with `watchdog.image`.
+ * A stock image, pinned by digest: the watchdog is one bundled plain-Node file with no dependencies, mounted from a
+ * ConfigMap, so no image has to be built.  node:22-alpine runs as user `node` (uid 1000).  Override with `watchdog.image`.
  */
 export const WATCHDOG_IMAGE = "docker.io/library/node:22-alpine@sha256:8094c002d08262dba12645a3b4a15cd6cd627d30bc782f53229a2ec13ee22a00";
 /** The watchdog's in-cluster URL (Alertmanager posts to it; the route is written before the watchdog exists). */
 export const watchdogUrl = (namespace: string) => `http://${WATCHDOG_APP}.${namespace}.svc.cluster.local:${WATCHDOG_PORT}`;
-export const WATCHDOG_SCRIPT_PATH = path.resolve(__dirname, "../lib/watchdog/action.js");
-/** The synthetic speculation action.js requires (its sentinel probe), mounted beside it from the same ConfigMap. */
-export const WATCHDOG_SYNTHETIC_PATH = path.resolve(__dirname, "../lib/watchdog/synthetic.js");
+/** Where the bundled watchdog (lib/watchdog/bundle.ts) is mounted in its container. */
+export const WATCHDOG_MOUNT = "/etc/watchdog";
 
 export interface WatchdogArgs {
     /** The Namespace resource's name output: everything here is created after the Namespace. */
@@ -61,7 +59,8 @@ export interface WatchdogArgs {
  * What protects a stage between `pulumi up`s (window bake mode, and after 100 %): the revert action Alertmanager
  * calls for every rollback-trigger alert and the kill switch it calls for every kill-switch alert
  * (lib/monitoring/alertmanager.ts routes them here before paging), and after 100 % the sentinel probes.  The
- * script is lib/watchdog/action.js, mounted from a ConfigMap into a stock Node image; the admin token reaches it only
+ * script is lib/watchdog/main.ts bundled into one file (lib/watchdog/bundle.ts), mounted from a ConfigMap into a stock
+ * Node image; the admin token reaches it only
  * through the Secret.  Its pods carry the `watchdog` network role, so the NetworkPolicies admit them to the admin
  * port; Prometheus scrapes it (ServiceMonitor, or the standalone `speculation-watchdog` job), so every revert is a
  * metric, a log line and an alert, and the next `pulumi up` or `refresh` reads it from Prometheus.
@@ -78,14 +77,13 @@ export class Watchdog extends pulumi.ComponentResource {
         super(Watchdog.type, name, {}, opts);
         const child = { parent: this };
         const labels = { app: WATCHDOG_APP };
-        const script = readFileSync(WATCHDOG_SCRIPT_PATH, "utf8");
-        const synthetic = readFileSync(WATCHDOG_SYNTHETIC_PATH, "utf8");
+        const script = watchdogBundle();
         this.url = watchdogUrl(args.namespaceName);
         // Ingress-weight mode: its own identity, allowed exactly what a revert needs and nothing else.
         const account = args.canaryIngress ? canaryRevertAccess(name, args.namespace, args.canaryIngress, labels, child) : undefined;
         this.configMap = new k8s.core.v1.ConfigMap(`${name}-script`, {
             metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
-            data: { "action.js": script, "synthetic.js": synthetic },
+            data: { [WATCHDOG_FILE]: script },
         }, child);
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
             metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
@@ -93,7 +91,7 @@ export class Watchdog extends pulumi.ComponentResource {
                 replicas: args.replicas,
                 selector: { matchLabels: labels },
                 template: {
-                    metadata: { labels: { ...labels, ...networkRole("watchdog") }, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(script + synthetic) } },
+                    metadata: { labels: { ...labels, ...networkRole("watchdog") }, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(script) } },
                     // Pod Security restricted (lib/k8s.ts restrictedPod); node:22-alpine's `node` user is uid 1000.
                     spec: restrictedPod({
                         topologySpreadConstraints: spreadAcrossNodes(WATCHDOG_APP, args.spread),
@@ -102,7 +100,7 @@ export class Watchdog extends pulumi.ComponentResource {
                         containers: [{
                             name: "watchdog",
                             image: args.image,
-                            command: ["node", "/etc/watchdog/action.js"],
+                            command: ["node", `${WATCHDOG_MOUNT}/${WATCHDOG_FILE}`],
                             ports: [{ name: "metrics", containerPort: WATCHDOG_PORT }],
                             env: [
                                 { name: "SERVICE_URL", value: args.serviceUrl },
@@ -125,7 +123,7 @@ export class Watchdog extends pulumi.ComponentResource {
                             resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
                             readinessProbe: { httpGet: { path: "/healthz", port: WATCHDOG_PORT }, periodSeconds: 5 },
                             livenessProbe: { httpGet: { path: "/healthz", port: WATCHDOG_PORT }, periodSeconds: 10, failureThreshold: 3 },
-                            volumeMounts: [{ name: "script", mountPath: "/etc/watchdog", readOnly: true }],
+                            volumeMounts: [{ name: "script", mountPath: WATCHDOG_MOUNT, readOnly: true }],
                         }],
                         volumes: [{ name: "script", configMap: { name: this.configMap.metadata.name } }],
                     }, { uid: 1000 }),

@@ -18,7 +18,7 @@ import { sentinelSchema } from "./sentinel";
 export const CONFIG_NAMESPACE = "speculation";
 
 /**
- * The shortest revert deadline the watchdog starts with: lib/watchdog/action.js exits (and its pod crash-loops) when
+ * The shortest revert deadline the watchdog starts with: lib/watchdog/main.ts exits (and its pod crash-loops) when
  * REVERT_DEADLINE_SECONDS is below it.  Here, not read from lib/, so config/ imports nothing from lib/; a test runs the
  * script on both sides of it.
  */
@@ -449,7 +449,7 @@ export const stackConfigSchema = z.object({
             .min(1, { error: "must be from 1 to 5" }).max(5, { error: "must be from 1 to 5" }).default(2),
         /** How long one revert or kill switch keeps trying before it fails loudly. */
         revertDeadline: durationAtLeast("how long one revert keeps trying", WATCHDOG_MIN_REVERT_DEADLINE_SECONDS,
-            "the watchdog (lib/watchdog/action.js) exits at start on a shorter REVERT_DEADLINE_SECONDS, and its pods would crash-loop").default("2m"),
+            "the watchdog (lib/watchdog/main.ts) exits at start on a shorter REVERT_DEADLINE_SECONDS, and its pods would crash-loop").default("2m"),
         /** Sentinel probes after 100 % and the kill switch they pull (config/sentinel.ts). */
         sentinel: sentinelSchema,
         /**

@@ -1,6 +1,6 @@
 /**
  * The watchdog's sentinel probes (seed 003, issue 14): once the plan has reached 100 % the watchdog
- * (lib/watchdog/action.js) runs seed 000's synthetic speculation every `interval`.  Prometheus judges the success
+ * (lib/watchdog/main.ts) runs seed 000's synthetic speculation every `interval`.  Prometheus judges the success
  * ratio over `window` against the go/no-go table's `sentinelProbeSuccess` (95 %) and, below it with at least
  * `minProbes` probes in the window, fires SpeculationSentinelFailing, which Alertmanager routes to the watchdog's
  * kill switch (speculation disabled and traffic at 0 %).  Key `speculation:watchdog.sentinel`.

@@ -5,7 +5,7 @@
  *   bakeMode window  the gate runs only the live entry analysis (`entrySeconds`, same checks, same revert) and
  *                    returns with the stage baking: it records `shiftedAt` and `bakeEndsAt`; the next stage's
  *                    BakeWindow (providers/bakeWindow.ts) judges the whole window from Prometheus history, and the
- *                    watchdog (lib/watchdog/action.js) guards the stage in between.
+ *                    watchdog (lib/watchdog/main.ts) guards the stage in between.
  * Every sample prints a progress line (lib/gate/progress.ts) that reaches the operator's terminal.
  *   create/update → runs the gate (lib/gate/run.ts); on a no-go with onFailure "revert" sets the rollout percentage
  *                   to 0 and confirms it; writes the decision record as a JSON artifact; a no-go fails the update

@@ -1,7 +1,7 @@
 /**
  * The guard between `up`s under fault, on real parts: the reference service and proof worker, Debian's Prometheus
  * evaluating the stack's rules, Debian's Alertmanager with the stack's routes, and the watchdog
- * (lib/watchdog/action.js) — everything reference/localMonitoring.ts starts for the local stack, with the timings of a
+ * (lib/watchdog/main.ts) — everything reference/localMonitoring.ts starts for the local stack, with the timings of a
  * guard plan (lib/guard/plan.ts).  No Pulumi process runs: this is the time between two `up`s.
  *
  * Each scenario starts a fresh loop (a young Prometheus, as after a restart), puts traffic at 10 %, injects its fault

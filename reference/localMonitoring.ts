@@ -1,7 +1,7 @@
 /**
  * The monitoring loop of the local rehearsal, for real: Debian's Prometheus and Alertmanager on loopback with the
  * stack's own rules (lib/monitoring/rules.ts) and routes (lib/monitoring/alertmanager.ts), and the watchdog's
- * revert action, kill switch and sentinel probes (lib/watchdog/action.js) as a local process — the same script the
+ * revert action, kill switch and sentinel probes (lib/watchdog/main.ts, bundled) as a local process — the same script the
  * Watchdog component mounts from a ConfigMap in the cluster.  Prometheus scrapes the reference workloads and the
  * watchdog every `scrapeInterval`, and Debian's Pushgateway, where the deployment records are pushed, with the
  * stack's own job (honor_labels), so the rehearsal's releases and reverts are in Prometheus as the dashboard reads them.
@@ -14,13 +14,15 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { DEFAULT_STAGE_THRESHOLDS, StageThresholds } from "../config/thresholds";
 import { GuardPlan } from "../lib/guard/plan";
+import { watchdogScriptFile } from "../lib/watchdog/bundle";
 import { alertmanagerConfig } from "../lib/monitoring/alertmanager";
 import { ruleGroups } from "../lib/monitoring/rules";
 import { prometheusConfig, pushgatewayJob } from "../lib/monitoring/scrape";
 import { parseDuration } from "../config/duration";
 import { freePort } from "./ports";
 
-export const WATCHDOG_SCRIPT = path.resolve(__dirname, "../lib/watchdog/action.js");
+/** The watchdog as the cluster runs it: lib/watchdog/main.ts bundled into one file (lib/watchdog/bundle.ts). */
+export const WATCHDOG_SCRIPT = watchdogScriptFile();
 
 export interface LocalMonitoringOptions {
     serviceUrl: string;

@@ -1,7 +1,7 @@
 /**
  * Time from the synthetic speculation starting to fail (the fault injected with no Pulumi process running) to the
  * kill switch confirmed — the whole loop on real parts: the reference service at 100 %, the watchdog's sentinel
- * probes (lib/watchdog/action.js), Debian's Prometheus judging SpeculationSentinelFailing over the window, Debian's
+ * probes (lib/watchdog/main.ts), Debian's Prometheus judging SpeculationSentinelFailing over the window, Debian's
  * Alertmanager routing it by kill_switch="true", the watchdog's kill switch and its read-back.
  *   npm run bench:sentinel [-- 1:30:20 0.5:10:10]     (interval s : window s : minProbes; 3 runs each)
  * Before each run the window is filled with successful probes, as after a long healthy stretch at 100 %.

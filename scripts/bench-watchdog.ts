@@ -1,7 +1,7 @@
 /**
  * P1b: time from a rollback-trigger fault, injected with no Pulumi process running, to traffic at 0 % — the whole
  * loop on real parts: the reference service, Debian's Prometheus evaluating the stack's rules, Debian's
- * Alertmanager with the stack's routes, the watchdog (lib/watchdog/action.js).  Per scrape interval and `for:`.
+ * Alertmanager with the stack's routes, the watchdog (lib/watchdog/main.ts).  Per scrape interval and `for:`.
  *   npm run bench:watchdog [-- 1s:2s 5s:10s 15s:30s]     (scrape:for pairs; runs are repeated 3 times each)
  * Seed 000's abort loop checks once a minute: up to 60 s plus its own check, after the 5 min the rule demands.
  */

@@ -2,7 +2,7 @@
  * The guard between `pulumi up`s, as a number: the worst-case time from a rollback condition becoming true to traffic
  * at 0 % confirmed by read-back, computed from the stack's own settings.  Pure: no I/O, no engine.
  *
- * The path it bounds (lib/monitoring/rules.ts → Prometheus → lib/watchdog/action.js):
+ * The path it bounds (lib/monitoring/rules.ts → Prometheus → lib/watchdog/main.ts):
  *
  *   condition true in what the service exposes
  *   → scraped: the next scrape starts within `scrapeInterval` and its samples are stored once it ends (at most

@@ -34,7 +34,7 @@ export function crdMatchers(matchers: readonly string[]): { name: string; value:
 export const WATCHDOG_PATH = "/alerts";
 
 export interface WatchdogRoute {
-    /** Base URL of the watchdog (lib/watchdog/action.js); Alertmanager posts to <url>/alerts. */
+    /** Base URL of the watchdog (lib/watchdog/main.ts); Alertmanager posts to <url>/alerts. */
     url: string;
     /** How long Alertmanager waits to group a new alert before it calls the watchdog (default 0s: at once). */
     groupWait?: string;

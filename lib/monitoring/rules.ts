@@ -49,7 +49,7 @@ export const RECORDED = {
 const latencyQuantile = (q: number) => `histogram_quantile(${q}, sum by (le, track) (rate(speculation_operation_duration_seconds_bucket[5m])))`;
 
 /**
- * What the watchdog (lib/watchdog/action.js, the revert action Alertmanager calls between `pulumi up`s) exposes.
+ * What the watchdog (lib/watchdog/main.ts, the revert action Alertmanager calls between `pulumi up`s) exposes.
  * The last-revert gauge is what the window judgement reads: a value at or after a stage's shift is a revert.
  */
 export const WATCHDOG_METRICS = {
@@ -61,7 +61,7 @@ export const WATCHDOG_METRICS = {
     lastKillSwitch: "agenc_watchdog_last_kill_switch_timestamp_seconds",
 } as const;
 
-/** What the watchdog's sentinel probes expose (lib/watchdog/action.js, SENTINEL_INTERVAL_SECONDS). */
+/** What the watchdog's sentinel probes expose (lib/watchdog/main.ts, SENTINEL_INTERVAL_SECONDS). */
 export const SENTINEL_METRICS = {
     /** Counter by result="success" | "failure"; both exposed from 0 so increase() sees the first probe. */
     probes: "agenc_sentinel_probes_total",

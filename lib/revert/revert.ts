@@ -205,7 +205,7 @@ export function watchdogPayload(req: RevertRequest, now: Date): unknown {
     };
 }
 
-/** What the watchdog answered (lib/watchdog/action.js): the outcome of its action, with its own read-backs. */
+/** What the watchdog answered (lib/watchdog/main.ts): the outcome of its action, with its own read-backs. */
 interface WatchdogAnswer {
     outcome?: string;
     /** What the watchdog's action took away: the rollout percentage, or (with CANARY_INGRESS) the canary's weight. */

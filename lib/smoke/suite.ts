@@ -82,7 +82,7 @@ export function smokeChecks(t: SmokeTarget): Check[] {
     if (t.synthetic !== false) {
         checks.push({
             name: "7-synthetic", target: `POST ${s}/admin/test/speculation, GET …/latest`, expected: "latest is this run, result \"ok\"",
-            // The same judgement as the watchdog's sentinel probes (one function, plain Node, beside action.js).
+            // The same judgement as the watchdog's sentinel probes (one function, plain Node, bundled with the watchdog).
             run: () => syntheticSpeculation({ serviceUrl: s, adminToken: t.adminToken, timeoutMs: t.timeoutMs }),
         });
     }

@@ -8,7 +8,7 @@
 import { parseDuration } from "../../config/duration";
 import { SentinelConfig } from "../../config/sentinel";
 
-/** The environment of the watchdog's scheduler (lib/watchdog/action.js). */
+/** The environment of the watchdog's scheduler (lib/watchdog/main.ts). */
 export interface SentinelSchedule {
     /** SENTINEL_INTERVAL_SECONDS. */
     intervalSeconds: number;

@@ -2,7 +2,7 @@
  * Seed 000's synthetic speculation test, judged once for every caller: `POST /admin/test/speculation`, then
  * `GET /admin/test/speculation/latest`, which must report the run just started with result "ok".
  *
- * Plain Node with no dependencies (the watchdog mounts it beside action.js from the same ConfigMap and runs it as
+ * Plain Node with no dependencies (the watchdog mounts it bundled with the watchdog from the same ConfigMap and runs it as
  * its sentinel probe); lib/smoke/suite.ts runs the same function as smoke check 7, so a sentinel and a smoke test
  * can never judge the same answer differently.  It never throws: a probe that cannot be sent or read is a failure
  * (fail closed) whose `observed` says why.  The admin token is sent as a bearer token and never appears in `observed`.

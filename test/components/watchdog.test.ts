@@ -3,11 +3,10 @@
  * same objects are applied to a real API server in test/k8s when the control-plane harness runs.
  */
 import { expect } from "chai";
-import { readFileSync } from "fs";
 import { parse } from "yaml";
 import { defineStack } from "../../program";
 import { loadStackConfig } from "../../config";
-import { WATCHDOG_SCRIPT_PATH, WATCHDOG_SYNTHETIC_PATH } from "../../components/Watchdog";
+import { watchdogBundle } from "../../lib/watchdog/bundle";
 import { GO_NO_GO } from "../../config/thresholds";
 import { sentinelSchedule } from "../../lib/watchdog/sentinel";
 import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
@@ -34,17 +33,20 @@ describe("the watchdog and window bake mode under mocks", () => {
             const pod = d.spec.template.spec;
             const c = pod.containers[0];
             expect(c.image).to.match(/^docker\.io\/library\/node:22-alpine@sha256:[0-9a-f]{64}$/);
-            expect(c.command).to.deep.equal(["node", "/etc/watchdog/action.js"]);
+            expect(c.command).to.deep.equal(["node", "/etc/watchdog/watchdog.js"]);
             expect(c.env).to.deep.include({ name: "ADMIN_TOKEN", valueFrom: { secretKeyRef: { name: "agenc-speculation-secrets", key: "ADMIN_TOKEN" } } });
             expect(c.env).to.deep.include({ name: "SERVICE_URL", value: "http://agenc-speculation.agenc-staging.svc.cluster.local:9090" });
             expect(JSON.stringify(c.env)).to.not.match(/mock-admin-token/);
             expect(pod.securityContext).to.include({ runAsNonRoot: true });
             expect(c.securityContext).to.deep.include({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
             const cm = engine.byK8sName(CONFIGMAP, "speculation-watchdog").inputs;
-            expect(cm.data["action.js"]).to.equal(readFileSync(WATCHDOG_SCRIPT_PATH, "utf8"));
-            // The sentinel probe action.js requires, beside it (a missing file would crash the pod at start).
-            expect(cm.data["synthetic.js"]).to.equal(readFileSync(WATCHDOG_SYNTHETIC_PATH, "utf8"));
-            expect(readFileSync(WATCHDOG_SCRIPT_PATH, "utf8")).to.contain('require("./synthetic.js")');
+            // One file: lib/watchdog/main.ts bundled with what it imports (the sentinel probe, the admin API, the
+            // schedule), requiring nothing but Node's own modules (a missing file would crash the pod at start).
+            expect(Object.keys(cm.data)).to.deep.equal(["watchdog.js"]);
+            expect(cm.data["watchdog.js"]).to.equal(watchdogBundle());
+            const required = [...cm.data["watchdog.js"].matchAll(/require\("([^"]+)"\)/g)].map((m: RegExpMatchArray) => m[1]);
+            expect([...new Set(required)].sort()).to.deep.equal(["fs", "http", "https"]);
+            expect(cm.data["watchdog.js"]).to.contain("syntheticSpeculation").and.to.contain("/admin/test/speculation");
             expect(pod.volumes[0].configMap.name).to.equal("speculation-watchdog");
         });
 

@@ -6,11 +6,11 @@
  */
 import { expect } from "chai";
 import { spawnSync } from "child_process";
-import * as path from "path";
 import { z } from "zod";
 import { ConfigError, formatDuration, loadStackConfig, parseStackConfig, stackConfigSchema, WATCHDOG_MIN_REVERT_DEADLINE_SECONDS } from "../../config";
 import { TIMER_MAX_SECONDS } from "../../config/durationSchema";
-import { encodeConfig, expectConfigRefusal, MockEngine, ROOT, stackConfig, withEdit } from "../helpers/stack";
+import { watchdogScriptFile } from "../../lib/watchdog/bundle";
+import { encodeConfig, expectConfigRefusal, MockEngine, stackConfig, withEdit } from "../helpers/stack";
 
 /**
  * Waits whose 0s is documented to mean "no wait" (the README's node rollout: grace and pause; Pulumi.local.yaml sets
@@ -136,7 +136,7 @@ describe("config: every duration key", function () {
 
 describe("config: watchdog.revertDeadline and the watchdog's own minimum", () => {
     /** Runs the watchdog script with only REVERT_DEADLINE_SECONDS set: it exits at once either way (no service URL). */
-    const start = (seconds: number) => spawnSync(process.execPath, [path.join(ROOT, "lib/watchdog/action.js")],
+    const start = (seconds: number) => spawnSync(process.execPath, [watchdogScriptFile()],
         { env: { REVERT_DEADLINE_SECONDS: String(seconds) }, encoding: "utf8", timeout: 10_000 });
 
     it("the script refuses a deadline just below the schema's minimum and takes the minimum itself", () => {
@@ -151,7 +151,7 @@ describe("config: watchdog.revertDeadline and the watchdog's own minimum", () =>
     it("the schema refuses 0s naming the key and the minimum, and accepts the minimum", () => {
         expect(() => parseStackConfig(encodeConfig(withKey("watchdog.revertDeadline", "0s")))).to.throw(ConfigError).with.property("problems").that.deep.equals([
             "speculation:watchdog.revertDeadline: must be at least 1s (how long one revert keeps trying): " +
-            "the watchdog (lib/watchdog/action.js) exits at start on a shorter REVERT_DEADLINE_SECONDS, and its pods would crash-loop",
+            "the watchdog (lib/watchdog/main.ts) exits at start on a shorter REVERT_DEADLINE_SECONDS, and its pods would crash-loop",
         ]);
         const ok = parseStackConfig(encodeConfig(withKey("watchdog.revertDeadline", formatDuration(WATCHDOG_MIN_REVERT_DEADLINE_SECONDS))));
         expect(ok.config.watchdog.revertDeadline).to.equal("1s");

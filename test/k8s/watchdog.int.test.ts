@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { PATCH_FORCE } from "../../components/CanaryStage";
-import { WATCHDOG_SCRIPT_PATH } from "../../components/Watchdog";
+import { WATCHDOG_SCRIPT } from "../../reference/localMonitoring";
 import { revertTraffic } from "../../lib/revert/revert";
 import { freePort } from "../../reference/ports";
 import { startSpeculationService } from "../../reference/speculationService";
@@ -83,7 +83,7 @@ describe("the watchdog on a real control plane (issue 11)", function () {
             expect(await can(...denied), denied.join(" ")).to.equal("no");
         }
 
-        // lib/watchdog/action.js as a process, with the account's token and the API server's CA, and the gate's
+        // The bundled watchdog (lib/watchdog/main.ts) as a process, with the account's token and the API server's CA, and the gate's
         // revert (lib/revert, target canary-weight) through it.
         const dir = mkdtempSync(path.join(tmpdir(), "watchdog-sa-"));
         writeFileSync(path.join(dir, "token"), token, { mode: 0o600 });
@@ -94,7 +94,7 @@ describe("the watchdog on a real control plane (issue 11)", function () {
         // The service the kill switch turns off (a reference service playing the in-cluster one).
         const service = await startSpeculationService({ adminToken: ADMIN_TOKEN, version: "v1.2.4" });
         Object.assign(service.state, { enabled: true, rolloutPercentage: 10 });
-        const watchdog: ChildProcess = spawn(process.execPath, [WATCHDOG_SCRIPT_PATH], {
+        const watchdog: ChildProcess = spawn(process.execPath, [WATCHDOG_SCRIPT], {
             env: {
                 PATH: process.env.PATH, SERVICE_URL: service.url, ADMIN_TOKEN, PORT: String(port), LISTEN_HOST: "127.0.0.1", REVERT_DEADLINE_SECONDS: "30",
                 CANARY_INGRESS: "agenc-speculation-canary", KUBE_API_URL: cp.server, KUBE_TOKEN_FILE: path.join(dir, "token"),
@@ -158,7 +158,7 @@ describe("the watchdog on a real control plane (issue 11)", function () {
         const env = d.spec.template.spec.containers[0].env as { name: string; value?: string }[];
         expect(env).to.deep.include.members([{ name: "SENTINEL_INTERVAL_SECONDS", value: "60" }, { name: "SENTINEL_TIMEOUT_MS", value: "10000" }]);
         const cm = snap.configMaps.find((x) => x.metadata.name === "speculation-watchdog");
-        expect(Object.keys(cm.data).sort()).to.deep.equal(["action.js", "synthetic.js"]);
+        expect(Object.keys(cm.data).sort()).to.deep.equal(["watchdog.js"]);
         expect(danglingReferences(snap)).to.deep.equal([]);
 
         // The operator's CRDs validate the matchers (matchType "!=" included) and keep the kill_switch label.

@@ -1,6 +1,6 @@
 /**
  * The watchdog between `pulumi up`s, on real parts: the reference service, Debian's Prometheus evaluating the
- * stack's rules, Debian's Alertmanager with the stack's routes, and lib/watchdog/action.js as a process.
+ * stack's rules, Debian's Alertmanager with the stack's routes, and lib/watchdog/main.ts as a process.
  */
 import { expect } from "chai";
 import { spawn } from "child_process";

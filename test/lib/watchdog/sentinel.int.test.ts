@@ -1,5 +1,5 @@
 /**
- * Sentinel probes and the kill switch on real parts (issue 14.6): the reference service at 100 %, lib/watchdog/action.js
+ * Sentinel probes and the kill switch on real parts (issue 14.6): the reference service at 100 %, lib/watchdog/main.ts
  * probing it on a schedule, Debian's Prometheus judging the success ratio with the stack's own rule
  * (SpeculationSentinelFailing, from GO_NO_GO.sentinelProbeSuccess) and Debian's Alertmanager routing the alert to the
  * watchdog's kill switch by its kill_switch="true" label.
