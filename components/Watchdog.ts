@@ -96,7 +96,11 @@ export class Watchdog extends pulumi.ComponentResource {
                     spec: restrictedPod({
                         topologySpreadConstraints: spreadAcrossNodes(WATCHDOG_APP, args.spread),
                         // The API server's token only where a revert needs it (ingress-weight mode).
-                        ...(account ? { serviceAccountName: account.metadata.name, automountServiceAccountToken: true } : { automountServiceAccountToken: false }),
+                        // Named in every mode: left out, server-side apply would drop serviceAccountName but keep the
+                        // deprecated serviceAccount the API server mirrors it into, and a stack moved off ingress-weight
+                        // would keep pointing its pods at the account it just deleted (the next rollout then fails).
+                        ...(account ? { serviceAccountName: account.metadata.name, automountServiceAccountToken: true }
+                            : { serviceAccountName: "default", automountServiceAccountToken: false }),
                         containers: [{
                             name: "watchdog",
                             image: args.image,

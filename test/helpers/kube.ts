@@ -161,28 +161,10 @@ export class Cluster {
         return result;
     }
 
-    /**
-     * The cluster's storage, as an administrator provisions it statically: a hostPath PersistentVolume pre-bound
-     * (claimRef) to each PersistentVolumeClaim the objects declare, of the claim's size and class.  The control
-     * plane's PV controller binds them; nothing here runs a provisioner.  Volumes outlive the objects, as a Retain
-     * policy keeps them.
-     */
+    /** The cluster's storage for the claims among `objects` (staticVolumesFor). */
     private async provideVolumes(objects: K8sObject[]): Promise<void> {
-        const claims = objects.filter((o) => o.kind === "PersistentVolumeClaim");
-        if (claims.length === 0) return;
-        const volumes = claims.map((c) => ({
-            apiVersion: "v1", kind: "PersistentVolume",
-            metadata: { name: `pv-${c.metadata.namespace}-${c.metadata.name}`.slice(0, 63), labels: { "agenc.test/static": "true" } },
-            spec: {
-                capacity: { storage: c.spec.resources.requests.storage },
-                accessModes: c.spec.accessModes,
-                persistentVolumeReclaimPolicy: "Retain",
-                storageClassName: c.spec.storageClassName ?? "",
-                hostPath: { path: `/var/lib/agenc-test/${c.metadata.namespace}/${c.metadata.name}`, type: "DirectoryOrCreate" },
-                claimRef: { namespace: c.metadata.namespace, name: c.metadata.name },
-            },
-        } as unknown as K8sObject));
-        await this.apply(...volumes);
+        const volumes = staticVolumesFor(objects);
+        if (volumes.length > 0) await this.apply(...volumes);
     }
 
     /** The objects last applied. */
@@ -193,6 +175,29 @@ export class Cluster {
     ofKind(kind: string): K8sObject[] {
         return this.current.filter((o) => o.kind === kind);
     }
+}
+
+/**
+ * The cluster's storage, as an administrator provisions it statically: a hostPath PersistentVolume pre-bound
+ * (claimRef) to each PersistentVolumeClaim among `objects`, of the claim's size and class.  The control plane's PV
+ * controller binds them; nothing here runs a provisioner.  Volumes outlive the objects, as a Retain policy keeps them.
+ */
+export function staticVolumesFor(objects: K8sObject[]): K8sObject[] {
+    return objects.filter((o) => o.kind === "PersistentVolumeClaim").map((c) => {
+        const namespace = c.metadata.namespace ?? "default";
+        return {
+            apiVersion: "v1", kind: "PersistentVolume",
+            metadata: { name: `pv-${namespace}-${c.metadata.name}`.slice(0, 63), labels: { "agenc.test/static": "true" } },
+            spec: {
+                capacity: { storage: c.spec.resources.requests.storage },
+                accessModes: c.spec.accessModes,
+                persistentVolumeReclaimPolicy: "Retain",
+                storageClassName: c.spec.storageClassName ?? "",
+                hostPath: { path: `/var/lib/agenc-test/${namespace}/${c.metadata.name}`, type: "DirectoryOrCreate" },
+                claimRef: { namespace, name: c.metadata.name },
+            },
+        };
+    });
 }
 
 type Selector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
@@ -279,7 +284,9 @@ export async function settled(cp: ControlPlane, namespace: string, timeoutMs = 9
         const snap = await snapshot(cp, namespace);
         for (const rs of snap.replicaSets) {
             const failure = condition(rs, "ReplicaFailure");
-            if (failure?.status === "True") throw fatal(`ReplicaSet ${rs.metadata.name} cannot create pods: ${failure.reason}: ${failure.message}`);
+            // An old ReplicaSet scaled to 0 keeps the condition it last had (its ServiceAccount removed with the mode
+            // that needed it, say) until the controller syncs it again: it wants no pods, so it fails nothing.
+            if (failure?.status === "True" && (rs.spec?.replicas ?? 0) > 0) throw fatal(`ReplicaSet ${rs.metadata.name} cannot create pods: ${failure.reason}: ${failure.message}`);
         }
         for (const d of snap.deployments) {
             const st = d.status ?? {};

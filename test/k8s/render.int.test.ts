@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { parseAllDocuments } from "yaml";
 import { REDACTED, renderStack } from "../../scripts/render";
 import { ControlPlane, controlPlane } from "../helpers/controlPlane";
-import { danglingReferences, settled } from "../helpers/kube";
+import { danglingReferences, settled, staticVolumesFor } from "../helpers/kube";
 import { stackConfig, withEdit } from "../helpers/stack";
 
 const SLACK = "https://hooks.slack.example/T000/B000/RENDERSECRET";
@@ -39,6 +39,10 @@ describe("npm run render: manifests kubectl apply accepts, secrets redacted valu
 
             // kubectl apply (client-side, as an operator would run it), then the same file server-side with strict
             // field validation: both accept every document.
+            // The cluster's storage for the standalone Prometheus's and Alertmanager's claims (a cloud's default
+            // StorageClass would provision it; the test cluster has none).
+            const volumes = staticVolumesFor(docs.filter((d) => d?.kind).map((d) => ({ ...d, metadata: { ...d.metadata, namespace: d.metadata.namespace ?? `agenc-${stack}` } })));
+            if (volumes.length > 0) await cp.kubectl(["apply", "-f", "-"], volumes.map((v) => JSON.stringify(v)).join("\n---\n"));
             const out = await cp.kubectl(["apply", "-f", "-"], rendered.yaml);
             expect(out.trim().split("\n")).to.have.length(docs.length);
             await cp.kubectl(["apply", "--server-side", "--validate=strict", "--field-manager=render-check", "--force-conflicts", "-f", "-"], rendered.yaml);

@@ -155,7 +155,8 @@ describe("the watchdog's kill switch and sentinel scheduler by themselves", func
 
     it("a rollback trigger alone still only reverts to 0 % (the existing revert, not the kill switch)", async () => {
         await setRolloutPercentage(service.url, token, 25);
-        const w = await watchdog({ SERVICE_URL: service.url });
+        // A deadline that a loaded machine cannot miss: this is about which action, not about failing.
+        const w = await watchdog({ SERVICE_URL: service.url, REVERT_DEADLINE_SECONDS: "30", ATTEMPT_TIMEOUT_MS: "2000" });
         try {
             const r = await postAlerts(w.url, [alert({ alertname: "SpeculationMemoryCritical", rollback_trigger: "true" })]);
             expect(r.body).to.include({ outcome: "confirmed", action: "revert", path: "admin-api" });
