@@ -522,6 +522,21 @@ export const stackConfigSchema = z.object({
             comparator: z.enum(COMPARATORS, { error: `must be one of: ${COMPARATORS.join(", ")}` }),
             value: z.number({ error: "must be a number" }),
         }).strict()).default([]),
+        /**
+         * How many times the bench command runs, one after another; every gate is judged on the median of the
+         * repeats, so one run disturbed by a busy machine neither fails nor passes the release on its own.
+         */
+        repeats: z.number({ error: "must be a whole number from 1 to 10" }).int({ error: "must be a whole number from 1 to 10" })
+            .min(1, { error: "must be a whole number from 1 to 10" }).max(10, { error: "must be a whole number from 1 to 10" }).default(3),
+        /**
+         * The widest spread of the repeats, (max − min) / median of a gate's metric, that still lets the median decide
+         * the gate; wider, and a gate the repeats disagree on is inconclusive: the stage holds, nothing is called a
+         * regression and no baseline is accepted.  0.25: more than twice the p95 gate's 10 % margin (1.10 × baseline),
+         * so a tight run still FAILs a real regression, while the spread a loaded machine gives is far wider (at load
+         * 11 on a 2-core machine the shipped bench's p95 ran 80 then 167 ms, p99/p95 2.17 then 1.36: ranges above 0.6).
+         */
+        maxSpread: z.number({ error: "must be a number greater than 0 and at most 1" }).positive({ error: "must be greater than 0 and at most 1" })
+            .max(1, { error: "must be greater than 0 and at most 1" }).default(0.25),
         resultsDir: z.string().min(1).default("deployment-artifacts/benchmarks"),
         /** Run the bench command on this node (a name from nodes.hosts) over SSH instead of locally. */
         onNode: z.string().min(1).optional(),

@@ -120,7 +120,11 @@ export interface ReleasePlan {
         command: string;
         resultsDir: string;
         workingDir: string;
-        limits: { maxP95BaselineMultiple: number; maxTailRatio: number; minThroughputPerSecond: number; extraGates: StackConfig["bench"]["extraGates"] };
+        /** The gates, and how many repeats they judge the median of (`bench.repeats`, `bench.maxSpread`). */
+        limits: {
+            maxP95BaselineMultiple: number; maxTailRatio: number; minThroughputPerSecond: number; extraGates: StackConfig["bench"]["extraGates"];
+            repeats: number; maxSpread: number;
+        };
         timeoutMs: number;
         /** Run on this node over SSH. */
         onNode?: StackConfig["nodes"]["hosts"][number];
@@ -273,6 +277,7 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
                 limits: {
                     maxP95BaselineMultiple: bench.maxP95BaselineMultiple, maxTailRatio: bench.maxTailRatio,
                     minThroughputPerSecond: bench.minThroughputPerSecond, extraGates: bench.extraGates,
+                    repeats: bench.repeats, maxSpread: bench.maxSpread,
                 },
                 timeoutMs: ms(bench.timeout),
                 ...(bench.onNode ? { onNode: config.nodes.hosts.find((h) => h.name === bench.onNode)! } : {}),

@@ -159,7 +159,7 @@ describe("the program under mocks", () => {
             config = withEdit(config, "speculation:bench", "command", "npm run -s reference -- bench");
             await render(engine, config);
             const [bench] = engine.ofType("pulumi-nodejs:dynamic/agenc:BenchRun");
-            expect(bench.inputs.limits).to.deep.include({ maxP95BaselineMultiple: 1.1, maxTailRatio: 2, minThroughputPerSecond: 50000 });
+            expect(bench.inputs.limits).to.deep.include({ maxP95BaselineMultiple: 1.1, maxTailRatio: 2, minThroughputPerSecond: 50000, repeats: 3, maxSpread: 0.25 });
             expect(bench.inputs.command).to.equal("npm run -s reference -- bench");
             expect(bench.inputs.resultsDir).to.match(/\/deployment-artifacts\/benchmarks$/);
             expect(bench.inputs.workingDir, "a relative bench command runs from the project folder").to.equal(process.cwd());

@@ -20,7 +20,7 @@ const providers: [string, pulumi.dynamic.ResourceProvider, string][] = [
     ["TrafficShift", trafficShiftProvider, "setRolloutPercentage"],
     ["ErrorBaseline", errorBaselineProvider, "captureBaseline"],
     ["HealthGate", healthGateProvider, "runGate"],
-    ["BenchRun", benchRunProvider, "gateBench"],
+    ["BenchRun", benchRunProvider, "judgeBench"],
     // The runbook steps, built by one skeleton (providers/runbookStep.ts): each carries its own step with it.
     ["Preflight", preflightProvider, "runPreflight"],
     ["ReleaseSmokeTest", releaseSmokeTestProvider, "runSmokeTests"],
