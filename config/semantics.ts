@@ -124,7 +124,7 @@ export interface SemanticInput {
     environment?: string;
     release?: { version: string };
     canary?: { gate: { timeout: string; pollInterval: string; deadlineSlack: string; revert: { deadline: string } } };
-    watchdog?: { revertDeadline: string; attemptTimeout: string; sentinel: { interval: string; timeout: string } };
+    watchdog?: { sentinel: { interval: string; timeout: string } };
     nodes?: { batchGate: { enabled: boolean; bake: string } };
     rollback?: { mode: string; lastKnownGood?: string };
 }
@@ -138,8 +138,9 @@ const seconds = (d: string | undefined) => (d !== undefined && isDuration(d) ? p
  *     being two requests, / its interval).  The local rehearsal (environment local, reads on loopback at 1 s polls)
  *     is exempt from this one;
  *   - every deadline covers at least one attempt: canary.gate.deadlineSlack (the new track's smoke retries and the
- *     gate's wait past its bake) and canary.gate.revert.deadline hold one read of canary.gate.timeout; the watchdog's
- *     revertDeadline holds its first attempt; the node batch gate's bake holds one poll.
+ *     gate's wait past its bake) and canary.gate.revert.deadline hold one read of canary.gate.timeout; the node batch
+ *     gate's bake holds one poll.  (The watchdog's revertDeadline is held to its whole attempt schedule by
+ *     lib/guard/plan.ts, and its attempts are cut to what is left of it.)
  */
 export function durationProblems(cfg: SemanticInput): SemanticProblem[] {
     const problems: SemanticProblem[] = [];
@@ -160,11 +161,6 @@ export function durationProblems(cfg: SemanticInput): SemanticProblem[] {
     }
     const w = cfg.watchdog;
     if (w) {
-        const attempt = seconds(w.attemptTimeout);
-        const deadline = seconds(w.revertDeadline);
-        if (attempt !== undefined && deadline !== undefined && deadline < attempt) {
-            problems.push({ path: ["watchdog", "revertDeadline"], message: `must be at least watchdog.attemptTimeout (${w.attemptTimeout}): a revert must have time for its first attempt` });
-        }
         const probeTimeout = seconds(w.sentinel.timeout);
         const interval = seconds(w.sentinel.interval);
         if (!local && probeTimeout !== undefined && interval !== undefined && 2 * probeTimeout >= interval) {
