@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { stringify } from "yaml";
+import { portableYaml as stringify } from "../lib/portableYaml";
 import { AlertReceivers } from "../config";
 import { SentinelAlertSettings } from "../config/sentinel";
 import { StageThresholds } from "../config/thresholds";

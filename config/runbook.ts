@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { positiveDuration } from "./durationSchema";
 import { GO_NO_GO } from "./thresholds";
+import { NUMBER_LIMITS, OPERATOR_NAME, plainUrl } from "./semantics";
 
 const VERSION = /^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 /** A Solana address: base58, 32 to 44 characters. */
@@ -16,10 +17,11 @@ export const ROLLBACK_MODES = ["none", "full", "emergency"] as const;
 /** Seed 000's prerequisites.  Preflight runs when `chainRpcUrl` is set; production requires it. */
 export const preflightSchema = z.object({
     /** Solana JSON-RPC endpoint (getHealth, getBalance). */
-    chainRpcUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    chainRpcUrl: plainUrl().optional(),
     stakePoolAddress: z.string({ error: "must be a Solana address" })
         .regex(SOLANA_ADDRESS, { error: "must be a Solana address (base58, 32-44 characters)" }).optional(),
-    minStakeSol: z.number({ error: "must be a number" }).min(0, { error: "must be 0 or more" }).default(GO_NO_GO.minStakePoolSol),
+    minStakeSol: z.number({ error: "must be a number" }).min(0, { error: "must be 0 or more" })
+        .max(NUMBER_LIMITS.maxStakeSol, { error: `must be at most ${NUMBER_LIMITS.maxStakeSol} (more SOL than exist)` }).default(GO_NO_GO.minStakePoolSol),
     timeout: positiveDuration("longest wait for one preflight reading", { timer: true }).default("10s"),
 }).strict().prefault({});
 
@@ -36,11 +38,11 @@ export const verifySchema = z.object({
 
 /** One deployment record per release: appended to a log and pushed to a Prometheus Pushgateway. */
 export const recordsSchema = z.object({
-    pushgatewayUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    pushgatewayUrl: plainUrl().optional(),
     /** The log (deployments.log) and the step reports, relative to the project folder. */
     artifactsDir: z.string().min(1).default("deployment-artifacts/releases"),
     /** Who the record names (default: lib/records/operator.ts — GITHUB_ACTOR in GitHub Actions, else `whoami`). */
-    operator: z.string().min(1).optional(),
+    operator: z.string().regex(OPERATOR_NAME, { error: "must be a user or CI actor name: letters, digits and . _ @ + [ ] - or space, not starting with - (at most 100)" }).optional(),
 }).strict().prefault({});
 
 /**

@@ -14,6 +14,8 @@ import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_P
 import { CUSUM_DEFAULTS, DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, METRIC_CHECKS, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
 import { preflightSchema, recordsSchema, rollbackSchema, smokeSchema, verifySchema } from "./runbook";
 import { sentinelSchema } from "./sentinel";
+import { cidrProblem, coverageProblem, DEFAULT_MIN_CIDR_PREFIX, familiesCovered, parseCidr } from "./cidr";
+import { hostProblem, localPath, NUMBER_LIMITS, OPERATOR_NAME, plainUrl, quantityAtMost, quantityValue, semanticProblems, shellCommand, SIZE_LIMITS, SYSTEMD_UNIT } from "./semantics";
 
 export const CONFIG_NAMESPACE = "speculation";
 
@@ -60,7 +62,6 @@ const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 const REGISTRY_HOST = /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::\d+)?$/;
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const SERIAL_PERCENT = /^(?:[1-9]\d?|100)%$/;
-const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\/(?:3[0-2]|[12]?\d)$|^[0-9a-fA-F:]+\/\d{1,3}$/;
 const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
@@ -87,9 +88,15 @@ export function imageRepositoryProblem(repository: string): string | undefined {
 }
 
 const cpu = z.string({ error: "must be a CPU quantity string such as \"500m\" or \"4\"" })
-    .regex(K8S_QUANTITY_CPU, { error: "must be a CPU quantity such as \"500m\" or \"4\"" });
+    .regex(K8S_QUANTITY_CPU, { error: "must be a CPU quantity such as \"500m\" or \"4\"" })
+    .refine(...quantityAtMost(SIZE_LIMITS.cpuCores, `${SIZE_LIMITS.cpuCores} cores`));
 const memory = z.string({ error: "must be a memory quantity string such as \"512Mi\" or \"8Gi\"" })
-    .regex(K8S_QUANTITY_MEMORY, { error: "must be a memory quantity such as \"512Mi\" or \"8Gi\"" });
+    .regex(K8S_QUANTITY_MEMORY, { error: "must be a memory quantity such as \"512Mi\" or \"8Gi\"" })
+    .refine(...quantityAtMost(SIZE_LIMITS.memoryBytes, "1Ti"));
+/** A persistent volume's size: a memory quantity, at most 64Ti. */
+const volumeSize = z.string({ error: "must be a size such as \"50Gi\"" })
+    .regex(K8S_QUANTITY_MEMORY, { error: "must be a size such as \"50Gi\"" })
+    .refine(...quantityAtMost(SIZE_LIMITS.volumeBytes, "64Ti"));
 
 const resources = (defaults: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } }) =>
     z.object({
@@ -97,7 +104,14 @@ const resources = (defaults: { requests: { cpu: string; memory: string }; limits
             .strict().prefault({}),
         limits: z.object({ cpu: cpu.default(defaults.limits.cpu), memory: memory.default(defaults.limits.memory) })
             .strict().prefault({}),
-    }).strict().prefault({});
+    }).strict().superRefine((r, ctx) => {
+        // The API server refuses a request above its limit, but only when it applies the workload, after others.
+        for (const kind of ["cpu", "memory"] as const) {
+            if (quantityValue(r.requests[kind]) > quantityValue(r.limits[kind])) {
+                ctx.addIssue({ code: "custom", path: ["requests", kind], message: `must be at most limits.${kind} (${r.limits[kind]}): Kubernetes refuses a request above its limit` });
+            }
+        }
+    }).prefault({});
 
 /** A stage may tighten any go/no-go threshold; loosening one is refused here and by the policy pack. */
 const stageThresholdOverrides = z.object(
@@ -134,11 +148,32 @@ const hardeningSchema = z.object({
          * agenc.io/network-role=gate in gateNamespace (default: the stack's namespace), and these CIDRs.
          */
         gateNamespace: z.string().regex(DNS_LABEL, { error: "must be a namespace name" }).optional(),
-        gateCidrs: z.array(z.string().regex(CIDR, { error: "must be a CIDR such as 10.20.0.0/24" })
-            .refine((c) => !/^0\.0\.0\.0\/0$|^::\/0$/.test(c), { error: "must not admit every address (0.0.0.0/0)" })).default([]),
+        gateCidrs: z.array(z.string({ error: "must be a CIDR such as 10.20.0.0/24" }).superRefine((c, ctx) => {
+            const parsed = parseCidr(c);
+            if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+            else if (parsed.prefix === 0) ctx.addIssue({ code: "custom", message: cidrProblem(c)! });
+        })).default([]),
+        /**
+         * The widest gate CIDR allowed, per family (unset: /8 for IPv4, /32 for IPv6, DEFAULT_MIN_CIDR_PREFIX); every entry is also refused
+         * when the entries together cover a whole family.  lib/network/peers.ts writes each normalised (normaliseCidr).
+         */
+        minCidrPrefix: z.object({
+            ipv4: z.number({ error: "must be a whole number from 1 to 32" }).int({ error: "must be a whole number from 1 to 32" })
+                .min(1, { error: "must be from 1 to 32" }).max(32, { error: "must be from 1 to 32" }).default(DEFAULT_MIN_CIDR_PREFIX.ipv4),
+            ipv6: z.number({ error: "must be a whole number from 1 to 128" }).int({ error: "must be a whole number from 1 to 128" })
+                .min(1, { error: "must be from 1 to 128" }).max(128, { error: "must be from 1 to 128" }).default(DEFAULT_MIN_CIDR_PREFIX.ipv6),
+        }).strict().optional(),
         /** Ingress-weight mode: the ingress controller that routes to the stable and canary pods. */
         ingressControllerNamespace: z.string().regex(DNS_LABEL, { error: "must be a namespace name" }).default("ingress-nginx"),
-    }).strict().prefault({}),
+    }).strict().superRefine((n, ctx) => {
+        n.gateCidrs.forEach((c, i) => {
+            const parsed = parseCidr(c);
+            if (typeof parsed === "string" || parsed.prefix === 0) return;
+            const problem = cidrProblem(c, n.minCidrPrefix ?? DEFAULT_MIN_CIDR_PREFIX);
+            if (problem) ctx.addIssue({ code: "custom", path: ["gateCidrs", i], message: problem });
+        });
+        for (const family of familiesCovered(n.gateCidrs)) ctx.addIssue({ code: "custom", path: ["gateCidrs"], message: coverageProblem(family) });
+    }).prefault({}),
     topologySpread: z.object({
         /** Spread the service's and the proof workers' pods across nodes (topologySpreadConstraints). */
         enabled: z.boolean({ error: "must be true or false" }).default(true),
@@ -179,10 +214,13 @@ export const DEFAULT_CANARY_STEPS = [
 
 const nodeSchema = z.object({
     name: z.string({ error: "must be a node name" }).regex(DNS_LABEL, { error: "must be a DNS label (lower-case letters, digits, -)" }),
-    host: z.string({ error: "must be a host name or IP address" }).min(1, { error: "must not be empty" }),
+    host: z.string({ error: "must be a host name or IP address" }).min(1, { error: "must not be empty" }).superRefine((host, ctx) => {
+        const problem = hostProblem(host);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
     port: z.number({ error: "must be a TCP port number" }).int().min(1, { error: "must be from 1 to 65535" })
         .max(65535, { error: "must be from 1 to 65535" }).default(22),
-    user: z.string({ error: "must be a user name" }).regex(/^[a-z_][a-z0-9_-]*$/, { error: "must be a POSIX user name" }),
+    user: z.string({ error: "must be a user name" }).regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "must be a POSIX user name (lower-case letters, digits, _ and -, not starting with - or a digit, at most 32)" }),
     hostKey: z.string({ error: "must be the node's pinned public host key (\"ssh-ed25519 AAAA…\")" })
         .regex(PINNED_HOST_KEY, { error: "must be a pinned public host key such as \"ssh-ed25519 AAAA…\" (type and base64 key, no host name)" })
         .superRefine((hostKey, ctx) => {
@@ -254,21 +292,21 @@ export type BakeMode = typeof BAKE_MODES[number];
 
 const gateSchema = z.object({
     /** Where the gate reaches the speculation service (from the operator's machine or CI runner). */
-    serviceUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    serviceUrl: plainUrl().optional(),
     /**
      * Ingress-weight mode: where the gate reaches the canary track (default: the canary Service's in-cluster address);
      * serviceUrl is then the stable track it is compared with.
      */
-    canaryUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    canaryUrl: plainUrl().optional(),
     /** Where the gate reaches the proof workers' metrics. */
-    proofWorkerUrl: z.url({ error: "must be an http(s) URL" }).optional(),
-    prometheusUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    proofWorkerUrl: plainUrl().optional(),
+    prometheusUrl: plainUrl().optional(),
     /**
      * Alertmanager's base URL.  Every gate checks that no critical alert is firing (seed 000: any critical alert is a
      * rollback): from Prometheus's ALERTS when source is prometheus, otherwise from Alertmanager's API here (or, when
      * this is not set, from prometheusUrl's ALERTS).  A revert that cannot be confirmed pages through it too.
      */
-    alertmanagerUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+    alertmanagerUrl: plainUrl().optional(),
     /**
      * CUSUM drift detection in every live gate (seed 003), on the error rate and the p95 latency against the stage's
      * pre-shift baseline; an alarm is a no-go (the revert is the kill switch).  Larger k or h: rarer false alarms
@@ -301,7 +339,7 @@ const gateSchema = z.object({
     revert: z.object({
         deadline: positiveDuration("how long a revert keeps retrying before it fails loudly").default("5m"),
         /** The watchdog's revert action (an Alertmanager webhook receiver): the last path a revert tries. */
-        watchdogActionUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+        watchdogActionUrl: plainUrl().optional(),
     }).strict().prefault({}),
     /**
      * watch: a stage's `pulumi up` runs the live gate for the whole bake (short bakes: local, staging).
@@ -393,12 +431,12 @@ export const stackConfigSchema = z.object({
             confidence: z.number({ error: "must be a number from 0.8 to 0.999" }).min(0.8, { error: "must be at least 0.8" })
                 .max(0.999, { error: "must be at most 0.999" }).default(0.95),
             minRequests: z.number({ error: "must be a whole number" }).int({ error: "must be a whole number" })
-                .min(1, { error: "must be at least 1" }).default(GO_NO_GO.canaryMinRequests),
+                .min(1, { error: "must be at least 1" }).max(NUMBER_LIMITS.maxJudgeMinRequests, { error: `must be at most ${NUMBER_LIMITS.maxJudgeMinRequests}` }).default(GO_NO_GO.canaryMinRequests),
         }).strict().prefault({}),
         /** Blue-green mode (seed 002): green runs the release beside blue and takes the primary Service at 100 %. */
         blueGreen: z.object({
             /** Where the gate and the smoke tests reach green's own Service (default: its in-cluster address). */
-            greenUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+            greenUrl: plainUrl().optional(),
             /**
              * Below 100 %: hold (green gets no user traffic; its gate checks it over its own Service) or mirror (the
              * primary Ingress mirrors requests to green, and green is judged against blue).
@@ -429,8 +467,8 @@ export const stackConfigSchema = z.object({
         storage: z.object({
             /** The StorageClass of both claims (default: the cluster's default class). */
             storageClassName: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { error: "must be a StorageClass name (lower-case letters, digits, - and .)" }).optional(),
-            prometheusSize: memory.default("50Gi"),
-            alertmanagerSize: memory.default("1Gi"),
+            prometheusSize: volumeSize.default("50Gi"),
+            alertmanagerSize: volumeSize.default("1Gi"),
         }).strict().prefault({}),
         /** Label kube-prometheus-stack selects PrometheusRules and ServiceMonitors by. */
         prometheusReleaseLabel: z.string().min(1).default("kube-prometheus-stack"),
@@ -458,7 +496,7 @@ export const stackConfigSchema = z.object({
          */
         pollInterval: positiveDuration("time between two reads of the firing triggers", { timer: true }).optional(),
         /** Where the watchdog reads them, inside the cluster (standalone: the stack's Prometheus; operator mode: required). */
-        prometheusUrl: z.url({ error: "must be an http(s) URL" }).optional(),
+        prometheusUrl: plainUrl().optional(),
         /** One request's timeout in an action's first attempt; it doubles with every attempt up to adminApiTimeout. */
         attemptTimeout: positiveDuration("one request's timeout in the first attempt", { timer: true }).default("2s"),
         /** The longest an admin API answer may take and still count: the attempts' timeouts grow to it (the bound assumes it). */
@@ -473,24 +511,25 @@ export const stackConfigSchema = z.object({
         /** How many nodes of a batch are worked on at once (Ansible's `forks`). */
         forks: z.number({ error: "must be a whole number from 1 to 200" }).int({ error: "must be a whole number from 1 to 200" })
             .min(1, { error: "must be from 1 to 200" }).max(200, { error: "must be from 1 to 200" }).default(5),
-        binary: z.string().min(1).optional(),
-        configFile: z.string().min(1).optional(),
+        binary: localPath("the binary to roll out").optional(),
+        configFile: localPath("the config file to roll out").optional(),
         installPath: nodeFolder("the install folder").default("/opt/alys"),
         backupPath: nodeFolder("the backups, the rollout's state and its lock").default("/var/backups/alys/rollback"),
-        serviceName: z.string().regex(/^[a-zA-Z0-9@._-]+$/, { error: "must be a systemd unit name" }).default("alys"),
-        restartCommand: z.string().min(1).optional(),
-        healthCommand: z.string().min(1).default("curl -sf http://localhost:8545/health"),
-        versionCommand: z.string().min(1).optional(),
+        serviceName: z.string().regex(SYSTEMD_UNIT, { error: "must be a systemd unit name: letters, digits and @ . _ -, not starting with - or . (it is an argument of systemctl on the node)" }).default("alys"),
+        restartCommand: shellCommand("run on the node to restart the service").optional(),
+        healthCommand: shellCommand("run on the node to check the service").default("curl -sf http://localhost:8545/health"),
+        versionCommand: shellCommand("run on the node to print the running version").optional(),
         healthRetries: z.number().int().min(1, { error: "must be at least 1" }).max(600, { error: "must be at most 600" }).default(30),
         healthInterval: positiveDuration("time between two health polls").default("2s"),
         firstNodeGrace: duration("wait after restarting the first node").default("60s"),
         nodeGrace: duration("wait after restarting later nodes").default("30s"),
         pauseBetweenNodes: duration("pause before the next node", { timer: true }).default("60s"),
-        minFreeDiskGb: z.number().min(0, { error: "must be 0 or more" }).default(50),
+        minFreeDiskGb: z.number().min(0, { error: "must be 0 or more" })
+            .max(NUMBER_LIMITS.maxFreeDiskGb, { error: `must be at most ${NUMBER_LIMITS.maxFreeDiskGb} (100 TB on one node)` }).default(50),
         /** Proves the service exists before anything is touched (default: systemctl cat <serviceName>). */
-        serviceCheckCommand: z.string().min(1).optional(),
+        serviceCheckCommand: shellCommand("run on the node to prove the service exists").optional(),
         /** Who the deployment record names (default: lib/records/operator.ts — GITHUB_ACTOR in GitHub Actions, else `whoami`). */
-        operator: z.string().min(1).optional(),
+        operator: z.string().regex(OPERATOR_NAME, { error: "must be a user or CI actor name: letters, digits and . _ @ + [ ] - or space, not starting with - (at most 100)" }).optional(),
         /** Health gate between batches: the canary gate's checks (canary.gate settings) must stay green for `bake`. */
         batchGate: z.object({
             enabled: z.boolean({ error: "must be true or false" }).default(false),
@@ -508,8 +547,9 @@ export const stackConfigSchema = z.object({
     }).strict().prefault({}),
     bench: z.object({
         enabled: z.boolean({ error: "must be true or false" }).default(false),
-        command: z.string().min(1, { error: "must not be empty" }).optional(),
+        command: shellCommand("the bench, run by sh -c").optional(),
         minThroughputPerSecond: z.number({ error: "must be a number" }).positive({ error: "must be greater than 0" })
+            .max(NUMBER_LIMITS.benchMaxThroughputFloor, { error: `must be at most ${NUMBER_LIMITS.benchMaxThroughputFloor} (a floor no bench reaches is a typo)` })
             .default(GO_NO_GO.benchMinThroughputPerSecond),
         maxP95BaselineMultiple: z.number({ error: "must be a number" }).min(1, { error: "must be at least 1" })
             .max(GO_NO_GO.benchMaxP95BaselineMultiple, { error: `must not be looser than ${GO_NO_GO.benchMaxP95BaselineMultiple}` })
@@ -521,7 +561,13 @@ export const stackConfigSchema = z.object({
             metric: z.enum(BENCH_METRICS, { error: `must be one of: ${BENCH_METRICS.join(", ")}` }),
             comparator: z.enum(COMPARATORS, { error: `must be one of: ${COMPARATORS.join(", ")}` }),
             value: z.number({ error: "must be a number" }),
-        }).strict()).default([]),
+        }).strict().superRefine((gate, ctx) => {
+            // error_rate is a ratio (0..1); the latencies (ms) and the throughput (per second) are non-negative and finite.
+            const max = gate.metric === "error_rate" ? 1 : NUMBER_LIMITS.maxBenchGateValue;
+            if (!(gate.value >= 0 && gate.value <= max)) {
+                ctx.addIssue({ code: "custom", path: ["value"], message: `must be from 0 to ${max} for ${gate.metric}${gate.metric === "error_rate" ? " (a ratio: 0.01 is 1 %)" : ""}` });
+            }
+        })).default([]),
         /**
          * How many times the bench command runs, one after another; every gate is judged on the median of the
          * repeats, so one run disturbed by a busy machine neither fails nor passes the release on its own.
@@ -539,7 +585,7 @@ export const stackConfigSchema = z.object({
             .max(1, { error: "must be greater than 0 and at most 1" }).default(0.25),
         resultsDir: z.string().min(1).default("deployment-artifacts/benchmarks"),
         /** Run the bench command on this node (a name from nodes.hosts) over SSH instead of locally. */
-        onNode: z.string().min(1).optional(),
+        onNode: z.string().regex(DNS_LABEL, { error: "must be a node name from nodes.hosts (a DNS label)" }).optional(),
         /** The bench command is killed (a no-go) after this long. */
         timeout: positiveDuration("longest a bench run may take", { timer: true }).default("30m"),
     }).strict().prefault({}),
@@ -719,7 +765,7 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             ctx.addIssue({ code: "custom", path: ["kubernetes", "enabled"], message: "must be true in production" });
         }
     }
-    problems.push(...thresholdOrderProblems(cfg), ...productionProblems(cfg), ...runbookProblems(cfg), ...guardProblems(cfg));
+    problems.push(...thresholdOrderProblems(cfg), ...productionProblems(cfg), ...runbookProblems(cfg), ...guardProblems(cfg), ...semanticProblems(cfg));
     const canary = cfg.canary;
     if (!canary) return problems;
     if (!canary.gate.prometheusUrl && !canary.gate.alertmanagerUrl) {

@@ -10,6 +10,7 @@
  */
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, PRODUCTION_RULES, StageThresholds } from "../config/thresholds";
+import { cidrProblem, coverageProblem, DEFAULT_MIN_CIDR_PREFIX, familiesCovered, parseCidr } from "../config/cidr";
 import { KILL_SWITCH_ALERTS, ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { SPECULATION_PROBES } from "../lib/probes";
@@ -437,7 +438,19 @@ export const pdbsExist: StackValidationPolicy = {
     },
 };
 
-const OPEN_CIDRS = ["0.0.0.0/0", "::/0"];
+/**
+ * What one ipBlock CIDR admits beyond what the loader allows (config/cidr.ts, the loader's own check with its default
+ * minimum prefixes), as the rest of a "… admits <cidr>" line; undefined when it is fine.  The whole space however
+ * spelled (10.0.0.0/0, 0::/0 are read as 0.0.0.0/0 and ::/0), wider than /8 (IPv4) or /32 (IPv6), or no CIDR at all.
+ */
+export function openCidr(cidr: string): string | undefined {
+    const parsed = parseCidr(cidr);
+    if (typeof parsed === "string") return `${cidr} (${parsed})`;
+    if (!cidrProblem(cidr)) return undefined;
+    const spelled = parsed.normalised === cidr ? cidr : `${cidr} (${parsed.normalised})`;
+    return parsed.prefix === 0 ? spelled : `${spelled}, wider than /${DEFAULT_MIN_CIDR_PREFIX[parsed.family]}`;
+}
+
 const isEmpty = (o: unknown) => !o || (typeof o === "object" && Object.keys(o as object).length === 0);
 
 export const networkIsolation: StackValidationPolicy = {
@@ -459,10 +472,16 @@ export const networkIsolation: StackValidationPolicy = {
                 if (!Array.isArray(rule?.ports) || rule.ports.length === 0) report(`${where} admits every port (no ports).`);
                 for (const peer of rule.from) {
                     if (isEmpty(peer)) report(`${where} has an empty peer, which admits every pod of the namespace.`);
-                    else if (peer.ipBlock && OPEN_CIDRS.includes(peer.ipBlock.cidr)) report(`${where} admits ${peer.ipBlock.cidr}.`);
+                    else if (peer.ipBlock) { const open = openCidr(String(peer.ipBlock.cidr)); if (open) report(`${where} admits ${open}.`); }
                     else if (peer.namespaceSelector && isEmpty(peer.namespaceSelector) && isEmpty(peer.podSelector)) report(`${where} admits every pod of every namespace.`);
                 }
             });
+            // The ipBlocks of the whole policy together: two halves in two rules admit everyone as surely as one /0.
+            const cidrs: string[] = (p.props?.spec?.ingress ?? []).flatMap((rule: any) => (Array.isArray(rule?.from) ? rule.from : [])
+                .map((peer: any) => peer?.ipBlock?.cidr).filter((c: unknown): c is string => typeof c === "string"));
+            // A single entry that is already a whole family was reported above; the union names the split ones.
+            const split = cidrs.filter((c) => { const parsed = parseCidr(c); return typeof parsed !== "string" && parsed.prefix > 0; });
+            for (const family of familiesCovered(split)) report(`NetworkPolicy ${k8sName(p.props)} admits ${split.join(" + ")}, which ${coverageProblem(family)}.`);
         }
     },
 };

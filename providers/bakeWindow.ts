@@ -14,6 +14,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { failStep } from "../lib/runbook/steps";
+import { redactUrl } from "../lib/records/redact";
 import { StageThresholds } from "../config/thresholds";
 import { readAdminStatus } from "../lib/adminApi";
 import { evaluateBakeWindow } from "../lib/bake/evaluate";
@@ -77,7 +78,7 @@ async function evaluate(s: BakeWindowState, id: string): Promise<BakeWindowState
     const notYet = refusal(s, now);
     // A plain error: nothing is recorded, nothing has changed.
     if (notYet) throw new Error(`promotion refused: ${notYet}`);
-    console.log(`[window ${s.stage}] judging the bake window ${s.shiftedAt} → ${new Date(now).toISOString()} from ${s.prometheusUrl} (step ${s.stepSeconds}s)`);
+    console.log(`[window ${s.stage}] judging the bake window ${s.shiftedAt} → ${new Date(now).toISOString()} from ${redactUrl(s.prometheusUrl)} (step ${s.stepSeconds}s)`);
     let j = await evaluateBakeWindow({ prometheusUrl: s.prometheusUrl, timeoutMs: s.timeoutMs, stepSeconds: s.stepSeconds }, {
         stage: s.stage, shiftedAt: Date.parse(s.shiftedAt), bakeSeconds: s.bakeSeconds, stepSeconds: s.stepSeconds, maxGapSeconds: s.maxGapSeconds,
         thresholds: s.thresholds, baselineErrorRate: s.baselineErrorRate,

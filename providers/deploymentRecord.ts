@@ -8,6 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { appendRecord, DeploymentRecord, pushRecord, RecordFacts, recordOf, RecordOutcome, RecordSink } from "../lib/records/record";
+import { redactUrl } from "../lib/records/redact";
 import { failStep } from "../lib/runbook/steps";
 import { runbookStepProvider } from "./runbookStep";
 
@@ -47,9 +48,9 @@ async function write(inputs: RecordState, id: string): Promise<RecordState> {
         await pushRecord(inputs.pushgatewayUrl, record, inputs.timeoutMs);
     } catch (e) {
         failStep(id, { ...inputs, record, pushed: false },
-            `deployment record of ${record.version} (${record.outcome}) appended to ${inputs.logFile}, but the push to ${inputs.pushgatewayUrl} failed: ${(e as Error).message}`);
+            `deployment record of ${record.version} (${record.outcome}) appended to ${inputs.logFile}, but the push to ${redactUrl(inputs.pushgatewayUrl)} failed: ${(e as Error).message}`);
     }
-    console.log(`[record] pushed to ${inputs.pushgatewayUrl}`);
+    console.log(`[record] pushed to ${redactUrl(inputs.pushgatewayUrl)}`);
     return { ...inputs, record, pushed: true };
 }
 

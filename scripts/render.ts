@@ -10,7 +10,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
+import { portableYaml } from "../lib/portableYaml";
 import { loadStackConfig } from "../config";
 import { defineStack } from "../program";
 
@@ -79,7 +80,7 @@ export async function renderStack(stack: string, config: Record<string, unknown>
     return {
         resources: objects.map((o) => ({ type: o.type, name: o.name })),
         manifests,
-        yaml: manifests.map((m) => stringify(m)).join("---\n"),
+        yaml: manifests.map((m) => portableYaml(m)).join("---\n"),
         ms,
     };
 }

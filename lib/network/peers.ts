@@ -12,6 +12,7 @@
  *  - the watchdog (when the stack runs one and passes its port) from Alertmanager and the gate's origin.
  */
 import type { StackConfig } from "../../config/schema";
+import { normaliseCidr } from "../../config/cidr";
 import { PROOF_WORKER_PORT, SPECULATION_PORT } from "../monitoring/scrape";
 
 /** Pod label that grants a pod of this namespace a role in the policies below. */
@@ -84,7 +85,7 @@ export function peers(args: IsolationArgs): Record<"monitoring" | "watchdog" | "
         monitoring: prometheus,
         prometheus,
         watchdog: [{ podSelector: { matchLabels: networkRole("watchdog") } }],
-        gate: [gatePods, ...p.gateCidrs.map((cidr) => ({ ipBlock: { cidr } }))],
+        gate: [gatePods, ...p.gateCidrs.map((cidr) => ({ ipBlock: { cidr: normaliseCidr(cidr) } }))],
         ingressController: [{ namespaceSelector: inNamespace(p.ingressControllerNamespace) }],
         speculation: [{ podSelector: app(...SPECULATION_APPS) }],
         grafana: [{ podSelector: app("grafana") }],

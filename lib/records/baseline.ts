@@ -4,6 +4,8 @@
  * SpeculationErrorRateSpike reads (lib/monitoring/rules.ts STAGE_BASELINE_METRIC).
  */
 
+import { redactUrl } from "./redact";
+
 export const STAGE_BASELINE_JOB = "agenc_stage_baseline";
 /** The series name; lib/monitoring/rules.ts reads it as STAGE_BASELINE_METRIC. */
 export const STAGE_BASELINE_SERIES = "agenc_stage_error_baseline_ratio";
@@ -23,16 +25,5 @@ export async function publishStageBaseline(pushgatewayUrl: string, environment: 
         return `baseline ${errorRate} published to ${redactUrl(pushgatewayUrl)} (SpeculationErrorRateSpike holds the stage to it between ups)`;
     } catch (e) {
         return `WARNING: baseline not published to ${redactUrl(pushgatewayUrl)} (${(e as Error).message}): SpeculationErrorRateSpike holds the stage to its 0.1 % floor instead, which reverts sooner`;
-    }
-}
-
-/** A URL as it may be printed: any user:password replaced. */
-function redactUrl(url: string): string {
-    try {
-        const u = new URL(url);
-        if (u.username || u.password) { u.username = "***"; u.password = ""; }
-        return u.toString().replace(/\/$/, "");
-    } catch {
-        return "(an unparseable URL)";
     }
 }

@@ -4,6 +4,7 @@
  * dashboard shows releases and reverts.  A record never claims more than happened: it is written after the steps it
  * names, from their recorded verdicts.
  */
+import { redactUrl } from "./redact";
 import { RECORD_JOB, RECORD_SERIES } from "./series";
 
 /** gate-revert: a gate (live or window) said no-go and took the stage's traffic away (its revert's outcome decides the percentage). */
@@ -121,8 +122,8 @@ export async function recordGateRevert(sink: RecordSink, gate: { stage: string; 
     if (!sink.pushgatewayUrl) return `Deployment record: gate-revert appended to ${sink.logFile}.`;
     try {
         await pushRecord(sink.pushgatewayUrl, record, sink.timeoutMs);
-        return `Deployment record: gate-revert appended to ${sink.logFile} and pushed to ${sink.pushgatewayUrl}.`;
+        return `Deployment record: gate-revert appended to ${sink.logFile} and pushed to ${redactUrl(sink.pushgatewayUrl)}.`;
     } catch (e) {
-        return `Deployment record: gate-revert appended to ${sink.logFile}; the push to ${sink.pushgatewayUrl} FAILED: ${(e as Error).message}.`;
+        return `Deployment record: gate-revert appended to ${sink.logFile}; the push to ${redactUrl(sink.pushgatewayUrl)} FAILED: ${(e as Error).message}.`;
     }
 }

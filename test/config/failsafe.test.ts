@@ -191,7 +191,7 @@ describe("config refused before anything registers (issue 15's classes)", functi
             withEdit(stackConfig("staging"), key("thresholds"), "abortRollbackRate", 0.05),
             withEdit(stackConfig("staging"), key("release"), "images.speculation.repository", "registry.local:5000/agenc/speculation"),
             withNodes(stackConfig("staging"), 2),
-            withEdit(stackConfig("staging"), key("canary"), "gate.pollInterval", "1s"),
+            withEdit(stackConfig("staging"), key("canary"), "gate.pollInterval", "15s"),
             withEdit(withEdit(stackConfig("staging"), key("canary"), "ingress.await", "load-balancer"), key("canary"), "ingress.awaitTimeout", "24h"),
             withNodes(stackConfig("production"), 2),
             oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB}`),
