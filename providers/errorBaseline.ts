@@ -12,6 +12,8 @@ import { StageThresholds } from "../config/thresholds";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { AlertSource } from "../lib/gate/measure";
 import { preShiftCheck, refusalMessage } from "../lib/preshift/check";
+// A local module is captured by value when Pulumi serialises the provider: imported here, never require()d inside a method.
+import { publishStageBaseline } from "../lib/records/baseline";
 
 export const ERROR_BASELINE_TYPE = "ErrorBaseline";
 
@@ -88,8 +90,6 @@ export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = {
         console.log(`[${inputs.stage}] pre-shift health check: go (${result.sample.checks.length} checks${canary ? `, and ${canary.sample.checks.length} on the new track` : ""}), baseline error rate ${errorRate}` +
             (p95Seconds !== undefined ? `, p95 ${(p95Seconds * 1000).toFixed(2)} ms` : ""));
         if (inputs.publish) {
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
-            const { publishStageBaseline } = require("../lib/records/baseline") as typeof import("../lib/records/baseline");
             const published = await publishStageBaseline(inputs.publish.pushgatewayUrl, inputs.publish.environment, inputs.stage, errorRate, inputs.timeoutMs);
             console.log(`[${inputs.stage}] ${published}`);
         }

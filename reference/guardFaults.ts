@@ -40,6 +40,8 @@ export interface GuardEnv {
     monitoring: LocalMonitoring;
     /** Waits until the watchdog has confirmed a revert (or kill switch) after `since`; returns when, epoch ms. */
     confirmedAfter(since: number, timeoutMs: number): Promise<number>;
+    /** How long a scenario may wait for a revert: twice the plan's worst bound, at least a minute. */
+    waitMs: number;
 }
 
 export interface GuardMeasurement {
@@ -75,7 +77,7 @@ export const GUARD_SCENARIOS: GuardScenario[] = [
         inject: async (env) => {
             env.service.setFaults({ rollbackRate: 0.2 });
             // The first revert, then the operator's 10 % again: what is measured starts here.
-            await env.confirmedAfter(Date.now(), 120_000);
+            await env.confirmedAfter(Date.now(), env.waitMs);
             await setRolloutPercentage(env.service.url, TOKEN, 10);
         },
     },
@@ -140,7 +142,7 @@ export async function runGuardScenario(s: GuardScenario, plan: GuardPlan, log: (
             await new Promise((r) => setTimeout(r, 50));
         }
     };
-    const env: GuardEnv = { service, worker, monitoring, confirmedAfter };
+    const env: GuardEnv = { service, worker, monitoring, confirmedAfter, waitMs: Math.max(60_000, (plan.worst.seconds + 60) * 2000) };
     const bound = plan.triggers.find((x) => x.alert === s.trigger);
     if (!bound) throw new Error(`${s.name}: ${s.trigger} is not a rollback trigger of this plan`);
     try {
@@ -159,8 +161,7 @@ export async function runGuardScenario(s: GuardScenario, plan: GuardPlan, log: (
         await s.inject(env);
         // For the re-fire scenario the clock starts when traffic is back on (inject returns then).
         const measuredFrom = s.name === "refire-after-revert" ? Date.now() : injectedAt;
-        const timeoutMs = Math.max(60_000, (bound.seconds + 60) * 1000 * 2);
-        const confirmedAt = await confirmedAfter(measuredFrom, timeoutMs);
+        const confirmedAt = await confirmedAfter(measuredFrom, env.waitMs);
         const conditionAt = s.condition
             ? (await firstTrue(monitoring.prometheusUrl, s.condition, injectedAt - scrape, confirmedAt)) ?? measuredFrom
             : measuredFrom;

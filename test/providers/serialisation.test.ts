@@ -18,7 +18,7 @@ import { deserialised } from "../helpers/deserialise";
 
 const providers: [string, pulumi.dynamic.ResourceProvider, string][] = [
     ["TrafficShift", trafficShiftProvider, "setRolloutPercentage"],
-    ["ErrorBaseline", errorBaselineProvider, "captureBaseline"],
+    ["ErrorBaseline", errorBaselineProvider, "publishStageBaseline"],
     ["HealthGate", healthGateProvider, "runGate"],
     ["BenchRun", benchRunProvider, "judgeBench"],
     // The runbook steps, built by one skeleton (providers/runbookStep.ts): each carries its own step with it.
@@ -37,6 +37,9 @@ describe("dynamic provider serialisation", function () {
             const { text } = await pulumi.runtime.serializeFunction(() => provider, { isFactoryFunction: true });
             expect(text).to.include(uses);
             expect(text).to.not.match(/\[native code\]|\.node"/);
+            // A relative require inside a method resolves against the engine's provider host, not this project: a
+            // local module must be imported at the top and captured by value (ErrorBaseline's baseline push did not).
+            expect(text, "a relative require() in a serialised provider").to.not.match(/require\(["']\.\.?\//);
         });
     }
 });
