@@ -146,6 +146,10 @@ describe("the real engine: window bake mode, the watchdog, and recovery from a k
     });
 
     it("kill -9 of the whole pulumi up during an entry analysis: the documented recovery clears the lock, and the re-run resumes", async () => {
+        // The previous case's 30 % error burst keeps SpeculationErrorRateAbort firing until it leaves the 5 min rate
+        // window, and the watchdog (and the pre-shift check) would rightly keep traffic off until then.
+        await eventually("no rollback trigger firing", async () =>
+            ((await promValue(env.monitoring.prometheusUrl, 'count(ALERTS{rollback_trigger="true"})')) ?? 0) === 0 ? true : undefined, 420_000);
         await open(10, "killed", true);
         const gates = path.join(env.workDir, "artifacts/gates");
         const gateFiles = () => (existsSync(gates) ? readdirSync(gates) : []).filter((f) => f.startsWith("stage-1-10pct-"));
@@ -157,7 +161,7 @@ describe("the real engine: window bake mode, the watchdog, and recovery from a k
         let out = "";
         child.stdout!.on("data", (c) => (out += c));
         const exited = new Promise((r) => child.once("exit", r));
-        await eventually("the entry analysis's first sample", async () => (/\[gate stage-1-10pct\] entry analysis sample 1/.test(out) ? true : undefined), 180_000);
+        await eventually("the entry analysis's first sample", async () => (/\[gate stage-1-10pct\] entry analysis sample 1/.test(out) ? true : undefined), 180_000).catch((e: Error) => { throw new Error(`${e.message}; the child said:\n${out.slice(-3000)}`); });
         process.kill(-child.pid!, "SIGKILL");
         await exited;
         console.log(`      (killed: ${out.split("\n").filter((l) => /\[gate|updating|creat/.test(l)).slice(-3).join(" / ").slice(0, 300)})`);

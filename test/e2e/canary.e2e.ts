@@ -30,7 +30,7 @@ describe("the real engine: the canary judged against stable (ingress-weight on t
         stack = await openStack(env, "e2e-canary", localConfig(env, (c) => {
             c["speculation:rolloutPercentage"] = pct;
             c["speculation:canary"].shiftMode = "ingress-weight";
-            c["speculation:canary"].gate = { ...c["speculation:canary"].gate, serviceUrl: stable.url, canaryUrl: canary.url, deadlineSlack: "5s", bakeMode: "watch",
+            c["speculation:canary"].gate = { ...c["speculation:canary"].gate, serviceUrl: stable.url, canaryUrl: canary.url, deadlineSlack: "10s", bakeMode: "watch",
                 // A loaded CI machine must not turn a slow read into a no-go these cases are not about.
                 timeout: "10s" };
             c["speculation:bench"] = { ...c["speculation:bench"], enabled: false };
