@@ -14,6 +14,7 @@ import { AlertSource } from "../lib/gate/measure";
 import { preShiftCheck, refusalMessage } from "../lib/preshift/check";
 // A local module is captured by value when Pulumi serialises the provider: imported here, never require()d inside a method.
 import { publishStageBaseline } from "../lib/records/baseline";
+import { whileEngineLives } from "./runbookStep";
 
 export const ERROR_BASELINE_TYPE = "ErrorBaseline";
 
@@ -69,6 +70,29 @@ interface BaselineState {
     preShift: string;
 }
 
+/** Measures the baseline before the shift, judges the reading, and publishes it (see the provider). */
+async function measure(inputs: BaselineState) {
+    const raised = inputs.raisedTrackUrl;
+    console.log(`[${inputs.stage}] pre-shift health check and baseline: reading the service${raised ? ` and the new track (${raised}), which this shift gives more traffic,` : ""} over ${inputs.windowSeconds} s`);
+    const [result, canary] = await Promise.all([
+        preShiftCheck({ ...inputs, windowSeconds: inputs.windowSeconds }),
+        raised ? preShiftCheck({ ...inputs, serviceUrl: raised, windowSeconds: inputs.windowSeconds }) : undefined,
+    ]);
+    if (result.verdict === "no-go") throw new Error(refusalMessage(inputs.stage, inputs.percentage, result));
+    if (canary?.verdict === "no-go") throw new Error(refusalMessage(`${inputs.stage} (the new track, ${raised})`, inputs.percentage, canary));
+    const { errorRate, measuredAt, query, p95Seconds } = result.baseline;
+    console.log(`[${inputs.stage}] pre-shift health check: go (${result.sample.checks.length} checks${canary ? `, and ${canary.sample.checks.length} on the new track` : ""}), baseline error rate ${errorRate}` +
+        (p95Seconds !== undefined ? `, p95 ${(p95Seconds * 1000).toFixed(2)} ms` : ""));
+    if (inputs.publish) {
+        const published = await publishStageBaseline(inputs.publish.pushgatewayUrl, inputs.publish.environment, inputs.stage, errorRate, inputs.timeoutMs);
+        console.log(`[${inputs.stage}] ${published}`);
+    }
+    return {
+        id: `${inputs.stage}-baseline`,
+        outs: { ...inputs, errorRate, measuredAt, query, ...(p95Seconds !== undefined ? { p95Seconds } : {}), preShift: `go (${result.sample.checks.length} checks)` },
+    };
+}
+
 export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: BaselineState, news: BaselineState) {
         // A new stage, version or endpoint needs a new baseline, measured before its shift.
@@ -78,25 +102,8 @@ export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = {
         return { changes: replaces.length + changed.length + settings.length > 0, replaces };
     },
     async create(inputs: BaselineState) {
-        const raised = inputs.raisedTrackUrl;
-        console.log(`[${inputs.stage}] pre-shift health check and baseline: reading the service${raised ? ` and the new track (${raised}), which this shift gives more traffic,` : ""} over ${inputs.windowSeconds} s`);
-        const [result, canary] = await Promise.all([
-            preShiftCheck({ ...inputs, windowSeconds: inputs.windowSeconds }),
-            raised ? preShiftCheck({ ...inputs, serviceUrl: raised, windowSeconds: inputs.windowSeconds }) : undefined,
-        ]);
-        if (result.verdict === "no-go") throw new Error(refusalMessage(inputs.stage, inputs.percentage, result));
-        if (canary?.verdict === "no-go") throw new Error(refusalMessage(`${inputs.stage} (the new track, ${raised})`, inputs.percentage, canary));
-        const { errorRate, measuredAt, query, p95Seconds } = result.baseline;
-        console.log(`[${inputs.stage}] pre-shift health check: go (${result.sample.checks.length} checks${canary ? `, and ${canary.sample.checks.length} on the new track` : ""}), baseline error rate ${errorRate}` +
-            (p95Seconds !== undefined ? `, p95 ${(p95Seconds * 1000).toFixed(2)} ms` : ""));
-        if (inputs.publish) {
-            const published = await publishStageBaseline(inputs.publish.pushgatewayUrl, inputs.publish.environment, inputs.stage, errorRate, inputs.timeoutMs);
-            console.log(`[${inputs.stage}] ${published}`);
-        }
-        return {
-            id: `${inputs.stage}-baseline`,
-            outs: { ...inputs, errorRate, measuredAt, query, ...(p95Seconds !== undefined ? { p95Seconds } : {}), preShift: `go (${result.sample.checks.length} checks)` },
-        };
+        // Abandoned (nothing published, the process gone) when the engine dies mid-measurement (providers/runbookStep.ts).
+        return whileEngineLives(() => measure(inputs));
     },
     async update(_id: string, olds: BaselineState, news: BaselineState) {
         // A baseline is a point in time before the shift: settings edits keep it.

@@ -8,8 +8,16 @@
  * object whose methods close over `step` alone, and this module imports @pulumi/pulumi for types only.  Delete and
  * refresh run the code serialised at the last update, so both stay trivial: refresh echoes the state, delete does
  * nothing — true of every earlier version of these providers too.
+ *
+ * Every run watches the engine (lib/lifecycle/engine.ts), here, once for all seven: a killed `pulumi up` leaves this
+ * process running in its own process group, and a step left alone would finish for nobody — write its report, push a
+ * deployment record, accept a bench baseline — for an update that no longer exists.  Once the engine is gone the run
+ * is abandoned (the call rejects with the reason) and the process exits once its last watched call is done, so
+ * nothing the step would have written after that lands.  What it left half-done (a report not written, a record not
+ * pushed) is what the next `up` runs again: a step whose last run did not pass always runs again.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { providerLifecycle } from "../lib/lifecycle/engine";
 
 export interface RunbookStep<S> {
     /** The id of a new resource, from its inputs (`preflight`, `smoke-canary`, `bench-v1.2.4`). */
@@ -52,11 +60,11 @@ export function runbookStepProvider<S>(step: RunbookStep<S>): pulumi.dynamic.Res
         },
         async create(inputs: S) {
             const id = step.id(inputs);
-            return { id, outs: await step.run(inputs, id) };
+            return { id, outs: await whileEngineLives(() => step.run(inputs, id)) };
         },
         async update(id: string, olds: S, news: S) {
             const kept = step.keep?.(olds, news);
-            return { outs: kept ?? await step.run(news, id, olds) };
+            return { outs: kept ?? await whileEngineLives(() => step.run(news, id, olds)) };
         },
         async read(id: string, props: S) {
             // A step is a point in time: its record is what it found then, nothing live to read back.
@@ -66,4 +74,21 @@ export function runbookStepProvider<S>(step: RunbookStep<S>): pulumi.dynamic.Res
             // Reports and records stay where the step wrote them; nothing live to undo.
         },
     };
+}
+
+/**
+ * Runs `work` while the engine that asked for it is alive; once the engine is gone, rejects at once with the reason
+ * (the work is abandoned where it is) and lets providerLifecycle end the process, so the abandoned work writes nothing.
+ */
+export async function whileEngineLives<T>(work: () => Promise<T>): Promise<T> {
+    const engine = providerLifecycle();
+    try {
+        const abandoned = new Promise<never>((_, reject) => {
+            if (engine.signal.aborted) reject(engine.signal.reason);
+            engine.signal.addEventListener("abort", () => reject(engine.signal.reason), { once: true });
+        });
+        return await Promise.race([work(), abandoned]);
+    } finally {
+        engine.done();
+    }
 }
