@@ -52,6 +52,16 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
  */
 export const RETENTION_MARGIN_SECONDS = 7 * 86_400;
 
+/**
+ * The history Prometheus must keep for these steps, seconds: the longest bake plus RETENTION_MARGIN_SECONDS (0 without
+ * a bake).  One rule for the config's refusal and the preflight's reading of a running Prometheus.  Bakes that are not
+ * durations count as 0 (their own key reports them).
+ */
+export function requiredRetentionSeconds(steps: readonly { bake: string }[]): number {
+    const longestBake = Math.max(0, ...steps.map((s) => (isDuration(s.bake) ? parseDuration(s.bake) : 0)));
+    return longestBake > 0 ? longestBake + RETENTION_MARGIN_SECONDS : 0;
+}
+
 const K8S_QUANTITY_CPU = /^(?:\d+(?:\.\d+)?|\d+m)$/;
 const K8S_QUANTITY_MEMORY = /^\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -908,11 +918,12 @@ function guardProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
         problems.push({ path: ["watchdog", "attemptTimeout"], message: `must be at most watchdog.adminApiTimeout (${w.adminApiTimeout}): the attempts' timeouts grow from it to that` });
     }
     const steps = cfg.canary?.steps ?? [];
-    const longestBake = Math.max(0, ...steps.map((s) => (isDuration(s.bake) ? parseDuration(s.bake) : 0)));
-    if (m && isDuration(m.retention) && longestBake > 0 && parseDuration(m.retention) < longestBake + RETENTION_MARGIN_SECONDS) {
+    const required = requiredRetentionSeconds(steps);
+    const longestBake = required - RETENTION_MARGIN_SECONDS;
+    if (m && isDuration(m.retention) && required > 0 && parseDuration(m.retention) < required) {
         problems.push({
             path: ["monitoring", "retention"],
-            message: `must be at least ${formatDuration(longestBake + RETENTION_MARGIN_SECONDS)}: the longest bake (${formatDuration(longestBake)}) plus ${formatDuration(RETENTION_MARGIN_SECONDS)} for the next up to judge it from Prometheus history`,
+            message: `must be at least ${formatDuration(required)}: the longest bake (${formatDuration(longestBake)}) plus ${formatDuration(RETENTION_MARGIN_SECONDS)} for the next up to judge it from Prometheus history`,
         });
     }
     if (cfg.environment !== "production" || !cfg.canary) return problems;

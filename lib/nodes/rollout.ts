@@ -30,7 +30,7 @@ import { captureBaseline, GateSpec, runGate } from "../gate/run";
 import { appendRecord, NodeRolloutRecord } from "../records/record";
 import { loadJournal, nodeRolloutRecord, nodeTable, resume, rolloutIdOf, rolloutStamp, saveJournal, touched } from "./journal";
 import { batchFailureBudget, NodeJournal, NodeStatus, nextStep, planBatches, RolloutJournal, RolloutOutcome, SerialEntry } from "./plan";
-import { backupScript, healthBudgetMs, healthCheckScript, lockTakeoverScript, parsePrecheck, precheckScript, releaseScript, restoreScript, StateWriter, switchScript } from "./script";
+import { backupScript, healthBudgetMs, ScriptSpec, healthCheckScript, lockTakeoverScript, parsePrecheck, precheckScript, releaseScript, restoreScript, StateWriter, switchScript } from "./script";
 import { connect, NodeAddress, NodeSession } from "./ssh";
 import {
     HEARTBEAT_SECONDS, classifyLock, settlementOf, LockOwner, NodeState, parseState, pidAlive, remotePaths, unsettledError, writeStateCommand,
@@ -39,8 +39,8 @@ import {
 // Moved to journal.ts; re-exported for the provider, the tests and scripts/bench-node-rollout.ts.
 export { loadJournal, rolloutIdOf, rolloutStamp };
 
-export interface RolloutSpec {
-    version: string;
+/** The rollout: what the scripts use (ScriptSpec, lib/nodes/script.ts) plus where, how many at once and how it is judged. */
+export interface RolloutSpec extends ScriptSpec {
     nodes: NodeAddress[];
     privateKey: string;
     /** Local path of the new binary, and (optionally) of its config file. */
@@ -48,17 +48,7 @@ export interface RolloutSpec {
     configFile?: string;
     /** sha256 of binary and config: part of the rollout's identity, so a changed file is a new rollout. */
     contentHash?: string;
-    installPath: string;
-    backupPath: string;
-    serviceName: string;
-    restartCommand: string;
-    healthCommand: string;
-    versionCommand: string;
-    serviceCheckCommand: string;
-    healthRetries: number;
-    healthIntervalSeconds: number;
     firstNodeGraceSeconds: number;
-    nodeGraceSeconds: number;
     pauseSeconds: number;
     minFreeDiskGb: number;
     serial: SerialEntry[];

@@ -10,7 +10,7 @@ import type { NodeStatus } from "./plan";
 import type { NodeState } from "./nodeState";
 import { shellLiteral } from "./nodeState";
 
-/** The spec fields the scripts use (lib/nodes/rollout.ts's RolloutSpec has them all). */
+/** The spec fields the scripts use; lib/nodes/rollout.ts's RolloutSpec extends it. */
 export interface ScriptSpec {
     version: string;
     installPath: string;

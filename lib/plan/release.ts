@@ -10,7 +10,7 @@ import * as path from "path";
 import { ConfigError, type LoadedConfig } from "../../config";
 import { GuardPlan, guardPlan } from "../guard/plan";
 import { parseDuration } from "../../config/duration";
-import { BakeMode, bakeModeOf, GATE_METRICS, RETENTION_MARGIN_SECONDS, StackConfig } from "../../config/schema";
+import { BakeMode, bakeModeOf, GATE_METRICS, requiredRetentionSeconds, StackConfig } from "../../config/schema";
 import { GO_NO_GO } from "../../config/thresholds";
 import type { AlertSource } from "../gate/measure";
 import { PROOF_WORKERS_JOB, SPECULATION_JOB } from "../monitoring/scrape";
@@ -191,11 +191,6 @@ function alertSource(g: StackConfig["canary"]["gate"]): AlertSource {
 }
 
 /** The plan of one update of the stack: `original` as loaded, with a rollback's implications applied here. */
-/** Every step's bake, seconds (all steps, not only those up to the target: the release will bake them all). */
-function declaredBakes(config: StackConfig): number[] {
-    return [0, ...config.canary.steps.map((s) => parseDuration(s.bake))];
-}
-
 export function releasePlan(original: LoadedConfig, env: PlanEnvironment): ReleasePlan {
     const loaded = applyRollback(original);
     const { config, namespace } = loaded;
@@ -260,7 +255,7 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
                 ...(g.source === "prometheus" ? { prometheus: { url: g.prometheusUrl!, jobs: [SPECULATION_JOB, PROOF_WORKERS_JOB] } } : {}),
                 // Window bakes are judged from this Prometheus's history: it must keep the longest bake and a week more.
                 ...(bakeModeOf(config) === "window" && g.prometheusUrl ? {
-                    retention: { url: g.prometheusUrl, minSeconds: Math.max(...declaredBakes(config)) + RETENTION_MARGIN_SECONDS },
+                    retention: { url: g.prometheusUrl, minSeconds: requiredRetentionSeconds(config.canary.steps) },
                 } : {}),
                 timeoutMs: ms(p.timeout),
             },
