@@ -15,6 +15,7 @@
 import { setRolloutPercentage } from "../lib/adminApi";
 import { GuardPlan } from "../lib/guard/plan";
 import { RECORDED, recordingRules } from "../lib/monitoring/rules";
+import { instantVector, rangeQuery } from "../lib/prometheus/client";
 import { DEFAULT_STAGE_THRESHOLDS } from "../config/thresholds";
 import { startLocalMonitoring, LocalMonitoring } from "./localMonitoring";
 import { startProofWorker, RunningProofWorker } from "./proofWorker";
@@ -109,19 +110,11 @@ export const GUARD_SCENARIOS: GuardScenario[] = [
 
 const TOKEN = "guard-faults-admin-token-0123456789";
 
-async function query<T>(prometheusUrl: string, path: string, params: Record<string, string>): Promise<T> {
-    const res = await fetch(`${prometheusUrl}${path}?${new URLSearchParams(params)}`, { signal: AbortSignal.timeout(10_000) });
-    const body = await res.json() as { status: string; data: T; error?: string };
-    if (body.status !== "success") throw new Error(`${path}: ${body.error ?? res.status}`);
-    return body.data;
-}
-
 /** The first sample time (epoch ms) in [from, to] at which `expr` holds, from a range query at 50 ms. */
 export async function firstTrue(prometheusUrl: string, expr: string, from: number, to: number): Promise<number | undefined> {
-    const data = await query<{ result: { values: [number, string][] }[] }>(prometheusUrl, "/api/v1/query_range", {
-        query: expr, start: String(from / 1000), end: String(to / 1000), step: "0.05",
-    });
-    const times = data.result.flatMap((s) => s.values.map(([ts]) => ts * 1000));
+    const r = await rangeQuery({ prometheusUrl, timeoutMs: 10_000, stepSeconds: 0.05 }, expr, from / 1000, to / 1000);
+    if (!r.ok) throw new Error(r.detail);
+    const times = r.value.flatMap((s) => s.points.map((p) => p.t * 1000));
     return times.length > 0 ? Math.min(...times) : undefined;
 }
 
@@ -152,7 +145,10 @@ export async function runGuardScenario(s: GuardScenario, plan: GuardPlan, log: (
         const scrape = plan.timings.scrapeIntervalSeconds * 1000;
         const seenUntil = Date.now() + 60_000;
         const seen = 'max(speculation_rollout_percentage{job="agenc-speculation"}) == 10 and on() max(proof_queue_size) >= 0';
-        while ((await query<{ result: unknown[] }>(monitoring.prometheusUrl, "/api/v1/query", { query: seen })).result.length === 0) {
+        for (;;) {
+            const scraped = await instantVector(monitoring.prometheusUrl, seen, 10_000);
+            if (!scraped.ok) throw new Error(scraped.detail);
+            if (scraped.value.length > 0) break;
             if (Date.now() > seenUntil) throw new Error("Prometheus did not scrape the service at 10 % within 60 s");
             await new Promise((r) => setTimeout(r, 100));
         }

@@ -7,7 +7,7 @@
  * Revert.  Prometheus evaluates the rollback triggers (rollback_trigger="true"); Alertmanager routes them here as a
  * webhook, and the watchdog also reads the firing triggers from Prometheus itself every POLL_INTERVAL_SECONDS (an
  * alert that fires again soon after a revert is "already notified" for Alertmanager until repeat_interval; Prometheus
- * has no such state).  It sets the rollout percentage to 0 through the admin API and reads it back, retrying on the
+ * has no such state; the watchdog reads its ALERTS series).  It sets the rollout percentage to 0 through the admin API and reads it back, retrying on the
  * schedule lib/guard/bound.ts computes the bound from, until confirmed or a hard deadline passes, falling back to the
  * kill switch (speculation disabled).
  *
@@ -37,6 +37,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import { AttemptSchedule } from "../guard/bound";
+import { instantVector } from "../prometheus/client";
 import { Action, ActionKind, actions, Attempt, CANARY_WEIGHT, CanaryWeight, classify, Outcome, untilConfirmed } from "./actions";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { syntheticSpeculation } = require("./synthetic.js") as typeof import("./synthetic");
@@ -156,6 +157,8 @@ const state = {
 };
 const sentinel = { success: 0, failure: 0, lastProbe: undefined as number | undefined, lastOk: undefined as boolean | undefined, recent: [] as unknown[] };
 const poll = { ok: 0, failed: 0, lastOk: 0 };
+/** What the watchdog acts on, as Prometheus's ALERTS series has it: every firing rollback trigger and kill-switch alert. */
+const FIRING_TRIGGERS_PROMQL = 'ALERTS{alertstate="firing",rollback_trigger="true"} or ALERTS{alertstate="firing",kill_switch="true"}';
 const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), component: "agenc-watchdog", ...fields }));
 
 let queue: Promise<unknown> = Promise.resolve();
@@ -198,26 +201,21 @@ function onAlerts(payload: unknown, via: "alertmanager" | "prometheus" = "alertm
 }
 
 /**
- * The second way a trigger reaches the watchdog: Prometheus's firing alerts (GET /api/v1/alerts), acted on exactly as
- * a webhook.  A silence in Alertmanager does not stop this: a silence hides a page, not a failing service.
+ * The second way a trigger reaches the watchdog: Prometheus's firing alerts (its ALERTS series, as the gates read
+ * them), acted on exactly as a webhook.  A silence in Alertmanager does not stop this: a silence hides a page, not a failing service.
  */
 async function pollOnce(): Promise<void> {
     if (pending > 0) return;
-    let firing: { labels: Record<string, string> }[];
-    try {
-        const res = await fetch(`${PROMETHEUS_URL}/api/v1/alerts`, { signal: AbortSignal.timeout(POLL_TIMEOUT_MS) });
-        if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-        const body = await res.json() as { data?: { alerts?: { state?: string; labels?: Record<string, string> }[] } };
-        firing = (body?.data?.alerts ?? [])
-            .filter((a): a is { state: string; labels: Record<string, string> } => !!a && a.state === "firing" && !!a.labels
-                && (a.labels.rollback_trigger === "true" || a.labels.kill_switch === "true"));
-        poll.ok += 1;
-        poll.lastOk = Date.now() / 1000;
-    } catch (e) {
+    // The same reading as the gates' (lib/prometheus: the ALERTS series), for the alerts the watchdog acts on.
+    const read = await instantVector(PROMETHEUS_URL, FIRING_TRIGGERS_PROMQL, POLL_TIMEOUT_MS, { label: "the firing triggers" });
+    if (!read.ok) {
         poll.failed += 1;
-        log({ level: "warn", msg: "could not read the firing triggers from Prometheus (Alertmanager's webhook still reaches the watchdog)", prometheus: PROMETHEUS_URL, error: (e as Error).message });
+        log({ level: "warn", msg: "could not read the firing triggers from Prometheus (Alertmanager's webhook still reaches the watchdog)", prometheus: PROMETHEUS_URL, error: read.detail });
         return;
     }
+    poll.ok += 1;
+    poll.lastOk = Date.now() / 1000;
+    const firing = read.value.map((r) => ({ labels: r.metric }));
     if (firing.length === 0 || pending > 0) return;
     await onAlerts({ alerts: firing.map((a) => ({ status: "firing", labels: a.labels })) }, "prometheus");
 }
