@@ -9,6 +9,7 @@
 import * as path from "path";
 import { ConfigError, type LoadedConfig } from "../../config";
 import { GuardPlan, guardPlan } from "../guard/plan";
+import type { PreflightTarget } from "../preflight/checks";
 import { parseDuration } from "../../config/duration";
 import { BakeMode, bakeModeOf, GATE_METRICS, requiredRetentionSeconds, StackConfig } from "../../config/schema";
 import { GO_NO_GO } from "../../config/thresholds";
@@ -102,16 +103,9 @@ export interface ReleasePlan {
     workloadVersion: string;
     rollback?: RollbackPlan;
     /** Seed 000's prerequisites, when `preflight.chainRpcUrl` is set and this is not a rollback. */
-    preflight?: {
+    preflight?: Omit<PreflightTarget, "secret"> & {
         /** Any release edit runs the checks again (providers/preflight.ts). */
         trigger: string;
-        chainRpcUrl: string;
-        stakePoolAddress: string;
-        minStakeSol: number;
-        prometheus?: { url: string; jobs: string[] };
-        /** Window bakes: the Prometheus that keeps their history, and how much it must keep. */
-        retention?: { url: string; minSeconds: number };
-        timeoutMs: number;
     };
     /** The stable service's smoke tests (`smoke.enabled`), at the version the workloads run. */
     smoke?: { version: string; proofWorkerUrl?: string; timeoutMs: number };
