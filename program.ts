@@ -6,7 +6,8 @@
  * The release, step by step (defineStack creates them in this order; each waits for the ones before it):
  *  1. The Kubernetes side: namespace, monitoring, proof workers, the speculation service, network isolation.  The
  *     workloads change only after step 2.
- *  2. Before any workload changes: seed 000's preflight, then a full or emergency rollback's drain.
+ *  2. Before any workload changes: seed 000's preflight, then a full or emergency rollback's drain, then an emergency
+ *     rollback's stop (the release's pods scaled to 0 and gone before any last-known-good pod is created).
  *  3. The watchdog, which protects a stage between `pulumi up`s.
  *  4. The stable service's smoke tests, then the final bench, before any traffic shifts.
  *  5. The canary stages, each after the one before passed: its gate, or in window bake mode its whole bake window.
@@ -23,8 +24,9 @@ import { MonitoringStack } from "./components/MonitoringStack";
 import { NetworkIsolation } from "./components/NetworkIsolation";
 import { NodeRollout, NodeRolloutArgs } from "./components/NodeRollout";
 import { ProofWorkers } from "./components/ProofWorkers";
-import { SPECULATION_SECRET, SpeculationService } from "./components/SpeculationService";
+import { ADMIN_TOKEN_KEY, SPECULATION_SECRET, SpeculationService } from "./components/SpeculationService";
 import { Watchdog, watchdogUrl, WATCHDOG_PORT } from "./components/Watchdog";
+import { staticJobs } from "./lib/monitoring/scrape";
 import { Guard } from "./components/Guard";
 import { bakeModeOf, judgeReplacesCusum } from "./config/schema";
 import { LoadedConfig, loadStackConfig } from "./config";
@@ -32,6 +34,7 @@ import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO } from "./config/thresholds";
 import { PROVIDER_MUTABILITY, podSecurityLabels } from "./lib/k8s";
 import { JudgeSettings } from "./lib/judge/judge";
 import { CompareSpec } from "./lib/gate/compare";
+import { StageBudget } from "./lib/slo/judge";
 import { effectiveThresholds, ReleasePlan, releasePlan, seconds, StagePlan } from "./lib/plan";
 import { operatorName } from "./lib/records/operator";
 import { nodeAddress } from "./lib/nodes/address";
@@ -47,6 +50,7 @@ import { ReleaseSmokeTest } from "./providers/releaseSmoke";
 import { Verification } from "./providers/verification";
 import { DeploymentRecordResource } from "./providers/deploymentRecord";
 import { RollbackDrain } from "./providers/rollbackDrain";
+import { EmergencyStop } from "./providers/emergencyStop";
 import { TrafficShift } from "./providers/trafficShift";
 
 export interface ProgramOptions {
@@ -143,6 +147,7 @@ export function healthGates(plan: ReleasePlan, adminToken: pulumi.Input<string>)
                 revert,
                 artifactsDir,
                 records,
+                slo: g.slo,
                 bakeMode: g.bakeMode,
                 ...(window ? {
                     entrySeconds: seconds(g.entryMs), stepSeconds, maxGapSeconds,
@@ -156,7 +161,7 @@ export function healthGates(plan: ReleasePlan, adminToken: pulumi.Input<string>)
                     shiftedAt: (judgedBy as HealthGate).shiftedAt, bakeSeconds: stage.bakeSeconds, stepSeconds, maxGapSeconds,
                     prometheusUrl: judged.prometheusUrl!, serviceUrl, adminToken, thresholds: stage.thresholds,
                     baselineErrorRate: baseline.errorRate, noData: judged.noData, timeoutMs: judged.timeoutMs, onFailure,
-                    checkRolloutPercentage, artifactsDir, revert, records, ...(leftAs ? { leftAs } : {}),
+                    checkRolloutPercentage, artifactsDir, revert, records, slo: g.slo, ...(leftAs ? { leftAs } : {}),
                     // Two tracks: the canary judged against stable over the whole bake, not only its entry analysis.
                     ...(target.compare ? { compare: judgeSettings(target.compare) } : {}),
                 // Not parented to the stage: a stage's own objects may depend on the stage component (ingress mode's
@@ -269,6 +274,7 @@ function deployKubernetes(plan: ReleasePlan) {
         guard: plan.guard,
         retention: config.monitoring.retention,
         storage: config.monitoring.storage,
+        spread: config.hardening.topologySpread,
     }, providers);
 
     const workloadsAfter = laterDependency<pulumi.Resource>("what the workloads wait for (preflight, a rollback's drain)");
@@ -309,6 +315,7 @@ function deployKubernetes(plan: ReleasePlan) {
         spread: config.hardening.topologySpread,
         dependsOn: [proofWorkers.deployment, workloadsAfter.promise],
         replaceFirst: config.rollback.mode === "emergency",
+        ...(loaded.secrets.adminToken ? { adminToken: loaded.secrets.adminToken } : {}),
         ...(stable.primaryIngress ? {
             ingress: {
                 host: config.canary.ingress.host, className: config.canary.ingress.className,
@@ -332,6 +339,11 @@ function deployKubernetes(plan: ReleasePlan) {
         shiftMode: plan.shift.mode,
         policy: config.hardening.networkPolicies,
         ...(config.watchdog.enabled ? { watchdogPort: WATCHDOG_PORT } : {}),
+        // Egress (hardening.networkPolicies.egress): where each workload's destinations outside the namespace are.
+        ...(config.preflight.chainRpcUrl ? { chainRpcUrl: config.preflight.chainRpcUrl } : {}),
+        ...(plan.watchdog?.prometheusUrl ? { watchdogPrometheusUrl: plan.watchdog.prometheusUrl } : {}),
+        staticTargets: staticJobs(monitoring.scrapeJobs).flatMap((j) => j.staticTargets ?? []),
+        externalReceivers: loaded.receivers.slack || loaded.receivers.pagerduty,
     }, providers);
     return {
         provider, namespace, ns, monitoring, proofWorkers, speculation, isolation, providers,
@@ -355,7 +367,7 @@ function watchdog(plan: ReleasePlan, kube: Kubernetes): Watchdog | undefined {
         namespace: kube.ns,
         namespaceName,
         serviceUrl: plan.watchdog.serviceUrl,
-        adminTokenSecret: { name: kube.speculation.secret.metadata.name, key: "ADMIN_TOKEN" },
+        adminTokenSecret: { name: kube.speculation.secret.metadata.name, key: ADMIN_TOKEN_KEY },
         image: config.watchdog.image,
         replicas: config.watchdog.replicas,
         timings: plan.guard.watchdog,
@@ -376,13 +388,13 @@ function watchdog(plan: ReleasePlan, kube: Kubernetes): Watchdog | undefined {
  * scraping both workloads when the gates read Prometheus.
  */
 function preflight(plan: ReleasePlan,
-    secret: { secret: k8s.core.v1.Secret } | { adminToken: pulumi.Input<string> }): Preflight | undefined {
+    secret: { secret: k8s.core.v1.Secret; keys: readonly string[] } | { adminToken: pulumi.Input<string> }): Preflight | undefined {
     const p = plan.preflight;
     if (!p) return undefined;
+    // The Secret's keys are the ones the program writes (its `stringData` output does not exist under the real
+    // provider, which folds it into `data`: reading it made every preview plan a change).
     const secretSource = "secret" in secret
-        ? pulumi.all([secret.secret.metadata.name, secret.secret.data, secret.secret.stringData]).apply(([name, data, stringData]) => ({
-            kind: "kubernetes" as const, name, keys: [...new Set([...Object.keys(data ?? {}), ...Object.keys(stringData ?? {})])],
-        }))
+        ? secret.secret.metadata.name.apply((name) => ({ kind: "kubernetes" as const, name, keys: [...secret.keys] }))
         : { kind: "admin-api" as const, serviceUrl: plan.serviceUrl };
     return new Preflight("preflight", {
         trigger: p.trigger,
@@ -414,6 +426,25 @@ function rollbackDrain(plan: ReleasePlan, adminToken: pulumi.Input<string>, afte
         pollSeconds: seconds(r.drain.pollMs),
         deadlineSeconds: seconds(r.drain.deadlineMs),
         timeoutMs: plan.gate.timeoutMs,
+        artifactsDir: plan.artifactsDir,
+    }, { dependsOn: after ? [after] : [] });
+}
+
+/**
+ * Step 2, an emergency rollback's stop (providers/emergencyStop.ts), after speculation is disabled: every Deployment
+ * running the release goes to 0 replicas and its pods terminate before either workload is replaced, so no
+ * last-known-good pod runs beside a release pod.  An explicit step, because the engine replaces the two Deployments one
+ * after the other (delete, create, delete, create), not both deletes first.
+ */
+function emergencyStop(plan: ReleasePlan, after?: pulumi.Resource): EmergencyStop | undefined {
+    const stop = plan.rollback?.stop;
+    if (!stop) return undefined;
+    return new EmergencyStop("emergency-stop", {
+        namespace: plan.namespace,
+        deployments: stop.deployments,
+        targetVersion: plan.rollback!.targetVersion,
+        deadlineSeconds: seconds(stop.deadlineMs),
+        pollSeconds: seconds(stop.pollMs),
         artifactsDir: plan.artifactsDir,
     }, { dependsOn: after ? [after] : [] });
 }
@@ -574,8 +605,10 @@ function deploymentRecord(plan: ReleasePlan, startedAt: string, steps: {
     if (steps.drain) verdicts.drain = steps.drain.verdict;
     if (steps.smoke) verdicts.smoke = steps.smoke.verdict;
     if (steps.bench) verdicts.bench = steps.bench.verdict;
+    const budgets: Record<string, pulumi.Input<StageBudget | undefined>> = {};
     for (const stage of steps.canaryStages) {
         if (stage.promotion instanceof HealthGate) verdicts[stage.stage.name] = stage.promotion.verdict;
+        if (stage.promotion instanceof HealthGate) budgets[stage.stage.name] = stageBudgetOf(stage);
     }
     if (steps.verified) verdicts.verify = steps.verified.verdict;
     if (steps.nodes) verdicts.nodes = steps.nodes.record.apply((r) => r?.status ?? "not run");
@@ -588,6 +621,7 @@ function deploymentRecord(plan: ReleasePlan, startedAt: string, steps: {
         stagesReached: steps.canaryStages.map((s) => ({ name: s.stage.name, percentage: s.percentage })),
         rolloutPercentage: steps.canaryStages[steps.canaryStages.length - 1]?.percentage ?? 0,
         verdicts,
+        errorBudget: pulumi.all(budgets).apply((b) => Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined)) as Record<string, StageBudget>),
         startedAt,
     }, { dependsOn: waitFor });
 }
@@ -604,9 +638,10 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
 
     // 2. Before any workload (or, without Kubernetes, anything) changes: preflight, then a rollback's drain.  Without
     //    Kubernetes the preflight checks the admin token against the running service.
-    const pre = preflight(plan, kube ? { secret: kube.speculation.secret } : { adminToken });
+    const pre = preflight(plan, kube ? { secret: kube.speculation.secret, keys: kube.speculation.secretKeys } : { adminToken });
     const drain = rollbackDrain(plan, adminToken, pre);
-    const checked = drain ?? pre;
+    const stopped = emergencyStop(plan, drain);
+    const checked = stopped ?? drain ?? pre;
     kube?.workloadsAfter(checked ?? kube.namespace);
 
     // 3. The watchdog, and the guard it makes between ups: its floor and the computed bound (preview shows both).
@@ -696,13 +731,25 @@ function stageOutput(c: CanaryStage) {
     const gate = c.promotion instanceof HealthGate ? c.promotion : undefined;
     if (!gate) return pulumi.output(plan);
     const window = c.windowJudgement instanceof BakeWindow ? c.windowJudgement.verdict : pulumi.output(undefined);
-    return pulumi.all([gate.shiftedAt, gate.bakeEndsAt, gate.phase, gate.current, window]).apply(([shiftedAt, bakeEndsAt, phase, current, promoted]) => ({
+    return pulumi.all([gate.shiftedAt, gate.bakeEndsAt, gate.phase, gate.current, window, stageBudgetOf(c)]).apply(([shiftedAt, bakeEndsAt, phase, current, promoted, errorBudget]) => ({
         ...plan,
         ...(shiftedAt ? { shiftedAt } : {}),
         ...(bakeEndsAt ? { bakeEndsAt } : {}),
+        ...(errorBudget ? { errorBudget } : {}),
         verdict: promoted === "pass" ? "promoted" : promoted === "fail" ? "failed" : current?.verdict === "fail" ? "failed"
             : current ? `${phase ?? "baking"} (refresh: ${current.verdict})` : (phase ?? "pending"),
     }));
+}
+
+/**
+ * The error budget a stage spent (lib/slo/judge.ts StageBudget, shown in `pulumi stack output stages` and the
+ * deployment record): from its window judgement once the next `up` judged the whole bake, else from its live gate.
+ */
+function stageBudgetOf(c: CanaryStage): pulumi.Output<StageBudget | undefined> {
+    const gate = c.promotion instanceof HealthGate ? c.promotion : undefined;
+    if (!gate) return pulumi.output(undefined);
+    const window = c.windowJudgement instanceof BakeWindow ? c.windowJudgement.judgement : pulumi.output(undefined);
+    return pulumi.all([gate.decision, window]).apply(([decision, judgement]) => judgement?.slo ?? decision?.slo);
 }
 
 export type StackOutputs = ReturnType<typeof defineStack>;

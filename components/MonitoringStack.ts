@@ -6,7 +6,9 @@ import { SentinelAlertSettings } from "../config/sentinel";
 import { StageThresholds } from "../config/thresholds";
 import { formatDuration, parseDuration } from "../config/duration";
 import { GuardPlan } from "../lib/guard/plan";
-import { CONFIG_CHECKSUM_ANNOTATION, configChecksum, restrictedPod, TMP_DIR, WritableDir } from "../lib/k8s";
+import {
+    CONFIG_CHECKSUM_ANNOTATION, configChecksum, lintMetadata, NON_ROOT_UID, restrictedPod, spreadAcrossNodes, TMP_DIR, TopologySpread, WritableDir,
+} from "../lib/k8s";
 import {
     alertmanagerConfig, crdMatchers, KILL_SWITCH_ROUTE_MATCHERS, RECEIVER_SECRET_FILES, ReceiverPresence, WATCHDOG_PATH, WATCHDOG_RECEIVER,
     WATCHDOG_ROUTE_MATCHERS,
@@ -45,6 +47,8 @@ export interface MonitoringStackArgs {
     retention: string;
     /** Standalone: persistent volumes for Prometheus's TSDB and Alertmanager's notification log and silences. */
     storage: { storageClassName?: string; prometheusSize: string; alertmanagerSize: string };
+    /** Standalone: how the monitoring pods spread across nodes (`hardening.topologySpread`, as the workloads). */
+    spread: TopologySpread;
 }
 
 export const RULE_FILE = "agenc-rules.yml";
@@ -54,8 +58,20 @@ const IMAGES = {
     alertmanager: "prom/alertmanager:v0.27.0",
     grafana: "grafana/grafana:11.2.0",
 };
-/** The users the images are built to run as (nobody; grafana's own), for Pod Security `restricted`. */
-const IMAGE_UIDS = { prometheus: 65534, alertmanager: 65534, grafana: 472 };
+/**
+ * The users the pods run as, for Pod Security `restricted`, each at least MIN_POD_UID: Prometheus and Alertmanager as
+ * the images' own `nobody` (65534); Grafana as NON_ROOT_UID, not its image's uid 472 (below MIN_POD_UID): everything it
+ * writes is on its emptyDirs, which fsGroup makes writable.
+ */
+const IMAGE_UIDS = { prometheus: 65534, alertmanager: 65534, grafana: NON_ROOT_UID };
+/**
+ * Standalone replicas.  Grafana keeps no state of its own (dashboards and data source are provisioned from
+ * ConfigMaps), so two replicas and a budget keep it up through a drain.  Prometheus and Alertmanager each write one
+ * ReadWriteOnce volume (the TSDB the window bake judges; the notification log and silences): one pod, recreated, and
+ * a budget that lets a drain evict it (a second Prometheus would be a second, diverging history behind the same
+ * Service).  HA monitoring is operator mode's kube-prometheus-stack (docs/kube-score.md).
+ */
+export const STANDALONE_REPLICAS = { prometheus: 1, alertmanager: 1, grafana: 2 } as const;
 
 /**
  * Scrape jobs, alert rules, Alertmanager routing and Grafana dashboards.  `operator` mode hands them to an
@@ -97,7 +113,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
             jobs: this.scrapeJobs,
         });
         this.alertmanagerConfig = alertmanagerConfig(args.receivers, args.watchdogUrl ? { url: args.watchdogUrl } : undefined);
-        const boards = dashboards(args.thresholds);
+        const boards = dashboards(args.thresholds, args.guard.ruleOptions.slo);
         this.dashboardNames = Object.values(boards).map((d) => String(d.uid));
 
         // Receiver secrets live in one Secret; configs refer to its keys or mounted files, never to the values.  With
@@ -213,31 +229,43 @@ export class MonitoringStack extends pulumi.ComponentResource {
                     ...(args.storage.storageClassName ? { storageClassName: args.storage.storageClassName } : {}),
                 },
             }, { ...child, protect: false }) : undefined;
-            const health = { httpGet: { path: component === "grafana" ? "/api/health" : "/-/healthy", port } };
+            // Liveness is cheaper and looser than readiness, never the same check: Prometheus's and Alertmanager's
+            // /-/healthy (the process is up) against /-/ready (it serves queries); Grafana's only health endpoint,
+            // /api/health, checks its database, so its liveness is the TCP port (a Grafana whose database is slow
+            // leaves the Service, it is not restarted).
+            const health = component === "grafana" ? { tcpSocket: { port } } : { httpGet: { path: "/-/healthy", port } };
             const ready = { httpGet: { path: component === "grafana" ? "/api/health" : "/-/ready", port } };
+            const replicas = STANDALONE_REPLICAS[component as keyof typeof STANDALONE_REPLICAS];
+            const containers = [{
+                name: component, image, args: extra.args,
+                ports: [{ name: "http", containerPort: port }],
+                resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "1", memory: "2Gi" } },
+                livenessProbe: { ...health, initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+                readinessProbe: { ...ready, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
+                volumeMounts: [...extra.mounts, ...(claim ? [{ name: "data", mountPath: extra.persistent!.mountPath }] : [])],
+            }];
             new k8s.apps.v1.Deployment(`${name}-${component}`, {
-                metadata: { name: component, namespace: ns, labels: app(component) },
+                metadata: { name: component, namespace: ns, labels: app(component), ...lintMetadata({ containers }) },
                 spec: {
-                    replicas: 1,
+                    replicas,
                     ...(claim ? { strategy: { type: "Recreate" } } : {}),
                     selector: { matchLabels: { app: component } },
                     template: {
                         metadata: { labels: app(component), annotations: { [CONFIG_CHECKSUM_ANNOTATION]: extra.checksum } },
                         spec: restrictedPod({
                             serviceAccountName: extra.serviceAccountName,
-                            containers: [{
-                                name: component, image, args: extra.args,
-                                ports: [{ name: "http", containerPort: port }],
-                                resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "1", memory: "2Gi" } },
-                                livenessProbe: { ...health, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 },
-                                readinessProbe: { ...ready, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 },
-                                volumeMounts: [...extra.mounts, ...(claim ? [{ name: "data", mountPath: extra.persistent!.mountPath }] : [])],
-                            }],
+                            containers,
+                            topologySpreadConstraints: spreadAcrossNodes(component, args.spread),
                             volumes: [...extra.volumes, ...(claim ? [{ name: "data", persistentVolumeClaim: { claimName: claim.metadata.name } }] : [])],
                         }, { writable: extra.writable, uid: extra.uid }),
                     },
                 },
             }, { ...child, dependsOn: extra.dependsOn });
+            // Several replicas: a drain keeps one up.  One (the single writer of its volume): a drain may evict it.
+            new k8s.policy.v1.PodDisruptionBudget(`${name}-${component}-pdb`, {
+                metadata: { name: component, namespace: ns, labels: app(component) },
+                spec: { ...(replicas > 1 ? { minAvailable: replicas - 1 } : { maxUnavailable: 1 }), selector: { matchLabels: { app: component } } },
+            }, child);
             new k8s.core.v1.Service(`${name}-${component}-service`, {
                 metadata: { name: component, namespace: ns, labels: app(component) },
                 spec: { selector: { app: component }, ports: [{ name: "http", port, targetPort: port }] },

@@ -31,11 +31,18 @@ export interface SpeculationServiceArgs extends WorkloadArgs {
     serviceDependsOn?: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
     /** Emergency rollback: any change replaces the Deployment delete-first (all pods gone, then the new ones). */
     replaceFirst?: boolean;
+    /**
+     * The admin token, brought by the operator (`speculation:adminToken`, a secret from their secret manager).  When
+     * absent the program generates one (a RandomPassword of 48 characters: needs the random provider plugin).
+     */
+    adminToken?: pulumi.Input<string>;
 }
 
 export const SPECULATION_NAME = "agenc-speculation";
 export const SPECULATION_CONFIGMAP = "speculation-config";
 export const SPECULATION_SECRET = "agenc-speculation-secrets";
+/** The Secret's key holding the admin token (the Deployment and the watchdog read it by this name). */
+export const ADMIN_TOKEN_KEY = "ADMIN_TOKEN";
 export { CONFIG_CHECKSUM_ANNOTATION };
 
 /** The speculation service: config, admin token, Deployment (speculation off until a stage turns it on). */
@@ -45,6 +52,11 @@ export class SpeculationService extends pulumi.ComponentResource {
     readonly configMap: k8s.core.v1.ConfigMap;
     readonly adminToken: pulumi.Output<string>;
     readonly secret: k8s.core.v1.Secret;
+    /**
+     * The keys this program writes into the Secret.  Read these, not the Secret's `stringData` output: the provider
+     * folds `stringData` into `data`, so that output is absent, and an absent output is unknown in every preview.
+     */
+    readonly secretKeys: readonly string[] = [ADMIN_TOKEN_KEY];
     readonly deployment: k8s.apps.v1.Deployment;
     readonly service: k8s.core.v1.Service;
     readonly disruptionBudget: k8s.policy.v1.PodDisruptionBudget;
@@ -64,12 +76,12 @@ export class SpeculationService extends pulumi.ComponentResource {
         }, child);
         this.configChecksum = configChecksum(args.configToml);
 
-        const token = new random.RandomPassword(`${name}-admin-token`, { length: 48, special: false }, child);
-        this.adminToken = pulumi.secret(token.result);
+        this.adminToken = pulumi.secret(args.adminToken
+            ?? new random.RandomPassword(`${name}-admin-token`, { length: 48, special: false }, child).result);
         this.secret = new k8s.core.v1.Secret(`${name}-secrets`, {
             metadata: { name: SPECULATION_SECRET, namespace: args.namespace, labels },
             type: "Opaque",
-            stringData: { ADMIN_TOKEN: this.adminToken },
+            stringData: { [ADMIN_TOKEN_KEY]: this.adminToken },
         }, child);
 
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, rollingDeployment({
@@ -84,7 +96,7 @@ export class SpeculationService extends pulumi.ComponentResource {
             },
             pod: {
                 containers: [speculationContainer({
-                    image: args.image, version: args.version, secretName: SPECULATION_SECRET, secretKey: "ADMIN_TOKEN",
+                    image: args.image, version: args.version, secretName: SPECULATION_SECRET, secretKey: ADMIN_TOKEN_KEY,
                     resources: args.resources, port: SPECULATION_PORT,
                     probes: { liveness: httpProbe(SPECULATION_PROBES.liveness, SPECULATION_PORT), readiness: httpProbe(SPECULATION_PROBES.readiness, SPECULATION_PORT) },
                 })],

@@ -1,8 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { WatchdogTimings } from "../lib/guard/plan";
-import { configChecksum, CONFIG_CHECKSUM_ANNOTATION, MonitoringMode, restrictedPod, serviceMonitor, spreadAcrossNodes, TopologySpread } from "../lib/k8s";
+import { configChecksum, CONFIG_CHECKSUM_ANNOTATION, lintMetadata, MonitoringMode, restrictedPod, serviceMonitor, spreadAcrossNodes, TopologySpread } from "../lib/k8s";
 import { networkRole } from "../lib/network/peers";
+import { watchdogProbes } from "../lib/probes";
 import { watchdogBundle, WATCHDOG_FILE } from "../lib/watchdog/bundle";
 import { SentinelSchedule } from "../lib/watchdog/sentinel";
 
@@ -11,7 +12,7 @@ export const WATCHDOG_PORT = 9095;
 export const WATCHDOG_APP = "speculation-watchdog";
 /**
  * A stock image, pinned by digest: the watchdog is one bundled plain-Node file with no dependencies, mounted from a
- * ConfigMap, so no image has to be built.  node:22-alpine runs as user `node` (uid 1000).  Override with `watchdog.image`.
+ * ConfigMap, so no image has to be built; it runs as NON_ROOT_UID (lib/k8s.ts).  Override with `watchdog.image`.
  */
 export const WATCHDOG_IMAGE = "docker.io/library/node:22-alpine@sha256:8094c002d08262dba12645a3b4a15cd6cd627d30bc782f53229a2ec13ee22a00";
 /** The watchdog's in-cluster URL (Alertmanager posts to it; the route is written before the watchdog exists). */
@@ -86,13 +87,14 @@ export class Watchdog extends pulumi.ComponentResource {
             data: { [WATCHDOG_FILE]: script },
         }, child);
         this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
-            metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels },
+            metadata: { name: WATCHDOG_APP, namespace: args.namespace, labels, ...lintMetadata({ containers: [{ name: "watchdog", image: args.image }] }) },
             spec: {
                 replicas: args.replicas,
                 selector: { matchLabels: labels },
                 template: {
                     metadata: { labels: { ...labels, ...networkRole("watchdog") }, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(script) } },
-                    // Pod Security restricted (lib/k8s.ts restrictedPod); node:22-alpine's `node` user is uid 1000.
+                    // Pod Security restricted (lib/k8s.ts restrictedPod) as NON_ROOT_UID, not node:22-alpine's `node`
+                    // user (uid 1000, below MIN_POD_UID): the script needs no home, only to read its ConfigMap.
                     spec: restrictedPod({
                         topologySpreadConstraints: spreadAcrossNodes(WATCHDOG_APP, args.spread),
                         // The API server's token only where a revert needs it (ingress-weight mode).
@@ -125,12 +127,11 @@ export class Watchdog extends pulumi.ComponentResource {
                                 ...(args.canaryIngress ? [{ name: "CANARY_INGRESS", value: args.canaryIngress }] : []),
                             ],
                             resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
-                            readinessProbe: { httpGet: { path: "/healthz", port: WATCHDOG_PORT }, periodSeconds: 5 },
-                            livenessProbe: { httpGet: { path: "/healthz", port: WATCHDOG_PORT }, periodSeconds: 10, failureThreshold: 3 },
+                            ...watchdogProbes(WATCHDOG_PORT),
                             volumeMounts: [{ name: "script", mountPath: WATCHDOG_MOUNT, readOnly: true }],
                         }],
                         volumes: [{ name: "script", configMap: { name: this.configMap.metadata.name } }],
-                    }, { uid: 1000 }),
+                    }),
                 },
             },
         }, child);

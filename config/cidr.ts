@@ -127,7 +127,7 @@ export function familiesCovered(cidrs: readonly string[]): IpFamily[] {
 }
 
 /** What a set of CIDRs that covers a whole family is told. */
-export function coverageProblem(family: IpFamily): string {
+export function coverageProblem(family: IpFamily, networks: string = "the gate's own networks"): string {
     const v = family === "ipv4" ? "IPv4" : "IPv6";
-    return `together admit every ${v} address (the entries' union is the whole ${v} space, as ${family === "ipv4" ? "0.0.0.0/0" : "::/0"} would): list the gate's own networks only`;
+    return `together admit every ${v} address (the entries' union is the whole ${v} space, as ${family === "ipv4" ? "0.0.0.0/0" : "::/0"} would): list ${networks} only`;
 }

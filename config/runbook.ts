@@ -55,6 +55,11 @@ export const rollbackSchema = z.object({
     /** The drain gives up (and fails `pulumi up`) after this long. */
     drainTimeout: positiveDuration("longest the drain may take").default("10m"),
     drainPollInterval: positiveDuration("time between two reads of the pending operations", { timer: true }).default("10s"),
+    /**
+     * Emergency: the longest the release's pods may take to terminate once their Deployments are scaled to 0; past
+     * it `pulumi up` fails before any last-known-good pod is created.  Above the pods' termination grace period (30 s).
+     */
+    stopTimeout: positiveDuration("longest the release's pods may take to terminate").default("5m"),
     /** Emergency: the version to bring back (seed 000: the last known good, which may be older than previousVersion). */
     lastKnownGood: z.string().regex(VERSION, { error: "must be a release tag such as v1.2.1 (not latest)" }).optional(),
 }).strict().prefault({});

@@ -14,6 +14,7 @@ import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_P
 import { CUSUM_DEFAULTS, DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, METRIC_CHECKS, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
 import { preflightSchema, recordsSchema, rollbackSchema, smokeSchema, verifySchema } from "./runbook";
 import { sentinelSchema } from "./sentinel";
+import { sloProblems, sloSchema } from "./slo";
 import { cidrProblem, coverageProblem, DEFAULT_MIN_CIDR_PREFIX, familiesCovered, parseCidr } from "./cidr";
 import { hostProblem, localPath, NUMBER_LIMITS, OPERATOR_NAME, plainUrl, quantityAtMost, quantityValue, semanticProblems, shellCommand, SIZE_LIMITS, SYSTEMD_UNIT } from "./semantics";
 
@@ -108,6 +109,13 @@ const volumeSize = z.string({ error: "must be a size such as \"50Gi\"" })
     .regex(K8S_QUANTITY_MEMORY, { error: "must be a size such as \"50Gi\"" })
     .refine(...quantityAtMost(SIZE_LIMITS.volumeBytes, "64Ti"));
 
+/** A list of CIDRs, each parsed (a prefix of 0 refused here; the minimum prefix and coverage by the object holding it). */
+const cidrList = z.array(z.string({ error: "must be a CIDR such as 10.20.0.0/24" }).superRefine((c, ctx) => {
+    const parsed = parseCidr(c);
+    if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+    else if (parsed.prefix === 0) ctx.addIssue({ code: "custom", message: cidrProblem(c)! });
+}));
+
 const resources = (defaults: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } }) =>
     z.object({
         requests: z.object({ cpu: cpu.default(defaults.requests.cpu), memory: memory.default(defaults.requests.memory) })
@@ -158,11 +166,7 @@ const hardeningSchema = z.object({
          * agenc.io/network-role=gate in gateNamespace (default: the stack's namespace), and these CIDRs.
          */
         gateNamespace: z.string().regex(DNS_LABEL, { error: "must be a namespace name" }).optional(),
-        gateCidrs: z.array(z.string({ error: "must be a CIDR such as 10.20.0.0/24" }).superRefine((c, ctx) => {
-            const parsed = parseCidr(c);
-            if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
-            else if (parsed.prefix === 0) ctx.addIssue({ code: "custom", message: cidrProblem(c)! });
-        })).default([]),
+        gateCidrs: cidrList.default([]),
         /**
          * The widest gate CIDR allowed, per family (unset: /8 for IPv4, /32 for IPv6, DEFAULT_MIN_CIDR_PREFIX); every entry is also refused
          * when the entries together cover a whole family.  lib/network/peers.ts writes each normalised (normaliseCidr).
@@ -175,14 +179,37 @@ const hardeningSchema = z.object({
         }).strict().optional(),
         /** Ingress-weight mode: the ingress controller that routes to the stable and canary pods. */
         ingressControllerNamespace: z.string().regex(DNS_LABEL, { error: "must be a namespace name" }).default("ingress-nginx"),
+        /**
+         * Egress: each workload may reach only what it needs (lib/network/peers.ts egressPolicies): DNS, and the
+         * speculation service the proof workers and the chain RPC; the watchdog the admin API, Prometheus and (in
+         * ingress-weight mode) the API server; standalone monitoring its targets, Alertmanager the watchdog and the
+         * receivers.  Pods the stack does not run (a gate pod in the namespace) are not restricted.
+         */
+        egress: z.object({
+            enabled: z.boolean({ error: "must be true or false" }).default(true),
+            /** Where the cluster's DNS runs, and its pods' labels (every workload may reach it on port 53). */
+            dnsNamespace: z.string().regex(DNS_LABEL, { error: "must be a namespace name" }).default("kube-system"),
+            dnsPodLabels: labels("the cluster DNS pods").default({ "k8s-app": "kube-dns" }),
+            /**
+             * Where the destinations outside the namespace's peers are (the chain RPC, the API server, the alert
+             * receivers, bare-metal nodes): their rules admit these CIDRs only, on each destination's ports.  Empty:
+             * any address, on those ports only.  The same checks as gateCidrs (minCidrPrefix, no whole family).
+             */
+            externalCidrs: cidrList.default([]),
+        }).strict().prefault({}),
     }).strict().superRefine((n, ctx) => {
-        n.gateCidrs.forEach((c, i) => {
-            const parsed = parseCidr(c);
-            if (typeof parsed === "string" || parsed.prefix === 0) return;
-            const problem = cidrProblem(c, n.minCidrPrefix ?? DEFAULT_MIN_CIDR_PREFIX);
-            if (problem) ctx.addIssue({ code: "custom", path: ["gateCidrs", i], message: problem });
-        });
-        for (const family of familiesCovered(n.gateCidrs)) ctx.addIssue({ code: "custom", path: ["gateCidrs"], message: coverageProblem(family) });
+        for (const [key, list] of [["gateCidrs", n.gateCidrs], ["externalCidrs", n.egress.externalCidrs]] as const) {
+            const path = key === "gateCidrs" ? [key] : ["egress", key];
+            list.forEach((c, i) => {
+                const parsed = parseCidr(c);
+                if (typeof parsed === "string" || parsed.prefix === 0) return;
+                const problem = cidrProblem(c, n.minCidrPrefix ?? DEFAULT_MIN_CIDR_PREFIX);
+                if (problem) ctx.addIssue({ code: "custom", path: [...path, i], message: problem });
+            });
+            for (const family of familiesCovered(list)) {
+                ctx.addIssue({ code: "custom", path, message: coverageProblem(family, key === "gateCidrs" ? undefined : "the destinations' own networks") });
+            }
+        }
     }).prefault({}),
     topologySpread: z.object({
         /** Spread the service's and the proof workers' pods across nodes (topologySpreadConstraints). */
@@ -606,6 +633,8 @@ export const stackConfigSchema = z.object({
     verify: verifySchema,
     records: recordsSchema,
     rollback: rollbackSchema,
+    /** The SLO and its error budget (config/slo.ts, docs/slo.md). */
+    slo: sloSchema,
     kubernetes: z.object({
         /**
          * false: this stack deploys no Kubernetes objects and drives a service that runs elsewhere (the local stack
@@ -775,7 +804,7 @@ export function crossFieldProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             ctx.addIssue({ code: "custom", path: ["kubernetes", "enabled"], message: "must be true in production" });
         }
     }
-    problems.push(...thresholdOrderProblems(cfg), ...productionProblems(cfg), ...runbookProblems(cfg), ...guardProblems(cfg), ...semanticProblems(cfg));
+    problems.push(...thresholdOrderProblems(cfg), ...productionProblems(cfg), ...runbookProblems(cfg), ...guardProblems(cfg), ...semanticProblems(cfg), ...sloProblems(cfg));
     const canary = cfg.canary;
     if (!canary) return problems;
     if (!canary.gate.prometheusUrl && !canary.gate.alertmanagerUrl) {

@@ -108,6 +108,32 @@ export type MetricCheck = typeof METRIC_CHECKS[number];
  */
 export const CUSUM_DEFAULTS = { k: 0.5, h: 5, latencySigma: 0.1 } as const;
 
+/**
+ * The error budget (issue 26; seed 001: "99.9 % uptime achieved in first week").  The SLI is the share of the service's
+ * operations that did not fail (speculation_errors_total over speculation_operations_total, lib/slo/sli.ts); the
+ * objective is its target over the window, the budget is 1 − objective.  `gatePair` names the burn-rate pair a stage
+ * is judged by (BURN_RATE_PAIRS); below `budgetFloor` of the window's budget left, no stage advances.
+ */
+export const SLO_DEFAULTS = { objective: 0.999, window: "7d", gatePair: "6x", budgetFloor: 0.5 } as const;
+/** The windows an objective may be measured over: the seed's first week, or four weeks. */
+export const SLO_WINDOWS = ["7d", "28d"] as const;
+/** The error-ratio windows the SLO's recording rules keep (the workbook's alert windows). */
+export const SLI_WINDOWS = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"] as const;
+
+/**
+ * The Google SRE Workbook's multiwindow, multi-burn-rate alerts ("Alerting on SLOs", table 5-8): each pair fires when
+ * the error ratio over both its long and its short window exceeds `factor` × the budget.  The short window is 1/12 of
+ * the long one in every pair; it makes an alert reset soon after a burn stops.  Page: 14.4× and 6×; ticket: 3× and 1×.
+ */
+export const BURN_RATE_PAIRS = {
+    "14.4x": { factor: 14.4, long: "1h", short: "5m", level: "page" },
+    "6x": { factor: 6, long: "6h", short: "30m", level: "page" },
+    "3x": { factor: 3, long: "1d", short: "2h", level: "ticket" },
+    "1x": { factor: 1, long: "3d", short: "6h", level: "ticket" },
+} as const;
+export type BurnRatePairName = keyof typeof BURN_RATE_PAIRS;
+export const BURN_RATE_PAIR_NAMES = Object.keys(BURN_RATE_PAIRS) as BurnRatePairName[];
+
 /** For each stage threshold, which direction is "looser": all of them are upper bounds. */
 export const STAGE_THRESHOLD_KEYS = Object.keys(DEFAULT_STAGE_THRESHOLDS) as (keyof StageThresholds)[];
 
@@ -133,4 +159,10 @@ export const PRODUCTION_RULES = {
      * that production accepts (policy guard-bound; the config refuses a production stack above it).
      */
     maxGuardBoundSeconds: 420,
+    /** slo-bounds: the objective at least seed 001's 99.9 % and at most 99.99 % (a budget of 0.01 %: above it one error is a breach). */
+    minSloObjective: 0.999,
+    maxSloObjective: 0.9999,
+    /** slo-bounds: the budget floor at least a quarter of the window's budget, and at most 90 % (1 would refuse every stage after one error). */
+    minBudgetFloor: 0.25,
+    maxBudgetFloor: 0.9,
 } as const;

@@ -179,8 +179,66 @@ export function exposeWorkload(name: string, args: {
  * Pod Security `restricted` (https://kubernetes.io/docs/concepts/security/pod-security-standards/) for every workload
  * this stack deploys, plus a read-only root filesystem: non-root with a fixed UID, seccomp RuntimeDefault, every
  * capability dropped, no privilege escalation.  Whatever a process must write goes to an emptyDir (`writable`).
+ * Every UID and GID a pod runs as is at least MIN_POD_UID (above the host's system and login users, kube-score's
+ * container-security-context-user-group-id): this one for every image that has no user of its own.
  */
 export const NON_ROOT_UID = 65532;
+/** The lowest UID/GID a pod of this stack may run as (restrictedPodSecurityContext refuses a lower one). */
+export const MIN_POD_UID = 10000;
+
+/**
+ * Every container's ephemeral storage (its writable emptyDirs, logs and writable layer; the root filesystem itself
+ * is read-only): requested so the scheduler places it on a node with room, limited so one runaway writer is evicted
+ * instead of filling the node's disk for every other pod on it.  A container that states its own keeps it.
+ */
+export const EPHEMERAL_STORAGE = { request: "256Mi", limit: "1Gi" } as const;
+
+/** The container's requests and limits with EPHEMERAL_STORAGE added where it states none. */
+export function withEphemeralStorage(resources: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements | undefined>):
+    pulumi.Input<k8s.types.input.core.v1.ResourceRequirements> {
+    const add = (r: k8s.types.input.core.v1.ResourceRequirements | undefined): k8s.types.input.core.v1.ResourceRequirements => ({
+        ...r,
+        requests: { "ephemeral-storage": EPHEMERAL_STORAGE.request, ...(r?.requests as Record<string, pulumi.Input<string>> | undefined) },
+        limits: { "ephemeral-storage": EPHEMERAL_STORAGE.limit, ...(r?.limits as Record<string, pulumi.Input<string>> | undefined) },
+    });
+    if (resources === undefined || (typeof resources === "object" && !pulumi.Output.isInstance(resources) && !(resources instanceof Promise))) {
+        return add(resources as k8s.types.input.core.v1.ResourceRequirements | undefined);
+    }
+    return pulumi.output(resources).apply((r) => add(r as k8s.types.input.core.v1.ResourceRequirements | undefined));
+}
+
+/** An image reference pinned by digest (`repo[:tag]@sha256:<hex>`): what it names can never change. */
+export const isDigestPinned = (image: string): boolean => /@sha256:[0-9a-f]{64}$/.test(image);
+
+/**
+ * The pull policy each image gets, stated so no default decides it: a digest-pinned image `IfNotPresent` (the
+ * digest names exactly one image, so a node that has it needs no registry round trip, and a pod restarted during a
+ * registry outage, in the middle of a rollback, still starts); a tag `Always` (a tag can be moved, and each start
+ * then checks the registry, imagePullSecrets included).
+ */
+export function imagePullPolicy(image: string): "IfNotPresent" | "Always" {
+    return isDigestPinned(image) ? "IfNotPresent" : "Always";
+}
+
+/**
+ * kube-score's per-object exception (the `kube-score/ignore` annotation) for a Deployment whose containers are all
+ * digest-pinned: its container-image-pull-policy check wants `Always` everywhere, which for a digest only adds the
+ * registry as a dependency of every pod start (imagePullPolicy above).  lib/kubeScore.ts lists it with the reason;
+ * test/lint/kubeScore.int.test.ts fails on any other exception.
+ */
+export function lintAnnotations(pod: { containers: k8s.types.input.core.v1.Container[] }): Record<string, string> {
+    const images = pod.containers.map((c) => c.image as string);
+    return images.length > 0 && images.every((i) => typeof i === "string" && isDigestPinned(i))
+        ? { [KUBE_SCORE_IGNORE]: "container-image-pull-policy" }
+        : {};
+}
+/** `{ annotations }` for a Deployment's metadata when lintAnnotations has any, else nothing (the object stays as it was). */
+export function lintMetadata(pod: k8s.types.input.core.v1.PodSpec): { annotations?: Record<string, string> } {
+    const a = lintAnnotations(pod as { containers: k8s.types.input.core.v1.Container[] });
+    return Object.keys(a).length > 0 ? { annotations: a } : {};
+}
+/** The annotation with which kube-score skips named checks for one object. */
+export const KUBE_SCORE_IGNORE = "kube-score/ignore";
 
 /** The namespace's Pod Security labels: enforce at the configured level, always warn and audit at `restricted`. */
 export function podSecurityLabels(enforce: StackConfig["kubernetes"]["podSecurity"]): Record<string, string> {
@@ -195,6 +253,7 @@ export function podSecurityLabels(enforce: StackConfig["kubernetes"]["podSecurit
 }
 
 export function restrictedPodSecurityContext(uid: number = NON_ROOT_UID): k8s.types.input.core.v1.PodSecurityContext {
+    if (!Number.isInteger(uid) || uid < MIN_POD_UID) throw new Error(`restrictedPodSecurityContext: uid ${uid} is below ${MIN_POD_UID} (MIN_POD_UID)`);
     return { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: "RuntimeDefault" } };
 }
 
@@ -214,12 +273,16 @@ export const TMP_DIR: WritableDir = { name: "tmp", mountPath: "/tmp" };
 
 /**
  * The pod spec with Pod Security `restricted` applied: the pod and each container get their security contexts, and
- * each writable folder becomes an emptyDir mounted into every container.
+ * each writable folder becomes an emptyDir mounted into every container.  Each container also gets what a hardened
+ * cluster's linter asks for (docs/kube-score.md): its image's pull policy stated (imagePullPolicy) and ephemeral
+ * storage requested and limited (EPHEMERAL_STORAGE), unless it states its own.
  */
 export function restrictedPod(pod: k8s.types.input.core.v1.PodSpec, options: { writable?: WritableDir[]; uid?: number } = {}): k8s.types.input.core.v1.PodSpec {
     const writable = options.writable ?? [TMP_DIR];
     const secure = (c: k8s.types.input.core.v1.Container): k8s.types.input.core.v1.Container => ({
         ...c,
+        imagePullPolicy: c.imagePullPolicy ?? imagePullPolicy(c.image as string),
+        resources: withEphemeralStorage(c.resources),
         securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
         volumeMounts: [...((c.volumeMounts ?? []) as k8s.types.input.core.v1.VolumeMount[]), ...writable.map((w) => ({ name: w.name, mountPath: w.mountPath }))],
     });
@@ -253,7 +316,7 @@ export function rollingDeployment(args: {
     const selector = { app: args.name };
     const labels = { ...selector, ...args.labels, version: args.version };
     return {
-        metadata: { name: args.name, namespace: args.namespace, labels },
+        metadata: { name: args.name, namespace: args.namespace, labels, ...lintMetadata(args.pod) },
         spec: {
             replicas: args.replicas,
             selector: { matchLabels: selector },

@@ -32,3 +32,18 @@ export function proofWorkerProbes(port: number, readinessPath: string) {
         readinessProbe: httpProbe({ path: readinessPath, ...PROOF_WORKER_PROBES.readiness }, port),
     };
 }
+
+/**
+ * The watchdog's probes (components/Watchdog.ts; lib/watchdog/main.ts serves both paths).  Readiness GET /healthz
+ * every 5 s takes a watchdog that stops answering out of the Service quickly; liveness GET /livez is looser (every
+ * 10 s, 6 failures, 5 s timeout: a minute of silence) so a watchdog busy with a revert, whose event loop answers late,
+ * is never restarted in the middle of it.
+ */
+export const WATCHDOG_PROBE_PATHS = { liveness: "/livez", readiness: "/healthz" } as const;
+
+export function watchdogProbes(port: number) {
+    return {
+        livenessProbe: { httpGet: { path: WATCHDOG_PROBE_PATHS.liveness, port }, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+        readinessProbe: { httpGet: { path: WATCHDOG_PROBE_PATHS.readiness, port }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+    };
+}

@@ -34,6 +34,7 @@ export const TYPES = {
     prometheusRule: "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
     canaryStage: "agenc:deploy:CanaryStage",
     healthGate: "pulumi-nodejs:dynamic/agenc:HealthGate",
+    bakeWindow: "pulumi-nodejs:dynamic/agenc:BakeWindow",
     errorBaseline: "pulumi-nodejs:dynamic/agenc:ErrorBaseline",
     trafficShift: "pulumi-nodejs:dynamic/agenc:TrafficShift",
     benchRun: "pulumi-nodejs:dynamic/agenc:BenchRun",
@@ -64,6 +65,11 @@ export const POLICY_DEFAULTS = {
     maxSpreadSkew: 1,
     /** guard-bound: the longest worst case from a rollback condition to 0 % confirmed (production: 7 min). */
     maxGuardBoundSeconds: PRODUCTION_RULES.maxGuardBoundSeconds,
+    /** slo-bounds: the objective and the budget floor a gate may use (production: PRODUCTION_RULES; elsewhere the schema's range). */
+    minSloObjective: 0.9,
+    maxSloObjective: 0.99999,
+    minBudgetFloor: 0,
+    maxBudgetFloor: 1,
     ...DEFAULT_STAGE_THRESHOLDS,
 };
 export type PolicyConfig = typeof POLICY_DEFAULTS;
@@ -482,6 +488,20 @@ export const networkIsolation: StackValidationPolicy = {
             // A single entry that is already a whole family was reported above; the union names the split ones.
             const split = cidrs.filter((c) => { const parsed = parseCidr(c); return typeof parsed !== "string" && parsed.prefix > 0; });
             for (const family of familiesCovered(split)) report(`NetworkPolicy ${k8sName(p.props)} admits ${split.join(" + ")}, which ${coverageProblem(family)}.`);
+            // Egress (hardening.networkPolicies.egress): a rule may leave `to` out (any address) only on named ports,
+            // and its ipBlocks get the same checks as the ingress ones.
+            (p.props?.spec?.egress ?? []).forEach((rule: any, i: number) => {
+                const where = `NetworkPolicy ${k8sName(p.props)} egress rule ${i + 1}`;
+                const to: any[] = Array.isArray(rule?.to) ? rule.to : [];
+                if (to.length === 0 && (!Array.isArray(rule?.ports) || rule.ports.length === 0)) report(`${where} lets the pods reach every address on every port (no to, no ports).`);
+                for (const peer of to) {
+                    if (peer?.ipBlock) { const open = openCidr(String(peer.ipBlock.cidr)); if (open) report(`${where} reaches ${open}.`); }
+                }
+            });
+            const egressCidrs: string[] = (p.props?.spec?.egress ?? []).flatMap((rule: any) => (Array.isArray(rule?.to) ? rule.to : [])
+                .map((peer: any) => peer?.ipBlock?.cidr).filter((c: unknown): c is string => typeof c === "string"))
+                .filter((c: string) => { const parsed = parseCidr(c); return typeof parsed !== "string" && parsed.prefix > 0; });
+            for (const family of familiesCovered(egressCidrs)) report(`NetworkPolicy ${k8sName(p.props)} reaches ${egressCidrs.join(" + ")}, which ${coverageProblem(family, "the destinations' own networks")}.`);
         }
     },
 };
@@ -559,12 +579,40 @@ export const guardBound: ResourceValidationPolicy = {
     },
 };
 
+/**
+ * The SLO every gate judges by (lib/slo, issue 26): its objective and budget floor within the stack's bounds
+ * (production: seed 001's 99.9 % at least, and a floor of at least a quarter of the budget; PRODUCTION_RULES).
+ */
+export const sloBounds = resourcePolicy(
+    "slo-bounds",
+    "Every health gate and bake window judges the stage by the error budget, with an objective and a budget floor within the stack's bounds.",
+    [TYPES.healthGate, TYPES.bakeWindow],
+    (args, report) => {
+        const b = configOf(args, ["minSloObjective", "maxSloObjective", "minBudgetFloor", "maxBudgetFloor"]);
+        const slo = args.props?.slo;
+        if (!slo || typeof slo.objective !== "number" || typeof slo.budgetFloor !== "number") {
+            report(`${args.name} judges no error budget (slo); every stage is judged by it.`);
+            return;
+        }
+        if (slo.objective < b.minSloObjective || slo.objective > b.maxSloObjective) {
+            report(`${args.name} uses the objective ${slo.objective}; this stack allows ${b.minSloObjective} to ${b.maxSloObjective} (slo.objective).`);
+        }
+        if (slo.budgetFloor < b.minBudgetFloor || slo.budgetFloor > b.maxBudgetFloor) {
+            report(`${args.name} uses the budget floor ${slo.budgetFloor}; this stack allows ${b.minBudgetFloor} to ${b.maxBudgetFloor} (slo.budgetFloor).`);
+        }
+    },
+    schema({
+        minSloObjective: num("Lowest SLO objective a gate may use"), maxSloObjective: num("Highest SLO objective a gate may use"),
+        minBudgetFloor: num("Lowest error-budget floor a gate may use"), maxBudgetFloor: num("Highest error-budget floor a gate may use"),
+    }),
+);
+
 export type ResourcePolicyLike = ResourceValidationPolicy;
 export const resourcePolicies: ResourceValidationPolicy[] = [
     proofWorkersMinReplicas, containerResources, speculationProbes, imagesPinned, speculationBootsDisabled,
     adminTokenFromSecret, canaryPlan, gateThresholds, nodesPinnedAndBounded, rollbackTriggerAlerts,
     topologySpread, proofWorkerProbes, ingressAwait, ingressPublicPathsOnly, podSecurityRestricted, rbacLeastPrivilege,
-    guardFloor, guardBound,
+    guardFloor, guardBound, sloBounds,
 ];
 export const stackPolicies: StackValidationPolicy[] = [pdbsExist, networkIsolation, everyStageGated, verdictsRecorded];
 export const policies = [...resourcePolicies, ...stackPolicies];

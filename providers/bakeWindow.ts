@@ -13,6 +13,7 @@
  *   delete       → nothing to undo (the record stays under the artifacts folder)
  */
 import * as pulumi from "@pulumi/pulumi";
+import { refuseWriteWithoutEngine } from "../lib/lifecycle/engine";
 import { failStep } from "../lib/runbook/steps";
 import { redactUrl } from "../lib/records/redact";
 import { StageThresholds } from "../config/thresholds";
@@ -25,6 +26,7 @@ import { noDataPolicies } from "../lib/gate/run";
 import { describeTrafficAfter, revertTraffic, RevertOptions, RevertRecord } from "../lib/revert/revert";
 import { recordGateRevert, RecordSink } from "../lib/records/record";
 import { runbookStepProvider } from "./runbookStep";
+import { SloSpec } from "../lib/monitoring/slo";
 
 export const BAKE_WINDOW_TYPE = "BakeWindow";
 
@@ -49,6 +51,8 @@ export interface BakeWindowState {
     checkRolloutPercentage: boolean;
     /** Two tracks (ingress-weight, mirrored blue-green): the canary judged against stable over the whole window. */
     compare?: JudgeSettings;
+    /** The SLO (lib/slo): the release track's burn over the bake and the budget left decide the promotion too. */
+    slo?: SloSpec;
     artifactsDir: string;
     /** How a no-go's revert retries (lib/revert, the gates' own): paths, deadline, alert. */
     revert: RevertOptions;
@@ -64,7 +68,7 @@ export interface BakeWindowState {
 }
 
 const JUDGED = ["stage", "percentage", "version", "shiftedAt", "bakeSeconds", "stepSeconds", "maxGapSeconds", "prometheusUrl", "serviceUrl",
-    "thresholds", "baselineErrorRate", "noData", "onFailure", "checkRolloutPercentage", "compare"] as const;
+    "thresholds", "baselineErrorRate", "noData", "onFailure", "checkRolloutPercentage", "compare", "slo"] as const;
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -84,6 +88,7 @@ async function evaluate(s: BakeWindowState, id: string): Promise<BakeWindowState
         thresholds: s.thresholds, baselineErrorRate: s.baselineErrorRate,
         noData: noDataPolicies({ noData: s.noData ?? {} }),
         ...(s.compare ? { compare: s.compare } : {}),
+        ...(s.slo ? { slo: s.slo } : {}),
     }, now);
     if (s.checkRolloutPercentage && j.verdict !== "fail") {
         // The live percentage now: a revert by the watchdog (or by hand) that history has not shown yet.
@@ -100,6 +105,9 @@ async function evaluate(s: BakeWindowState, id: string): Promise<BakeWindowState
     }
     console.log(`[window ${s.stage}] ${j.verdict}: ${j.reason}`);
     if (j.verdict === "baking") throw new Error(`promotion refused: ${j.reason}. Nothing was changed.\n${formatFindings(j)}`);
+    // A pass is recorded only for an update that still exists (a kill just before this line: lib/lifecycle); a failure
+    // goes on to its revert, which protects traffic whoever is listening, and is recorded as what happened.
+    if (j.verdict === "pass") refuseWriteWithoutEngine(`the pass of ${s.stage}'s bake window`);
     const artifact = writeRecord(s.artifactsDir, j);
     if (j.verdict === "pass") return { ...s, verdict: "pass", judgement: j, artifact };
     const revertRecord = s.onFailure === "revert" ? await revertTraffic({

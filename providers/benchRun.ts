@@ -14,6 +14,7 @@
  *   diff          → a new version, command or limit runs the bench again
  */
 import * as pulumi from "@pulumi/pulumi";
+import { refuseWriteWithoutEngine } from "../lib/lifecycle/engine";
 import { failStep } from "../lib/runbook/steps";
 import { connect, NodeAddress } from "../lib/nodes/ssh";
 import { acceptsBaseline, BenchGateRow, BenchLimits, BenchResult, BenchSample, BenchVerdict, formatBenchRows, judgeBench, metricsCsv, parseBenchOutput, signOffSummary } from "../lib/bench/gates";
@@ -64,6 +65,12 @@ export function runCommand(command: string, env: Record<string, string>, timeout
     const { spawn } = require("child_process") as typeof import("child_process");
     return new Promise((resolve, reject) => {
         const child = spawn("sh", ["-c", command], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+        // The command runs in a process group of its own (so a timeout kills all of it): when this provider process
+        // exits first — its engine is gone (lib/lifecycle/engine.ts) — the command goes with it, never measuring for
+        // an update that no longer exists.
+        const reap = () => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ } };
+        process.once("exit", reap);
+        child.once("close", () => process.removeListener("exit", reap));
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (c) => (stdout += c));
@@ -126,6 +133,7 @@ async function bench(inputs: BenchState, olds: BenchState | undefined, id: strin
     const { verdict, rows, sample } = judgeBench(repeats, baseline, inputs.limits);
     const result = sample.median;
     const ranAt = new Date().toISOString();
+    refuseWriteWithoutEngine(`bench results of ${inputs.version} (and any baseline)`);
     fs.mkdirSync(inputs.resultsDir, { recursive: true });
     const baselineFrom = baseline ? `${baseline.version} at ${baseline.at}` : undefined;
     fs.writeFileSync(path.join(inputs.resultsDir, "final_bench_results.json"), JSON.stringify({

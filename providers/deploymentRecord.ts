@@ -9,8 +9,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { appendRecord, DeploymentRecord, pushRecord, RecordFacts, recordOf, RecordOutcome, RecordSink } from "../lib/records/record";
 import { redactUrl } from "../lib/records/redact";
+import { refuseWriteWithoutEngine } from "../lib/lifecycle/engine";
 import { failStep } from "../lib/runbook/steps";
 import { runbookStepProvider } from "./runbookStep";
+import type { StageBudget } from "../lib/slo/judge";
 
 export const DEPLOYMENT_RECORD_TYPE = "DeploymentRecord";
 
@@ -22,6 +24,8 @@ export interface DeploymentRecordArgs {
     stagesReached: pulumi.Input<{ name: string; percentage: number }[]>;
     rolloutPercentage: pulumi.Input<number>;
     verdicts: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Stage → the error budget it spent (lib/slo/judge.ts StageBudget). */
+    errorBudget?: pulumi.Input<Record<string, StageBudget>>;
     /** When this `pulumi up` started (the program's start): the record's duration runs from here. */
     startedAt: pulumi.Input<string>;
     operator: pulumi.Input<string>;
@@ -41,6 +45,7 @@ async function write(inputs: RecordState, id: string): Promise<RecordState> {
     const record = recordOf(inputs, {
         ...inputs, verdicts: Object.fromEntries(Object.entries(inputs.verdicts ?? {}).map(([k, v]) => [k, String(v ?? "not run")])),
     }, inputs.startedAt, now);
+    refuseWriteWithoutEngine(`deployment record of ${record.version}`);
     appendRecord(inputs.logFile, record);
     console.log(`[record] ${record.version} ${record.outcome} at ${record.rolloutPercentage} % appended to ${inputs.logFile}`);
     if (!inputs.pushgatewayUrl) return { ...inputs, record, pushed: false };
@@ -58,7 +63,7 @@ async function write(inputs: RecordState, id: string): Promise<RecordState> {
 export const deploymentRecordProvider: pulumi.dynamic.ResourceProvider = runbookStepProvider<RecordState>({
     id: () => "deployment-record",
     run: write,
-    rerunOn: ["environment", "version", "previousVersion", "outcome", "stagesReached", "rolloutPercentage", "verdicts", "pushgatewayUrl", "logFile"],
+    rerunOn: ["environment", "version", "previousVersion", "outcome", "stagesReached", "rolloutPercentage", "verdicts", "errorBudget", "pushgatewayUrl", "logFile"],
     // Its "verdict" is the push: a record whose push failed (or never ran) is written again.
     rerun: (olds, news) => !!news.pushgatewayUrl && olds.pushed !== true,
 });

@@ -8,6 +8,7 @@
  *   delete → nothing to undo
  */
 import * as pulumi from "@pulumi/pulumi";
+import { exitingWithEngine } from "../lib/lifecycle/engine";
 import { StageThresholds } from "../config/thresholds";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { AlertSource } from "../lib/gate/measure";
@@ -93,7 +94,7 @@ async function measure(inputs: BaselineState) {
     };
 }
 
-export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = {
+export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = exitingWithEngine({
     async diff(_id: string, olds: BaselineState, news: BaselineState) {
         // A new stage, version or endpoint needs a new baseline, measured before its shift.
         const replaces = (["stage", "version", "serviceUrl", "prometheusUrl", "source"] as const).filter((k) => olds[k] !== news[k]);
@@ -115,7 +116,7 @@ export const errorBaselineProvider: pulumi.dynamic.ResourceProvider = {
     async delete() {
         // Nothing outside the state to undo.
     },
-};
+});
 
 export class ErrorBaseline extends pulumi.dynamic.Resource {
     declare readonly errorRate: pulumi.Output<number>;

@@ -24,7 +24,7 @@ import { StageThresholds } from "../config/thresholds";
 import { evaluateBakeWindow } from "../lib/bake/evaluate";
 import { WindowDecision } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
-import { providerLifecycle } from "../lib/lifecycle/engine";
+import { providerLifecycle, exitingWithEngine } from "../lib/lifecycle/engine";
 import { recordGateRevert, RecordSink } from "../lib/records/record";
 import { progressLine } from "../lib/gate/progress";
 import { Clock, DecisionRecord, failureMessage, GateSpec, noDataPolicies, REAL_CLOCK, runGate, takeSample } from "../lib/gate/run";
@@ -77,7 +77,7 @@ export interface HealthGateState extends GateSpec, WindowInputs {
 const JUDGED_INPUTS = [
     "stage", "percentage", "version", "serviceUrl", "proofWorkerUrl", "prometheusUrl", "source", "thresholds",
     "baselineErrorRate", "bakeSeconds", "pollSeconds", "deadlineSeconds", "onFailure", "noData", "checkRolloutPercentage", "compare",
-    "bakeMode", "entrySeconds", "alerts", "cusum", "baselineP95Seconds",
+    "bakeMode", "entrySeconds", "alerts", "cusum", "baselineP95Seconds", "slo",
 ] as const;
 
 function writeRecord(dir: string, record: DecisionRecord, all: unknown[]): string {
@@ -148,7 +148,7 @@ ${recorded}` : "");
     return outs;
 }
 
-export const healthGateProvider: pulumi.dynamic.ResourceProvider = {
+export const healthGateProvider: pulumi.dynamic.ResourceProvider = exitingWithEngine({
     async check(_olds: HealthGateState, news: HealthGateState) {
         const failures: pulumi.dynamic.CheckFailure[] = [];
         const num = (k: keyof GateSpec, min: number) => {
@@ -211,7 +211,7 @@ export const healthGateProvider: pulumi.dynamic.ResourceProvider = {
     async delete() {
         // The decision record stays in deployment-artifacts/gates; there is nothing live to undo.
     },
-};
+});
 
 /**
  * The same provider with the gate loop's clock injected (create and update; refresh reads with the real one).  Tests
@@ -239,6 +239,7 @@ export async function windowSoFar(props: HealthGateState, now = Date.now()): Pro
         maxGapSeconds: props.maxGapSeconds ?? Math.max(60, 3 * step), thresholds: props.thresholds, baselineErrorRate: props.baselineErrorRate,
         noData: noDataPolicies({ noData: props.noData ?? {} }),
         ...(props.compare ? { compare: props.compare } : {}),
+        ...(props.slo ? { slo: props.slo } : {}),
     }, now);
 }
 

@@ -17,7 +17,7 @@
  * pushed) is what the next `up` runs again: a step whose last run did not pass always runs again.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { providerLifecycle } from "../lib/lifecycle/engine";
+import { exitingWithEngine, providerLifecycle } from "../lib/lifecycle/engine";
 
 export interface RunbookStep<S> {
     /** The id of a new resource, from its inputs (`preflight`, `smoke-canary`, `bench-v1.2.4`). */
@@ -44,7 +44,7 @@ const notPassed = (olds: { verdict?: unknown }) => olds.verdict !== "pass";
 
 /** A dynamic provider for one runbook step (RunbookStep says what each method does). */
 export function runbookStepProvider<S>(step: RunbookStep<S>): pulumi.dynamic.ResourceProvider {
-    return {
+    return exitingWithEngine({
         ...(step.check ? {
             async check(_olds: S, news: S) {
                 return { inputs: news, failures: step.check!(news) };
@@ -73,7 +73,7 @@ export function runbookStepProvider<S>(step: RunbookStep<S>): pulumi.dynamic.Res
         async delete() {
             // Reports and records stay where the step wrote them; nothing live to undo.
         },
-    };
+    });
 }
 
 /**

@@ -14,7 +14,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { forEachLimited, RolloutError, RolloutHooks, RolloutSpec, runRollout, undoRollout } from "../lib/nodes/rollout";
 import { NodeRolloutRecord } from "../lib/records/record";
-import { providerLifecycle } from "../lib/lifecycle/engine";
+import { providerLifecycle, exitingWithEngine } from "../lib/lifecycle/engine";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
 import { RolloutJournal } from "../lib/nodes/plan";
 import { connect } from "../lib/nodes/ssh";
@@ -68,7 +68,7 @@ async function rollOut(inputs: RolloutState) {
     }
 }
 
-export const sshRolloutProvider: pulumi.dynamic.ResourceProvider = {
+export const sshRolloutProvider: pulumi.dynamic.ResourceProvider = exitingWithEngine({
     async check(_olds: RolloutState, news: RolloutState) {
         const failures: pulumi.dynamic.CheckFailure[] = [];
         if (Array.isArray(news.nodes) && news.nodes.length === 0) failures.push({ property: "nodes", reason: "must list at least one node" });
@@ -120,7 +120,7 @@ export const sshRolloutProvider: pulumi.dynamic.ResourceProvider = {
             done();
         }
     },
-};
+});
 
 export class SshRollout extends pulumi.dynamic.Resource {
     declare readonly record: pulumi.Output<NodeRolloutRecord>;

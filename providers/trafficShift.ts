@@ -13,7 +13,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { AdminStatus, readAdminStatus, setRolloutPercentage } from "../lib/adminApi";
-import { providerLifecycle } from "../lib/lifecycle/engine";
+import { providerLifecycle, exitingWithEngine } from "../lib/lifecycle/engine";
 import { PreShiftSpec, preShiftCheck, refusalMessage } from "../lib/preshift/check";
 
 export const TRAFFIC_SHIFT_TYPE = "TrafficShift";
@@ -72,7 +72,7 @@ async function applyPercentage(s: ShiftState, recentlyChecked: boolean): Promise
     }
 }
 
-export const trafficShiftProvider: pulumi.dynamic.ResourceProvider = {
+export const trafficShiftProvider: pulumi.dynamic.ResourceProvider = exitingWithEngine({
     async check(_olds: ShiftState, news: ShiftState) {
         const failures: pulumi.dynamic.CheckFailure[] = [];
         if (typeof news.percentage === "number" && (news.percentage < 0 || news.percentage > 100)) {
@@ -115,7 +115,7 @@ export const trafficShiftProvider: pulumi.dynamic.ResourceProvider = {
         if (handBack === 0 && !live.enabled && live.rolloutPercentage === 0) return;
         await setRolloutPercentage(props.serviceUrl, props.adminToken, handBack);
     },
-};
+});
 
 export class TrafficShift extends pulumi.dynamic.Resource {
     declare readonly livePercentage: pulumi.Output<number>;

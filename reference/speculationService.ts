@@ -61,13 +61,15 @@ export interface Faults {
     adminDelayMs: number;
     adminFlapMs: number;
     adminDown: boolean;
+    /** POST /admin/config answers 200 {ok: true} and applies nothing (a lying admin API). */
+    adminIgnoresWrites: boolean;
 }
 
 export const DEFAULT_FAULTS: Faults = {
     rollbackRate: 0.01, errorRate: 0.002, latencyMs: 0, tailLatencyMs: 0, unhealthy: [], readinessDelayMs: 0, memoryPercent: 45,
     proofQueue: 120, responseDelayMs: 0, metricsDelayMs: 0, httpStatus: 0, malformed: false, dropMetrics: [], freezeMetrics: false,
     pendingOperations: 0, drainPerSecond: 1000,
-    adminDelayMs: 0, adminFlapMs: 0, adminDown: false,
+    adminDelayMs: 0, adminFlapMs: 0, adminDown: false, adminIgnoresWrites: false,
 };
 
 export interface SpeculationServiceOptions {
@@ -90,6 +92,8 @@ export interface RunningSpeculationService {
     faults: Faults;
     state: { enabled: boolean; rolloutPercentage: number; mode: string; maxDepth: number; version: string };
     setFaults(f: Partial<Faults>): Faults;
+    /** Every counter and histogram starts again from zero, as after a process restart (counters go backwards mid-window). */
+    resetCounters(): void;
     close(): Promise<void>;
 }
 
@@ -343,6 +347,7 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
                     else problems.push(`${key}: not a known key or a bad value (${JSON.stringify(value)})`);
                 }
                 if (problems.length > 0) return send(res, 400, { error: problems.join("; ") });
+                if (faults.adminIgnoresWrites) return send(res, 200, { ok: true });
                 Object.assign(state, next);
                 m.configChanges.inc();
                 return send(res, 200, { ok: true });
@@ -404,6 +409,12 @@ export async function startSpeculationService(opts: SpeculationServiceOptions): 
             Object.assign(faults, f);
             if (!faults.freezeMetrics) frozen = undefined;
             return faults;
+        },
+        resetCounters() {
+            registry.resetMetrics();
+            for (const result of ["committed", "rolled_back", "executed"]) m.operations.inc({ result }, 0);
+            m.buildInfo.set({ version: state.version }, 1);
+            refreshGauges();
         },
         close: () => stop(server, timer),
     };

@@ -164,7 +164,9 @@ export async function startFleet(count: number, version = "v1.0.0", opts: FleetO
             installPath: "/opt/alys",
             backupPath: "/var/backups/alys/rollback",
             restartCommand: "sh \"$NODE_HOME/restart.sh\"",
-            healthCommand: "curl -sf \"http://localhost:$NODE_PORT/health\"",
+            // The running program's own answer carries the version the rollout expects (ROLLOUT_VERSION, empty outside a
+            // swap or restore): a node still running the old program is not healthy on the new version.
+            healthCommand: "curl -sf \"http://localhost:$NODE_PORT/health\" | grep -q \"\\\"version\\\":\\\"${ROLLOUT_VERSION:-}\"",
             versionCommand: "/opt/alys/bin/alys --version",
             serviceCheckCommand: "test -x \"$NODE_HOME/restart.sh\"",
         },

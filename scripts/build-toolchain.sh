@@ -69,11 +69,13 @@ SH
   chmod +x "$bin/pulumi-resource-pulumi-nodejs" "$bin/pulumi-analyzer-policy-nodejs"
 }
 
-# Provider plugins at the versions the npm packages declare.  The module proxy here refuses these modules
-# (HTTP 403 "This module version is not available" for pulumi-kubernetes/provider/v4 and pulumi-random/provider/v4,
-# 404 for pulumi-command/provider), so each is tried once per version and skipped with the proxy's answer; the local
-# stack runs without them (kubernetes.enabled: false).  On a machine that reaches get.pulumi.com, use
-# `pulumi plugin install resource kubernetes 4.34.2` (and random 4.21.2) instead.
+# Provider plugins at the versions the npm packages declare (package.json `pulumi.version`), next to the CLI, where
+# the engine looks first.  kubernetes: scripts/build-k8s-provider.sh "$bin" builds it from the Go module proxy (an
+# untagged commit, stamped as the SDK's version); only what deploys Kubernetes asks for it (npm run test:e2e,
+# npm run local -- --kubernetes), so the local default does not wait for its cold build.  random: the proxy refuses pulumi-random/provider/v4 (HTTP 403 for every
+# version), so it is tried once per version and skipped with the proxy's answer; stacks then bring their own admin
+# token (speculation:adminToken).  On a machine that reaches get.pulumi.com, `pulumi plugin install resource random
+# 4.21.2` instead.
 try_provider() {
   local name="$1" module="$2" version="$3" marker="$bin/.tried-$1-$3"
   [ -e "$marker" ] && return 0
@@ -92,11 +94,9 @@ try_provider() {
   touch "$marker"
 }
 
-kubernetes_version="$(node -p "require('$here/node_modules/@pulumi/kubernetes/package.json').pulumi.version" 2>/dev/null || echo 4.34.2)"
 random_version="$(node -p "require('$here/node_modules/@pulumi/random/package.json').pulumi.version" 2>/dev/null || echo 4.21.2)"
 
 build_cli
 install_shims
-try_provider kubernetes github.com/pulumi/pulumi-kubernetes/provider/v4 "${kubernetes_version#v}"
 try_provider random github.com/pulumi/pulumi-random/provider/v4 "${random_version#v}"
 echo "$bin"

@@ -43,3 +43,5 @@ if [ ! -f policy/node_modules/.lock-hash ] || [ "$(cat policy/node_modules/.lock
 fi
 # actionlint for the workflow test (built from the Go module proxy, cached).
 bash "$here/scripts/build-actionlint.sh" >/dev/null
+# kube-score for the manifest lint test (built from the Go module proxy, cached).
+bash "$here/scripts/build-kube-score.sh" >/dev/null

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The real-engine tests: installs what is missing, builds the toolchain (cached: minutes cold, seconds warm), runs
-# every operator workflow through the Automation API against the reference workloads and local SSH nodes.
+# every operator workflow through the Automation API against the reference workloads and local SSH nodes, and the
+# Kubernetes half under its real provider against the test control plane.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 # The project's one Node version (.node-version) for everything below, the engine's plugins included.
 source scripts/node.sh
 bash scripts/setup.sh
-bash scripts/build-toolchain.sh >/dev/null
+bin="$(bash scripts/build-toolchain.sh | tail -1)"
+# The Kubernetes provider plugin for test/e2e/kubernetes.e2e.ts (cold: about 12 min of CPU; warm: under a second).
+bash scripts/build-k8s-provider.sh "$bin" >/dev/null
 npx mocha --config .mocharc.e2e.js "$@"

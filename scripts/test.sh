@@ -19,7 +19,7 @@ mocha="$here/node_modules/.bin/mocha"
 if [ $# -gt 0 ]; then exec "$mocha" "$@"; fi
 
 # Two streams at once:
-#  - test/k8s: one mocha process, in series, on the one shared control plane (test/helpers/controlPlane.ts, stopped
+#  - test/k8s: one mocha process, in series, on the one shared control plane (reference/controlPlane.ts, stopped
 #    by the root hook of test/helpers/rootHooks.ts when the run ends).  Not in mocha's parallel mode: there a root
 #    hook's afterAll runs once per file, so each k8s file would start and stop a control plane of its own.
 #    Its lines are prefixed [k8s].  It runs in a process group of its own, stopped as a whole on Ctrl-C.

@@ -9,6 +9,6 @@ import { decideWindow, WindowDecision, WindowSpec } from "./window";
 
 /** Reads the window [spec.shiftedAt, nowMs] from Prometheus history and decides on it (pass, baking, or fail). */
 export async function evaluateBakeWindow(target: HistoryTarget, spec: WindowSpec, nowMs: number): Promise<WindowDecision> {
-    const history = await readWindow(target, spec.shiftedAt, nowMs, { tracks: !!spec.compare });
+    const history = await readWindow(target, spec.shiftedAt, nowMs, { tracks: !!spec.compare, ...(spec.slo ? { slo: spec.slo } : {}) });
     return decideWindow(spec, history, nowMs);
 }

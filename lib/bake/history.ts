@@ -9,6 +9,9 @@ import { RECORDED, WATCHDOG_METRICS } from "../monitoring/rules";
 import { fail } from "../prometheus/read";
 import { rangeQuery, RangeSeries, RangeTarget } from "../prometheus/client";
 import { Point, WINDOW_METRICS, WindowHistory, WindowMetric } from "./window";
+import { readSlo } from "../slo/read";
+import { gateWindows } from "../slo/judge";
+import { SloSpec } from "../monitoring/slo";
 
 // The range query and its chunking live in the Prometheus client; re-exported under the names this module had.
 export { MAX_POINTS_PER_QUERY, rangeQuery } from "../prometheus/client";
@@ -58,16 +61,20 @@ export const tracksWindowSeconds = (t: HistoryTarget, startMs: number, endMs: nu
  * blue-green) it also reads both tracks' operations, errors and latency histogram over the whole window, evaluated
  * at its end, for the canary judge (lib/judge).
  */
-export async function readWindow(t: HistoryTarget, startMs: number, endMs: number, opts: { tracks?: boolean } = {}): Promise<WindowHistory> {
+export async function readWindow(t: HistoryTarget, startMs: number, endMs: number, opts: { tracks?: boolean; slo?: SloSpec } = {}): Promise<WindowHistory> {
     const q = windowQueries(t.stepSeconds);
     const start = startMs / 1000 + t.stepSeconds;
     const end = Math.max(start, endMs / 1000);
     const trackSeconds = tracksWindowSeconds(t, startMs, endMs);
-    const [metrics, alerts, watchdog, tracks] = await Promise.all([
+    // The SLO: the release track's burn over the bake (from the shift to the end) and its last twelfth, and the budget
+    // left, at the end; windows of at least four scrape steps (increase() needs several samples in its range).
+    const sloWindows = opts.slo ? gateWindows(opts.slo.gatePair, (endMs - startMs) / 1000, 4 * t.stepSeconds) : undefined;
+    const [metrics, alerts, watchdog, tracks, slo] = await Promise.all([
         Promise.all(WINDOW_METRICS.map(async (m) => maxPoints(await rangeQuery(t, q.metrics[m], start, end), q.metrics[m]))),
         rangeQuery(t, q.alerts, start, end),
         rangeQuery(t, q.watchdog, start, end),
         opts.tracks ? queryTracks(t, trackSeconds, endMs) : undefined,
+        opts.slo && sloWindows ? readSlo(t.prometheusUrl, opts.slo, sloWindows, t.timeoutMs, endMs) : undefined,
     ]);
     const wd = maxPoints(watchdog, q.watchdog);
     return {
@@ -80,6 +87,7 @@ export async function readWindow(t: HistoryTarget, startMs: number, endMs: numbe
         // The gauge holds the time of the watchdog's last revert (0 before any): every distinct value is one revert.
         watchdogReverts: wd.ok ? { ok: true, value: [...new Set(wd.value.map((p) => p.v).filter((v) => v > 0))] } : wd,
         watchdogQuery: q.watchdog,
+        ...(slo ? { slo } : {}),
         ...(tracks ? {
             tracks,
             tracksQuery: `${trackQueries("canary", trackSeconds).errors}, …operations and …_bucket by le, track="canary" vs track="stable"`,

@@ -24,6 +24,9 @@ import { judgeCanary, JudgeSettings } from "../judge/judge";
 import type { Point } from "../prometheus/client";
 import { formatTable } from "../table";
 import { formatSeconds } from "../time/duration";
+import { SloReading, stageBudget, StageBudget } from "../slo/judge";
+import { sloChecks } from "../gate/slo";
+import { SloSpec } from "../monitoring/slo";
 
 /** One point of a range query: unix seconds and value (lib/prometheus/client.ts). */
 export type { Point };
@@ -44,6 +47,8 @@ export interface WindowHistory {
     /** Two tracks: both tracks' counts over the whole window (read when the spec compares them). */
     tracks?: Measured<TrackPair>;
     tracksQuery?: string;
+    /** The SLO at the window's end (read when the spec has one): burn over the bake and its last twelfth, budget left. */
+    slo?: SloReading;
 }
 
 export interface WindowSpec {
@@ -60,6 +65,8 @@ export interface WindowSpec {
     noData: Record<MetricCheck, NoDataPolicy>;
     /** Two tracks: the canary judge's settings; the canary must be no worse than stable over the whole window. */
     compare?: JudgeSettings;
+    /** The SLO: the release's track may not burn faster than the gate pair over the bake, nor the budget be below the floor. */
+    slo?: SloSpec;
 }
 
 export interface WindowFinding {
@@ -92,6 +99,8 @@ export interface WindowDecision {
     points: number;
     /** Every check's row: its worst point, or a green summary. */
     findings: WindowFinding[];
+    /** The error budget over the bake: the release track's burn rate, the share of the window's budget spent, and left. */
+    slo?: StageBudget;
 }
 
 const iso = (sec: number) => new Date(sec * 1000).toISOString();
@@ -197,6 +206,11 @@ export function decideWindow(spec: WindowSpec, history: WindowHistory, nowMs: nu
 
     const compared = spec.compare ? compareFindings(spec.compare, history, endSec) : [];
     findings.push(...compared);
+    // The SLO at the window's end: burning faster than the gate pair over both windows is a no-go; a budget below the
+    // floor (or a burn that cannot be read) holds the promotion without reverting.
+    const sloFindings = spec.slo ? sloWindowFindings(spec.slo, history.slo, endSec) : [];
+    findings.push(...sloFindings);
+    const budget = spec.slo && history.slo ? stageBudget(spec.slo, history.slo) : undefined;
 
     const elapsed = endSec - startSec;
     const clean = endSec - cleanSince;
@@ -205,6 +219,7 @@ export function decideWindow(spec: WindowSpec, history: WindowHistory, nowMs: nu
     const base = {
         stage: spec.stage, shiftedAt: iso(startSec), judgedAt: iso(endSec), bakeEndsAt: iso(startSec + spec.bakeSeconds), cleanSince: iso(cleanSince),
         earliestPromotion: iso(earliest), elapsedSeconds: Math.round(elapsed), requiredSeconds: spec.bakeSeconds, points, findings,
+        ...(budget ? { slo: budget } : {}),
     };
     if (failed.length > 0) {
         return { ...base, verdict: "fail", reason: `no-go in the bake window: ${failed.map((f) => `${f.check} ${f.observed} at ${f.at} (${f.reason})`).join("; ")}` };
@@ -216,7 +231,7 @@ export function decideWindow(spec: WindowSpec, history: WindowHistory, nowMs: nu
             reason: `${spec.stage} has baked ${formatSeconds(clean)} of ${formatSeconds(spec.bakeSeconds)}${held}; promotion is possible from ${iso(earliest)}`,
         };
     }
-    const inconclusive = compared.filter((f) => f.verdict === "hold");
+    const inconclusive = [...compared, ...sloFindings].filter((f) => f.verdict === "hold");
     if (inconclusive.length > 0) {
         return {
             ...base, verdict: "baking",
@@ -237,6 +252,12 @@ function compareFindings(settings: JudgeSettings, history: WindowHistory, endSec
     }
     return judgementChecks(judgeCanary(tracks.value.canary, tracks.value.stable, settings), query)
         .map(({ check, observed, threshold, verdict, reason }) => ({ check, query, at: iso(endSec), observed, threshold, verdict, reason: reason ?? "" }));
+}
+
+/** The SLO's findings at the window's end; no reading at all is a no-go (fail closed). */
+function sloWindowFindings(s: SloSpec, reading: SloReading | undefined, endSec: number): WindowFinding[] {
+    if (!reading) return [{ check: "error budget burn", query: "(not read)", at: iso(endSec), observed: "no data", threshold: `≤ ${s.gatePair.factor}×`, verdict: "fail", reason: "the SLO was not read" }];
+    return sloChecks(s, reading, "fail").map(({ check, query, observed, threshold, verdict, reason }) => ({ check, query, at: iso(endSec), observed, threshold, verdict, reason: reason ?? "" }));
 }
 
 /** The table a window judgement prints: one row per check. */

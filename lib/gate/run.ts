@@ -12,6 +12,10 @@ import {
 import { DRIFT_START, driftChecks, DriftSettings, DriftState } from "../drift/check";
 import { AlertSource, Counters, latencyBetween, measure, MeasureTarget, promQuery, PROMQL } from "./measure";
 import { compareChecks, CompareSpec, CompareWindow, openWindow } from "./compare";
+import { burnRate, gateWindows, SloReading, stageBudget, StageBudget } from "../slo/judge";
+import { sloChecks } from "./slo";
+import { SloSpec } from "../monitoring/slo";
+import { readBudgetRemaining, readSlo } from "../slo/read";
 
 export interface GateSpec {
     stage: string;
@@ -45,6 +49,44 @@ export interface GateSpec {
     cusum?: DriftSettings;
     /** The pre-shift p95 operation latency (seconds), the latency CUSUM's reference. */
     baselineP95Seconds?: number;
+    /** The SLO (lib/slo): each sample shows the release track's burn over the bake and the budget left. */
+    slo?: SloSpec;
+}
+
+/**
+ * What the gate keeps for the SLO's checks: when the bake started, and (metrics-endpoint source) every sample's
+ * counters, so each window's counts are differences of two of them.
+ */
+export interface SloGateState {
+    startedAt: number;
+    history: { at: number; errors: number; operations: number }[];
+    last?: SloReading;
+}
+
+/** The shortest window the gate asks Prometheus for: increase() needs a few scrapes in its range (as the canary judge). */
+const MIN_PROMETHEUS_BURN_WINDOW_SECONDS = 60;
+
+/** The SLO's reading at `now`: from Prometheus, or from the counters the gate scraped since the bake started. */
+export async function sloReading(spec: GateSpec & { slo: SloSpec }, state: SloGateState, counters: Counters | undefined, now: number): Promise<SloReading> {
+    const elapsed = (now - state.startedAt) / 1000;
+    if (spec.source === "prometheus") {
+        return readSlo(spec.prometheusUrl!, spec.slo, gateWindows(spec.slo.gatePair, elapsed, Math.max(MIN_PROMETHEUS_BURN_WINDOW_SECONDS, spec.pollSeconds)), spec.timeoutMs);
+    }
+    const windows = gateWindows(spec.slo.gatePair, elapsed, spec.pollSeconds);
+    if (counters) state.history.push({ at: now, errors: counters.errors, operations: counters.operations });
+    const h = state.history;
+    const over = (seconds: number) => {
+        if (!counters || h.length < 2) return { ok: false as const, failure: "stale" as const, detail: "no two scrapes of the counters yet" };
+        const from = now - seconds * 1000;
+        const base = [...h].reverse().find((p) => p.at <= from + 1) ?? h[0];
+        const cur = h[h.length - 1];
+        return burnRate({ errors: cur.errors - base.errors, operations: cur.operations - base.operations }, spec.slo);
+    };
+    return {
+        windows, long: over(windows.longSeconds), short: over(windows.shortSeconds),
+        ...(spec.prometheusUrl ? { budgetRemaining: await readBudgetRemaining(spec.prometheusUrl, spec.timeoutMs) } : {}),
+        query: "Δspeculation_errors_total / Δspeculation_operations_total between scrapes, ÷ the budget",
+    };
 }
 
 export interface Clock {
@@ -86,6 +128,8 @@ export interface DecisionRecord {
     revert?: RevertRecord;
     /** A failure without a revert: what traffic was left at, and how to lower it. */
     leftAs?: string;
+    /** The error budget over the bake (the last sample's reading): burn rate, share of the window's budget spent, left. */
+    slo?: StageBudget;
 }
 
 export const SAMPLES_KEPT = 50;
@@ -115,7 +159,7 @@ export function noDataPolicies(spec: Pick<GateSpec, "noData">): Record<MetricChe
 
 /** One judged sample: the probes and metrics, plus the live rollout percentage in feature-flag mode. */
 export async function takeSample(spec: GateSpec, previous: Counters | undefined, clock: Clock, window?: CompareWindow,
-    drift: DriftState = DRIFT_START): Promise<{ sample: Sample; counters?: Counters; drift: DriftState }> {
+    drift: DriftState = DRIFT_START, slo?: SloGateState): Promise<{ sample: Sample; counters?: Counters; drift: DriftState }> {
     const { reading, counters } = await measure(target(spec), previous, () => new Date(clock.now()));
     const sample = judgeReading(reading, {
         thresholds: spec.thresholds, baselineErrorRate: spec.baselineErrorRate, noData: noDataPolicies(spec), expectedVersion: spec.version,
@@ -129,6 +173,11 @@ export async function takeSample(spec: GateSpec, previous: Counters | undefined,
         drift = folded.state;
         sample.checks.push(...folded.checks);
         if (folded.checks.some((c) => c.verdict === "fail")) sample.verdict = "fail";
+    }
+    if (spec.slo && slo) {
+        slo.last = await sloReading({ ...spec, slo: spec.slo }, slo, counters, clock.now());
+        sample.checks.push(...sloChecks(spec.slo, slo.last, "hold"));
+        sample.verdict = sample.checks.some((c) => c.verdict === "fail") ? "fail" : sample.checks.some((c) => c.verdict === "hold") ? "hold" : "pass";
     }
     if (spec.checkRolloutPercentage) {
         const check = { check: "rollout percentage", query: "GET /admin/status", threshold: `= ${spec.percentage}` };
@@ -163,6 +212,9 @@ export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSampl
     // The error rate over the metrics endpoint is a difference of counters, so the first scrape only primes them.
     let counters: Counters | undefined;
     if (spec.source === "metrics-endpoint") counters = (await measure(target(spec), undefined)).counters;
+    const slo: SloGateState | undefined = spec.slo
+        ? { startedAt: clock.now(), history: counters ? [{ at: clock.now(), errors: counters.errors, operations: counters.operations }] : [] }
+        : undefined;
     const window = spec.compare ? await openWindow({ ...spec, compare: spec.compare }, clock.now()) : undefined;
     let last: Sample | undefined;
     let drift = DRIFT_START;
@@ -172,7 +224,7 @@ export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSampl
         await clock.sleep(wait);
         interrupted = interrupt();
         if (interrupted) break;
-        const taken = await takeSample(spec, counters, clock, window, drift);
+        const taken = await takeSample(spec, counters, clock, window, drift, slo);
         counters = taken.counters ?? counters;
         drift = taken.drift;
         last = taken.sample;
@@ -199,6 +251,8 @@ export async function runGate(spec: GateSpec, clock: Clock = REAL_CLOCK, onSampl
         sampleCount: all.length,
         decisive: bake.decisive ?? last ?? { at: new Date(clock.now()).toISOString(), verdict: "hold", checks: [] },
     };
+    const budget = spec.slo && slo?.last ? stageBudget(spec.slo, slo.last) : undefined;
+    if (budget) record.slo = budget;
     if (record.verdict === "fail" && spec.onFailure === "revert") {
         record.revert = await revertTraffic({
             ...spec.revert, stage: spec.stage, percentage: spec.percentage, version: spec.version, serviceUrl: spec.serviceUrl,

@@ -7,6 +7,7 @@ import { formatDuration, parseDuration } from "../../config/duration";
 import { StackConfig } from "../../config/schema";
 import { DEFAULT_STAGE_THRESHOLDS, PRODUCTION_RULES } from "../../config/thresholds";
 import { ruleGroups, rollbackTriggerTimings, RuleOptions } from "../monitoring/rules";
+import { sloSpec } from "../monitoring/slo";
 import { actionScheduleSeconds, formatBound, GuardTimings, guardBounds, TriggerBound } from "./bound";
 
 /** The watchdog's settings in the units its environment takes (components/Watchdog.ts, reference/localMonitoring.ts). */
@@ -46,7 +47,7 @@ export function scrapeTimeoutOf(c: Pick<StackConfig, "monitoring">): string {
  * Resolves the guard's timings from the stack config and computes its bound.  Only the monitoring and watchdog keys
  * (and the environment) enter it: the triggers' `for:`s do not depend on the thresholds.
  */
-export function guardPlan(c: Pick<StackConfig, "environment" | "monitoring" | "watchdog">): GuardPlan {
+export function guardPlan(c: Pick<StackConfig, "environment" | "monitoring" | "watchdog"> & Partial<Pick<StackConfig, "slo" | "canary">>): GuardPlan {
     const w = c.watchdog;
     const scrapeTimeout = scrapeTimeoutOf(c);
     const pollInterval = w.pollInterval ?? c.monitoring.evaluationInterval;
@@ -76,6 +77,8 @@ export function guardPlan(c: Pick<StackConfig, "environment" | "monitoring" | "w
     const ruleOptions: RuleOptions = {
         scrapeInterval: c.monitoring.scrapeInterval,
         ...(c.monitoring.rehearsalFor ? { rehearsalFor: c.monitoring.rehearsalFor } : {}),
+        // The SLO's rules (lib/slo) with the stack's objective and release track: its fast burn is a trigger too.
+        slo: sloSpec(c.slo, c.canary?.shiftMode),
     };
     const { triggers, worst } = guardBounds(timings, rollbackTriggerTimings(ruleGroups(DEFAULT_STAGE_THRESHOLDS, c.monitoring.evaluationInterval, ruleOptions)));
     const refusals: GuardPlan["refusals"] = [];

@@ -8,7 +8,9 @@
  *   - a broken gRPC connection: the engine's own gRPC endpoint (the address it passes to every provider plugin as
  *     its first argument) refuses connections.
  * Used by the node rollout (providers/sshRollout.ts), the health gate (providers/healthGate.ts) and the traffic
- * shift (providers/trafficShift.ts: a write still in flight is abandoned, so no percentage is set for nobody).
+ * shift (providers/trafficShift.ts: a write still in flight is abandoned, so no percentage is set for nobody), by
+ * every runbook step (providers/runbookStep.ts), and by the policy pack's host (policy/index.ts → exitWithEngine):
+ * the analyzer is a gRPC server the engine starts and never stops once the engine is killed.
  */
 import type { Socket } from "net";
 
@@ -17,6 +19,8 @@ export interface EngineWatch {
     readonly gone: string | undefined;
     /** Resolves with the reason once the engine is gone. */
     readonly whenGone: Promise<string>;
+    /** Looks at the parent now, synchronously (the interval may be up to intervalMs behind): the reason, if gone. */
+    checkNow(): string | undefined;
     /** Stops watching (the watch never keeps the process alive either way). */
     stop(): void;
 }
@@ -30,13 +34,83 @@ export interface WatchOptions {
     intervalMs?: number;
 }
 
+/** The plugins the engine starts from @pulumi/pulumi: a dynamic provider, the policy pack's host (the analyzer). */
+const ENGINE_PLUGIN = /(dynamic-provider|run-policy-pack)/;
+
 /**
- * The engine address a provider plugin was started with: `@pulumi/pulumi/cmd/dynamic-provider <engine> …`.
- * Undefined in any other process (a test, a script), so there only the parent is watched.
+ * The engine address a plugin was started with: `@pulumi/pulumi/cmd/dynamic-provider <engine> …` or
+ * `@pulumi/pulumi/cmd/run-policy-pack <engine> <pack>`.  Undefined in any other process (a test, a script), so there
+ * only the parent is watched.
  */
 export function engineAddressFromArgv(argv: string[] = process.argv): string | undefined {
-    if (!/dynamic-provider/.test(argv[1] ?? "")) return undefined;
+    if (!ENGINE_PLUGIN.test(argv[1] ?? "")) return undefined;
     return /^[\w.-]+:\d+$/.test(argv[2] ?? "") ? argv[2] : undefined;
+}
+
+/**
+ * The arguments this process was started with, as the kernel has them (/proc/self/cmdline): run-policy-pack rewrites
+ * process.argv before it loads the pack, dropping the engine's address.  Falls back to process.argv off Linux.
+ */
+export function startedArgv(): string[] {
+    try {
+        const { readFileSync } = require("fs") as typeof import("fs");
+        const argv = readFileSync("/proc/self/cmdline", "utf8").split("\0").filter((a) => a !== "");
+        return argv.length > 0 ? argv : process.argv;
+    } catch {
+        return process.argv;
+    }
+}
+
+/**
+ * For an engine plugin process (a dynamic provider, the policy pack's host): exits (status 1) once the engine is gone
+ * and no watched call (providerLifecycle) is running in it — a provider process that is idle between calls, or was
+ * only ever asked check or diff, would otherwise serve nobody for ever; one in a watched call exits when that call is
+ * done (providerLifecycle).  Once per process; later calls return the same watch.  In any other process (a unit test,
+ * a script that loads the pack or a provider) it does nothing and returns undefined.
+ */
+export function exitWithEngine(argv: string[] = startedArgv(), exit: (why: string) => void = () => process.exit(1)): EngineWatch | undefined {
+    const engineAddress = engineAddressFromArgv(argv);
+    if (!engineAddress) return undefined;
+    const calls = watchedCalls();
+    if (calls.process) return calls.process;
+    survivePipeLoss();
+    const engine = watchEngine({ engineAddress });
+    calls.process = engine;
+    void engine.whenGone.then((why) => {
+        calls.gone ??= why;
+        if (calls.running === 0) exit(why);
+    });
+    return engine;
+}
+
+/**
+ * A dynamic provider whose every method first makes sure the process exits with its engine (exitWithEngine): the one
+ * wrapper every provider of this program is exported through (providers/*.ts), so no provider process outlives a
+ * killed `pulumi up`, whatever it was doing — a watched step, a check, a diff, or nothing.
+ */
+export function exitingWithEngine<P extends object>(provider: P): P {
+    const wrapped: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(provider)) {
+        wrapped[name] = typeof value !== "function" ? value : (...args: unknown[]) => {
+            exitWithEngine();
+            return (value as (...a: unknown[]) => unknown).apply(provider, args);
+        };
+    }
+    return wrapped as P;
+}
+
+/**
+ * The last safe point before a step writes what outlives it (a report, a record, a baseline): throws when this plugin
+ * process's engine is gone, looking at the parent now rather than at the last poll, so a step that finishes just
+ * after its `pulumi up` was killed writes nothing for it.  A no-op outside an engine plugin (tests, scripts).
+ */
+export function refuseWriteWithoutEngine(what: string): void {
+    const calls = watchedCalls();
+    const why = calls.gone ?? calls.process?.checkNow();
+    if (why) {
+        calls.gone ??= why;
+        throw new Error(`${what} not written: the engine is gone (${why}); this update no longer exists`);
+    }
 }
 
 /** Starts watching.  Cheap: one `ppid` read per interval, one TCP connect per four. */
@@ -59,8 +133,9 @@ export function watchEngine(opts: WatchOptions = {}): EngineWatch {
     }
     let ticks = 0;
     let probing = false;
+    const parentGone = () => `the engine process (pid ${parentPid}) exited`;
     timer = setInterval(() => {
-        if (!parentAlive(parentPid)) return declare(`the engine process (pid ${parentPid}) exited`);
+        if (!parentAlive(parentPid)) return declare(parentGone());
         if (engineAddress && ++ticks % 4 === 0 && !probing) {
             probing = true;
             void refuses(engineAddress).then((refused) => {
@@ -70,7 +145,13 @@ export function watchEngine(opts: WatchOptions = {}): EngineWatch {
         }
     }, intervalMs);
     timer.unref();
-    return { get gone() { return gone; }, whenGone, stop };
+    return {
+        get gone() { return gone; }, whenGone, stop,
+        checkNow: () => {
+            if (!gone && !parentAlive(parentPid)) declare(parentGone());
+            return gone;
+        },
+    };
 }
 
 /** The parent is alive while we are still its child (re-parenting changes ppid) and it answers signal 0. */
@@ -117,6 +198,7 @@ export function survivePipeLoss(): void {
  */
 export function providerLifecycle(): { readonly gone: string | undefined; readonly signal: AbortSignal; done(): void } {
     survivePipeLoss();
+    exitWithEngine();
     const engine = watchEngine();
     const calls = watchedCalls();
     calls.running++;
@@ -143,8 +225,8 @@ export function providerLifecycle(): { readonly gone: string | undefined; readon
  * The watched calls of this process.  On the process object, not in a module variable: the engine deserialises each
  * dynamic provider's closure on its own, so module state is not shared between them.
  */
-function watchedCalls(): { running: number; gone?: string } {
-    const holder = process as unknown as Record<symbol, { running: number; gone?: string } | undefined>;
+function watchedCalls(): { running: number; gone?: string; process?: EngineWatch } {
+    const holder = process as unknown as Record<symbol, { running: number; gone?: string; process?: EngineWatch } | undefined>;
     const key = Symbol.for("agenc.lifecycle.watchedCalls");
     return (holder[key] ??= { running: 0 });
 }

@@ -5,6 +5,8 @@
 import { StageThresholds } from "../../config/thresholds";
 import { RECORD_SERIES, RELEASES_EXPR, REVERTS_EXPR } from "../records/series";
 import { RECORDED } from "./rules";
+import { BURN_RATE_PAIRS, SLI_WINDOWS } from "../../config/thresholds";
+import { SLO_RECORDED, sloSpec, SloSpec } from "./slo";
 
 interface Panel {
     title: string;
@@ -112,9 +114,40 @@ export function performanceDashboard(t: StageThresholds): Record<string, unknown
     ]);
 }
 
-export function dashboards(t: StageThresholds): Record<string, Record<string, unknown>> {
+/**
+ * The error budget (issue 26, docs/slo.md): the budget left against the floor, the burn rate per track against the
+ * workbook's factors, the SLI's error ratio over each window, and the budget each stage spent — with the releases and
+ * reverts as annotations, so a burn lines up with the release that caused it.
+ */
+export function sloDashboard(s: SloSpec): Record<string, unknown> {
+    const factors = Object.values(BURN_RATE_PAIRS).map((p) => p.factor);
+    return render("agenc-speculation-slo", "AgenC error budget", [
+        {
+            title: `Error budget left (${s.objective * 100} % over ${s.window})`, expr: [SLO_RECORDED.budgetRemaining], unit: "percentunit",
+            thresholds: [{ value: s.budgetFloor, color: "orange" }, { value: 0, color: "red" }],
+        },
+        {
+            title: "Burn rate per track (1h and 5m)", unit: "short",
+            expr: [`${SLO_RECORDED.ratio("1h")} / ${s.budget}`, `${SLO_RECORDED.ratio("5m")} / ${s.budget}`],
+            thresholds: [{ value: Math.min(...factors), color: "orange" }, { value: s.gatePair.factor, color: "red" }],
+        },
+        {
+            title: "Burn rate per track (6h, 1d and 3d)", unit: "short",
+            expr: (["6h", "1d", "3d"] as const).map((w) => `${SLO_RECORDED.ratio(w)} / ${s.budget}`),
+            thresholds: [{ value: 1, color: "orange" }, { value: s.gatePair.factor, color: "red" }],
+        },
+        { title: "SLI error ratio by window", expr: SLI_WINDOWS.map((w) => `max(${SLO_RECORDED.ratio(w)})`), unit: "percentunit", thresholds: [{ value: s.budget, color: "red" }] },
+        { title: "Error budget spent per stage (deployment records)", expr: [`max by (version, stage) (${RECORD_SERIES.stageBudgetSpent})`], unit: "percentunit" },
+    ], [
+        { name: "Releases", expr: RELEASES_EXPR, iconColor: "green", titleFormat: "release {{version}}" },
+        { name: "Reverts", expr: REVERTS_EXPR, iconColor: "red", titleFormat: "{{mode}} rollback of {{version}}" },
+    ]);
+}
+
+export function dashboards(t: StageThresholds, slo: SloSpec = sloSpec()): Record<string, Record<string, unknown>> {
     return {
         "agenc-speculation-canary.json": canaryDashboard(t),
+        "agenc-speculation-slo.json": sloDashboard(slo),
         "alys-nodes.json": nodesDashboard(),
         "agenc-performance.json": performanceDashboard(t),
     };

@@ -7,6 +7,8 @@ import { SENTINEL_DEFAULTS, SentinelAlertSettings } from "../../config/sentinelD
 import { parseDuration } from "../time/duration";
 import { GO_NO_GO, StageThresholds } from "../../config/thresholds";
 import { STAGE_BASELINE_SERIES } from "../records/baseline";
+import { SLO_ALERTS, sloRuleGroups } from "./sloRules";
+import { SLO_RECORDED_NAMES, sloSpec, SloSpec } from "./slo";
 
 export type Severity = "info" | "warning" | "high" | "critical";
 
@@ -83,6 +85,8 @@ export const ROLLBACK_TRIGGER_ALERTS = [
     "ProofQueueOverflow",
     "SpeculationLatencyTailRatio",
     "SpeculationUnobservable",
+    // The fast page-level burn of the error budget on the release's track (lib/monitoring/sloRules.ts).
+    SLO_ALERTS.fastBurnRollback,
 ] as const;
 
 /**
@@ -422,6 +426,8 @@ export interface RuleOptions {
     watchdogAlertWindow?: string;
     /** Prometheus's scrape interval (default: the evaluation interval): SpeculationUnobservable tolerates one missed scrape. */
     scrapeInterval?: string;
+    /** The SLO (lib/monitoring/slo.ts, from `speculation:slo` and the shift mode); default: SLO_DEFAULTS, every track. */
+    slo?: SloSpec;
 }
 
 export function ruleGroups(t: StageThresholds, evaluationInterval: string, o: RuleOptions = {}): RuleGroup[] {
@@ -436,6 +442,7 @@ export function ruleGroups(t: StageThresholds, evaluationInterval: string, o: Ru
         { name: "agenc-speculation.alerts", interval: evaluationInterval, rules: alerts },
         { name: "agenc-speculation.watchdog", interval: evaluationInterval, rules: watchdogAlerts(o.watchdogAlertWindow) },
         { name: "agenc-speculation.sentinel", interval: evaluationInterval, rules: sentinelAlerts(sentinel) },
+        ...sloRuleGroups(o.slo ?? sloSpec(), evaluationInterval),
         { name: "alys-nodes.alerts", interval: evaluationInterval, rules: nodeAlerts() },
     ];
 }
@@ -445,7 +452,7 @@ export function ruleGroups(t: StageThresholds, evaluationInterval: string, o: Ru
  * and whether it reads a recorded series (one more evaluation between the scrape and the alert).
  */
 export function rollbackTriggerTimings(groups: RuleGroup[]): { alert: string; forSeconds: number; recorded: boolean }[] {
-    const recorded = Object.values(RECORDED) as string[];
+    const recorded = [...Object.values(RECORDED), ...SLO_RECORDED_NAMES] as string[];
     return groups.flatMap((g) => g.rules)
         .filter((r): r is AlertRule => "alert" in r && r.labels.rollback_trigger === "true")
         .map((r) => ({ alert: r.alert, forSeconds: parseDuration(r.for), recorded: recorded.some((name) => r.expr.includes(name)) }));

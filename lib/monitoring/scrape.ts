@@ -36,8 +36,14 @@ export function pushgatewayJob(pushgatewayUrl: string): ScrapeJob {
     return { job: PUSHGATEWAY_JOB, port, staticTargets: [`${u.hostname}:${port}`], honorLabels: true };
 }
 
+/**
+ * Every scrape job of the stack.  A node's exporters are scraped once per host, however many nodes share it (SSH
+ * nodes behind one address on different ports): a ScrapeConfig's targets are a set, and the API server refuses a
+ * duplicate (seen under the real provider with `npm run local -- --kubernetes`).
+ */
 export function scrapeJobs(nodeHosts: string[], options: { greenServesPrimary?: boolean; pushgatewayUrl?: string } = {}): ScrapeJob[] {
-    const on = (port: number) => nodeHosts.map((h) => `${h}:${port}`);
+    const hosts = [...new Set(nodeHosts)];
+    const on = (port: number) => hosts.map((h) => `${h}:${port}`);
     const tracks = ["agenc-speculation", "agenc-speculation-canary", ...(options.greenServesPrimary ? [] : ["agenc-speculation-green"])];
     return [
         // Both tracks of a canary or blue-green pair, told apart by their Service's track label (lib/judge reads it).

@@ -42,10 +42,13 @@ export interface Peer {
     namespaceSelector?: LabelSelector;
     ipBlock?: { cidr: string };
 }
+export interface Port { protocol: "TCP" | "UDP"; port: number }
 export interface NetworkPolicySpec {
     podSelector: LabelSelector;
-    policyTypes: ["Ingress"];
+    policyTypes: ["Ingress"] | ["Egress"];
     ingress?: { from: Peer[]; ports: { protocol: "TCP"; port: number }[] }[];
+    /** An egress rule without `to` admits any address (on its ports only: every rule here names its ports). */
+    egress?: { to?: Peer[]; ports: Port[] }[];
 }
 export interface IsolationPolicy {
     name: string;
@@ -128,3 +131,93 @@ export function isolationPolicies(args: IsolationArgs): IsolationPolicy[] {
     }
     return policies;
 }
+
+/**
+ * What the egress policies need to know beyond IsolationArgs: where each workload's outside destinations are.  The
+ * settings themselves (enabled, DNS, externalCidrs) are `policy.egress`.
+ */
+export interface EgressArgs extends IsolationArgs {
+    /** The chain RPC the speculation service reaches (`preflight.chainRpcUrl`): its port; unset, 443. */
+    chainRpcUrl?: string;
+    /** The watchdog's Prometheus when configured (`watchdog.prometheusUrl`): its port joins 9090. */
+    watchdogPrometheusUrl?: string;
+    /** Standalone Prometheus's static targets (`host:port`: the bare-metal nodes, the Pushgateway). */
+    staticTargets: string[];
+    /** Alertmanager posts to Slack or PagerDuty (standalone mode, a receiver configured): HTTPS out. */
+    externalReceivers: boolean;
+}
+
+/** Ports of the API server: the `kubernetes` Service's 443 and the endpoints' 6443 (policies see the endpoint after DNAT). */
+export const API_SERVER_PORTS = [443, 6443];
+const tcp = (...ports: number[]): Port[] => [...new Set(ports)].map((port) => ({ protocol: "TCP", port }));
+
+/** The port a URL is reached on (its own, else its scheme's). */
+export function urlPort(url: string): number {
+    const u = new URL(url);
+    return u.port ? Number(u.port) : u.protocol === "https:" ? 443 : 80;
+}
+
+/**
+ * Each workload's egress NetworkPolicy (empty when `policy.enabled` or `policy.egress.enabled` is false): one per
+ * workload, named `<app>-egress`, selecting only that workload's pods, so a pod the stack does not run (a gate pod
+ * in the namespace) is never egress-isolated by accident.  Every rule names its ports; in-cluster destinations are
+ * pod selectors; outside ones (the chain RPC, the API server, the receivers, the nodes) are `egress.externalCidrs`
+ * or, when that is empty, any address on those ports.
+ */
+export function egressPolicies(args: EgressArgs): IsolationPolicy[] {
+    const e = args.policy.egress;
+    if (!args.policy.enabled || !e?.enabled) return [];
+    const p = peers(args);
+    const external: Peer[] | undefined = e.externalCidrs.length > 0 ? e.externalCidrs.map((cidr) => ({ ipBlock: { cidr: normaliseCidr(cidr) } })) : undefined;
+    const outside = (ports: Port[]) => ({ ...(external ? { to: external } : {}), ports });
+    const dns = { to: [{ namespaceSelector: inNamespace(e.dnsNamespace), podSelector: { matchLabels: { ...e.dnsPodLabels } } }],
+        ports: [{ protocol: "UDP" as const, port: 53 }, { protocol: "TCP" as const, port: 53 }] };
+    const egress = (name: string, purpose: string, pods: LabelSelector, rules: { to?: Peer[]; ports: Port[] }[]): IsolationPolicy => ({
+        name: `${name}-egress`, purpose, spec: { podSelector: pods, policyTypes: ["Egress"], egress: [dns, ...rules] },
+    });
+    const chainPort = args.chainRpcUrl ? urlPort(args.chainRpcUrl) : 443;
+    const policies: IsolationPolicy[] = [
+        egress("agenc-speculation", `the speculation service reaches only DNS, the proof workers' port ${PROOF_WORKER_PORT} and the chain RPC (port ${chainPort})`,
+            app(...SPECULATION_APPS), [{ to: [{ podSelector: app(PROOF_WORKER_APP) }], ports: tcp(PROOF_WORKER_PORT) }, outside(tcp(chainPort))]),
+        egress(PROOF_WORKER_APP, "the proof workers reach only DNS (they answer the speculation service, they call nothing)", app(PROOF_WORKER_APP), []),
+    ];
+    if (args.watchdogPort !== undefined) {
+        const promPorts = tcp(9090, ...(args.watchdogPrometheusUrl ? [urlPort(args.watchdogPrometheusUrl)] : []));
+        const apiServer = args.shiftMode === "ingress-weight";
+        policies.push(egress("watchdog",
+            `the watchdog reaches only DNS, the admin API (port ${ADMIN_PORT}), Prometheus${apiServer ? " and the API server (the canary Ingress's weight)" : ""}`,
+            { matchLabels: networkRole("watchdog") }, [
+                { to: [{ podSelector: app(...SPECULATION_APPS) }], ports: tcp(ADMIN_PORT) },
+                { to: p.prometheus, ports: promPorts },
+                ...(apiServer ? [outside(tcp(...API_SERVER_PORTS))] : []),
+            ]));
+    }
+    if (args.monitoringMode === "standalone") {
+        const targets = args.staticTargets.map(hostPort).filter((t): t is { host: string; port: number } => t !== undefined);
+        const literal = targets.filter((t) => ipLiteral(t.host));
+        const named = targets.filter((t) => !ipLiteral(t.host));
+        policies.push(
+            egress("prometheus", "Prometheus reaches only DNS, the namespace's pods (its scrape targets and Alertmanager), the API server (service discovery) and its static targets",
+                app("prometheus"), [
+                    { to: [{ podSelector: {} }], ports: tcp(ADMIN_PORT, PROOF_WORKER_PORT, 9093, ...(args.watchdogPort !== undefined ? [args.watchdogPort] : [])) },
+                    outside(tcp(...API_SERVER_PORTS)),
+                    ...literal.map((t) => ({ to: [{ ipBlock: { cidr: normaliseCidr(`${t.host}/${t.host.includes(":") ? 128 : 32}`) } }], ports: tcp(t.port) })),
+                    ...(named.length > 0 ? [outside(tcp(...named.map((t) => t.port)))] : []),
+                ]),
+            egress("alertmanager", `Alertmanager reaches only DNS${args.watchdogPort !== undefined ? ", the watchdog" : ""}${args.externalReceivers ? " and the receivers (HTTPS)" : ""}`,
+                app("alertmanager"), [
+                    ...(args.watchdogPort !== undefined ? [{ to: p.watchdog, ports: tcp(args.watchdogPort) }] : []),
+                    ...(args.externalReceivers ? [outside(tcp(443))] : []),
+                ]),
+            egress("grafana", "Grafana reaches only DNS and Prometheus", app("grafana"), [{ to: p.prometheus, ports: tcp(9090) }]),
+        );
+    }
+    return policies;
+}
+
+/** `host:port` (`[v6]:port` too) of a static target; undefined when it names no port. */
+function hostPort(target: string): { host: string; port: number } | undefined {
+    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target);
+    return m ? { host: m[1], port: Number(m[2]) } : undefined;
+}
+const ipLiteral = (host: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");

@@ -126,7 +126,9 @@ export function backupScript(installPath: string, backup: string, backupRoot: st
 
 /**
  * From the swap to the verdict in one command: rename (atomic; `swap` only — a resumed restart skips it), say so on
- * the node (prints SWITCHED), restart, grace, health poll, version check; the node's state says how it ended.
+ * the node (prints SWITCHED), restart, grace, health poll, version check; the node's state says how it ended.  The
+ * restart and the health command see ROLLOUT_VERSION, the release the node must now run, so a health command can
+ * check the running program's answer, not only the file on disk (unset everywhere else: the pre-check, a restore).
  * Exit codes: 30 rename, 31 restart, 32 health, 33 version.
  */
 export function switchScript(spec: ScriptSpec, node: { bin: string; config?: string }, swap: boolean, grace: number, state: StateWriter): string {
@@ -136,6 +138,9 @@ export function switchScript(spec: ScriptSpec, node: { bin: string; config?: str
             state("switched"),
             `echo "SWITCHED"`,
         ] : []),
+        // The health command may check the running program's own version against this (a restart that did not
+        // restart leaves the old program answering healthy while the new binary's --version passes).
+        `export ROLLOUT_VERSION=${shellLiteral(spec.version)}`,
         `out=$( ( ${spec.restartCommand} ) 2>&1 ) || { echo "restart failed: $out"; ${state("failed")}; exit 31; }`,
         `sleep ${grace}`,
         healthLoop(spec, 32).replace(/exit 32/, `${state("failed")}; exit 32`),
@@ -155,6 +160,8 @@ export function restoreScript(spec: ScriptSpec, backup: string, versionBefore: s
         `test -d ${q(backup)} || { echo "its backup ${backup} is missing"; exit 40; }`,
         `rm -f ${q(I)}/bin/*.new ${q(I)}/config/*.new`,
         `cp -a ${q(backup + "/.")} ${q(I + "/")} || { echo "copying the backup back failed"; exit 41; }`,
+        // The version before is the old binary's --version line, not a release tag: no running-version check here.
+        "unset ROLLOUT_VERSION",
         `out=$( ( ${spec.restartCommand} ) 2>&1 ) || { echo "restart failed: $out"; exit 42; }`,
         `sleep ${spec.nodeGraceSeconds}`,
         healthLoop(spec, 43),

@@ -16,8 +16,12 @@ import { GO_NO_GO } from "../../config/thresholds";
 import type { AlertSource } from "../gate/measure";
 import { PROOF_WORKERS_JOB, SPECULATION_JOB } from "../monitoring/scrape";
 import type { RecordSink } from "../records/record";
-import { GateFailure, GateTarget, inCluster, NewTrackPlan, ShiftContext, shiftStrategy, ShiftStrategy, STABLE_NAME, StableTrack } from "../shift";
+import { PROOF_WORKER_APP } from "../network/peers";
+import {
+    CANARY_NAME, GateFailure, GateTarget, GREEN_NAME, inCluster, NewTrackPlan, ShiftContext, shiftStrategy, ShiftStrategy, STABLE_NAME, StableTrack,
+} from "../shift";
 import { PlannedStage, plannedStages, stageName } from "./stages";
+import { sloSpec, SloSpec } from "../monitoring/slo";
 
 /** A duration of the config in milliseconds (the config writes 30s, 15m, 4h, 1d). */
 export const ms = (duration: string): number => parseDuration(duration) * 1000;
@@ -74,6 +78,8 @@ export interface GatePlan {
     revert: { target: GateFailure["revertTarget"]; deadlineMs: number; watchdogActionUrl?: string; alertmanagerUrl?: string };
     /** Where decision records are written. */
     artifactsDir: string;
+    /** The SLO every stage is judged by too (`speculation:slo`, the release's track from the shift mode; lib/slo). */
+    slo: SloSpec;
 }
 
 /** A full or emergency rollback: the version both workloads go back to, and how the drain before it polls. */
@@ -81,7 +87,21 @@ export interface RollbackPlan {
     mode: "full" | "emergency";
     targetVersion: string;
     drain: { maxPending: number; pollMs: number; deadlineMs: number };
+    /**
+     * Emergency, with a cluster to apply to: the Deployments that run the release, scaled to 0 (and their pods gone)
+     * before any is replaced (lib/rollback/stop.ts).
+     */
+    stop?: { deployments: string[]; pollMs: number; deadlineMs: number };
 }
+
+/**
+ * Every Deployment that can run the release: both workloads and either shift mode's new track (the ones a stack does
+ * not have are skipped by the stop).
+ */
+export const RELEASE_DEPLOYMENTS = [PROOF_WORKER_APP, STABLE_NAME, CANARY_NAME, GREEN_NAME] as const;
+
+/** How often the emergency stop counts the release's pods that are left. */
+export const EMERGENCY_STOP_POLL_MS = 2000;
 
 export interface ReleasePlan {
     /** The loaded config with a rollback's implications applied (applyRollback): what every step reads. */
@@ -234,6 +254,9 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
             rollback: {
                 mode: config.rollback.mode as RollbackPlan["mode"], targetVersion: target,
                 drain: { maxPending: GO_NO_GO.maxPendingOperationsForRollback, pollMs: ms(config.rollback.drainPollInterval), deadlineMs: ms(config.rollback.drainTimeout) },
+                ...(config.rollback.mode === "emergency" && config.kubernetes.enabled && !config.kubernetes.renderYamlToDirectory ? {
+                    stop: { deployments: [...RELEASE_DEPLOYMENTS], pollMs: EMERGENCY_STOP_POLL_MS, deadlineMs: ms(config.rollback.stopTimeout) },
+                } : {}),
             },
         } : {}),
         // A rollback is never held back by a release's prerequisites: traffic errs toward less.
@@ -296,6 +319,7 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
                 ...(g.alertmanagerUrl ? { alertmanagerUrl: g.alertmanagerUrl } : {}),
             },
             artifactsDir: resolve(g.artifactsDir),
+            slo: sloSpec(config.slo, config.canary.shiftMode),
         },
         stages,
         steps: {

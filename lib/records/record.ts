@@ -28,6 +28,11 @@ export interface DeploymentRecord extends RecordBase {
     rolloutPercentage: number;
     /** Step → verdict (preflight, smoke, bench, each stage's gate, verify, drain, nodes). */
     verdicts: Record<string, string>;
+    /**
+     * Stage → the error budget it spent (lib/slo/judge.ts): the release track's burn rate over its bake, the share of
+     * the SLO window's budget that is, and the share the service had left when the stage was judged.
+     */
+    errorBudget?: Record<string, { burnRate: number; overSeconds: number; budgetSpent: number; budgetRemaining?: number }>;
 }
 
 /** How a node rollout over SSH ended (lib/nodes/rollout.ts). */
@@ -47,7 +52,7 @@ export interface NodeRolloutRecord extends RecordBase {
 }
 
 /** What a record says about one update, beside where it goes (RecordSink) and when. */
-export type RecordFacts = Pick<DeploymentRecord, "version" | "outcome" | "stagesReached" | "rolloutPercentage" | "verdicts">;
+export type RecordFacts = Pick<DeploymentRecord, "version" | "outcome" | "stagesReached" | "rolloutPercentage" | "verdicts"> & Pick<Partial<DeploymentRecord>, "errorBudget">;
 
 /** A record as of `now`: its sink's environment, previous version and operator, the duration since `startedAt`. */
 export function recordOf(sink: Pick<RecordSink, "environment" | "previousVersion" | "operator">, facts: RecordFacts, startedAt: string,
@@ -55,6 +60,7 @@ export function recordOf(sink: Pick<RecordSink, "environment" | "previousVersion
     return {
         date: now.toISOString(), environment: sink.environment, version: facts.version, previousVersion: sink.previousVersion,
         outcome: facts.outcome, stagesReached: facts.stagesReached, rolloutPercentage: facts.rolloutPercentage, verdicts: facts.verdicts,
+        ...(facts.errorBudget && Object.keys(facts.errorBudget).length > 0 ? { errorBudget: facts.errorBudget } : {}),
         durationSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(startedAt)) / 100) / 10), operator: sink.operator,
     };
 }
@@ -92,6 +98,11 @@ export async function pushRecord(pushgatewayUrl: string, record: DeploymentRecor
     if (record.outcome !== "released") {
         g(RECORD_SERIES.revertTimestamp, "Unix time of the last revert", ["environment", "version", "mode"])
             .set({ ...base, mode: record.outcome === "gate-revert" ? "gate" : record.outcome.replace("rollback-", "") }, at);
+    }
+    if (record.errorBudget) {
+        // The share of the SLO window's error budget each stage spent: the dashboard's budget panel shows it per release.
+        const spent = g(RECORD_SERIES.stageBudgetSpent, "Share of the SLO window's error budget a stage spent over its bake", ["environment", "version", "stage"]);
+        for (const [stage, b] of Object.entries(record.errorBudget)) spent.set({ ...base, stage }, b.budgetSpent);
     }
     const gateway = new prom.Pushgateway(pushgatewayUrl, { timeout: timeoutMs }, registry);
     await gateway.pushAdd({ jobName: RECORD_JOB, groupings: base });

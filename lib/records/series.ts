@@ -22,6 +22,8 @@ export const RECORD_SERIES = {
     info: "agenc_deployment_info",
     /** Unix time of the last revert (full or emergency rollback), {environment, version, mode}. */
     revertTimestamp: "agenc_deployment_revert_timestamp_seconds",
+    /** Share of the SLO window's error budget each stage spent over its bake, {environment, version, stage} (lib/slo). */
+    stageBudgetSpent: "agenc_deployment_stage_error_budget_spent_ratio",
 } as const;
 
 /**

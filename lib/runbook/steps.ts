@@ -5,6 +5,7 @@
  * and data only: the dynamic providers capture them when Pulumi serialises the providers.
  */
 import { formatTable } from "../table";
+import { refuseWriteWithoutEngine } from "../lifecycle/engine";
 
 export type CheckVerdict = "pass" | "fail" | "skip";
 
@@ -86,8 +87,12 @@ export function failStep(id: string, properties: Record<string, unknown>, messag
     throw { message, id, properties: JSON.parse(JSON.stringify(properties)), reasons: [message] };
 }
 
-/** Writes a step's report as JSON under `dir` (created when missing) and returns the file's path. */
+/**
+ * Writes a step's report as JSON under `dir` (created when missing) and returns the file's path; never once the
+ * engine of the update it reports on is gone (lib/lifecycle).
+ */
 export function writeStepReport(dir: string, name: string, report: StepReport): string {
+    refuseWriteWithoutEngine(`${name}'s report`);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const fs = require("fs") as typeof import("fs");
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -31,7 +31,9 @@
  *   PROMETHEUS_URL, POLL_INTERVAL_SECONDS (15), POLL_TIMEOUT_MS (5000)  where and how often it reads the firing triggers
  *   SENTINEL_INTERVAL_SECONDS (0), SENTINEL_TIMEOUT_MS (10000)
  *   CANARY_INGRESS, KUBE_API_URL, KUBE_TOKEN_FILE, KUBE_CA_FILE, KUBE_NAMESPACE  ingress-weight mode
- * Endpoints: POST /alerts (Alertmanager webhook), GET /metrics, GET /reverts, GET /sentinel, GET /healthz.
+ * Endpoints: POST /alerts (Alertmanager webhook), GET /metrics, GET /reverts, GET /sentinel, GET /healthz (readiness:
+ * it takes webhooks), GET /livez (liveness: the process answers; its pod's probe is looser, so a watchdog busy with
+ * a revert is taken out of the Service before it is ever restarted).
  */
 import * as fs from "fs";
 import * as http from "http";
@@ -292,6 +294,7 @@ const server = http.createServer((req, res) => {
     const reply = (code: number, body: string, type = "application/json") => { res.writeHead(code, { "content-type": type }); res.end(body); };
     if (req.method === "GET" && req.url === "/metrics") return reply(200, metrics(), "text/plain; version=0.0.4");
     if (req.method === "GET" && req.url === "/healthz") return reply(200, JSON.stringify({ status: "ok" }));
+    if (req.method === "GET" && req.url === "/livez") return reply(200, JSON.stringify({ status: "alive" }));
     if (req.method === "GET" && req.url === "/reverts") return reply(200, JSON.stringify({ reverts: state.history }));
     if (req.method === "GET" && req.url === "/sentinel") {
         return reply(200, JSON.stringify({ intervalSeconds: SENTINEL_INTERVAL_S, success: sentinel.success, failure: sentinel.failure, probes: sentinel.recent }));

@@ -3,6 +3,7 @@ import { defineStack } from "../../program";
 import { loadStackConfig } from "../../config";
 import { networkRole } from "../../lib/network/peers";
 import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+import { renderModes } from "../helpers/renderModes";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
@@ -19,6 +20,31 @@ const hardening = (config: Record<string, unknown>, path: string, value: unknown
 
 describe("hardening under mocks (issue 17)", () => {
     const engine = new MockEngine();
+
+    describe("what a hardened cluster's linter asks of every pod (issue 25; kube-score itself: test/lint/kubeScore.int.test.ts)", () => {
+        for (const mode of renderModes()) {
+            it(`${mode.name}: ephemeral storage, a stated pull policy, uid/gid >= 10000 and liveness distinct from readiness everywhere`, async () => {
+                await render(engine, mode.config);
+                const deployments = engine.ofType(DEPLOYMENT).map((d) => d.inputs);
+                expect(deployments.length).to.be.greaterThan(2);
+                for (const d of deployments) {
+                    const pod = d.spec.template.spec;
+                    const where = d.metadata.name;
+                    expect(pod.securityContext.runAsUser, `${where} uid`).to.be.at.least(10000);
+                    expect(pod.securityContext.runAsGroup, `${where} gid`).to.be.at.least(10000);
+                    expect(pod.securityContext.fsGroup, `${where} fsGroup`).to.be.at.least(10000);
+                    for (const c of pod.containers) {
+                        expect(c.resources.requests["ephemeral-storage"], `${where}/${c.name} ephemeral request`).to.be.a("string");
+                        expect(c.resources.limits["ephemeral-storage"], `${where}/${c.name} ephemeral limit`).to.be.a("string");
+                        expect(c.imagePullPolicy, `${where}/${c.name}`).to.equal(/@sha256:/.test(c.image) ? "IfNotPresent" : "Always");
+                        expect(JSON.stringify(c.livenessProbe), `${where}/${c.name}: liveness is not the readiness check`).to.not.equal(JSON.stringify(c.readinessProbe));
+                        const path = (p: any) => p.httpGet ? `${p.httpGet.path}:${p.httpGet.port}` : p.tcpSocket ? `tcp:${p.tcpSocket.port}` : JSON.stringify(p.exec);
+                        expect(path(c.livenessProbe), `${where}/${c.name}: a different endpoint`).to.not.equal(path(c.readinessProbe));
+                    }
+                }
+            });
+        }
+    });
 
     describe("NetworkPolicies", () => {
         it("deny ingress by default in the namespace", async () => {
@@ -70,7 +96,22 @@ describe("hardening under mocks (issue 17)", () => {
             expect(policy(engine, "agenc-speculation-admin").spec.ingress[0].from[0]).to.deep.equal({ podSelector: { matchLabels: { app: "prometheus" } } });
             expect(policy(engine, "alertmanager").spec.ingress).to.deep.equal([{ from: [{ podSelector: { matchLabels: { app: "prometheus" } } }], ports: [{ protocol: "TCP", port: 9093 }] }]);
             expect(engine.ofType(NETPOL).map((p) => p.inputs.metadata.name).sort()).to.deep.equal(
-                ["agenc-speculation-admin", "alertmanager", "default-deny-ingress", "grafana", "prometheus", "proof-workers", "watchdog"]);
+                ["agenc-speculation-admin", "agenc-speculation-egress", "alertmanager", "alertmanager-egress", "default-deny-ingress", "grafana", "grafana-egress",
+                    "prometheus", "prometheus-egress", "proof-workers", "proof-workers-egress", "watchdog", "watchdog-egress"]);
+        });
+
+        it("give every workload an egress policy of its own, narrowed to egress.externalCidrs when set, and refuse a set that covers every address", async () => {
+            await render(engine, hardening(withEdit(stackConfig("production"), "speculation:monitoring", "mode", "standalone"),
+                "networkPolicies.egress.externalCidrs", ["203.0.113.0/24"]));
+            const egress = engine.ofType(NETPOL).filter((p) => p.inputs.spec.policyTypes.includes("Egress"));
+            expect(egress.map((p) => p.inputs.metadata.name).sort()).to.deep.equal(
+                ["agenc-speculation-egress", "alertmanager-egress", "grafana-egress", "prometheus-egress", "proof-workers-egress", "watchdog-egress"]);
+            // Production's chain RPC is https: port 443, to the configured CIDRs only.
+            expect(policy(engine, "agenc-speculation-egress").spec.egress.at(-1)).to.deep.equal({ to: [{ ipBlock: { cidr: "203.0.113.0/24" } }], ports: [{ protocol: "TCP", port: 443 }] });
+            engine.install(hardening(stackConfig("staging"), "networkPolicies.egress.externalCidrs", ["0.0.0.0/1", "128.0.0.0/1"]));
+            expect(() => loadStackConfig()).to.throw(/speculation:hardening\.networkPolicies\.egress\.externalCidrs: .*every IPv4 address/);
+            engine.install(hardening(stackConfig("staging"), "networkPolicies.egress.externalCidrs", ["10.0.0.0/7"]));
+            expect(() => loadStackConfig()).to.throw(/speculation:hardening\.networkPolicies\.egress\.externalCidrs\[0\]/);
         });
 
         it("are absent when hardening.networkPolicies.enabled is false (staging only), and refused off in production", async () => {

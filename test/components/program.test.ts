@@ -40,7 +40,10 @@ describe("the program under mocks", () => {
             expect(c.ports[0].containerPort).to.equal(9091);
             expect(c.livenessProbe.tcpSocket).to.deep.equal({ port: 9091 });
             expect(c.readinessProbe.httpGet).to.deep.equal({ path: "/health", port: 9091 });
-            expect(c.resources).to.deep.equal({ requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "8", memory: "16Gi" } });
+            expect(c.resources).to.deep.equal({
+                requests: { cpu: "4", memory: "8Gi", "ephemeral-storage": "256Mi" }, limits: { cpu: "8", memory: "16Gi", "ephemeral-storage": "1Gi" },
+            });
+            expect(c.imagePullPolicy, "a tag can move: each start checks the registry").to.equal("Always");
         });
 
         it("gives each workload a Service and a PodDisruptionBudget", () => {
@@ -74,6 +77,21 @@ describe("the program under mocks", () => {
             expect(secretEnvelope(stringData)).to.deep.equal({ ADMIN_TOKEN: "mock-admin-token-0123456789abcdef" });
         });
 
+        it("takes the operator's own admin token (a secret) instead, and then registers no RandomPassword", async () => {
+            const own = new MockEngine();
+            const token = "from-the-secret-manager-0123456789abcdef";
+            const mine = await render(own, withEdit(stackConfig("production"), "speculation:adminToken", undefined, token), ["speculation:adminToken"]);
+            expect(own.ofType("random:index/randomPassword:RandomPassword")).to.have.length(0);
+            expect(secretEnvelope(own.byK8sName(SECRET, "agenc-speculation-secrets").inputs.stringData)).to.deep.equal({ ADMIN_TOKEN: token });
+            expect(await isSecretOutput(mine.adminToken!)).to.equal(true);
+            expect(await valueOf(mine.adminToken!)).to.equal(token);
+            // The preflight reads the keys the program writes, not the Secret's stringData output (absent under the
+            // real provider, so unknown in every preview: test/e2e/kubernetes.e2e.ts).
+            const pre = own.resources.find((r) => r.type === "pulumi-nodejs:dynamic/agenc:Preflight");
+            expect(pre, "production runs the preflight").to.not.equal(undefined);
+            expect(pre!.inputs.secretSource).to.deep.equal({ kind: "kubernetes", name: "agenc-speculation-secrets", keys: ["ADMIN_TOKEN"] });
+        });
+
         it("emits operator-mode monitoring: PrometheusRule, ServiceMonitors, AlertmanagerConfig, dashboard ConfigMaps", () => {
             const rule = engine.ofType(CUSTOM("PrometheusRule"));
             expect(rule).to.have.length(1);
@@ -82,7 +100,7 @@ describe("the program under mocks", () => {
             expect(engine.ofType(CUSTOM("AlertmanagerConfig"))).to.have.length(1);
             const boards = engine.ofType(CONFIGMAP).filter((c) => c.inputs.metadata.labels?.grafana_dashboard === "1");
             expect(boards.map((b) => b.inputs.metadata.name).sort()).to.deep.equal(
-                ["dashboard-agenc-performance", "dashboard-agenc-speculation-canary", "dashboard-alys-nodes"]);
+                ["dashboard-agenc-performance", "dashboard-agenc-speculation-canary", "dashboard-agenc-speculation-slo", "dashboard-alys-nodes"]);
             expect(engine.byK8sName(DEPLOYMENT, "proof-workers").inputs.spec.template.metadata.annotations).to.deep.equal({});
         });
 
@@ -359,7 +377,7 @@ describe("the program under mocks", () => {
             }
         }
 
-        it("gives Prometheus and Alertmanager persistent volumes for their evidence, Grafana emptyDirs, and runs each as its image's user", async () => {
+        it("gives Prometheus and Alertmanager persistent volumes for their evidence, Grafana emptyDirs, and runs each as a user of at least 10000", async () => {
             await render(engine, withEdit(withEdit(withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"),
                 "speculation:monitoring", "storage.storageClassName", "fast-ssd"), "speculation:monitoring", "retention", "30d"));
             const writable = (app: string, kind: "emptyDir" | "persistentVolumeClaim" = "emptyDir") => {
@@ -377,7 +395,7 @@ describe("the program under mocks", () => {
             const prometheus = engine.byK8sName(DEPLOYMENT, "prometheus").inputs.spec;
             expect(prometheus.strategy, "a ReadWriteOnce volume: the old pod lets go before the new one mounts it").to.deep.equal({ type: "Recreate" });
             expect(prometheus.template.spec.containers[0].args).to.include("--storage.tsdb.retention.time=30d");
-            expect(writable("grafana")).to.deep.equal({ uid: 472, dirs: ["/tmp", "/var/lib/grafana", "/var/log/grafana"] });
+            expect(writable("grafana")).to.deep.equal({ uid: 65532, dirs: ["/tmp", "/var/lib/grafana", "/var/log/grafana"] });
         });
 
         it("labels the namespace with the configured enforce level, warning and auditing at restricted", async () => {

@@ -128,15 +128,19 @@ describe("runbook steps in the program (mocks)", () => {
         expect(toml).to.match(/enabled = false/);
     });
 
-    it("emergency rollback replaces both Deployments delete-first at lastKnownGood, after speculation is disabled", async () => {
+    it("emergency rollback: speculation disabled, then every release Deployment stopped, then both replaced delete-first at lastKnownGood", async () => {
         let config = withEdit(stackConfig("staging"), "speculation:rollback", "mode", "emergency");
         config = withEdit(config, "speculation:rollback", "lastKnownGood", "v1.2.1");
         await render(engine, config);
         const drain = engine.one(DRAIN, "rollback-emergency");
         expect(drain.inputs).to.include({ mode: "emergency", targetVersion: "v1.2.1" });
+        const stop = engine.one("pulumi-nodejs:dynamic/agenc:EmergencyStop", "emergency-stop");
+        expect(stop.dependencies, "the stop runs once speculation is disabled").to.include(drain.urn);
+        expect(stop.inputs).to.include({ namespace: "agenc-staging", targetVersion: "v1.2.1", deadlineSeconds: 300, pollSeconds: 2 });
+        expect(stop.inputs.deployments).to.deep.equal(["proof-workers", "agenc-speculation", "agenc-speculation-canary", "agenc-speculation-green"]);
         for (const app of ["proof-workers", "agenc-speculation"]) {
             const d = engine.byK8sName(DEPLOYMENT, app);
-            expect(d.dependencies, app).to.include(drain.urn);
+            expect(d.dependencies, `${app} is replaced only after the stop`).to.include(stop.urn);
             expect(d.options, app).to.include({ deleteBeforeReplace: true });
             expect(d.options!.replaceOnChanges, app).to.deep.equal(["*"]);
             expect(d.inputs.spec.template.spec.containers[0].image, app).to.match(/:v1\.2\.1$/);

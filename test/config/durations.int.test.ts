@@ -29,7 +29,7 @@ const DURATION_KEYS = [
     "nodes.healthInterval", "nodes.firstNodeGrace", "nodes.nodeGrace", "nodes.pauseBetweenNodes", "nodes.batchGate.bake",
     "bench.timeout",
     "preflight.timeout", "smoke.timeout",
-    "rollback.drainTimeout", "rollback.drainPollInterval",
+    "rollback.drainTimeout", "rollback.drainPollInterval", "rollback.stopTimeout",
 ];
 
 /**

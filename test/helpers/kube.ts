@@ -1,5 +1,5 @@
 /**
- * The program's Kubernetes objects on a real control plane (test/helpers/controlPlane.ts).
+ * The program's Kubernetes objects on a real control plane (reference/controlPlane.ts).
  *
  * `programObjects` runs program.ts under the mocks and takes every Kubernetes object it registers, exactly as the
  * pulumi-kubernetes provider would receive it (the registration's inputs; secrets unwrapped to their values, as the
@@ -10,7 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "../../config";
 import { defineStack } from "../../program";
-import { ControlPlane } from "./controlPlane";
+import { ControlPlane } from "../../reference/controlPlane";
 import { MockEngine, settle } from "./stack";
 import { eventually } from "./wait";
 

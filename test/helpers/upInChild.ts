@@ -1,7 +1,8 @@
 /**
  * `pulumi up` of an existing local stack from a process of its own, so a test can kill the whole process group
  * (this Automation API host, the CLI it runs, the inline program) with SIGKILL, as a dropped terminal or a CI time
- * limit would.  Args: a JSON file with { workDir, binDir, envVars, stack }.  Prints the engine's output.
+ * limit would.  Args: a JSON file with { workDir, binDir, envVars, stack, policyPacks?, policyPackConfigs? } (the pack
+ * runs as `npm run local` runs it when given).  Prints the engine's output.
  */
 import { readFileSync } from "fs";
 import * as path from "path";
@@ -10,7 +11,9 @@ import { defineStack } from "../../program";
 import { PROJECT } from "../../scripts/localStack";
 
 async function main() {
-    const a = JSON.parse(readFileSync(process.argv[2], "utf8")) as { workDir: string; binDir: string; envVars: Record<string, string>; stack: string };
+    const a = JSON.parse(readFileSync(process.argv[2], "utf8")) as {
+        workDir: string; binDir: string; envVars: Record<string, string>; stack: string; policyPacks?: string[]; policyPackConfigs?: string[];
+    };
     const pulumiCommand = await PulumiCommand.get({ root: path.dirname(a.binDir), skipVersionCheck: true });
     const ws = await LocalWorkspace.create({
         workDir: a.workDir, pulumiCommand, envVars: a.envVars,
@@ -18,7 +21,7 @@ async function main() {
     });
     await ws.selectStack(a.stack);
     const stack = await Stack.select(a.stack, ws);
-    const r = await stack.up({ onOutput: (s) => process.stdout.write(s) });
+    const r = await stack.up({ onOutput: (s) => process.stdout.write(s), policyPacks: a.policyPacks, policyPackConfigs: a.policyPackConfigs });
     process.stdout.write(`\n[child] ${r.summary.result}\n`);
 }
 main().catch((e) => { process.stdout.write(`\n[child] failed: ${(e as Error).message}\n`); process.exit(1); });

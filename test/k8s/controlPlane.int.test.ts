@@ -4,7 +4,7 @@
  * the ServiceMonitor selection check — catching a deliberately broken object.  Remove the check and its test fails.
  */
 import { expect } from "chai";
-import { ControlPlane, controlPlane } from "../helpers/controlPlane";
+import { ControlPlane, controlPlane } from "../../reference/controlPlane";
 import { Cluster, K8sObject, orphanCanaryIngresses, readyAddresses, serviceMonitorTargets, settled, snapshot } from "../helpers/kube";
 import { RESTRICTED_CONTAINER_SECURITY_CONTEXT, podSecurityLabels, restrictedPodSecurityContext } from "../../lib/k8s";
 

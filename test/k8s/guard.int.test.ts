@@ -7,7 +7,7 @@
  *     disruption controller counts them.
  */
 import { expect } from "chai";
-import { ControlPlane, controlPlane } from "../helpers/controlPlane";
+import { ControlPlane, controlPlane } from "../../reference/controlPlane";
 import { Cluster, inNamespace, podsSelected, programObjects, settled } from "../helpers/kube";
 import { stackConfig, withEdit } from "../helpers/stack";
 import { eventually } from "../helpers/wait";

@@ -1,11 +1,11 @@
 /**
- * The hardening of issue 17 on a real control plane (test/helpers/controlPlane.ts: kube-apiserver, controllers,
+ * The hardening of issue 17 on a real control plane (reference/controlPlane.ts: kube-apiserver, controllers,
  * kube-scheduler, kwok nodes): the program's NetworkPolicies and topology spread constraints are accepted by the
  * API server as declared (strict field validation, no warning), both workloads still become Available, and the
  * scheduler really spreads their pods across the nodes.
  */
 import { expect } from "chai";
-import { ControlPlane, controlPlane } from "../helpers/controlPlane";
+import { ControlPlane, controlPlane } from "../../reference/controlPlane";
 import { Cluster, inNamespace, K8sObject, podsSelected, programObjects, settled } from "../helpers/kube";
 import { eventually } from "../helpers/wait";
 import { stackConfig, withEdit } from "../helpers/stack";
@@ -32,6 +32,7 @@ describe("hardening on a real control plane (issue 17)", function () {
             const objects = inNamespace(await programObjects(config, ["speculation:alertReceivers"]), `agenc-${stack}`, namespace);
             const declared = objects.filter((o) => o.kind === "NetworkPolicy");
             expect(declared.length).to.be.greaterThan(2);
+            expect(declared.filter((p) => p.spec.policyTypes.includes("Egress")).length, "an egress policy per workload").to.be.greaterThan(2);
 
             const result = await cluster.update(objects);
             expect(result.warnings, "warnings from the API server").to.deep.equal([]);
@@ -45,6 +46,7 @@ describe("hardening on a real control plane (issue 17)", function () {
                 expect(got.spec.podSelector, want.metadata.name).to.deep.equal(want.spec.podSelector);
                 expect(got.spec.policyTypes, want.metadata.name).to.deep.equal(want.spec.policyTypes);
                 expect(got.spec.ingress ?? [], want.metadata.name).to.deep.equal(want.spec.ingress ?? []);
+                expect(got.spec.egress ?? [], want.metadata.name).to.deep.equal(want.spec.egress ?? []);
             }
 
             for (const app of ["proof-workers", "agenc-speculation"]) {

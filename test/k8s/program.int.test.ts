@@ -1,5 +1,5 @@
 /**
- * Every Kubernetes object the program registers, on a real control plane (test/helpers/controlPlane.ts): taken from
+ * Every Kubernetes object the program registers, on a real control plane (reference/controlPlane.ts): taken from
  * the mocked program's registrations (the inputs the pulumi-kubernetes provider would receive), server-side applied
  * with strict field validation, and updated in order the way `pulumi up` moves a stack — for both stacks, both
  * monitoring modes, every shift mode, at 0 %, the first step and 100 %, then the next release; and across modes.
@@ -15,7 +15,7 @@
  */
 import { expect } from "chai";
 import { MONITORING_MODES, SHIFT_MODES } from "../../config/schema";
-import { ControlPlane, controlPlane } from "../helpers/controlPlane";
+import { ControlPlane, controlPlane } from "../../reference/controlPlane";
 import {
     Cluster, danglingReferences, inNamespace, orphanCanaryIngresses, podsSelected, programObjects, readyAddresses, scrapeJobTargets,
     serviceMonitorTargets, settled, Snapshot, UpdateResult,

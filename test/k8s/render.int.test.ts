@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { parseAllDocuments } from "yaml";
 import { REDACTED, renderStack } from "../../scripts/render";
-import { ControlPlane, controlPlane } from "../helpers/controlPlane";
+import { ControlPlane, controlPlane } from "../../reference/controlPlane";
 import { danglingReferences, settled, staticVolumesFor } from "../helpers/kube";
 import { stackConfig, withEdit } from "../helpers/stack";
 

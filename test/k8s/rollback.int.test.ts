@@ -1,15 +1,16 @@
 /**
  * The emergency rollback (seed 000: scale both workloads to 0 and wait for termination, then redeploy the last known
- * good with speculation disabled) on a real control plane.  The program registers both Deployments delete-first
- * (deleteBeforeReplace, every change a replacement); the pulumi-kubernetes provider deletes with foreground
- * propagation (its default, pulumi/pulumi-kubernetes#2379: the delete returns once the dependents are gone) and then
- * creates.  Here the same order runs against the API server and its garbage collector: no pod of the release is left
- * when the first new pod is created, and the new pods run the last known good with speculation off.
+ * good with speculation disabled) on a real control plane.  The engine does not order both deletes before either
+ * create (it replaces proof-workers, then the speculation service), so the program makes the order explicit: an
+ * EmergencyStop step scales every release Deployment to 0 and waits for the pods to go, and both Deployments'
+ * replacements wait for it.  Here the stop runs against the API server as the provider runs it (kubectl); the real
+ * engine's own order is asserted from its events in test/e2e/kubernetes.e2e.ts.
  */
 import { expect } from "chai";
 import { loadStackConfig } from "../../config";
 import { defineStack } from "../../program";
-import { ControlPlane, controlPlane } from "../helpers/controlPlane";
+import { kubectlKube, stopWorkloads } from "../../lib/rollback/stop";
+import { artifacts, ControlPlane, controlPlane } from "../../reference/controlPlane";
 import { Cluster, inNamespace, K8sObject, objectsOf, podsSelected, settled } from "../helpers/kube";
 import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
 
@@ -88,12 +89,32 @@ describe("the full and emergency rollbacks on a real control plane (issue 14)", 
             expect(d.metadata.annotations?.["pulumi.com/deletionPropagationPolicy"], "a background delete would not wait for the pods").to.equal(undefined);
         }
 
-        // The engine's order for a delete-first replacement, with the provider's foreground propagation.
-        const old = cluster.ofKind("Deployment").filter((o) => WORKLOADS.includes(o.metadata.name));
-        await cp.kubectl(["delete", "--cascade=foreground", "--wait=true", "--timeout=120s", "-n", namespace, ...old.map((o) => `deployment/${o.metadata.name}`)]);
+        // The program's stop: after the drain, before either Deployment; both wait for it.
+        const stop = engine.resources.find((r) => r.type === "pulumi-nodejs:dynamic/agenc:EmergencyStop");
+        expect(stop, "an emergency rollback registers its stop").to.not.equal(undefined);
+        expect(stop!.inputs.deployments).to.include.members(WORKLOADS);
+        const drain = engine.resources.find((r) => r.type === "pulumi-nodejs:dynamic/agenc:RollbackDrain")!;
+        expect(stop!.dependencies, "the stop runs after speculation is disabled").to.include(drain.urn);
+        for (const d of deployments) expect(d.dependencies, `${d.inputs.metadata.name} is replaced only after the stop`).to.include(stop!.urn);
+
+        // The stop itself, as the provider runs it: the operator's kubectl and kubeconfig.
+        const saved = { PATH: process.env.PATH, KUBECONFIG: process.env.KUBECONFIG };
+        process.env.PATH = `${(await artifacts()).bin}:${process.env.PATH}`;
+        process.env.KUBECONFIG = cp.kubeconfig;
+        const lines: string[] = [];
+        let report;
+        try {
+            report = await stopWorkloads({ namespace, deployments: stop!.inputs.deployments, deadlineSeconds: 120, pollSeconds: 0.5 }, kubectlKube(), (l) => lines.push(l));
+        } finally {
+            process.env.PATH = saved.PATH;
+            if (saved.KUBECONFIG === undefined) delete process.env.KUBECONFIG; else process.env.KUBECONFIG = saved.KUBECONFIG;
+        }
+        expect(report.verdict, lines.join("\n")).to.equal("pass");
+        expect(report.checks.filter((c) => c.verdict === "pass").map((c) => c.name)).to.have.members(WORKLOADS.map((n) => `stop-${n}`));
+        expect(lines.some((l) => /scaled to 0 replicas/.test(l)), "it says what it does").to.equal(true);
         const pods = JSON.parse(await cp.kubectl(["get", "pods", "-n", namespace, "-o", "json"])) as { items: { metadata: { labels: Record<string, string> } }[] };
         const left = pods.items.filter((p) => WORKLOADS.includes(p.metadata.labels.app));
-        expect(left, "pods of the release still there when the replacement is created").to.deep.equal([]);
+        expect(left, "pods of the release still there when the replacements start").to.deep.equal([]);
 
         await cluster.update(next);
         const after = await settled(cp, namespace);

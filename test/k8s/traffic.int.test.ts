@@ -9,7 +9,7 @@
  * Each scenario runs the program under mocks with a stack config and applies what it registers, as `pulumi up` would.
  */
 import { expect } from "chai";
-import { ControlPlane, controlPlane } from "../helpers/controlPlane";
+import { ControlPlane, controlPlane } from "../../reference/controlPlane";
 import {
     Cluster, inNamespace, K8sObject, orphanCanaryIngresses, programObjects, readyAddresses, scrapeJobTargets, serviceMonitorTargets, settled, snapshot,
     podsSelected, Snapshot,

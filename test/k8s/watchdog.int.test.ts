@@ -16,7 +16,7 @@ import { revertTraffic } from "../../lib/revert/revert";
 import { freePort } from "../../reference/ports";
 import { startSpeculationService } from "../../reference/speculationService";
 import { ADMIN_TOKEN } from "../helpers/reference";
-import { ControlPlane, controlPlane } from "../helpers/controlPlane";
+import { ControlPlane, controlPlane } from "../../reference/controlPlane";
 import { Cluster, danglingReferences, documents, FIELD_MANAGER, inNamespace, K8sObject, podsSelected, programObjects, readyAddresses, selects, serviceMonitorTargets, settled } from "../helpers/kube";
 import { eventually } from "../helpers/wait";
 import { stackConfig, withEdit } from "../helpers/stack";

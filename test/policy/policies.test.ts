@@ -23,6 +23,8 @@ const gate = (thresholds: Record<string, number> = {}, bakeSeconds = 14400): Pol
     type: T.healthGate, name: "stage-1-10pct-gate",
     props: { thresholds: { maxRollbackRate: 0.05, abortRollbackRate: 0.15, maxErrorRate: 0.01, abortErrorRate: 0.1, maxErrorRateBaselineMultiple: 10, maxProofQueueSize: 2000, maxMemoryPercent: 90, maxP99LatencySeconds: 1, abortP99LatencySeconds: 5, maxTailRatio: 2, ...thresholds }, bakeSeconds },
 });
+/** A gate judged by the error budget (lib/slo): its objective and floor. */
+const sloGate = (objective: number, budgetFloor: number): PolicyInput => ({ ...gate(), props: { ...gate().props, slo: { objective, budgetFloor } } });
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 const rollout = (edit: Record<string, unknown> = {}): PolicyInput => ({
     type: T.sshRollout, name: "alys-rollout",
@@ -88,7 +90,7 @@ const rows: [string, Row][] = [
     ["window bakes with sentinels off, no drift detection and onFailure fail", { policy: P.guardFloor, ok: guardRes({ driftDetection: "canary-judge" }), bad: guardRes({ sentinels: false, driftDetection: "off", onFailure: "fail" }), message: /sentinel probes are off.*drift detection is off.*onFailure: fail/, stack: "production" }],
     ["a guard bound over production's 7 min", { policy: P.guardBound, ok: guardRes(), bad: guardRes({}, 431), message: /bound is 431 s \(SpeculationRollbackRateAbort: .*\), above 420 s/, stack: "production" }],
     ["a failure budget in production", { policy: P.nodesPinnedAndBounded, ok: rollout(), bad: rollout({ maxFailPercentage: 25 }), message: /maxFailPercentage is 25; at most 0/, stack: "production" }],
-    ["a PrometheusRule without every rollback trigger", { policy: P.rollbackTriggerAlerts, ok: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [...["SpeculationRollbackRateAbort", "SpeculationErrorRateAbort", "SpeculationErrorRateSpike", "SpeculationMemoryCritical", "SpeculationCircuitBreakerOpen", "ProofQueueOverflow", "SpeculationLatencyTailRatio", "SpeculationUnobservable"].map((alert) => ({ alert })), SENTINEL_RULE] }] } } }, bad: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [{ alert: "SpeculationRollbackRateAbort" }, SENTINEL_RULE] }] } } }, message: /lacks the rollback-trigger alerts SpeculationErrorRateAbort, SpeculationErrorRateSpike, SpeculationMemoryCritical, SpeculationCircuitBreakerOpen, ProofQueueOverflow, SpeculationLatencyTailRatio, SpeculationUnobservable/ }],
+    ["a PrometheusRule without every rollback trigger", { policy: P.rollbackTriggerAlerts, ok: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [...["SpeculationRollbackRateAbort", "SpeculationErrorRateAbort", "SpeculationErrorRateSpike", "SpeculationMemoryCritical", "SpeculationCircuitBreakerOpen", "ProofQueueOverflow", "SpeculationLatencyTailRatio", "SpeculationUnobservable", "SpeculationErrorBudgetFastBurn"].map((alert) => ({ alert })), SENTINEL_RULE] }] } } }, bad: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [{ alert: "SpeculationRollbackRateAbort" }, SENTINEL_RULE] }] } } }, message: /lacks the rollback-trigger alerts SpeculationErrorRateAbort, SpeculationErrorRateSpike, SpeculationMemoryCritical, SpeculationCircuitBreakerOpen, ProofQueueOverflow, SpeculationLatencyTailRatio, SpeculationUnobservable, SpeculationErrorBudgetFastBurn/ }],
     ["a PrometheusRule whose sentinel alert does not pull the kill switch", { policy: P.rollbackTriggerAlerts, ok: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [...ROLLBACK_TRIGGER_ALERTS.map((alert) => ({ alert })), SENTINEL_RULE] }] } } }, bad: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [...ROLLBACK_TRIGGER_ALERTS.map((alert) => ({ alert })), { alert: "SpeculationSentinelFailing", labels: { severity: "critical" } }] }] } } }, message: /^agenc-speculation-rules: SpeculationSentinelFailing lacks the label kill_switch="true"/ }],
     ["a PrometheusRule without the sentinel alert", { policy: P.rollbackTriggerAlerts, ok: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [...ROLLBACK_TRIGGER_ALERTS.map((alert) => ({ alert })), SENTINEL_RULE] }] } } }, bad: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: ROLLBACK_TRIGGER_ALERTS.map((alert) => ({ alert })) }] } } }, message: /lacks the kill-switch alerts SpeculationSentinelFailing\.$/ }],
     ["a workload without a spread over nodes", { policy: P.topologySpread, ok: workers({}), bad: workers({ topologySpreadConstraints: [spread({ topologyKey: "topology.kubernetes.io/zone" })] }), message: /^Deployment proof-workers has no topology spread constraint over kubernetes\.io\/hostname selecting its own pods; every replica may land on one node\.$/ }],
@@ -114,6 +116,9 @@ const rows: [string, Row][] = [
     ["a Role with a wildcard that reads Secrets", { policy: P.rbacLeastPrivilege, ok: role([{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }]), bad: role([{ apiGroups: [""], resources: ["secrets"], verbs: ["*"] }]), message: /rule 1 grants "\*" in verbs: name them\.\n.*rule 1 reaches Secrets/ }],
     ["a ClusterRole", { policy: P.rbacLeastPrivilege, ok: role([]), bad: { type: T.clusterRole, name: "c", props: { metadata: { name: "agenc-all" }, rules: [] } }, message: /^ClusterRole agenc-all: the stack grants nothing cluster-wide; use a Role in its namespace\.$/ }],
     ["a namespace without Pod Security labels", { policy: P.podSecurityRestricted, ok: namespace("restricted"), bad: namespace(), message: /enforces Pod Security nothing/ }],
+    ["a gate with no error budget", { policy: P.sloBounds, ok: sloGate(0.999, 0.5), bad: gate(), message: /^stage-1-10pct-gate judges no error budget \(slo\); every stage is judged by it\.$/ }],
+    ["a production gate at 99 % with a 10 % floor", { policy: P.sloBounds, ok: sloGate(0.999, 0.5), bad: sloGate(0.99, 0.1), stack: "production",
+        message: /^stage-1-10pct-gate uses the objective 0\.99; this stack allows 0\.999 to 0\.9999 \(slo\.objective\)\.\nstage-1-10pct-gate uses the budget floor 0\.1; this stack allows 0\.25 to 0\.9 \(slo\.budgetFloor\)\.$/ }],
 ];
 
 describe("policy pack: each resource policy", () => {
@@ -208,6 +213,17 @@ describe("policy pack: stack policies", () => {
         const noFrom = [d, deny, np("agenc-speculation-admin", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: 9090 }] }] })];
         expect(runStackPolicy(P.networkIsolation, asPolicyResources(noFrom, false), "production").map((v) => v.message))
             .to.deep.equal(["NetworkPolicy agenc-speculation-admin rule 1 admits traffic from everywhere (no from)."]);
+        const egress = (rules: unknown[]) => [d, deny, admin([{ podSelector: { matchLabels: { app: "prometheus" } } }]),
+            np("agenc-speculation-egress", { podSelector: { matchLabels: { app: "agenc-speculation" } }, policyTypes: ["Egress"], egress: rules })];
+        expect(runStackPolicy(P.networkIsolation, asPolicyResources(egress([{ ports: [{ protocol: "TCP", port: 443 }] }]), false), "production")).to.deep.equal([]);
+        expect(runStackPolicy(P.networkIsolation, asPolicyResources(egress([{}, { to: [{ ipBlock: { cidr: "0::/0" } }], ports: [{ port: 443 }] },
+            { to: [{ ipBlock: { cidr: "0.0.0.0/1" } }, { ipBlock: { cidr: "128.0.0.0/1" } }], ports: [{ port: 443 }] }]), false), "production").map((v) => v.message)).to.deep.equal([
+            "NetworkPolicy agenc-speculation-egress egress rule 1 lets the pods reach every address on every port (no to, no ports).",
+            "NetworkPolicy agenc-speculation-egress egress rule 2 reaches 0::/0 (::/0).",
+            "NetworkPolicy agenc-speculation-egress egress rule 3 reaches 0.0.0.0/1, wider than /8.",
+            "NetworkPolicy agenc-speculation-egress egress rule 3 reaches 128.0.0.0/1, wider than /8.",
+            "NetworkPolicy agenc-speculation-egress reaches 0.0.0.0/1 + 128.0.0.0/1, which together admit every IPv4 address (the entries' union is the whole IPv4 space, as 0.0.0.0/0 would): list the destinations' own networks only.",
+        ]);
     });
     it("verdicts-recorded skips gates that have not run (preview) and reports a failed one after an update", () => {
         const preview = [res(T.healthGate, "g", {})];

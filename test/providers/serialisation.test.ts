@@ -12,6 +12,7 @@ import { healthGateProvider } from "../../providers/healthGate";
 import { preflightProvider } from "../../providers/preflight";
 import { releaseSmokeTestProvider } from "../../providers/releaseSmoke";
 import { rollbackDrainProvider } from "../../providers/rollbackDrain";
+import { emergencyStopProvider } from "../../providers/emergencyStop";
 import { trafficShiftProvider } from "../../providers/trafficShift";
 import { verificationProvider } from "../../providers/verification";
 import { deserialised } from "../helpers/deserialise";
@@ -26,6 +27,7 @@ const providers: [string, pulumi.dynamic.ResourceProvider, string][] = [
     ["ReleaseSmokeTest", releaseSmokeTestProvider, "runSmokeTests"],
     ["Verification", verificationProvider, "runVerification"],
     ["RollbackDrain", rollbackDrainProvider, "disableAndDrain"],
+    ["EmergencyStop", emergencyStopProvider, "stopWorkloads"],
     ["DeploymentRecord", deploymentRecordProvider, "pushRecord"],
     ["BakeWindow", bakeWindowProvider, "evaluateBakeWindow"],
 ];

@@ -3,10 +3,10 @@ import { expect } from "chai";
 import { spawn } from "child_process";
 import { once } from "events";
 import { mkdtempSync, readFileSync } from "fs";
-import { createServer } from "net";
+import { AddressInfo, createServer } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
-import { engineAddressFromArgv, survivePipeLoss, watchEngine } from "../../../lib/lifecycle/engine";
+import { engineAddressFromArgv, exitWithEngine, refuseWriteWithoutEngine, survivePipeLoss, watchEngine } from "../../../lib/lifecycle/engine";
 
 const ENGINE = path.resolve(__dirname, "../../../lib/lifecycle/engine.ts");
 const node = (code: string, stdio: "pipe" | "ignore" = "ignore") =>
@@ -82,10 +82,49 @@ describe("lifecycle: is the engine still there", function () {
         expect(await w.whenGone).to.equal(`the engine's gRPC endpoint ${address} refuses connections`);
     });
 
-    it("finds the engine address only in a dynamic-provider plugin's arguments", () => {
+    it("finds the engine address only in a plugin's arguments (a dynamic provider, the policy pack's host)", () => {
         expect(engineAddressFromArgv(["node", "/x/@pulumi/pulumi/cmd/dynamic-provider/index.js", "127.0.0.1:41234"])).to.equal("127.0.0.1:41234");
+        expect(engineAddressFromArgv(["node", "/x/@pulumi/pulumi/cmd/run-policy-pack/index.js", "127.0.0.1:41234", "/p/policy"])).to.equal("127.0.0.1:41234");
         expect(engineAddressFromArgv(["node", "/x/mocha", "127.0.0.1:41234"])).to.equal(undefined);
         expect(engineAddressFromArgv(["node", "/x/dynamic-provider", "--flag"])).to.equal(undefined);
+    });
+
+    it("exitWithEngine: a plugin process exits once its engine's endpoint refuses; any other process is left alone", async () => {
+        expect(exitWithEngine(["node", "/x/mocha", "--spec", "policy"]), "not a plugin: no watch").to.equal(undefined);
+        const server = createServer();
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+        const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+        // In a process of its own: the watch is process-wide (it would end this test run).
+        const plugin = node(`require(${JSON.stringify(ENGINE)}).exitWithEngine(["node", "/x/@pulumi/pulumi/cmd/run-policy-pack/index.js", ${JSON.stringify(address)}, "/p/policy"]);
+            console.log("watching"); setInterval(() => undefined, 1000);`, "pipe");
+        await once(plugin.stdout!, "data");
+        server.close();
+        const [code] = await once(plugin, "exit");
+        expect(code, "exited by itself once the engine was gone").to.equal(1);
+    });
+
+    it("refuseWriteWithoutEngine: a step finishing right after its engine died writes nothing (the parent is looked at now, not at the last poll)", async () => {
+        const out = path.join(mkdtempSync(path.join(tmpdir(), "engine-")), "write.txt");
+        const server = createServer();
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+        const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+        // A plugin process (its engine address in its arguments) whose watch polls only once a minute: only the check
+        // at the write can notice the engine is gone.  It tries its write once its parent has gone.
+        const child = `const e = require(${JSON.stringify(ENGINE)}); const fs = require("fs");
+            e.exitWithEngine(["node", "/x/@pulumi/pulumi/cmd/dynamic-provider/index.js", ${JSON.stringify(address)}], () => undefined);
+            const parent = process.ppid;
+            process.stdout.write("watching\\n");
+            const t = setInterval(() => {
+                if (process.ppid === parent) return;
+                clearInterval(t);
+                try { e.refuseWriteWithoutEngine("the report"); fs.writeFileSync(${JSON.stringify(out)}, "wrote"); }
+                catch (err) { fs.writeFileSync(${JSON.stringify(out)}, err.message); }
+                process.exit(0);
+            }, 10);`;
+        await orphanedUntilExit(child);
+        server.close();
+        expect(readFileSync(out, "utf8")).to.match(/^the report not written: the engine is gone \(the engine process \(pid \d+\) exited\)/);
+        expect(() => refuseWriteWithoutEngine("a report in a test"), "outside a plugin: no-op").to.not.throw();
     });
 
     it("keeps a process alive when its stdout pipe is gone (an EPIPE would otherwise kill it mid-step)", async () => {

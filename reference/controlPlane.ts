@@ -24,9 +24,9 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, wr
 import { request } from "https";
 import { tmpdir } from "os";
 import * as path from "path";
-import { freePort } from "../../reference/ports";
+import { freePort } from "./ports";
 
-export const ROOT = path.resolve(__dirname, "..", "..");
+export const ROOT = path.resolve(__dirname, "..");
 
 export interface ControlPlane {
     /** Path of a kubeconfig for the admin user (a token in group system:masters). */
