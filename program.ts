@@ -649,7 +649,7 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
     const between = new Guard("guard", {
         environment: config.environment, bakeMode: bakeModeOf(config), plan: plan.guard, onFailure: config.canary.gate.onFailure,
         // Without Kubernetes the watchdog runs beside the service (the local stack's monitoring loop), not from here.
-        watchdog: { enabled: config.watchdog.enabled, sentinels: config.watchdog.sentinel.enabled },
+        watchdog: { enabled: config.watchdog.enabled, sentinels: config.watchdog.sentinel.enabled, replicas: config.watchdog.replicas },
         driftDetection: config.canary.gate.cusum.enabled ? "cusum" : judgeReplacesCusum(config) ? "canary-judge" : "off",
     });
 

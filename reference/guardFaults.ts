@@ -15,8 +15,11 @@
 import { setRolloutPercentage } from "../lib/adminApi";
 import { GuardPlan } from "../lib/guard/plan";
 import { RECORDED, recordingRules } from "../lib/monitoring/rules";
+import { SLO_RECORDED, sloSpec } from "../lib/monitoring/slo";
+import { burnLimit, SLO_ALERTS, sloRecordingRules } from "../lib/monitoring/sloRules";
+import { publishStageBaseline, STAGE_BASELINE_SERIES } from "../lib/records/baseline";
 import { instantVector, rangeQuery } from "../lib/prometheus/client";
-import { DEFAULT_STAGE_THRESHOLDS } from "../config/thresholds";
+import { BURN_RATE_PAIRS, DEFAULT_STAGE_THRESHOLDS } from "../config/thresholds";
 import { startLocalMonitoring, LocalMonitoring } from "./localMonitoring";
 import { startProofWorker, RunningProofWorker } from "./proofWorker";
 import { Faults, RunningSpeculationService, startSpeculationService } from "./speculationService";
@@ -31,8 +34,11 @@ export interface GuardScenario {
     /** One of the four classes the watchdog missed before (issue 22), or an ordinary firing of a trigger. */
     kind: "fault-class" | "trigger";
     inject(env: GuardEnv): Promise<void> | void;
-    /** For a rate: the raw expression whose first true sample is the condition's start (default: the injection). */
-    condition?: string;
+    /**
+     * For a rate: the raw expression whose first true sample is the condition's start (default: the injection); a
+     * function when it depends on the plan (the SLO's objective and windows).
+     */
+    condition?: string | ((plan: GuardPlan) => string);
 }
 
 export interface GuardEnv {
@@ -63,6 +69,52 @@ export interface GuardMeasurement {
 const recorded = (name: string) => recordingRules().find((r) => r.record === name)!.expr;
 const t = DEFAULT_STAGE_THRESHOLDS;
 const setFaults = (f: Partial<Faults>) => (env: GuardEnv) => { env.service.setFaults(f); };
+
+/** Waits until Prometheus answers `expr` with a series (what it has scraped, not the clock). */
+async function untilPrometheusHas(env: GuardEnv, expr: string, what: string): Promise<void> {
+    const until = Date.now() + env.waitMs;
+    for (;;) {
+        const r = await instantVector(env.monitoring.prometheusUrl, expr, 10_000);
+        if (!r.ok) throw new Error(r.detail);
+        if (r.value.length > 0) return;
+        if (Date.now() > until) throw new Error(`Prometheus did not have ${what} within ${env.waitMs / 1000} s (${expr})`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+}
+
+/**
+ * The raw expression of the error budget's fast burn (SLO_ALERTS.fastBurnRollback): the workbook's 14.4× pair, the
+ * error ratio over its long (1 h) and short (5 m) windows both above 14.4 × the budget, as the SLO's recording rules
+ * compute it from the counters.  Feature-flag mode: the whole service is the release's track.
+ */
+function fastBurnCondition(plan: GuardPlan): string {
+    const slo = plan.ruleOptions.slo ?? sloSpec();
+    if (slo.releaseTrack) throw new Error(`error-budget-fast-burn: written for feature-flag mode (the release's track is the whole service), not ${slo.releaseTrack}`);
+    const rules = sloRecordingRules(slo, plan.prometheus.evaluationInterval);
+    const pair = BURN_RATE_PAIRS["14.4x"];
+    const ratio = (w: typeof pair.long | typeof pair.short) => rules.find((r) => r.record === SLO_RECORDED.ratio(w))!.expr;
+    const limit = burnLimit(pair.factor, slo);
+    return `(${ratio(pair.long)}) > ${limit} and (${ratio(pair.short)}) > ${limit}`;
+}
+
+/**
+ * The error budget's fast burn alone takes the traffic away: a stage whose pre-shift baseline is 1 % (pushed to the
+ * Pushgateway as the stage's ErrorBaseline pushes it) goes to 5 % errors — 5× its baseline, under SpeculationErrorRateSpike's 10×
+ * and SpeculationErrorRateAbort's 10 %, so neither fires — but 50× the 99.9 % objective's budget over both the 1 h and
+ * the 5 m window: SpeculationErrorBudgetFastBurn (for: 0s, on the SLO's recorded ratios) is the one trigger that sees it.
+ */
+export const ERROR_BUDGET_FAST_BURN: GuardScenario = {
+    name: "error-budget-fast-burn", kind: "trigger", trigger: SLO_ALERTS.fastBurnRollback,
+    fault: "error rate 5 % on a stage whose pre-shift baseline is 1 % (under the spike's 10x and the 10 % abort; 50x the 99.9 % objective's budget)",
+    inject: async (env) => {
+        const pushed = await publishStageBaseline(env.monitoring.pushgatewayUrl, "local", "stage-1-10pct", 0.01, 5000);
+        if (pushed.startsWith("WARNING")) throw new Error(pushed);
+        // The spike must hold the stage to its 1 % baseline before the errors rise (with no baseline it uses its 0.1 % floor).
+        await untilPrometheusHas(env, `max(${STAGE_BASELINE_SERIES}) >= 0.01`, "the stage's baseline");
+        env.service.setFaults({ errorRate: 0.05 });
+    },
+    condition: fastBurnCondition,
+};
 
 /** The four fault classes of issue 22, then every rollback trigger's ordinary firing. */
 export const GUARD_SCENARIOS: GuardScenario[] = [
@@ -106,6 +158,7 @@ export const GUARD_SCENARIOS: GuardScenario[] = [
         inject: setFaults({ tailLatencyMs: 400 }),
         condition: `(${recorded(RECORDED.latencyTailRatio)}) > ${t.maxTailRatio}`,
     },
+    ERROR_BUDGET_FAST_BURN,
 ];
 
 const TOKEN = "guard-faults-admin-token-0123456789";
@@ -158,8 +211,9 @@ export async function runGuardScenario(s: GuardScenario, plan: GuardPlan, log: (
         // For the re-fire scenario the clock starts when traffic is back on (inject returns then).
         const measuredFrom = s.name === "refire-after-revert" ? Date.now() : injectedAt;
         const confirmedAt = await confirmedAfter(measuredFrom, env.waitMs);
-        const conditionAt = s.condition
-            ? (await firstTrue(monitoring.prometheusUrl, s.condition, injectedAt - scrape, confirmedAt)) ?? measuredFrom
+        const condition = typeof s.condition === "function" ? s.condition(plan) : s.condition;
+        const conditionAt = condition
+            ? (await firstTrue(monitoring.prometheusUrl, condition, injectedAt - scrape, confirmedAt)) ?? measuredFrom
             : measuredFrom;
         const action = (await actions()).find((a) => !a.failed && Date.parse(a.at) === confirmedAt)!;
         const m: GuardMeasurement = {

@@ -11,7 +11,7 @@ import { ConfigError, type LoadedConfig } from "../../config";
 import { GuardPlan, guardPlan } from "../guard/plan";
 import type { PreflightTarget } from "../preflight/checks";
 import { parseDuration } from "../../config/duration";
-import { BakeMode, bakeModeOf, GATE_METRICS, requiredRetentionSeconds, StackConfig } from "../../config/schema";
+import { BakeMode, bakeModeOf, GATE_METRICS, requiredRetentionSeconds, StackConfig, watchdogPrometheusUrl } from "../../config/schema";
 import { GO_NO_GO } from "../../config/thresholds";
 import type { AlertSource } from "../gate/measure";
 import { PROOF_WORKERS_JOB, SPECULATION_JOB } from "../monitoring/scrape";
@@ -239,8 +239,8 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
     if (guard.refusals.length > 0) throw new ConfigError(guard.refusals.map((r) => `speculation:${r.key}: ${r.message}`));
     // Where the watchdog reads the firing triggers itself: the configured URL, else the stack's own (standalone)
     // Prometheus, else the one the gates read (operator mode's kube-prometheus-stack, in-cluster in production).
-    const watchdogPrometheus = config.watchdog.prometheusUrl
-        ?? (config.monitoring.mode === "standalone" ? `http://prometheus.${namespace}.svc.cluster.local:9090` : g.prometheusUrl);
+    // (config/schema.ts refuses a watchdog with none: the guard's bound counts on this read.)
+    const watchdogPrometheus = watchdogPrometheusUrl(config, namespace);
 
     return {
         loaded, config, namespace,

@@ -17,6 +17,12 @@ describe("the guard between ups reaches 0 % within its computed bound (local def
         for (const s of GUARD_SCENARIOS) expect(plan.triggers.map((t) => t.alert)).to.include(s.trigger);
     });
 
+    it("every rollback trigger of the plan has a scenario that makes it take the traffic away (a new trigger cannot go unproven)", () => {
+        const proven = new Set(GUARD_SCENARIOS.map((s) => s.trigger));
+        const unproven = plan.triggers.map((t) => t.alert).filter((a) => !proven.has(a));
+        expect(unproven, "rollback triggers (lib/guard/plan.ts) with no GUARD_SCENARIOS entry in reference/guardFaults.ts").to.deep.equal([]);
+    });
+
     for (const s of GUARD_SCENARIOS) {
         it(`${s.kind === "fault-class" ? "fault class" : "trigger"} ${s.name}: ${s.fault}`, async () => {
             const m = await runGuardScenario(s, plan, (line) => console.log(`      ${line}`));
@@ -25,6 +31,8 @@ describe("the guard between ups reaches 0 % within its computed bound (local def
                 .to.be.at.most(m.boundSeconds);
             if (s.name === "unscrapable-service") expect(m.action.alerts).to.include("SpeculationUnobservable");
             if (s.name === "slow-admin-api") expect(m.action.attempts, "the attempts grew until one outlasted the 5 s API").to.be.greaterThan(1);
+            // 5 % errors against a 1 % baseline: neither the spike (10x) nor the abort (10 %) fires; the budget's burn alone does.
+            if (s.name === "error-budget-fast-burn") expect(m.action.alerts).to.deep.equal(["SpeculationErrorBudgetFastBurn"]);
         });
     }
 });
