@@ -532,7 +532,10 @@ export const stackConfigSchema = z.object({
          * so a trigger that fires again is acted on whatever Alertmanager's grouping state.
          */
         pollInterval: positiveDuration("time between two reads of the firing triggers", { timer: true }).optional(),
-        /** Where the watchdog reads them, inside the cluster (standalone: the stack's Prometheus; operator mode: required). */
+        /**
+         * Where the watchdog reads them, inside the cluster (default: the standalone Prometheus, else
+         * canary.gate.prometheusUrl; operator mode without canary.gate.prometheusUrl: required).
+         */
         prometheusUrl: plainUrl().optional(),
         /** One request's timeout in an action's first attempt; it doubles with every attempt up to adminApiTimeout. */
         attemptTimeout: positiveDuration("one request's timeout in the first attempt", { timer: true }).default("2s"),
