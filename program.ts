@@ -371,7 +371,7 @@ function watchdog(plan: ReleasePlan, kube: Kubernetes): Watchdog | undefined {
         image: config.watchdog.image,
         replicas: config.watchdog.replicas,
         timings: plan.guard.watchdog,
-        ...(plan.watchdog.prometheusUrl ? { prometheusUrl: plan.watchdog.prometheusUrl } : {}),
+        prometheusUrl: plan.watchdog.prometheusUrl,
         spread: config.hardening.topologySpread,
         ...sentinelOf(config, plan.topPercentage),
         // Ingress-weight mode: a revert takes the canary's weight to 0 (the admin API is not its traffic path).

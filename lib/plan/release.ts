@@ -162,9 +162,10 @@ export interface ReleasePlan {
     artifactsDir: string;
     /**
      * The watchdog (`watchdog.enabled`, Kubernetes only): how long a revert tries, where it reaches the service, and
-     * where it reads the firing triggers (watchdog.prometheusUrl, else the standalone Prometheus in the namespace).
+     * where it reads the firing triggers (watchdog.prometheusUrl, else the standalone Prometheus in the namespace, else
+     * the gates'): always one, since the guard's bound counts on that read (the config refuses a watchdog with none).
      */
-    watchdog?: { revertDeadlineMs: number; serviceUrl: string; prometheusUrl?: string };
+    watchdog?: { revertDeadlineMs: number; serviceUrl: string; prometheusUrl: string };
     /** The guard between `up`s: its timings and the bound they give (lib/guard/plan.ts). */
     guard: GuardPlan;
 }
@@ -347,8 +348,13 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
         ...(config.kubernetes.enabled && config.watchdog.enabled ? {
             watchdog: {
                 revertDeadlineMs: ms(config.watchdog.revertDeadline), serviceUrl: inCluster(STABLE_NAME, namespace),
-                ...(watchdogPrometheus ? { prometheusUrl: watchdogPrometheus } : {}),
+                prometheusUrl: watchdogPrometheus ?? unreachable("a watchdog with no Prometheus to read passed config/schema.ts's guardProblems"),
             },
         } : {}),
     };
+}
+
+/** A state the config refuses before any plan is made: a bug if reached. */
+function unreachable(what: string): never {
+    throw new Error(`internal error: ${what}`);
 }
