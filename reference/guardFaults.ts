@@ -14,7 +14,7 @@
  */
 import { setRolloutPercentage } from "../lib/adminApi";
 import { GuardPlan } from "../lib/guard/plan";
-import { RECORDED, recordingRules } from "../lib/monitoring/rules";
+import { RECORDED, recordingRules, speculationAlerts } from "../lib/monitoring/rules";
 import { SLO_RECORDED, sloSpec } from "../lib/monitoring/slo";
 import { burnLimit, SLO_ALERTS, sloRecordingRules } from "../lib/monitoring/sloRules";
 import { publishStageBaseline, STAGE_BASELINE_SERIES } from "../lib/records/baseline";
@@ -39,6 +39,12 @@ export interface GuardScenario {
      * function when it depends on the plan (the SLO's objective and windows).
      */
     condition?: string | ((plan: GuardPlan) => string);
+    /**
+     * An edit of the stack config (keys as in Pulumi.<stack>.yaml) this scenario runs with, when another trigger would
+     * otherwise take the traffic first: the plan, and so the rules Prometheus evaluates and the bound, come from the
+     * edited config (planFor).
+     */
+    config?: (c: Record<string, any>) => void;
 }
 
 export interface GuardEnv {
@@ -83,6 +89,23 @@ async function untilPrometheusHas(env: GuardEnv, expr: string, what: string): Pr
 }
 
 /**
+ * Pushes a stage baseline as the stage's ErrorBaseline does, under an environment label of the harness's own (the rule
+ * holds every track to the highest baseline it has: a record another run pushes to a reused port cannot lower this
+ * one), and waits until Prometheus has it — the spike must hold the stage to it before the errors rise.
+ */
+async function pushBaseline(env: GuardEnv, errorRate: number): Promise<void> {
+    const pushed = await publishStageBaseline(env.monitoring.pushgatewayUrl, "guard-harness", "stage-1-10pct", errorRate, 5000);
+    if (pushed.startsWith("WARNING")) throw new Error(pushed);
+    await untilPrometheusHas(env, `max(${STAGE_BASELINE_SERIES}) >= ${errorRate}`, "the stage's baseline");
+}
+
+/** SpeculationErrorRateSpike's own expression, raw: the error rate over the highest stage baseline (floor 0.1 %). */
+const spikeCondition = () => {
+    const rule = speculationAlerts(DEFAULT_STAGE_THRESHOLDS).find((a) => a.alert === "SpeculationErrorRateSpike")!;
+    return rule.expr.replace(RECORDED.errorRate, `(${recordedExpr(RECORDED.errorRate)})`);
+};
+
+/**
  * The raw expression of the error budget's fast burn (SLO_ALERTS.fastBurnRollback): the workbook's 14.4× pair, the
  * error ratio over its long (1 h) and short (5 m) windows both above 14.4 × the budget, as the SLO's recording rules
  * compute it from the counters.  Feature-flag mode: the whole service is the release's track.
@@ -107,14 +130,53 @@ export const ERROR_BUDGET_FAST_BURN: GuardScenario = {
     name: "error-budget-fast-burn", kind: "trigger", trigger: SLO_ALERTS.fastBurnRollback,
     fault: "error rate 5 % on a stage whose pre-shift baseline is 1 % (under the spike's 10x and the 10 % abort; 50x the 99.9 % objective's budget)",
     inject: async (env) => {
-        const pushed = await publishStageBaseline(env.monitoring.pushgatewayUrl, "local", "stage-1-10pct", 0.01, 5000);
-        if (pushed.startsWith("WARNING")) throw new Error(pushed);
         // The spike must hold the stage to its 1 % baseline before the errors rise (with no baseline it uses its 0.1 % floor).
-        await untilPrometheusHas(env, `max(${STAGE_BASELINE_SERIES}) >= 0.01`, "the stage's baseline");
+        await pushBaseline(env, 0.01);
         env.service.setFaults({ errorRate: 0.05 });
     },
     condition: fastBurnCondition,
 };
+
+/** The plan a scenario runs with: `planOf` (the stack's, from its config) with the scenario's own config edit, if any. */
+export function planFor(s: GuardScenario, planOf: (edit?: (c: Record<string, any>) => void) => GuardPlan): GuardPlan {
+    return planOf(s.config);
+}
+
+/**
+ * SpeculationErrorRateSpike alone: 8 % errors on a stage whose baseline is 0.5 % (16×, above the spike's 10×) and whose
+ * SLO objective is 99 % (the fast burn's 14.4× is 14.4 %, which otherwise, with no for:, takes the traffic before the
+ * spike's for: ends), under the 10 % abort.
+ */
+export const ERROR_RATE_SPIKE_ALONE: GuardScenario = {
+    name: "error-rate-spike-alone", kind: "trigger", trigger: "SpeculationErrorRateSpike",
+    fault: "error rate 8 % on a stage with a 0.5 % baseline and a 99 % SLO objective (16x the baseline; under the 10 % abort and the budget's 14.4x)",
+    config: (c) => { c["speculation:slo"] = { ...c["speculation:slo"], objective: 0.99 }; },
+    inject: async (env) => {
+        await pushBaseline(env, 0.005);
+        env.service.setFaults({ errorRate: 0.08 });
+    },
+    condition: () => spikeCondition(),
+};
+
+/**
+ * SpeculationErrorRateAbort alone: 12 % errors on a stage whose baseline is 2 % (the spike's 10× is 20 %) and whose SLO
+ * objective is 99 % (the fast burn's 14.4× is 14.4 %): only the absolute 10 % abort sees it.
+ */
+export const ERROR_RATE_ABORT_ALONE: GuardScenario = {
+    name: "error-rate-abort-alone", kind: "trigger", trigger: "SpeculationErrorRateAbort",
+    fault: "error rate 12 % on a stage with a 2 % baseline and a 99 % SLO objective (above the 10 % abort; under the spike's 10x and the budget's 14.4x)",
+    config: (c) => { c["speculation:slo"] = { ...c["speculation:slo"], objective: 0.99 }; },
+    inject: async (env) => {
+        await pushBaseline(env, 0.02);
+        env.service.setFaults({ errorRate: 0.12 });
+    },
+    condition: `(${recordedExpr(RECORDED.errorRate)}) > ${DEFAULT_STAGE_THRESHOLDS.abortErrorRate}`,
+};
+
+/** A recording rule's expression (the raw form of its series), for a scenario's condition. */
+function recordedExpr(name: string): string {
+    return recordingRules().find((r) => r.record === name)!.expr;
+}
 
 /** The four fault classes of issue 22, then every rollback trigger's ordinary firing. */
 export const GUARD_SCENARIOS: GuardScenario[] = [
@@ -159,6 +221,8 @@ export const GUARD_SCENARIOS: GuardScenario[] = [
         condition: `(${recorded(RECORDED.latencyTailRatio)}) > ${t.maxTailRatio}`,
     },
     ERROR_BUDGET_FAST_BURN,
+    ERROR_RATE_SPIKE_ALONE,
+    ERROR_RATE_ABORT_ALONE,
 ];
 
 const TOKEN = "guard-faults-admin-token-0123456789";
