@@ -371,7 +371,7 @@ function watchdog(plan: ReleasePlan, kube: Kubernetes): Watchdog | undefined {
         image: config.watchdog.image,
         replicas: config.watchdog.replicas,
         timings: plan.guard.watchdog,
-        ...(plan.watchdog.prometheusUrl ? { prometheusUrl: plan.watchdog.prometheusUrl } : {}),
+        prometheusUrl: plan.watchdog.prometheusUrl,
         spread: config.hardening.topologySpread,
         ...sentinelOf(config, plan.topPercentage),
         // Ingress-weight mode: a revert takes the canary's weight to 0 (the admin API is not its traffic path).
@@ -649,7 +649,7 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
     const between = new Guard("guard", {
         environment: config.environment, bakeMode: bakeModeOf(config), plan: plan.guard, onFailure: config.canary.gate.onFailure,
         // Without Kubernetes the watchdog runs beside the service (the local stack's monitoring loop), not from here.
-        watchdog: { enabled: config.watchdog.enabled, sentinels: config.watchdog.sentinel.enabled },
+        watchdog: { enabled: config.watchdog.enabled, sentinels: config.watchdog.sentinel.enabled, replicas: config.watchdog.replicas },
         driftDetection: config.canary.gate.cusum.enabled ? "cusum" : judgeReplacesCusum(config) ? "canary-judge" : "off",
     });
 

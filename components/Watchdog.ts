@@ -37,8 +37,11 @@ export interface WatchdogArgs {
      * from Prometheus — exactly what the guard's bound is computed from.
      */
     timings: WatchdogTimings;
-    /** Where it reads the firing triggers itself (`watchdog.prometheusUrl`, or the standalone Prometheus). */
-    prometheusUrl?: string;
+    /**
+     * Where it reads the firing triggers itself (`watchdog.prometheusUrl`, the standalone Prometheus, or the gates'):
+     * always set, since the guard's bound counts on this read (config/schema.ts refuses a watchdog with none).
+     */
+    prometheusUrl: string;
     /** How its replicas spread across nodes (`hardening.topologySpread`): the one revert path between ups survives a node. */
     spread: TopologySpread;
     /**
@@ -117,11 +120,9 @@ export class Watchdog extends pulumi.ComponentResource {
                                 { name: "ADMIN_API_TIMEOUT_MS", value: String(args.timings.adminApiTimeoutMs) },
                                 { name: "BACKOFF_INITIAL_MS", value: String(args.timings.initialBackoffMs) },
                                 { name: "BACKOFF_MAX_MS", value: String(args.timings.maxBackoffMs) },
-                                ...(args.prometheusUrl ? [
-                                    { name: "PROMETHEUS_URL", value: args.prometheusUrl },
-                                    { name: "POLL_INTERVAL_SECONDS", value: String(args.timings.pollIntervalSeconds) },
-                                    { name: "POLL_TIMEOUT_MS", value: String(args.timings.pollTimeoutMs) },
-                                ] : []),
+                                { name: "PROMETHEUS_URL", value: args.prometheusUrl },
+                                { name: "POLL_INTERVAL_SECONDS", value: String(args.timings.pollIntervalSeconds) },
+                                { name: "POLL_TIMEOUT_MS", value: String(args.timings.pollTimeoutMs) },
                                 { name: "SENTINEL_INTERVAL_SECONDS", value: String(args.sentinel?.intervalSeconds ?? 0) },
                                 ...(args.sentinel ? [{ name: "SENTINEL_TIMEOUT_MS", value: String(args.sentinel.timeoutMs) }] : []),
                                 ...(args.canaryIngress ? [{ name: "CANARY_INGRESS", value: args.canaryIngress }] : []),

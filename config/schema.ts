@@ -11,7 +11,7 @@ import { formatDuration, isDuration, parseDuration } from "./duration";
 import { duration, durationAtLeast, positiveDuration, TIMER_MAX_SECONDS } from "./durationSchema";
 import { PINNED_HOST_KEY } from "./hostKey";
 import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_PATTERN, PUBLIC_PATH_TYPES } from "./ingress";
-import { CUSUM_DEFAULTS, DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, METRIC_CHECKS, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
+import { CUSUM_DEFAULTS, DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, GUARD_BOUND_LIMIT_SECONDS, METRIC_CHECKS, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
 import { preflightSchema, recordsSchema, rollbackSchema, smokeSchema, verifySchema } from "./runbook";
 import { sentinelSchema } from "./sentinel";
 import { sloProblems, sloSchema } from "./slo";
@@ -532,12 +532,21 @@ export const stackConfigSchema = z.object({
          * so a trigger that fires again is acted on whatever Alertmanager's grouping state.
          */
         pollInterval: positiveDuration("time between two reads of the firing triggers", { timer: true }).optional(),
-        /** Where the watchdog reads them, inside the cluster (standalone: the stack's Prometheus; operator mode: required). */
+        /**
+         * Where the watchdog reads them, inside the cluster (default: the standalone Prometheus, else
+         * canary.gate.prometheusUrl; operator mode without canary.gate.prometheusUrl: required).
+         */
         prometheusUrl: plainUrl().optional(),
         /** One request's timeout in an action's first attempt; it doubles with every attempt up to adminApiTimeout. */
         attemptTimeout: positiveDuration("one request's timeout in the first attempt", { timer: true }).default("2s"),
         /** The longest an admin API answer may take and still count: the attempts' timeouts grow to it (the bound assumes it). */
         adminApiTimeout: positiveDuration("the longest an admin API answer may take", { timer: true }).default("10s"),
+        /**
+         * The longest worst case from a rollback condition to 0 % confirmed this stack accepts (the guard's bound,
+         * lib/guard/bound.ts).  Production refuses a bound above it at config load; the policy pack's guard-bound
+         * reports a bound above it anywhere, and a limit above the pack's own maxGuardBoundSeconds.
+         */
+        maxGuardBound: positiveDuration("the longest guard bound the stack accepts").default(formatDuration(GUARD_BOUND_LIMIT_SECONDS)),
     }).strict().prefault({}),
     nodes: z.object({
         hosts: z.array(nodeSchema, { error: "must be a list of { name, host, port, user, hostKey }" }).default([]),
@@ -955,7 +964,26 @@ function guardProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             message: `must be at least ${formatDuration(required)}: the longest bake (${formatDuration(longestBake)}) plus ${formatDuration(RETENTION_MARGIN_SECONDS)} for the next up to judge it from Prometheus history`,
         });
     }
-    if (cfg.environment !== "production" || !cfg.canary) return problems;
+    // The bound counts on the watchdog reading the firing triggers from Prometheus itself (a re-fired trigger is
+    // "already notified" for Alertmanager until repeat_interval): a watchdog that runs has a Prometheus to read.
+    if (w?.enabled && cfg.kubernetes?.enabled !== false && cfg.monitoring && cfg.canary && watchdogPrometheusUrl(cfg as StackConfig, "") === undefined) {
+        problems.push({
+            path: ["watchdog", "prometheusUrl"],
+            message: "must be set when the watchdog runs with monitoring.mode operator and no canary.gate.prometheusUrl (the in-cluster URL of " +
+                "kube-prometheus-stack's Prometheus): the watchdog reads the firing triggers from Prometheus every watchdog.pollInterval, and without " +
+                "that read a trigger that fires again soon after a revert waits for Alertmanager's repeat_interval, outside the guard's bound",
+        });
+    }
+    if (cfg.environment !== "production") return problems;
+    // A watchdog that runs in production survives a drain and a node: two replicas or more get a PodDisruptionBudget
+    // and a topology spread (components/Watchdog.ts); one gets neither, and it is the only revert path between ups.
+    if (w?.enabled && w.replicas < 2) {
+        problems.push({
+            path: ["watchdog", "replicas"],
+            message: `must be from 2 to 5 in production (is ${w.replicas}): one replica has no PodDisruptionBudget and no spread over nodes, so a drain or a node failure leaves no revert path between ups (policy guard-floor)`,
+        });
+    }
+    if (!cfg.canary) return problems;
     const bakeMode = cfg.canary.gate.bakeMode ?? "window";
     if (bakeMode === "window") {
         const floor = "in production with canary.gate.bakeMode window (between ups the watchdog is the only guard)";
@@ -967,6 +995,16 @@ function guardProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
         if (cfg.canary.gate.onFailure !== "revert") problems.push({ path: ["canary", "gate", "onFailure"], message: `must be revert ${floor}: fail leaves traffic on a failed canary` });
     }
     return problems;
+}
+
+/**
+ * Where the watchdog reads the firing triggers itself (lib/watchdog/main.ts PROMETHEUS_URL): `watchdog.prometheusUrl`,
+ * else the stack's own standalone Prometheus, else the one the gates read (`canary.gate.prometheusUrl`); undefined
+ * when there is none, which the config refuses for a watchdog that runs (guardProblems).
+ */
+export function watchdogPrometheusUrl(cfg: Pick<StackConfig, "watchdog" | "monitoring" | "canary">, namespace: string): string | undefined {
+    return cfg.watchdog.prometheusUrl
+        ?? (cfg.monitoring.mode === "standalone" ? `http://prometheus.${namespace}.svc.cluster.local:9090` : cfg.canary.gate.prometheusUrl);
 }
 
 /** Two tracks judged against each other: the canary judge replaces CUSUM's drift against the pre-shift baseline. */

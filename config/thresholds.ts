@@ -138,6 +138,15 @@ export const BURN_RATE_PAIR_NAMES = Object.keys(BURN_RATE_PAIRS) as BurnRatePair
 export const STAGE_THRESHOLD_KEYS = Object.keys(DEFAULT_STAGE_THRESHOLDS) as (keyof StageThresholds)[];
 
 /**
+ * The guard between `up`s: the longest worst-case time from a rollback condition to 0 % confirmed (lib/guard/bound.ts)
+ * a stack accepts, by default (7 min).  The one source of two defaults: the stack's own limit
+ * (`speculation:watchdog.maxGuardBound`, which a production stack's config load holds its bound to) and the policy
+ * pack's ceiling on that limit (guard-bound `maxGuardBoundSeconds`).  Raising the limit takes both: the stack's key, and
+ * the pack's ceiling where the pack is mandatory.
+ */
+export const GUARD_BOUND_LIMIT_SECONDS = 420;
+
+/**
  * Rules only production has.  The schema refuses a production stack that breaks one before anything is registered;
  * the policy pack (policy/config/production.json, kept equal by test/config) checks them again on the resources.
  */
@@ -154,11 +163,6 @@ export const PRODUCTION_RULES = {
     maxFailPercentage: 0,
     /** topology-spread: replicas spread over nodes with whenUnsatisfiable DoNotSchedule. */
     requireHardSpread: true,
-    /**
-     * The guard between `up`s: the worst-case time from a rollback condition to 0 % confirmed (lib/guard/bound.ts)
-     * that production accepts (policy guard-bound; the config refuses a production stack above it).
-     */
-    maxGuardBoundSeconds: 420,
     /** slo-bounds: the objective at least seed 001's 99.9 % and at most 99.99 % (a budget of 0.01 %: above it one error is a breach). */
     minSloObjective: 0.999,
     maxSloObjective: 0.9999,

@@ -9,7 +9,7 @@
  * preview or an update.
  */
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, PRODUCTION_RULES, StageThresholds } from "../config/thresholds";
+import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, GUARD_BOUND_LIMIT_SECONDS, StageThresholds } from "../config/thresholds";
 import { cidrProblem, coverageProblem, DEFAULT_MIN_CIDR_PREFIX, familiesCovered, parseCidr } from "../config/cidr";
 import { KILL_SWITCH_ALERTS, ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
@@ -63,8 +63,11 @@ export const POLICY_DEFAULTS = {
     maxFailPercentage: 20,
     requireHardSpread: false,
     maxSpreadSkew: 1,
-    /** guard-bound: the longest worst case from a rollback condition to 0 % confirmed (production: 7 min). */
-    maxGuardBoundSeconds: PRODUCTION_RULES.maxGuardBoundSeconds,
+    /**
+     * guard-bound: the longest limit a stack may set on its guard's bound (`watchdog.maxGuardBound`), and so the longest
+     * bound it may have; the same 7 min as the key's default (GUARD_BOUND_LIMIT_SECONDS, one source).
+     */
+    maxGuardBoundSeconds: GUARD_BOUND_LIMIT_SECONDS,
     /** slo-bounds: the objective and the budget floor a gate may use (production: PRODUCTION_RULES; elsewhere the schema's range). */
     minSloObjective: 0.9,
     maxSloObjective: 0.99999,
@@ -544,15 +547,21 @@ export const verdictsRecorded: StackValidationPolicy = {
 /**
  * The floor under the guard between `up`s: with window bakes the watchdog is the only thing between a failing canary
  * and its traffic for days, so it must run, with its sentinels after 100 %, drift detection in the gates, and a gate
- * that reverts.  Mandatory in production (the config refuses the same first); advisory in staging, which may relax it.
+ * that reverts; and a watchdog that runs (any bake mode: after 100 % it is the only revert path) runs two replicas or
+ * more, which get a PodDisruptionBudget and a spread over nodes.  Mandatory in production (the config refuses the same
+ * first); advisory in staging, which may relax it.
  */
 export const guardFloor: ResourceValidationPolicy = {
     name: "guard-floor",
-    description: "In window bake mode the watchdog runs, its sentinels may probe after 100 %, the gates detect drift (CUSUM, or the canary judge with two tracks) and a failing gate reverts.",
+    description: "A running watchdog has at least 2 replicas (a PodDisruptionBudget and a spread over nodes); in window bake mode the watchdog runs, its sentinels may probe after 100 %, the gates detect drift (CUSUM, or the canary judge with two tracks) and a failing gate reverts.",
     validateResource: (args, report) => {
         if (args.type !== TYPES.guard) return;
         const floor = args.props?.floor;
-        if (!floor || floor.bakeMode !== "window") return;
+        if (!floor) return;
+        if (floor.enabled && typeof floor.replicas === "number" && floor.replicas < 2) {
+            report(`The watchdog runs ${floor.replicas} replica (watchdog.replicas; allowed 2 to 5): no PodDisruptionBudget and no spread over nodes, so a drain or a node failure leaves no revert path between ups.`);
+        }
+        if (floor.bakeMode !== "window") return;
         const gaps = [
             ...(floor.enabled ? [] : ["the watchdog is off (watchdog.enabled)"]),
             ...(floor.sentinels ? [] : ["the sentinel probes are off (watchdog.sentinel.enabled)"]),
@@ -563,18 +572,29 @@ export const guardFloor: ResourceValidationPolicy = {
     },
 };
 
-/** The computed bound (lib/guard/bound.ts) from a rollback condition to 0 % confirmed, at most maxGuardBoundSeconds. */
+/**
+ * The computed bound (lib/guard/bound.ts) from a rollback condition to 0 % confirmed, held to the stack's own limit
+ * (`watchdog.maxGuardBound`, recorded by the Guard as maxBoundSeconds), and that limit to this pack's
+ * maxGuardBoundSeconds: a stack loosens its limit with its key, and only as far as the pack allows.
+ */
 export const guardBound: ResourceValidationPolicy = {
     name: "guard-bound",
-    description: "The worst-case time from a rollback condition becoming true to traffic at 0 % confirmed, computed from the stack's intervals, for:s and the watchdog's schedule, is within the limit.",
-    configSchema: schema({ maxGuardBoundSeconds: num("Longest computed time from a rollback condition to 0 % confirmed, seconds", 1) }),
+    description: "The worst-case time from a rollback condition becoming true to traffic at 0 % confirmed, computed from the stack's intervals, for:s and the watchdog's schedule, is within the stack's watchdog.maxGuardBound, and that limit within the pack's maxGuardBoundSeconds.",
+    configSchema: schema({ maxGuardBoundSeconds: num("Longest limit a stack may set on the time from a rollback condition to 0 % confirmed (watchdog.maxGuardBound), seconds", 1) }),
     validateResource: (args, report) => {
         if (args.type !== TYPES.guard) return;
         const { maxGuardBoundSeconds } = configOf(args, ["maxGuardBoundSeconds"]);
         const bound = args.props?.boundSeconds;
         if (typeof bound !== "number") { report("The guard records no computed bound."); return; }
-        if (bound > maxGuardBoundSeconds) {
-            report(`The guard's bound is ${bound} s (${args.props?.worstTrigger}: ${args.props?.formula}), above ${maxGuardBoundSeconds} s.`);
+        const own = args.props?.maxBoundSeconds;
+        const why = `${args.props?.worstTrigger}: ${args.props?.formula}`;
+        if (typeof own === "number" && own > maxGuardBoundSeconds) {
+            report(`The stack's watchdog.maxGuardBound is ${own} s, above this pack's guard-bound maxGuardBoundSeconds (${maxGuardBoundSeconds} s): lower the key, or raise the pack's limit.`);
+        }
+        if (typeof own === "number" && bound > own) {
+            report(`The guard's bound is ${bound} s (${why}), above the stack's watchdog.maxGuardBound (${own} s).`);
+        } else if (bound > maxGuardBoundSeconds) {
+            report(`The guard's bound is ${bound} s (${why}), above ${maxGuardBoundSeconds} s.`);
         }
     },
 };

@@ -14,9 +14,12 @@
  */
 import { setRolloutPercentage } from "../lib/adminApi";
 import { GuardPlan } from "../lib/guard/plan";
-import { RECORDED, recordingRules } from "../lib/monitoring/rules";
+import { RECORDED, recordingRules, speculationAlerts } from "../lib/monitoring/rules";
+import { SLO_RECORDED, sloSpec } from "../lib/monitoring/slo";
+import { burnLimit, SLO_ALERTS, sloRecordingRules } from "../lib/monitoring/sloRules";
+import { publishStageBaseline, STAGE_BASELINE_SERIES } from "../lib/records/baseline";
 import { instantVector, rangeQuery } from "../lib/prometheus/client";
-import { DEFAULT_STAGE_THRESHOLDS } from "../config/thresholds";
+import { BURN_RATE_PAIRS, DEFAULT_STAGE_THRESHOLDS } from "../config/thresholds";
 import { startLocalMonitoring, LocalMonitoring } from "./localMonitoring";
 import { startProofWorker, RunningProofWorker } from "./proofWorker";
 import { Faults, RunningSpeculationService, startSpeculationService } from "./speculationService";
@@ -31,8 +34,17 @@ export interface GuardScenario {
     /** One of the four classes the watchdog missed before (issue 22), or an ordinary firing of a trigger. */
     kind: "fault-class" | "trigger";
     inject(env: GuardEnv): Promise<void> | void;
-    /** For a rate: the raw expression whose first true sample is the condition's start (default: the injection). */
-    condition?: string;
+    /**
+     * For a rate: the raw expression whose first true sample is the condition's start (default: the injection); a
+     * function when it depends on the plan (the SLO's objective and windows).
+     */
+    condition?: string | ((plan: GuardPlan) => string);
+    /**
+     * An edit of the stack config (keys as in Pulumi.<stack>.yaml) this scenario runs with, when another trigger would
+     * otherwise take the traffic first: the plan, and so the rules Prometheus evaluates and the bound, come from the
+     * edited config (planFor).
+     */
+    config?: (c: Record<string, any>) => void;
 }
 
 export interface GuardEnv {
@@ -63,6 +75,108 @@ export interface GuardMeasurement {
 const recorded = (name: string) => recordingRules().find((r) => r.record === name)!.expr;
 const t = DEFAULT_STAGE_THRESHOLDS;
 const setFaults = (f: Partial<Faults>) => (env: GuardEnv) => { env.service.setFaults(f); };
+
+/** Waits until Prometheus answers `expr` with a series (what it has scraped, not the clock). */
+async function untilPrometheusHas(env: GuardEnv, expr: string, what: string): Promise<void> {
+    const until = Date.now() + env.waitMs;
+    for (;;) {
+        const r = await instantVector(env.monitoring.prometheusUrl, expr, 10_000);
+        if (!r.ok) throw new Error(r.detail);
+        if (r.value.length > 0) return;
+        if (Date.now() > until) throw new Error(`Prometheus did not have ${what} within ${env.waitMs / 1000} s (${expr})`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+}
+
+/**
+ * Pushes a stage baseline as the stage's ErrorBaseline does, under an environment label of the harness's own (the rule
+ * holds every track to the highest baseline it has: a record another run pushes to a reused port cannot lower this
+ * one), and waits until Prometheus has it — the spike must hold the stage to it before the errors rise.
+ */
+async function pushBaseline(env: GuardEnv, errorRate: number): Promise<void> {
+    const pushed = await publishStageBaseline(env.monitoring.pushgatewayUrl, "guard-harness", "stage-1-10pct", errorRate, 5000);
+    if (pushed.startsWith("WARNING")) throw new Error(pushed);
+    await untilPrometheusHas(env, `max(${STAGE_BASELINE_SERIES}) >= ${errorRate}`, "the stage's baseline");
+}
+
+/** SpeculationErrorRateSpike's own expression, raw: the error rate over the highest stage baseline (floor 0.1 %). */
+const spikeCondition = () => {
+    const rule = speculationAlerts(DEFAULT_STAGE_THRESHOLDS).find((a) => a.alert === "SpeculationErrorRateSpike")!;
+    return rule.expr.replace(RECORDED.errorRate, `(${recordedExpr(RECORDED.errorRate)})`);
+};
+
+/**
+ * The raw expression of the error budget's fast burn (SLO_ALERTS.fastBurnRollback): the workbook's 14.4× pair, the
+ * error ratio over its long (1 h) and short (5 m) windows both above 14.4 × the budget, as the SLO's recording rules
+ * compute it from the counters.  Feature-flag mode: the whole service is the release's track.
+ */
+function fastBurnCondition(plan: GuardPlan): string {
+    const slo = plan.ruleOptions.slo ?? sloSpec();
+    if (slo.releaseTrack) throw new Error(`error-budget-fast-burn: written for feature-flag mode (the release's track is the whole service), not ${slo.releaseTrack}`);
+    const rules = sloRecordingRules(slo, plan.prometheus.evaluationInterval);
+    const pair = BURN_RATE_PAIRS["14.4x"];
+    const ratio = (w: typeof pair.long | typeof pair.short) => rules.find((r) => r.record === SLO_RECORDED.ratio(w))!.expr;
+    const limit = burnLimit(pair.factor, slo);
+    return `(${ratio(pair.long)}) > ${limit} and (${ratio(pair.short)}) > ${limit}`;
+}
+
+/**
+ * The error budget's fast burn alone takes the traffic away: a stage whose pre-shift baseline is 1 % (pushed to the
+ * Pushgateway as the stage's ErrorBaseline pushes it) goes to 5 % errors — 5× its baseline, under SpeculationErrorRateSpike's 10×
+ * and SpeculationErrorRateAbort's 10 %, so neither fires — but 50× the 99.9 % objective's budget over both the 1 h and
+ * the 5 m window: SpeculationErrorBudgetFastBurn (for: 0s, on the SLO's recorded ratios) is the one trigger that sees it.
+ */
+export const ERROR_BUDGET_FAST_BURN: GuardScenario = {
+    name: "error-budget-fast-burn", kind: "trigger", trigger: SLO_ALERTS.fastBurnRollback,
+    fault: "error rate 5 % on a stage whose pre-shift baseline is 1 % (under the spike's 10x and the 10 % abort; 50x the 99.9 % objective's budget)",
+    inject: async (env) => {
+        // The spike must hold the stage to its 1 % baseline before the errors rise (with no baseline it uses its 0.1 % floor).
+        await pushBaseline(env, 0.01);
+        env.service.setFaults({ errorRate: 0.05 });
+    },
+    condition: fastBurnCondition,
+};
+
+/** The plan a scenario runs with: `planOf` (the stack's, from its config) with the scenario's own config edit, if any. */
+export function planFor(s: GuardScenario, planOf: (edit?: (c: Record<string, any>) => void) => GuardPlan): GuardPlan {
+    return planOf(s.config);
+}
+
+/**
+ * SpeculationErrorRateSpike alone: 8 % errors on a stage whose baseline is 0.5 % (16×, above the spike's 10×) and whose
+ * SLO objective is 99 % (the fast burn's 14.4× is 14.4 %, which otherwise, with no for:, takes the traffic before the
+ * spike's for: ends), under the 10 % abort.
+ */
+export const ERROR_RATE_SPIKE_ALONE: GuardScenario = {
+    name: "error-rate-spike-alone", kind: "trigger", trigger: "SpeculationErrorRateSpike",
+    fault: "error rate 8 % on a stage with a 0.5 % baseline and a 99 % SLO objective (16x the baseline; under the 10 % abort and the budget's 14.4x)",
+    config: (c) => { c["speculation:slo"] = { ...c["speculation:slo"], objective: 0.99 }; },
+    inject: async (env) => {
+        await pushBaseline(env, 0.005);
+        env.service.setFaults({ errorRate: 0.08 });
+    },
+    condition: () => spikeCondition(),
+};
+
+/**
+ * SpeculationErrorRateAbort alone: 12 % errors on a stage whose baseline is 2 % (the spike's 10× is 20 %) and whose SLO
+ * objective is 99 % (the fast burn's 14.4× is 14.4 %): only the absolute 10 % abort sees it.
+ */
+export const ERROR_RATE_ABORT_ALONE: GuardScenario = {
+    name: "error-rate-abort-alone", kind: "trigger", trigger: "SpeculationErrorRateAbort",
+    fault: "error rate 12 % on a stage with a 2 % baseline and a 99 % SLO objective (above the 10 % abort; under the spike's 10x and the budget's 14.4x)",
+    config: (c) => { c["speculation:slo"] = { ...c["speculation:slo"], objective: 0.99 }; },
+    inject: async (env) => {
+        await pushBaseline(env, 0.02);
+        env.service.setFaults({ errorRate: 0.12 });
+    },
+    condition: `(${recordedExpr(RECORDED.errorRate)}) > ${DEFAULT_STAGE_THRESHOLDS.abortErrorRate}`,
+};
+
+/** A recording rule's expression (the raw form of its series), for a scenario's condition. */
+function recordedExpr(name: string): string {
+    return recordingRules().find((r) => r.record === name)!.expr;
+}
 
 /** The four fault classes of issue 22, then every rollback trigger's ordinary firing. */
 export const GUARD_SCENARIOS: GuardScenario[] = [
@@ -106,6 +220,9 @@ export const GUARD_SCENARIOS: GuardScenario[] = [
         inject: setFaults({ tailLatencyMs: 400 }),
         condition: `(${recorded(RECORDED.latencyTailRatio)}) > ${t.maxTailRatio}`,
     },
+    ERROR_BUDGET_FAST_BURN,
+    ERROR_RATE_SPIKE_ALONE,
+    ERROR_RATE_ABORT_ALONE,
 ];
 
 const TOKEN = "guard-faults-admin-token-0123456789";
@@ -158,8 +275,9 @@ export async function runGuardScenario(s: GuardScenario, plan: GuardPlan, log: (
         // For the re-fire scenario the clock starts when traffic is back on (inject returns then).
         const measuredFrom = s.name === "refire-after-revert" ? Date.now() : injectedAt;
         const confirmedAt = await confirmedAfter(measuredFrom, env.waitMs);
-        const conditionAt = s.condition
-            ? (await firstTrue(monitoring.prometheusUrl, s.condition, injectedAt - scrape, confirmedAt)) ?? measuredFrom
+        const condition = typeof s.condition === "function" ? s.condition(plan) : s.condition;
+        const conditionAt = condition
+            ? (await firstTrue(monitoring.prometheusUrl, condition, injectedAt - scrape, confirmedAt)) ?? measuredFrom
             : measuredFrom;
         const action = (await actions()).find((a) => !a.failed && Date.parse(a.at) === confirmedAt)!;
         const m: GuardMeasurement = {

@@ -12,7 +12,7 @@ import { parseStackConfig } from "../config";
 import { formatBound } from "../lib/guard/bound";
 import { GuardPlan, guardPlan } from "../lib/guard/plan";
 import { formatTable } from "../lib/table";
-import { GUARD_SCENARIOS, runGuardScenario } from "../reference/guardFaults";
+import { GUARD_SCENARIOS, planFor, runGuardScenario } from "../reference/guardFaults";
 import { encodeConfig, stackConfig } from "../test/helpers/stack";
 import { localGuardPlan } from "./localStack";
 
@@ -21,10 +21,13 @@ function arg(name: string): string | undefined {
     return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-function planOf(stack: string): GuardPlan {
-    if (stack === "local") return localGuardPlan();
+/** The stack's plan, with a scenario's config edit (GuardScenario.config) where it has one. */
+function planOf(stack: string, edit: (c: Record<string, any>) => void = () => undefined): GuardPlan {
+    if (stack === "local") return localGuardPlan(edit);
     if (stack !== "staging" && stack !== "production") throw new Error(`--stack ${stack}: allowed local, staging, production`);
-    return guardPlan(parseStackConfig(encodeConfig(stackConfig(stack))).config);
+    const c = stackConfig(stack);
+    edit(c);
+    return guardPlan(parseStackConfig(encodeConfig(c)).config);
 }
 
 async function main() {
@@ -40,13 +43,14 @@ async function main() {
     let over = 0;
     for (const s of scenarios) {
         const measured: number[] = [];
+        const scenarioPlan = planFor(s, (edit) => planOf(stack, edit));
         for (let i = 0; i < runs; i++) {
-            const m = await runGuardScenario(s, plan, (line) => console.log(line));
+            const m = await runGuardScenario(s, scenarioPlan, (line) => console.log(line));
             measured.push(m.seconds);
             if (m.finalPercentage !== 0) throw new Error(`${s.name}: traffic reads ${m.finalPercentage} % at the end`);
         }
         const sorted = [...measured].sort((a, b) => a - b);
-        const bound = plan.triggers.find((t) => t.alert === s.trigger)!.seconds;
+        const bound = scenarioPlan.triggers.find((t) => t.alert === s.trigger)!.seconds;
         const within = sorted[sorted.length - 1] <= bound;
         if (!within) over += 1;
         rows.push([s.name, s.trigger, formatBound(bound), String(runs), sorted[0].toFixed(2), sorted[Math.floor(sorted.length / 2)].toFixed(2), sorted[sorted.length - 1].toFixed(2), within ? "yes" : "NO"]);

@@ -50,13 +50,21 @@ export interface TriggerTiming {
     recorded: boolean;
 }
 
+/** The steps of the path, in order (what each term bounds). */
+export type BoundStep = "scrape" | "recording" | "pending" | "for" | "poll" | "action";
+
 export interface BoundTerm {
+    /** Which step of the path the term bounds. */
+    id: BoundStep;
+    /** The step as preview, the outputs and the README show it. */
     step: string;
     seconds: number;
 }
 
 export interface TriggerBound {
     alert: string;
+    /** The trigger's own `for:` (the `for` term is it rounded up to whole evaluations). */
+    forSeconds: number;
     terms: BoundTerm[];
     seconds: number;
 }
@@ -92,14 +100,14 @@ export function actionScheduleSeconds(a: AttemptSchedule): number {
 export function triggerBound(t: GuardTimings, trigger: TriggerTiming): TriggerBound {
     const e = t.evaluationIntervalSeconds;
     const terms: BoundTerm[] = [
-        { step: "scrape (interval + timeout)", seconds: t.scrapeIntervalSeconds + t.scrapeTimeoutSeconds },
-        ...(trigger.recorded ? [{ step: "recording rule evaluation", seconds: e }] : []),
-        { step: "alert evaluation (pending)", seconds: e },
-        { step: `for: ${trigger.forSeconds}s (whole evaluations)`, seconds: Math.ceil(trigger.forSeconds / e) * e },
-        { step: "watchdog poll (interval + query timeout)", seconds: t.pollIntervalSeconds + t.queryTimeoutSeconds },
-        { step: "revert and read-back (attempt schedule)", seconds: actionScheduleSeconds(t.attempts) },
+        { id: "scrape", step: "scrape (interval + timeout)", seconds: t.scrapeIntervalSeconds + t.scrapeTimeoutSeconds },
+        ...(trigger.recorded ? [{ id: "recording" as const, step: "recording rule evaluation", seconds: e }] : []),
+        { id: "pending", step: "alert evaluation (pending)", seconds: e },
+        { id: "for", step: `for: ${trigger.forSeconds}s (whole evaluations)`, seconds: Math.ceil(trigger.forSeconds / e) * e },
+        { id: "poll", step: "watchdog poll (interval + query timeout)", seconds: t.pollIntervalSeconds + t.queryTimeoutSeconds },
+        { id: "action", step: "revert and read-back (attempt schedule)", seconds: actionScheduleSeconds(t.attempts) },
     ];
-    return { alert: trigger.alert, terms, seconds: round(terms.reduce((s, x) => s + x.seconds, 0)) };
+    return { alert: trigger.alert, forSeconds: trigger.forSeconds, terms, seconds: round(terms.reduce((s, x) => s + x.seconds, 0)) };
 }
 
 /** Every trigger's bound, and the worst of them (what the production policy limits). */

@@ -5,8 +5,8 @@
  */
 import { formatDuration, parseDuration } from "../../config/duration";
 import { StackConfig } from "../../config/schema";
-import { DEFAULT_STAGE_THRESHOLDS, PRODUCTION_RULES } from "../../config/thresholds";
-import { ruleGroups, rollbackTriggerTimings, RuleOptions } from "../monitoring/rules";
+import { DEFAULT_STAGE_THRESHOLDS } from "../../config/thresholds";
+import { ruleGroups, rollbackTriggerTimings, RuleOptions, UNOBSERVABLE_ALERT } from "../monitoring/rules";
 import { sloSpec } from "../monitoring/slo";
 import { actionScheduleSeconds, formatBound, GuardTimings, guardBounds, TriggerBound } from "./bound";
 
@@ -33,6 +33,8 @@ export interface GuardPlan {
     ruleOptions: RuleOptions;
     triggers: TriggerBound[];
     worst: TriggerBound;
+    /** The longest bound the stack accepts (`watchdog.maxGuardBound`): production refuses a worst bound above it. */
+    limitSeconds: number;
     /** What a production stack is refused for (empty elsewhere, and when it is within the rules). */
     refusals: { key: string; message: string }[];
 }
@@ -89,27 +91,83 @@ export function guardPlan(c: Pick<StackConfig, "environment" | "monitoring" | "w
             message: `must be at least ${formatDuration(Math.ceil(schedule))}: the watchdog's attempts up to watchdog.adminApiTimeout (${w.adminApiTimeout}) take that long in the worst case`,
         });
     }
-    if (c.environment === "production" && worst.seconds > PRODUCTION_RULES.maxGuardBoundSeconds) {
+    const limitSeconds = parseDuration(w.maxGuardBound);
+    if (c.environment === "production" && worst.seconds > limitSeconds) {
+        const shares = boundByKey(c, worst);
+        const [dominant] = shares.filter((x) => !x.fixed);
+        const listed = shares.map((x) => `${x.key} ${formatBound(x.seconds)}`).join(", ");
         refusals.push({
-            key: "monitoring.scrapeInterval",
-            message: `gives a guard bound of ${formatBound(worst.seconds)} (${worst.alert}: ${worst.terms.map((t) => `${t.step} ${formatBound(t.seconds)}`).join(" + ")}), ` +
-                `above production's ${formatBound(PRODUCTION_RULES.maxGuardBoundSeconds)}: shorten monitoring.scrapeInterval, monitoring.evaluationInterval, ` +
-                "watchdog.pollInterval or watchdog.adminApiTimeout (policy guard-bound)",
+            key: dominant.key,
+            message: `contributes most of a guard bound of ${formatBound(worst.seconds)} (${worst.alert}: ${worst.terms.map((t) => `${t.step} ${formatBound(t.seconds)}`).join(" + ")}), ` +
+                `above watchdog.maxGuardBound (${w.maxGuardBound}); by key: ${listed}. Shorten ${dominant.key}` +
+                `${dominant.key === "watchdog.adminApiTimeout" ? " (or watchdog.attemptTimeout)" : ""}, or raise watchdog.maxGuardBound ` +
+                "(the policy pack's guard-bound maxGuardBoundSeconds must allow it)",
         });
     }
     return {
-        timings, watchdog, ruleOptions, triggers, worst, refusals,
+        timings, watchdog, ruleOptions, triggers, worst, limitSeconds, refusals,
         prometheus: { scrapeInterval: c.monitoring.scrapeInterval, scrapeTimeout, evaluationInterval: c.monitoring.evaluationInterval },
     };
 }
 
-/** The bound as a stack output and a preview line: per trigger, and the worst. */
-export function guardSummary(p: GuardPlan): { boundSeconds: number; bound: string; worstTrigger: string; triggers: Record<string, string>; formula: string } {
+/** One stack key's share of a trigger's bound, seconds; `fixed`: not a stack key (the go/no-go table's `for:`). */
+export interface KeyShare { key: string; seconds: number; fixed?: boolean }
+
+/**
+ * Which stack key each second of a trigger's bound comes from, largest first: the scrape interval (and the scrape
+ * timeout, which defaults from it below 10 s), the evaluation interval (the recording and pending evaluations, the
+ * `for:` rounded up to whole evaluations, and the poll when watchdog.pollInterval is unset), the poll, the admin API's
+ * timeout (the attempt schedule grows to it).  A seed's `for:` is the go/no-go table's, not a stack key: listed, fixed.
+ */
+export function boundByKey(c: Pick<StackConfig, "monitoring" | "watchdog">, t: TriggerBound): KeyShare[] {
+    const m = c.monitoring;
+    const scrape = parseDuration(m.scrapeInterval);
+    const shares = new Map<string, KeyShare>();
+    const add = (key: string, seconds: number, fixed = false) => {
+        if (seconds <= 0) return;
+        const had = shares.get(key);
+        shares.set(key, { key, seconds: round((had?.seconds ?? 0) + seconds), ...(fixed ? { fixed } : {}) });
+    };
+    const evaluation = "monitoring.evaluationInterval";
+    for (const term of t.terms) {
+        if (term.id === "scrape") {
+            add("monitoring.scrapeInterval", scrape);
+            add(m.scrapeTimeout || scrape >= 10 ? "monitoring.scrapeTimeout" : "monitoring.scrapeInterval", term.seconds - scrape);
+        } else if (term.id === "recording" || term.id === "pending") {
+            add(evaluation, term.seconds);
+        } else if (term.id === "for") {
+            if (t.alert === UNOBSERVABLE_ALERT) {
+                // One missed scrape tolerated: its for: is a scrape interval and an evaluation interval.
+                add("monitoring.scrapeInterval", scrape);
+                add(evaluation, t.forSeconds - scrape);
+            } else if (m.rehearsalFor) {
+                add("monitoring.rehearsalFor", t.forSeconds);
+            } else {
+                add(`${t.alert}'s for: (the go/no-go table)`, t.forSeconds, true);
+            }
+            add(evaluation, term.seconds - t.forSeconds);
+        } else if (term.id === "poll") {
+            add(c.watchdog.pollInterval ? "watchdog.pollInterval" : evaluation, term.seconds);
+        } else {
+            add("watchdog.adminApiTimeout", term.seconds);
+        }
+    }
+    return [...shares.values()].sort((a, b) => b.seconds - a.seconds);
+}
+
+const round = (s: number) => Math.round(s * 1000) / 1000;
+
+/** The bound as a stack output and a preview line: per trigger, the worst, and the limit the stack holds it to. */
+export function guardSummary(p: GuardPlan): {
+    boundSeconds: number; bound: string; worstTrigger: string; triggers: Record<string, string>; formula: string; maxBoundSeconds: number; maxBound: string;
+} {
     return {
         boundSeconds: p.worst.seconds,
         bound: formatBound(p.worst.seconds),
         worstTrigger: p.worst.alert,
         triggers: Object.fromEntries(p.triggers.map((t) => [t.alert, formatBound(t.seconds)])),
         formula: p.worst.terms.map((t) => `${t.step} ${formatBound(t.seconds)}`).join(" + "),
+        maxBoundSeconds: p.limitSeconds,
+        maxBound: formatBound(p.limitSeconds),
     };
 }

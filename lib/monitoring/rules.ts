@@ -75,6 +75,9 @@ export const SENTINEL_METRICS = {
 /** Alerts that pull the kill switch (label kill_switch="true"); a CUSUM drift alarm may join them by its label. */
 export const KILL_SWITCH_ALERTS = ["SpeculationSentinelFailing"] as const;
 
+/** The trigger of a canary that cannot be observed (its `for:` is a scrape interval plus an evaluation interval). */
+export const UNOBSERVABLE_ALERT = "SpeculationUnobservable";
+
 /** Which alert stands for each rollback trigger of SPEC §2; the policy pack checks every one is present. */
 export const ROLLBACK_TRIGGER_ALERTS = [
     "SpeculationRollbackRateAbort",
@@ -84,7 +87,7 @@ export const ROLLBACK_TRIGGER_ALERTS = [
     "SpeculationCircuitBreakerOpen",
     "ProofQueueOverflow",
     "SpeculationLatencyTailRatio",
-    "SpeculationUnobservable",
+    UNOBSERVABLE_ALERT,
     // The fast page-level burn of the error budget on the release's track (lib/monitoring/sloRules.ts).
     SLO_ALERTS.fastBurnRollback,
 ] as const;
@@ -269,7 +272,7 @@ export function observabilityAlerts(scrapeIntervalSeconds: number, evaluationInt
     const last = (m: string) => `max(last_over_time(${m}[${UNOBSERVABLE_LOOKBACK}]))`;
     const traffic = `(${last("speculation_rollout_percentage")} * on() ${last("speculation_enabled")} > 0) or on() count(up{${job},track=~"canary|green"}) > 0`;
     return [{
-        alert: "SpeculationUnobservable",
+        alert: UNOBSERVABLE_ALERT,
         expr: `(${blind}) and on() (${traffic})`,
         for: seconds(scrapeIntervalSeconds + evaluationIntervalSeconds),
         labels: { severity: "critical", component: "speculation", rollback_trigger: "true" },

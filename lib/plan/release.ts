@@ -11,7 +11,7 @@ import { ConfigError, type LoadedConfig } from "../../config";
 import { GuardPlan, guardPlan } from "../guard/plan";
 import type { PreflightTarget } from "../preflight/checks";
 import { parseDuration } from "../../config/duration";
-import { BakeMode, bakeModeOf, GATE_METRICS, requiredRetentionSeconds, StackConfig } from "../../config/schema";
+import { BakeMode, bakeModeOf, GATE_METRICS, requiredRetentionSeconds, StackConfig, watchdogPrometheusUrl } from "../../config/schema";
 import { GO_NO_GO } from "../../config/thresholds";
 import type { AlertSource } from "../gate/measure";
 import { PROOF_WORKERS_JOB, SPECULATION_JOB } from "../monitoring/scrape";
@@ -162,9 +162,10 @@ export interface ReleasePlan {
     artifactsDir: string;
     /**
      * The watchdog (`watchdog.enabled`, Kubernetes only): how long a revert tries, where it reaches the service, and
-     * where it reads the firing triggers (watchdog.prometheusUrl, else the standalone Prometheus in the namespace).
+     * where it reads the firing triggers (watchdog.prometheusUrl, else the standalone Prometheus in the namespace, else
+     * the gates'): always one, since the guard's bound counts on that read (the config refuses a watchdog with none).
      */
-    watchdog?: { revertDeadlineMs: number; serviceUrl: string; prometheusUrl?: string };
+    watchdog?: { revertDeadlineMs: number; serviceUrl: string; prometheusUrl: string };
     /** The guard between `up`s: its timings and the bound they give (lib/guard/plan.ts). */
     guard: GuardPlan;
 }
@@ -239,8 +240,8 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
     if (guard.refusals.length > 0) throw new ConfigError(guard.refusals.map((r) => `speculation:${r.key}: ${r.message}`));
     // Where the watchdog reads the firing triggers itself: the configured URL, else the stack's own (standalone)
     // Prometheus, else the one the gates read (operator mode's kube-prometheus-stack, in-cluster in production).
-    const watchdogPrometheus = config.watchdog.prometheusUrl
-        ?? (config.monitoring.mode === "standalone" ? `http://prometheus.${namespace}.svc.cluster.local:9090` : g.prometheusUrl);
+    // (config/schema.ts refuses a watchdog with none: the guard's bound counts on this read.)
+    const watchdogPrometheus = watchdogPrometheusUrl(config, namespace);
 
     return {
         loaded, config, namespace,
@@ -347,8 +348,13 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
         ...(config.kubernetes.enabled && config.watchdog.enabled ? {
             watchdog: {
                 revertDeadlineMs: ms(config.watchdog.revertDeadline), serviceUrl: inCluster(STABLE_NAME, namespace),
-                ...(watchdogPrometheus ? { prometheusUrl: watchdogPrometheus } : {}),
+                prometheusUrl: watchdogPrometheus ?? unreachable("a watchdog with no Prometheus to read passed config/schema.ts's guardProblems"),
             },
         } : {}),
     };
+}
+
+/** A state the config refuses before any plan is made: a bug if reached. */
+function unreachable(what: string): never {
+    throw new Error(`internal error: ${what}`);
 }

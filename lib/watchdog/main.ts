@@ -41,6 +41,7 @@ import * as https from "https";
 import { AttemptSchedule } from "../guard/bound";
 import { instantVector } from "../prometheus/client";
 import { Action, ActionKind, actions, Attempt, CANARY_WEIGHT, CanaryWeight, classify, Outcome, untilConfirmed } from "./actions";
+import { pollOnce } from "./poll";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { syntheticSpeculation } = require("./synthetic.js") as typeof import("./synthetic");
 
@@ -159,8 +160,6 @@ const state = {
 };
 const sentinel = { success: 0, failure: 0, lastProbe: undefined as number | undefined, lastOk: undefined as boolean | undefined, recent: [] as unknown[] };
 const poll = { ok: 0, failed: 0, lastOk: 0 };
-/** What the watchdog acts on, as Prometheus's ALERTS series has it: every firing rollback trigger and kill-switch alert. */
-const FIRING_TRIGGERS_PROMQL = 'ALERTS{alertstate="firing",rollback_trigger="true"} or ALERTS{alertstate="firing",kill_switch="true"}';
 const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), component: "agenc-watchdog", ...fields }));
 
 let queue: Promise<unknown> = Promise.resolve();
@@ -202,24 +201,22 @@ function onAlerts(payload: unknown, via: "alertmanager" | "prometheus" = "alertm
     return done;
 }
 
-/**
- * The second way a trigger reaches the watchdog: Prometheus's firing alerts (its ALERTS series, as the gates read
- * them), acted on exactly as a webhook.  A silence in Alertmanager does not stop this: a silence hides a page, not a failing service.
- */
-async function pollOnce(): Promise<void> {
-    if (pending > 0) return;
-    // The same reading as the gates' (lib/prometheus: the ALERTS series), for the alerts the watchdog acts on.
-    const read = await instantVector(PROMETHEUS_URL, FIRING_TRIGGERS_PROMQL, POLL_TIMEOUT_MS, { label: "the firing triggers" });
-    if (!read.ok) {
-        poll.failed += 1;
-        log({ level: "warn", msg: "could not read the firing triggers from Prometheus (Alertmanager's webhook still reaches the watchdog)", prometheus: PROMETHEUS_URL, error: read.detail });
-        return;
-    }
-    poll.ok += 1;
-    poll.lastOk = Date.now() / 1000;
-    const firing = read.value.map((r) => ({ labels: r.metric }));
-    if (firing.length === 0 || pending > 0) return;
-    await onAlerts({ alerts: firing.map((a) => ({ status: "firing", labels: a.labels })) }, "prometheus");
+/** The second way a trigger reaches the watchdog: Prometheus's firing alerts, read by lib/watchdog/poll.ts. */
+function pollPrometheus(): Promise<unknown> {
+    return pollOnce({
+        read: (expr) => instantVector(PROMETHEUS_URL, expr, POLL_TIMEOUT_MS, { label: "the firing triggers" }),
+        busy: () => pending > 0,
+        act: (payload) => onAlerts(payload, "prometheus"),
+        record: (r) => {
+            if (r.ok) {
+                poll.ok += 1;
+                poll.lastOk = Date.now() / 1000;
+            } else {
+                poll.failed += 1;
+                log({ level: "warn", msg: "could not read the firing triggers from Prometheus (Alertmanager's webhook still reaches the watchdog)", prometheus: PROMETHEUS_URL, error: r.detail });
+            }
+        },
+    });
 }
 
 /** Runs `tick` every `seconds` from start, never two at once (a slow one delays the next). */
@@ -324,7 +321,7 @@ server.listen(PORT, HOST, () => {
         ...(KUBE ? { reverts: `canary weight of ingress/${CANARY_INGRESS} in ${KUBE.namespace} (${KUBE.api})` } : {}),
     });
     if (SENTINEL_INTERVAL_S > 0) stops.push(every(SENTINEL_INTERVAL_S, probe));
-    if (PROMETHEUS_URL) stops.push(every(POLL_INTERVAL_S, pollOnce));
+    if (PROMETHEUS_URL) stops.push(every(POLL_INTERVAL_S, async () => { await pollPrometheus(); }));
 });
 const stop = () => { for (const s of stops) s(); server.close(() => process.exit(0)); };
 process.on("SIGTERM", stop);

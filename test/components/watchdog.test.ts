@@ -9,7 +9,11 @@ import { loadStackConfig } from "../../config";
 import { watchdogBundle } from "../../lib/watchdog/bundle";
 import { GO_NO_GO } from "../../config/thresholds";
 import { sentinelSchedule } from "../../lib/watchdog/sentinel";
-import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+import { encodeConfig, MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+import { parseStackConfig } from "../../config";
+import { formatBound } from "../../lib/guard/bound";
+import { guardPlan } from "../../lib/guard/plan";
+import { ROLLBACK_TRIGGER_ALERTS } from "../../lib/monitoring/rules";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
@@ -146,6 +150,52 @@ describe("the watchdog and window bake mode under mocks", () => {
             await render(engine, config);
             const window = engine.one("pulumi-nodejs:dynamic/agenc:BakeWindow", "stage-1-10pct-window");
             expect(window.inputs.compare).to.deep.equal({ errorRateMargin: 0.005, latencyMargin: 0.1, confidence: 0.95, minRequests: 500 });
+        });
+    });
+    describe("the watchdog's schedule and its Prometheus come from the guard plan (lib/guard/plan.ts), and the bound is a stack output", () => {
+        const envOf = () => Object.fromEntries((engine.byK8sName(DEPLOYMENT, "speculation-watchdog").inputs.spec.template.spec.containers[0].env as { name: string; value?: string }[])
+            .filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+
+        it("renders ADMIN_API_TIMEOUT_MS, ATTEMPT_TIMEOUT_MS, POLL_INTERVAL_SECONDS, POLL_TIMEOUT_MS and REVERT_DEADLINE_SECONDS from the plan, and PROMETHEUS_URL (operator: watchdog.prometheusUrl)", async () => {
+            let config = stackConfig("staging");
+            for (const [k, v] of [["pollInterval", "7s"], ["attemptTimeout", "3s"], ["adminApiTimeout", "12s"], ["revertDeadline", "3m"]]) config = withEdit(config, "speculation:watchdog", k, v);
+            await render(engine, config);
+            const plan = guardPlan(parseStackConfig(encodeConfig(config)).config);
+            expect(envOf()).to.include({
+                ADMIN_API_TIMEOUT_MS: "12000", ATTEMPT_TIMEOUT_MS: "3000", POLL_INTERVAL_SECONDS: "7", POLL_TIMEOUT_MS: "5000", REVERT_DEADLINE_SECONDS: "180",
+                BACKOFF_INITIAL_MS: "250", BACKOFF_MAX_MS: "5000",
+                PROMETHEUS_URL: "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090",
+            });
+            // The same numbers the bound was computed from, not a second reading of the config.
+            const w = plan.watchdog;
+            expect(envOf()).to.include({
+                ADMIN_API_TIMEOUT_MS: String(w.adminApiTimeoutMs), ATTEMPT_TIMEOUT_MS: String(w.attemptTimeoutMs), POLL_INTERVAL_SECONDS: String(w.pollIntervalSeconds),
+                POLL_TIMEOUT_MS: String(w.pollTimeoutMs), REVERT_DEADLINE_SECONDS: String(w.revertDeadlineSeconds),
+            });
+            expect(plan.timings.attempts.adminApiTimeoutSeconds).to.equal(12);
+            expect(plan.timings.pollIntervalSeconds).to.equal(7);
+        });
+
+        it("standalone: PROMETHEUS_URL is the stack's own Prometheus, polled every evaluation interval by default; production: the gates' Prometheus", async () => {
+            const standalone = withEdit(withEdit(stackConfig("staging"), "speculation:watchdog", undefined, undefined), "speculation:monitoring", "mode", "standalone");
+            await render(engine, withEdit(standalone, "speculation:monitoring", "evaluationInterval", "20s"));
+            expect(envOf()).to.include({ PROMETHEUS_URL: "http://prometheus.agenc-staging.svc.cluster.local:9090", POLL_INTERVAL_SECONDS: "20", POLL_TIMEOUT_MS: "5000" });
+            await render(engine, stackConfig("production"));
+            expect(envOf()).to.include({ PROMETHEUS_URL: "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090", POLL_INTERVAL_SECONDS: "15", ADMIN_API_TIMEOUT_MS: "10000" });
+        });
+
+        it("the stack output `guard` (and the Guard's recorded inputs, what preview and the policy pack see) carries the bound per rollback trigger, the worst, the formula and the limit", async () => {
+            const outputs = await render(engine, stackConfig("production")) as unknown as { guard: Record<string, any> };
+            const plan = guardPlan(parseStackConfig(encodeConfig(stackConfig("production"))).config);
+            const guard = outputs.guard;
+            expect(Object.keys(guard.triggers).sort()).to.deep.equal([...ROLLBACK_TRIGGER_ALERTS].sort());
+            for (const t of plan.triggers) expect(guard.triggers[t.alert], t.alert).to.equal(formatBound(t.seconds));
+            expect(guard.triggers.SpeculationRollbackRateAbort).to.equal("6m 51s");
+            expect(guard).to.include({ boundSeconds: 410.75, bound: "6m 51s", worstTrigger: "SpeculationRollbackRateAbort", maxBoundSeconds: 420, maxBound: "7m" });
+            expect(guard.formula).to.match(/^scrape \(interval \+ timeout\) 25s \+ recording rule evaluation 15s \+ .* \+ revert and read-back \(attempt schedule\) 35\.75s$/);
+            expect(guard.floor).to.deep.equal({ enabled: true, sentinels: true, replicas: 2, driftDetection: "cusum", onFailure: "revert", bakeMode: "window" });
+            const recorded = engine.ofType("agenc:deploy:Guard")[0].inputs;
+            expect(recorded).to.deep.include({ environment: "production", boundSeconds: 410.75, maxBoundSeconds: 420, triggers: guard.triggers });
         });
     });
 });

@@ -25,7 +25,7 @@ const DURATION_KEYS = [
     "canary.gate.pollInterval", "canary.gate.deadlineSlack", "canary.gate.timeout", "canary.gate.revert.deadline",
     "canary.gate.entryAnalysis", "canary.gate.maxGap",
     "monitoring.scrapeInterval", "monitoring.scrapeTimeout", "monitoring.evaluationInterval", "monitoring.rehearsalFor", "monitoring.retention",
-    "watchdog.revertDeadline", "watchdog.pollInterval", "watchdog.attemptTimeout", "watchdog.adminApiTimeout", "watchdog.sentinel.interval", "watchdog.sentinel.window", "watchdog.sentinel.timeout",
+    "watchdog.revertDeadline", "watchdog.pollInterval", "watchdog.attemptTimeout", "watchdog.adminApiTimeout", "watchdog.maxGuardBound", "watchdog.sentinel.interval", "watchdog.sentinel.window", "watchdog.sentinel.timeout",
     "nodes.healthInterval", "nodes.firstNodeGrace", "nodes.nodeGrace", "nodes.pauseBetweenNodes", "nodes.batchGate.bake",
     "bench.timeout",
     "preflight.timeout", "smoke.timeout",

@@ -153,9 +153,21 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
     ["the guard's evidence", "a retention shorter than the longest bake plus a week",
         () => withEdit(stackConfig("production"), key("monitoring"), "retention", "3d"),
         ["speculation:monitoring.retention: must be at least 8d: the longest bake (1d) plus 7d for the next up to judge it from Prometheus history"]],
-    ["the guard's bound", "production intervals that put 0 % more than 7 min away",
+    ["the guard's bound", "production intervals that put 0 % more than 7 min away (the key that contributes most named, not always the scrape interval)",
         () => withEdit(withEdit(stackConfig("production"), key("monitoring"), "scrapeInterval", "30s"), key("monitoring"), "evaluationInterval", "30s"),
-        [/^speculation:monitoring\.scrapeInterval: gives a guard bound of 7m 51s \(SpeculationRollbackRateAbort: scrape \(interval \+ timeout\) 40s \+ .*\), above production's 7m/]],
+        [/^speculation:monitoring\.evaluationInterval: contributes most of a guard bound of 7m 51s \(SpeculationRollbackRateAbort: scrape \(interval \+ timeout\) 40s \+ .*\), above watchdog\.maxGuardBound \(7m\); by key: .*monitoring\.evaluationInterval 1m 35s.*\. Shorten monitoring\.evaluationInterval, or raise watchdog\.maxGuardBound/]],
+    ["the guard's bound", "a production stack whose own limit (watchdog.maxGuardBound 6m) is below its bound",
+        () => withEdit(stackConfig("production"), key("watchdog"), "maxGuardBound", "6m"),
+        [/^speculation:monitoring\.evaluationInterval: contributes most of a guard bound of 6m 51s .*above watchdog\.maxGuardBound \(6m\)/]],
+    ["the guard's bound", "a limit that is no duration",
+        () => withEdit(stackConfig("production"), key("watchdog"), "maxGuardBound", "0m"),
+        ["speculation:watchdog.maxGuardBound: must be longer than 0s (the longest guard bound the stack accepts)"]],
+    ["the guard's production floor", "one watchdog replica (no PodDisruptionBudget, no spread)",
+        () => withEdit(stackConfig("production"), key("watchdog"), "replicas", 1),
+        ["speculation:watchdog.replicas: must be from 2 to 5 in production (is 1): one replica has no PodDisruptionBudget and no spread over nodes, so a drain or a node failure leaves no revert path between ups (policy guard-floor)"]],
+    ["the guard's poll path", "a watch-mode operator stack whose watchdog has only Alertmanager (no Prometheus URL anywhere)",
+        () => withEdit(stackConfig("staging"), key("watchdog"), undefined, undefined),
+        [/^speculation:watchdog\.prometheusUrl: must be set when the watchdog runs with monitoring\.mode operator and no canary\.gate\.prometheusUrl .*repeat_interval, outside the guard's bound$/]],
     ["the guard's timings", "a rehearsal's for: outside local",
         () => withEdit(stackConfig("staging"), key("monitoring"), "rehearsalFor", "2s"),
         ["speculation:monitoring.rehearsalFor: is only allowed in environment local (a deployed stack's alerts keep the seeds' for: durations)"]],
@@ -187,7 +199,7 @@ describe("config refused before anything registers (issue 15's classes)", functi
     }
 
     it("the same stacks with the offending value fixed are accepted, and register resources (so zero above means refused first)", async function () {
-        // Eleven whole programs under mocks: 10–20 s idle, past 30 s with a busy loop on every core.
+        // Fourteen whole programs under mocks: 10–20 s idle, past 30 s with a busy loop on every core.
         this.timeout(180_000);
         const fixed: Config[] = [
             withEdit(stackConfig("staging"), key("thresholds"), "abortRollbackRate", 0.05),
@@ -204,6 +216,12 @@ describe("config refused before anything registers (issue 15's classes)", functi
             withEdit(withEdit(withEdit(stackConfig("staging"), key("watchdog"), "sentinel.enabled", false), key("canary"), "gate.bakeMode", "window"),
                 key("canary"), "gate.prometheusUrl", "http://prometheus.monitoring.svc:9090"),
             withEdit(stackConfig("production"), key("monitoring"), "retention", "8d"),
+            // The stack's own limit raised: the same 7m 51s intervals load (the policy pack's ceiling must allow 8m too).
+            withEdit(withEdit(withEdit(stackConfig("production"), key("monitoring"), "scrapeInterval", "30s"), key("monitoring"), "evaluationInterval", "30s"),
+                key("watchdog"), "maxGuardBound", "8m"),
+            // Staging may run one watchdog replica (guard-floor is advisory there); a watchdog-less or standalone stack needs no URL.
+            withEdit(stackConfig("staging"), key("watchdog"), "replicas", 1),
+            withEdit(withEdit(stackConfig("staging"), key("watchdog"), undefined, undefined), key("monitoring"), "mode", "standalone"),
         ];
         for (const c of fixed) {
             engine.install(c, "speculation:sshPrivateKey" in c ? NODE_SECRET_KEYS : []);
@@ -220,7 +238,8 @@ describe("config refused before anything registers (issue 15's classes)", functi
         expect(pack["every-stage-gated"].requireBench).to.equal(PRODUCTION_RULES.requireBench);
         expect(pack["node-rollout-limits"].maxFailPercentage).to.equal(PRODUCTION_RULES.maxFailPercentage);
         expect(pack["topology-spread"].requireHardSpread).to.equal(PRODUCTION_RULES.requireHardSpread);
-        expect(pack["guard-bound"].maxGuardBoundSeconds).to.equal(PRODUCTION_RULES.maxGuardBoundSeconds);
+        // The guard bound's ceiling is not repeated: the pack's default is the key's (GUARD_BOUND_LIMIT_SECONDS).
+        expect(pack["guard-bound"], "guard-bound's limit comes from GUARD_BOUND_LIMIT_SECONDS, not a copy").to.equal(undefined);
         expect(pack["slo-bounds"]).to.deep.equal({
             minSloObjective: PRODUCTION_RULES.minSloObjective, maxSloObjective: PRODUCTION_RULES.maxSloObjective,
             minBudgetFloor: PRODUCTION_RULES.minBudgetFloor, maxBudgetFloor: PRODUCTION_RULES.maxBudgetFloor,

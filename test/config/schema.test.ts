@@ -110,6 +110,8 @@ describe("stack config", () => {
         const { config, namespace } = parseStackConfig(encodeConfig({
             "speculation:environment": "staging", "speculation:release": { version: "v1.0.1", previousVersion: "v1.0.0" },
             "speculation:canary": { gate: { alertmanagerUrl: "http://alertmanager:9093" } },
+            // Operator monitoring by default, and gates given only Alertmanager: the watchdog needs its Prometheus named.
+            "speculation:watchdog": { prometheusUrl: "http://prometheus:9090" },
         }));
         expect(namespace).to.equal("agenc-staging");
         expect(config.canary.steps.map((s) => [s.percentage, s.bake])).to.deep.equal([[10, "4h"], [25, "8h"], [50, "24h"], [100, "24h"]]);

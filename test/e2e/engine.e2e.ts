@@ -135,6 +135,13 @@ describe("the real engine: operator workflows on the local stack", function () {
         await open(50);
         const ok = await stack.preview(pack("local"));
         expect(ok.stdout).to.not.match(/mandatory|advisory/);
+        // The Guard records the computed bound as its inputs: an edit that lengthens it (a 3 s watchdog poll instead of
+        // 1 s: the poll term 2 s → 6 s, the worst bound 32.75 s → 36.75 s) shows in the preview, per trigger too.
+        await open(50, (c) => { c["speculation:watchdog"] = { ...c["speculation:watchdog"], pollInterval: "3s" }; });
+        const slower = await stack.preview({ ...pack("local"), diff: true });
+        expect(slower.stdout).to.match(/agenc:deploy:Guard/);
+        expect(slower.stdout).to.match(/boundSeconds\s*:\s*32\.75\s*=>\s*36\.75/);
+        expect(slower.stdout).to.match(/SpeculationErrorBudgetFastBurn\s*:\s*"30\.75s"\s*=>\s*"34\.75s"/);
         // A first node batch of two is against the node-rollout-limits policy (at most 1).
         await open(50, (c) => { c["speculation:nodes"].serial = [2]; });
         const warned = await stack.preview(pack("staging"));

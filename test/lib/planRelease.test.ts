@@ -108,7 +108,11 @@ describe("release plan", () => {
 
     it("plans the watchdog and the node batch gate only where they run", () => {
         const plan = releasePlan(loaded("staging", at(10)), ENV);
-        expect(plan.watchdog).to.deep.equal({ revertDeadlineMs: 120_000, serviceUrl: "http://agenc-speculation.agenc-staging.svc.cluster.local:9090" });
+        expect(plan.watchdog).to.deep.equal({
+            revertDeadlineMs: 120_000, serviceUrl: "http://agenc-speculation.agenc-staging.svc.cluster.local:9090",
+            // Staging's watchdog.prometheusUrl (operator monitoring, gates reading Alertmanager only): where it polls the triggers.
+            prometheusUrl: "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090",
+        });
         expect(plan.nodeBatchGate, "no hosts").to.equal(undefined);
         expect(releasePlan(loaded("staging", [...at(10), ["speculation:watchdog", "enabled", false]]), ENV).watchdog).to.equal(undefined);
     });

@@ -6,6 +6,7 @@ import { expect } from "chai";
 import * as P from "../../policy/policies";
 import { PolicyInput, runResourcePolicy, runStackPolicy, asPolicyResources, Stack } from "./harness";
 import { ROLLBACK_TRIGGER_ALERTS } from "../../lib/monitoring/rules";
+import { GUARD_BOUND_LIMIT_SECONDS } from "../../config/thresholds";
 
 const T = P.TYPES;
 const container = (edit: Record<string, unknown> = {}) => ({
@@ -65,10 +66,11 @@ const role = (rules: unknown[]): PolicyInput => ({ type: T.role, name: "watchdog
 const SENTINEL_RULE = { alert: "SpeculationSentinelFailing", labels: { severity: "critical", kill_switch: "true" } };
 interface Row { policy: P.ResourcePolicyLike; ok: PolicyInput; bad: PolicyInput; message: RegExp; stack?: Stack }
 /** A Guard as the program records it (components/Guard.ts): the floor and the computed bound. */
-const guardRes = (floor: Record<string, unknown> = {}, boundSeconds = 410.75): PolicyInput => ({
+const guardRes = (floor: Record<string, unknown> = {}, boundSeconds = 410.75, edit: Record<string, unknown> = {}): PolicyInput => ({
     type: T.guard, name: "guard", props: {
-        environment: "production", boundSeconds, worstTrigger: "SpeculationRollbackRateAbort", formula: "scrape 25s + … + revert 35.75s",
-        floor: { enabled: true, sentinels: true, driftDetection: "cusum", onFailure: "revert", bakeMode: "window", ...floor },
+        environment: "production", boundSeconds, worstTrigger: "SpeculationRollbackRateAbort", formula: "scrape 25s + … + revert 35.75s", maxBoundSeconds: 420,
+        floor: { enabled: true, sentinels: true, replicas: 2, driftDetection: "cusum", onFailure: "revert", bakeMode: "window", ...floor },
+        ...edit,
     },
 });
 const rows: [string, Row][] = [
@@ -88,7 +90,9 @@ const rows: [string, Row][] = [
     ["a first batch bigger than one node", { policy: P.nodesPinnedAndBounded, ok: rollout(), bad: rollout({ batches: [2, 2] }), message: /the first batch has 2 nodes; at most 1/ }],
     ["window bakes with the watchdog off", { policy: P.guardFloor, ok: guardRes(), bad: guardRes({ enabled: false }), message: /no guard between ups where it matters: the watchdog is off \(watchdog\.enabled\)/, stack: "production" }],
     ["window bakes with sentinels off, no drift detection and onFailure fail", { policy: P.guardFloor, ok: guardRes({ driftDetection: "canary-judge" }), bad: guardRes({ sentinels: false, driftDetection: "off", onFailure: "fail" }), message: /sentinel probes are off.*drift detection is off.*onFailure: fail/, stack: "production" }],
-    ["a guard bound over production's 7 min", { policy: P.guardBound, ok: guardRes(), bad: guardRes({}, 431), message: /bound is 431 s \(SpeculationRollbackRateAbort: .*\), above 420 s/, stack: "production" }],
+    ["a guard bound over the stack's own 7 min limit", { policy: P.guardBound, ok: guardRes(), bad: guardRes({}, 431), message: /^The guard's bound is 431 s \(SpeculationRollbackRateAbort: .*\), above the stack's watchdog\.maxGuardBound \(420 s\)\.$/ }],
+    ["a watchdog of one replica (no PodDisruptionBudget, no spread)", { policy: P.guardFloor, ok: guardRes(), bad: guardRes({ replicas: 1 }), message: /^The watchdog runs 1 replica \(watchdog\.replicas; allowed 2 to 5\): no PodDisruptionBudget and no spread over nodes/ }],
+    ["a watchdog of one replica in watch bake mode too (after 100 % it is the only revert path)", { policy: P.guardFloor, ok: guardRes({ bakeMode: "watch", sentinels: false }), bad: guardRes({ bakeMode: "watch", replicas: 1 }), message: /^The watchdog runs 1 replica/ }],
     ["a failure budget in production", { policy: P.nodesPinnedAndBounded, ok: rollout(), bad: rollout({ maxFailPercentage: 25 }), message: /maxFailPercentage is 25; at most 0/, stack: "production" }],
     ["a PrometheusRule without every rollback trigger", { policy: P.rollbackTriggerAlerts, ok: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [...["SpeculationRollbackRateAbort", "SpeculationErrorRateAbort", "SpeculationErrorRateSpike", "SpeculationMemoryCritical", "SpeculationCircuitBreakerOpen", "ProofQueueOverflow", "SpeculationLatencyTailRatio", "SpeculationUnobservable", "SpeculationErrorBudgetFastBurn"].map((alert) => ({ alert })), SENTINEL_RULE] }] } } }, bad: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [{ alert: "SpeculationRollbackRateAbort" }, SENTINEL_RULE] }] } } }, message: /lacks the rollback-trigger alerts SpeculationErrorRateAbort, SpeculationErrorRateSpike, SpeculationMemoryCritical, SpeculationCircuitBreakerOpen, ProofQueueOverflow, SpeculationLatencyTailRatio, SpeculationUnobservable, SpeculationErrorBudgetFastBurn/ }],
     ["a PrometheusRule whose sentinel alert does not pull the kill switch", { policy: P.rollbackTriggerAlerts, ok: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [...ROLLBACK_TRIGGER_ALERTS.map((alert) => ({ alert })), SENTINEL_RULE] }] } } }, bad: { type: T.prometheusRule, name: "r", props: { metadata: { name: "agenc-speculation-rules" }, spec: { groups: [{ rules: [...ROLLBACK_TRIGGER_ALERTS.map((alert) => ({ alert })), { alert: "SpeculationSentinelFailing", labels: { severity: "critical" } }] }] } } }, message: /^agenc-speculation-rules: SpeculationSentinelFailing lacks the label kill_switch="true"/ }],
@@ -132,6 +136,33 @@ describe("policy pack: each resource policy", () => {
             });
         }
     }
+    describe("guard-bound: the stack's limit (watchdog.maxGuardBound) and the pack's ceiling (maxGuardBoundSeconds), one default", () => {
+        it("both default to GUARD_BOUND_LIMIT_SECONDS: the pack's schema default is the key's, and production's pack config does not repeat it", () => {
+            const props = (P.guardBound.configSchema as { properties: Record<string, { default: number }> }).properties;
+            expect(props.maxGuardBoundSeconds.default).to.equal(GUARD_BOUND_LIMIT_SECONDS);
+        });
+        it("a stack that raises its limit above the pack's ceiling is refused in production until the pack raises it too", () => {
+            const raised = guardRes({}, 471, { maxBoundSeconds: 480 });
+            const refused = runResourcePolicy(P.guardBound, raised, "production");
+            expect(refused.map((v) => v.message)).to.deep.equal([
+                "The stack's watchdog.maxGuardBound is 480 s, above this pack's guard-bound maxGuardBoundSeconds (420 s): lower the key, or raise the pack's limit.",
+                "The guard's bound is 471 s (SpeculationRollbackRateAbort: scrape 25s + … + revert 35.75s), above 420 s.",
+            ]);
+            expect(refused.every((v) => v.level === "mandatory")).to.equal(true);
+            expect(runResourcePolicy(P.guardBound, raised, "production", { "guard-bound": { maxGuardBoundSeconds: 480 } })).to.deep.equal([]);
+            // The pack raised alone changes nothing for a stack whose own limit stays at 7 min.
+            expect(runResourcePolicy(P.guardBound, guardRes({}, 471), "production", { "guard-bound": { maxGuardBoundSeconds: 600 } }).map((v) => v.message))
+                .to.deep.equal(["The guard's bound is 471 s (SpeculationRollbackRateAbort: scrape 25s + … + revert 35.75s), above the stack's watchdog.maxGuardBound (420 s)."]);
+        });
+        it("a stack that lowers its limit below its bound is reported (advisory in staging); a guard with no recorded limit is held to the pack's", () => {
+            const tight = runResourcePolicy(P.guardBound, guardRes({}, 410.75, { maxBoundSeconds: 360 }), "staging");
+            expect(tight.map((v) => `${v.level}: ${v.message}`)).to.deep.equal([
+                "advisory: The guard's bound is 410.75 s (SpeculationRollbackRateAbort: scrape 25s + … + revert 35.75s), above the stack's watchdog.maxGuardBound (360 s).",
+            ]);
+            expect(runResourcePolicy(P.guardBound, guardRes({}, 431, { maxBoundSeconds: undefined }), "production").map((v) => v.message))
+                .to.deep.equal(["The guard's bound is 431 s (SpeculationRollbackRateAbort: scrape 25s + … + revert 35.75s), above 420 s."]);
+        });
+    });
     it("ingress-public-paths-only leaves an Ingress of another service alone, even at /", () => {
         expect(runResourcePolicy(P.ingressPublicPathsOnly, routed([["/", "Prefix", "grafana"]], {}, { "nginx.ingress.kubernetes.io/use-regex": "true" }), "production")).to.deep.equal([]);
     });

@@ -4,7 +4,8 @@
  */
 import { expect } from "chai";
 import { actionScheduleSeconds, attemptTimeoutSeconds, formatBound, guardBounds, GuardTimings, triggerBound } from "../../../lib/guard/bound";
-import { guardPlan } from "../../../lib/guard/plan";
+import { boundByKey, guardPlan, guardSummary } from "../../../lib/guard/plan";
+import { GUARD_BOUND_LIMIT_SECONDS } from "../../../config/thresholds";
 import { parseStackConfig } from "../../../config";
 import { encodeConfig, stackConfig, withEdit } from "../../helpers/stack";
 
@@ -42,6 +43,65 @@ describe("the guard's bound (lib/guard)", () => {
         expect(plan.triggers.map((t) => t.alert)).to.include.members(["SpeculationErrorRateAbort", "SpeculationUnobservable"]);
         // The unobservable trigger tolerates one missed scrape: for = scrape + evaluation.
         expect(plan.triggers.find((t) => t.alert === "SpeculationUnobservable")!.terms.find((t) => t.step.startsWith("for:"))!.seconds).to.equal(30);
+    });
+
+    it("splits the bound by the stack key each second comes from; the go/no-go table's for: is listed as fixed", () => {
+        const { config } = parseStackConfig(encodeConfig(stackConfig("production")));
+        const plan = guardPlan(config);
+        const shares = boundByKey(config, plan.worst);
+        // 410.75 s: the rollback-rate abort's 5 min for:, then the evaluation interval (recording, pending and the poll,
+        // which defaults to it: 15 + 15 + 15 + 5), the attempt schedule, the scrape interval and Prometheus's 10 s timeout.
+        expect(shares).to.deep.equal([
+            { key: "SpeculationRollbackRateAbort's for: (the go/no-go table)", seconds: 300, fixed: true },
+            { key: "monitoring.evaluationInterval", seconds: 50 },
+            { key: "watchdog.adminApiTimeout", seconds: 35.75 },
+            { key: "monitoring.scrapeInterval", seconds: 15 },
+            { key: "monitoring.scrapeTimeout", seconds: 10 },
+        ]);
+        expect(shares.reduce((a, x) => a + x.seconds, 0)).to.equal(plan.worst.seconds);
+    });
+
+    describe("production's refusal names the key that contributes most, and the limit is the stack's watchdog.maxGuardBound", () => {
+        const production = (...edits: [string, string, unknown][]) =>
+            parseStackConfig(encodeConfig(edits.reduce((c, [k, p, v]) => withEdit(c, `speculation:${k}`, p, v), stackConfig("production")))).config;
+
+        it("the limit defaults to GUARD_BOUND_LIMIT_SECONDS (7 min), shown beside the bound in the stack output", () => {
+            const plan = guardPlan(production());
+            expect(plan.limitSeconds).to.equal(GUARD_BOUND_LIMIT_SECONDS).and.to.equal(420);
+            expect(guardSummary(plan)).to.include({ boundSeconds: 410.75, bound: "6m 51s", maxBoundSeconds: 420, maxBound: "7m" });
+        });
+
+        const cases: [string, [string, string, unknown][], string][] = [
+            ["30 s scrapes and evaluations: the evaluation interval (recording, pending, the poll it sets)", [["monitoring", "scrapeInterval", "30s"], ["monitoring", "evaluationInterval", "30s"]], "monitoring.evaluationInterval"],
+            ["2 min scrapes", [["monitoring", "scrapeInterval", "2m"]], "monitoring.scrapeInterval"],
+            ["a 2 min poll", [["watchdog", "pollInterval", "2m"]], "watchdog.pollInterval"],
+            ["a 90 s admin API timeout", [["watchdog", "adminApiTimeout", "90s"], ["watchdog", "revertDeadline", "10m"]], "watchdog.adminApiTimeout"],
+        ];
+        for (const [name, edits, key] of cases) {
+            it(`${name}: refused naming ${key}`, () => {
+                const plan = guardPlan(production(...edits));
+                expect(plan.refusals.map((r) => r.key)).to.deep.equal([key]);
+                expect(plan.refusals[0].message).to.match(/^contributes most of a guard bound of .* above watchdog\.maxGuardBound \(7m\); by key: /);
+                expect(plan.refusals[0].message).to.include(`Shorten ${key}`).and.to.include("or raise watchdog.maxGuardBound");
+            });
+        }
+
+        it("raising watchdog.maxGuardBound admits a longer bound; lowering it below the bound refuses production's own intervals", () => {
+            const slow: [string, string, unknown][] = [["monitoring", "scrapeInterval", "30s"], ["monitoring", "evaluationInterval", "30s"]];
+            expect(guardPlan(production(...slow)).worst.seconds).to.be.greaterThan(420);
+            expect(guardPlan(production(...slow, ["watchdog", "maxGuardBound", "8m"])).refusals).to.deep.equal([]);
+            const tight = guardPlan(production(["watchdog", "maxGuardBound", "6m"]));
+            expect(tight.refusals.map((r) => r.key)).to.deep.equal(["monitoring.evaluationInterval"]);
+            expect(tight.refusals[0].message).to.include("6m 51s").and.to.include("above watchdog.maxGuardBound (6m)");
+        });
+
+        it("outside production the limit is recorded but not refused at config load (the policy pack reports it)", () => {
+            const staging = parseStackConfig(encodeConfig(withEdit(stackConfig("staging"), "speculation:watchdog", "maxGuardBound", "1m"))).config;
+            const plan = guardPlan(staging);
+            expect(plan.limitSeconds).to.equal(60);
+            expect(plan.worst.seconds).to.be.greaterThan(60);
+            expect(plan.refusals).to.deep.equal([]);
+        });
     });
 
     it("a rehearsal's for: enters the bound only in local, and a slower poll lengthens it", () => {
