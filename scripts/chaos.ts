@@ -48,6 +48,8 @@ export async function runChaos(faults: ChaosFault[], log: (s: string) => void = 
     const binDir = toolchain();
     const runDir = path.join(ROOT, ".pulumi-local/chaos", new Date().toISOString().replace(/[:.]/g, "-"));
     const plan = localGuardPlan();
+    // What the faults need on this machine, before the first one runs (e.g. libfaketime for the clock skew).
+    for (const f of faults) if (f.kind === "up") f.preflight?.(log);
     const rows: ChaosRow[] = [];
     for (const f of faults) {
         log(`[chaos] ${f.name} (${f.group}): ${f.fault}`);
