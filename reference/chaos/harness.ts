@@ -122,13 +122,16 @@ export interface RunningUp {
 /**
  * Starts `pulumi up` of the chaos stack (its config already set) with the local policy pack.  `extraEnv` goes to the
  * whole process tree of the `up` (the Automation API host, the CLI, its plugins and providers): the deployer's
- * environment, e.g. a faked clock.
+ * environment, e.g. a faked clock.  `program`: a module whose `program({ workDir })` is the `up`'s inline program
+ * instead of the stack's (test/helpers/upInChild.ts).
  */
-export function startUp(env: LocalEnvironment, root: string, policy: { pack: string; config: string } | undefined, extraEnv: Record<string, string> = {}): RunningUp {
+export function startUp(env: LocalEnvironment, root: string, policy: { pack: string; config: string } | undefined, extraEnv: Record<string, string> = {},
+    program?: string): RunningUp {
     const args = path.join(env.workDir, `up-${Date.now()}.json`);
     writeFileSync(args, JSON.stringify({
         workDir: env.workDir, binDir: env.binDir, envVars: env.envVars, stack: STACK,
         ...(policy ? { policyPacks: [policy.pack], policyPackConfigs: [policy.config] } : {}),
+        ...(program ? { program } : {}),
     }), { mode: 0o600 });
     const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(root, "test/helpers/upInChild.ts"), args], {
         cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...extraEnv },

@@ -16,6 +16,7 @@ import { writeAlysBinary } from "../sshFleet";
 import type { ChaosContext } from "./harness";
 import { filesWrittenAfter, RELEASE, PREVIOUS } from "./harness";
 import { ensureFaketime, skewedClockEnv } from "./clock";
+import { DEPLOYMENT as ESTOP_DEPLOYMENT, emergencyStopCluster, NAMESPACE as ESTOP_NAMESPACE } from "./emergencyStop";
 import { Link, startLink } from "./link";
 import { WATCHDOG_PARTITION } from "./watchdogPartition";
 import type { ChaosFault, KillFault } from "./run";
@@ -35,6 +36,15 @@ function crashingBinary(ctx: ChaosContext): string {
     fs.writeFileSync(file, `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "alys ${RELEASE}"; exit 0; fi\necho "alys ${RELEASE}: panic at start" >&2\nexit 1\n`);
     fs.chmodSync(file, 0o755);
     return file;
+}
+
+/** A Deployment's desired replicas, through kubectl with the engine's KUBECONFIG (undefined when it cannot be read). */
+function replicasOf(ctx: ChaosContext, namespace: string, name: string): number | undefined {
+    try {
+        const out = execFileSync("kubectl", ["-n", namespace, "get", "deployment", name, "-o", "jsonpath={.spec.replicas}"],
+            { env: { ...process.env, KUBECONFIG: ctx.env.envVars.KUBECONFIG, PATH: ctx.env.envVars.PATH ?? process.env.PATH }, timeout: 5000, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+        return out.trim() === "" ? undefined : Number(out.trim());
+    } catch { return undefined; }
 }
 
 /** sha256 of a file, hex. */
@@ -148,7 +158,9 @@ export const CHAOS_MATRIX: ChaosFault[] = [
             if (rec?.status !== "rolled-back" || rec.nodes?.["node-1"] !== "restored") problems.push(`the next up's node record: ${JSON.stringify(rec?.status)} ${JSON.stringify(rec?.nodes)}, expected rolled-back with node-1 restored`);
             if (!s?.concluded || s.step !== "restored") problems.push(`after the next up node-1's state is ${JSON.stringify(s)}: expected restored and concluded`);
             if (!await fleetOn(PREVIOUS)(ctx)) problems.push(`after the next up the fleet runs ${JSON.stringify(await Promise.all(ctx.nodes.map((_, i) => ctx.runningVersion(i))))}, not ${PREVIOUS} everywhere`);
-            if (ctx.env.fleet!.backupVersion(ctx.nodes[0], path.basename(s?.backup ?? "")) !== PREVIOUS) problems.push("after the next up node-1's backup no longer holds the previous version");
+            let kept: string | undefined;
+            try { kept = ctx.env.fleet!.backupVersion(ctx.nodes[0], path.basename(s?.backup ?? "")); } catch { kept = undefined; }
+            if (kept !== PREVIOUS) problems.push(`after the next up node-1's backup ${s?.backup ?? "(none)"} holds ${kept ?? "nothing readable"}, not ${PREVIOUS}`);
             ctx.notes.push(`after the node booted, the next up (${up.outcome()}, ${((Date.now() - started) / 1000).toFixed(1)} s) resumed the restore: node record ${rec?.status}, node-1 ${rec?.nodes?.["node-1"]}`);
             return problems;
         },
@@ -283,6 +295,16 @@ export const CHAOS_MATRIX: ChaosFault[] = [
         when: extra.when ?? stepRunning(type),
         ...extra,
     })),
+    {
+        // Kubernetes only: a stack of the EmergencyStop alone on the test control plane (./emergencyStop.ts).
+        kind: "kill", name: "kill-at-emergency-stop", group: "kill", short: false,
+        fault: "kill -9 of the up's process group while its EmergencyStop step waits for the release's pods to go (Kubernetes only: " +
+            "that step alone, without the policy pack, on the test control plane; the pods held in Terminating)",
+        program: path.join(__dirname, "emergencyStop.ts"),
+        environment: emergencyStopCluster,
+        // In flight: the Deployment already scaled to 0 by the step, which now polls for its pods.
+        when: (ctx) => stepRunning("EmergencyStop")(ctx) && replicasOf(ctx, ESTOP_NAMESPACE, ESTOP_DEPLOYMENT) === 0,
+    },
     {
         kind: "kill", name: "kill-during-policy-pack", group: "kill", short: true,
         fault: "kill -9 of the up's process group while the policy pack's host analyzes it",

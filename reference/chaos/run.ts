@@ -85,6 +85,13 @@ export interface KillFault extends Entry {
     from?: 10 | 50;
     prepare?: (ctx: ChaosContext) => void | Promise<void>;
     when: Probe;
+    /**
+     * A provider kind the local default never reaches (EmergencyStop: Kubernetes only): a module whose
+     * `program({ workDir })` is the `up`'s inline program (that step alone), run without the policy pack.
+     */
+    program?: string;
+    /** What that program needs beside the local environment (the test control plane); stopped after the fault. */
+    environment?: (env: LocalEnvironment, log: (s: string) => void) => Promise<{ stop(): Promise<void> }>;
 }
 
 /** A fault between `up`s: a reference/guardFaults.ts scenario, or the watchdog ↔ admin API partition (./watchdogPartition.ts). */
@@ -167,8 +174,9 @@ async function runOnStack(f: UpFault | KillFault, env: LocalEnvironment, log: (s
     if (before.length > 0) await waitForBakes(stack, log);
     const row: ChaosRow = { fault: f.name, group: f.group, startedAt: Date.now(), outcome: "", untrue: [], lost: [], violations: [], notes: ctx.notes };
     ctx.startedAt = row.startedAt;
-    const policy = { pack: POLICY_PACK, config: policyConfig("local") };
-    const up = startUp(env, ROOT, policy, f.kind === "up" ? f.upEnv?.(ctx) : undefined);
+    const own = f.kind === "kill" ? f.program : undefined;
+    const policy = own ? undefined : { pack: POLICY_PACK, config: policyConfig("local") };
+    const up = startUp(env, ROOT, policy, f.kind === "up" ? f.upEnv?.(ctx) : undefined, own);
     ctx.up = up;
     ctx.nextUp = async () => {
         const next = startUp(env, ROOT, policy);
@@ -284,10 +292,13 @@ export async function runChaosFault(f: ChaosFault, ctx: { runDir: string; binDir
     if (f.kind === "guard") return runGuard(f, ctx.plan, ctx.log);
     const workDir = path.join(ctx.runDir, f.name);
     mkdirSync(workDir, { recursive: true });
-    const env = await startLocalEnvironment({ workDir, binDir: ctx.binDir, nodes: 2 });
+    const env = await startLocalEnvironment({ workDir, binDir: ctx.binDir, nodes: f.kind === "kill" && f.program ? 0 : 2 });
+    let extra: { stop(): Promise<void> } | undefined;
     try {
+        if (f.kind === "kill" && f.environment) extra = await f.environment(env, ctx.log);
         return await runOnStack(f, env, ctx.log);
     } finally {
+        await extra?.stop();
         await env.stop();
     }
 }

@@ -19,7 +19,7 @@ describe("npm run chaos: the matrix and its selection", () => {
     it("kills at every dynamic provider kind and during the policy pack", () => {
         const kills = CHAOS_MATRIX.filter((f) => f.kind === "kill").map((f) => f.name);
         for (const kind of ["preflight", "release-smoke-test", "bench-run", "error-baseline", "traffic-shift", "health-gate", "ssh-rollout",
-            "deployment-record", "bake-window", "verification", "rollback-drain"]) {
+            "deployment-record", "bake-window", "verification", "rollback-drain", "emergency-stop"]) {
             expect(kills, kind).to.include(`kill-at-${kind}`);
         }
         expect(kills).to.include("kill-during-policy-pack");
