@@ -11,8 +11,10 @@
  *                         and nothing changes (the stage keeps its traffic; the watchdog, which reads only
  *                         Prometheus's time, still guards it).  Refused, not failed: a skewed clock is the
  *                         deployer's fault, not the release's, and the next `up` judges the whole window from the
- *                         shift again.  The shift time itself was stamped by the deployer's clock, which is why a
- *                         skewed clock is refused rather than corrected: it cannot be trusted for the window's start;
+ *                         shift again.  Refused rather than worked around: the window's start may have been stamped
+ *                         by this machine's clock (the HealthGate stamps it with Prometheus's time when it can read
+ *                         it, this machine's otherwise), the preview's bake check reads this machine's clock, and
+ *                         a clock that far off is a fault to fix, not to hide;
  *   unread                a failed read, as any unreadable history: a no-go (fail closed).
  * The skew is counted against this machine with the whole round trip of the request (its clock read somewhere
  * between sending and receiving): a slow answer can only make the check stricter.  Pure.
@@ -68,6 +70,6 @@ export function judgeClock(read: Measured<ClockReading>, toleranceSeconds: numbe
             `(one scrape step, at least 1 s): a window computed from this machine's now would ${behind
                 ? `end ${sec(skewSeconds)} early and never read its latest data`
                 : `end ${sec(skewSeconds)} in Prometheus's future and count a bake that has not elapsed`}, ` +
-            "and the stage's shift time was stamped by the same clock. Set this machine's clock right (NTP) and run pulumi up again",
+            "and no window is judged on a clock that disagrees with Prometheus's by more than that. Set this machine's clock right (NTP) and run pulumi up again",
     };
 }
