@@ -86,8 +86,10 @@ async function evaluate(s: BakeWindowState, id: string): Promise<BakeWindowState
     const notYet = clock.verdict === "ok" ? refusal(s, now) : undefined;
     // A plain error: nothing is recorded, nothing has changed.
     if (notYet) throw new Error(`promotion refused: ${notYet}`);
-    console.log(`[window ${s.stage}] judging the bake window ${s.shiftedAt} → ${new Date(now).toISOString()} from ${redactUrl(s.prometheusUrl)} (step ${s.stepSeconds}s; ` +
-        `${clock.verdict === "ok" ? `Prometheus's time: this machine ${describeSkew(clock.skewSeconds, clock.uncertaintySeconds)}` : `clock ${clock.verdict}`})`);
+    console.log(clock.verdict === "ok"
+        ? `[window ${s.stage}] judging the bake window ${s.shiftedAt} → ${new Date(now).toISOString()} from ${redactUrl(s.prometheusUrl)} (step ${s.stepSeconds}s; ` +
+            `Prometheus's time, this machine ${describeSkew(clock.skewSeconds, clock.uncertaintySeconds)})`
+        : `[window ${s.stage}] the bake window from ${s.shiftedAt} cannot be judged now: Prometheus's clock ${clock.verdict} (${redactUrl(s.prometheusUrl)})`);
     let j = await evaluateBakeWindow({ prometheusUrl: s.prometheusUrl, timeoutMs: s.timeoutMs, stepSeconds: s.stepSeconds }, {
         stage: s.stage, shiftedAt: Date.parse(s.shiftedAt), bakeSeconds: s.bakeSeconds, stepSeconds: s.stepSeconds, maxGapSeconds: s.maxGapSeconds,
         thresholds: s.thresholds, baselineErrorRate: s.baselineErrorRate,

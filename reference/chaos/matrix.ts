@@ -259,6 +259,8 @@ export const CHAOS_MATRIX: ChaosFault[] = [
         upEnv: () => skewedClockEnv(600),
         when: () => true,
         inject: () => undefined,
+        // The skew is there from the start; it takes effect when a step judges by the clock: stage 1's window.
+        tookEffectAt: (ctx) => (ctx.data.judgedAt ??= /\[window stage-1-10pct\] (judging|the bake window)/.test(ctx.output()) ? Date.now() : undefined) as number | undefined,
         // The provider measured its own clock against Prometheus's: the skew it names is the faked one.
         detected: (ctx) => /\[window stage-1-10pct\][^\n]*not judged: this machine's clock is (59\d|60\d)\.\d s ahead of Prometheus's/.test(ctx.output()),
         // Safe: the promotion refused and nothing changed — stage 1 keeps its 10 % (no stage-2 shift, no revert for a clock fault).
