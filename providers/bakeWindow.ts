@@ -18,7 +18,8 @@ import { failStep } from "../lib/runbook/steps";
 import { redactUrl } from "../lib/records/redact";
 import { StageThresholds } from "../config/thresholds";
 import { readAdminStatus } from "../lib/adminApi";
-import { evaluateBakeWindow } from "../lib/bake/evaluate";
+import { evaluateBakeWindow, prometheusNow } from "../lib/bake/evaluate";
+import { describeSkew } from "../lib/bake/clock";
 import { formatFindings, notYetElapsed, WindowDecision } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { JudgeSettings } from "../lib/judge/judge";
@@ -78,18 +79,24 @@ function refusal(s: BakeWindowState, now: number): string | undefined {
 }
 
 async function evaluate(s: BakeWindowState, id: string): Promise<BakeWindowState> {
-    const now = Date.now();
-    const notYet = refusal(s, now);
+    // The window ends at Prometheus's time, not this machine's (lib/bake/clock.ts): its clock is read first.
+    const deployerNow = Date.now();
+    const clock = await prometheusNow({ prometheusUrl: s.prometheusUrl, timeoutMs: s.timeoutMs }, s.stepSeconds);
+    const now = clock.verdict === "ok" ? clock.nowMs : deployerNow;
+    const notYet = clock.verdict === "ok" ? refusal(s, now) : undefined;
     // A plain error: nothing is recorded, nothing has changed.
     if (notYet) throw new Error(`promotion refused: ${notYet}`);
-    console.log(`[window ${s.stage}] judging the bake window ${s.shiftedAt} → ${new Date(now).toISOString()} from ${redactUrl(s.prometheusUrl)} (step ${s.stepSeconds}s)`);
+    console.log(clock.verdict === "ok"
+        ? `[window ${s.stage}] judging the bake window ${s.shiftedAt} → ${new Date(now).toISOString()} from ${redactUrl(s.prometheusUrl)} (step ${s.stepSeconds}s; ` +
+            `Prometheus's time, this machine ${describeSkew(clock.skewSeconds, clock.uncertaintySeconds)})`
+        : `[window ${s.stage}] the bake window from ${s.shiftedAt} cannot be judged now: Prometheus's clock ${clock.verdict} (${redactUrl(s.prometheusUrl)})`);
     let j = await evaluateBakeWindow({ prometheusUrl: s.prometheusUrl, timeoutMs: s.timeoutMs, stepSeconds: s.stepSeconds }, {
         stage: s.stage, shiftedAt: Date.parse(s.shiftedAt), bakeSeconds: s.bakeSeconds, stepSeconds: s.stepSeconds, maxGapSeconds: s.maxGapSeconds,
         thresholds: s.thresholds, baselineErrorRate: s.baselineErrorRate,
         noData: noDataPolicies({ noData: s.noData ?? {} }),
         ...(s.compare ? { compare: s.compare } : {}),
         ...(s.slo ? { slo: s.slo } : {}),
-    }, now);
+    }, deployerNow, clock);
     if (s.checkRolloutPercentage && j.verdict !== "fail") {
         // The live percentage now: a revert by the watchdog (or by hand) that history has not shown yet.
         const row = { check: "rollout percentage", query: "GET /admin/status", at: new Date(now).toISOString(), threshold: `= ${s.percentage}` };

@@ -21,7 +21,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { failStep } from "../lib/runbook/steps";
 import { StageThresholds } from "../config/thresholds";
-import { evaluateBakeWindow } from "../lib/bake/evaluate";
+import { evaluateBakeWindow, prometheusNow } from "../lib/bake/evaluate";
 import { WindowDecision } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { providerLifecycle, exitingWithEngine } from "../lib/lifecycle/engine";
@@ -108,7 +108,7 @@ export function liveSpec(inputs: HealthGateState): { spec: GateSpec; phase: stri
 async function judge(inputs: HealthGateState, id: string, clock: Clock = REAL_CLOCK) {
     const { spec, phase } = liveSpec(inputs);
     const started = clock.now();
-    const shiftedAt = inputs.shiftedAt && !Number.isNaN(Date.parse(inputs.shiftedAt)) ? inputs.shiftedAt : new Date(started).toISOString();
+    const shiftedAt = inputs.shiftedAt && !Number.isNaN(Date.parse(inputs.shiftedAt)) ? inputs.shiftedAt : await shiftStamp(inputs, started);
     const deadline = started + spec.deadlineSeconds * 1000;
     console.log(`[gate ${spec.stage}] ${phase}: ${spec.percentage} % of traffic on ${spec.version}, a sample every ${spec.pollSeconds}s for ${spec.bakeSeconds}s ` +
         `(deadline ${new Date(deadline).toISOString()})${inputs.bakeMode === "window" ? `; the stage then bakes until ${new Date(Date.parse(shiftedAt) + inputs.bakeSeconds * 1000).toISOString()}` : ""}`);
@@ -229,6 +229,22 @@ export function healthGateProviderWith(clock: Clock): pulumi.dynamic.ResourcePro
             return { outs: await judge(news, id, clock) };
         },
     };
+}
+
+/**
+ * When the stage shifted, as the next `up` will judge its window from.  Window mode stamps it with Prometheus's own
+ * time (lib/bake/clock.ts), so the window's start is on the clock its history is on, whatever this machine's says: a
+ * skewed clock here is said, not used.  Without Prometheus, or when its clock cannot be read: this machine's.
+ */
+async function shiftStamp(inputs: HealthGateState, startedMs: number): Promise<string> {
+    if (inputs.bakeMode !== "window" || !inputs.prometheusUrl) return new Date(startedMs).toISOString();
+    const c = await prometheusNow({ prometheusUrl: inputs.prometheusUrl, timeoutMs: inputs.timeoutMs }, inputs.stepSeconds ?? 15);
+    if (c.verdict === "unread") {
+        console.log(`[gate ${inputs.stage}] the shift is stamped with this machine's clock: ${c.reason}`);
+        return new Date(startedMs).toISOString();
+    }
+    if (c.verdict === "skewed") console.log(`[gate ${inputs.stage}] the shift is stamped with Prometheus's time, not this machine's: ${c.reason}`);
+    return new Date(c.verdict === "ok" ? c.nowMs : c.prometheusMs).toISOString();
 }
 
 /** Window mode: the stage's window from its shift to now, from Prometheus history. */

@@ -26,6 +26,11 @@ export const WATCHDOG_SCRIPT = watchdogScriptFile();
 
 export interface LocalMonitoringOptions {
     serviceUrl: string;
+    /**
+     * Where the watchdog reaches the admin API (default serviceUrl): a relay between the two stands for the network
+     * link a chaos fault cuts (reference/chaos/link.ts); Prometheus still scrapes serviceUrl directly.
+     */
+    watchdogServiceUrl?: string;
     proofWorkerUrl: string;
     adminToken: string;
     /** Scrape and rule evaluation interval (default 1s). */
@@ -128,7 +133,7 @@ export async function startLocalMonitoring(o: LocalMonitoringOptions): Promise<L
         const logs: (() => string)[] = [];
         const startWatchdog = async () => {
             const watchdog = start(process.execPath, [WATCHDOG_SCRIPT], {
-                ...process.env, SERVICE_URL: o.serviceUrl, ADMIN_TOKEN: o.adminToken, PORT: String(wdPort), LISTEN_HOST: "127.0.0.1",
+                ...process.env, SERVICE_URL: o.watchdogServiceUrl ?? o.serviceUrl, ADMIN_TOKEN: o.adminToken, PORT: String(wdPort), LISTEN_HOST: "127.0.0.1",
                 REVERT_DEADLINE_SECONDS: String(wd?.revertDeadlineSeconds ?? o.revertDeadlineSeconds ?? 30),
                 ATTEMPT_TIMEOUT_MS: String(wd?.attemptTimeoutMs ?? 2000), ADMIN_API_TIMEOUT_MS: String(wd?.adminApiTimeoutMs ?? 8000),
                 ...(wd ? { BACKOFF_INITIAL_MS: String(wd.initialBackoffMs), BACKOFF_MAX_MS: String(wd.maxBackoffMs) } : {}),

@@ -12,7 +12,7 @@
  * `login: "machine"` keeps root's HOME (the benchmark shows both).
  */
 import { ChildProcess, execFileSync, spawn } from "child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "fs";
 import { connect as tcpConnect } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
@@ -82,6 +82,13 @@ export interface TestFleet {
     latestBackup(node: TestNode): string | undefined;
     backupVersion(node: TestNode, backup: string): string;
     dropSessions(node: TestNode): void;
+    /**
+     * The node crashes (power lost): every process in its mount namespace is killed at once — sshd, its sessions and
+     * whatever they run, the node program.  Its files stay as they were at that instant.
+     */
+    crash(node: TestNode): void;
+    /** The node boots again after a crash: a fresh namespace with the same folders, its program started from what is installed, then sshd. */
+    boot(node: TestNode): Promise<void>;
     stop(): Promise<void>;
 }
 
@@ -105,6 +112,41 @@ function waitForPort(port: number, child: ChildProcess, log: () => string): Prom
             });
         };
         attempt();
+    });
+}
+
+/**
+ * Boots one node: a private mount namespace where its folders appear at the seed's paths, its program started from
+ * what is installed (restart.sh), then its sshd in the foreground; the node program and everything sshd starts share
+ * the namespace.  Returns once sshd listens.
+ */
+async function bootNode(home: string, port: number, httpPort: number): Promise<ChildProcess> {
+    let log = "";
+    const boot = [
+        "set -e", "mount --make-rprivate /", "mkdir -p /opt/alys /var/backups/alys",
+        `mount --bind '${home}/opt/alys' /opt/alys`, `mount --bind '${home}/backups' /var/backups/alys`,
+        `NODE_HOME='${home}' NODE_PORT=${httpPort} sh '${home}/restart.sh'`,
+        `exec /usr/sbin/sshd -D -e -f '${path.join(home, "sshd_config")}'`,
+    ].join("\n");
+    const sshd = spawn("unshare", ["--mount", "sh", "-c", boot], { stdio: ["ignore", "ignore", "pipe"] });
+    sshd.stderr!.on("data", (c) => (log += c));
+    await waitForPort(port, sshd, () => log);
+    return sshd;
+}
+
+/** The mount namespace of a process (the target of /proc/<pid>/ns/mnt), or undefined once it is gone. */
+function mountNamespaceOf(pid: number): string | undefined {
+    try { return readlinkSync(`/proc/${pid}/ns/mnt`); } catch { return undefined; }
+}
+
+/** Every live process in that mount namespace (zombies excluded: they are already dead). */
+function pidsInMountNamespace(ns: string): number[] {
+    return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+        if (mountNamespaceOf(pid) !== ns) return false;
+        try {
+            const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+            return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+        } catch { return false; }
     });
 }
 
@@ -143,19 +185,8 @@ export async function startFleet(count: number, version = "v1.0.0", opts: FleetO
             "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", `SetEnv NODE_HOME=${home} NODE_PORT=${httpPort}${opts.login === "machine" ? "" : ` HOME=${home}`}`,
             "Subsystem sftp internal-sftp", "LogLevel ERROR", "MaxStartups 100:30:200", "MaxSessions 50", "",
         ].join("\n"));
-        let log = "";
-        // A private mount namespace per node: its folders appear at the seed's paths; the node program started
-        // here and everything sshd starts share it.
-        const boot = [
-            "set -e", "mount --make-rprivate /", "mkdir -p /opt/alys /var/backups/alys",
-            `mount --bind '${home}/opt/alys' /opt/alys`, `mount --bind '${home}/backups' /var/backups/alys`,
-            `NODE_HOME='${home}' NODE_PORT=${httpPort} sh '${home}/restart.sh'`,
-            `exec /usr/sbin/sshd -D -e -f '${path.join(home, "sshd_config")}'`,
-        ].join("\n");
         requireRoot("an SSH test node (sshd in its own mount namespace)");
-        const sshd = spawn("unshare", ["--mount", "sh", "-c", boot], { stdio: ["ignore", "ignore", "pipe"] });
-        sshd.stderr!.on("data", (c) => (log += c));
-        await waitForPort(port, sshd, () => log);
+        const sshd = await bootNode(home, port, httpPort);
         nodes.push({ name, host: "127.0.0.1", port, user: "root", hostKey, home, httpPort, sshd });
     }
     const fleet: TestFleet = {
@@ -184,6 +215,22 @@ export async function startFleet(count: number, version = "v1.0.0", opts: FleetO
         backupVersion: (n, b) => execFileSync(path.join(n.home, "backups/rollback", b, "bin/alys"), ["--version"]).toString().trim().replace(/^alys /, ""),
         // Kills the node's per-connection sshd processes: every open session drops, the listener stays up.
         dropSessions: (n) => { try { execFileSync("pkill", ["-KILL", "-P", String(n.sshd.pid)]); } catch { /* none */ } },
+        crash: (n) => {
+            const ns = mountNamespaceOf(n.sshd.pid!);
+            if (!ns) throw new Error(`${n.name}: its sshd (pid ${n.sshd.pid}) is gone: nothing to crash`);
+            // Until none is left: a session may fork while the first ones die.
+            for (let round = 0; round < 50; round++) {
+                const pids = pidsInMountNamespace(ns);
+                if (pids.length === 0) return;
+                for (const pid of pids) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
+            }
+            throw new Error(`${n.name}: processes left in its namespace after 50 rounds of SIGKILL`);
+        },
+        boot: async (n) => {
+            // Pids do not survive a reboot: the program's pid file would name another process.
+            rmSync(path.join(n.home, "run.pid"), { force: true });
+            n.sshd = await bootNode(n.home, n.port, n.httpPort);
+        },
         stop: async () => {
             for (const n of nodes) {
                 try { execFileSync("sh", ["-c", `kill "$(cat '${n.home}/run.pid')" 2>/dev/null || true`]); } catch { /* gone */ }

@@ -48,6 +48,8 @@ export async function runChaos(faults: ChaosFault[], log: (s: string) => void = 
     const binDir = toolchain();
     const runDir = path.join(ROOT, ".pulumi-local/chaos", new Date().toISOString().replace(/[:.]/g, "-"));
     const plan = localGuardPlan();
+    // What the faults need on this machine, before the first one runs (e.g. libfaketime for the clock skew).
+    for (const f of faults) if (f.kind === "up") f.preflight?.(log);
     const rows: ChaosRow[] = [];
     for (const f of faults) {
         log(`[chaos] ${f.name} (${f.group}): ${f.fault}`);
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
     const rows = await runChaos(faults);
     console.log(`\nchaos matrix (${values.only ? "selected" : values.short ? "short" : "full"}, ${rows.length} faults, ${((Date.now() - started) / 60000).toFixed(1)} min):`);
     console.log(chaosTable(rows));
+    for (const r of rows) for (const n of r.notes) console.log(`  ${r.fault}: ${n}`);
     const bad = rows.filter((r) => r.violations.length > 0);
     for (const r of bad) for (const v of r.violations) console.error(`  ${r.fault}: ${v}`);
     if (bad.length > 0) { console.error(`${bad.length} fault(s) with violations`); process.exit(1); }

@@ -27,6 +27,7 @@ import { formatSeconds } from "../time/duration";
 import { SloReading, stageBudget, StageBudget } from "../slo/judge";
 import { sloChecks } from "../gate/slo";
 import { SloSpec } from "../monitoring/slo";
+import { ClockJudgement, describeSkew } from "./clock";
 
 /** One point of a range query: unix seconds and value (lib/prometheus/client.ts). */
 export type { Point };
@@ -242,6 +243,35 @@ export function decideWindow(spec: WindowSpec, history: WindowHistory, nowMs: nu
     return { ...base, verdict: "pass", reason: `${formatSeconds(elapsed)} baked, ${points} point(s) per series, every point green` };
 }
 
+/** The clock's row in a judged window's findings: how far this machine's clock was from Prometheus's, which set its end. */
+export function clockFinding(c: Extract<ClockJudgement, { verdict: "ok" }>): WindowFinding {
+    return {
+        check: "clock", query: "vector(time())", at: iso(c.nowMs / 1000), observed: `this machine ${describeSkew(c.skewSeconds, c.uncertaintySeconds)}`,
+        threshold: `within ±${c.toleranceSeconds} s (the window ends at Prometheus's time)`, verdict: "pass", reason: "",
+    };
+}
+
+/**
+ * A window that is not judged because the clocks cannot be trusted (clock.ts): skewed → `baking` (the promotion is
+ * refused, nothing changes); unread → `fail` (an unreadable Prometheus, as any failed read).  No history is read.
+ */
+export function clockDecision(spec: WindowSpec, c: Exclude<ClockJudgement, { verdict: "ok" }>, deployerNowMs: number): WindowDecision {
+    const at = c.verdict === "skewed" ? c.prometheusMs / 1000 : deployerNowMs / 1000;
+    const startSec = spec.shiftedAt / 1000;
+    const finding: WindowFinding = {
+        check: "clock", query: "vector(time())", at: iso(at),
+        observed: c.verdict === "skewed" ? `this machine ${describeSkew(c.skewSeconds, c.uncertaintySeconds)}` : "no answer",
+        threshold: `within ±${c.toleranceSeconds} s`, verdict: c.verdict === "skewed" ? "hold" : "fail", reason: c.reason,
+    };
+    return {
+        stage: spec.stage, verdict: c.verdict === "skewed" ? "baking" : "fail",
+        reason: c.verdict === "skewed" ? `the window of ${spec.stage} is not judged: ${c.reason}` : `no-go in the bake window: ${c.reason}`,
+        shiftedAt: iso(startSec), judgedAt: iso(at), bakeEndsAt: iso(startSec + spec.bakeSeconds), cleanSince: iso(startSec),
+        earliestPromotion: iso(startSec + spec.bakeSeconds), elapsedSeconds: Math.round(at - startSec), requiredSeconds: spec.bakeSeconds, points: 0,
+        findings: [finding],
+    };
+}
+
 /** The canary judge over the whole window: one finding per metric (pass, fail, or hold for inconclusive). */
 function compareFindings(settings: JudgeSettings, history: WindowHistory, endSec: number): WindowFinding[] {
     const query = history.tracksQuery ?? "both tracks over the window";
@@ -270,6 +300,10 @@ export function formatFindings(j: Pick<WindowDecision, "findings">): string {
 export function notYetElapsed(stage: string, shiftedAtMs: number, bakeSeconds: number, nowMs: number): string | undefined {
     const elapsed = (nowMs - shiftedAtMs) / 1000;
     if (elapsed >= bakeSeconds) return undefined;
+    if (elapsed < 0) {
+        return `${stage} shifted at ${new Date(shiftedAtMs).toISOString()}, ${formatSeconds(-elapsed)} after this machine's now (${new Date(nowMs).toISOString()}): ` +
+            "this machine's clock is behind the one that stamped the shift. Set it right (NTP) and run pulumi up again. Nothing was changed.";
+    }
     return `${stage} has baked ${formatSeconds(elapsed)} of ${formatSeconds(bakeSeconds)} since its shift at ${new Date(shiftedAtMs).toISOString()}; ` +
         `promotion is possible from ${new Date(shiftedAtMs + bakeSeconds * 1000).toISOString()}. Nothing was changed.`;
 }

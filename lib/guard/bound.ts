@@ -110,6 +110,29 @@ export function triggerBound(t: GuardTimings, trigger: TriggerTiming): TriggerBo
     return { alert: trigger.alert, forSeconds: trigger.forSeconds, terms, seconds: round(terms.reduce((s, x) => s + x.seconds, 0)) };
 }
 
+/**
+ * Worst case from the moment a cut between the watchdog and the admin API heals to traffic at 0 % confirmed, while a
+ * rollback trigger keeps firing (issue 24: the watchdog ↔ admin API partition).  Measured from the heal, not from the
+ * condition: while the link is cut nothing can confirm, and the watchdog fails loudly at its deadline instead
+ * (REVERT FAILED, SpeculationWatchdogRevertFailed) and starts again at its next read of the firing triggers.
+ *   the request in flight at the heal was swallowed by the cut: it ends at its timeout (at most adminApiTimeout);
+ *   the pause after it (at most the backoff's maximum);
+ *   the rest of the action's attempt schedule against an API that answers again (at most the whole schedule);
+ *   the action's deadline may end it just before its confirming answer: the next read of the firing triggers
+ *   (poll interval + query timeout) starts a new action, which takes at most the schedule again.
+ */
+export function partitionHealBound(t: GuardTimings): { terms: BoundTerm[]; seconds: number } {
+    const schedule = actionScheduleSeconds(t.attempts);
+    const terms: BoundTerm[] = [
+        { step: "the request swallowed by the cut (admin API timeout)", seconds: t.attempts.adminApiTimeoutSeconds },
+        { step: "its pause (backoff maximum)", seconds: t.attempts.maxBackoffSeconds },
+        { step: "the rest of the attempt schedule", seconds: schedule },
+        { step: "deadline reached: the next poll (interval + query timeout)", seconds: t.pollIntervalSeconds + t.queryTimeoutSeconds },
+        { step: "a new action (attempt schedule)", seconds: schedule },
+    ];
+    return { terms, seconds: round(terms.reduce((s, x) => s + x.seconds, 0)) };
+}
+
 /** Every trigger's bound, and the worst of them (what the production policy limits). */
 export function guardBounds(t: GuardTimings, triggers: TriggerTiming[]): { triggers: TriggerBound[]; worst: TriggerBound } {
     const all = triggers.map((x) => triggerBound(t, x));

@@ -8,7 +8,7 @@ import { StackConfig } from "../../config/schema";
 import { DEFAULT_STAGE_THRESHOLDS } from "../../config/thresholds";
 import { ruleGroups, rollbackTriggerTimings, RuleOptions, UNOBSERVABLE_ALERT } from "../monitoring/rules";
 import { sloSpec } from "../monitoring/slo";
-import { actionScheduleSeconds, formatBound, GuardTimings, guardBounds, TriggerBound } from "./bound";
+import { actionScheduleSeconds, BoundTerm, formatBound, GuardTimings, guardBounds, partitionHealBound, TriggerBound } from "./bound";
 
 /** The watchdog's settings in the units its environment takes (components/Watchdog.ts, reference/localMonitoring.ts). */
 export interface WatchdogTimings {
@@ -35,6 +35,8 @@ export interface GuardPlan {
     worst: TriggerBound;
     /** The longest bound the stack accepts (`watchdog.maxGuardBound`): production refuses a worst bound above it. */
     limitSeconds: number;
+    /** From the heal of a cut between the watchdog and the admin API to 0 % confirmed, a trigger still firing (lib/guard/bound.ts). */
+    partitionHeal: { terms: BoundTerm[]; seconds: number };
     /** What a production stack is refused for (empty elsewhere, and when it is within the rules). */
     refusals: { key: string; message: string }[];
 }
@@ -105,7 +107,7 @@ export function guardPlan(c: Pick<StackConfig, "environment" | "monitoring" | "w
         });
     }
     return {
-        timings, watchdog, ruleOptions, triggers, worst, limitSeconds, refusals,
+        timings, watchdog, ruleOptions, triggers, worst, limitSeconds, refusals, partitionHeal: partitionHealBound(timings),
         prometheus: { scrapeInterval: c.monitoring.scrapeInterval, scrapeTimeout, evaluationInterval: c.monitoring.evaluationInterval },
     };
 }

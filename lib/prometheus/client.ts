@@ -50,6 +50,27 @@ export async function instantVector(prometheusUrl: string, expr: string, timeout
     };
 }
 
+/** Prometheus's own time against this machine's clock: what lib/bake/clock.ts judges a window's "now" from. */
+export interface ClockReading {
+    /** Prometheus's time when it evaluated the query (`time()`), ms since the epoch. */
+    prometheusMs: number;
+    /** This machine's clock just before the request was sent, and when its answer had arrived. */
+    sentMs: number;
+    receivedMs: number;
+}
+
+/** Reads Prometheus's clock (`vector(time())`, evaluated at its own now) between two readings of this machine's. */
+export async function readClock(prometheusUrl: string, timeoutMs: number, now: () => number = Date.now): Promise<Measured<ClockReading>> {
+    const label = "Prometheus's clock (vector(time()))";
+    const sentMs = now();
+    const v = await instantVector(prometheusUrl, "vector(time())", timeoutMs, { label });
+    const receivedMs = now();
+    if (!v.ok) return v;
+    const t = v.value[0]?.value;
+    if (v.value.length !== 1 || !Number.isFinite(t) || t <= 0) return fail("malformed", `${label}: not one finite time`);
+    return { ok: true, value: { prometheusMs: Math.round(t * 1000), sentMs, receivedMs } };
+}
+
 /** An instant query that must answer at least one series, none of them NaN. */
 export async function querySeries(prometheusUrl: string, expr: string, timeoutMs: number,
     opts: { atMs?: number; label?: string } = {}): Promise<Measured<VectorSample[]>> {

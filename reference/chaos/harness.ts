@@ -49,6 +49,8 @@ export interface ChaosContext {
     releaseRecords(): DeploymentRecord[];
     /** Processes of this update still alive. */
     processes(): EngineProcess[];
+    /** Runs the next `up` of the stack as it is configured (after the fault healed) to its end; set by the runner. */
+    nextUp(): Promise<RunningUp>;
     /** Scratch space for a fault's injector and its heal step (a stopped pid, a mount). */
     data: Record<string, unknown>;
     /** Lines for the report. */
@@ -102,6 +104,7 @@ export function chaosContext(env: LocalEnvironment): ChaosContext {
         nodeRecords: () => readLines<NodeRolloutRecord>(path.join(env.workDir, "artifacts/nodes/deployments.log")),
         releaseRecords: () => readLines<DeploymentRecord>(path.join(env.workDir, "artifacts/releases/deployments.log")),
         processes: () => engineProcesses(env.envVars.PULUMI_HOME),
+        nextUp: () => { throw new Error("nextUp: set by the runner"); },
     };
     return ctx;
 }
@@ -116,15 +119,22 @@ export interface RunningUp {
     killGroup(): number;
 }
 
-/** Starts `pulumi up` of the chaos stack (its config already set) with the local policy pack. */
-export function startUp(env: LocalEnvironment, root: string, policy: { pack: string; config: string } | undefined): RunningUp {
+/**
+ * Starts `pulumi up` of the chaos stack (its config already set) with the local policy pack.  `extraEnv` goes to the
+ * whole process tree of the `up` (the Automation API host, the CLI, its plugins and providers): the deployer's
+ * environment, e.g. a faked clock.  `program`: a module whose `program({ workDir })` is the `up`'s inline program
+ * instead of the stack's (test/helpers/upInChild.ts).
+ */
+export function startUp(env: LocalEnvironment, root: string, policy: { pack: string; config: string } | undefined, extraEnv: Record<string, string> = {},
+    program?: string): RunningUp {
     const args = path.join(env.workDir, `up-${Date.now()}.json`);
     writeFileSync(args, JSON.stringify({
         workDir: env.workDir, binDir: env.binDir, envVars: env.envVars, stack: STACK,
         ...(policy ? { policyPacks: [policy.pack], policyPackConfigs: [policy.config] } : {}),
+        ...(program ? { program } : {}),
     }), { mode: 0o600 });
     const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(root, "test/helpers/upInChild.ts"), args], {
-        cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"],
+        cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...extraEnv },
     });
     let out = "";
     let killed = false;

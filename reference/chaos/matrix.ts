@@ -9,12 +9,16 @@
  * answers, as behind a dropped route) or by the reference's own fault knobs; each entry says which.
  */
 import { execFileSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { writeAlysBinary } from "../sshFleet";
 import type { ChaosContext } from "./harness";
-import { RELEASE, PREVIOUS } from "./harness";
+import { filesWrittenAfter, RELEASE, PREVIOUS } from "./harness";
+import { ensureFaketime, skewedClockEnv } from "./clock";
+import { DEPLOYMENT as ESTOP_DEPLOYMENT, emergencyStopCluster, NAMESPACE as ESTOP_NAMESPACE } from "./emergencyStop";
 import { Link, startLink } from "./link";
+import { WATCHDOG_PARTITION } from "./watchdogPartition";
 import type { ChaosFault, KillFault } from "./run";
 
 /** The engine's output shows a dynamic resource of `type` being created or updated. */
@@ -32,6 +36,23 @@ function crashingBinary(ctx: ChaosContext): string {
     fs.writeFileSync(file, `#!/bin/sh\nif [ "$1" = "--version" ]; then echo "alys ${RELEASE}"; exit 0; fi\necho "alys ${RELEASE}: panic at start" >&2\nexit 1\n`);
     fs.chmodSync(file, 0o755);
     return file;
+}
+
+/** A Deployment's desired replicas, through kubectl with the engine's KUBECONFIG (undefined when it cannot be read). */
+function replicasOf(ctx: ChaosContext, namespace: string, name: string): number | undefined {
+    try {
+        const out = execFileSync("kubectl", ["-n", namespace, "get", "deployment", name, "-o", "jsonpath={.spec.replicas}"],
+            { env: { ...process.env, KUBECONFIG: ctx.env.envVars.KUBECONFIG, PATH: ctx.env.envVars.PATH ?? process.env.PATH }, timeout: 5000, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+        return out.trim() === "" ? undefined : Number(out.trim());
+    } catch { return undefined; }
+}
+
+/** sha256 of a file, hex. */
+const sha256Of = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+
+/** What a node's installed binary answers to --version (undefined while it cannot run: half copied, missing). */
+function installedVersion(ctx: ChaosContext, i: number): string | undefined {
+    try { return ctx.env.fleet!.installedVersion(ctx.nodes[i]); } catch { return undefined; }
 }
 
 /** Runs a shell command inside a node's mount namespace (where it sees /opt/alys and /var/backups/alys). */
@@ -89,6 +110,60 @@ export const CHAOS_MATRIX: ChaosFault[] = [
         // node-1 back on the previous version; node-2 (unreachable) still runs it, its install untouched.
         safe: async (ctx) => ctx.nodeState(0)?.step === "restored" && await fleetOn(PREVIOUS)(ctx),
         expect: ["failed"],
+    },
+    {
+        kind: "up", name: "node-lost-mid-restore", group: "node", short: false,
+        fault: "node-1's new binary crashes at start, so the rollout restores it; mid-restore (its backup copied back, the restart's grace running) " +
+            "node-1 crashes — sshd, its sessions, the restore's shell and its service all killed — and boots again once the up has ended",
+        prepare: (ctx) => {
+            ctx.data.binary = crashingBinary(ctx);
+            ctx.data.previousSha = sha256Of(path.join(ctx.nodes[0].home, "opt/alys/bin/alys"));
+        },
+        // The restore's restart grace (nodes.nodeGrace: the first node's swap has firstNodeGrace) holds the node mid-restore for 3 s.
+        config: (c) => { c["speculation:nodes"].nodeGrace = "3s"; },
+        // Mid-restore: the rollout is restoring node-1 (aborting, not restored) and its backup is already copied back.
+        when: (ctx) => {
+            const s = ctx.nodeState(0);
+            return !!s?.aborting && s.step !== "restored" && installedVersion(ctx, 0) === PREVIOUS;
+        },
+        inject: (ctx) => ctx.env.fleet!.crash(ctx.nodes[0]),
+        detected: (ctx) => lastNodeRecord(ctx) !== undefined,
+        // Safe: the up stopped with a record that claims no restore, and the untouched node still runs the previous version.
+        safe: async (ctx) => ctx.up?.outcome() !== "running" && lastNodeRecord(ctx)?.status === "restore-failed" && await ctx.runningVersion(1) === PREVIOUS,
+        heal: (ctx) => ctx.env.fleet!.boot(ctx.nodes[0]),
+        expect: ["failed"],
+        check: (ctx) => {
+            const problems: string[] = [];
+            const rec = lastNodeRecord(ctx);
+            if (rec?.status !== "restore-failed") problems.push(`node record ${rec?.status ?? "missing"}: a restore the node never finished must be restore-failed, never rolled-back`);
+            if (rec?.nodes?.["node-1"] === "restored") problems.push("node record: node-1 restored, but its restore never finished");
+            // The backup the rollout took is intact: byte for byte the binary node-1 ran before.
+            const backup = ctx.nodeState(0)?.backup;
+            const copy = backup ? path.join(ctx.nodes[0].home, "backups/rollback", path.basename(backup), "bin/alys") : undefined;
+            if (!copy || !fs.existsSync(copy)) problems.push(`node-1's backup ${backup ?? "(not in its state)"} is missing`);
+            else if (sha256Of(copy) !== ctx.data.previousSha) problems.push(`node-1's backup ${backup} is not the binary it ran before (sha256 differs)`);
+            return problems;
+        },
+        // Booted again, the node is unsettled (its state: aborting, not concluded); the next up of the same release
+        // resumes its restore (nodeState.ts settlementOf: its own rollout is not refused) and concludes it.
+        after: async (ctx) => {
+            const problems: string[] = [];
+            const started = Date.now();
+            const unsettled = ctx.nodeState(0);
+            if (!unsettled?.aborting || unsettled.concluded) problems.push(`after the crash node-1's state is ${JSON.stringify(unsettled)}: it must still say it was being restored`);
+            const up = await ctx.nextUp();
+            const rec = ctx.nodeRecords().filter((r) => Date.parse(r.date) >= started).pop();
+            const s = ctx.nodeState(0);
+            if (!/resuming rollout \S+ of \S+ \(stamp \S+\) from the nodes' own state/.test(up.output())) problems.push("the next up did not resume the rollout from the nodes' own state");
+            if (rec?.status !== "rolled-back" || rec.nodes?.["node-1"] !== "restored") problems.push(`the next up's node record: ${JSON.stringify(rec?.status)} ${JSON.stringify(rec?.nodes)}, expected rolled-back with node-1 restored`);
+            if (!s?.concluded || s.step !== "restored") problems.push(`after the next up node-1's state is ${JSON.stringify(s)}: expected restored and concluded`);
+            if (!await fleetOn(PREVIOUS)(ctx)) problems.push(`after the next up the fleet runs ${JSON.stringify(await Promise.all(ctx.nodes.map((_, i) => ctx.runningVersion(i))))}, not ${PREVIOUS} everywhere`);
+            let kept: string | undefined;
+            try { kept = ctx.env.fleet!.backupVersion(ctx.nodes[0], path.basename(s?.backup ?? "")); } catch { kept = undefined; }
+            if (kept !== PREVIOUS) problems.push(`after the next up node-1's backup ${s?.backup ?? "(none)"} holds ${kept ?? "nothing readable"}, not ${PREVIOUS}`);
+            ctx.notes.push(`after the node booted, the next up (${up.outcome()}, ${((Date.now() - started) / 1000).toFixed(1)} s) resumed the restore: node record ${rec?.status}, node-1 ${rec?.nodes?.["node-1"]}`);
+            return problems;
+        },
     },
     // Network partitions.
     {
@@ -176,6 +251,30 @@ export const CHAOS_MATRIX: ChaosFault[] = [
         check: (ctx) => ctx.releaseRecords().filter((r) => Date.parse(r.date) >= ctx.startedAt - 1000 && r.rolloutPercentage > 0)
             .map((r) => `release record claims ${r.rolloutPercentage} % that never applied`),
     },
+    {
+        kind: "up", name: "deployer-clock-skew", group: "byzantine", short: false,
+        fault: "the deployer's clock 10 minutes ahead of Prometheus's (libfaketime, FAKETIME=+600 in every process of the 50 % up) when stage 1's bake window is judged",
+        from: 10,
+        preflight: (log) => { ensureFaketime(log); },
+        upEnv: () => skewedClockEnv(600),
+        when: () => true,
+        inject: () => undefined,
+        // The skew is there from the start; it takes effect when a step judges by the clock: stage 1's window.
+        tookEffectAt: (ctx) => (ctx.data.judgedAt ??= /\[window stage-1-10pct\] (judging|the bake window)/.test(ctx.output()) ? Date.now() : undefined) as number | undefined,
+        // The provider measured its own clock against Prometheus's: the skew it names is the faked one.
+        detected: (ctx) => /\[window stage-1-10pct\][^\n]*not judged: this machine's clock is (59\d|60\d)\.\d s ahead of Prometheus's/.test(ctx.output()),
+        // Safe: the promotion refused and nothing changed — stage 1 keeps its 10 % (no stage-2 shift, no revert for a clock fault).
+        safe: (ctx) => ctx.up?.outcome() !== "running" && ctx.env.service.state.rolloutPercentage === 10,
+        expect: ["failed"],
+        check: (ctx) => {
+            const problems: string[] = [];
+            if (!/promotion refused: the window of stage-1-10pct is not judged: [^\n]*more than the 1 s allowed/.test(ctx.output())) problems.push("the refusal does not name the skew and the 1 s bound");
+            const judged = filesWrittenAfter(path.join(ctx.env.workDir, "artifacts/gates"), ctx.startedAt).filter((f) => /window/.test(f));
+            if (judged.length > 0) problems.push(`a window record was written from the skewed clock: ${judged.map((f) => path.basename(f)).join(", ")}`);
+            if (ctx.env.service.state.rolloutPercentage !== 10) problems.push(`traffic reads ${ctx.env.service.state.rolloutPercentage} %, not stage 1's 10 %`);
+            return problems;
+        },
+    },
     // Resource exhaustion, between ups (the guard).
     { kind: "guard", name: "proof-queue-saturated", group: "exhaustion", short: true, scenario: "proof-queue", fault: "proof queue at 2500 (max 2000) with traffic at 10 %" },
     { kind: "guard", name: "admin-api-slow", group: "exhaustion", short: true, scenario: "slow-admin-api", fault: "every admin API answer 5 s late while the rollback rate is 0.2" },
@@ -184,6 +283,13 @@ export const CHAOS_MATRIX: ChaosFault[] = [
         kind: "guard", name: "prometheus-service-partition", group: "partition", short: false, scenario: "unscrapable-service",
         fault: "Prometheus's scrapes of the service hang (its /metrics answers after 30 s: the stand-in for a cut link) while traffic is at 10 % and the rollback rate 0.2",
     },
+    {
+        kind: "guard", name: "watchdog-admin-partition", group: "partition", short: false, scenario: WATCHDOG_PARTITION,
+        fault: "the watchdog's link to the admin API cut (a black-hole relay its SERVICE_URL points through) while the rollback rate is 0.2 at 10 %, " +
+            "past the watchdog's deadline (watchdog.revertDeadline 30s here), then healed",
+        // A deadline the config allows (at least the attempt schedule's 24.75 s), so the cut outlasts it in under a minute.
+        config: (c) => { c["speculation:watchdog"] = { ...c["speculation:watchdog"], revertDeadline: "30s" }; },
+    },
     // Kills: at every dynamic provider's step (the engine output shows the resource creating), and the policy pack.
     ...KILLS.map(([type, short, extra]) => ({
         kind: "kill" as const, name: `kill-at-${type.replace(/[A-Z]/g, (c, i) => `${i ? "-" : ""}${c.toLowerCase()}`)}`, group: "kill" as const, short,
@@ -191,6 +297,16 @@ export const CHAOS_MATRIX: ChaosFault[] = [
         when: extra.when ?? stepRunning(type),
         ...extra,
     })),
+    {
+        // Kubernetes only: a stack of the EmergencyStop alone on the test control plane (./emergencyStop.ts).
+        kind: "kill", name: "kill-at-emergency-stop", group: "kill", short: false,
+        fault: "kill -9 of the up's process group while its EmergencyStop step waits for the release's pods to go (Kubernetes only: " +
+            "that step alone, without the policy pack, on the test control plane; the pods held in Terminating)",
+        program: path.join(__dirname, "emergencyStop.ts"),
+        environment: emergencyStopCluster,
+        // In flight: the Deployment already scaled to 0 by the step, which now polls for its pods.
+        when: (ctx) => stepRunning("EmergencyStop")(ctx) && replicasOf(ctx, ESTOP_NAMESPACE, ESTOP_DEPLOYMENT) === 0,
+    },
     {
         kind: "kill", name: "kill-during-policy-pack", group: "kill", short: true,
         fault: "kill -9 of the up's process group while the policy pack's host analyzes it",

@@ -8,8 +8,9 @@
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from "fs";
 import * as path from "path";
 import type { GuardPlan } from "../../lib/guard/plan";
-import { localConfig, LocalEnvironment, openStack, POLICY_PACK, policyConfig, ROOT, startLocalEnvironment, waitForBakes } from "../../scripts/localStack";
+import { localConfig, LocalEnvironment, localGuardPlan, openStack, POLICY_PACK, policyConfig, ROOT, startLocalEnvironment, waitForBakes } from "../../scripts/localStack";
 import { GUARD_SCENARIOS, runGuardScenario } from "../guardFaults";
+import { runWatchdogPartition, WATCHDOG_PARTITION } from "./watchdogPartition";
 import {
     ChaosContext, chaosContext, ChaosRow, leftoversAfter, RunningUp, LEFTOVER_LIMIT_MS, lostBinaries, STACK, startUp, untrueRecords, UpOutcome,
     writtenForDeadUpdate,
@@ -60,6 +61,15 @@ export interface UpFault extends Entry {
     check?: (ctx: ChaosContext) => string[] | Promise<string[]>;
     /** Seconds from injection to detected and safe before the fault counts as not handled (default 120). */
     deadlineSeconds?: number;
+    /** Checks, and installs idempotently, what the fault needs on this machine (a package): before any fault of the run. */
+    preflight?: (log: (s: string) => void) => void;
+    /** The deployer's environment for the faulted `up` (a faked clock): every process of that `up` gets it. */
+    upEnv?: (ctx: ChaosContext) => Record<string, string>;
+    /**
+     * After heal and the checks: what must resolve the fault (the next `up`, ctx.nextUp(), or `npm run recover`);
+     * returns what did not.
+     */
+    after?: (ctx: ChaosContext) => Promise<string[]>;
 }
 
 /**
@@ -75,12 +85,21 @@ export interface KillFault extends Entry {
     from?: 10 | 50;
     prepare?: (ctx: ChaosContext) => void | Promise<void>;
     when: Probe;
+    /**
+     * A provider kind the local default never reaches (EmergencyStop: Kubernetes only): a module whose
+     * `program({ workDir })` is the `up`'s inline program (that step alone), run without the policy pack.
+     */
+    program?: string;
+    /** What that program needs beside the local environment (the test control plane); stopped after the fault. */
+    environment?: (env: LocalEnvironment, log: (s: string) => void) => Promise<{ stop(): Promise<void> }>;
 }
 
-/** A fault between `up`s (reference/guardFaults.ts). */
+/** A fault between `up`s: a reference/guardFaults.ts scenario, or the watchdog ↔ admin API partition (./watchdogPartition.ts). */
 export interface GuardFault extends Entry {
     kind: "guard";
     scenario: string;
+    /** Edits the local config the guard plan is computed from (Pulumi.local.yaml's keys), for this fault only. */
+    config?: (c: Record<string, any>) => void;
 }
 
 export type ChaosFault = UpFault | KillFault | GuardFault;
@@ -140,7 +159,10 @@ async function runOnStack(f: UpFault | KillFault, env: LocalEnvironment, log: (s
     const steps = [10, 50, 100];
     const from = f.from;
     const before = from ? steps.filter((p) => p <= from) : [];
-    if (f.kind === "up") await f.setup?.(ctx);
+    if (f.kind === "up") {
+        f.preflight?.(log);
+        await f.setup?.(ctx);
+    }
     for (const [i, pct] of before.entries()) {
         const stack = await openStack(env, STACK, stackConfig(ctx, f, pct, false), i === 0);
         if (i > 0) await waitForBakes(stack, log);
@@ -152,8 +174,16 @@ async function runOnStack(f: UpFault | KillFault, env: LocalEnvironment, log: (s
     if (before.length > 0) await waitForBakes(stack, log);
     const row: ChaosRow = { fault: f.name, group: f.group, startedAt: Date.now(), outcome: "", untrue: [], lost: [], violations: [], notes: ctx.notes };
     ctx.startedAt = row.startedAt;
-    const up = startUp(env, ROOT, { pack: POLICY_PACK, config: policyConfig("local") });
+    const own = f.kind === "kill" ? f.program : undefined;
+    const policy = own ? undefined : { pack: POLICY_PACK, config: policyConfig("local") };
+    const up = startUp(env, ROOT, policy, f.kind === "up" ? f.upEnv?.(ctx) : undefined, own);
     ctx.up = up;
+    ctx.nextUp = async () => {
+        const next = startUp(env, ROOT, policy);
+        await next.exited;
+        writeFileSync(path.join(env.workDir, `engine-output-next-${Date.now()}.txt`), next.output());
+        return next;
+    };
     const deadlineMs = ((f.kind === "up" ? f.deadlineSeconds : undefined) ?? 120) * 1000;
     let killedAt: number | undefined;
     try {
@@ -212,10 +242,18 @@ async function runOnStack(f: UpFault | KillFault, env: LocalEnvironment, log: (s
     if (f.kind === "up" && f.check) row.untrue.push(...await f.check(ctx));
     row.lost.push(...lostBinaries(ctx));
     row.violations.push(...row.untrue.map((u) => `untrue: ${u}`), ...row.lost.map((l) => `lost: ${l}`));
+    if (f.kind === "up" && f.after) {
+        row.violations.push(...await f.after(ctx));
+        const next = await leftoversAfter(ctx, Date.now());
+        for (const p of next.left) row.violations.push(`left running ${LEFTOVER_LIMIT_MS / 1000} s after the next up ended: ${p.kind} pid ${p.pid} (${p.cmd})`);
+    }
     return row;
 }
 
-async function runGuard(f: GuardFault, plan: GuardPlan, log: (s: string) => void): Promise<ChaosRow> {
+async function runGuard(f: GuardFault, base: GuardPlan, log: (s: string) => void): Promise<ChaosRow> {
+    const plan = f.config ? localGuardPlan(f.config) : base;
+    if (plan.refusals.length > 0) throw new Error(`${f.name}: the edited config is refused: ${plan.refusals.map((r) => `${r.key} ${r.message}`).join("; ")}`);
+    if (f.scenario === WATCHDOG_PARTITION) return runPartition(f, plan, log);
     const s = GUARD_SCENARIOS.find((x) => x.name === f.scenario);
     if (!s) throw new Error(`${f.name}: no guard scenario ${f.scenario}; allowed: ${GUARD_SCENARIOS.map((x) => x.name).join(", ")}`);
     const m = await runGuardScenario(s, plan, log);
@@ -231,15 +269,36 @@ async function runGuard(f: GuardFault, plan: GuardPlan, log: (s: string) => void
     return row;
 }
 
+/** The watchdog ↔ admin API partition: detected = the first unconfirmed attempt; time to safe and the bound from the heal. */
+async function runPartition(f: GuardFault, plan: GuardPlan, log: (s: string) => void): Promise<ChaosRow> {
+    const m = await runWatchdogPartition(plan, log);
+    const s = (t: number) => `+${((t - m.cutAt) / 1000).toFixed(1)} s`;
+    return {
+        fault: f.name, group: f.group, startedAt: m.cutAt, injectedAt: m.cutAt, detectedAt: m.firstRetryAt,
+        ...(Number.isNaN(m.confirmedAt) ? {} : { safeAt: m.confirmedAt, safeSeconds: m.seconds }), boundSeconds: m.boundSeconds,
+        outcome: `0 % after the heal by ${m.confirmed.path ?? "?"} (${m.confirmed.attempts} attempt${m.confirmed.attempts === 1 ? "" : "s"})`,
+        untrue: [], lost: [], violations: m.violations,
+        notes: [
+            `between ups; time to safe and the bound count from the heal (link mended at ${s(m.healedAt)}), not from the cut`,
+            `cut ${s(m.cutAt)}: first unconfirmed attempt ${s(m.firstRetryAt)}, REVERT FAILED ${s(m.failedAt)} after ${m.attemptTimeoutsMs.length} attempts ` +
+                `(timeouts ${m.attemptTimeoutsMs.join(", ")} ms), SpeculationWatchdogRevertFailed active ${s(m.alertAt)}, a new action ${s(m.retriedAfterFailureAt)}; ` +
+                `traffic ${m.percentageWhileCut} % while cut`,
+        ],
+    };
+}
+
 /** Runs one fault on a fresh local environment in `<runDir>/<name>` (its state, artifacts and engine output stay there). */
 export async function runChaosFault(f: ChaosFault, ctx: { runDir: string; binDir: string; plan: GuardPlan; log: (s: string) => void }): Promise<ChaosRow> {
     if (f.kind === "guard") return runGuard(f, ctx.plan, ctx.log);
     const workDir = path.join(ctx.runDir, f.name);
     mkdirSync(workDir, { recursive: true });
-    const env = await startLocalEnvironment({ workDir, binDir: ctx.binDir, nodes: 2 });
+    const env = await startLocalEnvironment({ workDir, binDir: ctx.binDir, nodes: f.kind === "kill" && f.program ? 0 : 2 });
+    let extra: { stop(): Promise<void> } | undefined;
     try {
+        if (f.kind === "kill" && f.environment) extra = await f.environment(env, ctx.log);
         return await runOnStack(f, env, ctx.log);
     } finally {
+        await extra?.stop();
         await env.stop();
     }
 }

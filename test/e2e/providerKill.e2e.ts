@@ -4,7 +4,9 @@
  * it — no report, record, bench result or baseline — beyond a record saying it was interrupted.  The rows are the
  * chaos matrix's kill rows (reference/chaos/matrix.ts; the provider is frozen across the kill so its step is in
  * flight); the kinds with a kill test of their own elsewhere are left out: SshRollout (nodeKill.e2e.ts), HealthGate
- * (bakes.e2e.ts), TrafficShift (rollback.e2e.ts).
+ * (bakes.e2e.ts), TrafficShift (rollback.e2e.ts).  EmergencyStop runs only with Kubernetes: its row is a stack of that
+ * step alone on the test control plane (reference/chaos/emergencyStop.ts), killed while it waits for the release's
+ * pods to go.
  */
 import { expect } from "chai";
 import * as path from "path";

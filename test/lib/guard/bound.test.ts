@@ -3,7 +3,7 @@
  * schedule is the watchdog's own, and the stacks' figures are the ones the README and the production policy quote.
  */
 import { expect } from "chai";
-import { actionScheduleSeconds, attemptTimeoutSeconds, formatBound, guardBounds, GuardTimings, triggerBound } from "../../../lib/guard/bound";
+import { actionScheduleSeconds, attemptTimeoutSeconds, formatBound, guardBounds, GuardTimings, partitionHealBound, triggerBound } from "../../../lib/guard/bound";
 import { boundByKey, guardPlan, guardSummary } from "../../../lib/guard/plan";
 import { GUARD_BOUND_LIMIT_SECONDS } from "../../../config/thresholds";
 import { parseStackConfig } from "../../../config";
@@ -32,6 +32,17 @@ describe("the guard's bound (lib/guard)", () => {
         expect(guardBounds(LOCAL, [{ alert: "A", forSeconds: 2, recorded: false }, { alert: "B", forSeconds: 60, recorded: true }]).worst.alert).to.equal("B");
         expect(formatBound(410.75)).to.equal("6m 51s");
         expect(formatBound(32.75)).to.equal("32.75s");
+    });
+
+    it("after a cut between the watchdog and the admin API heals: the swallowed request, its pause, the schedule, and the deadline's restart", () => {
+        const b = partitionHealBound(LOCAL);
+        // 8 s request timeout + 5 s pause + 24.75 s schedule + (1 s poll + 1 s query) + 24.75 s new action.
+        expect(b.terms.map((t) => t.seconds)).to.deep.equal([8, 5, 24.75, 2, 24.75]);
+        expect(b.seconds).to.equal(64.5);
+        // A slower admin API timeout or poll lengthens it; the local plan carries it.
+        expect(partitionHealBound({ ...LOCAL, pollIntervalSeconds: 15, queryTimeoutSeconds: 5 }).seconds).to.equal(82.5);
+        const { config } = parseStackConfig(encodeConfig(stackConfig("production")));
+        expect(guardPlan(config).partitionHeal.seconds).to.equal(10 + 5 + 35.75 + 20 + 35.75);
     });
 
     it("production as configured: 6m 51s, its worst trigger the rollback-rate abort (5 min for:), within the 7 min policy", () => {
