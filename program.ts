@@ -251,7 +251,7 @@ function deployKubernetes(plan: ReleasePlan, signatures: SignatureVerification) 
     }, { dependsOn: [signatures] });
     const namespace = new k8s.core.v1.Namespace("namespace", {
         metadata: { name: namespaceName, labels: podSecurityLabels(config.kubernetes.podSecurity) },
-    }, { provider });
+    }, { provider, dependsOn: [signatures] });
     const ns = namespace.metadata.name;
     const providers = { providers: { kubernetes: provider } };
     const stable = plan.stable;

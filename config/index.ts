@@ -285,7 +285,8 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
         } else {
             // Never echo the value: it is a secret (a host is not, but the issue's input may hold the password).
             for (const issue of parsed.error.issues) {
-                problems.push(`${SECRET_KEYS.registryCredentials}${issue.path.map((p) => `[${JSON.stringify(String(p))}]`).join("")}: ${describeIssue(issue, registryCredentialsSchema)}`);
+                const said = issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, ["username", "password"]) : describeIssue(issue, registryCredentialsSchema);
+                problems.push(`${SECRET_KEYS.registryCredentials}${issue.path.map((p) => `[${JSON.stringify(String(p))}]`).join("")}: ${said}`);
             }
         }
     }

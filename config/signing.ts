@@ -63,7 +63,7 @@ const registrySchema = z.object({
     }),
     /**
      * Reach it over plain HTTP and accept any TLS certificate (cosign's --allow-http-registry and
-     * --allow-insecure-registry): a registry on loopback only.  Refused in production.
+     * --allow-insecure-registry): a registry on loopback only.  Refused in production for any other host.
      */
     insecure: z.boolean({ error: "must be true or false" }).default(false),
 }).strict();
@@ -157,7 +157,9 @@ export function signingProblems(cfg: SigningInput): SigningProblem[] {
     s.registries.forEach((r, i) => {
         if (hosts.has(r.host)) problems.push({ path: ["signing", "registries", i, "host"], message: `duplicates an earlier registry (${r.host})` });
         hosts.add(r.host);
-        if (production && r.insecure) problems.push({ path: ["signing", "registries", i, "insecure"], message: `must be false in production (${r.host} would be read over plain HTTP)` });
+        if (production && r.insecure && !isLoopback(r.host)) {
+            problems.push({ path: ["signing", "registries", i, "insecure"], message: `must be false in production for a registry off this machine (${r.host} would be read over plain HTTP; only a loopback registry may be)` });
+        }
     });
     if (production && s.images === false) {
         problems.push({ path: ["signing", "images"], message: "must be true in production (its images run in pods)" });
@@ -166,6 +168,12 @@ export function signingProblems(cfg: SigningInput): SigningProblem[] {
         problems.push({ path: ["signing", "nodeBinarySignature"], message: "only applies when nodes.hosts is set (the node binary's signature)" });
     }
     return problems;
+}
+
+/** A registry on this machine (loopback): plain HTTP to it never crosses a network. */
+export function isLoopback(host: string): boolean {
+    const name = host.replace(/:\d+$/, "");
+    return name === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(name) || host.startsWith("[::1]");
 }
 
 /** The key's DER (SubjectPublicKeyInfo) as base64, or undefined when it does not parse (its own key says why). */
