@@ -111,7 +111,7 @@ describe("signing config (config/signing.ts)", () => {
         ]);
         expect(found.join("\n")).to.not.include(password);
         const host = problems(withEdit(staging({}), "speculation:registryCredentials", undefined, { "https://ghcr.io": { username: "ci", password } }), ["speculation:registryCredentials"]);
-        expect(host.join("\n")).to.include("each key must be a registry host[:port] as the image repositories name it");
+        expect(host).to.deep.equal(['speculation:registryCredentials["https://ghcr.io"]: must be a map of registry host to { username, password }']);
         expect(host.join("\n")).to.not.include(password);
     });
 });
