@@ -688,9 +688,11 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
 
     // 4. The stable service ready (blue-green: not its primary Service, whose switch waits for the stages), its smoke
     //    tests, then the final bench.
+    //    Without Kubernetes nothing this stack deploys waits for the signatures but the nodes: the release's smoke
+    //    tests, bench and stages wait for them here (with Kubernetes, the workloads already did).
     const serviceReady: pulumi.Resource[] = kube
         ? [kube.speculation.deployment, ...(plan.stable.primarySelects ? [] : [kube.speculation.service])]
-        : (checked ? [checked] : []);
+        : [signatures, ...(checked ? [checked] : [])];
     const smoke = smokeTests(plan, adminToken, serviceReady, kube?.speculation.configChecksum);
     const smoked: pulumi.Resource[] = [...serviceReady, ...(smoke ? [smoke] : [])];
     const gate = options.gate ? options.gate(plan.loaded, plan.serviceUrl) : healthGates(plan, adminToken);

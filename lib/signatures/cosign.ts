@@ -6,6 +6,9 @@
  *   cosign verify      --key <pub> --insecure-ignore-tlog=true [--allow-http-registry --allow-insecure-registry] <repo@digest>
  *   cosign triangulate --type signature <repo:tag>        (a tag outside production: the digest it names now)
  *   cosign verify-blob --key <pub> --insecure-ignore-tlog=true --signature <file.sig> <file>
+ * with SIGSTORE_REKOR_PUBLIC_KEY set (to the key file; never read once the log is ignored): without one of cosign's
+ * own-keys variables, cosign v2.6 fetches the public-good trusted root (trusted_root.json, tuf-repo-cdn.sigstore.dev)
+ * on every verify, even with --key and no log — measured: a dead proxy made it warn on each run.
  * Registry credentials go to cosign in a Docker config file of its own (DOCKER_CONFIG, 0600, removed afterwards),
  * never on its command line, where any process could read them.
  *
@@ -108,13 +111,20 @@ function failed(run: CosignRun, key?: string): Observation {
     if (run.missing) return { key, outcome: "error", detail: run.missing };
     if (run.timedOut) return { key, outcome: "unreachable", detail: "cosign did not finish within signing.timeout" };
     const said = cosignSaid(run);
-    return { key, outcome: classifyFailure(said), detail: said };
+    const outcome = classifyFailure(said);
+    // "invalid or missing digest in claim: sha256:…": the digest the signature's payload names.
+    const claimed = outcome === "mismatch" ? /(sha256:[0-9a-f]{64})/.exec(said)?.[1] : undefined;
+    return { key, outcome, detail: said, ...(claimed ? { digest: claimed } : {}) };
 }
+
+/** The environment that keeps a verification off the public-good TUF root (see the header). */
+const privateInfrastructure = (keyFile: string) => ({ SIGSTORE_REKOR_PUBLIC_KEY: keyFile });
 
 /** `cosign verify` of `repository@digest` under the key in `keyFile` (named `key`). */
 export async function verifyImage(repository: string, digest: string, key: string, keyFile: string, opts: CosignOptions): Promise<Observation> {
     const ref = `${repository}@${digest}`;
-    const run = await runCosign(["verify", "--key", keyFile, "--insecure-ignore-tlog=true", ...registryFlags(ref, opts.insecureRegistries), ref], opts);
+    const run = await runCosign(["verify", "--key", keyFile, "--insecure-ignore-tlog=true", ...registryFlags(ref, opts.insecureRegistries), ref],
+        { ...opts, env: { ...privateInfrastructure(keyFile), ...opts.env } });
     if (run.code !== 0 || run.missing || run.timedOut) return failed(run, key);
     // cosign checked the payload's digest against the image; the payloads say so again, and a run that verified
     // nothing naming this digest is not taken as a pass.
@@ -146,7 +156,8 @@ export async function verifyBlob(file: string, signatureFile: string, key: strin
     try { fs.accessSync(file, fs.constants.R_OK); } catch (e) {
         return { key, outcome: "unreachable", detail: `${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
     }
-    const run = await runCosign(["verify-blob", "--key", keyFile, "--insecure-ignore-tlog=true", "--signature", signatureFile, file], opts);
+    const run = await runCosign(["verify-blob", "--key", keyFile, "--insecure-ignore-tlog=true", "--signature", signatureFile, file],
+        { ...opts, env: { ...privateInfrastructure(keyFile), ...opts.env } });
     if (run.code !== 0 || run.missing || run.timedOut) {
         const o = failed(run, key);
         // For a blob, a signature that does not verify is the key's or the bytes' (cosign cannot tell which).
