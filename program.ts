@@ -4,6 +4,8 @@
  * stack run it as an inline program.
  *
  * The release, step by step (defineStack creates them in this order; each waits for the ones before it):
+ *  0. The signature verification (docs/signing.md): every image digest the pods will run and the node binary carry a
+ *     valid signature from a configured key; every Kubernetes object (through the provider) and the node rollout wait.
  *  1. The Kubernetes side: namespace, monitoring, proof workers, the speculation service, network isolation.  The
  *     workloads change only after step 2.
  *  2. Before any workload changes: seed 000's preflight, then a full or emergency rollback's drain, then an emergency
@@ -18,6 +20,8 @@
  *  8. The verification at 100 %, then the deployment record of the update.
  */
 import * as k8s from "@pulumi/kubernetes";
+import { createHash } from "crypto";
+import { readFileSync } from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { CanaryStage, GateFactory } from "./components/CanaryStage";
 import { MonitoringStack } from "./components/MonitoringStack";
@@ -35,7 +39,7 @@ import { PROVIDER_MUTABILITY, podSecurityLabels } from "./lib/k8s";
 import { JudgeSettings } from "./lib/judge/judge";
 import { CompareSpec } from "./lib/gate/compare";
 import { StageBudget } from "./lib/slo/judge";
-import { effectiveThresholds, ReleasePlan, releasePlan, seconds, StagePlan } from "./lib/plan";
+import { effectiveThresholds, imageOf, ReleasePlan, releasePlan, seconds, StagePlan } from "./lib/plan";
 import { operatorName } from "./lib/records/operator";
 import { nodeAddress } from "./lib/nodes/address";
 import { speculationToml } from "./lib/speculationToml";
@@ -52,6 +56,7 @@ import { DeploymentRecordResource } from "./providers/deploymentRecord";
 import { RollbackDrain } from "./providers/rollbackDrain";
 import { EmergencyStop } from "./providers/emergencyStop";
 import { TrafficShift } from "./providers/trafficShift";
+import { SignatureVerification } from "./providers/signatureVerification";
 
 export interface ProgramOptions {
     /** How each stage is judged; by default an ErrorBaseline before the shift and a HealthGate after it. */
@@ -184,11 +189,6 @@ function nodeBatchGate(plan: ReleasePlan): NodeRolloutArgs["batchGate"] {
     };
 }
 
-/** A version's own image: the release's digest for the release, previousDigest (or none) for the previous version. */
-function imageOf(image: LoadedConfig["config"]["release"]["images"]["speculation"], version: string, release: string) {
-    const digest = version === release ? image.digest : image.previousDigest;
-    return { repository: image.repository, ...(digest ? { digest } : {}) };
-}
 
 /** The watchdog's sentinel schedule once the plan has reached 100 % (lib/watchdog/sentinel.ts says when and why). */
 function sentinelOf(config: LoadedConfig["config"], topPercentage: number): { sentinel?: SentinelSchedule } {
@@ -239,17 +239,19 @@ function laterDependency<T>(what: string) {
  * give `switchAfter` and `mirrorAfter`.  During a rollback both workloads run the rollback's target version; an
  * emergency rollback replaces them delete-first.
  */
-function deployKubernetes(plan: ReleasePlan) {
+function deployKubernetes(plan: ReleasePlan, signatures: SignatureVerification) {
     const { config, namespace: namespaceName, loaded } = plan;
+    // Every Kubernetes object goes through this provider, which waits for the signature verification: a release with
+    // an image not signed by the configured keys changes no object at all (a failed verification fails the update here).
     const provider = new k8s.Provider("k8s", {
         namespace: namespaceName,
         // ConfigMaps and Secrets update in place: nothing with a fixed name is deleted before its successor exists.
         ...PROVIDER_MUTABILITY,
         ...(config.kubernetes.renderYamlToDirectory ? { renderYamlToDirectory: config.kubernetes.renderYamlToDirectory } : {}),
-    });
+    }, { dependsOn: [signatures] });
     const namespace = new k8s.core.v1.Namespace("namespace", {
         metadata: { name: namespaceName, labels: podSecurityLabels(config.kubernetes.podSecurity) },
-    }, { provider });
+    }, { provider, dependsOn: [signatures] });
     const ns = namespace.metadata.name;
     const providers = { providers: { kubernetes: provider } };
     const stable = plan.stable;
@@ -380,6 +382,33 @@ function watchdog(plan: ReleasePlan, kube: Kubernetes): Watchdog | undefined {
         prometheusReleaseLabel: config.monitoring.prometheusReleaseLabel,
         scrapeInterval: config.monitoring.scrapeInterval,
     }, { ...kube.providers, dependsOn: [kube.namespace] });
+}
+
+/**
+/**
+ * Step 0, before anything runs what the release ships (providers/signatureVerification.ts, docs/signing.md): every
+ * image digest the update's pods run and the node binary carry a valid signature from a configured key.  The
+ * Kubernetes provider and the node rollout wait for it; a rollback's drain and stop do not (they only lower traffic).
+ * Registered in every stack: with signing.required false it records `off`, which the policy pack refuses in production.
+ */
+function signatureVerification(plan: ReleasePlan, registryCredentials: pulumi.Input<Record<string, { username: string; password: string }>> | undefined): SignatureVerification {
+    const s = plan.signing;
+    const sha256 = (file: string) => {
+        try { return createHash("sha256").update(readFileSync(file)).digest("hex"); } catch { return "unreadable"; }
+    };
+    // The file and its signature as they are now: either changing verifies them again.
+    const blob = s.required && s.nodeBinary
+        ? [{ ...s.nodeBinary, sha256: sha256(s.nodeBinary.path), signatureSha256: sha256(s.nodeBinary.signaturePath) }] : [];
+    return new SignatureVerification("signatures", {
+        required: s.required,
+        subjects: s.required ? [...s.images, ...blob] : [],
+        publicKeys: s.publicKeys,
+        insecureRegistries: s.insecureRegistries,
+        cosign: s.cosign,
+        timeoutMs: s.timeoutMs,
+        artifactsDir: plan.artifactsDir,
+        ...(registryCredentials ? { registryCredentials } : {}),
+    });
 }
 
 /**
@@ -597,10 +626,10 @@ function verification(plan: ReleasePlan, stages: CanaryStage[], kube?: Kubernete
  */
 function deploymentRecord(plan: ReleasePlan, startedAt: string, steps: {
     preflight?: Preflight; drain?: RollbackDrain; smoke?: ReleaseSmokeTest; bench?: BenchRun; canaryStages: CanaryStage[]; verified?: Verification;
-    nodes?: pulumi.CustomResource & { record: pulumi.Output<{ status: string }> };
+    nodes?: pulumi.CustomResource & { record: pulumi.Output<{ status: string }> }; signatures: SignatureVerification;
 }): DeploymentRecordResource {
     const { config } = plan;
-    const verdicts: Record<string, pulumi.Input<string>> = {};
+    const verdicts: Record<string, pulumi.Input<string>> = { signatures: steps.signatures.verdict };
     if (steps.preflight) verdicts.preflight = steps.preflight.verdict;
     if (steps.drain) verdicts.drain = steps.drain.verdict;
     if (steps.smoke) verdicts.smoke = steps.smoke.verdict;
@@ -612,7 +641,7 @@ function deploymentRecord(plan: ReleasePlan, startedAt: string, steps: {
     }
     if (steps.verified) verdicts.verify = steps.verified.verdict;
     if (steps.nodes) verdicts.nodes = steps.nodes.record.apply((r) => r?.status ?? "not run");
-    const waitFor = [steps.preflight, steps.drain, steps.smoke, steps.bench, ...steps.canaryStages.map((s) => s.promotion), steps.verified, steps.nodes]
+    const waitFor = [steps.signatures, steps.preflight, steps.drain, steps.smoke, steps.bench, ...steps.canaryStages.map((s) => s.promotion), steps.verified, steps.nodes]
         .filter((r): r is pulumi.Resource => r !== undefined);
     return new DeploymentRecordResource("deployment-record", {
         ...plan.records,
@@ -622,6 +651,7 @@ function deploymentRecord(plan: ReleasePlan, startedAt: string, steps: {
         rolloutPercentage: steps.canaryStages[steps.canaryStages.length - 1]?.percentage ?? 0,
         verdicts,
         errorBudget: pulumi.all(budgets).apply((b) => Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined)) as Record<string, StageBudget>),
+        signatures: signedBy(steps.signatures),
         startedAt,
     }, { dependsOn: waitFor });
 }
@@ -632,8 +662,11 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
     const plan = releasePlan(original, { cwd: process.cwd(), operator: operatorName(original.config.records.operator) });
     const { config, secrets } = plan.loaded;
 
+    // 0. The signatures of what the release ships, before anything runs it (Kubernetes objects, node batches).
+    const signatures = signatureVerification(plan, secrets.registryCredentials);
+
     // 1. The Kubernetes side (kubernetes.enabled: false — the local stack — drives a service running elsewhere).
-    const kube = plan.kubernetes ? deployKubernetes(plan) : undefined;
+    const kube = plan.kubernetes ? deployKubernetes(plan, signatures) : undefined;
     const adminToken: pulumi.Input<string> = kube ? kube.speculation.adminToken : secrets.adminToken!;
 
     // 2. Before any workload (or, without Kubernetes, anything) changes: preflight, then a rollback's drain.  Without
@@ -655,9 +688,11 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
 
     // 4. The stable service ready (blue-green: not its primary Service, whose switch waits for the stages), its smoke
     //    tests, then the final bench.
+    //    Without Kubernetes nothing this stack deploys waits for the signatures but the nodes: the release's smoke
+    //    tests, bench and stages wait for them here (with Kubernetes, the workloads already did).
     const serviceReady: pulumi.Resource[] = kube
         ? [kube.speculation.deployment, ...(plan.stable.primarySelects ? [] : [kube.speculation.service])]
-        : (checked ? [checked] : []);
+        : [signatures, ...(checked ? [checked] : [])];
     const smoke = smokeTests(plan, adminToken, serviceReady, kube?.speculation.configChecksum);
     const smoked: pulumi.Resource[] = [...serviceReady, ...(smoke ? [smoke] : [])];
     const gate = options.gate ? options.gate(plan.loaded, plan.serviceUrl) : healthGates(plan, adminToken);
@@ -674,14 +709,15 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
         ? new NodeRollout("alys-nodes", {
             version: plan.version, nodes: config.nodes, privateKey: secrets.sshPrivateKey!,
             batchGate: nodeBatchGate(plan),
-            dependsOn: checked ? [checked] : [],
+            ...(plan.signing.required ? { signature: { file: plan.signing.nodeBinary!.signaturePath, keys: plan.signing.publicKeys } } : {}),
+            dependsOn: [signatures, ...(checked ? [checked] : [])],
         })
         : undefined;
 
     // 8. The verification at 100 %, then the record of the update.
     const verified = verification(plan, stages, kube);
     const record = deploymentRecord(plan, startedAt, {
-        preflight: pre, drain, smoke, bench, canaryStages: stages, verified, nodes: nodes?.rollout,
+        preflight: pre, drain, smoke, bench, canaryStages: stages, verified, nodes: nodes?.rollout, signatures,
     });
     kube?.checkDependencies();
 
@@ -716,6 +752,9 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
         ...(verified ? { verification: verified.report } : {}),
         deploymentRecord: record.record,
         guard: between.summary,
+        // What is verified against which key (known in a preview), and after an up who signed each digest.
+        signing: plan.signing.summary,
+        signatures: signedBy(signatures),
         ...(nodes ? { nodeDeployment: nodes.rollout.record } : {}),
         ...kubernetesOutputs,
     };
@@ -750,6 +789,11 @@ function stageBudgetOf(c: CanaryStage): pulumi.Output<StageBudget | undefined> {
     if (!gate) return pulumi.output(undefined);
     const window = c.windowJudgement instanceof BakeWindow ? c.windowJudgement.judgement : pulumi.output(undefined);
     return pulumi.all([gate.decision, window]).apply(([decision, judgement]) => judgement?.slo ?? decision?.slo);
+}
+
+/** Subject → `<reference> signed by <key>` from the verification's record (empty when it is off). */
+function signedBy(step: SignatureVerification): pulumi.Output<Record<string, string>> {
+    return step.verified.apply((v) => Object.fromEntries((v ?? []).map((s) => [s.subject, `${s.ref} signed by ${s.signer}`])));
 }
 
 export type StackOutputs = ReturnType<typeof defineStack>;

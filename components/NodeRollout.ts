@@ -16,7 +16,12 @@ export interface NodeRolloutArgs {
     privateKey: pulumi.Input<string>;
     /** The health gate between batches (built from canary.gate by program.ts), when nodes.batchGate is enabled. */
     batchGate?: RolloutSpec["batchGate"];
-    /** What the rollout waits for before it touches a node (the release's preflight). */
+    /**
+     * A signed release: the binary's detached signature and the keys, checked before any node is touched and on every
+     * node before the swap (docs/signing.md).
+     */
+    signature?: RolloutSpec["signature"];
+    /** What the rollout waits for before it touches a node (the release's preflight, the signature verification). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -71,6 +76,7 @@ export class NodeRollout extends pulumi.ComponentResource {
             deploymentLog: path.resolve(n.artifactsDir, "deployments.log"),
             operator: operatorName(n.operator),
             ...(args.batchGate ? { batchGate: args.batchGate } : {}),
+            ...(args.signature ? { signature: args.signature } : {}),
         }, { parent: this, dependsOn: args.dependsOn ?? [] });
         this.registerOutputs({ record: this.rollout.record });
     }

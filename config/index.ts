@@ -9,6 +9,7 @@ import { accessSync, constants, statSync } from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { CONFIG_NAMESPACE, crossFieldProblems, StackConfig, stackConfigSchema } from "./schema";
+import { nodeBinarySignaturePath, RegistryCredentials, registryCredentialsSchema, signingProblems } from "./signing";
 
 export * from "./schema";
 export * from "./thresholds";
@@ -29,6 +30,11 @@ export const SECRET_KEYS = {
      * or leave it out and the program generates one (RandomPassword, which needs the random provider plugin).
      */
     adminToken: `${CONFIG_NAMESPACE}:adminToken`,
+    /**
+     * { "<registry host>": { username, password } } — how the signature verification reads a private registry
+     * (config/signing.ts).  Handed to cosign in a Docker config file of its own, never on a command line.
+     */
+    registryCredentials: `${CONFIG_NAMESPACE}:registryCredentials`,
 } as const;
 
 export interface AlertReceivers {
@@ -53,6 +59,7 @@ export interface StackSecrets {
     alertReceivers: pulumi.Output<AlertReceivers>;
     sshPrivateKey: pulumi.Output<string> | undefined;
     adminToken: pulumi.Output<string> | undefined;
+    registryCredentials: pulumi.Output<RegistryCredentials> | undefined;
 }
 
 export interface LoadedConfig {
@@ -175,7 +182,7 @@ function decodeValue(raw: string): unknown {
 export function parseStackConfig(raw: Record<string, string | undefined>, secretKeys: ReadonlySet<string> = new Set(),
     /** Folder local paths (nodes.binary, nodes.configFile) are relative to: the project folder the program runs in. */
     baseDir: string = process.cwd()):
-    { config: StackConfig; namespace: string; alertReceivers: AlertReceivers; sshPrivateKey?: string; adminToken?: string } {
+    { config: StackConfig; namespace: string; alertReceivers: AlertReceivers; sshPrivateKey?: string; adminToken?: string; registryCredentials?: RegistryCredentials } {
     const problems: string[] = [];
     const prefix = `${CONFIG_NAMESPACE}:`;
     const known = new Set(Object.keys(stackConfigSchema.shape));
@@ -204,7 +211,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
         const one = (field as z.ZodType).safeParse(input[name]);
         if (one.success) parsedKeys[name] = one.data;
     }
-    for (const problem of crossFieldProblems(parsedKeys as Partial<StackConfig>)) {
+    for (const problem of [...crossFieldProblems(parsedKeys as Partial<StackConfig>), ...signingProblems(parsedKeys)]) {
         problems.push(`${configKeyPath(problem.path)}: ${problem.message}`);
     }
 
@@ -240,6 +247,15 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
             if (problem) problems.push(`${CONFIG_NAMESPACE}:nodes.${key}: ${problem}`);
         }
     }
+    // A signed release ships the binary with its detached signature: a missing one is refused before anything runs.
+    if (result.success && result.data.signing.required && result.data.nodes.hosts.length > 0 && result.data.nodes.binary) {
+        const signature = nodeBinarySignaturePath(result.data)!;
+        const problem = localFileProblem(signature, baseDir);
+        if (problem) {
+            problems.push(`${CONFIG_NAMESPACE}:signing.nodeBinarySignature: ${problem.replace("of the file to roll out", "of the node binary's signature")}` +
+                `${result.data.signing.nodeBinarySignature ? "" : ` (default: nodes.binary + .sig); sign it with cosign sign-blob --key cosign.key --tlog-upload=false --output-signature ${signature} ${result.data.nodes.binary}`}`);
+        }
+    }
     if (result.success && result.data.nodes.hosts.length > 0 && sshPrivateKey === undefined) {
         problems.push(`${SECRET_KEYS.sshPrivateKey}: is required when ${CONFIG_NAMESPACE}:nodes.hosts is set`);
     }
@@ -257,11 +273,29 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
         problems.push(`${SECRET_KEYS.adminToken}: is required when ${CONFIG_NAMESPACE}:kubernetes.enabled is false (the token of the service the gates talk to)`);
     }
 
+    let registryCredentials: RegistryCredentials | undefined;
+    const credentialsRaw = raw[SECRET_KEYS.registryCredentials];
+    if (credentialsRaw !== undefined) {
+        if (!secretKeys.has(SECRET_KEYS.registryCredentials)) {
+            problems.push(`${SECRET_KEYS.registryCredentials}: must be set as a secret (pulumi config set --secret --path '${SECRET_KEYS.registryCredentials}["<host>"].password' …)`);
+        }
+        const parsed = registryCredentialsSchema.safeParse(decodeValue(credentialsRaw), { reportInput: true });
+        if (parsed.success) {
+            registryCredentials = parsed.data;
+        } else {
+            // Never echo the value: it is a secret (a host is not, but the issue's input may hold the password).
+            for (const issue of parsed.error.issues) {
+                const said = issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, ["username", "password"]) : describeIssue(issue, registryCredentialsSchema);
+                problems.push(`${SECRET_KEYS.registryCredentials}${issue.path.map((p) => `[${JSON.stringify(String(p))}]`).join("")}: ${said}`);
+            }
+        }
+    }
+
     if (problems.length > 0 || !result.success) {
         throw new ConfigError(problems);
     }
     const config = result.data;
-    return { config, namespace: config.namespace ?? `agenc-${config.environment}`, alertReceivers, sshPrivateKey, adminToken };
+    return { config, namespace: config.namespace ?? `agenc-${config.environment}`, alertReceivers, sshPrivateKey, adminToken, registryCredentials };
 }
 
 /** A local file the node rollout ships must exist and be readable before anything is registered. */
@@ -304,6 +338,7 @@ export function loadStackConfig(): LoadedConfig {
             alertReceivers: pulumi.secret(parsed.alertReceivers),
             sshPrivateKey: parsed.sshPrivateKey === undefined ? undefined : pulumi.secret(parsed.sshPrivateKey),
             adminToken: parsed.adminToken === undefined ? undefined : pulumi.secret(parsed.adminToken),
+            registryCredentials: parsed.registryCredentials === undefined ? undefined : pulumi.secret(parsed.registryCredentials),
         },
         receivers: { slack: !!parsed.alertReceivers.slackWebhookUrl, pagerduty: !!parsed.alertReceivers.pagerdutyRoutingKey },
     };

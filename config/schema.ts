@@ -14,6 +14,7 @@ import { DEFAULT_PUBLIC_ROUTES, PRIVATE_PATHS, privatePathReached, PUBLIC_PATH_P
 import { CUSUM_DEFAULTS, DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, GUARD_BOUND_LIMIT_SECONDS, METRIC_CHECKS, PRODUCTION_RULES, STAGE_THRESHOLD_KEYS, StageThresholds } from "./thresholds";
 import { preflightSchema, recordsSchema, rollbackSchema, smokeSchema, verifySchema } from "./runbook";
 import { sentinelSchema } from "./sentinel";
+import { signingSchema } from "./signing";
 import { sloProblems, sloSchema } from "./slo";
 import { cidrProblem, coverageProblem, DEFAULT_MIN_CIDR_PREFIX, familiesCovered, parseCidr } from "./cidr";
 import { hostProblem, localPath, NUMBER_LIMITS, OPERATOR_NAME, plainUrl, quantityAtMost, quantityValue, semanticProblems, shellCommand, SIZE_LIMITS, SYSTEMD_UNIT } from "./semantics";
@@ -644,6 +645,8 @@ export const stackConfigSchema = z.object({
     rollback: rollbackSchema,
     /** The SLO and its error budget (config/slo.ts, docs/slo.md). */
     slo: sloSchema,
+    /** Signed releases (config/signing.ts, docs/signing.md). */
+    signing: signingSchema,
     kubernetes: z.object({
         /**
          * false: this stack deploys no Kubernetes objects and drives a service that runs elsewhere (the local stack

@@ -39,6 +39,7 @@ export const TYPES = {
     trafficShift: "pulumi-nodejs:dynamic/agenc:TrafficShift",
     benchRun: "pulumi-nodejs:dynamic/agenc:BenchRun",
     sshRollout: "pulumi-nodejs:dynamic/agenc:SshRollout",
+    signatureVerification: "pulumi-nodejs:dynamic/agenc:SignatureVerification",
     guard: "agenc:deploy:Guard",
 } as const;
 
@@ -73,6 +74,8 @@ export const POLICY_DEFAULTS = {
     maxSloObjective: 0.99999,
     minBudgetFloor: 0,
     maxBudgetFloor: 1,
+    /** signed-releases: the release is verified against configured keys before anything runs it (production). */
+    requireSignatures: false,
     ...DEFAULT_STAGE_THRESHOLDS,
 };
 export type PolicyConfig = typeof POLICY_DEFAULTS;
@@ -627,12 +630,71 @@ export const sloBounds = resourcePolicy(
     }),
 );
 
+/**
+ * Signed releases (issue 27, docs/signing.md): in production the signature verification is on, with at least one key,
+ * and it verifies images by digest — judged on the step's inputs, so a stack with verification off is refused before
+ * anything changes (the config refuses it first).
+ */
+export const signedReleases = resourcePolicy(
+    "signed-releases",
+    "The release's image digests and node binary are verified against configured public keys before anything runs them (production: required).",
+    [TYPES.signatureVerification],
+    (args, report) => {
+        const { requireSignatures } = configOf(args, ["requireSignatures"]);
+        if (!requireSignatures) return;
+        const p = args.props ?? {};
+        if (p.required !== true) { report(`${args.name}: signature verification is off (speculation:signing.required is ${p.required}); this stack requires it.`); return; }
+        if (!Array.isArray(p.publicKeys) || p.publicKeys.length === 0) report(`${args.name}: no public key to verify with (speculation:signing.publicKeys is empty).`);
+        for (const s of Array.isArray(p.subjects) ? p.subjects : []) {
+            if (s?.kind === "image" && !s.digest) report(`${args.name}: image ${s.name} ${s.repository}:${s.tag} is verified by tag; this stack requires a digest (${s.configKey}).`);
+        }
+    },
+    schema({ requireSignatures: { type: "boolean", description: "Require the signature verification on, with keys and digests (production)" } }),
+);
+
+/**
+ * What the verification covers (with it on): every release Deployment runs an image it verified, and waits for it; the
+ * node rollout waits for it and checks the binary's signature on every node.  A stack policy: it needs the whole graph.
+ */
+export const signedReleasesCover: StackValidationPolicy = {
+    name: "signed-releases-cover",
+    description: "With signature verification on, every release Deployment runs an image it verified and waits for it, and the node rollout waits for it and checks the binary on every node before the swap.",
+    validateStack: (args, report) => {
+        const step = byType(args.resources, TYPES.signatureVerification).find((r) => r.props?.required === true);
+        if (!step) return;
+        const refs = new Set((Array.isArray(step.props.subjects) ? step.props.subjects : []).filter((s: any) => s?.kind === "image")
+            .map((s: any) => (s.digest ? `${s.repository}@${s.digest}` : `${s.repository}:${s.tag}`)));
+        const verifiesImages = refs.size > 0;
+        for (const d of byType(args.resources, TYPES.deployment)) {
+            const name = k8sName(d.props);
+            if (!SPECULATION_DEPLOYMENTS.includes(name) && name !== PROOF_WORKER_APP) continue;
+            if (!verifiesImages) { report(`Deployment ${name} runs release images, and the signature verification verifies none (speculation:signing.images).`); continue; }
+            for (const c of containersOf(d.props)) {
+                const image = String(c?.image ?? "").replace(/:[\w][\w.-]{0,127}@sha256:/, "@sha256:");
+                if (!refs.has(image)) report(`Deployment ${name} container ${c?.name} runs ${c?.image}, which the signature verification does not verify.`);
+            }
+            if (!dependsOnTransitively(d, step) && !providerWaits(args.resources, d, step)) report(`Deployment ${name} does not wait for the signature verification.`);
+        }
+        for (const r of byType(args.resources, TYPES.sshRollout)) {
+            if (!dependsOnTransitively(r, step)) report(`${r.name} does not wait for the signature verification.`);
+            if (!r.props?.signature) report(`${r.name} does not check the binary's signature on the nodes before the swap.`);
+        }
+    },
+};
+
+/** Whether `r`'s provider resource waits (transitively) for `target`: the Kubernetes objects do through it. */
+function providerWaits(resources: PolicyResource[], r: PolicyResource, target: PolicyResource): boolean {
+    const ref = (r as PolicyResource & { provider?: { urn?: string } }).provider?.urn;
+    const provider = ref ? resources.find((x) => x.urn === ref) : undefined;
+    return !!provider && dependsOnTransitively(provider, target);
+}
+
 export type ResourcePolicyLike = ResourceValidationPolicy;
 export const resourcePolicies: ResourceValidationPolicy[] = [
     proofWorkersMinReplicas, containerResources, speculationProbes, imagesPinned, speculationBootsDisabled,
     adminTokenFromSecret, canaryPlan, gateThresholds, nodesPinnedAndBounded, rollbackTriggerAlerts,
     topologySpread, proofWorkerProbes, ingressAwait, ingressPublicPathsOnly, podSecurityRestricted, rbacLeastPrivilege,
-    guardFloor, guardBound, sloBounds,
+    guardFloor, guardBound, sloBounds, signedReleases,
 ];
-export const stackPolicies: StackValidationPolicy[] = [pdbsExist, networkIsolation, everyStageGated, verdictsRecorded];
+export const stackPolicies: StackValidationPolicy[] = [pdbsExist, networkIsolation, everyStageGated, verdictsRecorded, signedReleasesCover];
 export const policies = [...resourcePolicies, ...stackPolicies];

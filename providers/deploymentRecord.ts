@@ -26,6 +26,8 @@ export interface DeploymentRecordArgs {
     verdicts: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Stage → the error budget it spent (lib/slo/judge.ts StageBudget). */
     errorBudget?: pulumi.Input<Record<string, StageBudget>>;
+    /** Subject → `<reference> signed by <key>` (providers/signatureVerification.ts). */
+    signatures?: pulumi.Input<Record<string, string>>;
     /** When this `pulumi up` started (the program's start): the record's duration runs from here. */
     startedAt: pulumi.Input<string>;
     operator: pulumi.Input<string>;
@@ -63,7 +65,7 @@ async function write(inputs: RecordState, id: string): Promise<RecordState> {
 export const deploymentRecordProvider: pulumi.dynamic.ResourceProvider = runbookStepProvider<RecordState>({
     id: () => "deployment-record",
     run: write,
-    rerunOn: ["environment", "version", "previousVersion", "outcome", "stagesReached", "rolloutPercentage", "verdicts", "errorBudget", "pushgatewayUrl", "logFile"],
+    rerunOn: ["environment", "version", "previousVersion", "outcome", "stagesReached", "rolloutPercentage", "verdicts", "errorBudget", "signatures", "pushgatewayUrl", "logFile"],
     // Its "verdict" is the push: a record whose push failed (or never ran) is written again.
     rerun: (olds, news) => !!news.pushgatewayUrl && olds.pushed !== true,
 });

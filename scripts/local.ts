@@ -1,6 +1,7 @@
 /**
  * The main job on the embedded local default:  npm run local [-- --to 50] [-- --stay] [-- --kubernetes]
- * Builds the toolchain (cached), starts the reference workloads and two local SSH nodes, creates a fresh `local`
+ * Builds the toolchain and the signing tools (cached), starts the reference workloads, two local SSH nodes and a
+ * loopback registry holding the release signed with a fresh cosign key pair, creates a fresh `local`
  * stack in a folder of its own (.pulumi-local/runs/<UTC time>: file backend, passphrase, journal, logs, gate records;
  * .pulumi-local/latest points at it; no earlier run's folder is touched) and runs `pulumi up` with the policy pack, stage by
  * stage up to --to (default: the first stage, 10 %).  --stay keeps the workloads running afterwards and prints the
@@ -32,10 +33,13 @@ async function main(): Promise<void> {
     }
     const run = newRunDir(localRoot);
     console.log(`[local] run ${run.id}: state and evidence in ${run.dir}`);
-    const env = await startLocalEnvironment({ workDir: run.dir, binDir, nodes: Number(values.nodes) });
+    // The release is signed on a loopback registry (its two images and the node binary, cosign key pair, offline) and the
+    // stack verifies it before anything runs it: the `signatures` step (docs/signing.md).
+    const env = await startLocalEnvironment({ workDir: run.dir, binDir, nodes: Number(values.nodes), signing: true, log: console.log });
     const cluster = values.kubernetes ? await startCluster(binDir, env.envVars) : undefined;
     console.log(`[local] speculation service ${env.service.url}, proof worker ${env.worker.url}, ${env.fleet?.nodes.length ?? 0} SSH node(s)`);
     console.log(`[local] prometheus ${env.monitoring.prometheusUrl}, alertmanager ${env.monitoring.alertmanagerUrl}, watchdog ${env.monitoring.watchdogUrl}`);
+    console.log(`[local] registry ${env.signing!.registry.host}: the release signed with ${env.signing!.keys.pub}; cosign ${env.signing!.tools.cosign}`);
     try {
         for (const [i, pct] of steps.entries()) {
             const stack = await openStack(env, "local", localConfig(env, (c) => {
@@ -48,6 +52,7 @@ async function main(): Promise<void> {
             const result = await stack.up({ onOutput: (s) => process.stdout.write(s), policyPacks: [POLICY_PACK], policyPackConfigs: [policyConfig("local")] });
             console.log(`[local] ${result.summary.result}: live rollout ${env.service.state.rolloutPercentage} %, gates ${JSON.stringify(result.outputs.gateVerdicts?.value)}, nodes ${JSON.stringify(result.outputs.nodeDeployment?.value)}`);
             console.log(`[local] stages ${JSON.stringify(result.outputs.stages?.value)}`);
+            console.log(`[local] signatures ${JSON.stringify(result.outputs.signatures?.value)}`);
             if (cluster) await printObjects(cluster, LOCAL_NAMESPACE);
             if (pct === 100) {
                 // As the cluster's watchdog pods roll with the sentinel probes on once the plan is at 100 %.

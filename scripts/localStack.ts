@@ -21,6 +21,8 @@ import { startProofWorker, RunningProofWorker } from "../reference/proofWorker";
 import { startFleet, TestFleet, writeAlysBinary } from "../reference/sshFleet";
 import { RunningChainRpc, startChainRpc } from "../reference/solanaRpc";
 import { RunningSpeculationService, startSpeculationService } from "../reference/speculationService";
+import { RunningRegistry, startRegistry } from "../reference/registry";
+import { dockerConfig, generateKeyPair, KeyPair, pushImage, signBlob, signImage, signingTools, SigningTools } from "../reference/signing";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const PROJECT = "agenc-speculation";
@@ -45,16 +47,64 @@ export interface LocalEnvironment {
     nodeBinary?: string;
     adminToken: string;
     sshPrivateKey?: string;
+    /**
+     * A signed release (startLocalEnvironment's `signing`): the loopback registry holding the release's two images,
+     * each signed with cosign, the node binary signed with cosign sign-blob, and the key pair (docs/signing.md).
+     */
+    signing?: LocalSigning;
     passphrase: string;
     envVars: Record<string, string>;
     stop(): Promise<void>;
+}
+
+export interface LocalSigning {
+    tools: SigningTools;
+    registry: RunningRegistry;
+    keys: KeyPair;
+    /** The release's images in the loopback registry, each signed. */
+    images: { speculation: { repository: string; digest: string }; proofWorker: { repository: string; digest: string } };
+    /** A private registry (`signing: { auth: true }`): its credentials, and the Docker config crane and cosign push with. */
+    auth?: { username: string; password: string; dockerConfig: string };
+}
+
+/**
+ * The release side of signing on loopback, as a release pipeline does it: a cosign key pair, the release's two
+ * images pushed (crane) and signed (cosign sign), the node binary signed (cosign sign-blob) — offline.
+ */
+async function signRelease(workDir: string, release: string, nodeBinary: string | undefined, auth: boolean, log: (line: string) => void): Promise<LocalSigning> {
+    const tools = signingTools();
+    const credentials = auth ? { username: "release-ci", password: randomBytes(18).toString("base64url") } : undefined;
+    const registry = await startRegistry(credentials ? { auth: credentials } : {});
+    const config = credentials ? dockerConfig({ [registry.host]: credentials }) : undefined;
+    const pushEnv: Record<string, string> = config ? { DOCKER_CONFIG: config } : {};
+    const keys = await generateKeyPair(tools, path.join(workDir, "keys"), "release");
+    const image = async (name: string) => {
+        const repository = `${registry.host}/agenc/${name}`;
+        const digest = await pushImage(tools, `${repository}:${release}`, `${name} ${release}\n`, pushEnv);
+        await signImage(tools, keys, `${repository}@${digest}`, pushEnv);
+        log(`[local] signed ${repository}@${digest} with ${keys.pub}`);
+        return { repository, digest };
+    };
+    const images = { speculation: await image("speculation"), proofWorker: await image("proof-worker") };
+    if (nodeBinary) {
+        await signBlob(tools, keys, nodeBinary);
+        log(`[local] signed ${nodeBinary} (${nodeBinary}.sig) with ${keys.pub}`);
+    }
+    return { tools, registry, keys, images, ...(credentials && config ? { auth: { ...credentials, dockerConfig: config } } : {}) };
 }
 
 /**
  * Starts what the local stack drives and prepares its work folder: file backend under state/, a passphrase kept in
  * a 0600 file, PULUMI_HOME of its own, and a node_modules link so the engine's plugin shims find the SDK.
  */
-export async function startLocalEnvironment(opts: { workDir: string; binDir: string; nodes: number; fleetVersion?: string; release?: string }): Promise<LocalEnvironment> {
+export async function startLocalEnvironment(opts: {
+    workDir: string; binDir: string; nodes: number; fleetVersion?: string; release?: string;
+    /**
+     * Sign the release on a loopback registry (npm run local; test/e2e/signing.e2e.ts), and verify it (localConfig);
+     * `{ auth: true }`: a private registry, whose credentials the stack gets as a secret.
+     */
+    signing?: boolean | { auth: boolean }; log?: (line: string) => void;
+}): Promise<LocalEnvironment> {
     const { workDir, binDir } = opts;
     mkdirSync(path.join(workDir, "state"), { recursive: true });
     mkdirSync(path.join(workDir, "home"), { recursive: true });
@@ -74,8 +124,11 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
         fleet = await startFleet(opts.nodes, opts.fleetVersion ?? "v1.2.3");
         nodeBinary = writeAlysBinary(path.join(workDir, "alys"), opts.release ?? "v1.2.4");
     }
+    const signing = opts.signing
+        ? await signRelease(workDir, opts.release ?? "v1.2.4", nodeBinary, typeof opts.signing === "object" && opts.signing.auth, opts.log ?? (() => undefined))
+        : undefined;
     return {
-        workDir, binDir, service, worker, chain, fleet, monitoring, nodeBinary, adminToken, passphrase, sshPrivateKey: fleet?.privateKey,
+        workDir, binDir, service, worker, chain, fleet, monitoring, nodeBinary, adminToken, passphrase, sshPrivateKey: fleet?.privateKey, signing,
         envVars: {
             PULUMI_BACKEND_URL: `file://${path.join(workDir, "state")}`,
             PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile,
@@ -90,6 +143,7 @@ export async function startLocalEnvironment(opts: { workDir: string; binDir: str
             await worker.close();
             await chain.close();
             await fleet?.stop();
+            await signing?.registry.stop();
         },
     };
 }
@@ -147,10 +201,24 @@ export function localConfig(env: LocalEnvironment, edit: (c: Record<string, any>
             serviceCheckCommand: p.serviceCheckCommand, artifactsDir: path.join(env.workDir, "artifacts/nodes"),
         };
     }
+    if (env.signing) {
+        // The signed release: its images in the loopback registry (verified although this stack deploys none), the
+        // node binary's signature beside it, the key pair's public half, cosign as scripts/build-signing.sh built it.
+        const s = env.signing;
+        c["speculation:release"] = { ...c["speculation:release"], images: { speculation: s.images.speculation, proofWorker: s.images.proofWorker } };
+        c["speculation:signing"] = {
+            required: true, publicKeys: [{ name: "local-release", pem: s.keys.pem }], images: true,
+            registries: [{ host: s.registry.host, insecure: true }], cosign: s.tools.cosign, timeout: "30s",
+        };
+    }
     edit(c);
     const map: ConfigMap = {};
     for (const [k, v] of Object.entries(c)) map[k] = { value: typeof v === "string" ? v : JSON.stringify(v) };
     map["speculation:adminToken"] = { value: env.adminToken, secret: true };
+    if (env.signing?.auth) {
+        const { username, password } = env.signing.auth;
+        map["speculation:registryCredentials"] = { value: JSON.stringify({ [env.signing.registry.host]: { username, password } }), secret: true };
+    }
     if (env.sshPrivateKey) map["speculation:sshPrivateKey"] = { value: env.sshPrivateKey, secret: true };
     return map;
 }

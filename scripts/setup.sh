@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a clean machine lacks: Debian's Prometheus tools (promtool, amtool, a real Prometheus for the gate
-# tests) and the npm packages.  Idempotent: a second run only checks.
+# tests), the loopback registry and openssl for the signing tests, and the npm packages.  Idempotent: a second run only checks.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 need=()
@@ -10,6 +10,10 @@ command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v prometheus-pushgateway >/dev/null 2>&1 || [ -x /usr/bin/prometheus-pushgateway ] || need+=(prometheus-pushgateway)   # deployment records
 command -v jq >/dev/null 2>&1 || need+=(jq)        # seed 000's scripts, run as the seed gives them
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# The OCI registry on loopback for the signing tests and the local default (Debian's distribution 2.8), and openssl,
+# which verifies the node binary's signature on the SSH test nodes as on a Debian node (docs/signing.md).
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   # Root here and in CI; a hosted runner's user is not root and has password-less sudo.
   sudo=""

@@ -18,4 +18,10 @@ if [ "$wants_k8s" = 1 ]; then
   bash scripts/build-k8s.sh >/dev/null
   bash scripts/build-k8s-provider.sh "$bin" >/dev/null
 fi
+# crane and cosign (scripts/build-signing.sh, cached) for the suites that sign and verify a release: signing.e2e, and
+# kubernetes.e2e (production requires signed images).
+wants_signing=1
+for a in "$@"; do case "$a" in *.e2e.ts) wants_signing=0 ;; esac; done
+for a in "$@"; do case "$a" in *signing.e2e.ts|*kubernetes.e2e.ts) wants_signing=1 ;; esac; done
+if [ "$wants_signing" = 1 ]; then bash scripts/build-signing.sh >/dev/null; fi
 npx mocha --config .mocharc.e2e.js "$@"

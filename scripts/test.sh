@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command: installs what is missing (idempotent), builds the test control plane (cached),
+# The project's test command: installs what is missing (idempotent), builds the test control plane and the signing
+# tools (cached),
 # type-checks, runs every mocha suite — the unit tier (*.test.ts) and the integration suites (*.int.test.ts).
 #   npm test                          everything, as two streams at once (below)
 #   npm test -- test/a.int.test.ts    only the named files (mocha arguments), in one stream
@@ -14,6 +15,9 @@ bash scripts/setup.sh
 # kwok, prometheus-operator's CRDs), built from Go modules into a cache keyed by version: cold about 15 min on 2
 # cores, warm under a second.
 bash scripts/build-k8s.sh >/dev/null
+# The signing tools of the signature suites (crane and cosign from Go modules, cached by version: cold about
+# docs/measurements.md#the-signing-tools, warm a version check); the registry is Debian's, from setup.sh.
+bash scripts/build-signing.sh >/dev/null
 npx tsc --noEmit -p .
 mocha="$here/node_modules/.bin/mocha"
 if [ $# -gt 0 ]; then exec "$mocha" "$@"; fi

@@ -65,9 +65,12 @@ export function resume(journal: RolloutJournal, nodes: { name: string; state?: N
     return line;
 }
 
-/** Nodes this rollout touched (backed up or further) that are not back on their backup yet. */
+/**
+ * Nodes this rollout touched (backed up or further) that are not back on their backup yet.  A node that refused the
+ * upload before the swap runs what it ran: nothing to restore.
+ */
 export function touched(journal: RolloutJournal): string[] {
-    return Object.values(journal.nodes).filter((n) => n.backup && n.status !== "pending" && n.status !== "restored").map((n) => n.name);
+    return Object.values(journal.nodes).filter((n) => n.backup && n.status !== "pending" && n.status !== "restored" && n.status !== "refused").map((n) => n.name);
 }
 
 /** The per-node table every failure message ends with. */

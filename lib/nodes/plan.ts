@@ -42,8 +42,12 @@ export function planBatches(serial: SerialEntry[], nodeCount: number): number[] 
 export function batchFailureBudget(batchSize: number, maxFailPercentage: number): number {
     return Math.floor(batchSize * maxFailPercentage / 100);
 }
-/** Where one node stands.  The order is the order a node moves through; `restored` and `failed` end it. */
-export type NodeStatus = "pending" | "backed-up" | "uploaded" | "switched" | "healthy" | "failed" | "restored" | "restore-failed";
+/**
+ * Where one node stands.  The order is the order a node moves through; `restored` and `failed` end it.  `refused`: the
+ * node refused the uploaded binary (its signature did not verify there, lib/signatures/node.ts) before the swap — the
+ * upload was removed and nothing else changed, so it is not restored; the next `up` uploads again.
+ */
+export type NodeStatus = "pending" | "backed-up" | "uploaded" | "switched" | "healthy" | "failed" | "restored" | "restore-failed" | "refused";
 
 export interface NodeJournal {
     name: string;
@@ -77,7 +81,7 @@ export interface RolloutJournal {
 /** What a node needs next, from its journal entry: a resume continues where the killed run stopped. */
 export function nextStep(entry: NodeJournal | undefined): "backup" | "upload" | "switch" | "restart" | "done" {
     switch (entry?.status) {
-        case undefined: case "pending": return "backup";
+        case undefined: case "pending": case "refused": return "backup";
         case "backed-up": return "upload";
         case "uploaded": return "switch";
         case "switched": case "failed": return "restart";

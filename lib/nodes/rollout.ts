@@ -32,6 +32,8 @@ import { loadJournal, nodeRolloutRecord, nodeTable, resume, rolloutIdOf, rollout
 import { batchFailureBudget, NodeJournal, NodeStatus, nextStep, planBatches, RolloutJournal, RolloutOutcome, SerialEntry } from "./plan";
 import { backupScript, healthBudgetMs, ScriptSpec, healthCheckScript, lockTakeoverScript, parsePrecheck, precheckScript, releaseScript, restoreScript, StateWriter, switchScript } from "./script";
 import { connect, NodeAddress, NodeSession } from "./ssh";
+import { keyFingerprint, PublicKey, signerOf } from "../signatures/keys";
+import { NODE_OPENSSL_MISSING, NODE_SIGNATURE_REFUSED, nodeRefusal, nodeSignaturePaths, nodeSigner } from "../signatures/node";
 import {
     HEARTBEAT_SECONDS, classifyLock, settlementOf, LockOwner, NodeState, parseState, pidAlive, remotePaths, unsettledError, writeStateCommand,
 } from "./nodeState";
@@ -67,6 +69,12 @@ export interface RolloutSpec extends ScriptSpec {
      * baseline is measured before the first batch.
      */
     batchGate?: Omit<GateSpec, "baselineErrorRate">;
+    /**
+     * A signed release (speculation:signing, docs/signing.md): the binary's detached signature (the base64 file
+     * `cosign sign-blob --output-signature` writes) and the keys it may verify with.  Checked here before any node is
+     * touched, and on every node after the upload and before the swap (openssl), where a refusal leaves the node as it was.
+     */
+    signature?: { file: string; keys: PublicKey[] };
     /** Local files: the journal (a cache of the nodes' own state) and the deployment log (one JSON line per rollout). */
     journalPath: string;
     deploymentLog: string;
@@ -213,7 +221,7 @@ async function precheck(ctx: Pick<Ctx, "spec" | "fleet" | "lockOwner">, node: No
         bin: `${spec.installPath}/bin/${spec.serviceName}`,
         config: spec.configFile ? `${spec.installPath}/config/${(require("path") as typeof import("path")).basename(spec.configFile)}` : "",
         ...paths,
-    }, owner, Date.now()), 60_000);
+    }, owner, Date.now(), spec.signature !== undefined), 60_000);
     const found = parsePrecheck(out);
     fleet.info.set(node.name, {
         bin: found.bin, config: found.config, backupPath: found.backupPath, state: parseState(found.state), versionBefore: found.versionBefore,
@@ -250,6 +258,34 @@ async function release(ctx: Ctx, node: NodeAddress): Promise<void> {
 /** A stop at a safe point: not a node failure.  (A plain Error with a flag: subclasses do not survive serialisation.) */
 const interruption = (why: string) => Object.assign(new Error(why), { interrupted: true });
 const isInterruption = (e: unknown) => (e as { interrupted?: boolean } | undefined)?.interrupted === true;
+/** A node refused the uploaded binary before the swap (its signature did not verify there): the rollout stops. */
+const isRefusal = (e: unknown) => (e as { refused?: boolean } | undefined)?.refused === true;
+
+/** The keys as the node's check names them. */
+const signatureCheck = (spec: RolloutSpec) => spec.signature
+    ? { keys: spec.signature.keys.map((k) => ({ name: k.name, fingerprint: keyFingerprint(k.pem) })) } : undefined;
+
+/**
+ * Before any node is touched: the binary's signature verifies under one of the keys here, on this machine (the same
+ * ECDSA check as cosign verify-blob and the nodes' openssl).  The verification step checked it with cosign before this
+ * resource ran; this holds a file changed since.
+ */
+function checkSignatureHere(spec: RolloutSpec): void {
+    if (!spec.signature) return;
+    const fs = require("fs") as typeof import("fs");
+    const { createHash } = require("crypto") as typeof import("crypto");
+    const data = fs.readFileSync(spec.binary);
+    const sum = createHash("sha256").update(data).digest("hex");
+    let signature = "";
+    try { signature = fs.readFileSync(spec.signature.file, "utf8"); } catch { /* missing: refused below */ }
+    const keys = spec.signature.keys.map((k) => `${k.name} (${keyFingerprint(k.pem)})`).join(", ");
+    if (!signature.trim()) {
+        throw new Error(`pre-checks failed, no node was touched: the binary ${spec.binary} (sha256:${sum}) is unsigned: ${spec.signature.file} is missing or empty (expected a signature from ${keys})`);
+    }
+    if (!signerOf(data, signature, spec.signature.keys)) {
+        throw new Error(`pre-checks failed, no node was touched: the binary ${spec.binary} (sha256:${sum}): ${spec.signature.file} verifies with none of ${keys} (signed by another key, or the file changed after it was signed)`);
+    }
+}
 
 async function deployNode(ctx: Ctx, node: NodeAddress, first: boolean): Promise<void> {
     const { spec, journal, fleet } = ctx;
@@ -270,6 +306,13 @@ async function deployNode(ctx: Ctx, node: NodeAddress, first: boolean): Promise<
         stop();
         const s = await fleet.session(node);
         await s.upload(spec.binary, `${info.bin}.new`, 0o755);
+        if (spec.signature) {
+            // The detached signature (DER, as openssl reads it) and the keys, beside the upload: the node checks them before the swap.
+            const fs = require("fs") as typeof import("fs");
+            const files = nodeSignaturePaths(`${info.bin}.new`, spec.signature.keys.length);
+            await s.writeFile(files.signature, Buffer.from(fs.readFileSync(spec.signature.file, "utf8").trim(), "base64"));
+            for (const [i, k] of spec.signature.keys.entries()) await s.writeFile(files.keys[i], k.pem);
+        }
         if (spec.configFile && info.config) await s.upload(spec.configFile, `${info.config}.new`, 0o644);
         mark(ctx, node.name, "uploaded");
         step = "switch";
@@ -278,7 +321,13 @@ async function deployNode(ctx: Ctx, node: NodeAddress, first: boolean): Promise<
         stop();
         const grace = first ? spec.firstNodeGraceSeconds : spec.nodeGraceSeconds;
         const swap = step === "switch";
-        const r = await (await fleet.session(node)).run(switchScript(spec, info, swap, grace, state), healthBudgetMs(spec, grace));
+        const r = await (await fleet.session(node)).run(switchScript(spec, info, swap, grace, state, signatureCheck(spec)), healthBudgetMs(spec, grace));
+        if (swap && (r.code === NODE_SIGNATURE_REFUSED || r.code === NODE_OPENSSL_MISSING)) {
+            // Nothing was renamed or restarted and the upload is gone: the node runs what it ran, nothing to restore.
+            const detail = nodeRefusal(r.stdout) ?? r.stdout.trim().slice(-300);
+            mark(ctx, node.name, "refused", { detail });
+            throw Object.assign(new Error(`${node.name}: ${detail}`), { refused: true });
+        }
         if (swap && (r.code === 0 || r.stdout.includes("SWITCHED"))) mark(ctx, node.name, "switched");
         if (r.code !== 0) {
             const detail = r.stdout.replace("SWITCHED\n", "").trim().slice(-300);
@@ -286,7 +335,8 @@ async function deployNode(ctx: Ctx, node: NodeAddress, first: boolean): Promise<
             mark(ctx, node.name, "failed", { detail });
             throw new Error(`${node.name}: ${detail}`);
         }
-        mark(ctx, node.name, "healthy", { version: spec.version, detail: undefined });
+        const signer = nodeSigner(r.stdout);
+        mark(ctx, node.name, "healthy", { version: spec.version, detail: signer ? `signature verified on the node: ${signer}` : undefined });
     }
 }
 
@@ -432,6 +482,12 @@ async function deployBatches(ctx: Ctx, batches: number[], gate: GateSpec | undef
             } catch (e) {
                 if (isInterruption(e)) { stop.interrupted ??= (e as Error).message; return; }
                 failures.push(`${n.name}: ${(e as Error).message.replace(`${n.name}: `, "")}`);
+                // A binary a node refused is not a node failure within a budget: whatever changed it since it was
+                // verified may have reached the others.  No new node starts, whatever maxFailPercentage allows.
+                if (isRefusal(e)) {
+                    stop.abort ??= `${n.name} refused the binary before the swap (its signature did not verify on the node); no other node starts:\n  ${failures.join("\n  ")}`;
+                    return;
+                }
                 failedInBatch++;
                 // Past the batch's budget: no new node starts; those in flight finish, then all are restored.
                 if (failedInBatch > budget) stop.abort ??= `${failedInBatch} of ${size} node(s) in batch ${b + 1} failed (more than ${spec.maxFailPercentage} %):\n  ${failures.join("\n  ")}`;
@@ -513,6 +569,7 @@ export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutH
     const startedMs = Date.now();
     const rolloutId = rolloutIdOf(spec);
     if (spec.configFile) checkConfigFile(spec.configFile);
+    checkSignatureHere(spec);
     const ctx: Ctx = {
         spec, fleet: openFleet(spec), hooks, lockOwner: newOwner(spec), startedMs,
         journal: { rolloutId, version: spec.version, startedAt: new Date().toISOString(), nodes: {} },

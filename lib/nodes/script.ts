@@ -9,6 +9,12 @@
 import type { NodeStatus } from "./plan";
 import type { NodeState } from "./nodeState";
 import { shellLiteral } from "./nodeState";
+import { nodeVerifyScript } from "../signatures/node";
+
+/** The keys a node checks the uploaded binary's signature with before the swap (signed releases, docs/signing.md). */
+export interface NodeSignatureCheck {
+    keys: { name: string; fingerprint: string }[];
+}
 
 /** The spec fields the scripts use; lib/nodes/rollout.ts's RolloutSpec extends it. */
 export interface ScriptSpec {
@@ -55,10 +61,12 @@ export interface NodePaths { bin: string; config: string; state: string; lock: s
  * the node's own state, and the fleet lock taken (a folder renamed into place with its owner inside: atomic, never
  * half-made) or, if held, who holds it.  Read-only but for the lock.  Its answer is read by parsePrecheck.
  */
-export function precheckScript(spec: ScriptSpec, paths: NodePaths, owner: string, nowMs: number): string {
+export function precheckScript(spec: ScriptSpec, paths: NodePaths, owner: string, nowMs: number, signed = false): string {
     const I = spec.installPath;
     return [
         `test -d ${q(I)} || { echo "ERR install folder ${I} does not exist"; exit 10; }`,
+        // A signed release is verified on the node before the swap: a node that cannot is refused before any is touched.
+        ...(signed ? [`command -v openssl >/dev/null 2>&1 || { echo "ERR openssl is not installed: this node cannot verify the binary's signature before the swap"; exit 13; }`] : []),
         `echo "FREEKB $(df -Pk ${q(I)} | awk 'NR==2 {print $4}')"`,
         `svc=$( ( ${spec.serviceCheckCommand} ) 2>&1 ) || { echo "ERR service ${spec.serviceName} check failed: $(printf '%s' "$svc" | tail -c 300)"; exit 11; }`,
         `echo "VERSION $( ( ${spec.versionCommand} ) 2>&1 | head -n 1)"`,
@@ -129,10 +137,16 @@ export function backupScript(installPath: string, backup: string, backupRoot: st
  * the node (prints SWITCHED), restart, grace, health poll, version check; the node's state says how it ended.  The
  * restart and the health command see ROLLOUT_VERSION, the release the node must now run, so a health command can
  * check the running program's answer, not only the file on disk (unset everywhere else: the pre-check, a restore).
- * Exit codes: 30 rename, 31 restart, 32 health, 33 version.
+ * A signed release (`verify`) first checks the uploaded binary's signature on the node (lib/signatures/node.ts): a
+ * refusal removes the uploads and leaves the node's state `refused`, before anything is renamed or restarted.
+ * Exit codes: 30 rename, 31 restart, 32 health, 33 version, 34 signature refused, 35 openssl missing.
  */
-export function switchScript(spec: ScriptSpec, node: { bin: string; config?: string }, swap: boolean, grace: number, state: StateWriter): string {
+export function switchScript(spec: ScriptSpec, node: { bin: string; config?: string }, swap: boolean, grace: number, state: StateWriter,
+    verify?: NodeSignatureCheck): string {
     return [
+        ...(swap && verify ? [nodeVerifyScript(`${node.bin}.new`, verify.keys, [
+            ...(node.config ? [`rm -f ${q(node.config + ".new")}`] : []), state("refused"),
+        ].join("; "))] : []),
         ...(swap ? [
             `mv -f ${q(node.bin + ".new")} ${q(node.bin)} ${node.config ? `&& mv -f ${q(node.config + ".new")} ${q(node.config)}` : ""} || { echo "atomic rename failed"; exit 30; }`,
             state("switched"),

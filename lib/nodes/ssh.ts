@@ -42,7 +42,7 @@ export interface NodeSession {
     /** Uploads over the connection's one SFTP session (opened on first use, kept). */
     upload(localPath: string, remotePath: string, mode?: number): Promise<void>;
     /** Writes a small file over the SFTP session (no shell, no wait behind a running command). */
-    writeFile(remotePath: string, data: string): Promise<void>;
+    writeFile(remotePath: string, data: string | Buffer): Promise<void>;
     /** True once the connection dropped: a pool reconnects instead of reusing it. */
     readonly closed: boolean;
     close(): void;

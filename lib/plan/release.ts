@@ -22,6 +22,7 @@ import {
 } from "../shift";
 import { PlannedStage, plannedStages, stageName } from "./stages";
 import { sloSpec, SloSpec } from "../monitoring/slo";
+import { SigningPlan, signingPlan } from "./signing";
 
 /** A duration of the config in milliseconds (the config writes 30s, 15m, 4h, 1d). */
 export const ms = (duration: string): number => parseDuration(duration) * 1000;
@@ -168,6 +169,8 @@ export interface ReleasePlan {
     watchdog?: { revertDeadlineMs: number; serviceUrl: string; prometheusUrl: string };
     /** The guard between `up`s: its timings and the bound they give (lib/guard/plan.ts). */
     guard: GuardPlan;
+    /** Signed releases (lib/plan/signing.ts): what is verified against which keys before anything runs it. */
+    signing: SigningPlan;
 }
 
 /** The version both workloads go back to during a rollback (undefined in normal operation). */
@@ -243,14 +246,16 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
     // (config/schema.ts refuses a watchdog with none: the guard's bound counts on this read.)
     const watchdogPrometheus = watchdogPrometheusUrl(config, namespace);
 
+    const stable = shift.stable(ctx, topPercentage);
+    const workloadVersion = target ?? config.release.version;
     return {
         loaded, config, namespace,
         version: config.release.version,
         previousVersion: config.release.previousVersion,
         kubernetes: config.kubernetes.enabled,
         shift, shiftContext: ctx, serviceUrl,
-        stable: shift.stable(ctx, topPercentage),
-        workloadVersion: target ?? config.release.version,
+        stable,
+        workloadVersion,
         ...(target ? {
             rollback: {
                 mode: config.rollback.mode as RollbackPlan["mode"], targetVersion: target,
@@ -345,6 +350,9 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
         },
         artifactsDir,
         guard,
+        signing: signingPlan(config, {
+            proofWorker: workloadVersion, speculation: target ?? stable.version, ...(newTrack ? { newTrack: config.release.version } : {}),
+        }, env, ms(config.signing.timeout)),
         ...(config.kubernetes.enabled && config.watchdog.enabled ? {
             watchdog: {
                 revertDeadlineMs: ms(config.watchdog.revertDeadline), serviceUrl: inCluster(STABLE_NAME, namespace),

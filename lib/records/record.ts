@@ -33,6 +33,8 @@ export interface DeploymentRecord extends RecordBase {
      * the SLO window's budget that is, and the share the service had left when the stage was judged.
      */
     errorBudget?: Record<string, { burnRate: number; overSeconds: number; budgetSpent: number; budgetRemaining?: number }>;
+    /** Subject → `<repository@digest or file> signed by <key (SHA256:…)>`: what the signature verification found (docs/signing.md). */
+    signatures?: Record<string, string>;
 }
 
 /** How a node rollout over SSH ended (lib/nodes/rollout.ts). */
@@ -52,7 +54,7 @@ export interface NodeRolloutRecord extends RecordBase {
 }
 
 /** What a record says about one update, beside where it goes (RecordSink) and when. */
-export type RecordFacts = Pick<DeploymentRecord, "version" | "outcome" | "stagesReached" | "rolloutPercentage" | "verdicts"> & Pick<Partial<DeploymentRecord>, "errorBudget">;
+export type RecordFacts = Pick<DeploymentRecord, "version" | "outcome" | "stagesReached" | "rolloutPercentage" | "verdicts"> & Pick<Partial<DeploymentRecord>, "errorBudget" | "signatures">;
 
 /** A record as of `now`: its sink's environment, previous version and operator, the duration since `startedAt`. */
 export function recordOf(sink: Pick<RecordSink, "environment" | "previousVersion" | "operator">, facts: RecordFacts, startedAt: string,
@@ -61,6 +63,7 @@ export function recordOf(sink: Pick<RecordSink, "environment" | "previousVersion
         date: now.toISOString(), environment: sink.environment, version: facts.version, previousVersion: sink.previousVersion,
         outcome: facts.outcome, stagesReached: facts.stagesReached, rolloutPercentage: facts.rolloutPercentage, verdicts: facts.verdicts,
         ...(facts.errorBudget && Object.keys(facts.errorBudget).length > 0 ? { errorBudget: facts.errorBudget } : {}),
+        ...(facts.signatures && Object.keys(facts.signatures).length > 0 ? { signatures: facts.signatures } : {}),
         durationSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(startedAt)) / 100) / 10), operator: sink.operator,
     };
 }

@@ -164,13 +164,15 @@ export const NODE_SECRET_KEYS = ["speculation:sshPrivateKey"];
 let testBinary: string | undefined;
 
 /**
- * Adds `count` bare-metal nodes (alys-1 … at 10.0.0.1 …, one pinned test host key), a binary that exists and the
- * SSH key secret to a stack config, then any further `speculation:nodes` settings.
+ * Adds `count` bare-metal nodes (alys-1 … at 10.0.0.1 …, one pinned test host key), a binary that exists (with a
+ * signature file beside it) and the SSH key secret to a stack config, then any further `speculation:nodes` settings.
  */
 export function withNodes(config: Record<string, unknown>, count: number, nodes: Record<string, unknown> = {}): Record<string, unknown> {
     if (!testBinary) {
         testBinary = path.join(mkdtempSync(path.join(tmpdir(), "alys-")), "alys");
         writeFileSync(testBinary, "#!/bin/sh\necho alys v1.2.3\n");
+        // Its detached signature's file (a signed release ships one; the loader checks it exists, the step verifies it).
+        writeFileSync(`${testBinary}.sig`, "MEUCIQDtest\n");
     }
     const hosts = Array.from({ length: count }, (_, i) => ({ name: `alys-${i + 1}`, host: `10.0.0.${i + 1}`, user: "deploy", hostKey: TEST_HOST_KEY }));
     let c = withEdit(config, "speculation:nodes", "hosts", hosts);

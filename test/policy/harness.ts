@@ -95,6 +95,8 @@ export function asPolicyResources(registered: Registered[], useOutputs: boolean)
             type: r.type, name: r.name, urn: r.urn, props: useOutputs ? r.outputs : r.inputs,
             opts: { protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [] },
             dependencies: [] as PolicyResource[], propertyDependencies: {},
+            // The analyzer names each resource's provider (`<provider URN>::<id>` in the registration).
+            ...(r.options?.provider ? { provider: { urn: r.options.provider.replace(/::[^:]*$/, ""), type: "", name: "", props: {} } } : {}),
             isType: () => false, asType: () => undefined,
         } as unknown as PolicyResource & { parent?: PolicyResource; dependencies: PolicyResource[] };
         byUrn.set(r.urn, pr);
