@@ -124,11 +124,11 @@ export function triggerBound(t: GuardTimings, trigger: TriggerTiming): TriggerBo
 export function partitionHealBound(t: GuardTimings): { terms: BoundTerm[]; seconds: number } {
     const schedule = actionScheduleSeconds(t.attempts);
     const terms: BoundTerm[] = [
-        { step: "the request swallowed by the cut (admin API timeout)", seconds: t.attempts.adminApiTimeoutSeconds },
-        { step: "its pause (backoff maximum)", seconds: t.attempts.maxBackoffSeconds },
-        { step: "the rest of the attempt schedule", seconds: schedule },
-        { step: "deadline reached: the next poll (interval + query timeout)", seconds: t.pollIntervalSeconds + t.queryTimeoutSeconds },
-        { step: "a new action (attempt schedule)", seconds: schedule },
+        { id: "action", step: "the request swallowed by the cut (admin API timeout)", seconds: t.attempts.adminApiTimeoutSeconds },
+        { id: "action", step: "its pause (backoff maximum)", seconds: t.attempts.maxBackoffSeconds },
+        { id: "action", step: "the rest of the attempt schedule", seconds: schedule },
+        { id: "poll", step: "deadline reached: the next poll (interval + query timeout)", seconds: t.pollIntervalSeconds + t.queryTimeoutSeconds },
+        { id: "action", step: "a new action (attempt schedule)", seconds: schedule },
     ];
     return { terms, seconds: round(terms.reduce((s, x) => s + x.seconds, 0)) };
 }
