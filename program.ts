@@ -684,6 +684,7 @@ export function defineStack(original: LoadedConfig = loadStackConfig(), options:
         // Without Kubernetes the watchdog runs beside the service (the local stack's monitoring loop), not from here.
         watchdog: { enabled: config.watchdog.enabled, sentinels: config.watchdog.sentinel.enabled, replicas: config.watchdog.replicas },
         driftDetection: config.canary.gate.cusum.enabled ? "cusum" : judgeReplacesCusum(config) ? "canary-judge" : "off",
+        errorBaseline: config.records.pushgatewayUrl !== undefined,
     });
 
     // 4. The stable service ready (blue-green: not its primary Service, whose switch waits for the stages), its smoke

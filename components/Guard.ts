@@ -16,6 +16,8 @@ export interface GuardArgs {
     driftDetection: "cusum" | "canary-judge" | "off";
     /** What a failing gate does (`canary.gate.onFailure`). */
     onFailure: "revert" | "fail";
+    /** Whether each stage's pre-shift error baseline reaches Prometheus (`records.pushgatewayUrl`): the relative error-rate trigger reads it. */
+    errorBaseline: boolean;
     /** The computed guard (lib/guard/plan.ts). */
     plan: GuardPlan;
 }
@@ -31,12 +33,12 @@ export interface GuardArgs {
 export class Guard extends pulumi.ComponentResource {
     static readonly type = "agenc:deploy:Guard";
     /** What `pulumi stack output guard` shows: the bound, its worst trigger, every trigger's bound, the formula and the limit. */
-    readonly summary: ReturnType<typeof guardSummary> & { floor: GuardArgs["watchdog"] & { driftDetection: string; onFailure: string; bakeMode: string } };
+    readonly summary: ReturnType<typeof guardSummary> & { floor: GuardArgs["watchdog"] & { driftDetection: string; onFailure: string; bakeMode: string; errorBaseline: boolean } };
 
     constructor(name: string, args: GuardArgs, opts?: pulumi.ComponentResourceOptions) {
         const summary = {
             ...guardSummary(args.plan),
-            floor: { ...args.watchdog, driftDetection: args.driftDetection, onFailure: args.onFailure, bakeMode: args.bakeMode },
+            floor: { ...args.watchdog, driftDetection: args.driftDetection, onFailure: args.onFailure, bakeMode: args.bakeMode, errorBaseline: args.errorBaseline },
         };
         super(Guard.type, name, { environment: args.environment, ...summary }, opts);
         this.summary = summary;

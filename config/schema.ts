@@ -996,6 +996,11 @@ function guardProblems(cfg: Partial<StackConfig>): ConfigProblem[] {
             problems.push({ path: ["canary", "gate", "cusum", "enabled"], message: `must be true ${floor}, unless a two-track shift mode (ingress-weight, or blue-green with lowerSteps mirror) has the canary judge replace it` });
         }
         if (cfg.canary.gate.onFailure !== "revert") problems.push({ path: ["canary", "gate", "onFailure"], message: `must be revert ${floor}: fail leaves traffic on a failed canary` });
+        // The relative error-rate trigger (SpeculationErrorRateSpike) compares with the stage's own pre-shift baseline,
+        // which each stage's ErrorBaseline pushes to the Pushgateway; with none it has only its 0.1 % floor.
+        if (cfg.records && !cfg.records.pushgatewayUrl) {
+            problems.push({ path: ["records", "pushgatewayUrl"], message: `must be set ${floor}: SpeculationErrorRateSpike compares each stage with its own pre-shift error baseline, which the stage pushes there (without it the trigger falls back to its 0.1 % floor), and the dashboard's releases and reverts are read from it` });
+        }
     }
     return problems;
 }

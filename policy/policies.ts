@@ -556,7 +556,7 @@ export const verdictsRecorded: StackValidationPolicy = {
  */
 export const guardFloor: ResourceValidationPolicy = {
     name: "guard-floor",
-    description: "A running watchdog has at least 2 replicas (a PodDisruptionBudget and a spread over nodes); in window bake mode the watchdog runs, its sentinels may probe after 100 %, the gates detect drift (CUSUM, or the canary judge with two tracks) and a failing gate reverts.",
+    description: "A running watchdog has at least 2 replicas (a PodDisruptionBudget and a spread over nodes); in window bake mode the watchdog runs, its sentinels may probe after 100 %, the gates detect drift (CUSUM, or the canary judge with two tracks), a failing gate reverts and each stage's error baseline reaches Prometheus (records.pushgatewayUrl).",
     validateResource: (args, report) => {
         if (args.type !== TYPES.guard) return;
         const floor = args.props?.floor;
@@ -570,6 +570,8 @@ export const guardFloor: ResourceValidationPolicy = {
             ...(floor.sentinels ? [] : ["the sentinel probes are off (watchdog.sentinel.enabled)"]),
             ...(floor.driftDetection === "off" ? ["drift detection is off (canary.gate.cusum.enabled)"] : []),
             ...(floor.onFailure === "revert" ? [] : [`a failing gate leaves traffic on (canary.gate.onFailure: ${floor.onFailure})`]),
+            // Absent in a Guard recorded before the key existed: only an explicit false is a gap.
+            ...(floor.errorBaseline === false ? ["no stage's error baseline reaches Prometheus, so the relative error-rate trigger has only its floor (records.pushgatewayUrl)"] : []),
         ];
         if (gaps.length > 0) report(`Window bake mode with no guard between ups where it matters: ${gaps.join("; ")}.`);
     },

@@ -193,7 +193,7 @@ describe("the watchdog and window bake mode under mocks", () => {
             expect(guard.triggers.SpeculationRollbackRateAbort).to.equal("6m 51s");
             expect(guard).to.include({ boundSeconds: 410.75, bound: "6m 51s", worstTrigger: "SpeculationRollbackRateAbort", maxBoundSeconds: 420, maxBound: "7m" });
             expect(guard.formula).to.match(/^scrape \(interval \+ timeout\) 25s \+ recording rule evaluation 15s \+ .* \+ revert and read-back \(attempt schedule\) 35\.75s$/);
-            expect(guard.floor).to.deep.equal({ enabled: true, sentinels: true, replicas: 2, driftDetection: "cusum", onFailure: "revert", bakeMode: "window" });
+            expect(guard.floor).to.deep.equal({ enabled: true, sentinels: true, replicas: 2, driftDetection: "cusum", onFailure: "revert", bakeMode: "window", errorBaseline: true });
             const recorded = engine.ofType("agenc:deploy:Guard")[0].inputs;
             expect(recorded).to.deep.include({ environment: "production", boundSeconds: 410.75, maxBoundSeconds: 420, triggers: guard.triggers });
         });

@@ -28,7 +28,7 @@ const DURATION_KEYS = [
     "watchdog.revertDeadline", "watchdog.pollInterval", "watchdog.attemptTimeout", "watchdog.adminApiTimeout", "watchdog.maxGuardBound", "watchdog.sentinel.interval", "watchdog.sentinel.window", "watchdog.sentinel.timeout",
     "nodes.healthInterval", "nodes.firstNodeGrace", "nodes.nodeGrace", "nodes.pauseBetweenNodes", "nodes.batchGate.bake",
     "bench.timeout",
-    "preflight.timeout", "smoke.timeout",
+    "preflight.timeout", "smoke.timeout", "signing.timeout",
     "rollback.drainTimeout", "rollback.drainPollInterval", "rollback.stopTimeout",
 ];
 
@@ -41,7 +41,7 @@ const DURATION_KEYS = [
 const TIMER_KEYS = [
     "canary.gate.pollInterval", "canary.gate.timeout", "watchdog.sentinel.interval", "watchdog.sentinel.timeout",
     "watchdog.pollInterval", "watchdog.attemptTimeout", "watchdog.adminApiTimeout",
-    "nodes.pauseBetweenNodes", "bench.timeout", "preflight.timeout", "smoke.timeout", "rollback.drainPollInterval",
+    "nodes.pauseBetweenNodes", "bench.timeout", "preflight.timeout", "smoke.timeout", "signing.timeout", "rollback.drainPollInterval",
 ];
 
 type Def = { type: string; innerType?: z.ZodType; element?: z.ZodType; shape?: Record<string, z.ZodType> };

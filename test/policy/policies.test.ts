@@ -69,7 +69,7 @@ interface Row { policy: P.ResourcePolicyLike; ok: PolicyInput; bad: PolicyInput;
 const guardRes = (floor: Record<string, unknown> = {}, boundSeconds = 410.75, edit: Record<string, unknown> = {}): PolicyInput => ({
     type: T.guard, name: "guard", props: {
         environment: "production", boundSeconds, worstTrigger: "SpeculationRollbackRateAbort", formula: "scrape 25s + … + revert 35.75s", maxBoundSeconds: 420,
-        floor: { enabled: true, sentinels: true, replicas: 2, driftDetection: "cusum", onFailure: "revert", bakeMode: "window", ...floor },
+        floor: { enabled: true, sentinels: true, replicas: 2, driftDetection: "cusum", onFailure: "revert", bakeMode: "window", errorBaseline: true, ...floor },
         ...edit,
     },
 });
@@ -89,6 +89,7 @@ const rows: [string, Row][] = [
     ["a node without a pinned host key", { policy: P.nodesPinnedAndBounded, ok: rollout(), bad: rollout({ nodes: [{ name: "n1", hostKey: KEY }, { name: "n2" }], batches: [1] }), message: /^Node n2 of alys-rollout has no pinned host key\.$/ }],
     ["a first batch bigger than one node", { policy: P.nodesPinnedAndBounded, ok: rollout(), bad: rollout({ batches: [2, 2] }), message: /the first batch has 2 nodes; at most 1/ }],
     ["window bakes with the watchdog off", { policy: P.guardFloor, ok: guardRes(), bad: guardRes({ enabled: false }), message: /no guard between ups where it matters: the watchdog is off \(watchdog\.enabled\)/, stack: "production" }],
+    ["window bakes with no error baseline for the relative trigger", { policy: P.guardFloor, ok: guardRes(), bad: guardRes({ errorBaseline: false }), message: /error baseline reaches Prometheus.*records\.pushgatewayUrl/, stack: "production" }],
     ["window bakes with sentinels off, no drift detection and onFailure fail", { policy: P.guardFloor, ok: guardRes({ driftDetection: "canary-judge" }), bad: guardRes({ sentinels: false, driftDetection: "off", onFailure: "fail" }), message: /sentinel probes are off.*drift detection is off.*onFailure: fail/, stack: "production" }],
     ["a guard bound over the stack's own 7 min limit", { policy: P.guardBound, ok: guardRes(), bad: guardRes({}, 431), message: /^The guard's bound is 431 s \(SpeculationRollbackRateAbort: .*\), above the stack's watchdog\.maxGuardBound \(420 s\)\.$/ }],
     ["a watchdog of one replica (no PodDisruptionBudget, no spread)", { policy: P.guardFloor, ok: guardRes(), bad: guardRes({ replicas: 1 }), message: /^The watchdog runs 1 replica \(watchdog\.replicas; allowed 2 to 5\): no PodDisruptionBudget and no spread over nodes/ }],
