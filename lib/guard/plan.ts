@@ -105,13 +105,19 @@ export function guardPlan(c: Pick<StackConfig, "environment" | "monitoring" | "w
     };
 }
 
-/** The bound as a stack output and a preview line: per trigger, and the worst. */
-export function guardSummary(p: GuardPlan): { boundSeconds: number; bound: string; worstTrigger: string; triggers: Record<string, string>; formula: string } {
+/**
+ * The bound as a stack output and a preview line: per trigger, and the worst; and from the heal of a cut between the
+ * watchdog and the admin API (while cut, nothing can confirm: the watchdog fails loudly at its deadline and keeps trying).
+ */
+export function guardSummary(p: GuardPlan): {
+    boundSeconds: number; bound: string; worstTrigger: string; triggers: Record<string, string>; formula: string; afterWatchdogPartition: string;
+} {
     return {
         boundSeconds: p.worst.seconds,
         bound: formatBound(p.worst.seconds),
         worstTrigger: p.worst.alert,
         triggers: Object.fromEntries(p.triggers.map((t) => [t.alert, formatBound(t.seconds)])),
         formula: p.worst.terms.map((t) => `${t.step} ${formatBound(t.seconds)}`).join(" + "),
+        afterWatchdogPartition: formatBound(p.partitionHeal.seconds),
     };
 }
