@@ -159,9 +159,14 @@ export function boundByKey(c: Pick<StackConfig, "monitoring" | "watchdog">, t: T
 
 const round = (s: number) => Math.round(s * 1000) / 1000;
 
-/** The bound as a stack output and a preview line: per trigger, the worst, and the limit the stack holds it to. */
+/**
+ * The bound as a stack output and a preview line: per trigger, the worst, and the limit the stack holds it to; and from
+ * the heal of a cut between the watchdog and the admin API (while cut, nothing can confirm: the watchdog fails loudly at
+ * its deadline and keeps trying).
+ */
 export function guardSummary(p: GuardPlan): {
     boundSeconds: number; bound: string; worstTrigger: string; triggers: Record<string, string>; formula: string; maxBoundSeconds: number; maxBound: string;
+    afterWatchdogPartition: string;
 } {
     return {
         boundSeconds: p.worst.seconds,
@@ -171,5 +176,6 @@ export function guardSummary(p: GuardPlan): {
         formula: p.worst.terms.map((t) => `${t.step} ${formatBound(t.seconds)}`).join(" + "),
         maxBoundSeconds: p.limitSeconds,
         maxBound: formatBound(p.limitSeconds),
+        afterWatchdogPartition: formatBound(p.partitionHeal.seconds),
     };
 }

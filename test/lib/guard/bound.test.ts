@@ -43,6 +43,7 @@ describe("the guard's bound (lib/guard)", () => {
         expect(partitionHealBound({ ...LOCAL, pollIntervalSeconds: 15, queryTimeoutSeconds: 5 }).seconds).to.equal(82.5);
         const { config } = parseStackConfig(encodeConfig(stackConfig("production")));
         expect(guardPlan(config).partitionHeal.seconds).to.equal(10 + 5 + 35.75 + 20 + 35.75);
+        expect(guardSummary(guardPlan(config)).afterWatchdogPartition, "pulumi stack output guard").to.equal("1m 47s");
     });
 
     it("production as configured: 6m 51s, its worst trigger the rollback-rate abort (5 min for:), within the 7 min policy", () => {
