@@ -32,7 +32,7 @@ export const CONFIG_REFERENCE = "docs/configuration.md";
 /** The hand-written page whose "Notes by key" table the generator merges in. */
 export const CONFIG_NOTES = "docs/configuration-notes.md";
 /** The sources whose doc comments describe the keys (the schema and the modules it composes). */
-const SCHEMA_SOURCES = ["config/schema.ts", "config/runbook.ts", "config/sentinel.ts", "config/slo.ts", "config/index.ts"];
+const SCHEMA_SOURCES = ["config/schema.ts", "config/runbook.ts", "config/sentinel.ts", "config/slo.ts", "config/signing.ts", "config/index.ts"];
 
 /** What the source says about one key: its doc comment, and how a duration or a regex was declared. */
 interface SourceInfo {

@@ -65,8 +65,9 @@ export function registryFlags(ref: string, insecureRegistries: readonly string[]
 /** The last meaningful line cosign printed (its `Error: …`), shortened for a report. */
 export function cosignSaid(run: Pick<CosignRun, "stdout" | "stderr">): string {
     const lines = `${run.stderr}\n${run.stdout}`.split("\n").map((l) => l.trim()).filter(Boolean);
-    const error = [...lines].reverse().find((l) => /^Error:|^error /i.test(l)) ?? lines[lines.length - 1] ?? "";
-    return error.replace(/^Error:\s*/, "").replace(/\s+/g, " ").slice(0, 400);
+    // cosign prints `Error: <why>`, then `error during command execution: <why>` again.
+    const error = [...lines].reverse().find((l) => l.startsWith("Error:")) ?? [...lines].reverse().find((l) => /^error /i.test(l)) ?? lines[lines.length - 1] ?? "";
+    return error.replace(/^Error:\s*/, "").replace(/^error during command execution:\s*/, "").replace(/\s+/g, " ").slice(0, 400);
 }
 
 /**
@@ -77,8 +78,9 @@ export function cosignSaid(run: Pick<CosignRun, "stdout" | "stderr">): string {
 export function classifyFailure(text: string): Outcome {
     const t = text.toLowerCase();
     if (/connection refused|no such host|i\/o timeout|dial tcp|connection reset|tls: |x509: |eof$|context deadline exceeded|network is unreachable|server misbehaving/.test(t)) return "unreachable";
-    if (/unauthorized|authentication required|denied|forbidden|401|403/.test(t)) return "denied";
-    if (/manifest_unknown|manifest unknown|name_unknown|not found|404/.test(t)) {
+    // Status codes as words only: a digest's hex may hold "401" or "404".
+    if (/unauthorized|authentication required|denied|forbidden|\b401\b|\b403\b/.test(t)) return "denied";
+    if (/manifest_unknown|manifest unknown|name_unknown|not found|\b404\b/.test(t)) {
         // The signature's own manifest (sha256-<hex>.sig) missing is "no signatures found", not a missing image.
         if (/no signatures found/.test(t)) return "no-signature";
         return "not-found";

@@ -97,7 +97,8 @@ describe("runbook steps in the program (mocks)", () => {
         }
         expect(waited.size).to.be.greaterThan(10);
         expect(rec.inputs).to.include({ environment: "production", version: "v1.2.3", outcome: "released", rolloutPercentage: 100 });
-        expect(Object.keys(rec.inputs.verdicts)).to.have.members(["preflight", "smoke", "bench", "stage-1-10pct", "stage-2-25pct", "stage-3-50pct", "stage-4-100pct", "verify"]);
+        expect(Object.keys(rec.inputs.verdicts)).to.have.members(["signatures", "preflight", "smoke", "bench", "stage-1-10pct", "stage-2-25pct", "stage-3-50pct", "stage-4-100pct", "verify"]);
+        expect(rec.dependencies, "the record waits for the signature verification").to.include(engine.one("pulumi-nodejs:dynamic/agenc:SignatureVerification", "signatures").urn);
         expect(rec.inputs.logFile).to.match(/deployment-artifacts\/releases\/deployments\.log$/);
     });
 

@@ -61,6 +61,7 @@ export class MockEngine {
                 if (args.type === "random:index/randomPassword:RandomPassword") outputs.result = "mock-admin-token-0123456789abcdef";
                 // Gates and bench runs report a verdict only once they have run; under mocks they "passed".
                 if (/dynamic\/agenc:(HealthGate|BenchRun|Preflight|ReleaseSmokeTest|Verification)$/.test(args.type)) outputs.verdict = "pass";
+                if (args.type.endsWith("dynamic/agenc:SignatureVerification")) outputs.verdict = args.inputs.required ? "pass" : "off";
                 if (args.type.endsWith("dynamic/agenc:ErrorBaseline")) outputs.errorRate = 0.002;
                 if (args.type.endsWith("dynamic/agenc:SshRollout")) outputs.record = { status: "deployed", version: args.inputs.version };
                 if (args.inputs?.metadata && !args.inputs.metadata.name) {

@@ -73,7 +73,22 @@ const guardRes = (floor: Record<string, unknown> = {}, boundSeconds = 410.75, ed
         ...edit,
     },
 });
+/** The signature verification as the program registers it (providers/signatureVerification.ts). */
+const DIGEST = `sha256:${"ab".repeat(32)}`;
+const signatures = (edit: Record<string, unknown> = {}): PolicyInput => ({
+    type: T.signatureVerification, name: "signatures", props: {
+        required: true, publicKeys: [{ name: "release", pem: "-----BEGIN PUBLIC KEY-----\n…\n-----END PUBLIC KEY-----\n" }],
+        subjects: [{ kind: "image", name: "speculation v1.2.3", repository: "ghcr.io/agenc/speculation", digest: DIGEST, configKey: "release.images.speculation.digest" }], ...edit,
+    },
+});
 const rows: [string, Row][] = [
+    ["signature verification off in production", { policy: P.signedReleases, ok: signatures(), bad: signatures({ required: false }), stack: "production",
+        message: /^signatures: signature verification is off \(speculation:signing\.required is false\); this stack requires it\.$/ }],
+    ["a production verification without keys", { policy: P.signedReleases, ok: signatures(), bad: signatures({ publicKeys: [] }), stack: "production",
+        message: /^signatures: no public key to verify with \(speculation:signing\.publicKeys is empty\)\.$/ }],
+    ["an image verified by tag in production", { policy: P.signedReleases, ok: signatures(), stack: "production",
+        bad: signatures({ subjects: [{ kind: "image", name: "speculation v1.2.3", repository: "ghcr.io/agenc/speculation", tag: "v1.2.3", configKey: "release.images.speculation.digest" }] }),
+        message: /^signatures: image speculation v1\.2\.3 ghcr\.io\/agenc\/speculation:v1\.2\.3 is verified by tag; this stack requires a digest \(release\.images\.speculation\.digest\)\.$/ }],
     ["proof workers below the minimum", { policy: P.proofWorkersMinReplicas, ok: deployment("proof-workers", container(), 4, { app: "proof-workers" }), bad: deployment("proof-workers", container(), 3, { app: "proof-workers" }), message: /^Deployment proof-workers has 3 replicas; the minimum is 4\.$/, stack: "production" }],
     ["a container without limits", { policy: P.containerResources, ok: deployment("agenc-speculation"), bad: deployment("agenc-speculation", container({ resources: { requests: { cpu: "1", memory: "1Gi" } } })), message: /^agenc-speculation container speculation has no limits\.cpu, limits\.memory\.$/ }],
     ["a readiness probe off the seed's timing", { policy: P.speculationProbes, ok: deployment("agenc-speculation"), bad: deployment("agenc-speculation", container({ readinessProbe: { httpGet: { path: "/ready", port: 9090 }, initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 3 } })), message: /^agenc-speculation readinessProbe\.periodSeconds is 30; the seed's value is 5\.$/ }],
@@ -256,6 +271,23 @@ describe("policy pack: stack policies", () => {
             "NetworkPolicy agenc-speculation-egress egress rule 3 reaches 128.0.0.0/1, wider than /8.",
             "NetworkPolicy agenc-speculation-egress reaches 0.0.0.0/1 + 128.0.0.0/1, which together admit every IPv4 address (the entries' union is the whole IPv4 space, as 0.0.0.0/0 would): list the destinations' own networks only.",
         ]);
+    });
+    it("signed-releases-cover: with the verification on, a release Deployment running an image it did not verify, or not waiting for it, and a rollout without the node check are reported", () => {
+        const step = res(T.signatureVerification, "signatures", signatures().props);
+        const runs = (image: string, deps: string[] = [step.urn]) => res(T.deployment, "d", deployment("agenc-speculation", container({ image })).props, undefined, deps);
+        const ok = [step, runs(`ghcr.io/agenc/speculation:v1.2.3@${DIGEST}`), res(T.sshRollout, "alys-nodes-ssh", { signature: { file: "/alys.sig" } }, undefined, [step.urn])];
+        expect(runStackPolicy(P.signedReleasesCover, asPolicyResources(ok, false), "production")).to.deep.equal([]);
+        const other = `sha256:${"cd".repeat(32)}`;
+        const bad = [step, runs(`ghcr.io/agenc/speculation:v1.2.3@${other}`, []), res(T.sshRollout, "alys-nodes-ssh", {}, undefined, [])];
+        expect(runStackPolicy(P.signedReleasesCover, asPolicyResources(bad, false), "production").map((v) => [v.message, v.level])).to.deep.equal([
+            [`Deployment agenc-speculation container speculation runs ghcr.io/agenc/speculation:v1.2.3@${other}, which the signature verification does not verify.`, "mandatory"],
+            ["Deployment agenc-speculation does not wait for the signature verification.", "mandatory"],
+            ["alys-nodes-ssh does not wait for the signature verification.", "mandatory"],
+            ["alys-nodes-ssh does not check the binary's signature on the nodes before the swap.", "mandatory"],
+        ]);
+        // Off (staging as shipped): nothing to cover.
+        const off = [res(T.signatureVerification, "signatures", { ...signatures().props, required: false }), runs(`ghcr.io/agenc/speculation:v1.2.3@${other}`, [])];
+        expect(runStackPolicy(P.signedReleasesCover, asPolicyResources(off, false), "staging")).to.deep.equal([]);
     });
     it("verdicts-recorded skips gates that have not run (preview) and reports a failed one after an update", () => {
         const preview = [res(T.healthGate, "g", {})];

@@ -74,6 +74,7 @@ describe("policy pack over the program's resources", function () {
         ["a soft spread in production", "production", same, "topology-spread", /spreads with whenUnsatisfiable ScheduleAnyway; this stack requires DoNotSchedule/, (l) => { l.config.hardening.topologySpread.whenUnsatisfiable = "ScheduleAnyway"; }],
         ["one service replica in staging", "staging", (c) => withEdit(c, "speculation:service", "replicas", 1), "pod-disruption-budgets", /PodDisruptionBudget agenc-speculation lets a drain evict all 1 pod\(s\) of Deployment agenc-speculation at once; run at least 2 replicas/],
         ["a namespace that enforces only baseline in production", "production", (c) => withEdit(c, "speculation:kubernetes", "podSecurity", "baseline"), "pod-security-restricted", /^Namespace agenc-production enforces Pod Security baseline/],
+        ["signature verification off in production", "production", same, "signed-releases", /^signatures: signature verification is off \(speculation:signing\.required is false\); this stack requires it\.$/, (l) => { l.config.signing.required = false; }],
     ];
     for (const [name, stack, edit, policy, message, afterLoad] of bad) {
         it(`reports ${name} as ${stack === "production" ? "mandatory" : "advisory"}`, async () => {

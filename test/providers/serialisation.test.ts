@@ -15,6 +15,7 @@ import { rollbackDrainProvider } from "../../providers/rollbackDrain";
 import { emergencyStopProvider } from "../../providers/emergencyStop";
 import { trafficShiftProvider } from "../../providers/trafficShift";
 import { verificationProvider } from "../../providers/verification";
+import { signatureVerificationProvider } from "../../providers/signatureVerification";
 import { deserialised } from "../helpers/deserialise";
 
 const providers: [string, pulumi.dynamic.ResourceProvider, string][] = [
@@ -30,6 +31,7 @@ const providers: [string, pulumi.dynamic.ResourceProvider, string][] = [
     ["EmergencyStop", emergencyStopProvider, "stopWorkloads"],
     ["DeploymentRecord", deploymentRecordProvider, "pushRecord"],
     ["BakeWindow", bakeWindowProvider, "evaluateBakeWindow"],
+    ["SignatureVerification", signatureVerificationProvider, "verifyRelease"],
 ];
 
 describe("dynamic provider serialisation", function () {
