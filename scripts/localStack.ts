@@ -205,7 +205,7 @@ export function localConfig(env: LocalEnvironment, edit: (c: Record<string, any>
         // The signed release: its images in the loopback registry (verified although this stack deploys none), the
         // node binary's signature beside it, the key pair's public half, cosign as scripts/build-signing.sh built it.
         const s = env.signing;
-        c["speculation:release"] = { ...c["speculation:release"], images: { speculation: s.images.speculation, proofWorker: s.images.proofWorker } };
+        c["speculation:release"] = { ...c["speculation:release"], images: { speculation: { ...s.images.speculation }, proofWorker: { ...s.images.proofWorker } } };
         c["speculation:signing"] = {
             required: true, publicKeys: [{ name: "local-release", pem: s.keys.pem }], images: true,
             registries: [{ host: s.registry.host, insecure: true }], cosign: s.tools.cosign, timeout: "30s",

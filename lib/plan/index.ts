@@ -4,5 +4,5 @@
  */
 export * from "./stages";
 export * from "./release";
-export { imageOf, SigningPlan } from "./signing";
+export { imageOf, SigningPlan, SigningSummary } from "./signing";
 export { canaryReplicas } from "../shift";

@@ -32,9 +32,18 @@ export interface SigningPlan {
     insecureRegistries: string[];
     cosign: string;
     timeoutMs: number;
-    /** What `pulumi preview` shows (stack output `signing`): each subject and the keys it must verify under. */
-    summary: string[];
+    /** What `pulumi preview` shows (stack output `signing`): the keys, and what must verify under one of them. */
+    summary: SigningSummary;
 }
+
+/**
+ * The stack output `signing`, known in a preview: every key (name → fingerprint) and everything that must carry a
+ * signature from one of them (images: name → repository@digest; the node binary and its signature file).  Short
+ * values, one per line: the CLI cuts a long string in its display.
+ */
+export type SigningSummary =
+    | { verification: "off: speculation:signing.required is false" }
+    | { verification: "required"; keys: Record<string, string>; images: Record<string, string>; nodeBinary?: { file: string; signature: string; onEveryNode: string } };
 
 /** Which versions of which image the update's pods run: the workloads, and the new track when the mode has one. */
 export interface ImagesInUse {
@@ -68,7 +77,6 @@ export function signingPlan(config: StackConfig, inUse: ImagesInUse, env: { cwd:
     const nodeBinary = config.nodes.hosts.length > 0 && config.nodes.binary && signature
         ? { kind: "blob" as const, name: "node binary", path: path.resolve(env.cwd, config.nodes.binary), signaturePath: path.resolve(env.cwd, signature) }
         : undefined;
-    const labels = s.publicKeys.map((k) => `${k.name} (${safeFingerprint(k.pem)})`).join(" or ") || "no key";
     return {
         required: s.required,
         images,
@@ -77,10 +85,12 @@ export function signingPlan(config: StackConfig, inUse: ImagesInUse, env: { cwd:
         insecureRegistries: s.registries.filter((r) => r.insecure).map((r) => r.host),
         cosign: s.cosign,
         timeoutMs,
-        summary: !s.required ? ["off: speculation:signing.required is false"] : [
-            ...images.map((i) => `image ${i.name} ${subjectRef(i)} against ${labels}`),
-            ...(nodeBinary ? [`node binary ${nodeBinary.path} (signature ${nodeBinary.signaturePath}) against ${labels}, here and on every node before the swap`] : []),
-        ],
+        summary: !s.required ? { verification: "off: speculation:signing.required is false" } : {
+            verification: "required",
+            keys: Object.fromEntries(s.publicKeys.map((k) => [k.name, safeFingerprint(k.pem)])),
+            images: Object.fromEntries(images.map((i) => [i.name, subjectRef(i)])),
+            ...(nodeBinary ? { nodeBinary: { file: nodeBinary.path, signature: nodeBinary.signaturePath, onEveryNode: "openssl, after the upload and before the swap" } } : {}),
+        },
     };
 }
 

@@ -48,10 +48,10 @@ describe("the signature verification in the release (under mocks)", () => {
         ]);
         expect(step.inputs.publicKeys.map((k: { name: string }) => k.name)).to.deep.equal(["release"]);
         const fp = keyFingerprint(step.inputs.publicKeys[0].pem);
-        expect(outputs.signing).to.deep.equal([
-            `image speculation v1.2.3 ghcr.io/agenc/speculation@${D1} against release (${fp})`,
-            `image proof-worker v1.2.3 ghcr.io/agenc/proof-worker@${D2} against release (${fp})`,
-        ]);
+        expect(outputs.signing).to.deep.equal({
+            verification: "required", keys: { release: fp },
+            images: { "speculation v1.2.3": `ghcr.io/agenc/speculation@${D1}`, "proof-worker v1.2.3": `ghcr.io/agenc/proof-worker@${D2}` },
+        });
     });
 
     it("production: every Kubernetes object waits for it (through the provider), and the release Deployments run what it verifies", async () => {
@@ -111,7 +111,7 @@ describe("the signature verification in the release (under mocks)", () => {
         const [step] = engine.ofType(STEP);
         expect(step.inputs).to.include({ required: false });
         expect(step.inputs.subjects).to.deep.equal([]);
-        expect(outputs.signing).to.deep.equal(["off: speculation:signing.required is false"]);
+        expect(outputs.signing).to.deep.equal({ verification: "off: speculation:signing.required is false" });
         const record = engine.ofType("pulumi-nodejs:dynamic/agenc:DeploymentRecord")[0];
         expect(waitsFor(engine, record, step)).to.equal(true);
     });

@@ -71,9 +71,15 @@ describe("the real engine: a release is verified against its signatures before a
     it("pulumi preview shows each digest and the binary with the key they are verified against", async () => {
         const preview = await stack.preview(pack);
         const s = env.signing!;
-        expect(preview.stdout).to.include(`image speculation v1.2.4 ${s.images.speculation.repository}@${s.images.speculation.digest} against ${key()}`);
-        expect(preview.stdout).to.include(`image proof-worker v1.2.4 ${s.images.proofWorker.repository}@${s.images.proofWorker.digest} against ${key()}`);
-        expect(preview.stdout).to.include(`node binary ${env.nodeBinary} (signature ${env.nodeBinary}.sig) against ${key()}, here and on every node before the swap`);
+        // The stack output `signing`, as the CLI prints it in the preview's Outputs.
+        const shown = preview.stdout.slice(preview.stdout.indexOf("    signing "));
+        expect(shown).to.match(/^ {4}signing +: \{\n/);
+        expect(shown).to.include(`local-release: "${keyFingerprint(s.keys.pem)}"`);
+        expect(shown).to.include(`speculation v1.2.4 : "${s.images.speculation.repository}@${s.images.speculation.digest}"`);
+        expect(shown).to.include(`proof-worker v1.2.4: "${s.images.proofWorker.repository}@${s.images.proofWorker.digest}"`);
+        expect(shown).to.include(`file       : "${env.nodeBinary}"`);
+        expect(shown).to.include(`signature  : "${env.nodeBinary}.sig"`);
+        expect(shown).to.include(`verification: "required"`);
     });
 
     it("a node binary changed after it was signed: refused before any node is touched, naming the file and the key", async () => {
