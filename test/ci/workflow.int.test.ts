@@ -144,7 +144,9 @@ describe("the pull-request workflow on a hosted runner", function () {
         const log = path.join(bin, "sudo.log");
         const stub = (name: string, body: string) => { writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`); chmodSync(path.join(bin, name), 0o755); };
         stub("id", 'echo 1000');
-        stub("sudo", `echo "sudo $*" >> '${log}'; [ "$1" = tee ] && cat >/dev/null; case "$*" in *" install "*) exit 42;; esac; exit 0`);
+        // `tee` reads what setup.sh pipes to it (/bin/cat: PATH holds only the stubs): a stub that did not would race
+        // printf under pipefail, and setup.sh stopped before the install one run in three.
+        stub("sudo", `echo "sudo $*" >> '${log}'; [ "$1" = tee ] && /bin/cat >/dev/null; case "$*" in *" install "*) exit 42;; esac; exit 0`);
         stub("dirname", 'exec /usr/bin/dirname "$@"');
         const run = spawnSync("/bin/bash", [path.join(ROOT, "scripts/setup.sh")], { encoding: "utf8", env: { PATH: bin, HOME: bin } });
         expect(run.status, run.stderr).to.equal(42);
