@@ -67,7 +67,11 @@ describe("the pull-request workflow on a hosted runner", function () {
         expect(node.with["node-version-file"]).to.equal(".node-version");
         const cache = cacheAround(test.steps, "~/.cache/agenc-deploy/toolchain", "bash scripts/build-toolchain.sh");
         expect(cache.path).to.contain("~/.cache/agenc-deploy/toolchain").and.contain("~/.cache/agenc-deploy/tools");
-        expect(cache.key).to.contain("scripts/versions.env").and.contain("scripts/build-toolchain.sh").and.contain("scripts/build-actionlint.sh");
+        expect(cache.key).to.contain("scripts/versions.env").and.contain("scripts/build-toolchain.sh").and.contain("scripts/build-actionlint.sh")
+            .and.contain("scripts/build-signing.sh");
+        // crane and cosign go into the same tools cache: built before it is saved.
+        expect(test.steps.findIndex((s) => s.run === "bash scripts/build-signing.sh"), "the signing tools built before the save")
+            .to.be.greaterThan(-1).and.lessThan(test.steps.findIndex((s) => s.run === "bash scripts/build-toolchain.sh"));
         expect(test.steps.findIndex((s) => s.run === "bash scripts/setup.sh"), "actionlint (setup.sh) built before the save")
             .to.be.lessThan(test.steps.findIndex((s) => s.run === "bash scripts/build-toolchain.sh"));
         const runs = test.steps.map((s) => String(s.run ?? ""));
@@ -105,6 +109,8 @@ describe("the pull-request workflow on a hosted runner", function () {
             `k8s.io/kubernetes@v${versions.KUBERNETES_VERSION}`, `go.etcd.io/etcd/server/v3@v${versions.ETCD_VERSION}`,
             `sigs.k8s.io/kwok@v${versions.KWOK_VERSION}`, `github.com/pulumi/pulumi/pkg/v3@v${versions.PULUMI_VERSION}`,
             `github.com/pulumi/pulumi/sdk/v3@v${versions.PULUMI_VERSION}`, `github.com/rhysd/actionlint@v${versions.ACTIONLINT_VERSION}`,
+            // build-signing.sh builds them with GOTOOLCHAIN=local.
+            `github.com/google/go-containerregistry@v${versions.CRANE_VERSION}`, `github.com/sigstore/cosign/v2@v${versions.COSIGN_VERSION}`,
         ];
         // `go list -m` reads each module's go.mod only (from the module cache, else the proxy), outside any module.
         const out = execFileSync("go", ["list", "-m", "-f", "{{.Path}}@{{.Version}} {{.GoVersion}}", ...modules], { encoding: "utf8", cwd: tmpdir() });
@@ -138,7 +144,9 @@ describe("the pull-request workflow on a hosted runner", function () {
         const log = path.join(bin, "sudo.log");
         const stub = (name: string, body: string) => { writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`); chmodSync(path.join(bin, name), 0o755); };
         stub("id", 'echo 1000');
-        stub("sudo", `echo "sudo $*" >> '${log}'; [ "$1" = tee ] && cat >/dev/null; case "$*" in *" install "*) exit 42;; esac; exit 0`);
+        // `tee` reads what setup.sh pipes to it (/bin/cat: PATH holds only the stubs): a stub that did not would race
+        // printf under pipefail, and setup.sh stopped before the install one run in three.
+        stub("sudo", `echo "sudo $*" >> '${log}'; [ "$1" = tee ] && /bin/cat >/dev/null; case "$*" in *" install "*) exit 42;; esac; exit 0`);
         stub("dirname", 'exec /usr/bin/dirname "$@"');
         const run = spawnSync("/bin/bash", [path.join(ROOT, "scripts/setup.sh")], { encoding: "utf8", env: { PATH: bin, HOME: bin } });
         expect(run.status, run.stderr).to.equal(42);

@@ -5,7 +5,9 @@
  * The stacks are staging and production as shipped (Pulumi.<stack>.yaml), with what exists only here pointed at the
  * local reference workloads, as the local stack does: the gates, the preflight's chain and the bench read the
  * reference service; the admin token is brought by the operator (`speculation:adminToken`), so no random plugin is
- * needed.
+ * needed.  Production's images are signed (it requires signed releases, docs/signing.md): its two images are the
+ * local environment's, pushed to a loopback registry and signed with a key pair of the run, and its stack file's key
+ * is replaced by that key.
  *
  * What only the real provider shows (the hand-written model in test/helpers/k8sProvider.ts cannot):
  *  - a second preview after an up plans nothing (the preflight read the Secret's `stringData` output, which the
@@ -13,7 +15,8 @@
  *  - refresh finds no drift; a release edit updates in place and rolls the pods, deleting nothing with a fixed name;
  *  - the emergency rollback: the engine's own events order the EmergencyStop before any Deployment is replaced, and
  *    the API server's pod events show no last-known-good pod created while a release pod was left;
- *  - destroy leaves nothing of the stack in the cluster.
+ *  - destroy leaves nothing of the stack in the cluster;
+ *  - a release with an unsigned image digest is refused before any Kubernetes object exists.
  * The steps of each stack share one stack and run in order.
  */
 import { expect } from "chai";
@@ -28,6 +31,7 @@ import { ConfigMap, EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { LocalEnvironment, openStack, ROOT, startLocalEnvironment, toolchain } from "../../scripts/localStack";
 import { artifacts, ControlPlane, startControlPlane } from "../../reference/controlPlane";
 import { RunningSpeculationService, startSpeculationService } from "../../reference/speculationService";
+import { pushImage } from "../../reference/signing";
 
 const K8S_PROVIDER = path.join(ROOT, "scripts/build-k8s-provider.sh");
 
@@ -59,6 +63,14 @@ function clusterConfig(env: LocalEnvironment, stack: "staging" | "production", n
     };
     if (c["speculation:preflight"]) c["speculation:preflight"] = { ...c["speculation:preflight"], chainRpcUrl: env.chain.url, timeout: "2s" };
     c["speculation:records"] = { artifactsDir: path.join(env.workDir, `artifacts/${stack}/releases`), pushgatewayUrl: env.monitoring.pushgatewayUrl };
+    if (stack === "production" && env.signing) {
+        // Signed releases: the images the run pushed and signed, verified against the run's key (loopback registry).
+        const s = env.signing;
+        c["speculation:release"] = { ...c["speculation:release"], images: { speculation: { ...s.images.speculation }, proofWorker: { ...s.images.proofWorker } } };
+        c["speculation:signing"] = {
+            required: true, publicKeys: [{ name: "release", pem: s.keys.pem }], registries: [{ host: s.registry.host, insecure: true }], cosign: s.tools.cosign,
+        };
+    }
     edit(c);
     const map: ConfigMap = {};
     for (const [k, v] of Object.entries(c)) map[k] = { value: typeof v === "string" ? v : JSON.stringify(v) };
@@ -138,7 +150,7 @@ describe("the Kubernetes half under the real provider (pulumi-resource-kubernete
         execFileSync("bash", [K8S_PROVIDER, binDir], { stdio: ["ignore", "ignore", "inherit"] });
         kubeBin = (await artifacts()).bin;
         cp = await startControlPlane();
-        env = await startLocalEnvironment({ workDir: mkdtempSync(path.join(tmpdir(), "e2e-k8s-")), binDir, nodes: 0 });
+        env = await startLocalEnvironment({ workDir: mkdtempSync(path.join(tmpdir(), "e2e-k8s-")), binDir, nodes: 0, signing: true });
         // The engine and its plugins read the cluster from KUBECONFIG; the emergency stop runs the operator's kubectl.
         env.envVars.KUBECONFIG = cp.kubeconfig;
         env.envVars.PATH = `${kubeBin}:${process.env.PATH}`;
@@ -161,11 +173,24 @@ describe("the Kubernetes half under the real provider (pulumi-resource-kubernete
             return stack;
         };
 
+        it("an unsigned image digest is refused before any Kubernetes object exists", async () => {
+            const s = env.signing!;
+            const unsigned = await pushImage(s.tools, `${s.images.proofWorker.repository}:rebuilt`, "proof worker rebuilt by someone");
+            await open((c) => { c["speculation:release"].images.proofWorker.digest = unsigned; });
+            const err = await stack.up({ onOutput: log }).then(() => undefined, (e: Error) => e);
+            expect(err, "an unsigned image was deployed").to.not.equal(undefined);
+            expect(err!.message).to.include(`image proof-worker v1.2.3 ${s.images.proofWorker.repository}@${unsigned}: unsigned — no signature is stored for this digest`);
+            expect(await leftovers(cp, namespace), "an object was created before the verification passed").to.deep.equal([]);
+            const state = await stack.exportStack();
+            expect((state.deployment.resources ?? []).filter((r: { type: string }) => r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers"))).to.deep.equal([]);
+        });
+
         it("up at 0 %: every object created, the preflight passes", async () => {
             await open();
             const up = await stack.up({ onOutput: log });
             expect(up.summary.result).to.equal("succeeded");
             expect(up.outputs.preflightVerdict.value).to.equal("pass");
+            expect(Object.keys(up.outputs.signatures.value)).to.deep.equal(["speculation v1.2.3", "proof-worker v1.2.3"]);
             // The engine ran the provider as the version the SDK asks for (the build stamps it so).
             const sdk = JSON.parse(readFileSync(path.join(ROOT, "node_modules/@pulumi/kubernetes/package.json"), "utf8")).pulumi.version;
             const state = await stack.exportStack();
