@@ -9,7 +9,7 @@
 import type { NodeStatus } from "./plan";
 import type { NodeState } from "./nodeState";
 import { shellLiteral } from "./nodeState";
-import { nodeVerifyScript } from "../signatures/node";
+import { nodeSignatureCleanup, nodeVerifyScript } from "../signatures/node";
 
 /** The keys a node checks the uploaded binary's signature with before the swap (signed releases, docs/signing.md). */
 export interface NodeSignatureCheck {
@@ -149,6 +149,7 @@ export function switchScript(spec: ScriptSpec, node: { bin: string; config?: str
         ].join("; "))] : []),
         ...(swap ? [
             `mv -f ${q(node.bin + ".new")} ${q(node.bin)} ${node.config ? `&& mv -f ${q(node.config + ".new")} ${q(node.config)}` : ""} || { echo "atomic rename failed"; exit 30; }`,
+            ...(verify ? [nodeSignatureCleanup(`${node.bin}.new`, verify.keys.length)] : []),
             state("switched"),
             `echo "SWITCHED"`,
         ] : []),

@@ -40,8 +40,16 @@ export function nodeVerifyScript(file: string, keys: readonly { name: string; fi
         `  ${cleanup}; ${onRefusal}; exit ${NODE_SIGNATURE_REFUSED}`,
         `fi`,
         `echo "SIGNER $signer"`,
-        `rm -f ${q(signature)} ${keyFiles.map(q).join(" ")}`,
     ].join("\n");
+}
+
+/**
+ * Removes the signature and keys uploaded beside `file` — after the rename (lib/nodes/script.ts), so a run killed
+ * between the check and the rename finds them again when it resumes and checks again.
+ */
+export function nodeSignatureCleanup(file: string, keyCount: number): string {
+    const { signature, keys } = nodeSignaturePaths(file, keyCount);
+    return `rm -f ${[signature, ...keys].map((p) => `"${p}"`).join(" ")}`;
 }
 
 /** The refusal line of a node's answer, without its tag; undefined when the answer has none. */

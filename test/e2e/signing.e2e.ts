@@ -8,7 +8,8 @@
  *     SshRollout in the state) and before any traffic moves;
  *   - the signed release: every subject reported with its signer (stack output, deployment record), the nodes verify
  *     the binary themselves before the swap and run it;
- *   - `pulumi preview` shows what is verified against which key;
+ *   - `pulumi preview` shows what is verified against which key; production's policy pack refuses the stack with the
+ *     verification off;
  *   - the registry password is in no state file, export or log.
  * The steps share one stack and run in order.
  */
@@ -40,6 +41,8 @@ describe("the real engine: a release is verified against its signatures before a
         stack = await openStack(env, "e2e-signing", localConfig(env, (c) => {
             c["speculation:rolloutPercentage"] = 10;
             c["speculation:canary"].gate.bakeMode = "watch";
+            // The bench is not what this suite tests: the widest spread still judged, so a busy machine is not inconclusive.
+            c["speculation:bench"] = { ...c["speculation:bench"], maxSpread: 1 };
             edit(c);
         }));
         return stack;
@@ -80,6 +83,16 @@ describe("the real engine: a release is verified against its signatures before a
         expect(shown).to.include(`file       : "${env.nodeBinary}"`);
         expect(shown).to.include(`signature  : "${env.nodeBinary}.sig"`);
         expect(shown).to.include(`verification: "required"`);
+    });
+
+    it("the production policy pack refuses the stack with the verification off (mandatory signed-releases)", async () => {
+        await open((c) => { c["speculation:signing"].required = false; });
+        const production = { policyPacks: [POLICY_PACK], policyPackConfigs: [policyConfig("production")], onOutput: log };
+        const err = await stack.preview(production).then(() => undefined, (e: Error) => e);
+        expect(err, "production's pack accepted a stack with signing off").to.not.equal(undefined);
+        expect(err!.message).to.match(/\[mandatory\] {2}signed-releases/);
+        expect(err!.message).to.include("signatures: signature verification is off (speculation:signing.required is false); this stack requires it.");
+        await open();
     });
 
     it("a node binary changed after it was signed: refused before any node is touched, naming the file and the key", async () => {

@@ -82,6 +82,12 @@ describe("SignatureVerification provider (deserialised, as the engine runs it)",
         }
     });
 
+    it("no cosign where the config says: refused (fail closed), saying how to fix it", async () => {
+        const p = await deserialised(signatureVerificationProvider);
+        const err = await p.create(inputs([image("speculation v1.2.3", signed)], { cosign: "/nonexistent/cosign" })).then(() => undefined, (e) => e) as { reasons: string[] } | undefined;
+        expect(err?.reasons[0]).to.include(`${repo}@${signed}: the verification itself failed — cosign could not verify it (/nonexistent/cosign: not found (install cosign, or set speculation:signing.cosign))`);
+    });
+
     it("required false records off and verifies nothing; it does not run again until an input changes", async () => {
         const p = await deserialised(signatureVerificationProvider);
         const { outs } = await p.create(inputs([image("speculation v1.2.4", unsigned)], { required: false, cosign: "/nonexistent/cosign" }));

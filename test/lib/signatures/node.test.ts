@@ -17,7 +17,7 @@ const KEYS = [{ name: "release-2026", fingerprint: "SHA256:aaaa" }, { name: "rel
 const state = (step: string) => `echo STATE ${step}`;
 
 describe("the node's signature check (lib/signatures/node.ts)", () => {
-    it("checks the upload with openssl under each key, names the signer, and removes the signature and keys", () => {
+    it("checks the upload with openssl under each key, names the signer; a refusal removes the upload, its signature and keys", () => {
         const text = nodeVerifyScript("/opt/alys/bin/alys.new", KEYS, state("refused"));
         const files = nodeSignaturePaths("/opt/alys/bin/alys.new", 2);
         expect(files).to.deep.equal({ signature: "/opt/alys/bin/alys.new.sig", keys: ["/opt/alys/bin/alys.new.pub0", "/opt/alys/bin/alys.new.pub1"] });
@@ -34,9 +34,13 @@ describe("the node's signature check (lib/signatures/node.ts)", () => {
         const check = text.indexOf("openssl dgst");
         const rename = text.indexOf(`mv -f "/opt/alys/bin/alys.new" "/opt/alys/bin/alys"`);
         const restart = text.indexOf("systemctl restart alys");
+        const cleanup = text.indexOf(`rm -f "/opt/alys/bin/alys.new.sig" "/opt/alys/bin/alys.new.pub0" "/opt/alys/bin/alys.new.pub1"`);
         expect(check).to.be.greaterThan(-1);
         expect(check).to.be.lessThan(rename);
         expect(rename).to.be.lessThan(restart);
+        // The signature and keys go after the rename: a run killed between the check and the rename checks again.
+        expect(cleanup, "the signature and keys are removed once renamed").to.be.greaterThan(rename);
+        expect(cleanup).to.be.lessThan(restart);
         expect(text).to.include(`rm -f "/opt/alys/config/alys.toml.new"; echo STATE refused; exit ${NODE_SIGNATURE_REFUSED}`);
         // A resumed restart (no swap) has nothing to check; an unsigned stack checks nothing.
         expect(switchScript(SPEC, { bin: "/opt/alys/bin/alys" }, false, 0, (s) => s, { keys: KEYS })).to.not.include("openssl");
