@@ -9,7 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { kubectlKube, stopWorkloads } from "../lib/rollback/stop";
-import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
+import { failStep, stepFailureMessage, StepOutcome, StepReport, writeStepReport } from "../lib/runbook/steps";
 import { runbookStepProvider } from "./runbookStep";
 
 export const EMERGENCY_STOP_TYPE = "EmergencyStop";
@@ -25,16 +25,13 @@ export interface EmergencyStopArgs {
     artifactsDir: pulumi.Input<string>;
 }
 
-interface StopState {
+interface StopState extends StepOutcome {
     namespace: string;
     deployments: string[];
     targetVersion: string;
     deadlineSeconds: number;
     pollSeconds: number;
     artifactsDir: string;
-    verdict?: "pass" | "fail";
-    report?: StepReport;
-    artifact?: string;
 }
 
 async function runStep(inputs: StopState, id: string): Promise<StopState> {

@@ -9,7 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PreflightTarget, runPreflight, SecretSource } from "../lib/preflight/checks";
-import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
+import { failStep, stepFailureMessage, StepOutcome, StepReport, writeStepReport } from "../lib/runbook/steps";
 import { runbookStepProvider } from "./runbookStep";
 
 export const PREFLIGHT_TYPE = "Preflight";
@@ -32,7 +32,7 @@ export interface PreflightArgs {
     artifactsDir: pulumi.Input<string>;
 }
 
-interface PreflightState {
+interface PreflightState extends StepOutcome {
     trigger: string;
     chainRpcUrl: string;
     stakePoolAddress: string;
@@ -43,9 +43,6 @@ interface PreflightState {
     retention?: { url: string; minSeconds: number };
     timeoutMs: number;
     artifactsDir: string;
-    verdict?: "pass" | "fail";
-    report?: StepReport;
-    artifact?: string;
 }
 
 /** The release edit a trigger names (program.ts): version, previous version, target and rollback mode. */

@@ -7,7 +7,7 @@
  *   read/delete   → keep the recorded report; nothing live to undo
  */
 import * as pulumi from "@pulumi/pulumi";
-import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
+import { failStep, stepFailureMessage, StepOutcome, StepReport, writeStepReport } from "../lib/runbook/steps";
 import { runSmokeTests, runSmokeUntilGreen, SmokeRetry } from "../lib/smoke/suite";
 import { runbookStepProvider } from "./runbookStep";
 
@@ -34,7 +34,7 @@ export interface ReleaseSmokeTestArgs {
     retry?: pulumi.Input<SmokeRetry>;
 }
 
-interface SmokeState {
+interface SmokeState extends StepOutcome {
     track: string;
     version: string;
     serviceUrl: string;
@@ -46,10 +46,7 @@ interface SmokeState {
     artifactsDir: string;
     expectVersion?: boolean;
     retry?: SmokeRetry;
-    verdict?: "pass" | "fail";
     attempts?: number;
-    report?: StepReport;
-    artifact?: string;
 }
 
 async function runStep(inputs: SmokeState, id: string): Promise<SmokeState> {

@@ -9,7 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { disableAndDrain, DrainSpec } from "../lib/rollback/drain";
-import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
+import { failStep, stepFailureMessage, StepOutcome, StepReport, writeStepReport } from "../lib/runbook/steps";
 import { runbookStepProvider } from "./runbookStep";
 
 export const ROLLBACK_DRAIN_TYPE = "RollbackDrain";
@@ -28,13 +28,10 @@ export interface RollbackDrainArgs {
 }
 
 /** The drain's own settings (lib/rollback), with what this resource adds around them. */
-interface DrainState extends Omit<DrainSpec, "drain"> {
+interface DrainState extends Omit<DrainSpec, "drain">, StepOutcome {
     mode: "full" | "emergency";
     targetVersion: string;
     artifactsDir: string;
-    verdict?: "pass" | "fail";
-    report?: StepReport;
-    artifact?: string;
 }
 
 async function runStep(inputs: DrainState, id: string): Promise<DrainState> {

@@ -6,7 +6,7 @@
  *   read          → keeps the record (a verification is a point in time)
  */
 import * as pulumi from "@pulumi/pulumi";
-import { failStep, stepFailureMessage, StepReport, writeStepReport } from "../lib/runbook/steps";
+import { failStep, stepFailureMessage, StepOutcome, StepReport, writeStepReport } from "../lib/runbook/steps";
 import { runVerification, VerifyTarget } from "../lib/verify/checks";
 import { runbookStepProvider } from "./runbookStep";
 
@@ -23,7 +23,7 @@ export interface VerificationArgs {
     artifactsDir: pulumi.Input<string>;
 }
 
-type VerificationState = VerifyTarget & { artifactsDir: string; verdict?: "pass" | "fail"; report?: StepReport; artifact?: string };
+type VerificationState = VerifyTarget & StepOutcome & { artifactsDir: string };
 
 async function runStep(inputs: VerificationState, id: string): Promise<VerificationState> {
     const { artifactsDir, verdict: _v, report: _r, artifact: _a, ...target } = inputs;

@@ -102,3 +102,10 @@ export function writeStepReport(dir: string, name: string, report: StepReport): 
     fs.writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
     return file;
 }
+
+/** What a runbook step's provider records beside its inputs: the verdict, its report and the artifact it was written to. */
+export interface StepOutcome {
+    verdict?: "pass" | "fail";
+    report?: StepReport;
+    artifact?: string;
+}
