@@ -8,7 +8,7 @@ const parallel = named.length !== 1;
 // Tells the guard that this process only forks the workers (see mainOfParallelRun in test/helpers/unitTier.ts).
 if (parallel) process.env.AGENC_UNIT_PARALLEL = "1";
 module.exports = {
-    require: ["ts-node/register/transpile-only", "test/helpers/unitTier.ts"],
+    require: ["ts-node/register/transpile-only", "test/helpers/captureStacks.ts", "test/helpers/unitTier.ts"],
     extension: ["ts"],
     spec: named.length > 0 ? named : ["test/**/*.test.ts"],
     ignore: named.length > 0 ? [] : ["test/**/*.int.test.ts"],
