@@ -190,7 +190,8 @@ export function survivePipeLoss(): void {
 
 /**
  * What a long-running provider call (a node rollout, a health gate, a traffic shift) does about the engine: its
- * progress lines survive the engine's pipes closing, it asks `gone` at its safe points (or hands `signal` to its
+ * progress lines survive the engine's pipes closing, it asks `gone` at its safe points (a synchronous look at the
+ * parent, one syscall; the endpoint is probed by the poll), or hands `signal` to its
  * requests, which aborts them once the engine is gone), and `done()` — once the call has stopped — ends the watch
  * and, when the engine is gone, the provider process itself: nobody is left to answer, so it exits instead of
  * lingering.  One process serves every dynamic resource of an update, so it exits only once the last watched call
@@ -209,7 +210,9 @@ export function providerLifecycle(): { readonly gone: string | undefined; readon
     });
     let finished = false;
     return {
-        get gone() { return engine.gone; },
+        // Looked at now, not at the last poll: a safe point reached right after the engine died (a step whose I/O
+        // completes before the poll's next tick, as after the process was descheduled) must see it.
+        get gone() { return engine.checkNow(); },
         signal: controller.signal,
         done: () => {
             if (finished) return;

@@ -606,6 +606,13 @@ export async function runRollout(spec: RolloutSpec, hooksOrTransition?: RolloutH
                     `and restoring ${one ? "it" : "them"} failed too: ${one ? "it is" : "they are"} NOT on ${one ? "its" : "their"} previous version; ` +
                     `every other node runs ${spec.version} or was restored.${run.failures.map((f) => `\n  ${f}`).join("")}\nnext: ${rec.next}\n${nodeTable(spec.nodes, journal)}`);
             }
+            // Every node is done, but a record is still a write for this update: once its engine is gone, the run says
+            // interrupted (the nodes' own states say healthy), and the next `up` concludes it deployed.
+            const gone = hooks.interrupt?.();
+            if (gone) {
+                concludeFailed(ctx, "interrupted", `stopped: ${gone}`,
+                    (rec) => `node rollout of ${spec.version}: every node was deployed, but the engine is gone (${gone}); no deployed record for an update that no longer exists.\n${rec.next}\n${nodeTable(spec.nodes, journal)}`);
+            }
             const record = conclude(ctx, "deployed");
             return { journal, record, batches };
         } finally {

@@ -154,6 +154,23 @@ describe("node rollout at fleet scale, against real SSH nodes", function () {
         for (const n of fleet.nodes) expect(fleet.backups(n), n.name).to.have.length(1);
     });
 
+    it("records interrupted, not deployed, when the engine went while the last node finished; the next run concludes deployed", async () => {
+        fleet = await startFleet(2);
+        const s = spec(fleet, { serial: [1] });
+        let gone: string | undefined;
+        const err = await runRollout(s, {
+            interrupt: () => gone,
+            onTransition: (node, status) => { if (node === "node-2" && status === "healthy") gone = "the engine process (pid 1) exited"; },
+        }).then(() => undefined, (e: Error) => e);
+        expect(err?.message).to.match(/every node was deployed, but the engine is gone \(the engine process \(pid 1\) exited\)/);
+        expect(records(s).map((r) => r.status)).to.deep.equal(["interrupted"]);
+        expect(loadJournal(s.journalPath)!.concluded).to.equal(undefined);
+        const result = await runRollout(s);
+        expect(result.record.status).to.equal("deployed");
+        expect(records(s).map((r) => r.status)).to.deep.equal(["interrupted", "deployed"]);
+        for (const n of fleet.nodes) expect(fleet.backups(n), `${n.name}: not deployed twice`).to.have.length(1);
+    });
+
     it("resumes from the nodes' own state after a kill, with the local journal deleted (another machine)", async () => {
         fleet = await startFleet(3);
         const s = spec(fleet, { serial: [1] });

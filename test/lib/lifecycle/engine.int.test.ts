@@ -127,6 +127,22 @@ describe("lifecycle: is the engine still there", function () {
         expect(() => refuseWriteWithoutEngine("a report in a test"), "outside a plugin: no-op").to.not.throw();
     });
 
+    it("providerLifecycle().gone looks at the parent now: a safe point reached before the poll's next tick sees the engine gone", async () => {
+        const out = path.join(mkdtempSync(path.join(tmpdir(), "engine-")), "gone.txt");
+        // The child waits for its parent's death synchronously (no turn of the event loop, so the watch's poll never
+        // runs), then asks `gone` as a rollout's safe point does.
+        const child = `const { providerLifecycle } = require(${JSON.stringify(ENGINE)});
+            const fs = require("fs");
+            const lifecycle = providerLifecycle();
+            const parent = process.ppid;
+            process.stdout.write("watching\\n");
+            while (process.ppid === parent) { /* spin: the poll cannot tick */ }
+            fs.writeFileSync(${JSON.stringify(out)}, String(lifecycle.gone));
+            process.exit(0);`;
+        await orphanedUntilExit(child);
+        expect(readFileSync(out, "utf8")).to.match(/^the engine process \(pid \d+\) exited$/);
+    });
+
     it("keeps a process alive when its stdout pipe is gone (an EPIPE would otherwise kill it mid-step)", async () => {
         const code = (guard: boolean) => `${guard ? `require(${JSON.stringify(ENGINE)}).survivePipeLoss();` : ""}
             let i = 0; const t = setInterval(() => { console.log("progress " + i); if (++i === 50) { clearInterval(t); process.exitCode = 7; } }, 5);`;
