@@ -69,10 +69,28 @@ export function hostProblem(host: string): string | undefined {
 /** Who a record names (nodes.operator, records.operator): a user or CI actor name, written into logs and the nodes' state. */
 export const OPERATOR_NAME = /^[A-Za-z0-9_][A-Za-z0-9._@+[\] -]{0,99}$/;
 
-/** A local file the rollout reads (nodes.binary, nodes.configFile): any path, but not one that reads as an option. */
+/** The characters a file name may hold where it reaches a node (nodes.configFile's is written into its shell). */
+export const FILE_NAME = /^[A-Za-z0-9._+@][A-Za-z0-9._+@-]{0,254}$/;
+export const FILE_NAME_CHARS = "letters, digits and . _ + @ -";
+
+/** Why a file name (the last part of a path) is refused, or undefined. */
+export function fileNameProblem(path: string, what: string): string | undefined {
+    const name = path.replace(/\/+$/, "").split("/").pop() ?? "";
+    if (!FILE_NAME.test(name) || name === "." || name === "..") {
+        return `its file name must hold only ${FILE_NAME_CHARS}, and not start with - (${what}: the name is written into the node's shell commands)`;
+    }
+    return undefined;
+}
+
+/**
+ * A local file the rollout reads (nodes.binary, nodes.configFile, signing.nodeBinarySignature): not a path that reads
+ * as an option, on one line, and a file name of FILE_NAME's strict set (the config file lands on the node as
+ * `<installPath>/config/<its file name>`, double-quoted in the node's shell: `x$(id).toml` would run there; the binary
+ * and its signature are held to the same rule, so no file the rollout names holds shell syntax).
+ */
 export const localPath = (what: string) => z.string({ error: `must be a local path (${what})` }).min(1, { error: "must not be empty" })
     .superRefine((s, ctx) => {
-        const problem = optionProblem(s, what);
+        const problem = optionProblem(s, what) ?? fileNameProblem(s, what);
         if (problem) ctx.addIssue({ code: "custom", message: problem });
     });
 

@@ -4,6 +4,9 @@
  * policy functions and the program under mocks (scripts/render.ts), no servers.
  */
 import { expect } from "chai";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { Document, isScalar, parseAllDocuments, visit } from "yaml";
 import { ConfigError, parseStackConfig } from "../../config";
 import { cidrProblem, familiesCovered, normaliseCidr } from "../../config/cidr";
@@ -203,6 +206,26 @@ describe("config semantics (issue 25)", () => {
             expectRefused(user, "nodes.hosts[0].user", /must be a POSIX user name/, NODE_SECRET_KEYS);
             expectRefused(withEdit(stackConfig("staging"), key("bench"), "onNode", "-alys"), "bench.onNode", /must be a node name/);
             expectRefused(nodes({ installPath: "opt/-alys" }), "nodes.installPath", /must be an absolute path/, NODE_SECRET_KEYS);
+        });
+
+        it("refuses a file name outside the strict set in every local path the rollout names (the config file's lands in the node's shell)", () => {
+            const allowed = /its file name must hold only letters, digits and \. _ \+ @ -, and not start with -/;
+            for (const bad of ["x$(id).toml", "conf/x`id`.toml", "a b.toml", "x\"; reboot; \".toml", "dir/-x.toml", "cfg/..", "x'y.toml", "x;y"]) {
+                expectRefused(nodes({ configFile: bad }), "nodes.configFile", allowed, NODE_SECRET_KEYS);
+                expectRefused(nodes({ binary: bad }), "nodes.binary", allowed, NODE_SECRET_KEYS);
+            }
+            expectRefused(withEdit(nodes({}), key("signing"), "nodeBinarySignature", "sig/$(id).sig"), "signing.nodeBinarySignature", allowed, NODE_SECRET_KEYS);
+            // The folders may hold anything on one line; the file names the strict set.
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "semantics-"));
+            try {
+                for (const good of ["config.toml", "conf dir/alys-v1.2.3+build@x_y.toml", "conf dir/.alys_1"]) {
+                    fs.mkdirSync(path.dirname(path.join(dir, good)), { recursive: true });
+                    fs.writeFileSync(path.join(dir, good), "");
+                    expect(problemsOf(nodes({ configFile: path.join(dir, good), binary: path.join(dir, good) }), NODE_SECRET_KEYS), good).to.deep.equal([]);
+                }
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
     });
 });
