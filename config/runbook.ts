@@ -54,7 +54,8 @@ export const rollbackSchema = z.object({
     mode: z.enum(ROLLBACK_MODES, { error: `must be one of: ${ROLLBACK_MODES.join(", ")}` }).default("none"),
     /** The drain gives up (and fails `pulumi up`) after this long. */
     drainTimeout: positiveDuration("longest the drain may take").default("10m"),
-    drainPollInterval: positiveDuration("time between two reads of the pending operations", { timer: true }).default("10s"),
+    /** Time between two reads of the pending operations: above canary.gate.timeout, which each read may take (config/semantics.ts). */
+    drainPollInterval: positiveDuration("time between two reads of the pending operations", { timer: true }).default("15s"),
     /**
      * Emergency: the longest the release's pods may take to terminate once their Deployments are scaled to 0; past
      * it `pulumi up` fails before any last-known-good pod is created.  Above the pods' termination grace period (30 s).

@@ -144,7 +144,7 @@ export interface SemanticInput {
     canary?: { gate: { timeout: string; pollInterval: string; deadlineSlack: string; revert: { deadline: string } } };
     watchdog?: { sentinel: { interval: string; timeout: string } };
     nodes?: { batchGate: { enabled: boolean; bake: string } };
-    rollback?: { mode: string; lastKnownGood?: string };
+    rollback?: { mode: string; lastKnownGood?: string; drainPollInterval?: string; drainTimeout?: string };
 }
 
 const seconds = (d: string | undefined) => (d !== undefined && isDuration(d) ? parseDuration(d) : undefined);
@@ -155,10 +155,13 @@ const seconds = (d: string | undefined) => (d !== undefined && isDuration(d) ? p
  *     holds the loop for the whole timeout (canary.gate.timeout / pollInterval; 2 × the sentinel's timeout, a probe
  *     being two requests, / its interval).  The local rehearsal (environment local, reads on loopback at 1 s polls)
  *     is exempt from this one;
+ *     The rollback drain reads the pending operations with canary.gate.timeout too, so rollback.drainPollInterval is
+ *     above it (checked whatever rollback.mode is: a stack learns it before the day it must roll back, not then).
+ *     The new track's smoke retries need no rule: lib/plan/release.ts derives their poll from the timeout;
  *   - every deadline covers at least one attempt: canary.gate.deadlineSlack (the new track's smoke retries and the
- *     gate's wait past its bake) and canary.gate.revert.deadline hold one read of canary.gate.timeout; the node batch
- *     gate's bake holds one poll.  (The watchdog's revertDeadline is held to its whole attempt schedule by
- *     lib/guard/plan.ts, and its attempts are cut to what is left of it.)
+ *     gate's wait past its bake), canary.gate.revert.deadline and rollback.drainTimeout hold one read of
+ *     canary.gate.timeout; the node batch gate's bake holds one poll.  (The watchdog's revertDeadline is held to its
+ *     whole attempt schedule by lib/guard/plan.ts, and its attempts are cut to what is left of it.)
  */
 export function durationProblems(cfg: SemanticInput): SemanticProblem[] {
     const problems: SemanticProblem[] = [];
@@ -175,6 +178,18 @@ export function durationProblems(cfg: SemanticInput): SemanticProblem[] {
             if (timeout !== undefined && deadline !== undefined && deadline < timeout) {
                 problems.push({ path: ["canary", "gate", ...key.split(".")], message: `must be at least canary.gate.timeout (${g.timeout}): a deadline shorter than one read gives up before its first answer can arrive` });
             }
+        }
+    }
+    const r = cfg.rollback;
+    const timeout = seconds(g?.timeout);
+    if (r && timeout !== undefined) {
+        const drainPoll = seconds(r.drainPollInterval);
+        if (!local && drainPoll !== undefined && timeout >= drainPoll) {
+            problems.push({ path: ["rollback", "drainPollInterval"], message: `must be above canary.gate.timeout (${g!.timeout}): the drain reads the pending operations with that timeout, and a hung service would hold each poll longer than the interval between two` });
+        }
+        const drainDeadline = seconds(r.drainTimeout);
+        if (drainDeadline !== undefined && drainDeadline < timeout) {
+            problems.push({ path: ["rollback", "drainTimeout"], message: `must be at least canary.gate.timeout (${g!.timeout}): the drain reads with that timeout, and a shorter deadline gives up before its first answer can arrive` });
         }
     }
     const w = cfg.watchdog;

@@ -56,8 +56,8 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
         () => withEdit(withEdit(stackConfig("staging"), key("canary"), "ingress.await", "load-balancer"), key("canary"), "ingress.awaitTimeout", "1d"),
         ["speculation:canary.ingress.awaitTimeout: must be written in h, m and s, such as 24h (it is the Ingresses' customTimeouts, which Pulumi reads as a Go duration: no d)"]],
     ["a deadline shorter than its own poll", "rollback.drainTimeout under rollback.drainPollInterval",
-        () => withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "5s"),
-        ["speculation:rollback.drainTimeout: must be at least rollback.drainPollInterval (10s): a shorter drain reads the pending operations once and gives up"]],
+        () => withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "12s"),
+        ["speculation:rollback.drainTimeout: must be at least rollback.drainPollInterval (15s): a shorter drain reads the pending operations once and gives up"]],
     ["production minimums", `proof workers below ${PRODUCTION_RULES.minProofWorkerReplicas}`,
         () => withEdit(stackConfig("production"), key("proofWorkers"), "replicas", 3),
         ["speculation:proofWorkers.replicas: must be at least 4 in production (policy proof-workers-min-replicas)"]],
@@ -214,7 +214,7 @@ describe("config refused before anything registers (issue 15's classes)", functi
             oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB}`),
             // Side by side, one name a prefix of the other: neither folder is inside the other.
             withNodes(stackConfig("staging"), 1, { installPath: "/opt/alys", backupPath: "/opt/alys-backups" }),
-            withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "10s"),
+            withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "15s"),
             // Staging may relax the guard's floor (the policy pack is advisory there).
             withEdit(withEdit(withEdit(stackConfig("staging"), key("watchdog"), "sentinel.enabled", false), key("canary"), "gate.bakeMode", "window"),
                 key("canary"), "gate.prometheusUrl", "http://prometheus.monitoring.svc:9090"),

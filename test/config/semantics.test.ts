@@ -15,6 +15,7 @@ import { peers } from "../../lib/network/peers";
 import { portableYaml } from "../../lib/portableYaml";
 import * as P from "../../policy/policies";
 import { renderStack } from "../../scripts/render";
+import { newTrackSmokePollMs } from "../../lib/plan/release";
 import { asPolicyResources, runStackPolicy } from "../policy/harness";
 import { encodeConfig, NODE_SECRET_KEYS, stackConfig, withEdit, withNodes } from "../helpers/stack";
 
@@ -142,7 +143,7 @@ describe("config semantics (issue 25)", () => {
         it("a read's timeout is below its poll interval (both keys named)", () => {
             expectRefused(gate("timeout", "5h"), "canary.gate.timeout", /must be below canary\.gate\.pollInterval \(30s\)/);
             expectRefused(gate("timeout", "30s"), "canary.gate.timeout", /must be below canary\.gate\.pollInterval/);
-            expect(problemsOf(gate("timeout", "29s"))).to.deep.equal([]);
+            expect(problemsOf(withEdit(gate("timeout", "29s"), key("rollback"), "drainPollInterval", "30s"))).to.deep.equal([]);
             const sentinel = withEdit(stackConfig("staging"), key("watchdog"), "sentinel.timeout", "30s");
             expectRefused(sentinel, "watchdog.sentinel.timeout", /must be below half of watchdog\.sentinel\.interval \(1m\)/);
         });
@@ -153,6 +154,27 @@ describe("config semantics (issue 25)", () => {
             expectRefused(gate("deadlineSlack", "5s"), "canary.gate.deadlineSlack", /must be at least canary\.gate\.timeout \(10s\)/);
             const batch = withNodes(stackConfig("staging"), 1, { batchGate: { enabled: true, bake: "10s" } });
             expectRefused(batch, "nodes.batchGate.bake", /must be at least canary\.gate\.pollInterval \(30s\)/, NODE_SECRET_KEYS);
+        });
+
+        it("the rollback drain, which reads with canary.gate.timeout: its poll interval above it, its deadline at least one read", () => {
+            const rollback = (at: string, value: string, base = stackConfig("staging")) => withEdit(base, key("rollback"), at, value);
+            expectRefused(rollback("drainPollInterval", "5s", gate("timeout", "20s")), "rollback.drainPollInterval", /must be above canary\.gate\.timeout \(20s\)/);
+            expectRefused(rollback("drainPollInterval", "10s"), "rollback.drainPollInterval", /must be above canary\.gate\.timeout \(10s\)/);
+            expectRefused(rollback("drainTimeout", "20s", rollback("drainPollInterval", "15s", gate("timeout", "25s"))), "rollback.drainTimeout", /must be at least canary\.gate\.timeout \(25s\)/);
+            // Whatever rollback.mode is: the stack learns it before the day it must roll back.
+            expectRefused(rollback("mode", "full", rollback("drainPollInterval", "5s")), "rollback.drainPollInterval", /must be above canary\.gate\.timeout/);
+            expect(problemsOf(rollback("drainPollInterval", "26s", gate("timeout", "25s")))).to.deep.equal([]);
+            expect(problemsOf(rollback("mode", "full"))).to.deep.equal([]);
+        });
+
+        it("the new track's smoke retries poll slower than one read, whatever timeout the gate accepts", () => {
+            for (const [timeoutS, pollS] of [[25, 30], [10, 60], [5, 60], [9, 10], [1, 2], [29, 30], [100, 3600]]) {
+                const accepted = problemsOf(gate("pollInterval", `${pollS}s`, gate("timeout", `${timeoutS}s`))).filter((p) => p.startsWith(key("canary.gate")));
+                expect(accepted, `${timeoutS}s / ${pollS}s`).to.deep.equal([]);
+                const smokePoll = newTrackSmokePollMs(timeoutS * 1000, pollS * 1000);
+                expect(smokePoll, `timeout ${timeoutS}s, pollInterval ${pollS}s`).to.be.above(timeoutS * 1000).and.at.most(pollS * 1000);
+            }
+            expect(newTrackSmokePollMs(2_000, 60_000), "every 10 s while a read is short").to.equal(10_000);
         });
 
         it("the local rehearsal (1 s polls on loopback) is exempt from the poll-interval rule only", () => {
