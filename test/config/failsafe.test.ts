@@ -130,7 +130,7 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
         ["speculation:canary.gate.revert: unknown keys \"deadlin\" (did you mean \"deadline\"?), \"colour\"; allowed: deadline, watchdogActionUrl"]],
     ["nested unknown keys", "two neighbours swapped in a short top-level key (nodse)",
         () => withEdit(stackConfig("staging"), key("nodse"), undefined, { forks: 2 }),
-        ["speculation:nodse: unknown key (did you mean \"nodes\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, records, registryCredentials, release, rollback, rolloutPercentage, service, signing, slo, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
+        ["speculation:nodse: unknown key (did you mean \"nodes\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, pushgatewayCredentials, records, registryCredentials, release, rollback, rolloutPercentage, service, signing, slo, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
     ["nested unknown keys", "two neighbours swapped in a short key of nodes (fokrs)",
         () => withEdit(stackConfig("staging"), key("nodes"), "fokrs", 2),
         [/^speculation:nodes: unknown key "fokrs" \(did you mean "forks"\?\); allowed: /]],
@@ -182,7 +182,7 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
         [/^speculation:watchdog\.revertDeadline: must be at least \d+m\d*s?: the watchdog's attempts up to watchdog\.adminApiTimeout \(60s\) take that long in the worst case$/]],
     ["nested unknown keys", "a top-level typo",
         () => withEdit(stackConfig("staging"), key("canery"), undefined, { steps: [] }),
-        ["speculation:canery: unknown key (did you mean \"canary\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, records, registryCredentials, release, rollback, rolloutPercentage, service, signing, slo, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
+        ["speculation:canery: unknown key (did you mean \"canary\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, pushgatewayCredentials, records, registryCredentials, release, rollback, rolloutPercentage, service, signing, slo, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
 ];
 
 describe("config refused before anything registers (issue 15's classes)", function () {

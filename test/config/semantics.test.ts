@@ -130,6 +130,25 @@ describe("config semantics (issue 25)", () => {
             expect(problemsOf(withEdit(stackConfig("staging"), key("records"), "pushgatewayUrl", "https://gateway.example:9091"))).to.deep.equal([]);
         });
 
+        it("takes the Pushgateway's credentials from a secret key of their own, only with records.pushgatewayUrl, never echoing them", () => {
+            const CREDS = key("pushgatewayCredentials");
+            const withGateway = withEdit(stackConfig("staging"), key("records"), "pushgatewayUrl", "https://gateway.example:9091");
+            const withCreds = (base: Config, value: unknown) => ({ ...base, [CREDS]: value });
+            expect(problemsOf(withCreds(withGateway, { username: "pusher", password: "s3cret-pw" }), [CREDS])).to.deep.equal([]);
+            const plain = problemsOf(withCreds(withGateway, { username: "pusher", password: "s3cret-pw" }));
+            expect(plain).to.deep.equal([`${CREDS}: must be set as a secret (pulumi config set --secret --path '${CREDS}.password' …)`]);
+            expect(problemsOf(withCreds(stackConfig("staging"), { username: "pusher", password: "s3cret-pw" }), [CREDS]))
+                .to.deep.equal([`${CREDS}: only applies when speculation:records.pushgatewayUrl is set (the credentials of that Pushgateway)`]);
+            const colon = problemsOf(withCreds(withGateway, { username: "pu:sher", password: "s3cret-pw" }), [CREDS]);
+            expect(colon).to.have.length(1);
+            expect(colon[0]).to.match(new RegExp(`^${CREDS}\\.username: must be the Pushgateway user name: no colon`));
+            const extra = problemsOf(withCreds(withGateway, { username: "pusher", password: "s3cret-pw", token: "s3cret-tk" }), [CREDS]);
+            expect(extra[0]).to.match(/unknown key "token"/);
+            for (const p of [...plain, ...colon, ...extra]) expect(p).to.not.match(/s3cret/);
+            expect(parseStackConfig(encodeConfig(withCreds(withGateway, { username: "pusher", password: "s3cret-pw" })), new Set([CREDS])).pushgatewayCredentials)
+                .to.deep.equal({ username: "pusher", password: "s3cret-pw" });
+        });
+
         it("prints URLs redacted", () => {
             expect(redactUrl("http://admin:s3cret@gateway.example:9091/")).to.equal("http://***@gateway.example:9091");
             expect(redactUrl("http://gateway.example:9091")).to.equal("http://gateway.example:9091");
