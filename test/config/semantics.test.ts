@@ -18,6 +18,8 @@ import { renderStack } from "../../scripts/render";
 import { newTrackSmokePollMs } from "../../lib/plan/release";
 import { asPolicyResources, runStackPolicy } from "../policy/harness";
 import { encodeConfig, NODE_SECRET_KEYS, stackConfig, withEdit, withNodes } from "../helpers/stack";
+import { renderModes } from "../helpers/renderModes";
+import { MONITORING_MODES, SHIFT_MODES } from "../../config/schema";
 
 type Config = Record<string, unknown>;
 const key = (k: string) => `speculation:${k}`;
@@ -315,10 +317,17 @@ describe("rendered YAML reads the same under YAML 1.1 and 1.2 (issue 25, item 3)
         expect(yaml12(text)).to.deep.equal([value]);
     });
 
-    for (const [stack, mode] of [["staging", "operator"], ["production", "operator"], ["staging", "standalone"], ["production", "standalone"]] as const) {
-        it(`every rendered manifest and generated Prometheus/Alertmanager config of ${stack} (${mode} monitoring)`, async () => {
-            const rendered = await renderStack(stack, withEdit(stackConfig(stack), key("monitoring"), "mode", mode));
-            const docs = strictYaml11(rendered.yaml, `${stack} manifests.yaml`);
+    // Every mode the program renders (test/helpers/renderModes.ts: each stack, monitoring and shift mode at 50 %, so
+    // each mode's new track is declared), as kube-score sees them.
+    const modes = renderModes();
+    it("covers every render mode: both stacks, every monitoring mode and every shift mode", () => {
+        expect(modes.length).to.equal(2 * MONITORING_MODES.length * (SHIFT_MODES.length + 1));
+    });
+    for (const { name, stack, config } of modes) {
+        const mode = name.split("/")[1];
+        it(`every rendered manifest and generated Prometheus/Alertmanager config of ${name}`, async () => {
+            const rendered = await renderStack(stack, config);
+            const docs = strictYaml11(rendered.yaml, `${name} manifests.yaml`);
             expect(docs).to.deep.equal(yaml12(rendered.yaml));
             expect(docs.length).to.equal(rendered.manifests.length);
             const files = embeddedYaml(docs);
