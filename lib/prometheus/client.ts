@@ -82,9 +82,9 @@ export async function querySeries(prometheusUrl: string, expr: string, timeoutMs
     return v.value.some((r) => Number.isNaN(r.value)) ? fail("nan", `${label} is NaN`) : v;
 }
 
-/** An instant query read as one number: the largest value over its series (the worst track). */
-export async function queryValue(prometheusUrl: string, expr: string, timeoutMs: number, label: string = expr): Promise<Measured<number>> {
-    const v = await querySeries(prometheusUrl, expr, timeoutMs, { label });
+/** An instant query read as one number: the largest value over its series (the worst track); `atMs`: at that instant, not now. */
+export async function queryValue(prometheusUrl: string, expr: string, timeoutMs: number, label: string = expr, atMs?: number): Promise<Measured<number>> {
+    const v = await querySeries(prometheusUrl, expr, timeoutMs, { label, ...(atMs !== undefined ? { atMs } : {}) });
     return v.ok ? { ok: true, value: Math.max(...v.value.map((r) => r.value)) } : v;
 }
 
