@@ -9,7 +9,7 @@
  * preview or an update.
  */
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, GUARD_BOUND_LIMIT_SECONDS, StageThresholds } from "../config/thresholds";
+import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, GUARD_BOUND_LIMIT_SECONDS, SLO_BUDGET_FLOOR_RANGE, SLO_OBJECTIVE_RANGE, StageThresholds } from "../config/thresholds";
 import { cidrProblem, coverageProblem, DEFAULT_MIN_CIDR_PREFIX, familiesCovered, parseCidr } from "../config/cidr";
 import { KILL_SWITCH_ALERTS, ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
@@ -70,10 +70,10 @@ export const POLICY_DEFAULTS = {
      */
     maxGuardBoundSeconds: GUARD_BOUND_LIMIT_SECONDS,
     /** slo-bounds: the objective and the budget floor a gate may use (production: PRODUCTION_RULES; elsewhere the schema's range). */
-    minSloObjective: 0.9,
-    maxSloObjective: 0.99999,
-    minBudgetFloor: 0,
-    maxBudgetFloor: 1,
+    minSloObjective: SLO_OBJECTIVE_RANGE.min as number,
+    maxSloObjective: SLO_OBJECTIVE_RANGE.max as number,
+    minBudgetFloor: SLO_BUDGET_FLOOR_RANGE.min as number,
+    maxBudgetFloor: SLO_BUDGET_FLOOR_RANGE.max as number,
     /** signed-releases: the release is verified against configured keys before anything runs it (production). */
     requireSignatures: false,
     ...DEFAULT_STAGE_THRESHOLDS,

@@ -7,6 +7,8 @@ import { readFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { loadStackConfig, PRODUCTION_RULES } from "../../config";
+import { SLO_BUDGET_FLOOR_RANGE, SLO_OBJECTIVE_RANGE } from "../../config/thresholds";
+import { POLICY_DEFAULTS } from "../../policy/policies";
 import { defineStack } from "../../program";
 import { expectConfigRefusal, MockEngine, NODE_SECRET_KEYS, ROOT, settle, stackConfig, TEST_HOST_KEY, withEdit, withNodes } from "../helpers/stack";
 
@@ -247,5 +249,14 @@ describe("config refused before anything registers (issue 15's classes)", functi
             minSloObjective: PRODUCTION_RULES.minSloObjective, maxSloObjective: PRODUCTION_RULES.maxSloObjective,
             minBudgetFloor: PRODUCTION_RULES.minBudgetFloor, maxBudgetFloor: PRODUCTION_RULES.maxBudgetFloor,
         });
+    });
+
+    it("the SLO's ranges have one source (config/thresholds.ts): the schema's bounds and the pack's slo-bounds defaults read them", () => {
+        expect({ min: POLICY_DEFAULTS.minSloObjective, max: POLICY_DEFAULTS.maxSloObjective }).to.deep.equal(SLO_OBJECTIVE_RANGE);
+        expect({ min: POLICY_DEFAULTS.minBudgetFloor, max: POLICY_DEFAULTS.maxBudgetFloor }).to.deep.equal(SLO_BUDGET_FLOOR_RANGE);
+        const source = readFileSync(path.join(ROOT, "policy/policies.ts"), "utf8");
+        expect(source, "no copy of the numbers in the pack").to.not.match(/(min|max)(SloObjective|BudgetFloor): \d/);
+        const slo = readFileSync(path.join(ROOT, "config/slo.ts"), "utf8");
+        expect(slo, "the schema's bounds are read from config/thresholds.ts").to.not.match(/\.(min|max)\(\d/);
     });
 });
