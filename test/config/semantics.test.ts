@@ -9,14 +9,14 @@ import * as os from "os";
 import * as path from "path";
 import { Document, isScalar, parseAllDocuments, visit } from "yaml";
 import { ConfigError, parseStackConfig } from "../../config";
-import { cidrProblem, familiesCovered, normaliseCidr } from "../../config/cidr";
+import { cidrProblem, DEFAULT_MIN_CIDR_PREFIX, familiesCovered, normaliseCidr } from "../../config/cidr";
 import { redactUrl } from "../../lib/records/redact";
 import { peers } from "../../lib/network/peers";
 import { portableYaml } from "../../lib/portableYaml";
 import * as P from "../../policy/policies";
 import { renderStack } from "../../scripts/render";
 import { newTrackSmokePollMs } from "../../lib/plan/release";
-import { asPolicyResources, runStackPolicy } from "../policy/harness";
+import { asPolicyResources, packConfig, runStackPolicy } from "../policy/harness";
 import { encodeConfig, NODE_SECRET_KEYS, stackConfig, withEdit, withNodes } from "../helpers/stack";
 import { renderModes } from "../helpers/renderModes";
 import { MONITORING_MODES, SHIFT_MODES } from "../../config/schema";
@@ -106,6 +106,31 @@ describe("config semantics (issue 25)", () => {
             expect(run("10.0.0.0/7")).to.deep.equal(["NetworkPolicy agenc-speculation-admin rule 1 admits 10.0.0.0/7, wider than /8."]);
             const halves = run("0.0.0.0/1", "128.0.0.0/1");
             expect(halves.at(-1)).to.match(/^NetworkPolicy agenc-speculation-admin admits 0\.0\.0\.0\/1 \+ 128\.0\.0\.0\/1, which together admit every IPv4 address/);
+
+            // The pack's minimum prefixes are configurable as the loader's are (minCidrPrefix): the two agree.
+            const configured = (min: { ipv4?: number; ipv6?: number }, ...blocks: string[]) => runStackPolicy(P.networkIsolation, asPolicyResources([d, deny, admin(...blocks)], false), "production",
+                { "network-isolation": { ...(min.ipv4 ? { minCidrPrefixIpv4: min.ipv4 } : {}), ...(min.ipv6 ? { minCidrPrefixIpv6: min.ipv6 } : {}) } }).map((v) => v.message);
+            for (const [min, block, loaderAccepts] of [
+                [{ ipv4: 4 }, "16.0.0.0/4", true], [{}, "16.0.0.0/4", false], [{ ipv4: 16 }, "10.0.0.0/8", false], [{ ipv4: 16 }, "10.1.0.0/16", true],
+                [{ ipv6: 16 }, "2001::/16", true], [{ ipv6: 48 }, "2001:db8::/32", false],
+            ] as const) {
+                const stack = withEdit(cidrs([block]), key("hardening"), "networkPolicies.minCidrPrefix", min);
+                expect(problemsOf(stack).length === 0, `loader, ${JSON.stringify(min)} ${block}`).to.equal(loaderAccepts);
+                expect(configured(min, block).length === 0, `pack, ${JSON.stringify(min)} ${block}`).to.equal(loaderAccepts);
+            }
+            expect(configured({ ipv4: 16 }, "10.0.0.0/8")).to.deep.equal(["NetworkPolicy agenc-speculation-admin rule 1 admits 10.0.0.0/8, wider than /16."]);
+        });
+
+        it("each stack file's minimum prefixes are its policy pack config's (the loader and the pack agree on the shipped stacks)", () => {
+            for (const stack of ["staging", "production"] as const) {
+                const { config } = parseStackConfig(encodeConfig(stackConfig(stack)));
+                const loader = config.hardening.networkPolicies.minCidrPrefix ?? DEFAULT_MIN_CIDR_PREFIX;
+                const own = packConfig(stack)["network-isolation"];
+                const pack = typeof own === "object" ? own : {};
+                expect({ ipv4: pack.minCidrPrefixIpv4 ?? P.POLICY_DEFAULTS.minCidrPrefixIpv4, ipv6: pack.minCidrPrefixIpv6 ?? P.POLICY_DEFAULTS.minCidrPrefixIpv6 }, stack)
+                    .to.deep.equal({ ipv4: loader.ipv4, ipv6: loader.ipv6 });
+            }
+            expect({ ipv4: P.POLICY_DEFAULTS.minCidrPrefixIpv4, ipv6: P.POLICY_DEFAULTS.minCidrPrefixIpv6 }, "the pack's defaults are the loader's").to.deep.equal(DEFAULT_MIN_CIDR_PREFIX);
         });
     });
 
