@@ -111,6 +111,8 @@ export function healthGates(plan: ReleasePlan, adminToken: pulumi.Input<string>)
     const maxGapSeconds = seconds(g.maxGapMs);
     // A gate's revert is recorded like a release: the deployment log and the Pushgateway (the dashboard's reverts).
     const records = plan.records;
+    // speculation:pushgatewayCredentials: a secret input of every step that pushes (never inside `records`, which is plain).
+    const auth = pushgatewayAuthOf(plan);
     const artifactsDir = g.artifactsDir;
     const stagePlan = (name: string): StagePlan => plan.stages.find((s) => s.name === name)!;
     return (stage, parent, after) => {
@@ -127,6 +129,7 @@ export function healthGates(plan: ReleasePlan, adminToken: pulumi.Input<string>)
             ...(raisedTrackUrl ? { raisedTrackUrl } : {}),
             // SpeculationErrorRateSpike holds the stage to this baseline between ups: pushed where the records go.
             ...(plan.records.pushgatewayUrl ? { publish: { pushgatewayUrl: plan.records.pushgatewayUrl, environment: plan.records.environment } } : {}),
+            ...auth,
         }, { parent, dependsOn: after });
         return {
             beforeShift: [baseline],
@@ -152,6 +155,7 @@ export function healthGates(plan: ReleasePlan, adminToken: pulumi.Input<string>)
                 revert,
                 artifactsDir,
                 records,
+                ...auth,
                 slo: g.slo,
                 bakeMode: g.bakeMode,
                 ...(window ? {
@@ -166,7 +170,7 @@ export function healthGates(plan: ReleasePlan, adminToken: pulumi.Input<string>)
                     shiftedAt: (judgedBy as HealthGate).shiftedAt, bakeSeconds: stage.bakeSeconds, stepSeconds, maxGapSeconds,
                     prometheusUrl: judged.prometheusUrl!, serviceUrl, adminToken, thresholds: stage.thresholds,
                     baselineErrorRate: baseline.errorRate, noData: judged.noData, timeoutMs: judged.timeoutMs, onFailure,
-                    checkRolloutPercentage, artifactsDir, revert, records, slo: g.slo, ...(leftAs ? { leftAs } : {}),
+                    checkRolloutPercentage, artifactsDir, revert, records, ...auth, slo: g.slo, ...(leftAs ? { leftAs } : {}),
                     // Two tracks: the canary judged against stable over the whole bake, not only its entry analysis.
                     ...(target.compare ? { compare: judgeSettings(target.compare) } : {}),
                 // Not parented to the stage: a stage's own objects may depend on the stage component (ingress mode's
@@ -175,6 +179,12 @@ export function healthGates(plan: ReleasePlan, adminToken: pulumi.Input<string>)
             } : {}),
         };
     };
+}
+
+/** The Pushgateway's credentials as a step's input (a secret Output), when the stack pushes to one and has them. */
+function pushgatewayAuthOf(plan: ReleasePlan): { pushgatewayAuth?: pulumi.Output<{ username: string; password: string }> } {
+    const credentials = plan.loaded.secrets.pushgatewayCredentials;
+    return plan.records.pushgatewayUrl && credentials ? { pushgatewayAuth: credentials } : {};
 }
 
 /** The gate between node batches: the canary gate's checks on the service, with the stack's thresholds. */
@@ -269,6 +279,7 @@ function deployKubernetes(plan: ReleasePlan, signatures: SignatureVerification) 
         grafanaDashboardLabel: config.monitoring.grafanaDashboardLabel,
         nodeHosts: config.nodes.hosts.map((h) => h.host),
         ...(config.records.pushgatewayUrl ? { pushgatewayUrl: config.records.pushgatewayUrl } : {}),
+        ...(config.records.pushgatewayUrl && loaded.secrets.pushgatewayCredentials ? { pushgatewayCredentials: loaded.secrets.pushgatewayCredentials } : {}),
         greenServesPrimary: stable.newTrackServesPrimary,
         receivers: loaded.receivers,
         receiverSecrets: loaded.secrets.alertReceivers,
@@ -645,6 +656,7 @@ function deploymentRecord(plan: ReleasePlan, startedAt: string, steps: {
         .filter((r): r is pulumi.Resource => r !== undefined);
     return new DeploymentRecordResource("deployment-record", {
         ...plan.records,
+        ...pushgatewayAuthOf(plan),
         version: plan.version,
         outcome: config.rollback.mode === "none" ? "released" : `rollback-${config.rollback.mode}`,
         stagesReached: steps.canaryStages.map((s) => ({ name: s.stage.name, percentage: s.percentage })),

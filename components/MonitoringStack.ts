@@ -15,7 +15,9 @@ import {
 } from "../lib/monitoring/alertmanager";
 import { dashboards } from "../lib/monitoring/dashboards";
 import { alertNames, ruleGroups, RuleGroup } from "../lib/monitoring/rules";
-import { prometheusConfig, scrapeJobs, ScrapeJob, staticJobs, WATCHDOG_SCRAPE_JOB } from "../lib/monitoring/scrape";
+import {
+    prometheusConfig, PUSHGATEWAY_AUTH_DIR, PUSHGATEWAY_AUTH_FILES, PUSHGATEWAY_AUTH_SECRET, scrapeJobs, ScrapeJob, staticJobs, WATCHDOG_SCRAPE_JOB,
+} from "../lib/monitoring/scrape";
 
 export interface MonitoringStackArgs {
     namespace: pulumi.Input<string>;
@@ -30,6 +32,11 @@ export interface MonitoringStackArgs {
     nodeHosts: string[];
     /** The Pushgateway of the deployment records (`records.pushgatewayUrl`): scraped with honor_labels. */
     pushgatewayUrl?: string;
+    /**
+     * speculation:pushgatewayCredentials (a secret): stored in the Secret PUSHGATEWAY_AUTH_SECRET, which the scrape
+     * config refers to (operator: the ScrapeConfig's basicAuth key refs; standalone: files mounted into Prometheus).
+     */
+    pushgatewayCredentials?: pulumi.Output<{ username: string; password: string }>;
     /** Blue-green at 100 %: the primary Service selects green's pods, and green's own Service is not scraped. */
     greenServesPrimary?: boolean;
     receivers: ReceiverPresence;
@@ -89,6 +96,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
     readonly alertmanagerConfig: Record<string, unknown>;
     /** Only when at least one receiver is configured. */
     readonly receiverSecret?: k8s.core.v1.Secret;
+    /** Only with records.pushgatewayUrl and speculation:pushgatewayCredentials. */
+    readonly pushgatewayAuthSecret?: k8s.core.v1.Secret;
 
     constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super(MonitoringStack.type, name, {}, opts);
@@ -99,7 +108,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
         this.ruleGroups = ruleGroups(args.thresholds, args.evaluationInterval, { ...args.guard.ruleOptions, ...(args.sentinel ? { sentinel: args.sentinel } : {}) });
         this.alertNames = alertNames(this.ruleGroups);
         this.scrapeJobs = [
-            ...scrapeJobs(args.nodeHosts, { greenServesPrimary: args.greenServesPrimary, ...(args.pushgatewayUrl ? { pushgatewayUrl: args.pushgatewayUrl } : {}) }),
+            ...scrapeJobs(args.nodeHosts, {
+                greenServesPrimary: args.greenServesPrimary,
+                ...(args.pushgatewayUrl ? { pushgatewayUrl: args.pushgatewayUrl, pushgatewayAuthenticated: args.pushgatewayCredentials !== undefined } : {}),
+            }),
             ...(args.watchdogUrl ? [WATCHDOG_SCRAPE_JOB] : []),
         ];
         this.ruleResourceName = "agenc-speculation-rules";
@@ -131,6 +143,15 @@ export class MonitoringStack extends pulumi.ComponentResource {
             }, child);
         }
 
+        // The Pushgateway's credentials, for the scrape: referred to by key or mounted as files, never written into a config.
+        if (args.pushgatewayUrl && args.pushgatewayCredentials) {
+            this.pushgatewayAuthSecret = new k8s.core.v1.Secret(`${name}-pushgateway-auth`, {
+                metadata: { name: PUSHGATEWAY_AUTH_SECRET, namespace: ns, labels },
+                type: "Opaque",
+                stringData: pulumi.secret(args.pushgatewayCredentials.apply((c) => ({ username: c.username, password: c.password }))),
+            }, child);
+        }
+
         if (args.mode === "operator") {
             new k8s.apiextensions.CustomResource(`${name}-rules`, {
                 apiVersion: "monitoring.coreos.com/v1",
@@ -153,11 +174,13 @@ export class MonitoringStack extends pulumi.ComponentResource {
                     metadata: { name: j.job, namespace: ns, labels: { ...labels, release: args.prometheusReleaseLabel } },
                     spec: {
                         ...(j.honorLabels ? { honorLabels: true } : {}),
+                        // The prometheus-operator reads the Secret's keys (same namespace); the values never reach the CR.
+                        ...(j.basicAuth ? { basicAuth: { username: { name: PUSHGATEWAY_AUTH_SECRET, key: "username" }, password: { name: PUSHGATEWAY_AUTH_SECRET, key: "password" } } } : {}),
                         scrapeInterval: args.scrapeInterval,
                         scrapeTimeout: args.guard.prometheus.scrapeTimeout,
                         staticConfigs: [{ targets: j.staticTargets, labels: { job: j.job } }],
                     },
-                }, child);
+                }, { ...child, ...(j.basicAuth && this.pushgatewayAuthSecret ? { dependsOn: [this.pushgatewayAuthSecret] } : {}) });
             }
             for (const [file, board] of Object.entries(boards)) {
                 new k8s.core.v1.ConfigMap(`${name}-dashboard-${board.uid}`, {
@@ -275,10 +298,19 @@ export class MonitoringStack extends pulumi.ComponentResource {
         workload("prometheus", IMAGES.prometheus, 9090, {
             args: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", `--storage.tsdb.retention.time=${prometheusDuration(args.retention)}`],
             serviceAccountName: sa.metadata.name,
-            volumes: [{ name: "config", configMap: { name: "prometheus-config" } }],
-            mounts: [{ name: "config", mountPath: "/etc/prometheus" }],
+            volumes: [
+                { name: "config", configMap: { name: "prometheus-config" } },
+                ...(this.pushgatewayAuthSecret ? [{ name: "secrets", secret: { secretName: PUSHGATEWAY_AUTH_SECRET, items: [
+                    { key: "username", path: PUSHGATEWAY_AUTH_FILES.username.split("/").pop()! },
+                    { key: "password", path: PUSHGATEWAY_AUTH_FILES.password.split("/").pop()! },
+                ] } }] : []),
+            ],
+            mounts: [
+                { name: "config", mountPath: "/etc/prometheus" },
+                ...(this.pushgatewayAuthSecret ? [{ name: "secrets", mountPath: PUSHGATEWAY_AUTH_DIR, readOnly: true }] : []),
+            ],
             checksum: configChecksum(prometheusYaml + rulesYaml),
-            dependsOn: [promConfig],
+            dependsOn: [promConfig, ...(this.pushgatewayAuthSecret ? [this.pushgatewayAuthSecret] : [])],
             // The TSDB on its own volume: a restarted Prometheus keeps the history the next up judges the bake on.
             writable: [TMP_DIR], uid: IMAGE_UIDS.prometheus,
             persistent: { mountPath: "/prometheus", size: args.storage.prometheusSize },

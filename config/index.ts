@@ -10,6 +10,7 @@ import * as path from "path";
 import { z } from "zod";
 import { CONFIG_NAMESPACE, crossFieldProblems, StackConfig, stackConfigSchema } from "./schema";
 import { nodeBinarySignaturePath, RegistryCredentials, registryCredentialsSchema, signingProblems } from "./signing";
+import { PushgatewayCredentials, pushgatewayCredentialsSchema } from "./runbook";
 
 export * from "./schema";
 export * from "./thresholds";
@@ -35,6 +36,11 @@ export const SECRET_KEYS = {
      * (config/signing.ts).  Handed to cosign in a Docker config file of its own, never on a command line.
      */
     registryCredentials: `${CONFIG_NAMESPACE}:registryCredentials`,
+    /**
+     * { username, password } — HTTP basic auth of the Pushgateway at records.pushgatewayUrl (config/runbook.ts): sent
+     * by the record and baseline pushes, and read by the generated scrape config from a Secret, never from the URL.
+     */
+    pushgatewayCredentials: `${CONFIG_NAMESPACE}:pushgatewayCredentials`,
 } as const;
 
 export interface AlertReceivers {
@@ -60,6 +66,7 @@ export interface StackSecrets {
     sshPrivateKey: pulumi.Output<string> | undefined;
     adminToken: pulumi.Output<string> | undefined;
     registryCredentials: pulumi.Output<RegistryCredentials> | undefined;
+    pushgatewayCredentials: pulumi.Output<PushgatewayCredentials> | undefined;
 }
 
 export interface LoadedConfig {
@@ -182,7 +189,8 @@ function decodeValue(raw: string): unknown {
 export function parseStackConfig(raw: Record<string, string | undefined>, secretKeys: ReadonlySet<string> = new Set(),
     /** Folder local paths (nodes.binary, nodes.configFile) are relative to: the project folder the program runs in. */
     baseDir: string = process.cwd()):
-    { config: StackConfig; namespace: string; alertReceivers: AlertReceivers; sshPrivateKey?: string; adminToken?: string; registryCredentials?: RegistryCredentials } {
+    { config: StackConfig; namespace: string; alertReceivers: AlertReceivers; sshPrivateKey?: string; adminToken?: string; registryCredentials?: RegistryCredentials;
+        pushgatewayCredentials?: PushgatewayCredentials } {
     const problems: string[] = [];
     const prefix = `${CONFIG_NAMESPACE}:`;
     const known = new Set(Object.keys(stackConfigSchema.shape));
@@ -291,11 +299,33 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
         }
     }
 
+    let pushgatewayCredentials: PushgatewayCredentials | undefined;
+    const pushgatewayRaw = raw[SECRET_KEYS.pushgatewayCredentials];
+    if (pushgatewayRaw !== undefined) {
+        const key = SECRET_KEYS.pushgatewayCredentials;
+        if (!secretKeys.has(key)) {
+            problems.push(`${key}: must be set as a secret (pulumi config set --secret --path '${key}.password' …)`);
+        }
+        if (result.success && !result.data.records.pushgatewayUrl) {
+            problems.push(`${key}: only applies when ${CONFIG_NAMESPACE}:records.pushgatewayUrl is set (the credentials of that Pushgateway)`);
+        }
+        const parsed = pushgatewayCredentialsSchema.safeParse(decodeValue(pushgatewayRaw), { reportInput: true });
+        if (parsed.success) {
+            pushgatewayCredentials = parsed.data;
+        } else {
+            // Never echo the value: it is a secret.
+            for (const issue of parsed.error.issues) {
+                const said = issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, ["username", "password"]) : describeIssue(issue, pushgatewayCredentialsSchema);
+                problems.push(`${key}${issue.path.map((p) => `.${String(p)}`).join("")}: ${said}`);
+            }
+        }
+    }
+
     if (problems.length > 0 || !result.success) {
         throw new ConfigError(problems);
     }
     const config = result.data;
-    return { config, namespace: config.namespace ?? `agenc-${config.environment}`, alertReceivers, sshPrivateKey, adminToken, registryCredentials };
+    return { config, namespace: config.namespace ?? `agenc-${config.environment}`, alertReceivers, sshPrivateKey, adminToken, registryCredentials, pushgatewayCredentials };
 }
 
 /** A local file the node rollout ships must exist and be readable before anything is registered. */
@@ -339,6 +369,7 @@ export function loadStackConfig(): LoadedConfig {
             sshPrivateKey: parsed.sshPrivateKey === undefined ? undefined : pulumi.secret(parsed.sshPrivateKey),
             adminToken: parsed.adminToken === undefined ? undefined : pulumi.secret(parsed.adminToken),
             registryCredentials: parsed.registryCredentials === undefined ? undefined : pulumi.secret(parsed.registryCredentials),
+            pushgatewayCredentials: parsed.pushgatewayCredentials === undefined ? undefined : pulumi.secret(parsed.pushgatewayCredentials),
         },
         receivers: { slack: !!parsed.alertReceivers.slackWebhookUrl, pagerduty: !!parsed.alertReceivers.pagerdutyRoutingKey },
     };

@@ -46,6 +46,21 @@ export const recordsSchema = z.object({
 }).strict().prefault({});
 
 /**
+ * The Pushgateway's credentials (`speculation:pushgatewayCredentials`, a secret key of its own, as
+ * `speculation:registryCredentials` is): `{ username, password }`, for a gateway behind HTTP basic auth.  The record
+ * and baseline pushes send them (lib/records/pushgateway.ts); the generated scrape config reads them from the Secret
+ * `agenc-pushgateway-auth` (components/MonitoringStack.ts).  `records.pushgatewayUrl` itself never carries them.
+ */
+export const pushgatewayCredentialsSchema = z.object({
+    username: z.string({ error: "must be the Pushgateway user name" }).regex(/^[^:\s]{1,256}$/, {
+        error: "must be the Pushgateway user name: no colon (HTTP basic auth splits on the first one) and no whitespace, at most 256",
+    }),
+    password: z.string({ error: "must be the Pushgateway password" }).min(1, { error: "must not be empty" })
+        .regex(/^[^\r\n]*$/, { error: "must be one line (it is mounted as a file Prometheus reads)" }),
+}).strict();
+export type PushgatewayCredentials = z.output<typeof pushgatewayCredentialsSchema>;
+
+/**
  * Seed 000's rollbacks as a config edit: `full` disables speculation, drains pending operations below the
  * threshold, then rolls both workloads back to release.previousVersion; `emergency` takes both workloads down and
  * brings up `lastKnownGood` (default previousVersion) with speculation disabled.  `none` is normal operation.
@@ -54,7 +69,8 @@ export const rollbackSchema = z.object({
     mode: z.enum(ROLLBACK_MODES, { error: `must be one of: ${ROLLBACK_MODES.join(", ")}` }).default("none"),
     /** The drain gives up (and fails `pulumi up`) after this long. */
     drainTimeout: positiveDuration("longest the drain may take").default("10m"),
-    drainPollInterval: positiveDuration("time between two reads of the pending operations", { timer: true }).default("10s"),
+    /** Time between two reads of the pending operations: above canary.gate.timeout, which each read may take (config/semantics.ts). */
+    drainPollInterval: positiveDuration("time between two reads of the pending operations", { timer: true }).default("15s"),
     /**
      * Emergency: the longest the release's pods may take to terminate once their Deployments are scaled to 0; past
      * it `pulumi up` fails before any last-known-good pod is created.  Above the pods' termination grace period (30 s).

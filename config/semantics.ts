@@ -69,10 +69,28 @@ export function hostProblem(host: string): string | undefined {
 /** Who a record names (nodes.operator, records.operator): a user or CI actor name, written into logs and the nodes' state. */
 export const OPERATOR_NAME = /^[A-Za-z0-9_][A-Za-z0-9._@+[\] -]{0,99}$/;
 
-/** A local file the rollout reads (nodes.binary, nodes.configFile): any path, but not one that reads as an option. */
+/** The characters a file name may hold where it reaches a node (nodes.configFile's is written into its shell). */
+export const FILE_NAME = /^[A-Za-z0-9._+@][A-Za-z0-9._+@-]{0,254}$/;
+export const FILE_NAME_CHARS = "letters, digits and . _ + @ -";
+
+/** Why a file name (the last part of a path) is refused, or undefined. */
+export function fileNameProblem(path: string, what: string): string | undefined {
+    const name = path.replace(/\/+$/, "").split("/").pop() ?? "";
+    if (!FILE_NAME.test(name) || name === "." || name === "..") {
+        return `its file name must hold only ${FILE_NAME_CHARS}, and not start with - (${what}: the name is written into the node's shell commands)`;
+    }
+    return undefined;
+}
+
+/**
+ * A local file the rollout reads (nodes.binary, nodes.configFile, signing.nodeBinarySignature): not a path that reads
+ * as an option, on one line, and a file name of FILE_NAME's strict set (the config file lands on the node as
+ * `<installPath>/config/<its file name>`, double-quoted in the node's shell: `x$(id).toml` would run there; the binary
+ * and its signature are held to the same rule, so no file the rollout names holds shell syntax).
+ */
 export const localPath = (what: string) => z.string({ error: `must be a local path (${what})` }).min(1, { error: "must not be empty" })
     .superRefine((s, ctx) => {
-        const problem = optionProblem(s, what);
+        const problem = optionProblem(s, what) ?? fileNameProblem(s, what);
         if (problem) ctx.addIssue({ code: "custom", message: problem });
     });
 
@@ -126,7 +144,7 @@ export interface SemanticInput {
     canary?: { gate: { timeout: string; pollInterval: string; deadlineSlack: string; revert: { deadline: string } } };
     watchdog?: { sentinel: { interval: string; timeout: string } };
     nodes?: { batchGate: { enabled: boolean; bake: string } };
-    rollback?: { mode: string; lastKnownGood?: string };
+    rollback?: { mode: string; lastKnownGood?: string; drainPollInterval?: string; drainTimeout?: string };
 }
 
 const seconds = (d: string | undefined) => (d !== undefined && isDuration(d) ? parseDuration(d) : undefined);
@@ -137,10 +155,13 @@ const seconds = (d: string | undefined) => (d !== undefined && isDuration(d) ? p
  *     holds the loop for the whole timeout (canary.gate.timeout / pollInterval; 2 × the sentinel's timeout, a probe
  *     being two requests, / its interval).  The local rehearsal (environment local, reads on loopback at 1 s polls)
  *     is exempt from this one;
+ *     The rollback drain reads the pending operations with canary.gate.timeout too, so rollback.drainPollInterval is
+ *     above it (checked whatever rollback.mode is: a stack learns it before the day it must roll back, not then).
+ *     The new track's smoke retries need no rule: lib/plan/release.ts derives their poll from the timeout;
  *   - every deadline covers at least one attempt: canary.gate.deadlineSlack (the new track's smoke retries and the
- *     gate's wait past its bake) and canary.gate.revert.deadline hold one read of canary.gate.timeout; the node batch
- *     gate's bake holds one poll.  (The watchdog's revertDeadline is held to its whole attempt schedule by
- *     lib/guard/plan.ts, and its attempts are cut to what is left of it.)
+ *     gate's wait past its bake), canary.gate.revert.deadline and rollback.drainTimeout hold one read of
+ *     canary.gate.timeout; the node batch gate's bake holds one poll.  (The watchdog's revertDeadline is held to its
+ *     whole attempt schedule by lib/guard/plan.ts, and its attempts are cut to what is left of it.)
  */
 export function durationProblems(cfg: SemanticInput): SemanticProblem[] {
     const problems: SemanticProblem[] = [];
@@ -157,6 +178,18 @@ export function durationProblems(cfg: SemanticInput): SemanticProblem[] {
             if (timeout !== undefined && deadline !== undefined && deadline < timeout) {
                 problems.push({ path: ["canary", "gate", ...key.split(".")], message: `must be at least canary.gate.timeout (${g.timeout}): a deadline shorter than one read gives up before its first answer can arrive` });
             }
+        }
+    }
+    const r = cfg.rollback;
+    const timeout = seconds(g?.timeout);
+    if (r && timeout !== undefined) {
+        const drainPoll = seconds(r.drainPollInterval);
+        if (!local && drainPoll !== undefined && timeout >= drainPoll) {
+            problems.push({ path: ["rollback", "drainPollInterval"], message: `must be above canary.gate.timeout (${g!.timeout}): the drain reads the pending operations with that timeout, and a hung service would hold each poll longer than the interval between two` });
+        }
+        const drainDeadline = seconds(r.drainTimeout);
+        if (drainDeadline !== undefined && drainDeadline < timeout) {
+            problems.push({ path: ["rollback", "drainTimeout"], message: `must be at least canary.gate.timeout (${g!.timeout}): the drain reads with that timeout, and a shorter deadline gives up before its first answer can arrive` });
         }
     }
     const w = cfg.watchdog;

@@ -4,13 +4,13 @@
  * burn-rate alerts, the gates' checks and the dashboard.  docs/slo.md explains them.
  */
 import { z } from "zod";
-import { BURN_RATE_PAIR_NAMES, PRODUCTION_RULES, SLO_DEFAULTS, SLO_WINDOWS } from "./thresholds";
+import { BURN_RATE_PAIR_NAMES, PRODUCTION_RULES, SLO_BUDGET_FLOOR_RANGE, SLO_DEFAULTS, SLO_OBJECTIVE_RANGE, SLO_WINDOWS } from "./thresholds";
 
-/** The lowest and highest objective any stack may set (production's bounds are narrower: PRODUCTION_RULES). */
-export const SLO_OBJECTIVE_RANGE = { min: 0.9, max: 0.99999 } as const;
+// Moved to config/thresholds.ts (one source with the policy pack's slo-bounds); re-exported for existing importers.
+export { SLO_OBJECTIVE_RANGE };
 
 const objectiveError = `must be a number from ${SLO_OBJECTIVE_RANGE.min} to ${SLO_OBJECTIVE_RANGE.max} (the share of operations that succeed: 0.999 is 99.9 %)`;
-const floorError = "must be a number from 0 to 1 (the share of the window's error budget that must be left for a stage to advance: 0.5 is half)";
+const floorError = `must be a number from ${SLO_BUDGET_FLOOR_RANGE.min} to ${SLO_BUDGET_FLOOR_RANGE.max} (the share of the window's error budget that must be left for a stage to advance: 0.5 is half)`;
 
 export const sloSchema = z.object({
     /** The share of operations that must succeed over the window (seed 001: 99.9 %). */
@@ -25,7 +25,7 @@ export const sloSchema = z.object({
     gatePair: z.enum(BURN_RATE_PAIR_NAMES as [string, ...string[]], { error: `must be one of: ${BURN_RATE_PAIR_NAMES.join(", ")}` })
         .default(SLO_DEFAULTS.gatePair),
     /** No stage advances while less than this share of the window's error budget is left. */
-    budgetFloor: z.number({ error: floorError }).min(0, { error: floorError }).max(1, { error: floorError }).default(SLO_DEFAULTS.budgetFloor),
+    budgetFloor: z.number({ error: floorError }).min(SLO_BUDGET_FLOOR_RANGE.min, { error: floorError }).max(SLO_BUDGET_FLOOR_RANGE.max, { error: floorError }).default(SLO_DEFAULTS.budgetFloor),
 }).strict().prefault({});
 
 export type SloConfig = z.infer<typeof sloSchema>;

@@ -110,11 +110,17 @@ export const CUSUM_DEFAULTS = { k: 0.5, h: 5, latencySigma: 0.1 } as const;
 
 /**
  * The error budget (issue 26; seed 001: "99.9 % uptime achieved in first week").  The SLI is the share of the service's
- * operations that did not fail (speculation_errors_total over speculation_operations_total, lib/slo/sli.ts); the
+ * operations that did not fail (speculation_errors_total over speculation_operations_total, lib/monitoring/slo.ts SLI_COUNTERS); the
  * objective is its target over the window, the budget is 1 − objective.  `gatePair` names the burn-rate pair a stage
  * is judged by (BURN_RATE_PAIRS); below `budgetFloor` of the window's budget left, no stage advances.
  */
 export const SLO_DEFAULTS = { objective: 0.999, window: "7d", gatePair: "6x", budgetFloor: 0.5 } as const;
+/**
+ * The lowest and highest objective and budget floor any stack may set (config/slo.ts's schema) and the policy pack's
+ * slo-bounds allows by default (policy/policies.ts); production's are narrower (PRODUCTION_RULES).
+ */
+export const SLO_OBJECTIVE_RANGE = { min: 0.9, max: 0.99999 } as const;
+export const SLO_BUDGET_FLOOR_RANGE = { min: 0, max: 1 } as const;
 /** The windows an objective may be measured over: the seed's first week, or four weeks. */
 export const SLO_WINDOWS = ["7d", "28d"] as const;
 /** The error-ratio windows the SLO's recording rules keep (the workbook's alert windows). */

@@ -3,6 +3,7 @@
  * module state, so dynamic providers can capture them when Pulumi serialises the provider.
  */
 import { fetchWithin } from "./http";
+import { redactUrl } from "./records/redact";
 
 export const ROLLOUT_KEY = "speculation.features.rollout_percentage";
 
@@ -26,15 +27,15 @@ async function call(url: string, init: RequestInit, timeoutMs: number): Promise<
     const response = await fetchWithin(url, init, timeoutMs);
     if (!response.ok) {
         throw response.failure === "timeout"
-            ? adminApiError(`${url}: ${response.why}`, "timeout")
-            : adminApiError(`${url}: unreachable (${response.why})`, "unreachable");
+            ? adminApiError(`${redactUrl(url)}: ${response.why}`, "timeout")
+            : adminApiError(`${redactUrl(url)}: unreachable (${response.why})`, "unreachable");
     }
-    if (response.status === 401 || response.status === 403) throw adminApiError(`${url}: admin token rejected (HTTP ${response.status})`, "rejected-token");
-    if (response.status < 200 || response.status > 299) throw adminApiError(`${url}: HTTP ${response.status}`, "http-status");
+    if (response.status === 401 || response.status === 403) throw adminApiError(`${redactUrl(url)}: admin token rejected (HTTP ${response.status})`, "rejected-token");
+    if (response.status < 200 || response.status > 299) throw adminApiError(`${redactUrl(url)}: HTTP ${response.status}`, "http-status");
     try {
         return JSON.parse(response.text);
     } catch {
-        throw adminApiError(`${url}: body is not JSON`, "malformed");
+        throw adminApiError(`${redactUrl(url)}: body is not JSON`, "malformed");
     }
 }
 
@@ -42,7 +43,7 @@ export async function readAdminStatus(serviceUrl: string, timeoutMs = 5000, sign
     const body = await call(`${serviceUrl}/admin/status`, signal ? { signal } : {}, timeoutMs) as { speculation?: { enabled?: unknown; rollout_percentage?: unknown } };
     const s = body?.speculation;
     if (typeof s?.enabled !== "boolean" || typeof s?.rollout_percentage !== "number") {
-        throw adminApiError(`${serviceUrl}/admin/status: expected {speculation:{enabled, rollout_percentage}}`, "malformed");
+        throw adminApiError(`${redactUrl(serviceUrl)}/admin/status: expected {speculation:{enabled, rollout_percentage}}`, "malformed");
     }
     return { enabled: s.enabled, rolloutPercentage: s.rollout_percentage };
 }
@@ -56,7 +57,7 @@ export async function setRolloutPercentage(serviceUrl: string, token: string, pe
     await postAdminConfig(serviceUrl, token, { "speculation.enabled": percentage > 0, [ROLLOUT_KEY]: percentage }, timeoutMs, signal);
     const status = await readAdminStatus(serviceUrl, timeoutMs, signal);
     if (status.rolloutPercentage !== percentage) {
-        throw adminApiError(`${serviceUrl}: rollout percentage reads ${status.rolloutPercentage} after setting ${percentage}`, "malformed");
+        throw adminApiError(`${redactUrl(serviceUrl)}: rollout percentage reads ${status.rolloutPercentage} after setting ${percentage}`, "malformed");
     }
     return status;
 }
@@ -79,7 +80,7 @@ export async function readAdminConfig(serviceUrl: string, token: string, timeout
     const s = body?.speculation;
     if (typeof s?.enabled !== "boolean" || typeof s.mode !== "string" || typeof s.max_depth !== "number"
         || typeof s.features?.rollout_percentage !== "number") {
-        throw adminApiError(`${serviceUrl}/admin/config: expected {speculation:{enabled, mode, max_depth, features:{rollout_percentage}}}`, "malformed");
+        throw adminApiError(`${redactUrl(serviceUrl)}/admin/config: expected {speculation:{enabled, mode, max_depth, features:{rollout_percentage}}}`, "malformed");
     }
     return { enabled: s.enabled, mode: s.mode, maxDepth: s.max_depth, rolloutPercentage: s.features.rollout_percentage };
 }

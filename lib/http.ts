@@ -25,6 +25,15 @@ export async function fetchWithin(url: string, init: RequestInit, timeoutMs: num
         if (caller?.aborted) throw caller.reason ?? err;
         const e = err as Error;
         if (e.name === "TimeoutError" || e.name === "AbortError") return { ok: false, failure: "timeout", why: `no answer within ${timeoutMs} ms` };
-        return { ok: false, failure: "unreachable", why: (e.cause as Error | undefined)?.message ?? e.message };
+        // Node's fetch quotes a URL with user:password@ whole in its refusal: the credentials never reach a message.
+        return { ok: false, failure: "unreachable", why: withoutUserinfo((e.cause as Error | undefined)?.message ?? e.message) };
     }
+}
+
+/**
+ * `text` with the user:password@ of every URL it quotes replaced by `***@` (lib/records/redact.ts's redactUrl does it
+ * for one URL; this module sits in the same layer and cannot import it: docs/layering.md).
+ */
+export function withoutUserinfo(text: string): string {
+    return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, "$1***@");
 }

@@ -9,7 +9,7 @@
  * preview or an update.
  */
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, GUARD_BOUND_LIMIT_SECONDS, StageThresholds } from "../config/thresholds";
+import { DEFAULT_STAGE_THRESHOLDS, GO_NO_GO, GUARD_BOUND_LIMIT_SECONDS, SLO_BUDGET_FLOOR_RANGE, SLO_OBJECTIVE_RANGE, StageThresholds } from "../config/thresholds";
 import { cidrProblem, coverageProblem, DEFAULT_MIN_CIDR_PREFIX, familiesCovered, parseCidr } from "../config/cidr";
 import { KILL_SWITCH_ALERTS, ROLLBACK_TRIGGER_ALERTS } from "../lib/monitoring/rules";
 import { PINNED_HOST_KEY } from "../lib/nodes/address";
@@ -70,10 +70,17 @@ export const POLICY_DEFAULTS = {
      */
     maxGuardBoundSeconds: GUARD_BOUND_LIMIT_SECONDS,
     /** slo-bounds: the objective and the budget floor a gate may use (production: PRODUCTION_RULES; elsewhere the schema's range). */
-    minSloObjective: 0.9,
-    maxSloObjective: 0.99999,
-    minBudgetFloor: 0,
-    maxBudgetFloor: 1,
+    minSloObjective: SLO_OBJECTIVE_RANGE.min as number,
+    maxSloObjective: SLO_OBJECTIVE_RANGE.max as number,
+    minBudgetFloor: SLO_BUDGET_FLOOR_RANGE.min as number,
+    maxBudgetFloor: SLO_BUDGET_FLOOR_RANGE.max as number,
+    /**
+     * network-isolation: the widest ipBlock prefix it accepts, per family: the loader's own default
+     * (DEFAULT_MIN_CIDR_PREFIX).  A stack that sets hardening.networkPolicies.minCidrPrefix gives its pack config the same
+     * numbers, so the loader and the pack judge its CIDRs alike (test/config/semantics.test.ts checks the stack files).
+     */
+    minCidrPrefixIpv4: DEFAULT_MIN_CIDR_PREFIX.ipv4,
+    minCidrPrefixIpv6: DEFAULT_MIN_CIDR_PREFIX.ipv6,
     /** signed-releases: the release is verified against configured keys before anything runs it (production). */
     requireSignatures: false,
     ...DEFAULT_STAGE_THRESHOLDS,
@@ -451,16 +458,17 @@ export const pdbsExist: StackValidationPolicy = {
 };
 
 /**
- * What one ipBlock CIDR admits beyond what the loader allows (config/cidr.ts, the loader's own check with its default
- * minimum prefixes), as the rest of a "… admits <cidr>" line; undefined when it is fine.  The whole space however
- * spelled (10.0.0.0/0, 0::/0 are read as 0.0.0.0/0 and ::/0), wider than /8 (IPv4) or /32 (IPv6), or no CIDR at all.
+ * What one ipBlock CIDR admits beyond what the loader allows (config/cidr.ts, the loader's own check with the same
+ * minimum prefixes: the pack's minCidrPrefixIpv4/Ipv6, by default the loader's /8 and /32), as the rest of a
+ * "… admits <cidr>" line; undefined when it is fine.  The whole space however spelled (10.0.0.0/0, 0::/0 are read as
+ * 0.0.0.0/0 and ::/0), wider than the minimum prefix, or no CIDR at all.
  */
-export function openCidr(cidr: string): string | undefined {
+export function openCidr(cidr: string, minPrefix: Readonly<Record<"ipv4" | "ipv6", number>> = DEFAULT_MIN_CIDR_PREFIX): string | undefined {
     const parsed = parseCidr(cidr);
     if (typeof parsed === "string") return `${cidr} (${parsed})`;
-    if (!cidrProblem(cidr)) return undefined;
+    if (!cidrProblem(cidr, minPrefix)) return undefined;
     const spelled = parsed.normalised === cidr ? cidr : `${cidr} (${parsed.normalised})`;
-    return parsed.prefix === 0 ? spelled : `${spelled}, wider than /${DEFAULT_MIN_CIDR_PREFIX[parsed.family]}`;
+    return parsed.prefix === 0 ? spelled : `${spelled}, wider than /${minPrefix[parsed.family]}`;
 }
 
 const isEmpty = (o: unknown) => !o || (typeof o === "object" && Object.keys(o as object).length === 0);
@@ -468,7 +476,14 @@ const isEmpty = (o: unknown) => !o || (typeof o === "object" && Object.keys(o as
 export const networkIsolation: StackValidationPolicy = {
     name: "network-isolation",
     description: `The namespace denies ingress by default, and the admin port ${ADMIN_PORT} of the speculation service admits only named peers (the monitoring stack, the watchdog, the gate's origin): no NetworkPolicy rule admits everyone.`,
+    configSchema: schema({
+        minCidrPrefixIpv4: { ...num("Widest IPv4 ipBlock prefix admitted (hardening.networkPolicies.minCidrPrefix.ipv4 of the stacks it guards)", 1) },
+        minCidrPrefixIpv6: { ...num("Widest IPv6 ipBlock prefix admitted (hardening.networkPolicies.minCidrPrefix.ipv6 of the stacks it guards)", 1) },
+    }),
     validateStack: (args, report) => {
+        const limits = configOf(args, ["minCidrPrefixIpv4", "minCidrPrefixIpv6"]);
+        const minPrefix = { ipv4: limits.minCidrPrefixIpv4, ipv6: limits.minCidrPrefixIpv6 };
+        const openCidrOf = (cidr: string) => openCidr(cidr, minPrefix);
         const workloads = byType(args.resources, TYPES.deployment).filter((d) => [...SPECULATION_APPS, PROOF_WORKER_APP].includes(k8sName(d.props)));
         if (workloads.length === 0) return;
         const policies = byType(args.resources, TYPES.networkPolicy);
@@ -484,7 +499,7 @@ export const networkIsolation: StackValidationPolicy = {
                 if (!Array.isArray(rule?.ports) || rule.ports.length === 0) report(`${where} admits every port (no ports).`);
                 for (const peer of rule.from) {
                     if (isEmpty(peer)) report(`${where} has an empty peer, which admits every pod of the namespace.`);
-                    else if (peer.ipBlock) { const open = openCidr(String(peer.ipBlock.cidr)); if (open) report(`${where} admits ${open}.`); }
+                    else if (peer.ipBlock) { const open = openCidrOf(String(peer.ipBlock.cidr)); if (open) report(`${where} admits ${open}.`); }
                     else if (peer.namespaceSelector && isEmpty(peer.namespaceSelector) && isEmpty(peer.podSelector)) report(`${where} admits every pod of every namespace.`);
                 }
             });
@@ -501,7 +516,7 @@ export const networkIsolation: StackValidationPolicy = {
                 const to: any[] = Array.isArray(rule?.to) ? rule.to : [];
                 if (to.length === 0 && (!Array.isArray(rule?.ports) || rule.ports.length === 0)) report(`${where} lets the pods reach every address on every port (no to, no ports).`);
                 for (const peer of to) {
-                    if (peer?.ipBlock) { const open = openCidr(String(peer.ipBlock.cidr)); if (open) report(`${where} reaches ${open}.`); }
+                    if (peer?.ipBlock) { const open = openCidrOf(String(peer.ipBlock.cidr)); if (open) report(`${where} reaches ${open}.`); }
                 }
             });
             const egressCidrs: string[] = (p.props?.spec?.egress ?? []).flatMap((rule: any) => (Array.isArray(rule?.to) ? rule.to : [])

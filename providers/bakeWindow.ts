@@ -25,7 +25,7 @@ import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { JudgeSettings } from "../lib/judge/judge";
 import { noDataPolicies } from "../lib/gate/run";
 import { describeTrafficAfter, revertTraffic, RevertOptions, RevertRecord } from "../lib/revert/revert";
-import { recordGateRevert, RecordSink } from "../lib/records/record";
+import { PushgatewayAuth, recordGateRevert, RecordSink } from "../lib/records/record";
 import { runbookStepProvider } from "./runbookStep";
 import { SloSpec } from "../lib/monitoring/slo";
 
@@ -66,6 +66,8 @@ export interface BakeWindowState {
     revertRecord?: RevertRecord;
     /** Where a revert is recorded (the stack's deployment records: log and Pushgateway). */
     records?: RecordSink;
+    /** speculation:pushgatewayCredentials (a secret): how a revert's record reaches an authenticated Pushgateway. */
+    pushgatewayAuth?: PushgatewayAuth;
 }
 
 const JUDGED = ["stage", "percentage", "version", "shiftedAt", "bakeSeconds", "stepSeconds", "maxGapSeconds", "prometheusUrl", "serviceUrl",
@@ -123,12 +125,13 @@ async function evaluate(s: BakeWindowState, id: string): Promise<BakeWindowState
     }) : undefined;
     const outs: BakeWindowState = { ...s, verdict: "fail", judgement: j, artifact, ...(revertRecord ? { revertRecord } : {}) };
     const what = describeTrafficAfter(revertRecord, s.leftAs);
-    const recorded = revertRecord && s.records ? await recordGateRevert(s.records, {
+    const recorded = revertRecord && s.records ? await recordGateRevert({ ...s.records, ...(s.pushgatewayAuth ? { pushgatewayAuth: s.pushgatewayAuth } : {}) }, {
         stage: s.stage, percentage: s.percentage, version: s.version, reason: j.reason, confirmed: revertRecord.confirmed, startedAt: j.shiftedAt,
     }) : undefined;
     const message = [`bake window of ${s.stage} (${s.percentage} %, ${s.version}) failed: ${j.reason}`, what, formatFindings(j), `window record: ${artifact}`,
         ...(recorded ? [recorded] : [])].join("\n");
-    const { adminToken: _t, ...properties } = outs;
+    // The secrets are left out of a failure's properties: only outputs that echo a secret input are re-marked secret.
+    const { adminToken: _t, pushgatewayAuth: _p, ...properties } = outs;
     failStep(id, properties, message);
 }
 
@@ -164,6 +167,6 @@ export class BakeWindow extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: BakeWindowArgs, opts?: pulumi.CustomResourceOptions) {
         super(bakeWindowProvider, name, { ...args, verdict: undefined, judgement: undefined, artifact: undefined },
-            { ...opts, additionalSecretOutputs: ["adminToken"] }, "agenc", BAKE_WINDOW_TYPE);
+            { ...opts, additionalSecretOutputs: ["adminToken", "pushgatewayAuth"] }, "agenc", BAKE_WINDOW_TYPE);
     }
 }

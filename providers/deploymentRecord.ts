@@ -7,7 +7,7 @@
  *   read/delete   → the log is history: nothing to read back or undo
  */
 import * as pulumi from "@pulumi/pulumi";
-import { appendRecord, DeploymentRecord, pushRecord, RecordFacts, recordOf, RecordOutcome, RecordSink } from "../lib/records/record";
+import { appendRecord, DeploymentRecord, PushgatewayAuth, pushRecord, RecordFacts, recordOf, RecordOutcome, RecordSink } from "../lib/records/record";
 import { redactUrl } from "../lib/records/redact";
 import { refuseWriteWithoutEngine } from "../lib/lifecycle/engine";
 import { failStep } from "../lib/runbook/steps";
@@ -33,6 +33,8 @@ export interface DeploymentRecordArgs {
     operator: pulumi.Input<string>;
     logFile: pulumi.Input<string>;
     pushgatewayUrl?: pulumi.Input<string | undefined>;
+    /** speculation:pushgatewayCredentials (a secret): HTTP basic auth of the push. */
+    pushgatewayAuth?: pulumi.Input<PushgatewayAuth | undefined>;
     timeoutMs: pulumi.Input<number>;
 }
 
@@ -52,9 +54,11 @@ async function write(inputs: RecordState, id: string): Promise<RecordState> {
     console.log(`[record] ${record.version} ${record.outcome} at ${record.rolloutPercentage} % appended to ${inputs.logFile}`);
     if (!inputs.pushgatewayUrl) return { ...inputs, record, pushed: false };
     try {
-        await pushRecord(inputs.pushgatewayUrl, record, inputs.timeoutMs);
+        await pushRecord(inputs.pushgatewayUrl, record, inputs.timeoutMs, inputs.pushgatewayAuth);
     } catch (e) {
-        failStep(id, { ...inputs, record, pushed: false },
+        // The credentials are left out of a failure's properties: only outputs that echo a secret input are re-marked secret.
+        const { pushgatewayAuth: _p, ...properties } = inputs;
+        failStep(id, { ...properties, record, pushed: false },
             `deployment record of ${record.version} (${record.outcome}) appended to ${inputs.logFile}, but the push to ${redactUrl(inputs.pushgatewayUrl)} failed: ${(e as Error).message}`);
     }
     console.log(`[record] pushed to ${redactUrl(inputs.pushgatewayUrl)}`);
@@ -75,6 +79,7 @@ export class DeploymentRecordResource extends pulumi.dynamic.Resource {
     declare readonly pushed: pulumi.Output<boolean>;
 
     constructor(name: string, args: DeploymentRecordArgs, opts?: pulumi.CustomResourceOptions) {
-        super(deploymentRecordProvider, name, { ...args, record: undefined, pushed: undefined }, opts, "agenc", DEPLOYMENT_RECORD_TYPE);
+        super(deploymentRecordProvider, name, { ...args, record: undefined, pushed: undefined },
+            { ...opts, additionalSecretOutputs: ["pushgatewayAuth"] }, "agenc", DEPLOYMENT_RECORD_TYPE);
     }
 }

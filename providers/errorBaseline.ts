@@ -15,6 +15,7 @@ import { AlertSource } from "../lib/gate/measure";
 import { preShiftCheck, refusalMessage } from "../lib/preshift/check";
 // A local module is captured by value when Pulumi serialises the provider: imported here, never require()d inside a method.
 import { publishStageBaseline } from "../lib/records/baseline";
+import type { PushgatewayAuth } from "../lib/records/pushgateway";
 import { whileEngineLives } from "./runbookStep";
 
 export const ERROR_BASELINE_TYPE = "ErrorBaseline";
@@ -46,6 +47,8 @@ export interface ErrorBaselineInputs {
      * every track to it between `up`s (lib/monitoring/rules.ts STAGE_BASELINE_METRIC).
      */
     publish?: pulumi.Input<{ pushgatewayUrl: string; environment: string }>;
+    /** speculation:pushgatewayCredentials (a secret): how the publish reaches an authenticated Pushgateway. */
+    pushgatewayAuth?: pulumi.Input<PushgatewayAuth>;
 }
 
 interface BaselineState {
@@ -63,6 +66,7 @@ interface BaselineState {
     alerts?: AlertSource;
     raisedTrackUrl?: string;
     publish?: { pushgatewayUrl: string; environment: string };
+    pushgatewayAuth?: PushgatewayAuth;
     errorRate: number;
     p95Seconds?: number;
     measuredAt: string;
@@ -85,7 +89,7 @@ async function measure(inputs: BaselineState) {
     console.log(`[${inputs.stage}] pre-shift health check: go (${result.sample.checks.length} checks${canary ? `, and ${canary.sample.checks.length} on the new track` : ""}), baseline error rate ${errorRate}` +
         (p95Seconds !== undefined ? `, p95 ${(p95Seconds * 1000).toFixed(2)} ms` : ""));
     if (inputs.publish) {
-        const published = await publishStageBaseline(inputs.publish.pushgatewayUrl, inputs.publish.environment, inputs.stage, errorRate, inputs.timeoutMs);
+        const published = await publishStageBaseline(inputs.publish.pushgatewayUrl, inputs.publish.environment, inputs.stage, errorRate, inputs.timeoutMs, inputs.pushgatewayAuth);
         console.log(`[${inputs.stage}] ${published}`);
     }
     return {
@@ -126,6 +130,6 @@ export class ErrorBaseline extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: ErrorBaselineInputs, opts?: pulumi.CustomResourceOptions) {
         super(errorBaselineProvider, name, { ...args, errorRate: undefined, p95Seconds: undefined, measuredAt: undefined, query: undefined, preShift: undefined },
-            opts, "agenc", ERROR_BASELINE_TYPE);
+            { ...opts, additionalSecretOutputs: ["pushgatewayAuth"] }, "agenc", ERROR_BASELINE_TYPE);
     }
 }

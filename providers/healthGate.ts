@@ -25,7 +25,7 @@ import { evaluateBakeWindow, prometheusNow } from "../lib/bake/evaluate";
 import { WindowDecision } from "../lib/bake/window";
 import { MetricCheck, NoDataPolicy } from "../lib/gate/decision";
 import { providerLifecycle, exitingWithEngine } from "../lib/lifecycle/engine";
-import { recordGateRevert, RecordSink } from "../lib/records/record";
+import { PushgatewayAuth, recordGateRevert, RecordSink } from "../lib/records/record";
 import { progressLine } from "../lib/gate/progress";
 import { Clock, DecisionRecord, failureMessage, GateSpec, noDataPolicies, REAL_CLOCK, runGate, takeSample } from "../lib/gate/run";
 
@@ -40,6 +40,8 @@ export interface HealthGateArgs extends Inputs<Omit<GateSpec, "noData" | "thresh
     artifactsDir: pulumi.Input<string>;
     /** Where a revert is recorded: the stack's deployment log and Pushgateway (records.*). */
     records?: pulumi.Input<RecordSink>;
+    /** speculation:pushgatewayCredentials (a secret): how a revert's record reaches an authenticated Pushgateway. */
+    pushgatewayAuth?: pulumi.Input<PushgatewayAuth>;
     /** watch: the live loop covers the bake; window: the live loop is the entry analysis only (default watch). */
     bakeMode?: pulumi.Input<"watch" | "window">;
     /** Window mode: how long the live entry analysis runs. */
@@ -64,6 +66,7 @@ export interface HealthGateState extends GateSpec, WindowInputs {
     artifactsDir: string;
     /** Where a revert is recorded (the stack's deployment records: log and Pushgateway). */
     records?: RecordSink;
+    pushgatewayAuth?: PushgatewayAuth;
     verdict: "pass" | "fail";
     decision: DecisionRecord;
     artifact: string;
@@ -91,7 +94,7 @@ function writeRecord(dir: string, record: DecisionRecord, all: unknown[]): strin
 
 function specOf(s: HealthGateState): GateSpec {
     const {
-        artifactsDir: _a, records: _r, verdict: _v, decision: _d, artifact: _f, current: _c, phase: _p, bakeEndsAt: _b,
+        artifactsDir: _a, records: _r, pushgatewayAuth: _pa, verdict: _v, decision: _d, artifact: _f, current: _c, phase: _p, bakeEndsAt: _b,
         bakeMode: _m, entrySeconds: _e, shiftedAt: _s, stepSeconds: _st, maxGapSeconds: _g, ...spec
     } = s;
     return spec;
@@ -135,9 +138,10 @@ async function judge(inputs: HealthGateState, id: string, clock: Clock = REAL_CL
     if (record.verdict === "fail") {
         // Created-but-failed: the engine keeps these properties (the decision record) and fails the update.
         // The token is left out of them: only outputs that echo a secret input are re-marked secret.
-        const { adminToken: _t, ...properties } = outs;
+        const { adminToken: _t, pushgatewayAuth: _p, ...properties } = outs;
         // A revert is a release event: recorded in the deployment log and on the Pushgateway (the dashboard's reverts).
-        const recorded = record.revert && inputs.records ? await recordGateRevert(inputs.records, {
+        const sink = inputs.records && { ...inputs.records, ...(inputs.pushgatewayAuth ? { pushgatewayAuth: inputs.pushgatewayAuth } : {}) };
+        const recorded = record.revert && sink ? await recordGateRevert(sink, {
             stage: spec.stage, percentage: spec.percentage, version: spec.version, reason: record.reason, confirmed: record.revert.confirmed, startedAt: record.startedAt,
         }) : undefined;
         // Under the engine only `reasons` reach the operator (the message is dropped): the whole table goes there.
@@ -273,6 +277,6 @@ export class HealthGate extends pulumi.dynamic.Resource {
             bakeMode: "watch", ...args, verdict: undefined, decision: undefined, artifact: undefined, current: undefined, phase: undefined, bakeEndsAt: undefined,
             ...(args.shiftedAt === undefined ? { shiftedAt: undefined } : {}),
         },
-            { ...opts, additionalSecretOutputs: ["adminToken"] }, "agenc", HEALTH_GATE_TYPE);
+            { ...opts, additionalSecretOutputs: ["adminToken", "pushgatewayAuth"] }, "agenc", HEALTH_GATE_TYPE);
     }
 }

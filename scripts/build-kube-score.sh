@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-score (the manifest linter the tests run on every rendered mode, test/k8s/kubeScore.test.ts) from the
+# Builds kube-score (the manifest linter the tests run on every rendered mode, test/lint/kubeScore.int.test.ts) from the
 # Go module proxy at the version pinned in scripts/versions.env, cached outside the repository.  Idempotent: a warm
 # run only checks the binary.  Concurrent runs (other worktrees) wait on a lock instead of building twice.
 # Cold (empty module and build caches): see docs/kube-score.md for the measured time on 2 shared cores.

@@ -11,6 +11,7 @@ import { promQuery, querySeries, queryValue } from "../prometheus/client";
 import { Family, parseExposition } from "../prometheus/exposition";
 import { fail, get, getJson } from "../prometheus/read";
 import { errorRateBetween, Measured, Reading } from "./decision";
+import { redactUrl } from "../records/redact";
 
 // Moved to lib/prometheus; re-exported for the modules that import them from here (lib/gate/run.ts, lib/revert,
 // lib/preshift, the providers and program.ts).
@@ -51,7 +52,7 @@ export const LATENCY_HISTOGRAM = "speculation_operation_duration_seconds";
 function field<T>(m: Measured<any>, url: string, pick: (b: any) => T | undefined, what: string): Measured<T> {
     if (!m.ok) return m;
     const v = pick(m.value);
-    return v === undefined ? fail("malformed", `${url}: ${what} missing`) : { ok: true, value: v };
+    return v === undefined ? fail("malformed", `${redactUrl(url)}: ${what} missing`) : { ok: true, value: v };
 }
 
 function sumOf(families: Family[], name: string, filter: (l: Record<string, string>) => boolean = () => true): Measured<number> {
@@ -111,9 +112,9 @@ export const tailRatio = (q: LatencyQuantiles) => (q.p95 > 0 ? q.p99 / q.p95 : 1
 async function scrape(url: string, timeoutMs: number): Promise<Measured<Family[]>> {
     const r = await get(url, timeoutMs);
     if (!r.ok) return r;
-    if (r.status < 200 || r.status > 299) return fail("http-status", `${url}: HTTP ${r.status}`);
+    if (r.status < 200 || r.status > 299) return fail("http-status", `${redactUrl(url)}: HTTP ${r.status}`);
     const families = parseExposition(r.text);
-    return families ? { ok: true, value: families } : fail("malformed", `${url}: not in the Prometheus text format`);
+    return families ? { ok: true, value: families } : fail("malformed", `${redactUrl(url)}: not in the Prometheus text format`);
 }
 
 export const PROMQL = {
@@ -133,6 +134,8 @@ export interface MeasureResult {
 
 export async function measure(target: MeasureTarget, previous?: Counters, now: () => Date = () => new Date()): Promise<MeasureResult> {
     const s = target.serviceUrl;
+    // What a record names: the URL without any user:password@ (every printed URL is redacted).
+    const shown = redactUrl(s);
     const at = now().toISOString();
     const [health, ready, detailed, worker, token] = await Promise.all([
         getJson(`${s}/health`, target.timeoutMs),
@@ -144,13 +147,13 @@ export async function measure(target: MeasureTarget, previous?: Counters, now: (
     const alerts = target.alerts ? await readCriticalAlerts(target.alerts, target.timeoutMs) : undefined;
     const reading: Reading = {
         at,
-        health: field(health, `${s}/health`, (b) => (typeof b.status === "string" ? { status: b.status, version: b.version } : undefined), "status"),
-        ready: field(ready, `${s}/ready`, (b) => (typeof b.ready === "boolean" ? b.ready : undefined), "ready"),
-        components: field(detailed, `${s}/health/detailed`, (b) => (b.components && typeof b.components === "object" ? b.components : undefined), "components"),
-        ...(worker ? { proofWorkers: field(worker, `${target.proofWorkerUrl}/health`, (b) => (typeof b.status === "string" ? b.status : undefined), "status") } : {}),
+        health: field(health, `${shown}/health`, (b) => (typeof b.status === "string" ? { status: b.status, version: b.version } : undefined), "status"),
+        ready: field(ready, `${shown}/ready`, (b) => (typeof b.ready === "boolean" ? b.ready : undefined), "ready"),
+        components: field(detailed, `${shown}/health/detailed`, (b) => (b.components && typeof b.components === "object" ? b.components : undefined), "components"),
+        ...(worker ? { proofWorkers: field(worker, `${redactUrl(target.proofWorkerUrl!)}/health`, (b) => (typeof b.status === "string" ? b.status : undefined), "status") } : {}),
         ...(token ? {
             adminToken: token.ok
-                ? (token.status >= 200 && token.status < 300 ? { ok: true as const, value: true as const } : fail<true>("http-status", `${s}/admin/config: HTTP ${token.status}`))
+                ? (token.status >= 200 && token.status < 300 ? { ok: true as const, value: true as const } : fail<true>("http-status", `${shown}/admin/config: HTTP ${token.status}`))
                 : token,
         } : {}),
         metrics: {} as Reading["metrics"],

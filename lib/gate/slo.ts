@@ -10,6 +10,8 @@ import type { CheckResult, Verdict } from "./decision";
 
 const x = (v: number) => `${Number(v.toPrecision(3))}×`;
 const pct = (v: number) => `${Number((v * 100).toPrecision(3))} %`;
+/** An objective keeps its nines: 99.99 %, not pct's 100 %. */
+const objectivePct = (v: number) => `${Number((v * 100).toPrecision(8))} %`;
 
 /** The names of the two rows. */
 export const BURN_CHECK = "error budget burn";
@@ -30,7 +32,7 @@ export function sloChecks(s: SloSpec, r: SloReading, onBurn: Extract<Verdict, "h
         const observed = `${x(r.long.value)} over ${formatSeconds(r.windows.longSeconds)}, ${x(r.short.value)} over ${formatSeconds(r.windows.shortSeconds)}`;
         const burning = r.long.value > p.factor && r.short.value > p.factor;
         checks.push(burning
-            ? { check: BURN_CHECK, query: r.query, observed, threshold, verdict: onBurn, reason: `the release's track burns the ${pct(s.objective)} objective's budget faster than ${x(p.factor)} over both windows (at this rate the ${s.window} budget lasts ${formatSeconds(s.windowSeconds / r.long.value)})` }
+            ? { check: BURN_CHECK, query: r.query, observed, threshold, verdict: onBurn, reason: `the release's track burns the ${objectivePct(s.objective)} objective's budget faster than ${x(p.factor)} over both windows (at this rate the ${s.window} budget lasts ${formatSeconds(s.windowSeconds / r.long.value)})` }
             : { check: BURN_CHECK, query: r.query, observed, threshold, verdict: "pass" });
     }
     const b = r.budgetRemaining;

@@ -9,7 +9,17 @@ export interface ScrapeJob {
     staticTargets?: string[];
     /** Keep the scraped series' own labels (a Pushgateway's job, environment and version are the pusher's). */
     honorLabels?: boolean;
+    /**
+     * HTTP basic auth from the Secret PUSHGATEWAY_AUTH_SECRET (keys `username`, `password`): operator mode refers to
+     * its keys, standalone Prometheus reads them as files mounted at PUSHGATEWAY_AUTH_FILES.  Never the values.
+     */
+    basicAuth?: boolean;
 }
+
+/** The Secret holding speculation:pushgatewayCredentials in the cluster, and where standalone Prometheus mounts it. */
+export const PUSHGATEWAY_AUTH_SECRET = "agenc-pushgateway-auth";
+export const PUSHGATEWAY_AUTH_DIR = "/etc/prometheus/secrets";
+export const PUSHGATEWAY_AUTH_FILES = { username: `${PUSHGATEWAY_AUTH_DIR}/pushgateway-username`, password: `${PUSHGATEWAY_AUTH_DIR}/pushgateway-password` } as const;
 
 export const SPECULATION_PORT = 9090;
 export const PROOF_WORKER_PORT = 9091;
@@ -30,10 +40,10 @@ export const WATCHDOG_SCRAPE_JOB: ScrapeJob = { job: "speculation-watchdog", app
  */
 export const PUSHGATEWAY_JOB = "pushgateway";
 
-export function pushgatewayJob(pushgatewayUrl: string): ScrapeJob {
+export function pushgatewayJob(pushgatewayUrl: string, authenticated = false): ScrapeJob {
     const u = new URL(pushgatewayUrl);
     const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
-    return { job: PUSHGATEWAY_JOB, port, staticTargets: [`${u.hostname}:${port}`], honorLabels: true };
+    return { job: PUSHGATEWAY_JOB, port, staticTargets: [`${u.hostname}:${port}`], honorLabels: true, ...(authenticated ? { basicAuth: true } : {}) };
 }
 
 /**
@@ -41,7 +51,7 @@ export function pushgatewayJob(pushgatewayUrl: string): ScrapeJob {
  * nodes behind one address on different ports): a ScrapeConfig's targets are a set, and the API server refuses a
  * duplicate (seen under the real provider with `npm run local -- --kubernetes`).
  */
-export function scrapeJobs(nodeHosts: string[], options: { greenServesPrimary?: boolean; pushgatewayUrl?: string } = {}): ScrapeJob[] {
+export function scrapeJobs(nodeHosts: string[], options: { greenServesPrimary?: boolean; pushgatewayUrl?: string; pushgatewayAuthenticated?: boolean } = {}): ScrapeJob[] {
     const hosts = [...new Set(nodeHosts)];
     const on = (port: number) => hosts.map((h) => `${h}:${port}`);
     const tracks = ["agenc-speculation", "agenc-speculation-canary", ...(options.greenServesPrimary ? [] : ["agenc-speculation-green"])];
@@ -54,7 +64,7 @@ export function scrapeJobs(nodeHosts: string[], options: { greenServesPrimary?: 
         { job: "alys-actors", port: 9091, staticTargets: on(9091) },
         { job: "alys-governance", port: 9092, staticTargets: on(9092) },
         { job: "alys-metrics", port: 9464, staticTargets: on(9464) },
-        ...(options.pushgatewayUrl ? [pushgatewayJob(options.pushgatewayUrl)] : []),
+        ...(options.pushgatewayUrl ? [pushgatewayJob(options.pushgatewayUrl, options.pushgatewayAuthenticated)] : []),
     ];
 }
 
@@ -91,6 +101,11 @@ export function prometheusConfig(a: PrometheusConfigArgs): Record<string, unknow
                     ] : []),
                 ],
             }
-            : { job_name: j.job, ...(j.honorLabels ? { honor_labels: true } : {}), static_configs: [{ targets: j.staticTargets }] }),
+            : {
+                job_name: j.job, ...(j.honorLabels ? { honor_labels: true } : {}),
+                // The credentials as files from the mounted Secret: prometheus.yml (a ConfigMap) never holds them.
+                ...(j.basicAuth ? { basic_auth: { username_file: PUSHGATEWAY_AUTH_FILES.username, password_file: PUSHGATEWAY_AUTH_FILES.password } } : {}),
+                static_configs: [{ targets: j.staticTargets }],
+            }),
     };
 }

@@ -202,6 +202,17 @@ export function applyRollback(loaded: LoadedConfig): LoadedConfig {
  * Where every gate reads the critical alerts: Prometheus's ALERTS when the gate reads Prometheus, else Alertmanager's
  * API, else the configured Prometheus (the schema requires one of the two).
  */
+/**
+ * How often the new track's smoke tests are retried while its pods come up (for as long as a gate waits past its
+ * bake): every 10 s, or twice the read timeout when a read may take longer, and never slower than the gate's own poll.
+ * Derived, not a key: the gate's timeout is already below its poll interval (config/semantics.ts), so this stays above
+ * one read by construction (2 × timeout, 10 s and pollInterval are each above it), and no timeout the gate accepts
+ * is refused for a constant the operator cannot set.  (The local rehearsal, exempt from the poll rule, polls at its 1 s.)
+ */
+export function newTrackSmokePollMs(timeoutMs: number, pollIntervalMs: number): number {
+    return Math.min(pollIntervalMs, Math.max(10_000, 2 * timeoutMs));
+}
+
 function alertSource(g: StackConfig["canary"]["gate"]): AlertSource {
     if (g.source === "prometheus" && g.prometheusUrl) return { prometheusUrl: g.prometheusUrl };
     if (g.alertmanagerUrl) return { alertmanagerUrl: g.alertmanagerUrl };
@@ -336,8 +347,7 @@ export function releasePlan(original: LoadedConfig, env: PlanEnvironment): Relea
         ...(newTrack ? {
             newTrack: {
                 ...newTrack,
-                // Retried while its pods come up: for as long as a gate waits past its bake, polling at most every 10 s.
-                smoke: { timeoutMs: ms(g.timeout), deadlineMs: deadlineSlackMs, pollMs: Math.min(10_000, ms(g.pollInterval)) },
+                smoke: { timeoutMs: ms(g.timeout), deadlineMs: deadlineSlackMs, pollMs: newTrackSmokePollMs(ms(g.timeout), ms(g.pollInterval)) },
             },
         } : {}),
         ...(config.verify.enabled && topPercentage === 100 ? { verify: { timeoutMs: ms(g.timeout) } } : {}),

@@ -4,6 +4,7 @@
  */
 import { instantVector } from "./client";
 import { fail, getJson, Measured } from "./read";
+import { redactUrl } from "../records/redact";
 
 /** Where the gate reads the critical alerts firing: Prometheus's ALERTS series, or Alertmanager's API. */
 export type AlertSource = { prometheusUrl: string } | { alertmanagerUrl: string };
@@ -19,16 +20,16 @@ export const CRITICAL_ALERTS_FILTER = 'severity="critical"';
  */
 export async function readCriticalAlerts(source: AlertSource, timeoutMs: number): Promise<{ alerts: Measured<string[]>; query: string }> {
     if ("prometheusUrl" in source) {
-        const query = `${CRITICAL_ALERTS_PROMQL} on ${source.prometheusUrl}`;
+        const query = `${CRITICAL_ALERTS_PROMQL} on ${redactUrl(source.prometheusUrl)}`;
         const v = await instantVector(source.prometheusUrl, CRITICAL_ALERTS_PROMQL, timeoutMs);
         return { alerts: v.ok ? { ok: true, value: v.value.map((r) => r.metric.alertname ?? "(unnamed)") } : v, query };
     }
     const qs = new URLSearchParams({ active: "true", silenced: "true", inhibited: "true", unprocessed: "true", filter: CRITICAL_ALERTS_FILTER });
     const url = `${source.alertmanagerUrl}/api/v2/alerts?${qs}`;
-    const query = `GET ${source.alertmanagerUrl}/api/v2/alerts?filter=${CRITICAL_ALERTS_FILTER}`;
+    const query = `GET ${redactUrl(source.alertmanagerUrl)}/api/v2/alerts?filter=${CRITICAL_ALERTS_FILTER}`;
     const body = await getJson(url, timeoutMs);
     if (!body.ok) return { alerts: body, query };
-    if (!Array.isArray(body.value)) return { alerts: fail("malformed", `${url}: not a JSON array of alerts`), query };
+    if (!Array.isArray(body.value)) return { alerts: fail("malformed", `${redactUrl(url)}: not a JSON array of alerts`), query };
     const firing = body.value.map((a: { labels?: { alertname?: string } }) => a?.labels?.alertname ?? "(unnamed)");
     return { alerts: { ok: true, value: firing }, query };
 }

@@ -9,6 +9,7 @@
  */
 import { fetchWithin } from "../http";
 import { fail, getJson, Measured } from "./read";
+import { redactUrl } from "../records/redact";
 
 /** One series of an instant vector: its labels and its value. */
 export interface VectorSample { metric: Record<string, string>; value: number }
@@ -81,9 +82,9 @@ export async function querySeries(prometheusUrl: string, expr: string, timeoutMs
     return v.value.some((r) => Number.isNaN(r.value)) ? fail("nan", `${label} is NaN`) : v;
 }
 
-/** An instant query read as one number: the largest value over its series (the worst track). */
-export async function queryValue(prometheusUrl: string, expr: string, timeoutMs: number, label: string = expr): Promise<Measured<number>> {
-    const v = await querySeries(prometheusUrl, expr, timeoutMs, { label });
+/** An instant query read as one number: the largest value over its series (the worst track); `atMs`: at that instant, not now. */
+export async function queryValue(prometheusUrl: string, expr: string, timeoutMs: number, label: string = expr, atMs?: number): Promise<Measured<number>> {
+    const v = await querySeries(prometheusUrl, expr, timeoutMs, { label, ...(atMs !== undefined ? { atMs } : {}) });
     return v.ok ? { ok: true, value: Math.max(...v.value.map((r) => r.value)) } : v;
 }
 
@@ -141,11 +142,11 @@ export interface ScrapeTarget { job: string; instance: string; health: string; l
 /** Prometheus's active scrape targets; any failure throws, naming the URL (the preflight's check turns it into a row). */
 export async function activeTargets(url: string, timeoutMs: number): Promise<ScrapeTarget[]> {
     const res = await fetchWithin(`${url}/api/v1/targets?state=active`, {}, timeoutMs);
-    if (!res.ok) throw new Error(`${url}/api/v1/targets: ${res.why}`);
-    if (res.status !== 200) throw new Error(`${url}/api/v1/targets: HTTP ${res.status}`);
+    if (!res.ok) throw new Error(`${redactUrl(url)}/api/v1/targets: ${res.why}`);
+    if (res.status !== 200) throw new Error(`${redactUrl(url)}/api/v1/targets: HTTP ${res.status}`);
     let body: { status?: string; data?: { activeTargets?: { labels?: Record<string, string>; health?: string; lastError?: string }[] } };
-    try { body = JSON.parse(res.text); } catch { throw new Error(`${url}/api/v1/targets: body is not JSON`); }
-    if (body.status !== "success" || !Array.isArray(body.data?.activeTargets)) throw new Error(`${url}/api/v1/targets: not a successful targets answer`);
+    try { body = JSON.parse(res.text); } catch { throw new Error(`${redactUrl(url)}/api/v1/targets: body is not JSON`); }
+    if (body.status !== "success" || !Array.isArray(body.data?.activeTargets)) throw new Error(`${redactUrl(url)}/api/v1/targets: not a successful targets answer`);
     return body.data!.activeTargets!.map((t) => ({
         job: t.labels?.job ?? "", instance: t.labels?.instance ?? "", health: t.health ?? "unknown", lastError: t.lastError ?? "",
     }));
@@ -167,16 +168,16 @@ export function prometheusDurationSeconds(text: string): number | undefined {
  */
 export async function retention(url: string, timeoutMs: number): Promise<{ seconds: number; flag: string; sizeLimit?: string }> {
     const res = await fetchWithin(`${url}/api/v1/status/flags`, {}, timeoutMs);
-    if (!res.ok) throw new Error(`${url}/api/v1/status/flags: ${res.why}`);
-    if (res.status !== 200) throw new Error(`${url}/api/v1/status/flags: HTTP ${res.status}`);
+    if (!res.ok) throw new Error(`${redactUrl(url)}/api/v1/status/flags: ${res.why}`);
+    if (res.status !== 200) throw new Error(`${redactUrl(url)}/api/v1/status/flags: HTTP ${res.status}`);
     let body: { status?: string; data?: Record<string, string> };
-    try { body = JSON.parse(res.text); } catch { throw new Error(`${url}/api/v1/status/flags: body is not JSON`); }
+    try { body = JSON.parse(res.text); } catch { throw new Error(`${redactUrl(url)}/api/v1/status/flags: body is not JSON`); }
     const flags = body.data ?? {};
     const flag = flags["storage.tsdb.retention.time"] ?? flags["storage.tsdb.retention"];
-    if (body.status !== "success" || flag === undefined) throw new Error(`${url}/api/v1/status/flags: no storage.tsdb.retention.time`);
+    if (body.status !== "success" || flag === undefined) throw new Error(`${redactUrl(url)}/api/v1/status/flags: no storage.tsdb.retention.time`);
     const size = flags["storage.tsdb.retention.size"];
     const sizeLimit = size && size !== "0B" && size !== "0" ? size : undefined;
     const parsed = prometheusDurationSeconds(flag);
-    if (parsed === undefined) throw new Error(`${url}/api/v1/status/flags: storage.tsdb.retention.time ${JSON.stringify(flag)} is not a duration`);
+    if (parsed === undefined) throw new Error(`${redactUrl(url)}/api/v1/status/flags: storage.tsdb.retention.time ${JSON.stringify(flag)} is not a duration`);
     return { seconds: parsed === 0 && !sizeLimit ? 15 * 86_400 : parsed, flag, ...(sizeLimit ? { sizeLimit } : {}) };
 }

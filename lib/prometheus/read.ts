@@ -4,6 +4,7 @@
  * failures named); plain functions, so dynamic providers capture them when Pulumi serialises them.
  */
 import { fetchWithin } from "../http";
+import { redactUrl } from "../records/redact";
 
 /** Why a reading could not be used.  Each is a no-go of its own, named in the decision record. */
 export type ReadFailure =
@@ -25,8 +26,8 @@ export type Answer = { ok: true; status: number; text: string } | { ok: false; f
 /** GET `url` within `timeoutMs`; HTTP 401 and 403 are `rejected-token`, every other status is the caller's to judge. */
 export async function get(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<Answer> {
     const res = await fetchWithin(url, { headers }, timeoutMs);
-    if (!res.ok) return { ok: false, failure: res.failure, detail: `${url}: ${res.why}` };
-    if (res.status === 401 || res.status === 403) return { ok: false, failure: "rejected-token", detail: `${url}: HTTP ${res.status}` };
+    if (!res.ok) return { ok: false, failure: res.failure, detail: `${redactUrl(url)}: ${res.why}` };
+    if (res.status === 401 || res.status === 403) return { ok: false, failure: "rejected-token", detail: `${redactUrl(url)}: HTTP ${res.status}` };
     return res;
 }
 
@@ -34,12 +35,12 @@ export async function get(url: string, timeoutMs: number, headers: Record<string
 export async function getJson(url: string, timeoutMs: number, okStatuses: number[] = []): Promise<Measured<any>> {
     const r = await get(url, timeoutMs);
     if (!r.ok) return r;
-    if ((r.status < 200 || r.status > 299) && !okStatuses.includes(r.status)) return fail("http-status", `${url}: HTTP ${r.status}`);
+    if ((r.status < 200 || r.status > 299) && !okStatuses.includes(r.status)) return fail("http-status", `${redactUrl(url)}: HTTP ${r.status}`);
     try {
         const body = JSON.parse(r.text);
-        if (body === null || typeof body !== "object") return fail("malformed", `${url}: body is not a JSON object`);
+        if (body === null || typeof body !== "object") return fail("malformed", `${redactUrl(url)}: body is not a JSON object`);
         return { ok: true, value: body };
     } catch {
-        return fail("malformed", `${url}: body is not JSON`);
+        return fail("malformed", `${redactUrl(url)}: body is not JSON`);
     }
 }

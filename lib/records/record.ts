@@ -4,8 +4,10 @@
  * dashboard shows releases and reverts.  A record never claims more than happened: it is written after the steps it
  * names, from their recorded verdicts.
  */
+import { pushgatewayOptions, PushgatewayAuth } from "./pushgateway";
 import { redactUrl } from "./redact";
 import { RECORD_JOB, RECORD_SERIES } from "./series";
+export type { PushgatewayAuth } from "./pushgateway";
 
 /** gate-revert: a gate (live or window) said no-go and took the stage's traffic away (its revert's outcome decides the percentage). */
 export type RecordOutcome = "released" | "rollback-full" | "rollback-emergency" | "gate-revert";
@@ -82,7 +84,7 @@ export function appendRecord(logFile: string, record: DeploymentRecord | NodeRol
  * Pushes the record's series to the version's group (RECORD_GROUPING).  POST replaces only the metric names pushed,
  * so a revert keeps the release timestamp and a later release keeps the last revert.
  */
-export async function pushRecord(pushgatewayUrl: string, record: DeploymentRecord, timeoutMs: number): Promise<void> {
+export async function pushRecord(pushgatewayUrl: string, record: DeploymentRecord, timeoutMs: number, auth?: PushgatewayAuth): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const prom = require("prom-client") as typeof import("prom-client");
     const registry = new prom.Registry();
@@ -107,7 +109,7 @@ export async function pushRecord(pushgatewayUrl: string, record: DeploymentRecor
         const spent = g(RECORD_SERIES.stageBudgetSpent, "Share of the SLO window's error budget a stage spent over its bake", ["environment", "version", "stage"]);
         for (const [stage, b] of Object.entries(record.errorBudget)) spent.set({ ...base, stage }, b.budgetSpent);
     }
-    const gateway = new prom.Pushgateway(pushgatewayUrl, { timeout: timeoutMs }, registry);
+    const gateway = new prom.Pushgateway(pushgatewayUrl, pushgatewayOptions(timeoutMs, auth), registry);
     await gateway.pushAdd({ jobName: RECORD_JOB, groupings: base });
 }
 
@@ -118,6 +120,8 @@ export interface RecordSink {
     operator: string;
     logFile: string;
     pushgatewayUrl?: string;
+    /** speculation:pushgatewayCredentials (a secret input of the providers that push; never in a failure's properties). */
+    pushgatewayAuth?: PushgatewayAuth;
     timeoutMs: number;
 }
 
@@ -135,7 +139,7 @@ export async function recordGateRevert(sink: RecordSink, gate: { stage: string; 
     appendRecord(sink.logFile, record);
     if (!sink.pushgatewayUrl) return `Deployment record: gate-revert appended to ${sink.logFile}.`;
     try {
-        await pushRecord(sink.pushgatewayUrl, record, sink.timeoutMs);
+        await pushRecord(sink.pushgatewayUrl, record, sink.timeoutMs, sink.pushgatewayAuth);
         return `Deployment record: gate-revert appended to ${sink.logFile} and pushed to ${redactUrl(sink.pushgatewayUrl)}.`;
     } catch (e) {
         return `Deployment record: gate-revert appended to ${sink.logFile}; the push to ${redactUrl(sink.pushgatewayUrl)} FAILED: ${(e as Error).message}.`;

@@ -9,6 +9,7 @@ import { setRolloutPercentage } from "../adminApi";
 import { fetchWithin } from "../http";
 import { parseExposition } from "../prometheus/exposition";
 import { CheckResult, StepReport } from "../runbook/steps";
+import { redactUrl } from "../records/redact";
 
 export const PENDING_METRIC = "speculation_pending_operations_count";
 
@@ -34,8 +35,8 @@ const realClock: DrainClock = { now: Date.now, sleep: (ms) => new Promise((r) =>
 /** Reads the pending operations (the sum over every series of the gauge). */
 export async function readPending(serviceUrl: string, timeoutMs: number): Promise<number> {
     const res = await fetchWithin(`${serviceUrl}/metrics`, {}, timeoutMs);
-    if (!res.ok) throw new Error(`${serviceUrl}/metrics: ${res.why}`);
-    if (res.status !== 200) throw new Error(`${serviceUrl}/metrics: HTTP ${res.status}`);
+    if (!res.ok) throw new Error(`${redactUrl(serviceUrl)}/metrics: ${res.why}`);
+    if (res.status !== 200) throw new Error(`${redactUrl(serviceUrl)}/metrics: HTTP ${res.status}`);
     const fam = parseExposition(res.text)?.find((f) => f.name === PENDING_METRIC);
     if (!fam || fam.metrics.length === 0) throw new Error(`${PENDING_METRIC} is not exposed`);
     const sum = fam.metrics.reduce((n, m) => n + Number(m.value), 0);
@@ -53,11 +54,11 @@ export async function disableAndDrain(spec: DrainSpec, log: (line: string) => vo
     try {
         const status = await setRolloutPercentage(spec.serviceUrl, spec.adminToken, 0, spec.timeoutMs);
         const ok = !status.enabled && status.rolloutPercentage === 0;
-        checks.push({ name: "disable", target: `POST ${spec.serviceUrl}/admin/config`, expected: "disabled at 0 %", observed: `${status.enabled ? "enabled" : "disabled"} at ${status.rolloutPercentage} %`, verdict: ok ? "pass" : "fail" });
+        checks.push({ name: "disable", target: `POST ${redactUrl(spec.serviceUrl)}/admin/config`, expected: "disabled at 0 %", observed: `${status.enabled ? "enabled" : "disabled"} at ${status.rolloutPercentage} %`, verdict: ok ? "pass" : "fail" });
         log(`[drain] speculation disabled (read back: ${status.enabled ? "enabled" : "disabled"} at ${status.rolloutPercentage} %)`);
         if (!ok) return report();
     } catch (e) {
-        checks.push({ name: "disable", target: `POST ${spec.serviceUrl}/admin/config`, expected: "disabled at 0 %", observed: `error: ${(e as Error).message}`, verdict: "fail" });
+        checks.push({ name: "disable", target: `POST ${redactUrl(spec.serviceUrl)}/admin/config`, expected: "disabled at 0 %", observed: `error: ${(e as Error).message}`, verdict: "fail" });
         return report();
     }
     if (!spec.drain) return report();

@@ -72,7 +72,7 @@ export function cosignSaid(run: Pick<CosignRun, "stdout" | "stderr">): string {
 
 /**
  * What a failed cosign run means, from its words (v2.6; test/lib/signatures/cosignOutput.test.ts holds the texts the
- * real cosign printed in test/lib/signatures/cosign.int.test.ts).  Order matters: the network before the registry's
+ * real cosign printed in test/lib/signatures/images.int.test.ts and blob.int.test.ts).  Order matters: the network before the registry's
  * answers, those before the signature's.
  */
 export function classifyFailure(text: string): Outcome {

@@ -27,12 +27,13 @@ async function countsOver(prometheusUrl: string, s: SloSpec, seconds: number, ti
     return { ok: true, value: { errors: e.value[0]?.value ?? 0, operations: o.value[0].value } };
 }
 
-/** The stage's burn over both windows ending at `atMs` (default now), and the budget left. */
+/** The stage's burn over both windows ending at `atMs` (default now), and the budget left at that instant. */
 export async function readSlo(prometheusUrl: string, s: SloSpec, windows: BurnWindows, timeoutMs: number, atMs?: number): Promise<SloReading> {
     const [long, short, budgetRemaining] = await Promise.all([
         countsOver(prometheusUrl, s, windows.longSeconds, timeoutMs, atMs),
         countsOver(prometheusUrl, s, windows.shortSeconds, timeoutMs, atMs),
-        queryValue(prometheusUrl, SLO_RECORDED.budgetRemaining, timeoutMs),
+        // At the windows' end too: a window judged after the fact reads the budget as it was when the bake ended.
+        readBudgetRemaining(prometheusUrl, timeoutMs, atMs),
     ]);
     const q = burnQueries(s, windows.longSeconds);
     return {
@@ -44,7 +45,7 @@ export async function readSlo(prometheusUrl: string, s: SloSpec, windows: BurnWi
     };
 }
 
-/** The recorded share of the window's budget the service has left. */
-export function readBudgetRemaining(prometheusUrl: string, timeoutMs: number): Promise<Measured<number>> {
-    return queryValue(prometheusUrl, SLO_RECORDED.budgetRemaining, timeoutMs);
+/** The recorded share of the window's budget the service has left (at `atMs`, default now). */
+export function readBudgetRemaining(prometheusUrl: string, timeoutMs: number, atMs?: number): Promise<Measured<number>> {
+    return queryValue(prometheusUrl, SLO_RECORDED.budgetRemaining, timeoutMs, SLO_RECORDED.budgetRemaining, atMs);
 }

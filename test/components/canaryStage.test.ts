@@ -56,7 +56,8 @@ describe("ingress-weight mode", () => {
         await render(engine, mode("staging", "ingress-weight", 10));
         const smoke = engine.one(SMOKE, "canary-smoke");
         expect(smoke.inputs).to.include({ track: "canary", serviceUrl: "http://agenc-speculation-canary.agenc-staging.svc.cluster.local:9090", version: "v1.2.3", expectVersion: true });
-        expect(smoke.inputs.retry).to.deep.equal({ deadlineSeconds: 600, pollSeconds: 10 });
+        // Retried every max(10 s, 2 × canary.gate.timeout): slower than one read (lib/plan/release.ts newTrackSmokePollMs).
+        expect(smoke.inputs.retry).to.deep.equal({ deadlineSeconds: 600, pollSeconds: 20 });
         expect(smoke.dependencies).to.include(engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary").urn);
         expect(engine.byK8sName(INGRESS, "agenc-speculation-canary").dependencies, "no weight before the smoke tests passed").to.include(smoke.urn);
     });

@@ -343,6 +343,54 @@ describe("the program under mocks", () => {
             expect(scrapes.find((r) => r.inputs.metadata.name === "alys-consensus")!.inputs.spec.honorLabels, "a node's own labels do not win").to.equal(undefined);
         });
 
+        describe("an authenticated Pushgateway (speculation:pushgatewayCredentials, a secret)", () => {
+            const CREDS = "speculation:pushgatewayCredentials";
+            const PASSWORD = "pg-SECRETVALUE-0123";
+            // At 10 %: a stage, so its baseline and gate exist (each pushes).
+            const withCredentials = (mode: string) => ({ ...withEdit(withPushgateway(mode), "speculation:rolloutPercentage", undefined, 10), [CREDS]: { username: "pusher", password: PASSWORD } });
+            /** Every input of every resource with the secret envelopes left out: what a plain (unencrypted) input holds. */
+            const plainInputs = () => JSON.stringify(engine.resources.map((r) => r.inputs), (_k, v) => (secretEnvelope(v) !== undefined ? "[secret]" : v));
+
+            it("the push steps take the credentials as a secret input; the ScrapeConfig refers to the Secret's keys (operator mode)", async () => {
+                await render(engine, withCredentials("operator"), [...NODE_SECRET_KEYS, CREDS]);
+                for (const type of ["HealthGate", "ErrorBaseline", "DeploymentRecord"]) {
+                    const steps = engine.ofType(`pulumi-nodejs:dynamic/agenc:${type}`);
+                    expect(steps.length, type).to.be.greaterThan(0);
+                    for (const step of steps) expect(secretEnvelope(step.inputs.pushgatewayAuth), `${type} ${step.name}`).to.deep.equal({ username: "pusher", password: PASSWORD });
+                }
+                const secret = engine.byK8sName(SECRET, "agenc-pushgateway-auth");
+                expect(secretEnvelope(secret.inputs.stringData)).to.deep.equal({ username: "pusher", password: PASSWORD });
+                const pg = engine.ofType(CUSTOM("ScrapeConfig")).find((r) => r.inputs.metadata.name === "pushgateway")!;
+                expect(pg.inputs.spec.basicAuth).to.deep.equal({
+                    username: { name: "agenc-pushgateway-auth", key: "username" }, password: { name: "agenc-pushgateway-auth", key: "password" },
+                });
+                expect(engine.ofType(CUSTOM("ScrapeConfig")).find((r) => r.inputs.metadata.name === "alys-consensus")!.inputs.spec.basicAuth, "only the Pushgateway's job").to.equal(undefined);
+                expect(plainInputs()).to.not.contain(PASSWORD);
+            });
+
+            it("standalone: basic_auth from files of the Secret mounted into Prometheus, never the values in prometheus.yml", async () => {
+                await render(engine, withCredentials("standalone"), [...NODE_SECRET_KEYS, CREDS]);
+                const yml = parse(engine.byK8sName(CONFIGMAP, "prometheus-config").inputs.data["prometheus.yml"]) as { scrape_configs: { job_name: string; basic_auth?: unknown }[] };
+                expect(yml.scrape_configs.find((j) => j.job_name === "pushgateway")!.basic_auth).to.deep.equal({
+                    username_file: "/etc/prometheus/secrets/pushgateway-username", password_file: "/etc/prometheus/secrets/pushgateway-password",
+                });
+                expect(yml.scrape_configs.filter((j) => j.basic_auth).map((j) => j.job_name)).to.deep.equal(["pushgateway"]);
+                const pod = engine.byK8sName(DEPLOYMENT, "prometheus").inputs.spec.template.spec;
+                expect(pod.volumes.find((v: { name: string }) => v.name === "secrets")).to.deep.equal({ name: "secrets", secret: { secretName: "agenc-pushgateway-auth", items: [
+                    { key: "username", path: "pushgateway-username" }, { key: "password", path: "pushgateway-password" }] } });
+                expect(pod.containers[0].volumeMounts).to.deep.include({ name: "secrets", mountPath: "/etc/prometheus/secrets", readOnly: true });
+                expect(secretEnvelope(engine.byK8sName(SECRET, "agenc-pushgateway-auth").inputs.stringData)).to.deep.equal({ username: "pusher", password: PASSWORD });
+                expect(plainInputs()).to.not.contain(PASSWORD);
+            });
+
+            it("without credentials: no Secret, no basicAuth, and no pushgatewayAuth input", async () => {
+                await render(engine, withPushgateway("operator"), NODE_SECRET_KEYS);
+                expect(engine.ofType(SECRET).map((s) => s.inputs.metadata.name)).to.not.include("agenc-pushgateway-auth");
+                expect(engine.ofType(CUSTOM("ScrapeConfig")).find((r) => r.inputs.metadata.name === "pushgateway")!.inputs.spec.basicAuth).to.equal(undefined);
+                expect(engine.ofType("pulumi-nodejs:dynamic/agenc:DeploymentRecord")[0].inputs.pushgatewayAuth).to.equal(undefined);
+            });
+        });
+
         it("standalone mode: the Pushgateway job with honor_labels in prometheus.yml; without records.pushgatewayUrl, no such job", async () => {
             await render(engine, withPushgateway("standalone"), NODE_SECRET_KEYS);
             const yml = parse(engine.byK8sName(CONFIGMAP, "prometheus-config").inputs.data["prometheus.yml"]) as { scrape_configs: { job_name: string; honor_labels?: boolean; static_configs?: { targets: string[] }[] }[] };

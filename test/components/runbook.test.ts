@@ -107,7 +107,7 @@ describe("runbook steps in the program (mocks)", () => {
         config = withPreviousDigests(config);
         const outputs = await render(engine, config);
         const drain = engine.one(DRAIN, "rollback-full");
-        expect(drain.inputs).to.include({ mode: "full", targetVersion: "v1.2.2", maxPending: 10, pollSeconds: 10, deadlineSeconds: 600 });
+        expect(drain.inputs).to.include({ mode: "full", targetVersion: "v1.2.2", maxPending: 10, pollSeconds: 15, deadlineSeconds: 600 });
         // Pulumi orders the drain before the Deployment changes: each Deployment's registration depends on it.
         for (const app of ["proof-workers", "agenc-speculation"]) {
             const d = engine.byK8sName(DEPLOYMENT, app);

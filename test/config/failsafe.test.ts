@@ -7,6 +7,8 @@ import { readFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { loadStackConfig, PRODUCTION_RULES } from "../../config";
+import { SLO_BUDGET_FLOOR_RANGE, SLO_OBJECTIVE_RANGE } from "../../config/thresholds";
+import { POLICY_DEFAULTS } from "../../policy/policies";
 import { defineStack } from "../../program";
 import { expectConfigRefusal, MockEngine, NODE_SECRET_KEYS, ROOT, settle, stackConfig, TEST_HOST_KEY, withEdit, withNodes } from "../helpers/stack";
 
@@ -56,8 +58,8 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
         () => withEdit(withEdit(stackConfig("staging"), key("canary"), "ingress.await", "load-balancer"), key("canary"), "ingress.awaitTimeout", "1d"),
         ["speculation:canary.ingress.awaitTimeout: must be written in h, m and s, such as 24h (it is the Ingresses' customTimeouts, which Pulumi reads as a Go duration: no d)"]],
     ["a deadline shorter than its own poll", "rollback.drainTimeout under rollback.drainPollInterval",
-        () => withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "5s"),
-        ["speculation:rollback.drainTimeout: must be at least rollback.drainPollInterval (10s): a shorter drain reads the pending operations once and gives up"]],
+        () => withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "12s"),
+        ["speculation:rollback.drainTimeout: must be at least rollback.drainPollInterval (15s): a shorter drain reads the pending operations once and gives up"]],
     ["production minimums", `proof workers below ${PRODUCTION_RULES.minProofWorkerReplicas}`,
         () => withEdit(stackConfig("production"), key("proofWorkers"), "replicas", 3),
         ["speculation:proofWorkers.replicas: must be at least 4 in production (policy proof-workers-min-replicas)"]],
@@ -130,7 +132,7 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
         ["speculation:canary.gate.revert: unknown keys \"deadlin\" (did you mean \"deadline\"?), \"colour\"; allowed: deadline, watchdogActionUrl"]],
     ["nested unknown keys", "two neighbours swapped in a short top-level key (nodse)",
         () => withEdit(stackConfig("staging"), key("nodse"), undefined, { forks: 2 }),
-        ["speculation:nodse: unknown key (did you mean \"nodes\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, records, registryCredentials, release, rollback, rolloutPercentage, service, signing, slo, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
+        ["speculation:nodse: unknown key (did you mean \"nodes\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, pushgatewayCredentials, records, registryCredentials, release, rollback, rolloutPercentage, service, signing, slo, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
     ["nested unknown keys", "two neighbours swapped in a short key of nodes (fokrs)",
         () => withEdit(stackConfig("staging"), key("nodes"), "fokrs", 2),
         [/^speculation:nodes: unknown key "fokrs" \(did you mean "forks"\?\); allowed: /]],
@@ -182,7 +184,7 @@ const CASES: [string, string, () => Config, (string | RegExp)[]][] = [
         [/^speculation:watchdog\.revertDeadline: must be at least \d+m\d*s?: the watchdog's attempts up to watchdog\.adminApiTimeout \(60s\) take that long in the worst case$/]],
     ["nested unknown keys", "a top-level typo",
         () => withEdit(stackConfig("staging"), key("canery"), undefined, { steps: [] }),
-        ["speculation:canery: unknown key (did you mean \"canary\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, records, registryCredentials, release, rollback, rolloutPercentage, service, signing, slo, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
+        ["speculation:canery: unknown key (did you mean \"canary\"?); allowed: adminToken, alertReceivers, bench, canary, environment, hardening, kubernetes, monitoring, namespace, nodes, preflight, proofWorkers, pushgatewayCredentials, records, registryCredentials, release, rollback, rolloutPercentage, service, signing, slo, smoke, sshPrivateKey, thresholds, verify, watchdog"]],
 ];
 
 describe("config refused before anything registers (issue 15's classes)", function () {
@@ -214,7 +216,7 @@ describe("config refused before anything registers (issue 15's classes)", functi
             oneHost(`ecdsa-sha2-nistp256 ${ECDSA_BLOB}`),
             // Side by side, one name a prefix of the other: neither folder is inside the other.
             withNodes(stackConfig("staging"), 1, { installPath: "/opt/alys", backupPath: "/opt/alys-backups" }),
-            withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "10s"),
+            withEdit(stackConfig("staging"), key("rollback"), "drainTimeout", "15s"),
             // Staging may relax the guard's floor (the policy pack is advisory there).
             withEdit(withEdit(withEdit(stackConfig("staging"), key("watchdog"), "sentinel.enabled", false), key("canary"), "gate.bakeMode", "window"),
                 key("canary"), "gate.prometheusUrl", "http://prometheus.monitoring.svc:9090"),
@@ -247,5 +249,14 @@ describe("config refused before anything registers (issue 15's classes)", functi
             minSloObjective: PRODUCTION_RULES.minSloObjective, maxSloObjective: PRODUCTION_RULES.maxSloObjective,
             minBudgetFloor: PRODUCTION_RULES.minBudgetFloor, maxBudgetFloor: PRODUCTION_RULES.maxBudgetFloor,
         });
+    });
+
+    it("the SLO's ranges have one source (config/thresholds.ts): the schema's bounds and the pack's slo-bounds defaults read them", () => {
+        expect({ min: POLICY_DEFAULTS.minSloObjective, max: POLICY_DEFAULTS.maxSloObjective }).to.deep.equal(SLO_OBJECTIVE_RANGE);
+        expect({ min: POLICY_DEFAULTS.minBudgetFloor, max: POLICY_DEFAULTS.maxBudgetFloor }).to.deep.equal(SLO_BUDGET_FLOOR_RANGE);
+        const source = readFileSync(path.join(ROOT, "policy/policies.ts"), "utf8");
+        expect(source, "no copy of the numbers in the pack").to.not.match(/(min|max)(SloObjective|BudgetFloor): \d/);
+        const slo = readFileSync(path.join(ROOT, "config/slo.ts"), "utf8");
+        expect(slo, "the schema's bounds are read from config/thresholds.ts").to.not.match(/\.(min|max)\(\d/);
     });
 });

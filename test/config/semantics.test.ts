@@ -4,16 +4,22 @@
  * policy functions and the program under mocks (scripts/render.ts), no servers.
  */
 import { expect } from "chai";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { Document, isScalar, parseAllDocuments, visit } from "yaml";
 import { ConfigError, parseStackConfig } from "../../config";
-import { cidrProblem, familiesCovered, normaliseCidr } from "../../config/cidr";
+import { cidrProblem, DEFAULT_MIN_CIDR_PREFIX, familiesCovered, normaliseCidr } from "../../config/cidr";
 import { redactUrl } from "../../lib/records/redact";
 import { peers } from "../../lib/network/peers";
 import { portableYaml } from "../../lib/portableYaml";
 import * as P from "../../policy/policies";
 import { renderStack } from "../../scripts/render";
-import { asPolicyResources, runStackPolicy } from "../policy/harness";
+import { newTrackSmokePollMs } from "../../lib/plan/release";
+import { asPolicyResources, packConfig, runStackPolicy } from "../policy/harness";
 import { encodeConfig, NODE_SECRET_KEYS, stackConfig, withEdit, withNodes } from "../helpers/stack";
+import { renderModes } from "../helpers/renderModes";
+import { MONITORING_MODES, SHIFT_MODES } from "../../config/schema";
 
 type Config = Record<string, unknown>;
 const key = (k: string) => `speculation:${k}`;
@@ -100,6 +106,31 @@ describe("config semantics (issue 25)", () => {
             expect(run("10.0.0.0/7")).to.deep.equal(["NetworkPolicy agenc-speculation-admin rule 1 admits 10.0.0.0/7, wider than /8."]);
             const halves = run("0.0.0.0/1", "128.0.0.0/1");
             expect(halves.at(-1)).to.match(/^NetworkPolicy agenc-speculation-admin admits 0\.0\.0\.0\/1 \+ 128\.0\.0\.0\/1, which together admit every IPv4 address/);
+
+            // The pack's minimum prefixes are configurable as the loader's are (minCidrPrefix): the two agree.
+            const configured = (min: { ipv4?: number; ipv6?: number }, ...blocks: string[]) => runStackPolicy(P.networkIsolation, asPolicyResources([d, deny, admin(...blocks)], false), "production",
+                { "network-isolation": { ...(min.ipv4 ? { minCidrPrefixIpv4: min.ipv4 } : {}), ...(min.ipv6 ? { minCidrPrefixIpv6: min.ipv6 } : {}) } }).map((v) => v.message);
+            for (const [min, block, loaderAccepts] of [
+                [{ ipv4: 4 }, "16.0.0.0/4", true], [{}, "16.0.0.0/4", false], [{ ipv4: 16 }, "10.0.0.0/8", false], [{ ipv4: 16 }, "10.1.0.0/16", true],
+                [{ ipv6: 16 }, "2001::/16", true], [{ ipv6: 48 }, "2001:db8::/32", false],
+            ] as const) {
+                const stack = withEdit(cidrs([block]), key("hardening"), "networkPolicies.minCidrPrefix", min);
+                expect(problemsOf(stack).length === 0, `loader, ${JSON.stringify(min)} ${block}`).to.equal(loaderAccepts);
+                expect(configured(min, block).length === 0, `pack, ${JSON.stringify(min)} ${block}`).to.equal(loaderAccepts);
+            }
+            expect(configured({ ipv4: 16 }, "10.0.0.0/8")).to.deep.equal(["NetworkPolicy agenc-speculation-admin rule 1 admits 10.0.0.0/8, wider than /16."]);
+        });
+
+        it("each stack file's minimum prefixes are its policy pack config's (the loader and the pack agree on the shipped stacks)", () => {
+            for (const stack of ["staging", "production"] as const) {
+                const { config } = parseStackConfig(encodeConfig(stackConfig(stack)));
+                const loader = config.hardening.networkPolicies.minCidrPrefix ?? DEFAULT_MIN_CIDR_PREFIX;
+                const own = packConfig(stack)["network-isolation"];
+                const pack = typeof own === "object" ? own : {};
+                expect({ ipv4: pack.minCidrPrefixIpv4 ?? P.POLICY_DEFAULTS.minCidrPrefixIpv4, ipv6: pack.minCidrPrefixIpv6 ?? P.POLICY_DEFAULTS.minCidrPrefixIpv6 }, stack)
+                    .to.deep.equal({ ipv4: loader.ipv4, ipv6: loader.ipv6 });
+            }
+            expect({ ipv4: P.POLICY_DEFAULTS.minCidrPrefixIpv4, ipv6: P.POLICY_DEFAULTS.minCidrPrefixIpv6 }, "the pack's defaults are the loader's").to.deep.equal(DEFAULT_MIN_CIDR_PREFIX);
         });
     });
 
@@ -126,6 +157,25 @@ describe("config semantics (issue 25)", () => {
             expect(problemsOf(withEdit(stackConfig("staging"), key("records"), "pushgatewayUrl", "https://gateway.example:9091"))).to.deep.equal([]);
         });
 
+        it("takes the Pushgateway's credentials from a secret key of their own, only with records.pushgatewayUrl, never echoing them", () => {
+            const CREDS = key("pushgatewayCredentials");
+            const withGateway = withEdit(stackConfig("staging"), key("records"), "pushgatewayUrl", "https://gateway.example:9091");
+            const withCreds = (base: Config, value: unknown) => ({ ...base, [CREDS]: value });
+            expect(problemsOf(withCreds(withGateway, { username: "pusher", password: "s3cret-pw" }), [CREDS])).to.deep.equal([]);
+            const plain = problemsOf(withCreds(withGateway, { username: "pusher", password: "s3cret-pw" }));
+            expect(plain).to.deep.equal([`${CREDS}: must be set as a secret (pulumi config set --secret --path '${CREDS}.password' …)`]);
+            expect(problemsOf(withCreds(stackConfig("staging"), { username: "pusher", password: "s3cret-pw" }), [CREDS]))
+                .to.deep.equal([`${CREDS}: only applies when speculation:records.pushgatewayUrl is set (the credentials of that Pushgateway)`]);
+            const colon = problemsOf(withCreds(withGateway, { username: "pu:sher", password: "s3cret-pw" }), [CREDS]);
+            expect(colon).to.have.length(1);
+            expect(colon[0]).to.match(new RegExp(`^${CREDS}\\.username: must be the Pushgateway user name: no colon`));
+            const extra = problemsOf(withCreds(withGateway, { username: "pusher", password: "s3cret-pw", token: "s3cret-tk" }), [CREDS]);
+            expect(extra[0]).to.match(/unknown key "token"/);
+            for (const p of [...plain, ...colon, ...extra]) expect(p).to.not.match(/s3cret/);
+            expect(parseStackConfig(encodeConfig(withCreds(withGateway, { username: "pusher", password: "s3cret-pw" })), new Set([CREDS])).pushgatewayCredentials)
+                .to.deep.equal({ username: "pusher", password: "s3cret-pw" });
+        });
+
         it("prints URLs redacted", () => {
             expect(redactUrl("http://admin:s3cret@gateway.example:9091/")).to.equal("http://***@gateway.example:9091");
             expect(redactUrl("http://gateway.example:9091")).to.equal("http://gateway.example:9091");
@@ -139,7 +189,7 @@ describe("config semantics (issue 25)", () => {
         it("a read's timeout is below its poll interval (both keys named)", () => {
             expectRefused(gate("timeout", "5h"), "canary.gate.timeout", /must be below canary\.gate\.pollInterval \(30s\)/);
             expectRefused(gate("timeout", "30s"), "canary.gate.timeout", /must be below canary\.gate\.pollInterval/);
-            expect(problemsOf(gate("timeout", "29s"))).to.deep.equal([]);
+            expect(problemsOf(withEdit(gate("timeout", "29s"), key("rollback"), "drainPollInterval", "30s"))).to.deep.equal([]);
             const sentinel = withEdit(stackConfig("staging"), key("watchdog"), "sentinel.timeout", "30s");
             expectRefused(sentinel, "watchdog.sentinel.timeout", /must be below half of watchdog\.sentinel\.interval \(1m\)/);
         });
@@ -150,6 +200,27 @@ describe("config semantics (issue 25)", () => {
             expectRefused(gate("deadlineSlack", "5s"), "canary.gate.deadlineSlack", /must be at least canary\.gate\.timeout \(10s\)/);
             const batch = withNodes(stackConfig("staging"), 1, { batchGate: { enabled: true, bake: "10s" } });
             expectRefused(batch, "nodes.batchGate.bake", /must be at least canary\.gate\.pollInterval \(30s\)/, NODE_SECRET_KEYS);
+        });
+
+        it("the rollback drain, which reads with canary.gate.timeout: its poll interval above it, its deadline at least one read", () => {
+            const rollback = (at: string, value: string, base = stackConfig("staging")) => withEdit(base, key("rollback"), at, value);
+            expectRefused(rollback("drainPollInterval", "5s", gate("timeout", "20s")), "rollback.drainPollInterval", /must be above canary\.gate\.timeout \(20s\)/);
+            expectRefused(rollback("drainPollInterval", "10s"), "rollback.drainPollInterval", /must be above canary\.gate\.timeout \(10s\)/);
+            expectRefused(rollback("drainTimeout", "20s", rollback("drainPollInterval", "15s", gate("timeout", "25s"))), "rollback.drainTimeout", /must be at least canary\.gate\.timeout \(25s\)/);
+            // Whatever rollback.mode is: the stack learns it before the day it must roll back.
+            expectRefused(rollback("mode", "full", rollback("drainPollInterval", "5s")), "rollback.drainPollInterval", /must be above canary\.gate\.timeout/);
+            expect(problemsOf(rollback("drainPollInterval", "26s", gate("timeout", "25s")))).to.deep.equal([]);
+            expect(problemsOf(rollback("mode", "full"))).to.deep.equal([]);
+        });
+
+        it("the new track's smoke retries poll slower than one read, whatever timeout the gate accepts", () => {
+            for (const [timeoutS, pollS] of [[25, 30], [10, 60], [5, 60], [9, 10], [1, 2], [29, 30], [100, 3600]]) {
+                const accepted = problemsOf(gate("pollInterval", `${pollS}s`, gate("timeout", `${timeoutS}s`))).filter((p) => p.startsWith(key("canary.gate")));
+                expect(accepted, `${timeoutS}s / ${pollS}s`).to.deep.equal([]);
+                const smokePoll = newTrackSmokePollMs(timeoutS * 1000, pollS * 1000);
+                expect(smokePoll, `timeout ${timeoutS}s, pollInterval ${pollS}s`).to.be.above(timeoutS * 1000).and.at.most(pollS * 1000);
+            }
+            expect(newTrackSmokePollMs(2_000, 60_000), "every 10 s while a read is short").to.equal(10_000);
         });
 
         it("the local rehearsal (1 s polls on loopback) is exempt from the poll-interval rule only", () => {
@@ -204,6 +275,26 @@ describe("config semantics (issue 25)", () => {
             expectRefused(withEdit(stackConfig("staging"), key("bench"), "onNode", "-alys"), "bench.onNode", /must be a node name/);
             expectRefused(nodes({ installPath: "opt/-alys" }), "nodes.installPath", /must be an absolute path/, NODE_SECRET_KEYS);
         });
+
+        it("refuses a file name outside the strict set in every local path the rollout names (the config file's lands in the node's shell)", () => {
+            const allowed = /its file name must hold only letters, digits and \. _ \+ @ -, and not start with -/;
+            for (const bad of ["x$(id).toml", "conf/x`id`.toml", "a b.toml", "x\"; reboot; \".toml", "dir/-x.toml", "cfg/..", "x'y.toml", "x;y"]) {
+                expectRefused(nodes({ configFile: bad }), "nodes.configFile", allowed, NODE_SECRET_KEYS);
+                expectRefused(nodes({ binary: bad }), "nodes.binary", allowed, NODE_SECRET_KEYS);
+            }
+            expectRefused(withEdit(nodes({}), key("signing"), "nodeBinarySignature", "sig/$(id).sig"), "signing.nodeBinarySignature", allowed, NODE_SECRET_KEYS);
+            // The folders may hold anything on one line; the file names the strict set.
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "semantics-"));
+            try {
+                for (const good of ["config.toml", "conf dir/alys-v1.2.3+build@x_y.toml", "conf dir/.alys_1"]) {
+                    fs.mkdirSync(path.dirname(path.join(dir, good)), { recursive: true });
+                    fs.writeFileSync(path.join(dir, good), "");
+                    expect(problemsOf(nodes({ configFile: path.join(dir, good), binary: path.join(dir, good) }), NODE_SECRET_KEYS), good).to.deep.equal([]);
+                }
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
     });
 });
 
@@ -251,10 +342,17 @@ describe("rendered YAML reads the same under YAML 1.1 and 1.2 (issue 25, item 3)
         expect(yaml12(text)).to.deep.equal([value]);
     });
 
-    for (const [stack, mode] of [["staging", "operator"], ["production", "operator"], ["staging", "standalone"], ["production", "standalone"]] as const) {
-        it(`every rendered manifest and generated Prometheus/Alertmanager config of ${stack} (${mode} monitoring)`, async () => {
-            const rendered = await renderStack(stack, withEdit(stackConfig(stack), key("monitoring"), "mode", mode));
-            const docs = strictYaml11(rendered.yaml, `${stack} manifests.yaml`);
+    // Every mode the program renders (test/helpers/renderModes.ts: each stack, monitoring and shift mode at 50 %, so
+    // each mode's new track is declared), as kube-score sees them.
+    const modes = renderModes();
+    it("covers every render mode: both stacks, every monitoring mode and every shift mode", () => {
+        expect(modes.length).to.equal(2 * MONITORING_MODES.length * (SHIFT_MODES.length + 1));
+    });
+    for (const { name, stack, config } of modes) {
+        const mode = name.split("/")[1];
+        it(`every rendered manifest and generated Prometheus/Alertmanager config of ${name}`, async () => {
+            const rendered = await renderStack(stack, config);
+            const docs = strictYaml11(rendered.yaml, `${name} manifests.yaml`);
             expect(docs).to.deep.equal(yaml12(rendered.yaml));
             expect(docs.length).to.equal(rendered.manifests.length);
             const files = embeddedYaml(docs);

@@ -29,10 +29,14 @@ describe("the real engine: operator workflows on the local stack", function () {
     // A private registry's password (speculation:registryCredentials, a secret the signature verification takes as
     // an input): it must stay out of the state, the export and the logs like the other secrets.
     const registryPassword = `registry-${Date.now()}-0123456789`;
+    // The Pushgateway's password (speculation:pushgatewayCredentials, a secret input of every step that pushes): the
+    // local gateway takes no auth and ignores it, but it must stay out of the state, the export and the logs the same way.
+    const pushgatewayPassword = `pushgateway-${Date.now()}-0123456789`;
     // Watch bake mode: each stage's up runs the live gate for its whole (3 s) bake, as staging does.
     const set = (pct: number, edit: (c: Record<string, any>) => void = () => undefined) => ({
         ...localConfig(env, (c) => { c["speculation:rolloutPercentage"] = pct; c["speculation:canary"].gate.bakeMode = "watch"; edit(c); }),
         "speculation:registryCredentials": { value: JSON.stringify({ "registry.example.com": { username: "ci", password: registryPassword } }), secret: true },
+        "speculation:pushgatewayCredentials": { value: JSON.stringify({ username: "ci", password: pushgatewayPassword }), secret: true },
     });
     const open = async (pct: number, edit?: (c: Record<string, any>) => void) => { stack = await openStack(env, "e2e", set(pct, edit)); return stack; };
     const pack = (name: "local" | "staging" | "production") => ({ policyPacks: [POLICY_PACK], policyPackConfigs: [policyConfig(name)], onOutput: log });
@@ -160,7 +164,7 @@ describe("the real engine: operator workflows on the local stack", function () {
     });
 
     it("pulumi stack export, the state files and the logs hold no plaintext secret", async () => {
-        const secrets = { adminToken: env.adminToken, passphrase: env.passphrase, sshKey: env.sshPrivateKey!.split("\n")[1], registryPassword };
+        const secrets = { adminToken: env.adminToken, passphrase: env.passphrase, sshKey: env.sshPrivateKey!.split("\n")[1], registryPassword, pushgatewayPassword };
         // Every dynamic resource carries its serialised provider in the state: the export is several MB, past
         // execFileSync's 1 MB default buffer (ENOBUFS).
         const exported = execFileSync(path.join(env.binDir, "pulumi"), ["stack", "export", "--stack", "e2e"], {
@@ -177,6 +181,12 @@ describe("the real engine: operator workflows on the local stack", function () {
         // The credentials reached the verification step as a secret input (encrypted, not merely absent).
         const steps = JSON.parse(exported).deployment.resources.filter((r: { type: string }) => r.type.endsWith("dynamic/agenc:SignatureVerification"));
         expect(steps.map((r: { inputs: { registryCredentials?: unknown } }) => Object.keys(r.inputs.registryCredentials as object ?? {}))).to.deep.equal([["4dabf18193072939515e22adb298388d", "ciphertext"]]);
+        // So did the Pushgateway's, to the deployment record and to each stage's baseline and gate.
+        const pushers = JSON.parse(exported).deployment.resources.filter((r: { type: string }) => /dynamic\/agenc:(DeploymentRecord|ErrorBaseline|HealthGate)$/.test(r.type));
+        expect(pushers.length).to.be.greaterThan(0);
+        for (const r of pushers as { type: string; inputs: { pushgatewayAuth?: unknown } }[]) {
+            expect(Object.keys(r.inputs.pushgatewayAuth as object ?? {}), r.type).to.deep.equal(["4dabf18193072939515e22adb298388d", "ciphertext"]);
+        }
     });
 
     it("full rollback as one config edit: speculation disabled, pending operations drained with a line per poll, left disabled", async () => {

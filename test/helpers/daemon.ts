@@ -11,7 +11,7 @@ export interface RunningDaemon {
     close(): Promise<void>;
 }
 
-export async function startDaemon(command: string, args: (port: number) => string[]): Promise<RunningDaemon> {
+export async function startDaemon(command: string, args: (port: number) => string[], readyHeaders: Record<string, string> = {}): Promise<RunningDaemon> {
     const port = await freePort();
     const child: ChildProcess = spawn(command, args(port), { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
@@ -23,7 +23,7 @@ export async function startDaemon(command: string, args: (port: number) => strin
     for (;;) {
         if (child.exitCode !== null) throw new Error(`${command} exited: ${stderr}`);
         try {
-            if ((await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok) break;
+            if ((await fetch(`${url}/-/ready`, { headers: readyHeaders, signal: AbortSignal.timeout(1000) })).ok) break;
         } catch { /* not listening yet */ }
         if (Date.now() > until) { child.kill("SIGKILL"); throw new Error(`${command} not ready after 30 s: ${stderr}`); }
         await new Promise((r) => setTimeout(r, 100));

@@ -61,7 +61,7 @@ describe("release plan", () => {
         expect(plan.steps).to.deep.equal({ names: ["stage-1-10pct", "stage-2-50pct", "stage-3-100pct"], percentages: [10, 50, 100] });
         expect(plan.topPercentage).to.equal(100);
         expect(plan.newTrack).to.deep.include({ name: "agenc-speculation-canary", url: canary, replicas: 2 });
-        expect(plan.newTrack?.smoke).to.deep.equal({ timeoutMs: 10_000, deadlineMs: 600_000, pollMs: 10_000 });
+        expect(plan.newTrack?.smoke, "retried every 2 × the read's timeout (above one read), within the gate's poll").to.deep.equal({ timeoutMs: 10_000, deadlineMs: 600_000, pollMs: 20_000 });
     });
 
     it("blue-green: only the 100 % stage switches the primary Service; blue runs the previous version", () => {
@@ -91,7 +91,7 @@ describe("release plan", () => {
     it("a full rollback: target previousVersion, no stages, no bench, no preflight, the drain's timings", () => {
         const original = loaded("production", [...at(50), ...digests, ["speculation:rollback", "mode", "full"]]);
         const plan = releasePlan(original, ENV);
-        expect(plan.rollback).to.deep.equal({ mode: "full", targetVersion: "v1.2.2", drain: { maxPending: 10, pollMs: 10_000, deadlineMs: 600_000 } });
+        expect(plan.rollback).to.deep.equal({ mode: "full", targetVersion: "v1.2.2", drain: { maxPending: 10, pollMs: 15_000, deadlineMs: 600_000 } });
         expect(plan.workloadVersion).to.equal("v1.2.2");
         expect(plan.smoke?.version, "the smoke tests verify the version the workloads went back to").to.equal("v1.2.2");
         expect([plan.stages, plan.topPercentage, plan.bench, plan.preflight]).to.deep.equal([[], 0, undefined, undefined]);

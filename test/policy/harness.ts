@@ -74,8 +74,8 @@ export function runResourcePolicy(policy: ResourceValidationPolicy, r: PolicyInp
     return out;
 }
 
-export function runStackPolicy(policy: StackValidationPolicy, resources: PolicyResource[], stack: Stack): Violation[] {
-    const config = packConfig(stack);
+export function runStackPolicy(policy: StackValidationPolicy, resources: PolicyResource[], stack: Stack, packEdit: PackConfig = {}): Violation[] {
+    const config = { ...packConfig(stack), ...packEdit };
     const level = enforcementLevel(policy.name, config);
     const out: Violation[] = [];
     const args = {

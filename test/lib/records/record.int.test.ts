@@ -15,7 +15,8 @@ import { ADMIN_TOKEN, startReference } from "../../helpers/reference";
 import { freePort } from "../../../reference/ports";
 import { deserialised } from "../../helpers/deserialise";
 import { instant as query, startPrometheus } from "../../helpers/prometheus";
-import { RunningPushgateway, startPushgateway } from "../../helpers/pushgateway";
+import { PUSHGATEWAY_TEST_PASSWORD, PUSHGATEWAY_TEST_USER, RunningPushgateway, startPushgateway } from "../../helpers/pushgateway";
+import { publishStageBaseline } from "../../../lib/records/baseline";
 
 describe("deployment records: log, Pushgateway, Prometheus, dashboard", function () {
     this.timeout(90_000);
@@ -104,5 +105,33 @@ describe("deployment records: log, Pushgateway, Prometheus, dashboard", function
         expect(line.verdicts["stage-2-25pct"]).to.match(/^fail: no-go: rollbackRate/);
         const exposed = await (await fetch(`${gateway.url}/metrics`)).text();
         expect(exposed).to.match(new RegExp(`${RECORD_SERIES.revertTimestamp}\\{environment="local",instance="",job="agenc_deployments",mode="gate",version="v1.2.9"\\}`));
+    });
+
+    describe("a Pushgateway behind HTTP basic auth (speculation:pushgatewayCredentials)", () => {
+        let secured: RunningPushgateway;
+        before(async () => { secured = await startPushgateway({ basicAuth: true }); });
+        after(async () => secured?.close());
+        const auth = { username: PUSHGATEWAY_TEST_USER, password: PUSHGATEWAY_TEST_PASSWORD };
+
+        it("the record and the baseline reach it with the credentials, and are refused without them (the password in no failure)", async () => {
+            const provider = await deserialised(deploymentRecordProvider);
+            const dir = mkdtempSync(path.join(tmpdir(), "records-"));
+            const refused = await provider.create(inputs(dir, { pushgatewayUrl: secured.url, pushgatewayAuth: { ...auth, password: "wrong-password-0123" } }))
+                .then(() => undefined, (e: { reasons: string[]; properties: Record<string, unknown> }) => e);
+            expect(refused?.reasons[0]).to.match(/but the push to http:\/\/127\.0\.0\.1:\d+ failed: push failed with status 401/);
+            expect(JSON.stringify(refused)).to.not.include("wrong-password-0123");
+            expect(refused?.properties).to.not.have.property("pushgatewayAuth");
+
+            const pushed = await provider.create(inputs(dir, { pushgatewayUrl: secured.url, pushgatewayAuth: auth }));
+            expect(pushed.outs.pushed).to.equal(true);
+            expect(readFileSync(path.join(dir, "deployments.log"), "utf8"), "the log never holds the credentials").to.not.include(PUSHGATEWAY_TEST_PASSWORD);
+
+            expect(await publishStageBaseline(secured.url, "local", "stage-1-10pct", 0.002, 2000)).to.match(/^WARNING: baseline not published .*status 401/);
+            expect(await publishStageBaseline(secured.url, "local", "stage-1-10pct", 0.002, 2000, auth)).to.match(/^baseline 0\.002 published to/);
+            const headers = { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}` };
+            const exposed = await (await fetch(`${secured.url}/metrics`, { headers })).text();
+            expect(exposed).to.match(new RegExp(`${RECORD_SERIES.info}\\{[^}]*version="v1.2.4"`));
+            expect(exposed).to.match(/agenc_stage_error_baseline_ratio\{environment="local",instance="",job="agenc_stage_baseline",stage="stage-1-10pct"\} 0\.002/);
+        });
     });
 });
