@@ -7,7 +7,7 @@ import { loadStackConfig } from "../../config";
 import { defineStack } from "../../program";
 import { parse } from "smol-toml";
 import { prometheusConfig, scrapeJobs } from "../../lib/monitoring/scrape";
-import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+import { MockEngine, stackConfig, withEdit } from "../helpers/stack";
 import { ingressExposure } from "../../lib/ingress/routes";
 import { SPECULATION_APPS } from "../../lib/network/peers";
 
@@ -20,12 +20,8 @@ const GATE = "pulumi-nodejs:dynamic/agenc:HealthGate";
 const SMOKE = "pulumi-nodejs:dynamic/agenc:ReleaseSmokeTest";
 const PREVIOUS_DIGEST = `sha256:${"ab".repeat(32)}`;
 
-async function render(engine: MockEngine, config: Record<string, unknown>) {
-    engine.install(config);
-    const outputs = defineStack(loadStackConfig());
-    await settle(outputs as unknown as Record<string, unknown>);
-    return outputs;
-}
+/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
+const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 function mode(base: "staging" | "production", shiftMode: string, percentage: number, edit: (c: Record<string, unknown>) => Record<string, unknown> = (c) => c) {
     let c = withEdit(stackConfig(base), "speculation:canary", "shiftMode", shiftMode);

@@ -1,19 +1,15 @@
 import { expect } from "chai";
-import { defineStack } from "../../program";
 import { loadStackConfig } from "../../config";
 import { networkRole } from "../../lib/network/peers";
-import { MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+import { MockEngine, stackConfig, withEdit } from "../helpers/stack";
 import { renderModes } from "../helpers/renderModes";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
 const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
 
-async function render(engine: MockEngine, config: Record<string, unknown>) {
-    engine.install(config);
-    const outputs = defineStack(loadStackConfig());
-    await settle(outputs as unknown as Record<string, unknown>);
-}
+/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
+const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 const policy = (engine: MockEngine, name: string) => engine.byK8sName(NETPOL, name).inputs;
 const hardening = (config: Record<string, unknown>, path: string, value: unknown) => withEdit(config, "speculation:hardening", path, value);

@@ -1,9 +1,8 @@
 import { expect } from "chai";
-import { defineStack } from "../../program";
 import { loadStackConfig } from "../../config";
 import { CONFIG_CHECKSUM_ANNOTATION } from "../../lib/k8s";
 import { ingressAwaitPolicy, onDataChange } from "../helpers/k8sProvider";
-import { MockEngine, Registered, secretEnvelope, settle, stackConfig, withEdit } from "../helpers/stack";
+import { MockEngine, Registered, secretEnvelope, stackConfig, withEdit } from "../helpers/stack";
 
 const PROVIDER = "pulumi:providers:kubernetes";
 const NAMESPACE = "kubernetes:core/v1:Namespace";
@@ -14,12 +13,8 @@ const INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
 const SERVICE = "kubernetes:core/v1:Service";
 const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
 
-async function render(engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) {
-    engine.install(config, secretKeys);
-    const outputs = defineStack(loadStackConfig());
-    await settle(outputs as unknown as Record<string, unknown>);
-    return outputs;
-}
+/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
+const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 const RECEIVERS = { slackWebhookUrl: "https://hooks.slack.example/T000/B000/XYZ", pagerdutyRoutingKey: "0123456789abcdef0123456789abcdef" };
 

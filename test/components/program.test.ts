@@ -1,12 +1,10 @@
 import { expect } from "chai";
 import { parse } from "yaml";
-import { defineStack } from "../../program";
-import { loadStackConfig } from "../../config";
 import { CONFIG_CHECKSUM_ANNOTATION } from "../../components/SpeculationService";
 import { MONITORING_MODES, SHIFT_MODES } from "../../config/schema";
 import { restrictedViolations } from "../../lib/podSecurity";
 import {
-    isSecretOutput, MockEngine, NODE_SECRET_KEYS, secretEnvelope, settle, stackConfig, TEST_HOST_KEY, valueOf, withEdit, withNodes,
+    isSecretOutput, MockEngine, NODE_SECRET_KEYS, secretEnvelope, stackConfig, TEST_HOST_KEY, valueOf, withEdit, withNodes,
 } from "../helpers/stack";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
@@ -16,12 +14,8 @@ const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
 const SECRET = "kubernetes:core/v1:Secret";
 const CUSTOM = (kind: string) => `kubernetes:monitoring.coreos.com/${["AlertmanagerConfig", "ScrapeConfig"].includes(kind) ? "v1alpha1" : "v1"}:${kind}`;
 
-async function render(engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) {
-    engine.install(config, secretKeys);
-    const outputs = defineStack(loadStackConfig());
-    await settle(outputs as unknown as Record<string, unknown>);
-    return outputs;
-}
+/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
+const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 describe("the program under mocks", () => {
     const engine = new MockEngine();

@@ -1,8 +1,7 @@
 /** The runbook steps in the program's resource graph, under mocks: what waits for what. */
 import { expect } from "chai";
 import { loadStackConfig } from "../../config";
-import { defineStack } from "../../program";
-import { MockEngine, Registered, settle, stackConfig, withEdit } from "../helpers/stack";
+import { MockEngine, Registered, stackConfig, withEdit } from "../helpers/stack";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const PREFLIGHT = "pulumi-nodejs:dynamic/agenc:Preflight";
@@ -11,12 +10,8 @@ const VERIFY = "pulumi-nodejs:dynamic/agenc:Verification";
 const RECORD = "pulumi-nodejs:dynamic/agenc:DeploymentRecord";
 const DRAIN = "pulumi-nodejs:dynamic/agenc:RollbackDrain";
 
-async function render(engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) {
-    engine.install(config, secretKeys);
-    const outputs = defineStack(loadStackConfig());
-    await settle(outputs as unknown as Record<string, unknown>);
-    return outputs;
-}
+/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
+const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 const PREVIOUS_DIGEST = `sha256:${"ab".repeat(32)}`;
 /** The production config with previousDigest pinned for both images (what a production rollback needs). */

@@ -6,22 +6,16 @@
  * without Kubernetes the stages wait for it; preview shows what is verified against which key.
  */
 import { expect } from "chai";
-import { defineStack } from "../../program";
-import { loadStackConfig } from "../../config";
 import { keyFingerprint } from "../../lib/signatures/keys";
-import { MockEngine, NODE_SECRET_KEYS, Registered, settle, stackConfig, withEdit, withNodes } from "../helpers/stack";
+import { MockEngine, NODE_SECRET_KEYS, Registered, stackConfig, withEdit, withNodes } from "../helpers/stack";
 
 const STEP = "pulumi-nodejs:dynamic/agenc:SignatureVerification";
 const D1 = `sha256:${"9f2c1d7a4b6e8f0a1c3e5d7b9a2c4e6f8a0b2d4c6e8f0a1b3c5d7e9f1a3b5c7d"}`;
 const D2 = `sha256:${"1b3d5f7a9c2e4a6c8e0b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a4c"}`;
 const PREV = `sha256:${"ab".repeat(32)}`;
 
-async function render(engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) {
-    engine.install(config, secretKeys);
-    const outputs = defineStack(loadStackConfig());
-    await settle(outputs as unknown as Record<string, unknown>);
-    return outputs;
-}
+/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
+const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 /** Whether `r` waits for `target`, through its dependencies, its parent's, or its provider's. */
 function waitsFor(engine: MockEngine, r: Registered, target: Registered, seen = new Set<string>()): boolean {

@@ -4,12 +4,10 @@
  */
 import { expect } from "chai";
 import { parse } from "yaml";
-import { defineStack } from "../../program";
-import { loadStackConfig } from "../../config";
 import { watchdogBundle } from "../../lib/watchdog/bundle";
 import { GO_NO_GO } from "../../config/thresholds";
 import { sentinelSchedule } from "../../lib/watchdog/sentinel";
-import { encodeConfig, MockEngine, settle, stackConfig, withEdit } from "../helpers/stack";
+import { encodeConfig, MockEngine, stackConfig, withEdit } from "../helpers/stack";
 import { parseStackConfig } from "../../config";
 import { formatBound } from "../../lib/guard/bound";
 import { guardPlan } from "../../lib/guard/plan";
@@ -19,12 +17,8 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
 const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
 
-async function render(engine: MockEngine, config: Record<string, unknown>) {
-    engine.install(config);
-    const outputs = defineStack(loadStackConfig());
-    await settle(outputs as unknown as Record<string, unknown>);
-    return outputs;
-}
+/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
+const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 describe("the watchdog and window bake mode under mocks", () => {
     const engine = new MockEngine();

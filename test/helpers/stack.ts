@@ -38,6 +38,9 @@ export interface RegisteredOptions {
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
+/** What program.ts's defineStack returns: the stack's outputs. */
+export type StackOutputs = ReturnType<typeof defineStack>;
+
 /** The config map a stack file declares, as the engine hands it to the program (JSON for structured values). */
 export function stackConfig(stack: "staging" | "production"): Record<string, unknown> {
     const doc = parse(readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
@@ -103,6 +106,31 @@ export class MockEngine {
     }
 
     private readonly registrations = new Map<string, { urn: string; parent: string; dependencies: string[]; options: RegisteredOptions }>();
+
+    private readonly rendered = new Map<string, { resources: Registered[]; outputs: StackOutputs }>();
+
+    /**
+     * Runs the program on `config` (the stack's config map, `secretKeys` marked secret) and waits for every
+     * registration; returns the stack's outputs, `resources` holding what it registered.  A config this engine already
+     * ran is not run again: the program is deterministic under the mocks, so the same registrations are restored (and
+     * the runtime's config set to `config`, for a test that reads it back).  A config the program refuses is never
+     * remembered: it throws each time.
+     */
+    async render(config: Record<string, unknown>, secretKeys: string[] = []): Promise<StackOutputs> {
+        const key = `${JSON.stringify(config)}\u0000${secretKeys.join(",")}`;
+        const seen = this.rendered.get(key);
+        if (seen) {
+            pulumi.runtime.setAllConfig(encodeConfig(config), secretKeys);
+            this.resources.length = 0;
+            this.resources.push(...seen.resources);
+            return seen.outputs;
+        }
+        this.install(config, secretKeys);
+        const outputs = defineStack(loadStackConfig());
+        await settle(outputs as unknown as Record<string, unknown>);
+        this.rendered.set(key, { resources: [...this.resources], outputs });
+        return outputs;
+    }
 
     ofType(type: string): Registered[] {
         return this.resources.filter((r) => r.type === type);
