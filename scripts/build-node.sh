@@ -4,7 +4,7 @@
 #
 #   kubelet, kube-proxy     k8s.io/kubernetes at the control plane's version (KUBERNETES_VERSION), from the same
 #                           wrapper module as scripts/build-k8s.sh (scripts/lib/gobuild.sh)
-#   coredns                 github.com/coredns/coredns: coremain with the plugins a cluster DNS needs (kubernetes,
+#   coredns                 github.com/coredns/coredns: coremain with the plugins a cluster DNS needs (bind, kubernetes,
 #                           forward, cache, errors, health, ready, loadbalance, log, metrics, hosts, loop, reload)
 #   pause                   a static Go binary that waits for a signal and reaps children, and its one-layer OCI
 #                           archive pause.tar (registry.k8s.io/pause:agenc, imported by real-node.sh)
@@ -17,7 +17,8 @@
 #
 #   REAL_NODE_CACHE_DIR   cache root (default ~/.cache/agenc-deploy/real-node)
 #
-# Prints the versioned folder as its last line (bin/ and pause.tar inside it).
+# Prints the versioned folder as its last line (bin/ and pause.tar inside it).  With --check it builds nothing: exit 0
+# and the folder when everything is there, exit 1 and what is missing otherwise (the tests skip on that).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 source "$here/scripts/versions.env"
@@ -25,7 +26,6 @@ source "$here/scripts/versions.env"
 root="${REAL_NODE_CACHE_DIR:-$HOME/.cache/agenc-deploy/real-node}"
 dir="$root/kubernetes-$KUBERNETES_VERSION-coredns-$COREDNS_VERSION"
 bin="$dir/bin"
-mkdir -p "$bin"
 LOG_PREFIX=node
 k8s_binaries=(kubelet kube-proxy)
 source "$here/scripts/lib/gobuild.sh"
@@ -51,6 +51,13 @@ complete() {
 }
 
 if complete; then echo "$dir"; exit 0; fi
+if [ "${1:-}" = "--check" ]; then
+  for b in kubelet kube-proxy coredns pause; do [ -x "$bin/$b" ] || echo "missing $bin/$b"; done
+  [ -s "$dir/pause.tar" ] || echo "missing $dir/pause.tar"
+  for d in "${debs[@]}"; do read -r f pkg _ <<<"$d"; [ -x "$f" ] || echo "missing $f (Debian package $pkg)"; done
+  exit 1
+fi
+mkdir -p "$bin"
 lock_or_wait "$root"
 if complete; then echo "$dir"; exit 0; fi
 
@@ -99,7 +106,7 @@ MOD
     echo
     # The plugins a cluster DNS uses (CoreDNS's own plugin/* packages register themselves); the rest of plugin.cfg
     # (cloud DNS back ends, etcd, …) would multiply the build.
-    for p in kubernetes forward cache errors health ready loadbalance log metrics hosts loop reload; do
+    for p in bind kubernetes forward cache errors health ready loadbalance log metrics hosts loop reload; do
       echo "	_ \"github.com/coredns/coredns/plugin/$p\""
     done
     echo ")"
