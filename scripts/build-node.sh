@@ -9,8 +9,9 @@
 #   pause                   a static Go binary that waits for a signal and reaps children, and its one-layer OCI
 #                           archive pause.tar (registry.k8s.io/pause:agenc, imported by real-node.sh)
 #   containerd, runc,       Debian's packages, installed with apt-get when missing (CONTAINERD_VERSION, RUNC_VERSION,
-#   CNI plugins, iptables   CNI_PLUGINS_VERSION are their upstream versions: any other refuses to go on); their
-#                           services are not started (real-node.sh runs containerd with a private config)
+#   CNI plugins, iptables,  CNI_PLUGINS_VERSION are their upstream versions: any other refuses to go on); their
+#   conntrack, nftables     services are not started (real-node.sh runs containerd with a private config); nft
+#                           deletes the empty nf_tables tables iptables-nft leaves behind
 #
 # Idempotent: a warm run only checks files and packages (well under a second).  Concurrent runs (other worktrees) wait
 # on a lock instead of building twice.  Each cold build prints its wall and CPU time.
@@ -37,6 +38,7 @@ debs=(
   "/usr/lib/cni/bridge containernetworking-plugins $CNI_PLUGINS_VERSION"
   "/usr/sbin/iptables iptables -"
   "/usr/sbin/conntrack conntrack -"
+  "/usr/sbin/nft nftables -"
 )
 
 packages_present() {

@@ -63,11 +63,11 @@ node_ip() { ip -4 -o addr show scope global | awk '{ split($4, a, "/"); print a[
 sysctl_path() { echo "/proc/sys/${1//.//}"; }
 
 # ---------------------------------------------------------------------------------------------------------- down
-kill_pids() { # kill_pids PID...: SIGTERM, then SIGKILL after 5 s for those still there
+kill_pids() { # kill_pids PID...: SIGTERM, then SIGKILL after 2 s for those still there (CoreDNS alone would wait 5 s)
   local p left=()
   [ $# -gt 0 ] || return 0
   for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
-  for _ in $(seq 50); do
+  for _ in $(seq 20); do
     left=(); for p in "$@"; do [ -d "/proc/$p" ] && left+=("$p"); done
     [ ${#left[@]} -eq 0 ] && return 0
     sleep 0.1
@@ -144,6 +144,20 @@ iptables_cleanup() { # removes every KUBE-*/CNI-*/AGENC-* chain and the rules th
   done
 }
 
+nft_cleanup() { # nft_cleanup "family:name,...": deletes the nf_tables tables not in that list that hold no rule (the
+                # ones iptables-nft created for the kubelet and kube-proxy, emptied by iptables_cleanup)
+  command -v nft >/dev/null 2>&1 || return 0
+  local t
+  for t in $(nft list tables | sed 's/^table //' | tr ' ' ':'); do
+    case ",$1" in *",$t,"*) continue ;; esac
+    if nft list table "${t%%:*}" "${t#*:}" | grep -vqE '^[[:space:]]*(table |chain |type |\}|$)'; then
+      log "nf_tables table ${t/:/ } holds rules that are not the node's: kept"
+    else
+      nft delete table "${t%%:*}" "${t#*:}"
+    fi
+  done
+}
+
 down() {
   local started; started="$(now)"
   [ -e "$STATE_FILE" ] || [ -d "$RUN_DIR" ] || { log "nothing to clean up"; return 0; }
@@ -154,18 +168,22 @@ down() {
   local kubelet=() others=()
   for p in "${pids[@]}"; do if grep -qa kubelet "/proc/$p/cmdline"; then kubelet+=("$p"); else others+=("$p"); fi; done
   kill_pids "${kubelet[@]}"
+  local phases="kubelet $(since "$started")"
   local containerd=() rest=()
   for p in "${others[@]}"; do if grep -qa '^/usr/bin/containerd' "/proc/$p/cmdline" 2>/dev/null; then containerd+=("$p"); else rest+=("$p"); fi; done
   kill_pids "${rest[@]}"
+  phases="$phases, kube-proxy+coredns $(since "$started")"
   for _ in 1 2 3; do
     mapfile -t pids < <(cgroup_pids)
     [ ${#pids[@]} -eq 0 ] && break
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     sleep 0.2
   done
+  phases="$phases, containers $(since "$started")"
   mapfile -t pids < <(shim_pids)
   kill_pids "${pids[@]}"
   kill_pids "${containerd[@]}"
+  phases="$phases, shims+containerd $(since "$started")"
   # The Node object and the cluster DNS endpoints, when the control plane is still there.
   if [ -s "$RUN_DIR/control-plane" ]; then
     local kc kubectl
@@ -176,11 +194,13 @@ down() {
     fi
   fi
   # Pod network namespaces (bind mounts under the state dir) and every other mount under it.
+  phases="$phases, api objects $(since "$started")"
   unmount_under "$RUN_DIR"
   remove_cgroups
   ip link show "$BRIDGE" >/dev/null 2>&1 && ip link del "$BRIDGE"
   ip route del "$SERVICE_CIDR" 2>/dev/null || true
   iptables_cleanup
+  phases="$phases, mounts+cgroups+links+iptables $(since "$started")"
   if [ -e "$STATE_FILE" ]; then
     local name value path
     while IFS='=' read -r name value; do
@@ -188,13 +208,14 @@ down() {
         sysctl:*) name="${name#sysctl:}"; path="$(sysctl_path "$name")"
           [ -e "$path" ] && [ "$(cat "$path")" != "$value" ] && { echo "$value" >"$path" || log "could not restore $name"; } ;;
         path:*) [ "$value" = absent ] && rm -rf "${name#path:}" ;;
+        nft:tables) nft_cleanup "$value" ;;
       esac
     done <"$STATE_FILE"
   fi
   if [ -d "$RUN_DIR/logs" ]; then rm -rf "$LOG_KEEP_DIR"; cp -r "$RUN_DIR/logs" "$LOG_KEEP_DIR"; fi
   rm -rf "$RUN_DIR"
   rm -f "$STATE_FILE"
-  log "down in $(since "$started") s (logs of the last run: $LOG_KEEP_DIR)"
+  log "down in $(since "$started") s ($phases) (logs of the last run: $LOG_KEEP_DIR)"
 }
 
 # ------------------------------------------------------------------------------------------------------------ up
@@ -205,6 +226,7 @@ record_host() { # the original values, before anything changes; kept until a cle
     path="$(sysctl_path "$s")"
     [ -e "$path" ] && echo "sysctl:$s=$(cat "$path")" >>"$tmp"
   done
+  command -v nft >/dev/null 2>&1 && echo "nft:tables=$(nft list tables | sed 's/^table //' | tr ' ' ':' | sort | tr '\n' ',')" >>"$tmp"
   for path in "${HOST_PATHS[@]}"; do
     if [ -e "$path" ]; then echo "path:$path=present" >>"$tmp"; else echo "path:$path=absent" >>"$tmp"; fi
   done

@@ -15,11 +15,11 @@ export const WATCHED_SYSCTLS = ["vm.overcommit_memory", "kernel.panic", "kernel.
 
 export interface HostSnapshot {
     sysctls: Record<string, string>;
-    /** Per backend (iptables-nft, ip6tables-nft, iptables-legacy, ip6tables-legacy): every table's chains and rules,
-     * counters dropped.  A table holding only its built-in chains with ACCEPT policies and no rule is left out: it
-     * has no effect, and iptables-nft leaves such tables behind once it has listed them (nft is not installed to
-     * delete them). */
+    /** Per backend (iptables-nft, ip6tables-nft, iptables-legacy, ip6tables-legacy): every table, chain and rule,
+     * counters dropped. */
     iptables: Record<string, string[]>;
+    /** nf_tables tables (`nft list tables`): iptables-nft creates them, real-node.sh down deletes the new empty ones. */
+    nftTables: string[];
     links: string[];
     routes: string[];
     mounts: string[];
@@ -36,23 +36,10 @@ function sh(cmd: string, args: string[]): string {
     return r.status === 0 ? r.stdout : "";
 }
 
-/** iptables-save's output without counters and comments, effect-free empty tables left out. */
+/** iptables-save's output without counters and comments. */
 export function normaliseIptables(dump: string): string[] {
-    const out: string[] = [];
-    let table: string[] = [];
-    for (const raw of dump.split("\n")) {
-        const line = raw.trim();
-        if (!line || line.startsWith("#")) continue;
-        if (line.startsWith("*")) { table = [line]; continue; }
-        if (line === "COMMIT") {
-            const body = table.slice(1);
-            const empty = body.every((l) => /^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ACCEPT$/.test(l));
-            if (!empty) out.push(...table);
-            continue;
-        }
-        table.push(line.replace(/\s*\[\d+:\d+\]$/, "").replace(/^\[\d+:\d+\]\s*/, ""));
-    }
-    return out;
+    return dump.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"))
+        .map((l) => l.replace(/\s*\[\d+:\d+\]$/, "").replace(/^\[\d+:\d+\]\s*/, ""));
 }
 
 export function hostSnapshot(): HostSnapshot {
@@ -62,6 +49,7 @@ export function hostSnapshot(): HostSnapshot {
     }));
     const iptables = Object.fromEntries(["iptables-nft", "ip6tables-nft", "iptables-legacy", "ip6tables-legacy"]
         .map((tool) => [tool, normaliseIptables(sh(`${tool}-save`, []))]));
+    const nftTables = sh("nft", ["list", "tables"]).split("\n").filter(Boolean).sort();
     const links = sh("ip", ["-o", "link", "show"]).split("\n").filter(Boolean)
         .map((l) => l.split(":")[1].trim().split("@")[0]).sort();
     const routes = ["-4", "-6"].flatMap((f) => sh("ip", [f, "route", "show", "table", "all"]).split("\n").filter(Boolean)).sort();
@@ -80,7 +68,7 @@ export function hostSnapshot(): HostSnapshot {
             return cmd.includes(RUN_DIR) ? [`${pid} ${cmd.slice(0, 120)}`] : [];
         } catch { return []; }
     });
-    return { sysctls, iptables, links, routes, mounts, cgroups, paths, nodeProcesses };
+    return { sysctls, iptables, nftTables, links, routes, mounts, cgroups, paths, nodeProcesses };
 }
 
 /** The image of the reference workloads, built and imported into the running node: REPO@sha256:… */

@@ -151,10 +151,32 @@ describe("a real node: pods in containers, a Service through kube-proxy, names t
         expect(line).to.deep.equal({ addresses: [clusterIP], status: 200, metric: true });
     });
 
+    it("starts again after a crash: the next up cleans up what the killed node left (containers, chains, sysctls)", async () => {
+        // A crash: the daemons die at once (SIGKILL), no down runs; the shims and containers go on.
+        const daemons = hostSnapshot().nodeProcesses.filter((p) => /^\d+ (\/usr\/bin\/containerd |\S+\/bin\/(kubelet|kube-proxy|coredns) )/.test(p));
+        expect(daemons.length).to.equal(4);
+        for (const p of daemons) process.kill(Number(p.split(" ")[0]), "SIGKILL");
+        const crashed = await eventually("the daemons gone", async () => {
+            const s = hostSnapshot();
+            return s.nodeProcesses.every((p) => !daemons.includes(p)) && s;
+        }, 30_000);
+        expect(crashed.links).to.include("agenc0");
+        expect(crashed.sysctls["vm.overcommit_memory"]).to.equal("1");
+        expect(crashed.nodeProcesses.some((p) => /containerd-shim/.test(p)), "the shims outlive the crash").to.equal(true);
+        node = await startRealNode(cp);
+        process.stderr.write(`[real-node] start after a crash ${node.startSeconds.toFixed(1)} s\n`);
+        const n = await cp.getJson<any>(["get", "node", REAL_NODE_NAME]);
+        expect((n.status.conditions ?? []).find((c: any) => c.type === "Ready")?.status).to.equal("True");
+        // Only the new run's processes: the crashed run's shims and containers were killed.
+        const shimsNow = hostSnapshot().nodeProcesses.filter((p) => /containerd-shim/.test(p));
+        expect(shimsNow.filter((p) => crashed.nodeProcesses.includes(p))).to.deep.equal([]);
+    });
+
     it("after down, the host is as before up (and while up it was not)", async () => {
         // The check has teeth: while the node ran, the kubelet's sysctls, the bridge and kube-proxy's chains were there.
         expect(during.links).to.include("agenc0");
         expect(during.iptables["iptables-nft"].some((l) => /^:KUBE-SERVICES /.test(l))).to.equal(true);
+        expect(during.nftTables).to.include("table ip nat");
         expect(during.mounts.some((m) => m.startsWith("/run/agenc-real-node/"))).to.equal(true);
         expect(during.cgroups.length).to.be.greaterThan(0);
         expect(during.nodeProcesses.length).to.be.greaterThan(0);
@@ -165,6 +187,7 @@ describe("a real node: pods in containers, a Service through kube-proxy, names t
         const after = hostSnapshot();
         expect(after.sysctls).to.deep.equal(hostBefore.sysctls);
         expect(after.iptables).to.deep.equal(hostBefore.iptables);
+        expect(after.nftTables).to.deep.equal(hostBefore.nftTables);
         expect(after.links).to.deep.equal(hostBefore.links);
         expect(after.routes).to.deep.equal(hostBefore.routes);
         expect(after.mounts).to.deep.equal(hostBefore.mounts);
