@@ -54,11 +54,10 @@ export function realNodeScript(args: string[]): Promise<string> {
 }
 
 /**
- * Why the real node cannot start here, or undefined when it can: its build (scripts/build-node.sh --check) is absent,
- * or this process is not root.
+ * Why the real node cannot start here, or undefined when it can: its build (scripts/build-node.sh --check) is absent.
+ * Anything else that stops it (not root, a port taken) fails the start, loudly.
  */
 export function realNodeUnavailable(): string | undefined {
-    if (process.getuid?.() !== 0) return "the real node needs root (containers, iptables, sysctls)";
     const check = spawnSync("bash", [path.join(ROOT, "scripts", "build-node.sh"), "--check"], { encoding: "utf8" });
     if (check.status !== 0) return `the real node is not built (run bash scripts/build-node.sh): ${check.stdout.trim().split("\n").join("; ")}`;
     return undefined;

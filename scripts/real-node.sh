@@ -63,12 +63,12 @@ node_ip() { ip -4 -o addr show scope global | awk '{ split($4, a, "/"); print a[
 sysctl_path() { echo "/proc/sys/${1//.//}"; }
 
 # ---------------------------------------------------------------------------------------------------------- down
-kill_pids() { # kill_pids PID...: SIGTERM, then SIGKILL after 2 s for those still there (CoreDNS alone would wait 5 s)
-  local p left=()
+kill_pids() { # kill_pids SIGNAL PID...: sends SIGNAL, waits up to 2 s for them to go, then SIGKILL for those left
+  local sig="$1" p left=(); shift
   [ $# -gt 0 ] || return 0
-  for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "$@"; do kill "-$sig" "$p" 2>/dev/null || true; done
   for _ in $(seq 20); do
-    left=(); for p in "$@"; do [ -d "/proc/$p" ] && left+=("$p"); done
+    left=(); for p in "$@"; do [ -d "/proc/$p" ] && [ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" != Z ] && left+=("$p"); done
     [ ${#left[@]} -eq 0 ] && return 0
     sleep 0.1
   done
@@ -167,11 +167,12 @@ down() {
   [ ${#pids[@]} -gt 0 ] && log "stopping ${#pids[@]} daemons"
   local kubelet=() others=()
   for p in "${pids[@]}"; do if grep -qa kubelet "/proc/$p/cmdline"; then kubelet+=("$p"); else others+=("$p"); fi; done
-  kill_pids "${kubelet[@]}"
+  kill_pids TERM "${kubelet[@]}"
   local phases="kubelet $(since "$started")"
   local containerd=() rest=()
   for p in "${others[@]}"; do if grep -qa '^/usr/bin/containerd' "/proc/$p/cmdline" 2>/dev/null; then containerd+=("$p"); else rest+=("$p"); fi; done
-  kill_pids "${rest[@]}"
+  # kube-proxy and CoreDNS keep no state worth a graceful stop (CoreDNS would wait 5 s on SIGTERM).
+  kill_pids KILL "${rest[@]}"
   phases="$phases, kube-proxy+coredns $(since "$started")"
   for _ in 1 2 3; do
     mapfile -t pids < <(cgroup_pids)
@@ -180,9 +181,10 @@ down() {
     sleep 0.2
   done
   phases="$phases, containers $(since "$started")"
+  # The shims, their containers gone, only wait for containerd to reap them: killed, like their state below.
   mapfile -t pids < <(shim_pids)
-  kill_pids "${pids[@]}"
-  kill_pids "${containerd[@]}"
+  kill_pids KILL "${pids[@]}"
+  kill_pids TERM "${containerd[@]}"
   phases="$phases, shims+containerd $(since "$started")"
   # The Node object and the cluster DNS endpoints, when the control plane is still there.
   if [ -s "$RUN_DIR/control-plane" ]; then
