@@ -265,7 +265,9 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
             "--token-auth-file=tokens.csv", "--authorization-mode=Node,RBAC",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             "--service-account-key-file=sa.pub", "--service-account-signing-key-file=sa.key",
-            "--service-cluster-ip-range=10.96.0.0/16", "--endpoint-reconciler-type=none",
+            // The `kubernetes` Service's endpoint is the advertised address (pods on a real node reach the API server
+            // through 10.96.0.1); on a machine with loopback only, nothing to reconcile.
+            "--service-cluster-ip-range=10.96.0.0/16", `--endpoint-reconciler-type=${address === "127.0.0.1" ? "none" : "lease"}`,
             "--allow-privileged=false", "--profiling=false", "--v=0",
         ]);
         procs.push(apiserver);

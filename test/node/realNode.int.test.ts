@@ -129,14 +129,21 @@ describe("a real node: pods in containers, a Service through kube-proxy, names t
         expect(none).to.equal("ENOTFOUND");
     });
 
-    it("serves /metrics to another pod, which finds the Service by its DNS name", async () => {
+    it("serves /metrics to another pod, which finds the Service by its DNS name and reaches the API server with its token", async () => {
         const script = `const dns = require("dns").promises;
 (async () => {
   const name = "speculation.${NS}.svc.cluster.local";
   const addresses = await dns.resolve4(name);
   const res = await fetch("http://speculation/metrics");
   const text = await res.text();
-  console.log(JSON.stringify({ addresses, status: res.status, metric: text.includes("# TYPE ${METRIC} counter") }));
+  // The API server through the kubernetes Service (10.96.0.1), with the pod's service-account token.
+  const sa = "/var/run/secrets/kubernetes.io/serviceaccount";
+  const fs = require("fs");
+  const api = await new Promise((resolve, reject) => require("https").get("https://kubernetes.default.svc/version",
+    { ca: fs.readFileSync(sa + "/ca.crt"), headers: { authorization: "Bearer " + fs.readFileSync(sa + "/token", "utf8") } },
+    (r) => { let b = ""; r.on("data", (d) => b += d).on("end", () => resolve({ status: r.statusCode, version: JSON.parse(b).gitVersion })); })
+    .on("error", reject));
+  console.log(JSON.stringify({ addresses, status: res.status, metric: text.includes("# TYPE ${METRIC} counter"), api }));
 })().catch((e) => { console.error(e); process.exit(1); });`;
         await cp.kubectl(["apply", "-f", "-"], JSON.stringify(pod("client", image, { app: "client" },
             { command: ["/usr/local/bin/node", "-e", script] }, "Never")));
@@ -148,7 +155,7 @@ describe("a real node: pods in containers, a Service through kube-proxy, names t
         expect(done.status.podIP).to.match(/^10\.88\./);
         const line = JSON.parse((await cp.kubectl(["logs", "client", "-n", NS])).trim().split("\n").pop()!);
         // "speculation" alone resolves through the pod's search path (resolv.conf written by the kubelet).
-        expect(line).to.deep.equal({ addresses: [clusterIP], status: 200, metric: true });
+        expect(line).to.deep.equal({ addresses: [clusterIP], status: 200, metric: true, api: { status: 200, version: cp.version } });
     });
 
     it("starts again after a crash: the next up cleans up what the killed node left (containers, chains, sysctls)", async () => {
