@@ -1,8 +1,9 @@
 /**
  * The reference workloads from the command line (npm run reference -- <command>):
  *
- *   serve  [--port 9090] [--worker-port 9091] [--version v1.2.3] [--fault key=value ...]
- *          starts the speculation service and a proof worker on loopback; the admin token comes from $ADMIN_TOKEN
+ *   serve  [--port 9090] [--worker-port 9091] [--version v1.2.3] [--host 127.0.0.1] [--fault key=value ...]
+ *          starts the speculation service and a proof worker on loopback (on --host's address instead: 0.0.0.0 in
+ *          a container, scripts/build-images.sh); the admin token comes from $ADMIN_TOKEN
  *   fault  [--url http://127.0.0.1:9090] key=value ...
  *          changes faults on a running service (rollbackRate=0.2, errorRate=0.05, latencyMs=50, unhealthy=stake_pool,
  *          readinessDelayMs=5000, memoryPercent=95, proofQueue=2500, responseDelayMs=20000, httpStatus=500,
@@ -41,11 +42,13 @@ async function main(argv: string[]): Promise<void> {
         const { values } = parseArgs({ args: rest, options: {
             port: { type: "string", default: "9090" }, "worker-port": { type: "string", default: "9091" },
             version: { type: "string", default: "v1.2.3" }, fault: { type: "string", multiple: true, default: [] },
+            host: { type: "string", default: "127.0.0.1" },
         } });
+        const host = values.host as string;
         const adminToken = token();
         const faults = parseFaults(keyValues(values.fault as string[]));
-        const worker = await startProofWorker({ port: Number(values["worker-port"]), adminToken, faults: { queueSize: faults.proofQueue ?? 120 } });
-        const service = await startSpeculationService({ port: Number(values.port), adminToken, version: values.version as string, faults });
+        const worker = await startProofWorker({ port: Number(values["worker-port"]), host, adminToken, faults: { queueSize: faults.proofQueue ?? 120 } });
+        const service = await startSpeculationService({ port: Number(values.port), host, adminToken, version: values.version as string, faults });
         console.log(JSON.stringify({ serviceUrl: service.url, proofWorkerUrl: worker.url, pid: process.pid }));
         const stop = async () => { await service.close(); await worker.close(); process.exit(0); };
         process.on("SIGTERM", stop);

@@ -22,7 +22,7 @@
 import { ChildProcess, execFile, execFileSync, spawn } from "child_process";
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "fs";
 import { request } from "https";
-import { tmpdir } from "os";
+import { networkInterfaces, tmpdir } from "os";
 import * as path from "path";
 import { freePort } from "./ports";
 
@@ -82,19 +82,39 @@ function openssl(args: string[], cwd: string): void {
     execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-/** A CA, a serving certificate for 127.0.0.1/localhost signed by it, and the service-account signing key. */
-function makeCertificates(dir: string): void {
+/**
+ * The machine's first non-loopback IPv4 address: what a real node (scripts/real-node.sh) registers as its InternalIP
+ * and what the API server advertises, so that pods and the kubelet can reach it.  127.0.0.1 when there is none.
+ */
+export function hostAddress(): string {
+    for (const addrs of Object.values(networkInterfaces())) {
+        for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+    }
+    return "127.0.0.1";
+}
+
+/**
+ * A CA, a serving certificate for 127.0.0.1/localhost (and the machine's address and the `kubernetes` Service's
+ * first address, for a real node and its pods) signed by it, the client certificate the API server shows kubelets
+ * (logs, exec; group system:masters), and the service-account signing key.
+ */
+function makeCertificates(dir: string, address: string): void {
     openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=agenc-test-ca",
         "-keyout", "ca.key", "-out", "ca.crt"], dir);
     writeFileSync(path.join(dir, "serving.ext"), [
         "basicConstraints=CA:FALSE",
         "keyUsage=digitalSignature,keyEncipherment",
         "extendedKeyUsage=serverAuth",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc",
+        `subjectAltName=IP:127.0.0.1,IP:${address},IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc`,
     ].join("\n"));
     openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kube-apiserver", "-keyout", "serving.key", "-out", "serving.csr"], dir);
     openssl(["x509", "-req", "-in", "serving.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
         "-extfile", "serving.ext", "-out", "serving.crt"], dir);
+    writeFileSync(path.join(dir, "client.ext"), "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+    openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/O=system:masters/CN=kube-apiserver-kubelet-client",
+        "-keyout", "kubelet-client.key", "-out", "kubelet-client.csr"], dir);
+    openssl(["x509", "-req", "-in", "kubelet-client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+        "-extfile", "client.ext", "-out", "kubelet-client.crt"], dir);
     openssl(["genrsa", "-out", "sa.key", "2048"], dir);
     openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
 }
@@ -214,7 +234,8 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
         if (process.env.KEEP_CONTROL_PLANE !== "1") rmSync(dir, { recursive: true, force: true });
     };
     try {
-        makeCertificates(dir);
+        const address = hostAddress();
+        makeCertificates(dir, address);
         const ca = readFileSync(path.join(dir, "ca.crt"));
         const token = execFileSync("openssl", ["rand", "-hex", "24"], { encoding: "utf8" }).trim();
         writeFileSync(path.join(dir, "tokens.csv"), `${token},admin,admin,"system:masters"\n`);
@@ -235,12 +256,18 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
         const server = `https://127.0.0.1:${apiPort}`;
         const apiserver = startProcess(dir, "kube-apiserver", bin("kube-apiserver"), [
             `--etcd-servers=${etcdUrl}`,
-            `--secure-port=${apiPort}`, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            // On every address and advertising the machine's, so that a real node's pods reach it (the kubeconfig
+            // keeps 127.0.0.1); kubelets are reached by their InternalIP, with a client certificate they trust.
+            `--secure-port=${apiPort}`, "--bind-address=0.0.0.0", `--advertise-address=${address}`,
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
+            "--kubelet-client-certificate=kubelet-client.crt", "--kubelet-client-key=kubelet-client.key",
             "--tls-cert-file=serving.crt", "--tls-private-key-file=serving.key", "--client-ca-file=ca.crt",
             "--token-auth-file=tokens.csv", "--authorization-mode=Node,RBAC",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             "--service-account-key-file=sa.pub", "--service-account-signing-key-file=sa.key",
-            "--service-cluster-ip-range=10.96.0.0/16", "--endpoint-reconciler-type=none",
+            // The `kubernetes` Service's endpoint is the advertised address (pods on a real node reach the API server
+            // through 10.96.0.1); on a machine with loopback only, nothing to reconcile.
+            "--service-cluster-ip-range=10.96.0.0/16", `--endpoint-reconciler-type=${address === "127.0.0.1" ? "none" : "lease"}`,
             "--allow-privileged=false", "--profiling=false", "--v=0",
         ]);
         procs.push(apiserver);

@@ -24,10 +24,9 @@ dir="$root/kubernetes-$KUBERNETES_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-
 bin="$dir/bin"
 crds="$dir/crds"
 mkdir -p "$bin" "$crds"
-export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0 GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-
-log() { echo "[k8s] $*" >&2; }
+LOG_PREFIX=k8s
 k8s_binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+source "$here/scripts/lib/gobuild.sh"
 
 complete() {
   local b
@@ -36,29 +35,8 @@ complete() {
 }
 
 if complete; then echo "$dir"; exit 0; fi
-
-exec 9>"$root/.build.lock"
-if ! flock -n 9; then
-  log "another build holds $root/.build.lock; waiting for it"
-  flock 9
-fi
+lock_or_wait "$root"
 if complete; then echo "$dir"; exit 0; fi
-
-cpu_file="$(mktemp)"
-children_cpu() { # children_cpu: user+sys seconds of this shell's finished children, read from `times` (run here, not
-                 # in a subshell, so it sees this shell's children)
-  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$cpu_file"
-}
-
-timed() { # timed NAME CMD...: runs CMD when bin/NAME is missing, logs its wall and CPU time
-  local name="$1" start end cpu0 cpu1; shift
-  [ -x "$bin/$name" ] && return 0
-  start=$(date +%s); times >"$cpu_file"; cpu0=$(children_cpu)
-  "$@"
-  end=$(date +%s); times >"$cpu_file"; cpu1=$(children_cpu)
-  log "built $name in $((end - start)) s wall, $((cpu1 - cpu0)) s CPU (load average $(cut -d' ' -f1 /proc/loadavg))"
-  echo "$name wall=$((end - start))s cpu=$((cpu1 - cpu0))s" >>"$dir/build-times.txt"
-}
 
 build_etcd() {
   [ -x "$bin/etcd" ] && return 0
@@ -87,51 +65,6 @@ GO
   rm -rf "$w"
 }
 
-k8s_wrapper=""
-k8s_module() {
-  [ -n "$k8s_wrapper" ] && return 0
-  k8s_wrapper="$(mktemp -d)"
-  local gomod minor="${KUBERNETES_VERSION#1.}"
-  gomod="$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" | node -e \
-    'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).GoMod))')"
-  {
-    echo "module agenc.local/kubernetes"
-    echo
-    echo "go 1.25"
-    echo
-    echo "require k8s.io/kubernetes v$KUBERNETES_VERSION"
-    echo
-    echo "replace ("
-    # Every `k8s.io/x => ./staging/src/k8s.io/x` of kubernetes' own go.mod becomes `k8s.io/x => k8s.io/x v0.<minor>`.
-    sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/src/.*#\t\1 => \1 v0.'"$minor"'#p' "$gomod"
-    echo ")"
-  } >"$k8s_wrapper/go.mod"
-  {
-    echo "//go:build tools"
-    echo
-    echo "package tools"
-    echo
-    echo "import ("
-    local b; for b in "${k8s_binaries[@]}"; do echo "	_ \"k8s.io/kubernetes/cmd/$b\""; done
-    echo ")"
-  } >"$k8s_wrapper/tools.go"
-  log "wrapper module for k8s.io/kubernetes v$KUBERNETES_VERSION ($(grep -c ' => k8s.io/' "$k8s_wrapper/go.mod") staging replaces)"
-  (cd "$k8s_wrapper" && go mod tidy >&2)
-}
-
-build_k8s() { # build_k8s NAME
-  local name="$1"
-  [ -x "$bin/$name" ] && return 0
-  k8s_module
-  log "building $name v$KUBERNETES_VERSION"
-  local minor="${KUBERNETES_VERSION#1.}"; minor="${minor%%.*}"
-  local v="k8s.io/component-base/version" c="k8s.io/client-go/pkg/version"
-  local flags="-s -w -X $v.gitVersion=v$KUBERNETES_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor"
-  flags="$flags -X $c.gitVersion=v$KUBERNETES_VERSION -X $c.gitMajor=1 -X $c.gitMinor=$minor"
-  (cd "$k8s_wrapper" && go build -trimpath -ldflags "$flags" -o "$bin/$name.tmp" "k8s.io/kubernetes/cmd/$name")
-  mv "$bin/$name.tmp" "$bin/$name"
-}
-
 build_kwok() {
   [ -x "$bin/kwok" ] && return 0
   log "building kwok v$KWOK_VERSION"
@@ -145,8 +78,7 @@ fetch_crds() {
   [ -e "$crds/.complete" ] && return 0
   log "prometheus-operator v$PROMETHEUS_OPERATOR_VERSION CRDs"
   local src
-  src="$(go mod download -json "github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION" | node -e \
-    'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).Dir))')"
+  src="$(go_mod_dir "github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION")"
   cp "$src"/example/prometheus-operator-crd/monitoring.coreos.com_*.yaml "$crds/"
   chmod u+w "$crds"/*.yaml
   touch "$crds/.complete"
@@ -157,8 +89,7 @@ fetch_crds() {
 kwok_stages() {
   [ -s "$dir/kwok-stages.yaml" ] && return 0
   local src s first=1
-  src="$(go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | node -e \
-    'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).Dir))')/kustomize/stage"
+  src="$(go_mod_dir "sigs.k8s.io/kwok@v$KWOK_VERSION")/kustomize/stage"
   for s in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
            pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
     [ $first = 1 ] || echo "---"
@@ -173,7 +104,6 @@ kwok_stages
 timed etcd build_etcd
 for b in "${k8s_binaries[@]}"; do timed "$b" build_k8s "$b"; done
 timed kwok build_kwok
-[ -n "$k8s_wrapper" ] && rm -rf "$k8s_wrapper"
-rm -f "$cpu_file"
+gobuild_cleanup
 complete
 echo "$dir"
