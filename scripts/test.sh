@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command: installs what is missing (idempotent), builds the test control plane and the signing
-# tools (cached),
+# The project's test command: installs what is missing (idempotent), builds the test control plane, the real node
+# and the signing tools (cached),
 # type-checks, runs every mocha suite — the unit tier (*.test.ts) and the integration suites (*.int.test.ts).
 #   npm test                          everything, as two streams at once (below)
 #   npm test -- test/a.int.test.ts    only the named files (mocha arguments), in one stream
@@ -15,6 +15,10 @@ bash scripts/setup.sh
 # kwok, prometheus-operator's CRDs), built from Go modules into a cache keyed by version: cold about 15 min on 2
 # cores, warm under a second.
 bash scripts/build-k8s.sh >/dev/null
+# The real node of test/node (kubelet, kube-proxy and CoreDNS from Go modules, reusing the control plane's Go build
+# cache; containerd, runc and the CNI plugins from Debian): cold about 6 min of CPU after the control plane, warm a
+# file check.  docs/development.md#the-real-node
+bash scripts/build-node.sh >/dev/null
 # The signing tools of the signature suites (crane and cosign from Go modules, cached by version: cold about
 # docs/measurements.md#the-signing-tools, warm a version check); the registry is Debian's, from setup.sh.
 bash scripts/build-signing.sh >/dev/null
