@@ -20,8 +20,6 @@ const GATE = "pulumi-nodejs:dynamic/agenc:HealthGate";
 const SMOKE = "pulumi-nodejs:dynamic/agenc:ReleaseSmokeTest";
 const PREVIOUS_DIGEST = `sha256:${"ab".repeat(32)}`;
 
-/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
-const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 function mode(base: "staging" | "production", shiftMode: string, percentage: number, edit: (c: Record<string, unknown>) => Record<string, unknown> = (c) => c) {
     let c = withEdit(stackConfig(base), "speculation:canary", "shiftMode", shiftMode);
@@ -36,7 +34,7 @@ describe("ingress-weight mode", () => {
     const engine = new MockEngine();
 
     it("renders a primary Ingress and a canary Ingress for the same host and path, the weight only on the canary", async () => {
-        await render(engine, mode("staging", "ingress-weight", 10));
+        await engine.render(mode("staging", "ingress-weight", 10));
         const primary = engine.byK8sName(INGRESS, "agenc-speculation").inputs;
         const canary = engine.byK8sName(INGRESS, "agenc-speculation-canary").inputs;
         const route = (i: any) => ({ host: i.spec.rules[0].host, path: i.spec.rules[0].http.paths[0].path, pathType: i.spec.rules[0].http.paths[0].pathType, className: i.spec.ingressClassName });
@@ -49,7 +47,7 @@ describe("ingress-weight mode", () => {
     });
 
     it("the canary's first weight waits for seed 000's smoke tests against the canary's own Service, at the release", async () => {
-        await render(engine, mode("staging", "ingress-weight", 10));
+        await engine.render(mode("staging", "ingress-weight", 10));
         const smoke = engine.one(SMOKE, "canary-smoke");
         expect(smoke.inputs).to.include({ track: "canary", serviceUrl: "http://agenc-speculation-canary.agenc-staging.svc.cluster.local:9090", version: "v1.2.3", expectVersion: true });
         // Retried every max(10 s, 2 × canary.gate.timeout): slower than one read (lib/plan/release.ts newTrackSmokePollMs).
@@ -60,7 +58,7 @@ describe("ingress-weight mode", () => {
 
     it("routes only the public paths: the pair lists the same paths, none reaches /admin or /metrics, whatever the config lists", async () => {
         const publicPaths = [{ path: "/api/v1", pathType: "Prefix" }, { path: "/status", pathType: "Exact" }];
-        await render(engine, mode("production", "ingress-weight", 10, (c) => withEdit(withEdit(c, "speculation:canary", "ingress.publicPaths", publicPaths), "speculation:release", "images.speculation.previousDigest", PREVIOUS_DIGEST)));
+        await engine.render(mode("production", "ingress-weight", 10, (c) => withEdit(withEdit(c, "speculation:canary", "ingress.publicPaths", publicPaths), "speculation:release", "images.speculation.previousDigest", PREVIOUS_DIGEST)));
         const paths = (name: string) => engine.byK8sName(INGRESS, name).inputs.spec.rules.flatMap((r: any) => r.http.paths.map((p: any) => ({ host: r.host, path: p.path, pathType: p.pathType })));
         expect(paths("agenc-speculation")).to.deep.equal(publicPaths.map((p) => ({ host: "speculation.agenc.local", ...p })));
         expect(paths("agenc-speculation-canary"), "the canary's routes are the primary's: ingress-nginx pairs them").to.deep.equal(paths("agenc-speculation"));
@@ -79,7 +77,7 @@ describe("ingress-weight mode", () => {
     });
 
     it("scrapes both tracks with a track label: each Service carries it and its ServiceMonitor copies it (operator mode)", async () => {
-        await render(engine, mode("staging", "ingress-weight", 10));
+        await engine.render(mode("staging", "ingress-weight", 10));
         const stableSvc = engine.byK8sName(SERVICE, "agenc-speculation").inputs;
         const canarySvc = engine.byK8sName(SERVICE, "agenc-speculation-canary").inputs;
         expect(stableSvc.metadata.labels.track).to.equal("stable");
@@ -93,7 +91,7 @@ describe("ingress-weight mode", () => {
     });
 
     it("the gate reads the canary track and compares it with the stable track, with the configured margins", async () => {
-        await render(engine, mode("staging", "ingress-weight", 50, (c) => withEdit(c, "speculation:canary", "judge", { errorRateMargin: 0.002 })));
+        await engine.render(mode("staging", "ingress-weight", 50, (c) => withEdit(c, "speculation:canary", "judge", { errorRateMargin: 0.002 })));
         const gates = engine.ofType(GATE).map((g) => g.inputs);
         expect(gates).to.have.length(2);
         for (const g of gates) {
@@ -107,7 +105,7 @@ describe("ingress-weight mode", () => {
     });
 
     it("each version runs its own image digest, and the stable track's config names the stable version", async () => {
-        await render(engine, mode("production", "ingress-weight", 25, (c) => withEdit(c, "speculation:release", "images.speculation.previousDigest", PREVIOUS_DIGEST)));
+        await engine.render(mode("production", "ingress-weight", 25, (c) => withEdit(c, "speculation:release", "images.speculation.previousDigest", PREVIOUS_DIGEST)));
         const releaseDigest = (stackConfig("production")["speculation:release"] as any).images.speculation.digest;
         expect(image(engine, "agenc-speculation")).to.equal(`ghcr.io/agenc/speculation:v1.2.2@${PREVIOUS_DIGEST}`);
         expect(image(engine, "agenc-speculation-canary")).to.equal(`ghcr.io/agenc/speculation:v1.2.3@${releaseDigest}`);
@@ -118,7 +116,7 @@ describe("ingress-weight mode", () => {
     });
 
     it("without a digest of its own the stable track runs its tag unpinned, never the new version's digest", async () => {
-        await render(engine, mode("staging", "ingress-weight", 10, (c) => withEdit(c, "speculation:release", "images.speculation.digest", `sha256:${"cd".repeat(32)}`)));
+        await engine.render(mode("staging", "ingress-weight", 10, (c) => withEdit(c, "speculation:release", "images.speculation.digest", `sha256:${"cd".repeat(32)}`)));
         expect(image(engine, "agenc-speculation")).to.equal("ghcr.io/agenc/speculation:v1.2.2");
     });
 
@@ -149,7 +147,7 @@ describe("blue-green mode", () => {
     const service = () => engine.byK8sName(SERVICE, "agenc-speculation");
 
     it("below 100 % green runs beside blue with its own Service and smoke tests; the primary Service selects blue", async () => {
-        await render(engine, mode("staging", "blue-green", 50));
+        await engine.render(mode("staging", "blue-green", 50));
         expect(image(engine, "agenc-speculation"), "blue").to.equal("ghcr.io/agenc/speculation:v1.2.2");
         expect(image(engine, "agenc-speculation-green"), "green").to.equal("ghcr.io/agenc/speculation:v1.2.3");
         expect(engine.byK8sName(SERVICE, "agenc-speculation-green").inputs.spec.selector).to.deep.equal({ app: "agenc-speculation-green" });
@@ -165,7 +163,7 @@ describe("blue-green mode", () => {
     });
 
     it("at 100 % the primary Service selects green, only after green's smoke tests and the previous stage's gate", async () => {
-        await render(engine, mode("staging", "blue-green", 100));
+        await engine.render(mode("staging", "blue-green", 100));
         expect(service().inputs.spec.selector).to.deep.equal({ app: "agenc-speculation-green" });
         const deps = service().dependencies;
         const urnOf = (type: string, name: string) => engine.one(type, name).urn;
@@ -179,15 +177,15 @@ describe("blue-green mode", () => {
     });
 
     it("rollback is a config edit: back to 50 % the primary Service selects blue again, green stays", async () => {
-        await render(engine, mode("staging", "blue-green", 100));
-        await render(engine, mode("staging", "blue-green", 50));
+        await engine.render(mode("staging", "blue-green", 100));
+        await engine.render(mode("staging", "blue-green", 50));
         expect(service().inputs.spec.selector).to.deep.equal({ app: "agenc-speculation" });
         expect(service().dependencies.filter((d) => d.includes("dynamic/agenc:")), "the switch back waits for no gate or test").to.deep.equal([]);
         expect(engine.byK8sName(DEPLOYMENT, "agenc-speculation-green")).to.not.equal(undefined);
     });
 
     it("mirror: below 100 % the primary Ingress mirrors to green, and green is judged against blue", async () => {
-        await render(engine, mode("staging", "blue-green", 10, (c) => withEdit(c, "speculation:canary", "blueGreen", { lowerSteps: "mirror" })));
+        await engine.render(mode("staging", "blue-green", 10, (c) => withEdit(c, "speculation:canary", "blueGreen", { lowerSteps: "mirror" })));
         expect(engine.byK8sName(INGRESS, "agenc-speculation").inputs.metadata.annotations).to.deep.equal({
             "nginx.ingress.kubernetes.io/mirror-target": "http://agenc-speculation-green.agenc-staging.svc.cluster.local:9090$request_uri",
             "pulumi.com/skipAwait": "true",
@@ -216,7 +214,7 @@ describe("the new track's PodDisruptionBudget (canary and green)", () => {
 
     for (const [shiftMode, name, replicas] of [["ingress-weight", "agenc-speculation-canary", 1], ["blue-green", "agenc-speculation-green", 2]] as const) {
         it(`${shiftMode}: ${name} has a budget of maxUnavailable 1 selecting its pods only, owned and aliased like its Deployment`, async () => {
-            await render(engine, mode("staging", shiftMode, 10));
+            await engine.render(mode("staging", shiftMode, 10));
             const deployment = engine.byK8sName(DEPLOYMENT, name);
             const pdb = engine.byK8sName(PDB, name);
             expect(deployment.inputs.spec.replicas).to.equal(replicas);
@@ -236,12 +234,12 @@ describe("the new track's PodDisruptionBudget (canary and green)", () => {
     }
 
     it("moves with the track to the new top stage (aliased from the old one), and goes with it at 0 %", async () => {
-        await render(engine, mode("staging", "ingress-weight", 50));
+        await engine.render(mode("staging", "ingress-weight", 50));
         const pdb = engine.byK8sName(PDB, "agenc-speculation-canary");
         expect(pdb.parent).to.match(/CanaryStage::stage-2-50pct$/);
         expect(ownership(pdb).aliasParents.some((p) => /CanaryStage::stage-1-10pct$/.test(p)), "answers for its place under stage 1").to.equal(true);
         expect(ownership(pdb)).to.deep.equal(ownership(engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary")));
-        await render(engine, mode("staging", "ingress-weight", 0));
+        await engine.render(mode("staging", "ingress-weight", 0));
         expect(engine.ofType(PDB).map((p) => p.inputs.metadata.name).filter((n) => n.startsWith("agenc-speculation-"))).to.deep.equal([]);
     });
 });

@@ -8,8 +8,6 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
 const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
 
-/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
-const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 const policy = (engine: MockEngine, name: string) => engine.byK8sName(NETPOL, name).inputs;
 const hardening = (config: Record<string, unknown>, path: string, value: unknown) => withEdit(config, "speculation:hardening", path, value);
@@ -20,7 +18,7 @@ describe("hardening under mocks (issue 17)", () => {
     describe("what a hardened cluster's linter asks of every pod (issue 25; kube-score itself: test/lint/kubeScore.int.test.ts)", () => {
         for (const mode of renderModes()) {
             it(`${mode.name}: ephemeral storage, a stated pull policy, uid/gid >= 10000 and liveness distinct from readiness everywhere`, async () => {
-                await render(engine, mode.config);
+                await engine.render(mode.config);
                 const deployments = engine.ofType(DEPLOYMENT).map((d) => d.inputs);
                 expect(deployments.length).to.be.greaterThan(2);
                 for (const d of deployments) {
@@ -44,14 +42,14 @@ describe("hardening under mocks (issue 17)", () => {
 
     describe("NetworkPolicies", () => {
         it("deny ingress by default in the namespace", async () => {
-            await render(engine, stackConfig("staging"));
+            await engine.render(stackConfig("staging"));
             const deny = policy(engine, "default-deny-ingress");
             expect(deny.metadata.namespace).to.equal("agenc-staging");
             expect(deny.spec).to.deep.equal({ podSelector: {}, policyTypes: ["Ingress"] });
         });
 
         it("admit the admin port 9090 only from kube-prometheus-stack's Prometheus, the watchdog and the gate's pods", async () => {
-            await render(engine, stackConfig("staging"));
+            await engine.render(stackConfig("staging"));
             const admin = policy(engine, "agenc-speculation-admin").spec;
             expect(admin.podSelector).to.deep.equal({ matchExpressions: [{ key: "app", operator: "In", values: ["agenc-speculation", "agenc-speculation-canary", "agenc-speculation-green"] }] });
             expect(admin.ingress).to.deep.equal([{
@@ -68,19 +66,19 @@ describe("hardening under mocks (issue 17)", () => {
             let c = hardening(stackConfig("staging"), "networkPolicies.gateCidrs", ["10.20.0.0/24"]);
             c = hardening(c, "networkPolicies.gateNamespace", "ci-runners");
             c = hardening(c, "networkPolicies.monitoringNamespace", "observability");
-            await render(engine, c);
+            await engine.render(c);
             const from = policy(engine, "agenc-speculation-admin").spec.ingress[0].from;
             expect(from).to.deep.include({ ipBlock: { cidr: "10.20.0.0/24" } });
             expect(from).to.deep.include({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ci-runners" } }, podSelector: { matchLabels: networkRole("gate") } });
             expect(from[0].namespaceSelector).to.deep.equal({ matchLabels: { "kubernetes.io/metadata.name": "observability" } });
             expect(JSON.stringify(from)).to.not.contain("ingress-nginx");
 
-            await render(engine, withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 50), "speculation:canary", "shiftMode", "ingress-weight"));
+            await engine.render(withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 50), "speculation:canary", "shiftMode", "ingress-weight"));
             expect(policy(engine, "agenc-speculation-admin").spec.ingress[0].from).to.deep.include({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } });
         });
 
         it("admit the proof workers' 9091 from the speculation pods, Prometheus and the gate", async () => {
-            await render(engine, stackConfig("staging"));
+            await engine.render(stackConfig("staging"));
             const workers = policy(engine, "proof-workers").spec;
             expect(workers.podSelector).to.deep.equal({ matchLabels: { app: "proof-workers" } });
             expect(workers.ingress[0].ports).to.deep.equal([{ protocol: "TCP", port: 9091 }]);
@@ -88,7 +86,7 @@ describe("hardening under mocks (issue 17)", () => {
         });
 
         it("in standalone monitoring admit our own Prometheus and wire Prometheus, Alertmanager and Grafana", async () => {
-            await render(engine, withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"));
+            await engine.render(withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"));
             expect(policy(engine, "agenc-speculation-admin").spec.ingress[0].from[0]).to.deep.equal({ podSelector: { matchLabels: { app: "prometheus" } } });
             expect(policy(engine, "alertmanager").spec.ingress).to.deep.equal([{ from: [{ podSelector: { matchLabels: { app: "prometheus" } } }], ports: [{ protocol: "TCP", port: 9093 }] }]);
             expect(engine.ofType(NETPOL).map((p) => p.inputs.metadata.name).sort()).to.deep.equal(
@@ -97,7 +95,7 @@ describe("hardening under mocks (issue 17)", () => {
         });
 
         it("give every workload an egress policy of its own, narrowed to egress.externalCidrs when set, and refuse a set that covers every address", async () => {
-            await render(engine, hardening(withEdit(stackConfig("production"), "speculation:monitoring", "mode", "standalone"),
+            await engine.render(hardening(withEdit(stackConfig("production"), "speculation:monitoring", "mode", "standalone"),
                 "networkPolicies.egress.externalCidrs", ["203.0.113.0/24"]));
             const egress = engine.ofType(NETPOL).filter((p) => p.inputs.spec.policyTypes.includes("Egress"));
             expect(egress.map((p) => p.inputs.metadata.name).sort()).to.deep.equal(
@@ -111,7 +109,7 @@ describe("hardening under mocks (issue 17)", () => {
         });
 
         it("are absent when hardening.networkPolicies.enabled is false (staging only), and refused off in production", async () => {
-            await render(engine, hardening(stackConfig("staging"), "networkPolicies.enabled", false));
+            await engine.render(hardening(stackConfig("staging"), "networkPolicies.enabled", false));
             expect(engine.ofType(NETPOL)).to.have.length(0);
             engine.install(hardening(stackConfig("production"), "networkPolicies.enabled", false));
             expect(() => loadStackConfig()).to.throw(/speculation:hardening\.networkPolicies\.enabled: must be true in production/);
@@ -125,7 +123,7 @@ describe("hardening under mocks (issue 17)", () => {
 
     describe("topology spread", () => {
         it("spreads both workloads across nodes, hard by default", async () => {
-            await render(engine, stackConfig("production"));
+            await engine.render(stackConfig("production"));
             for (const app of ["proof-workers", "agenc-speculation"]) {
                 const pod = engine.byK8sName(DEPLOYMENT, app).inputs.spec.template;
                 expect(pod.spec.topologySpreadConstraints, app).to.deep.equal([
@@ -138,7 +136,7 @@ describe("hardening under mocks (issue 17)", () => {
         it("takes its mode and skew from config", async () => {
             let c = hardening(stackConfig("staging"), "topologySpread.whenUnsatisfiable", "ScheduleAnyway");
             c = hardening(c, "topologySpread.maxSkew", 2);
-            await render(engine, c);
+            await engine.render(c);
             expect(engine.byK8sName(DEPLOYMENT, "proof-workers").inputs.spec.template.spec.topologySpreadConstraints[0]).to.include({ maxSkew: 2, whenUnsatisfiable: "ScheduleAnyway" });
             engine.install(hardening(stackConfig("staging"), "topologySpread.whenUnsatisfiable", "Sometimes"));
             expect(() => loadStackConfig()).to.throw(/speculation:hardening\.topologySpread\.whenUnsatisfiable: .*DoNotSchedule, ScheduleAnyway/);
@@ -147,7 +145,7 @@ describe("hardening under mocks (issue 17)", () => {
 
     describe("proof-worker probes", () => {
         it("check liveness over TCP and readiness over HTTP, so a readiness failure is not a restart", async () => {
-            await render(engine, withEdit(stackConfig("staging"), "speculation:proofWorkers", "readinessPath", "/ready"));
+            await engine.render(withEdit(stackConfig("staging"), "speculation:proofWorkers", "readinessPath", "/ready"));
             const c = engine.byK8sName(DEPLOYMENT, "proof-workers").inputs.spec.template.spec.containers[0];
             expect(c.livenessProbe).to.deep.equal({ tcpSocket: { port: 9091 }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 3 });
             expect(c.readinessProbe).to.deep.equal({ httpGet: { path: "/ready", port: 9091 }, initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 3 });
@@ -161,7 +159,7 @@ describe("hardening under mocks (issue 17)", () => {
         });
 
         it("each budget leaves at least one pod running at the configured replicas", async () => {
-            await render(engine, stackConfig("production"));
+            await engine.render(stackConfig("production"));
             for (const app of ["proof-workers", "agenc-speculation"]) {
                 const replicas = engine.byK8sName(DEPLOYMENT, app).inputs.spec.replicas;
                 const { maxUnavailable } = engine.byK8sName(PDB, app).inputs.spec;

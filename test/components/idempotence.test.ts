@@ -13,8 +13,6 @@ const INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
 const SERVICE = "kubernetes:core/v1:Service";
 const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
 
-/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
-const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 const RECEIVERS = { slackWebhookUrl: "https://hooks.slack.example/T000/B000/XYZ", pagerdutyRoutingKey: "0123456789abcdef0123456789abcdef" };
 
@@ -67,7 +65,7 @@ describe("idempotent preview, bounded awaits and explicit ordering (issue 17)", 
         for (const [label, shape, track] of SHAPES) {
             it(`${label}: every ConfigMap and Secret is updated in place through the stack's provider, never deleted before its successor`, async () => {
                 const [config, secretKeys] = shape();
-                await render(engine, config, secretKeys);
+                await engine.render(config, secretKeys);
                 const [provider] = engine.ofType(PROVIDER);
                 expect(String(provider.inputs.enableConfigMapMutable), "ConfigMaps are mutable").to.equal("true");
                 expect(String(provider.inputs.enableSecretMutable), "Secrets are mutable").to.equal("true");
@@ -91,7 +89,7 @@ describe("idempotent preview, bounded awaits and explicit ordering (issue 17)", 
 
         it("registers no Secret with an empty stringData: without receivers there is no receivers Secret at all", async () => {
             for (const mode of ["operator", "standalone"]) {
-                await render(engine, withEdit(stackConfig("staging"), "speculation:monitoring", "mode", mode));
+                await engine.render(withEdit(stackConfig("staging"), "speculation:monitoring", "mode", mode));
                 const secrets = engine.ofType(SECRET);
                 expect(secrets.map((s) => s.inputs.metadata.name), mode).to.deep.equal(["agenc-speculation-secrets"]);
                 for (const s of secrets) {
@@ -107,13 +105,13 @@ describe("idempotent preview, bounded awaits and explicit ordering (issue 17)", 
 
         it("every Deployment that reads a ConfigMap or Secret carries the config checksum, and a config change changes it", async () => {
             const standalone = withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone");
-            await render(engine, standalone);
+            await engine.render(standalone);
             const readsConfig = (d: Registered) => JSON.stringify(d.inputs.spec.template.spec).match(/"configMap"|"secretKeyRef"|"secret"/);
             const before = new Map(engine.ofType(DEPLOYMENT).filter(readsConfig).map((d) => [d.inputs.metadata.name,
                 d.inputs.spec.template.metadata.annotations?.[CONFIG_CHECKSUM_ANNOTATION]]));
             expect([...before.keys()].sort()).to.deep.equal(["agenc-speculation", "alertmanager", "grafana", "prometheus", "speculation-watchdog"]);
             for (const [name, sum] of before) expect(sum, name).to.match(/^[0-9a-f]{64}$/);
-            await render(engine, withEdit(withEdit(standalone, "speculation:service", "maxDepth", 3), "speculation:thresholds", "maxProofQueueSize", 1500));
+            await engine.render(withEdit(withEdit(standalone, "speculation:service", "maxDepth", 3), "speculation:thresholds", "maxProofQueueSize", 1500));
             const after = (name: string) => engine.byK8sName(DEPLOYMENT, name).inputs.spec.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION];
             expect(after("agenc-speculation"), "speculation-config changed").to.not.equal(before.get("agenc-speculation"));
             expect(after("prometheus"), "the rules changed").to.not.equal(before.get("prometheus"));
@@ -130,14 +128,14 @@ describe("idempotent preview, bounded awaits and explicit ordering (issue 17)", 
         };
 
         it("skips the provider's load-balancer await by default on every Ingress", async () => {
-            await render(engine, ingressConfig());
+            await engine.render(ingressConfig());
             const ingresses = engine.ofType(INGRESS);
             expect(ingresses.length).to.be.greaterThan(0);
             for (const i of ingresses) expect(ingressAwaitPolicy(i), i.inputs.metadata.name).to.equal("skip");
         });
 
         it("with await: load-balancer waits for the published address, bounded by awaitTimeout on create and update", async () => {
-            await render(engine, ingressConfig({ await: "load-balancer", awaitTimeout: "3m" }));
+            await engine.render(ingressConfig({ await: "load-balancer", awaitTimeout: "3m" }));
             for (const i of engine.ofType(INGRESS)) {
                 expect(ingressAwaitPolicy(i), i.inputs.metadata.name).to.deep.equal({ create: "3m", update: "3m" });
                 expect(i.inputs.metadata.annotations).to.not.have.property("pulumi.com/skipAwait");
@@ -154,7 +152,7 @@ describe("idempotent preview, bounded awaits and explicit ordering (issue 17)", 
         for (const [label, shape, track] of SHAPES) {
             it(`${label}: every namespaced object depends on the Namespace resource`, async () => {
                 const [config, secretKeys] = shape();
-                await render(engine, config, secretKeys);
+                await engine.render(config, secretKeys);
                 const [namespace] = engine.ofType(NAMESPACE);
                 const namespaced = kubernetesObjects(engine).filter((r) => r.type !== NAMESPACE);
                 expect(namespaced.length).to.be.greaterThan(5);

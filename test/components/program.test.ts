@@ -4,8 +4,7 @@ import { CONFIG_CHECKSUM_ANNOTATION } from "../../components/SpeculationService"
 import { MONITORING_MODES, SHIFT_MODES } from "../../config/schema";
 import { restrictedViolations } from "../../lib/podSecurity";
 import {
-    isSecretOutput, MockEngine, NODE_SECRET_KEYS, secretEnvelope, stackConfig, TEST_HOST_KEY, valueOf, withEdit, withNodes,
-} from "../helpers/stack";
+    isSecretOutput, MockEngine, NODE_SECRET_KEYS, secretEnvelope, stackConfig, TEST_HOST_KEY, valueOf, withEdit, withNodes, StackOutputs, } from "../helpers/stack";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
@@ -14,15 +13,13 @@ const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
 const SECRET = "kubernetes:core/v1:Secret";
 const CUSTOM = (kind: string) => `kubernetes:monitoring.coreos.com/${["AlertmanagerConfig", "ScrapeConfig"].includes(kind) ? "v1alpha1" : "v1"}:${kind}`;
 
-/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
-const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 describe("the program under mocks", () => {
     const engine = new MockEngine();
 
     describe("staging", () => {
-        let outputs: Awaited<ReturnType<typeof render>>;
-        before(async () => { outputs = await render(engine, stackConfig("staging")); });
+        let outputs: StackOutputs;
+        before(async () => { outputs = await engine.render(stackConfig("staging")); });
 
         it("deploys proof workers as the seed describes", () => {
             const d = engine.byK8sName(DEPLOYMENT, "proof-workers").inputs;
@@ -74,7 +71,7 @@ describe("the program under mocks", () => {
         it("takes the operator's own admin token (a secret) instead, and then registers no RandomPassword", async () => {
             const own = new MockEngine();
             const token = "from-the-secret-manager-0123456789abcdef";
-            const mine = await render(own, withEdit(stackConfig("production"), "speculation:adminToken", undefined, token), ["speculation:adminToken"]);
+            const mine = await own.render(withEdit(stackConfig("production"), "speculation:adminToken", undefined, token), ["speculation:adminToken"]);
             expect(own.ofType("random:index/randomPassword:RandomPassword")).to.have.length(0);
             expect(secretEnvelope(own.byK8sName(SECRET, "agenc-speculation-secrets").inputs.stringData)).to.deep.equal({ ADMIN_TOKEN: token });
             expect(await isSecretOutput(mine.adminToken!)).to.equal(true);
@@ -113,7 +110,7 @@ describe("the program under mocks", () => {
     });
 
     describe("production", () => {
-        before(async () => { await render(engine, stackConfig("production")); });
+        before(async () => { await engine.render(stackConfig("production")); });
 
         it("runs four proof workers and digest-pinned images", () => {
             const d = engine.byK8sName(DEPLOYMENT, "proof-workers").inputs;
@@ -129,7 +126,7 @@ describe("the program under mocks", () => {
 
     describe("canary stages", () => {
         it("declares one stage per step up to the target, each after the previous one", async () => {
-            const outputs = await render(engine, withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 25));
+            const outputs = await engine.render(withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 25));
             const stages = engine.ofType("agenc:deploy:CanaryStage").map((s) => s.name);
             expect(stages).to.deep.equal(["stage-1-10pct", "stage-2-25pct"]);
             const shifts = engine.ofType("pulumi-nodejs:dynamic/agenc:TrafficShift");
@@ -140,7 +137,7 @@ describe("the program under mocks", () => {
         it("gives every stage an error-rate baseline before its shift and a health gate after it, with the stage's thresholds", async () => {
             let config = withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 25);
             config = withEdit(config, "speculation:canary", "steps", [{ percentage: 10, bake: "4h" }, { percentage: 25, bake: "8h", thresholds: { maxRollbackRate: 0.03 } }, { percentage: 100, bake: "24h" }]);
-            await render(engine, config);
+            await engine.render(config);
             const gates = engine.ofType("pulumi-nodejs:dynamic/agenc:HealthGate");
             expect(gates.map((g) => [g.name, g.inputs.percentage, g.inputs.bakeSeconds, g.inputs.pollSeconds, g.inputs.deadlineSeconds])).to.deep.equal([
                 ["stage-1-10pct-gate", 10, 14400, 60, 14400 + 600], ["stage-2-25pct-gate", 25, 28800, 60, 28800 + 600],
@@ -169,7 +166,7 @@ describe("the program under mocks", () => {
         it("runs the final bench before the first stage when bench.enabled, with the go/no-go limits", async () => {
             let config = withEdit(stackConfig("staging"), "speculation:bench", "enabled", true);
             config = withEdit(config, "speculation:bench", "command", "npm run -s reference -- bench");
-            await render(engine, config);
+            await engine.render(config);
             const [bench] = engine.ofType("pulumi-nodejs:dynamic/agenc:BenchRun");
             expect(bench.inputs.limits).to.deep.include({ maxP95BaselineMultiple: 1.1, maxTailRatio: 2, minThroughputPerSecond: 50000, repeats: 3, maxSpread: 0.25 });
             expect(bench.inputs.command).to.equal("npm run -s reference -- bench");
@@ -178,7 +175,7 @@ describe("the program under mocks", () => {
         });
 
         it("rolls the bare-metal nodes out with pinned host keys, the planned batches and the key as a secret", async () => {
-            await render(engine, withNodes(stackConfig("staging"), 5, { serial: [1, "40%"] }), NODE_SECRET_KEYS);
+            await engine.render(withNodes(stackConfig("staging"), 5, { serial: [1, "40%"] }), NODE_SECRET_KEYS);
             const [rollout] = engine.ofType("pulumi-nodejs:dynamic/agenc:SshRollout");
             expect(rollout.inputs.batches).to.deep.equal([1, 2, 2]);
             expect(rollout.inputs.nodes.map((n: { hostKey: string }) => n.hostKey)).to.deep.equal(Array(5).fill(TEST_HOST_KEY));
@@ -188,9 +185,9 @@ describe("the program under mocks", () => {
         });
 
         it("hands the acknowledged failed restores (nodes.clearRestoreFailed) to the node rollout, and none by default", async () => {
-            await render(engine, withNodes(stackConfig("staging"), 3), NODE_SECRET_KEYS);
+            await engine.render(withNodes(stackConfig("staging"), 3), NODE_SECRET_KEYS);
             expect(engine.ofType("pulumi-nodejs:dynamic/agenc:SshRollout")[0].inputs.clearRestoreFailed).to.deep.equal([]);
-            await render(engine, withNodes(stackConfig("staging"), 3, { clearRestoreFailed: ["alys-2@20261128200000"] }), NODE_SECRET_KEYS);
+            await engine.render(withNodes(stackConfig("staging"), 3, { clearRestoreFailed: ["alys-2@20261128200000"] }), NODE_SECRET_KEYS);
             expect(engine.ofType("pulumi-nodejs:dynamic/agenc:SshRollout")[0].inputs.clearRestoreFailed).to.deep.equal(["alys-2@20261128200000"]);
         });
 
@@ -199,7 +196,7 @@ describe("the program under mocks", () => {
             config = withEdit(config, "speculation:bench", "enabled", true);
             config = withEdit(config, "speculation:bench", "command", "./bench.sh");
             config = withEdit(config, "speculation:bench", "onNode", "alys-1");
-            await render(engine, config, NODE_SECRET_KEYS);
+            await engine.render(config, NODE_SECRET_KEYS);
             const [bench] = engine.ofType("pulumi-nodejs:dynamic/agenc:BenchRun");
             const remote = secretEnvelope(bench.inputs.remote) as { node: { name: string; hostKey: string }; privateKey: string };
             expect(remote.node).to.include({ name: "alys-1", hostKey: TEST_HOST_KEY });
@@ -209,7 +206,7 @@ describe("the program under mocks", () => {
         it("in ingress-weight mode gives the top stage a weighted canary ingress and keeps stable on the known-good version", async () => {
             let config = withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 50);
             config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");
-            await render(engine, config);
+            await engine.render(config);
             const canary = engine.byK8sName("kubernetes:networking.k8s.io/v1:Ingress", "agenc-speculation-canary");
             expect(canary.inputs.metadata.annotations).to.deep.equal({
                 "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "50", "pulumi.com/skipAwait": "true",
@@ -229,7 +226,7 @@ describe("the program under mocks", () => {
         it("in blue-green mode the switch to green is preceded by a health check of green itself, not only of blue", async () => {
             let config = withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 100);
             config = withEdit(config, "speculation:canary", "shiftMode", "blue-green");
-            await render(engine, config);
+            await engine.render(config);
             const baselines = engine.ofType("pulumi-nodejs:dynamic/agenc:ErrorBaseline").map((b) => [b.inputs.stage, b.inputs.raisedTrackUrl]);
             // Below 100 % green gets no traffic (hold): nothing is raised.  At 100 % the switch hands green everything.
             expect(baselines.slice(0, -1).every(([, url]) => url === undefined), JSON.stringify(baselines)).to.equal(true);
@@ -239,14 +236,14 @@ describe("the program under mocks", () => {
         it("the new track's Deployment is built like stable's: a config edit rolls its pods, it spreads across nodes, a rollout keeps every replica", async () => {
             for (const [mode, name] of [["ingress-weight", "agenc-speculation-canary"], ["blue-green", "agenc-speculation-green"]] as const) {
                 const base = withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 100), "speculation:canary", "shiftMode", mode);
-                await render(engine, base);
+                await engine.render(base);
                 const before = engine.byK8sName(DEPLOYMENT, name).inputs.spec;
                 const stable = engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec;
                 expect(before.template.spec.topologySpreadConstraints, `${name} spreads as stable does`).to.deep.equal(
                     stable.template.spec.topologySpreadConstraints.map((c: any) => ({ ...c, labelSelector: { matchLabels: { app: name } } })));
                 expect(before.strategy).to.deep.equal({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
                 expect(before.template.spec.containers[0]).to.deep.equal({ ...stable.template.spec.containers[0], image: before.template.spec.containers[0].image });
-                await render(engine, withEdit(base, "speculation:service", "maxDepth", 3));
+                await engine.render(withEdit(base, "speculation:service", "maxDepth", 3));
                 const after = engine.byK8sName(DEPLOYMENT, name).inputs.spec;
                 expect(after.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION], `a config edit rolls ${name}'s pods`)
                     .to.not.equal(before.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION]);
@@ -258,7 +255,7 @@ describe("the program under mocks", () => {
                 let config = withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, percentage);
                 config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");
                 config = withEdit(config, "speculation:release", "images.speculation.previousDigest", `sha256:${"b".repeat(64)}`);
-                await render(engine, config);
+                await engine.render(config);
                 return engine.byK8sName(DEPLOYMENT, "agenc-speculation-canary").inputs.spec.replicas;
             };
             expect([await podsAt(10), await podsAt(50), await podsAt(100)]).to.deep.equal([1, 2, 3]);
@@ -268,7 +265,7 @@ describe("the program under mocks", () => {
         it("in ingress-weight mode a failed gate reverts the canary's weight through the watchdog, whose account may patch only that Ingress", async () => {
             let config = withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 10);
             config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");
-            await render(engine, config);
+            await engine.render(config);
             // Without a way to reach the watchdog the gate cannot lower the weight: it fails the update, and says so.
             const [failing] = engine.ofType("pulumi-nodejs:dynamic/agenc:HealthGate");
             expect(failing.inputs.onFailure).to.equal("fail");
@@ -280,22 +277,22 @@ describe("the program under mocks", () => {
                 { apiGroups: ["networking.k8s.io"], resources: ["ingresses"], resourceNames: ["agenc-speculation-canary"], verbs: ["get", "patch"] },
             ]);
 
-            await render(engine, withEdit(config, "speculation:canary", "gate.revert.watchdogActionUrl", "http://127.0.0.1:9095/alerts"));
+            await engine.render(withEdit(config, "speculation:canary", "gate.revert.watchdogActionUrl", "http://127.0.0.1:9095/alerts"));
             const [gate] = engine.ofType("pulumi-nodejs:dynamic/agenc:HealthGate");
             expect(gate.inputs.onFailure).to.equal("revert");
             expect(gate.inputs.revert).to.include({ target: "canary-weight", watchdogActionUrl: "http://127.0.0.1:9095/alerts" });
             expect(gate.inputs).to.not.have.property("leftAs");
 
             // Feature-flag mode: no account, no token in the watchdog's pods.
-            await render(engine, stackConfig("staging"));
+            await engine.render(stackConfig("staging"));
             expect(engine.byK8sName(DEPLOYMENT, "speculation-watchdog").inputs.spec.template.spec.automountServiceAccountToken).to.equal(false);
             expect(engine.ofType("kubernetes:rbac.authorization.k8s.io/v1:Role")).to.have.length(0);
         });
 
         it("changes the config checksum when the speculation config changes", async () => {
-            await render(engine, stackConfig("staging"));
+            await engine.render(stackConfig("staging"));
             const before = engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION];
-            await render(engine, withEdit(stackConfig("staging"), "speculation:service", "maxDepth", 3));
+            await engine.render(withEdit(stackConfig("staging"), "speculation:service", "maxDepth", 3));
             const after = engine.byK8sName(DEPLOYMENT, "agenc-speculation").inputs.spec.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION];
             expect(after).to.not.equal(before);
         });
@@ -303,7 +300,7 @@ describe("the program under mocks", () => {
 
     describe("standalone monitoring", () => {
         it("deploys Prometheus, Alertmanager and Grafana and scrapes by annotation", async () => {
-            await render(engine, withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"));
+            await engine.render(withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"));
             for (const app of ["prometheus", "alertmanager", "grafana"]) expect(engine.byK8sName(DEPLOYMENT, app)).to.not.equal(undefined);
             expect(engine.ofType(CUSTOM("PrometheusRule"))).to.have.length(0);
             expect(engine.byK8sName(DEPLOYMENT, "proof-workers").inputs.spec.template.metadata.annotations["prometheus.io/port"]).to.equal("9091");
@@ -312,7 +309,7 @@ describe("the program under mocks", () => {
         it("keeps receiver secrets out of every config and marks the Secret secret", async () => {
             const config = withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone");
             config["speculation:alertReceivers"] = { slackWebhookUrl: "https://hooks.slack.example/T000/B000/SECRETVALUE" };
-            await render(engine, config, ["speculation:alertReceivers"]);
+            await engine.render(config, ["speculation:alertReceivers"]);
             const plain = JSON.stringify(engine.ofType(CONFIGMAP).map((c) => c.inputs));
             expect(plain).to.not.contain("SECRETVALUE");
             expect(engine.byK8sName(CONFIGMAP, "alertmanager-config").inputs.data["alertmanager.yml"]).to.contain("api_url_file");
@@ -327,7 +324,7 @@ describe("the program under mocks", () => {
             withEdit(withEdit(withNodes(stackConfig("staging"), 2), "speculation:records", "pushgatewayUrl", PUSHGATEWAY), "speculation:monitoring", "mode", mode);
 
         it("operator mode: a ScrapeConfig per static job, selected by the release label; the Pushgateway's keeps its series' labels", async () => {
-            await render(engine, withPushgateway("operator"), NODE_SECRET_KEYS);
+            await engine.render(withPushgateway("operator"), NODE_SECRET_KEYS);
             const scrapes = engine.ofType(CUSTOM("ScrapeConfig"));
             expect(scrapes.map((r) => r.inputs.metadata.name).sort()).to.deep.equal(
                 ["alys-actors", "alys-consensus", "alys-governance", "alys-lighthouse", "alys-metrics", "pushgateway"]);
@@ -346,7 +343,7 @@ describe("the program under mocks", () => {
             const plainInputs = () => JSON.stringify(engine.resources.map((r) => r.inputs), (_k, v) => (secretEnvelope(v) !== undefined ? "[secret]" : v));
 
             it("the push steps take the credentials as a secret input; the ScrapeConfig refers to the Secret's keys (operator mode)", async () => {
-                await render(engine, withCredentials("operator"), [...NODE_SECRET_KEYS, CREDS]);
+                await engine.render(withCredentials("operator"), [...NODE_SECRET_KEYS, CREDS]);
                 for (const type of ["HealthGate", "ErrorBaseline", "DeploymentRecord"]) {
                     const steps = engine.ofType(`pulumi-nodejs:dynamic/agenc:${type}`);
                     expect(steps.length, type).to.be.greaterThan(0);
@@ -363,7 +360,7 @@ describe("the program under mocks", () => {
             });
 
             it("standalone: basic_auth from files of the Secret mounted into Prometheus, never the values in prometheus.yml", async () => {
-                await render(engine, withCredentials("standalone"), [...NODE_SECRET_KEYS, CREDS]);
+                await engine.render(withCredentials("standalone"), [...NODE_SECRET_KEYS, CREDS]);
                 const yml = parse(engine.byK8sName(CONFIGMAP, "prometheus-config").inputs.data["prometheus.yml"]) as { scrape_configs: { job_name: string; basic_auth?: unknown }[] };
                 expect(yml.scrape_configs.find((j) => j.job_name === "pushgateway")!.basic_auth).to.deep.equal({
                     username_file: "/etc/prometheus/secrets/pushgateway-username", password_file: "/etc/prometheus/secrets/pushgateway-password",
@@ -378,7 +375,7 @@ describe("the program under mocks", () => {
             });
 
             it("without credentials: no Secret, no basicAuth, and no pushgatewayAuth input", async () => {
-                await render(engine, withPushgateway("operator"), NODE_SECRET_KEYS);
+                await engine.render(withPushgateway("operator"), NODE_SECRET_KEYS);
                 expect(engine.ofType(SECRET).map((s) => s.inputs.metadata.name)).to.not.include("agenc-pushgateway-auth");
                 expect(engine.ofType(CUSTOM("ScrapeConfig")).find((r) => r.inputs.metadata.name === "pushgateway")!.inputs.spec.basicAuth).to.equal(undefined);
                 expect(engine.ofType("pulumi-nodejs:dynamic/agenc:DeploymentRecord")[0].inputs.pushgatewayAuth).to.equal(undefined);
@@ -386,11 +383,11 @@ describe("the program under mocks", () => {
         });
 
         it("standalone mode: the Pushgateway job with honor_labels in prometheus.yml; without records.pushgatewayUrl, no such job", async () => {
-            await render(engine, withPushgateway("standalone"), NODE_SECRET_KEYS);
+            await engine.render(withPushgateway("standalone"), NODE_SECRET_KEYS);
             const yml = parse(engine.byK8sName(CONFIGMAP, "prometheus-config").inputs.data["prometheus.yml"]) as { scrape_configs: { job_name: string; honor_labels?: boolean; static_configs?: { targets: string[] }[] }[] };
             const pg = yml.scrape_configs.find((j) => j.job_name === "pushgateway");
             expect(pg).to.deep.equal({ job_name: "pushgateway", honor_labels: true, static_configs: [{ targets: ["prometheus-pushgateway.monitoring.svc.cluster.local:9091"] }] });
-            await render(engine, withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"));
+            await engine.render(withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"));
             const without = parse(engine.byK8sName(CONFIGMAP, "prometheus-config").inputs.data["prometheus.yml"]) as { scrape_configs: { job_name: string }[] };
             expect(without.scrape_configs.map((j) => j.job_name)).to.not.include("pushgateway");
         });
@@ -404,7 +401,7 @@ describe("the program under mocks", () => {
                         let config = withEdit(stackConfig(stack), "speculation:monitoring", "mode", mode);
                         config = withEdit(config, "speculation:canary", "shiftMode", shift);
                         if (stack === "production" && shift !== "feature-flag") config = withEdit(config, "speculation:release", "images.speculation.previousDigest", `sha256:${"0".repeat(64)}`);
-                        await render(engine, withEdit(config, "speculation:rolloutPercentage", undefined, 10));
+                        await engine.render(withEdit(config, "speculation:rolloutPercentage", undefined, 10));
                         const deployments = engine.ofType(DEPLOYMENT);
                         expect(deployments.length).to.be.greaterThan(1);
                         for (const d of deployments) {
@@ -420,7 +417,7 @@ describe("the program under mocks", () => {
         }
 
         it("gives Prometheus and Alertmanager persistent volumes for their evidence, Grafana emptyDirs, and runs each as a user of at least 10000", async () => {
-            await render(engine, withEdit(withEdit(withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"),
+            await engine.render(withEdit(withEdit(withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone"),
                 "speculation:monitoring", "storage.storageClassName", "fast-ssd"), "speculation:monitoring", "retention", "30d"));
             const writable = (app: string, kind: "emptyDir" | "persistentVolumeClaim" = "emptyDir") => {
                 const pod = engine.byK8sName(DEPLOYMENT, app).inputs.spec.template.spec;
@@ -441,11 +438,11 @@ describe("the program under mocks", () => {
         });
 
         it("labels the namespace with the configured enforce level, warning and auditing at restricted", async () => {
-            await render(engine, stackConfig("production"));
+            await engine.render(stackConfig("production"));
             expect(engine.one("kubernetes:core/v1:Namespace", "namespace").inputs.metadata.labels).to.include({
                 "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted",
             });
-            await render(engine, withEdit(stackConfig("staging"), "speculation:kubernetes", "podSecurity", "baseline"));
+            await engine.render(withEdit(stackConfig("staging"), "speculation:kubernetes", "podSecurity", "baseline"));
             expect(engine.one("kubernetes:core/v1:Namespace", "namespace").inputs.metadata.labels).to.include({
                 "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted",
             });

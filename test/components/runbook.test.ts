@@ -10,8 +10,6 @@ const VERIFY = "pulumi-nodejs:dynamic/agenc:Verification";
 const RECORD = "pulumi-nodejs:dynamic/agenc:DeploymentRecord";
 const DRAIN = "pulumi-nodejs:dynamic/agenc:RollbackDrain";
 
-/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
-const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 const PREVIOUS_DIGEST = `sha256:${"ab".repeat(32)}`;
 /** The production config with previousDigest pinned for both images (what a production rollback needs). */
@@ -40,7 +38,7 @@ describe("runbook steps in the program (mocks)", () => {
     const engine = new MockEngine();
 
     it("production: the preflight runs before either workload changes, after the program's own Secret", async () => {
-        await render(engine, withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 10));
+        await engine.render(withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 10));
         const pre = engine.one(PREFLIGHT, "preflight");
         expect(pre.inputs.minStakeSol).to.equal(100);
         expect(pre.inputs.chainRpcUrl).to.equal("https://api.mainnet-beta.solana.com");
@@ -53,20 +51,20 @@ describe("runbook steps in the program (mocks)", () => {
     });
 
     it("the smoke tests run once the service is ready and before stage 1 shifts (and before the bench)", async () => {
-        await render(engine, withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 10));
+        await engine.render(withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 10));
         const smoke = engine.one(SMOKE, "smoke-stable");
         expect(smoke.inputs).to.include({ track: "stable", version: "v1.2.3", timeoutMs: 10_000 });
         expect(smoke.dependencies).to.include(engine.byK8sName(DEPLOYMENT, "agenc-speculation").urn);
         expect(waitsFor(engine, engine.one("pulumi-nodejs:dynamic/agenc:TrafficShift", "stage-1-10pct-shift")).has(smoke.urn)).to.equal(true);
         expect(engine.one("pulumi-nodejs:dynamic/agenc:BenchRun", "final-bench").dependencies).to.include(smoke.urn);
-        await render(engine, withEdit(stackConfig("production"), "speculation:smoke", "enabled", false));
+        await engine.render(withEdit(stackConfig("production"), "speculation:smoke", "enabled", false));
         expect(engine.ofType(SMOKE)).to.have.length(0);
     });
 
     it("verification runs only at 100 %, after the top stage's gate, with both Deployments' readiness", async () => {
-        await render(engine, withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 50));
+        await engine.render(withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 50));
         expect(engine.ofType(VERIFY)).to.have.length(0);
-        await render(engine, withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 100));
+        await engine.render(withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 100));
         const v = engine.one(VERIFY, "verify-100pct");
         expect(v.dependencies).to.include(engine.one("pulumi-nodejs:dynamic/agenc:HealthGate", "stage-4-100pct-gate").urn);
         expect(v.inputs.pods.map((p: { name: string }) => p.name)).to.deep.equal(["proof-workers", "agenc-speculation"]);
@@ -76,14 +74,14 @@ describe("runbook steps in the program (mocks)", () => {
 
     it("verification at 100 % also checks the new track that serves: green behind the primary Service, the canary at full weight", async () => {
         for (const [mode, track] of [["blue-green", "agenc-speculation-green"], ["ingress-weight", "agenc-speculation-canary"]] as const) {
-            await render(engine, withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 100), "speculation:canary", "shiftMode", mode));
+            await engine.render(withEdit(withEdit(stackConfig("staging"), "speculation:rolloutPercentage", undefined, 100), "speculation:canary", "shiftMode", mode));
             const v = engine.one(VERIFY, "verify-100pct");
             expect(v.inputs.pods.map((p: { name: string }) => p.name), mode).to.deep.equal(["proof-workers", "agenc-speculation", track]);
         }
     });
 
     it("the deployment record comes last: after every gate, the verification and the nodes, naming each verdict", async () => {
-        await render(engine, withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 100));
+        await engine.render(withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 100));
         const rec = engine.one(RECORD, "deployment-record");
         const waited = waitsFor(engine, rec);
         for (const r of [engine.one(VERIFY, "verify-100pct"), engine.one(PREFLIGHT, "preflight"), engine.one(SMOKE, "smoke-stable"),
@@ -100,7 +98,7 @@ describe("runbook steps in the program (mocks)", () => {
     it("full rollback is one config edit: disable and drain first, then both workloads at previousVersion; no stages, no bench, no preflight", async () => {
         let config = withEdit(withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 50), "speculation:rollback", "mode", "full");
         config = withPreviousDigests(config);
-        const outputs = await render(engine, config);
+        const outputs = await engine.render(config);
         const drain = engine.one(DRAIN, "rollback-full");
         expect(drain.inputs).to.include({ mode: "full", targetVersion: "v1.2.2", maxPending: 10, pollSeconds: 15, deadlineSeconds: 600 });
         // Pulumi orders the drain before the Deployment changes: each Deployment's registration depends on it.
@@ -127,7 +125,7 @@ describe("runbook steps in the program (mocks)", () => {
     it("emergency rollback: speculation disabled, then every release Deployment stopped, then both replaced delete-first at lastKnownGood", async () => {
         let config = withEdit(stackConfig("staging"), "speculation:rollback", "mode", "emergency");
         config = withEdit(config, "speculation:rollback", "lastKnownGood", "v1.2.1");
-        await render(engine, config);
+        await engine.render(config);
         const drain = engine.one(DRAIN, "rollback-emergency");
         expect(drain.inputs).to.include({ mode: "emergency", targetVersion: "v1.2.1" });
         const stop = engine.one("pulumi-nodejs:dynamic/agenc:EmergencyStop", "emergency-stop");
@@ -158,7 +156,7 @@ describe("runbook steps in the program (mocks)", () => {
     });
 
     it("staging without a chain RPC URL has no preflight; production refuses to go without one", async () => {
-        await render(engine, stackConfig("staging"));
+        await engine.render(stackConfig("staging"));
         expect(engine.ofType(PREFLIGHT)).to.have.length(0);
         engine.install(withEdit(stackConfig("production"), "speculation:preflight", "chainRpcUrl", undefined));
         expect(() => loadStackConfig()).to.throw(/speculation:preflight\.chainRpcUrl: is required in production/);

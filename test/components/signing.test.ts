@@ -14,8 +14,6 @@ const D1 = `sha256:${"9f2c1d7a4b6e8f0a1c3e5d7b9a2c4e6f8a0b2d4c6e8f0a1b3c5d7e9f1a
 const D2 = `sha256:${"1b3d5f7a9c2e4a6c8e0b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a4c"}`;
 const PREV = `sha256:${"ab".repeat(32)}`;
 
-/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
-const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 /** Whether `r` waits for `target`, through its dependencies, its parent's, or its provider's. */
 function waitsFor(engine: MockEngine, r: Registered, target: Registered, seen = new Set<string>()): boolean {
@@ -34,7 +32,7 @@ describe("the signature verification in the release (under mocks)", () => {
     const engine = new MockEngine();
 
     it("production: required, the release's two digests against the configured key, shown in the preview's outputs", async () => {
-        const outputs = await render(engine, stackConfig("production"));
+        const outputs = await engine.render(stackConfig("production"));
         const [step] = engine.ofType(STEP);
         expect(step.inputs.required).to.equal(true);
         expect(step.inputs.subjects.map((s: { name: string; repository: string; digest: string }) => `${s.name} ${s.repository}@${s.digest}`)).to.deep.equal([
@@ -49,7 +47,7 @@ describe("the signature verification in the release (under mocks)", () => {
     });
 
     it("production: every Kubernetes object waits for it (through the provider), and the release Deployments run what it verifies", async () => {
-        await render(engine, withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 10));
+        await engine.render(withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 10));
         const [step] = engine.ofType(STEP);
         const k8s = engine.resources.filter((r) => r.type.startsWith("kubernetes:"));
         expect(k8s.length).to.be.greaterThan(20);
@@ -65,7 +63,7 @@ describe("the signature verification in the release (under mocks)", () => {
         let c = withEdit(stackConfig("production"), "speculation:canary", "shiftMode", "ingress-weight");
         c = withEdit(c, "speculation:release", "images.speculation.previousDigest", PREV);
         c = withEdit(c, "speculation:rolloutPercentage", undefined, 10);
-        await render(engine, c);
+        await engine.render(c);
         const names = engine.ofType(STEP)[0].inputs.subjects.map((s: { name: string; digest: string; configKey: string }) => `${s.name} ${s.digest} ${s.configKey}`);
         expect(names).to.deep.equal([
             `speculation v1.2.2 ${PREV} release.images.speculation.previousDigest`,
@@ -78,7 +76,7 @@ describe("the signature verification in the release (under mocks)", () => {
         let c = withEdit(stackConfig("production"), "speculation:rollback", "mode", "full");
         c = withEdit(c, "speculation:release", "images.speculation.previousDigest", PREV);
         c = withEdit(c, "speculation:release", "images.proofWorker.previousDigest", PREV);
-        await render(engine, c);
+        await engine.render(c);
         expect(engine.ofType(STEP)[0].inputs.subjects.map((s: { name: string; digest: string }) => `${s.name} ${s.digest}`)).to.deep.equal([
             `speculation v1.2.2 ${PREV}`, `proof-worker v1.2.2 ${PREV}`,
         ]);
@@ -88,7 +86,7 @@ describe("the signature verification in the release (under mocks)", () => {
     });
 
     it("with nodes: the binary is verified, the rollout waits for it and checks the signature on every node", async () => {
-        await render(engine, withNodes(stackConfig("production"), 2), NODE_SECRET_KEYS);
+        await engine.render(withNodes(stackConfig("production"), 2), NODE_SECRET_KEYS);
         const [step] = engine.ofType(STEP);
         const blob = step.inputs.subjects.find((s: { kind: string }) => s.kind === "blob");
         expect(blob).to.include({ name: "node binary" });
@@ -101,7 +99,7 @@ describe("the signature verification in the release (under mocks)", () => {
     });
 
     it("staging as shipped: registered, off, verifying nothing; its record says off", async () => {
-        const outputs = await render(engine, stackConfig("staging"));
+        const outputs = await engine.render(stackConfig("staging"));
         const [step] = engine.ofType(STEP);
         expect(step.inputs).to.include({ required: false });
         expect(step.inputs.subjects).to.deep.equal([]);
@@ -113,7 +111,7 @@ describe("the signature verification in the release (under mocks)", () => {
     it("without Kubernetes, the stages, the bench and the smoke tests wait for it too", async () => {
         const local = withEdit(withEdit(withEdit(stackConfig("staging"), "speculation:kubernetes", "enabled", false), "speculation:canary", "gate.serviceUrl", "http://127.0.0.1:9"),
             "speculation:adminToken", undefined, "t0ken-0123456789abcdef0123456789abcdef");
-        await render(engine, withEdit(local, "speculation:rolloutPercentage", undefined, 10), ["speculation:adminToken"]);
+        await engine.render(withEdit(local, "speculation:rolloutPercentage", undefined, 10), ["speculation:adminToken"]);
         const [step] = engine.ofType(STEP);
         for (const type of ["TrafficShift", "ErrorBaseline", "ReleaseSmokeTest"]) {
             const [r] = engine.ofType(`pulumi-nodejs:dynamic/agenc:${type}`);

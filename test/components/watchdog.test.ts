@@ -17,14 +17,12 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
 const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
 
-/** The program on `config` under the mocks (test/helpers/stack.ts MockEngine.render: a config already run is not run again). */
-const render = (engine: MockEngine, config: Record<string, unknown>, secretKeys: string[] = []) => engine.render(config, secretKeys);
 
 describe("the watchdog and window bake mode under mocks", () => {
     const engine = new MockEngine();
 
     describe("staging, standalone monitoring", () => {
-        before(async () => { await render(engine, withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone")); });
+        before(async () => { await engine.render(withEdit(stackConfig("staging"), "speculation:monitoring", "mode", "standalone")); });
 
         it("runs the revert script from a ConfigMap in a stock image pinned by digest, the token only from the Secret, as a restricted pod", () => {
             const d = engine.byK8sName(DEPLOYMENT, "speculation-watchdog").inputs;
@@ -81,7 +79,7 @@ describe("the watchdog and window bake mode under mocks", () => {
         };
 
         it("below 100 % the watchdog does not probe (the stages' gates judge), but the rule and the kill-switch route are in place", async () => {
-            const outputs = await render(engine, { ...stackConfig("production"), "speculation:rolloutPercentage": 50 });
+            const outputs = await engine.render({ ...stackConfig("production"), "speculation:rolloutPercentage": 50 });
             expect((outputs as { sentinels?: string }).sentinels).to.equal("off: the plan is at 50 %, below 100 %: the stages' gates judge it");
             expect(envOf()).to.include({ SENTINEL_INTERVAL_SECONDS: "0" });
             expect(envOf()).to.not.have.property("SENTINEL_TIMEOUT_MS");
@@ -93,14 +91,14 @@ describe("the watchdog and window bake mode under mocks", () => {
             config = withEdit(config, "speculation:watchdog", "sentinel.interval", "30s");
             config = withEdit(config, "speculation:watchdog", "sentinel.window", "2h");
             config = withEdit(config, "speculation:watchdog", "sentinel.minProbes", 40);
-            const outputs = await render(engine, config);
+            const outputs = await engine.render(config);
             expect((outputs as { sentinels?: string }).sentinels).to.equal("probing every 30s; below 95 % success over 2h (at least 40 probes) SpeculationSentinelFailing pulls the kill switch");
             expect(envOf()).to.include({ SENTINEL_INTERVAL_SECONDS: "30", SENTINEL_TIMEOUT_MS: "10000" });
             expect(sentinelRule().expr).to.contain("[120m]").and.to.contain(">= 40").and.to.contain(`< ${GO_NO_GO.sentinelProbeSuccess}`);
         });
 
         it("at 100 % with watchdog.sentinel.enabled false (staging: production refuses it in window mode), or during a rollback, it does not probe", async () => {
-            await render(engine, withEdit({ ...stackConfig("staging"), "speculation:rolloutPercentage": 100 }, "speculation:watchdog", "sentinel.enabled", false));
+            await engine.render(withEdit({ ...stackConfig("staging"), "speculation:rolloutPercentage": 100 }, "speculation:watchdog", "sentinel.enabled", false));
             expect(envOf()).to.include({ SENTINEL_INTERVAL_SECONDS: "0" });
             expect(sentinelSchedule({ sentinel: { enabled: true, interval: "1m", timeout: "10s" }, topPercentage: 100, speculationEnabled: true, rollbackMode: "full" }))
                 .to.deep.equal({ off: "rollback.mode is full: speculation stays off" });
@@ -110,7 +108,7 @@ describe("the watchdog and window bake mode under mocks", () => {
     });
 
     describe("production (window bake mode by default, operator monitoring) at 25 %", () => {
-        before(async () => { await render(engine, { ...stackConfig("production"), "speculation:rolloutPercentage": 25 }); });
+        before(async () => { await engine.render({ ...stackConfig("production"), "speculation:rolloutPercentage": 25 }); });
 
         it("routes rollback triggers to the watchdog in the AlertmanagerConfig and selects it with a ServiceMonitor", () => {
             const amc = engine.ofType("kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig")[0].inputs.spec;
@@ -141,7 +139,7 @@ describe("the watchdog and window bake mode under mocks", () => {
             let config = withEdit(stackConfig("production"), "speculation:rolloutPercentage", undefined, 25);
             config = withEdit(config, "speculation:canary", "shiftMode", "ingress-weight");
             config = withEdit(config, "speculation:release", "images.speculation.previousDigest", `sha256:${"b".repeat(64)}`);
-            await render(engine, config);
+            await engine.render(config);
             const window = engine.one("pulumi-nodejs:dynamic/agenc:BakeWindow", "stage-1-10pct-window");
             expect(window.inputs.compare).to.deep.equal({ errorRateMargin: 0.005, latencyMargin: 0.1, confidence: 0.95, minRequests: 500 });
         });
@@ -153,7 +151,7 @@ describe("the watchdog and window bake mode under mocks", () => {
         it("renders ADMIN_API_TIMEOUT_MS, ATTEMPT_TIMEOUT_MS, POLL_INTERVAL_SECONDS, POLL_TIMEOUT_MS and REVERT_DEADLINE_SECONDS from the plan, and PROMETHEUS_URL (operator: watchdog.prometheusUrl)", async () => {
             let config = stackConfig("staging");
             for (const [k, v] of [["pollInterval", "7s"], ["attemptTimeout", "3s"], ["adminApiTimeout", "12s"], ["revertDeadline", "3m"]]) config = withEdit(config, "speculation:watchdog", k, v);
-            await render(engine, config);
+            await engine.render(config);
             const plan = guardPlan(parseStackConfig(encodeConfig(config)).config);
             expect(envOf()).to.include({
                 ADMIN_API_TIMEOUT_MS: "12000", ATTEMPT_TIMEOUT_MS: "3000", POLL_INTERVAL_SECONDS: "7", POLL_TIMEOUT_MS: "5000", REVERT_DEADLINE_SECONDS: "180",
@@ -172,14 +170,14 @@ describe("the watchdog and window bake mode under mocks", () => {
 
         it("standalone: PROMETHEUS_URL is the stack's own Prometheus, polled every evaluation interval by default; production: the gates' Prometheus", async () => {
             const standalone = withEdit(withEdit(stackConfig("staging"), "speculation:watchdog", undefined, undefined), "speculation:monitoring", "mode", "standalone");
-            await render(engine, withEdit(standalone, "speculation:monitoring", "evaluationInterval", "20s"));
+            await engine.render(withEdit(standalone, "speculation:monitoring", "evaluationInterval", "20s"));
             expect(envOf()).to.include({ PROMETHEUS_URL: "http://prometheus.agenc-staging.svc.cluster.local:9090", POLL_INTERVAL_SECONDS: "20", POLL_TIMEOUT_MS: "5000" });
-            await render(engine, stackConfig("production"));
+            await engine.render(stackConfig("production"));
             expect(envOf()).to.include({ PROMETHEUS_URL: "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090", POLL_INTERVAL_SECONDS: "15", ADMIN_API_TIMEOUT_MS: "10000" });
         });
 
         it("the stack output `guard` (and the Guard's recorded inputs, what preview and the policy pack see) carries the bound per rollback trigger, the worst, the formula and the limit", async () => {
-            const outputs = await render(engine, stackConfig("production")) as unknown as { guard: Record<string, any> };
+            const outputs = await engine.render(stackConfig("production")) as unknown as { guard: Record<string, any> };
             const plan = guardPlan(parseStackConfig(encodeConfig(stackConfig("production"))).config);
             const guard = outputs.guard;
             expect(Object.keys(guard.triggers).sort()).to.deep.equal([...ROLLBACK_TRIGGER_ALERTS].sort());
