@@ -248,10 +248,14 @@ describe("revert: retries until the traffic reads off, or fails loudly at its de
         });
         stub = server;
         const { url } = await listen(server);
-        const r = await revertTraffic(request(ref, { target: "canary-weight", watchdogActionUrl: `${url}/alerts`, deadlineSeconds: 0.5 }));
+        // A 3 s deadline: room for two answered attempts on a busy machine (at 0.5 s one attempt could time out there).
+        const r = await revertTraffic(request(ref, { target: "canary-weight", watchdogActionUrl: `${url}/alerts`, deadlineSeconds: 3 }));
         expect(r.status).to.equal("unconfirmed");
-        expect(r.attempts.every((a) => a.path === "watchdog" && a.failure === "not-off")).to.equal(true);
-        expect(r.attempts.length).to.be.at.least(2);
+        expect(r.attempts.every((a) => a.path === "watchdog")).to.equal(true);
+        // Every answer was refused as no confirmation; an attempt the loaded machine let time out is no answer at all.
+        const answered = r.attempts.filter((a) => a.failure !== "timeout");
+        expect(answered.map((a) => a.failure)).to.deep.equal(answered.map(() => "not-off"));
+        expect(answered.length).to.be.at.least(2);
         expect(r.attempts.some((a) => /took away "rollout-percentage", not the canary's weight/.test(a.detail))).to.equal(true);
         expect(describeRevert(r)).to.match(/Act now, by any path you have: set the canary Ingress's weight to 0 \(kubectl annotate --overwrite/);
     });
