@@ -70,9 +70,12 @@ export async function artifacts(): Promise<Artifacts> {
         let text = "";
         child.stdout.on("data", (d) => { text += d; });
         child.on("error", reject);
-        child.on("exit", (code) => (code === 0 ? resolve(text) : reject(new Error(`scripts/build-k8s.sh exited with ${code}`))));
+        // "close", not "exit": a process can exit before its stdout has been read, and then the folder would be lost
+        // ("spawn bin/kubectl ENOENT" in kubernetes.e2e, 2026-12-08).
+        child.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`scripts/build-k8s.sh exited with ${code}`))));
     });
-    const dir = out.trim().split("\n").pop()!;
+    const dir = out.trim().split("\n").pop() ?? "";
+    if (!path.isAbsolute(dir)) throw new Error(`scripts/build-k8s.sh printed no folder as its last line (got ${JSON.stringify(out.slice(-200))})`);
     const seconds = (Date.now() - started) / 1000;
     if (seconds > 2) log(`build-k8s.sh took ${seconds.toFixed(1)} s`);
     return { bin: path.join(dir, "bin"), crds: path.join(dir, "crds"), kwokStages: path.join(dir, "kwok-stages.yaml") };

@@ -48,7 +48,7 @@ export function realNodeScript(args: string[]): Promise<string> {
         child.stdout.on("data", (d) => { out += d; });
         child.stderr.on("data", (d) => { err += d; process.stderr.write(d); });
         child.on("error", reject);
-        child.on("exit", (code) => (code === 0 ? resolve(out)
+        child.on("close", (code) => (code === 0 ? resolve(out)
             : reject(new Error(`scripts/real-node.sh ${args.join(" ")} exited with ${code}:\n${err.split("\n").slice(-30).join("\n")}`))));
     });
 }
