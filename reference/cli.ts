@@ -13,7 +13,7 @@
  *   chain  [--port 8899] [--fault key=value ...]
  *          the Solana-compatible JSON-RPC stub (getHealth, getBalance); faults unhealthy=true, balanceSol=50,
  *          responseDelayMs=20000, malformed=true (changed at run time by POST /admin/faults with $ADMIN_TOKEN)
- *   bench  [--url http://127.0.0.1:9090] [--requests 2000] [--concurrency 16]
+ *   bench  [--url http://127.0.0.1:9090] [--requests 2000] [--concurrency 16] [--warmup 200]
  *          the bench workload; prints the BenchRun JSON on stdout
  */
 import { parseArgs } from "util";
@@ -78,8 +78,10 @@ async function main(argv: string[]): Promise<void> {
     if (command === "bench") {
         const { values } = parseArgs({ args: rest, options: {
             url: { type: "string", default: "http://127.0.0.1:9090" }, requests: { type: "string", default: "2000" }, concurrency: { type: "string", default: "16" },
+            warmup: { type: "string" },
         } });
-        console.log(JSON.stringify(await runBench(values.url as string, Number(values.requests), Number(values.concurrency))));
+        const warmup = values.warmup === undefined ? undefined : Number(values.warmup);
+        console.log(JSON.stringify(await runBench(values.url as string, Number(values.requests), Number(values.concurrency), warmup)));
         return;
     }
     throw new Error(`unknown command "${command ?? ""}"; allowed: serve, fault, chain, bench`);

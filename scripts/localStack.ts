@@ -187,7 +187,7 @@ export function localConfig(env: LocalEnvironment, edit: (c: Record<string, any>
         revert: { ...c["speculation:canary"].gate?.revert, watchdogActionUrl: `${env.monitoring.watchdogUrl}/alerts` } };
     c["speculation:bench"] = {
         ...c["speculation:bench"],
-        command: `npm run -s reference -- bench --url "$BENCH_TARGET_URL" --requests 2000 --concurrency 16`,
+        command: `npm run -s reference -- bench --url "$BENCH_TARGET_URL" --requests 2000 --concurrency 16 --warmup 1000`,
         resultsDir: path.join(env.workDir, "artifacts/benchmarks"),
     };
     c["speculation:preflight"] = { ...c["speculation:preflight"], chainRpcUrl: env.chain.url };
