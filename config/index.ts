@@ -281,45 +281,17 @@ export function parseStackConfig(raw: Record<string, string | undefined>, secret
         problems.push(`${SECRET_KEYS.adminToken}: is required when ${CONFIG_NAMESPACE}:kubernetes.enabled is false (the token of the service the gates talk to)`);
     }
 
-    let registryCredentials: RegistryCredentials | undefined;
-    const credentialsRaw = raw[SECRET_KEYS.registryCredentials];
-    if (credentialsRaw !== undefined) {
-        if (!secretKeys.has(SECRET_KEYS.registryCredentials)) {
-            problems.push(`${SECRET_KEYS.registryCredentials}: must be set as a secret (pulumi config set --secret --path '${SECRET_KEYS.registryCredentials}["<host>"].password' …)`);
-        }
-        const parsed = registryCredentialsSchema.safeParse(decodeValue(credentialsRaw), { reportInput: true });
-        if (parsed.success) {
-            registryCredentials = parsed.data;
-        } else {
-            // Never echo the value: it is a secret (a host is not, but the issue's input may hold the password).
-            for (const issue of parsed.error.issues) {
-                const said = issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, ["username", "password"]) : describeIssue(issue, registryCredentialsSchema);
-                problems.push(`${SECRET_KEYS.registryCredentials}${issue.path.map((p) => `[${JSON.stringify(String(p))}]`).join("")}: ${said}`);
-            }
-        }
-    }
+    const registryKey = SECRET_KEYS.registryCredentials;
+    const registryCredentials = secretCredentials(registryKey, raw[registryKey], registryCredentialsSchema, secretKeys, problems, {
+        setHint: `${registryKey}["<host>"].password`, pathOf: (p) => `[${JSON.stringify(String(p))}]`,
+    });
 
-    let pushgatewayCredentials: PushgatewayCredentials | undefined;
-    const pushgatewayRaw = raw[SECRET_KEYS.pushgatewayCredentials];
-    if (pushgatewayRaw !== undefined) {
-        const key = SECRET_KEYS.pushgatewayCredentials;
-        if (!secretKeys.has(key)) {
-            problems.push(`${key}: must be set as a secret (pulumi config set --secret --path '${key}.password' …)`);
-        }
-        if (result.success && !result.data.records.pushgatewayUrl) {
-            problems.push(`${key}: only applies when ${CONFIG_NAMESPACE}:records.pushgatewayUrl is set (the credentials of that Pushgateway)`);
-        }
-        const parsed = pushgatewayCredentialsSchema.safeParse(decodeValue(pushgatewayRaw), { reportInput: true });
-        if (parsed.success) {
-            pushgatewayCredentials = parsed.data;
-        } else {
-            // Never echo the value: it is a secret.
-            for (const issue of parsed.error.issues) {
-                const said = issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, ["username", "password"]) : describeIssue(issue, pushgatewayCredentialsSchema);
-                problems.push(`${key}${issue.path.map((p) => `.${String(p)}`).join("")}: ${said}`);
-            }
-        }
-    }
+    const pushgatewayKey = SECRET_KEYS.pushgatewayCredentials;
+    const pushgatewayCredentials = secretCredentials(pushgatewayKey, raw[pushgatewayKey], pushgatewayCredentialsSchema, secretKeys, problems, {
+        setHint: `${pushgatewayKey}.password`, pathOf: (p) => `.${String(p)}`,
+        applies: () => result.success && !result.data.records.pushgatewayUrl
+            ? `only applies when ${CONFIG_NAMESPACE}:records.pushgatewayUrl is set (the credentials of that Pushgateway)` : undefined,
+    });
 
     if (problems.length > 0 || !result.success) {
         throw new ConfigError(problems);
@@ -373,4 +345,25 @@ export function loadStackConfig(): LoadedConfig {
         },
         receivers: { slack: !!parsed.alertReceivers.slackWebhookUrl, pagerduty: !!parsed.alertReceivers.pagerdutyRoutingKey },
     };
+}
+
+/**
+ * A credentials key that must be a Pulumi secret (registryCredentials, pushgatewayCredentials): refused unless set
+ * with --secret, refused where it does not apply, parsed by `schema`; each problem names the key and the path in it
+ * (`pathOf`), never the value.  Undefined when absent or refused.
+ */
+function secretCredentials<T>(key: string, raw: string | undefined, schema: z.ZodType<T>, secretKeys: ReadonlySet<string>, problems: string[],
+    how: { setHint: string; pathOf: (p: PropertyKey) => string; applies?: () => string | undefined }): T | undefined {
+    if (raw === undefined) return undefined;
+    if (!secretKeys.has(key)) problems.push(`${key}: must be set as a secret (pulumi config set --secret --path '${how.setHint}' …)`);
+    const notHere = how.applies?.();
+    if (notHere) problems.push(`${key}: ${notHere}`);
+    const parsed = schema.safeParse(decodeValue(raw), { reportInput: true });
+    if (parsed.success) return parsed.data;
+    // Never echo the value: it is a secret (a registry host is not, but an issue's input may hold the password).
+    for (const issue of parsed.error.issues) {
+        const said = issue.code === "unrecognized_keys" ? unknownKeysMessage(issue.keys, ["username", "password"]) : describeIssue(issue, schema);
+        problems.push(`${key}${issue.path.map(how.pathOf).join("")}: ${said}`);
+    }
+    return undefined;
 }
